@@ -1,0 +1,95 @@
+package kv
+
+import "fmt"
+
+// OpKind is the kind of one write in a Batch.
+type OpKind uint8
+
+const (
+	// OpSet stores a value under a key.
+	OpSet OpKind = iota + 1
+	// OpDelete removes a key.
+	OpDelete
+)
+
+// Batch is an ordered list of writes applied atomically by Store.Write or by
+// the commit of an Update. It copies every key and value it is given, so
+// the caller may reuse its buffers at once. Later writes to the same key win.
+//
+// A Batch refuses to grow past MaxTxnOps writes or MaxTxnBytes bytes
+// (ErrTxnTooLarge) and rejects bad keys and values; a write that fails is not
+// added. The zero value is an empty batch ready to use. A Batch is not safe
+// for concurrent use.
+type Batch struct {
+	data []byte
+	ops  []batchOp
+	size int
+}
+
+type batchOp struct {
+	kind       OpKind
+	koff, klen uint32
+	voff, vlen uint32
+}
+
+// Set adds a write of value under key.
+func (b *Batch) Set(key, value []byte) error {
+	return b.add(OpSet, key, value)
+}
+
+// Delete adds a deletion of key.
+func (b *Batch) Delete(key []byte) error {
+	return b.add(OpDelete, key, nil)
+}
+
+// Fits reports whether a write of key and value could still be added
+// without exceeding the transaction limits.
+func (b *Batch) Fits(key, value []byte) bool {
+	return len(b.ops)+1 <= MaxTxnOps && b.size+EntrySize(key, value) <= MaxTxnBytes
+}
+
+func (b *Batch) add(kind OpKind, key, value []byte) error {
+	if err := CheckKey(key); err != nil {
+		return fmt.Errorf("%w (key of %d bytes, limit %d)", err, len(key), MaxKeySize)
+	}
+	if err := CheckValue(value); err != nil {
+		return fmt.Errorf("%w (value of %d bytes, limit %d)", err, len(value), MaxValueSize)
+	}
+	if !b.Fits(key, value) {
+		return fmt.Errorf("%w: %d writes and %d bytes, limit %d writes and %d bytes",
+			ErrTxnTooLarge, len(b.ops)+1, b.size+EntrySize(key, value), MaxTxnOps, MaxTxnBytes)
+	}
+	op := batchOp{kind: kind, koff: uint32(len(b.data)), klen: uint32(len(key))}
+	b.data = append(b.data, key...)
+	op.voff = uint32(len(b.data))
+	op.vlen = uint32(len(value))
+	b.data = append(b.data, value...)
+	b.ops = append(b.ops, op)
+	b.size += EntrySize(key, value)
+	return nil
+}
+
+// Len returns the number of writes in the batch.
+func (b *Batch) Len() int { return len(b.ops) }
+
+// Size returns the batch's size as counted against MaxTxnBytes.
+func (b *Batch) Size() int { return b.size }
+
+// Reset empties the batch, keeping its memory for reuse.
+func (b *Batch) Reset() {
+	b.data = b.data[:0]
+	b.ops = b.ops[:0]
+	b.size = 0
+}
+
+// Op returns the i-th write. key and value alias the batch's memory: they are
+// valid until the batch is next modified or reset, and must not be modified.
+// value is empty (not nil) for a set of an empty value and nil for a delete.
+func (b *Batch) Op(i int) (kind OpKind, key, value []byte) {
+	op := b.ops[i]
+	key = b.data[op.koff : op.koff+op.klen : op.koff+op.klen]
+	if op.kind == OpSet {
+		value = b.data[op.voff : op.voff+op.vlen : op.voff+op.vlen]
+	}
+	return op.kind, key, value
+}

@@ -1,0 +1,191 @@
+package kv
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// DB is the Store of every backend: it wraps an Engine and gives every
+// backend the same behaviour. It validates keys, values and transaction
+// sizes before the engine sees them, guards every call against Close
+// (engines such as Pebble panic when used after Close), copies every slice
+// it hands out, bounds iterations, and serializes writers so that Update is
+// serializable on every engine.
+//
+// Writers (Set, Delete, Write, Update, DeleteRange) run one at a time in a
+// process, as in bbolt and SQLite; readers never wait for them. An Update's
+// function therefore must not call the same store's write methods (it would
+// wait for itself): write through its Txn instead.
+type DB struct {
+	e        Engine
+	info     Info
+	release  func() error
+	inflight atomic.Int64
+	closed   atomic.Bool
+	closeMu  sync.Mutex
+	closeErr error
+	writeMu  sync.Mutex
+	batches  sync.Pool
+}
+
+var _ Store = (*DB)(nil)
+
+// NewDB wraps an open engine. release, if not nil, runs after the engine is
+// closed (kv.Open uses it to drop the directory lock). Backends do not call
+// NewDB themselves: Open and OpenDriver do.
+func NewDB(e Engine, info Info, release func() error) *DB {
+	db := &DB{e: e, info: info, release: release}
+	db.batches.New = func() any { return new(Batch) }
+	return db
+}
+
+// Engine returns the engine under db, for type assertions to the optional
+// capability interfaces and for backend-specific tools. Using it bypasses
+// every check DB makes.
+func (db *DB) Engine() Engine { return db.e }
+
+// Info describes the open store.
+func (db *DB) Info() Info { return db.info }
+
+// enter registers a call in flight; it fails once Close has begun.
+func (db *DB) enter() error {
+	db.inflight.Add(1)
+	if db.closed.Load() {
+		db.inflight.Add(-1)
+		return db.errClosed()
+	}
+	return nil
+}
+
+func (db *DB) exit() { db.inflight.Add(-1) }
+
+func (db *DB) errClosed() error {
+	return fmt.Errorf("%w (%s)", ErrClosed, db.info.Backend)
+}
+
+func (db *DB) errf(op string, err error) error {
+	return fmt.Errorf("kv: %s: %s: %w", db.info.Backend, op, err)
+}
+
+func (db *DB) checkWrite() error {
+	if db.info.ReadOnly {
+		return ErrReadOnly
+	}
+	return nil
+}
+
+// Close waits for the calls in flight, closes the engine and releases the
+// directory. Calling it again returns nil.
+func (db *DB) Close() error {
+	db.closeMu.Lock()
+	defer db.closeMu.Unlock()
+	if db.closed.Load() {
+		return nil
+	}
+	db.closed.Store(true)
+	for wait := time.Microsecond; db.inflight.Load() > 0; {
+		time.Sleep(wait)
+		if wait < time.Millisecond {
+			wait *= 2
+		}
+	}
+	err := db.e.Close()
+	if db.release != nil {
+		if rerr := db.release(); err == nil {
+			err = rerr
+		}
+	}
+	if err != nil {
+		return db.errf("close", err)
+	}
+	return nil
+}
+
+// Get returns a copy of the value stored under key, or ErrNotFound.
+func (db *DB) Get(ctx context.Context, key []byte) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := checkKey(key); err != nil {
+		return nil, err
+	}
+	if err := db.enter(); err != nil {
+		return nil, err
+	}
+	defer db.exit()
+	v, err := db.e.Get(key, nil)
+	if err != nil {
+		return nil, err
+	}
+	if v == nil {
+		v = []byte{}
+	}
+	return v, nil
+}
+
+// Set stores value under key.
+func (db *DB) Set(ctx context.Context, key, value []byte) error {
+	b := db.batches.Get().(*Batch)
+	defer db.putBatch(b)
+	if err := b.Set(key, value); err != nil {
+		return err
+	}
+	return db.Write(ctx, b)
+}
+
+// Delete removes key; a missing key is not an error.
+func (db *DB) Delete(ctx context.Context, key []byte) error {
+	b := db.batches.Get().(*Batch)
+	defer db.putBatch(b)
+	if err := b.Delete(key); err != nil {
+		return err
+	}
+	return db.Write(ctx, b)
+}
+
+func (db *DB) putBatch(b *Batch) {
+	if cap(b.data) > 1<<20 {
+		return // do not pin large buffers
+	}
+	b.Reset()
+	db.batches.Put(b)
+}
+
+// Write applies b atomically.
+func (db *DB) Write(ctx context.Context, b *Batch) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := db.checkWrite(); err != nil {
+		return err
+	}
+	if b == nil || b.Len() == 0 {
+		return nil
+	}
+	if err := db.enter(); err != nil {
+		return err
+	}
+	defer db.exit()
+	db.writeMu.Lock()
+	defer db.writeMu.Unlock()
+	return db.e.Apply(ctx, b)
+}
+
+// Sync makes every committed write durable.
+func (db *DB) Sync() error {
+	if err := db.enter(); err != nil {
+		return err
+	}
+	defer db.exit()
+	return db.e.Sync()
+}
+
+func checkKey(key []byte) error {
+	if err := CheckKey(key); err != nil {
+		return fmt.Errorf("%w (key of %d bytes, limit %d)", err, len(key), MaxKeySize)
+	}
+	return nil
+}

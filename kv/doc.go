@@ -1,0 +1,48 @@
+// Package kv is polykv's ordered key-value interface: one contract, several
+// embedded engines (Badger by default, Pebble, bbolt, and an in-memory one).
+//
+// # Basics
+//
+// Open a store by configuration, with the backends linked in by a blank
+// import:
+//
+//	import _ "github.com/polykv/polykv/backends/all"
+//
+//	db, err := kv.Open(ctx, kv.Config{Backend: "badger", Path: "/var/lib/engine"})
+//	...
+//	defer db.Close()
+//	err = db.Set(ctx, []byte("k"), []byte("v"))
+//	v, err := db.Get(ctx, []byte("k"))
+//
+// Store is the interface every user programs against; *DB implements it for
+// every backend. Engine, Driver and Register are the face for backend
+// implementers: a backend supplies an ordered engine, and DB adds everything
+// that must behave the same on all of them — argument checks, limits,
+// transactions, iteration bounds, buffer copies and the closed-state guard.
+//
+// # Keys, values and order
+//
+// A key is 1 to MaxKeySize bytes of any value; a value is 0 to MaxValueSize
+// bytes (nil is stored as empty). Keys sort bytewise (bytes.Compare) on every
+// backend.
+//
+// # Transactions
+//
+// View runs a function on a consistent snapshot. Update runs a function in a
+// serializable read-write transaction that reads its own writes and is
+// applied atomically when the function returns nil. Writers are serialized
+// within the process (one Update, Write, Set, Delete or DeleteRange at a
+// time), which makes Update serializable on every engine. A transaction holds
+// at most MaxTxnOps writes and MaxTxnBytes bytes; BulkWriter splits larger
+// loads into atomic chunks without splitting a group of writes.
+//
+// # Caveats
+//
+//   - Slices handed to iteration callbacks are valid only until the callback
+//     returns.
+//   - An Update function must not call the write methods of its own store: it
+//     would wait for itself. Write through the Txn.
+//   - DeleteRange and DeletePrefix are atomic only where
+//     Info().Guarantees.AtomicDeleteRange says so.
+//   - Close waits for calls in flight; do not call it from a callback.
+package kv

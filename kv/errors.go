@@ -1,0 +1,68 @@
+package kv
+
+import "errors"
+
+// Errors returned by every Store, whatever the backend. Match them with
+// errors.Is: backends wrap them with context ("kv: badger: open /path: ...").
+
+// These can occur on any read.
+var (
+	// ErrNotFound is returned by Get when the key does not exist. A key that
+	// exists with an empty value is found: Get returns a zero-length value and
+	// a nil error.
+	ErrNotFound = errors.New("kv: key not found")
+)
+
+// These can occur when a key, a value or a transaction breaks a limit.
+var (
+	// ErrEmptyKey is returned for a zero-length key.
+	ErrEmptyKey = errors.New("kv: empty key")
+	// ErrKeyTooLarge is returned for a key longer than MaxKeySize.
+	ErrKeyTooLarge = errors.New("kv: key too large")
+	// ErrValueTooLarge is returned for a value longer than MaxValueSize.
+	ErrValueTooLarge = errors.New("kv: value too large")
+	// ErrTxnTooLarge is returned when a transaction or batch would exceed
+	// MaxTxnOps operations or MaxTxnBytes bytes. Nothing of it is applied.
+	ErrTxnTooLarge = errors.New("kv: transaction too large")
+	// ErrConflict is returned by Update when the engine kept reporting a
+	// conflict after MaxConflictRetries retries. Nothing of it is applied.
+	ErrConflict = errors.New("kv: transaction conflict")
+)
+
+// These can occur when a store is used in the wrong state.
+var (
+	// ErrClosed is returned by every method of a closed store, including
+	// transactions and iterations still running when Close was called.
+	ErrClosed = errors.New("kv: store closed")
+	// ErrReadOnly is returned by every write to a store opened read-only.
+	ErrReadOnly = errors.New("kv: store is read-only")
+	// ErrTxnDone is returned when a transaction is used after the function
+	// given to View or Update has returned.
+	ErrTxnDone = errors.New("kv: transaction already finished")
+)
+
+// These can occur when a store is opened.
+var (
+	// ErrLocked is returned by Open when another Store, in this process or
+	// another, holds the directory.
+	ErrLocked = errors.New("kv: store directory is locked by another process or store")
+	// ErrBackendMismatch is returned by Open when the directory's marker
+	// names another backend than the one asked for. No file is touched.
+	ErrBackendMismatch = errors.New("kv: backend mismatch")
+	// ErrNotAStore is returned by Open for a non-empty directory that has no
+	// polykv marker file. No file is touched.
+	ErrNotAStore = errors.New("kv: directory is not a polykv store")
+	// ErrUnknownBackend is returned by Open for a backend name that no
+	// package registered.
+	ErrUnknownBackend = errors.New("kv: unknown backend")
+	// ErrInvalidConfig is returned for a configuration that fails validation.
+	// The message names the field and the allowed values.
+	ErrInvalidConfig = errors.New("kv: invalid config")
+	// ErrUnsupportedFormat is returned when the marker names a format version
+	// this build cannot read.
+	ErrUnsupportedFormat = errors.New("kv: unsupported store format")
+)
+
+// SkipAll may be returned by an iteration callback to stop the iteration
+// early. Iterate then returns nil.
+var SkipAll = errors.New("kv: skip all remaining keys")

@@ -1,0 +1,171 @@
+package kv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"time"
+
+	"github.com/polykv/polykv/internal/dirlock"
+)
+
+// Open opens the store cfg describes, creating it if the directory does not
+// exist or is empty (unless cfg.ReadOnly or cfg.Backend is "auto").
+//
+// Before the engine touches the directory, Open checks its marker file:
+// a marker naming another backend fails with ErrBackendMismatch, a non-empty
+// directory without a marker fails with ErrNotAStore, and in both cases no
+// file is created or changed. It then locks the directory (ErrLocked if
+// another store holds it, in this process or another) and, for a new store,
+// writes the marker atomically.
+func Open(ctx context.Context, cfg Config) (*DB, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	name := cfg.Backend
+	if name == AutoBackend {
+		m, err := ReadMarker(cfg.Path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w: %s: backend \"auto\" needs an existing store (no %s)", ErrNotAStore, cfg.Path, MarkerFileName)
+		}
+		if err != nil {
+			return nil, err
+		}
+		name = m.Backend
+	}
+	d, ok := lookupDriver(name)
+	if !ok {
+		return nil, unknownBackendError(name)
+	}
+	cfg.Backend = name
+	return openDriver(ctx, cfg, d)
+}
+
+// OpenDriver opens a store with the given driver, registered or not, with
+// the same checks as Open; cfg.Backend must be the driver's name (it is
+// written into the marker). Backend packages use it for their explicit Open.
+func OpenDriver(ctx context.Context, cfg Config, d Driver) (*DB, error) {
+	if d == nil {
+		return nil, fmt.Errorf("%w: nil driver", ErrInvalidConfig)
+	}
+	cfg = cfg.withDefaults()
+	if cfg.Backend == AutoBackend {
+		return nil, fmt.Errorf("%w: backend: OpenDriver needs the driver's own name, not %q", ErrInvalidConfig, AutoBackend)
+	}
+	if _, ok := lookupDriver(cfg.Backend); !ok {
+		// Validate would reject an unregistered name; the driver is given.
+		tmp := cfg
+		tmp.Backend = AutoBackend
+		if err := tmp.Validate(); err != nil {
+			return nil, err
+		}
+	} else if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return openDriver(ctx, cfg, d)
+}
+
+func openDriver(ctx context.Context, cfg Config, d Driver) (*DB, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	info := Info{
+		Backend:      cfg.Backend,
+		Path:         cfg.Path,
+		Durability:   cfg.Durability,
+		ReadOnly:     cfg.ReadOnly,
+		MemoryBudget: cfg.MemoryBudget,
+		Guarantees:   d.Guarantees(),
+	}
+	if !info.Guarantees.Persistent {
+		e, err := d.Open(ctx, "", &cfg)
+		if err != nil {
+			return nil, err
+		}
+		return NewDB(e, info, nil), nil
+	}
+
+	dir := cfg.Path
+	created, err := prepareDir(dir, cfg)
+	if err != nil {
+		return nil, err
+	}
+	lock, err := dirlock.Acquire(dir, cfg.ReadOnly)
+	if err != nil {
+		if errors.Is(err, dirlock.ErrLocked) {
+			return nil, fmt.Errorf("%w: %s: %s", ErrLocked, cfg.Backend, dir)
+		}
+		return nil, fmt.Errorf("kv: %s: open %s: %w", cfg.Backend, dir, err)
+	}
+	if created {
+		// Re-check under the lock: another opener may have marked it.
+		if m, err := ReadMarker(dir); err == nil && m.Backend != cfg.Backend {
+			lock.Release()
+			return nil, mismatch(dir, m.Backend, cfg.Backend)
+		} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			lock.Release()
+			return nil, err
+		} else if err != nil {
+			m := Marker{Backend: cfg.Backend, Format: FormatVersion, Created: time.Now().UTC()}
+			if err := writeMarker(dir, m); err != nil {
+				lock.Release()
+				return nil, fmt.Errorf("kv: %s: write marker in %s: %w", cfg.Backend, dir, err)
+			}
+		}
+	}
+	e, err := d.Open(ctx, dir, &cfg)
+	if err != nil {
+		lock.Release()
+		return nil, err
+	}
+	return NewDB(e, info, lock.Release), nil
+}
+
+// prepareDir checks dir before anything is written: it returns created=true
+// when the store is new (directory missing or empty, and now created).
+func prepareDir(dir string, cfg Config) (created bool, err error) {
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if cfg.ReadOnly {
+			return false, fmt.Errorf("%w: %s: does not exist (read-only open needs an existing store)", ErrNotAStore, dir)
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return false, fmt.Errorf("kv: %s: create %s: %w", cfg.Backend, dir, err)
+		}
+		return true, nil
+	case err != nil:
+		return false, fmt.Errorf("kv: %s: open %s: %w", cfg.Backend, dir, err)
+	case !st.IsDir():
+		return false, fmt.Errorf("%w: %s: path is a file; Path must be a directory (bbolt too)", ErrNotAStore, dir)
+	}
+	m, err := ReadMarker(dir)
+	if err == nil {
+		if m.Backend != cfg.Backend {
+			return false, mismatch(dir, m.Backend, cfg.Backend)
+		}
+		return false, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return false, err
+	}
+	empty, err := dirIsEmpty(dir)
+	if err != nil {
+		return false, fmt.Errorf("kv: %s: read %s: %w", cfg.Backend, dir, err)
+	}
+	if !empty {
+		return false, fmt.Errorf("%w: %s: directory is not empty and has no %s", ErrNotAStore, dir, MarkerFileName)
+	}
+	if cfg.ReadOnly {
+		return false, fmt.Errorf("%w: %s: empty directory (read-only open needs an existing store)", ErrNotAStore, dir)
+	}
+	return true, nil
+}
+
+func mismatch(dir, have, want string) error {
+	return fmt.Errorf("%w: %s holds a %s store, not %s (open it with backend %q or \"auto\")",
+		ErrBackendMismatch, dir, have, want, have)
+}

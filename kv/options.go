@@ -1,0 +1,76 @@
+package kv
+
+// IterOptions selects the keys an iteration visits. The zero value visits
+// every key in ascending bytewise order.
+//
+// Prefix, Start and End combine as an intersection: a key is visited when it
+// starts with Prefix, is >= Start and is < End. Start and End are absolute
+// keys, not relative to Prefix. A nil (or empty) Start or End is unbounded.
+// When Start >= End nothing is visited. A Prefix of only 0xFF bytes has no
+// upper bound; the empty Prefix matches every key.
+type IterOptions struct {
+	// Prefix restricts the iteration to keys starting with it.
+	Prefix []byte
+	// Start is the inclusive lower bound; nil means unbounded.
+	Start []byte
+	// End is the exclusive upper bound; nil means unbounded.
+	End []byte
+	// Reverse visits keys in descending order (from just below End, or the
+	// last key, down to Start).
+	Reverse bool
+	// KeysOnly skips loading values: the callback receives a nil value.
+	// Engines that keep large values apart (Badger) do no value I/O.
+	KeysOnly bool
+	// Limit stops the iteration after this many keys; 0 means no limit.
+	// A negative Limit is an error.
+	Limit int
+}
+
+// Durability says when a committed write is safe.
+type Durability int
+
+const (
+	// Sync is the default: when a write or transaction returns, it survives
+	// power loss (the engine has fsynced its log).
+	Sync Durability = iota
+	// NoSync acknowledges writes before they reach stable storage. The store
+	// stays consistent (never a half-applied transaction) and survives a
+	// process kill; what an engine may lose under a kill is declared by
+	// Guarantees.NoSyncKeepsAckedOnKill. Store.Sync makes everything
+	// committed so far durable.
+	NoSync
+)
+
+// String returns "sync" or "nosync".
+func (d Durability) String() string {
+	switch d {
+	case Sync:
+		return "sync"
+	case NoSync:
+		return "nosync"
+	default:
+		return "durability(" + itoa(int(d)) + ")"
+	}
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	neg := n < 0
+	if neg {
+		n = -n
+	}
+	var b [20]byte
+	i := len(b)
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	if neg {
+		i--
+		b[i] = '-'
+	}
+	return string(b[i:])
+}

@@ -1,0 +1,245 @@
+package kv
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// Update runs fn in a serializable read-write transaction.
+func (db *DB) Update(ctx context.Context, fn func(tx Txn) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if fn == nil {
+		return fmt.Errorf("%w: Update with a nil function", ErrInvalidConfig)
+	}
+	if err := db.checkWrite(); err != nil {
+		return err
+	}
+	if err := db.enter(); err != nil {
+		return err
+	}
+	defer db.exit()
+	for attempt := 0; ; attempt++ {
+		err := db.runUpdate(ctx, fn)
+		if !errors.Is(err, errRetry) {
+			return err
+		}
+		if attempt >= MaxConflictRetries {
+			return fmt.Errorf("%w: gave up after %d retries", ErrConflict, MaxConflictRetries)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+}
+
+// errRetry marks a conflict reported by the engine's commit, as opposed to an
+// ErrConflict returned by fn itself.
+var errRetry = errors.New("kv: retry")
+
+func (db *DB) runUpdate(ctx context.Context, fn func(tx Txn) error) error {
+	b := db.batches.Get().(*Batch)
+	defer db.putBatch(b)
+	db.writeMu.Lock()
+	defer db.writeMu.Unlock()
+	tx := &txn{readTxn: readTxn{ctx: ctx, db: db, r: db.e}, b: b}
+	err := func() error {
+		defer func() { tx.done = true }()
+		return fn(tx)
+	}()
+	if err != nil {
+		return err
+	}
+	if tx.err != nil {
+		return tx.err
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	if err := db.e.Apply(ctx, b); err != nil {
+		if errors.Is(err, ErrConflict) {
+			return fmt.Errorf("%w: %w", errRetry, err)
+		}
+		return err
+	}
+	return nil
+}
+
+// txn is the Txn of Update. Its writes collect in a Batch applied at commit;
+// reads look at the batch first (read your own writes), then at the engine,
+// whose state no other writer can change while the transaction runs.
+type txn struct {
+	readTxn
+	b *Batch
+	// index maps a key to the position of its latest write in b; it covers
+	// the first indexed writes and is brought up to date before each read.
+	index   map[string]int
+	indexed int
+	// err is the first write error (a limit): it fails the commit even when
+	// fn ignored it.
+	err error
+}
+
+func (tx *txn) Set(key, value []byte) error {
+	if err := tx.usable(); err != nil {
+		return err
+	}
+	if err := tx.b.Set(key, value); err != nil {
+		tx.fail(err)
+		return err
+	}
+	return nil
+}
+
+func (tx *txn) Delete(key []byte) error {
+	if err := tx.usable(); err != nil {
+		return err
+	}
+	if err := tx.b.Delete(key); err != nil {
+		tx.fail(err)
+		return err
+	}
+	return nil
+}
+
+func (tx *txn) fail(err error) {
+	if tx.err == nil && errors.Is(err, ErrTxnTooLarge) {
+		tx.err = err
+	}
+}
+
+func (tx *txn) syncIndex() {
+	if tx.indexed == tx.b.Len() {
+		return
+	}
+	if tx.index == nil {
+		tx.index = make(map[string]int, tx.b.Len())
+	}
+	for i := tx.indexed; i < tx.b.Len(); i++ {
+		_, k, _ := tx.b.Op(i)
+		tx.index[string(k)] = i
+	}
+	tx.indexed = tx.b.Len()
+}
+
+func (tx *txn) Get(key []byte) ([]byte, error) {
+	if err := tx.usable(); err != nil {
+		return nil, err
+	}
+	if err := checkKey(key); err != nil {
+		return nil, err
+	}
+	if tx.b.Len() > 0 {
+		tx.syncIndex()
+		if i, ok := tx.index[string(key)]; ok {
+			kind, _, v := tx.b.Op(i)
+			if kind == OpDelete {
+				return nil, ErrNotFound
+			}
+			return append([]byte{}, v...), nil
+		}
+	}
+	return tx.readTxn.Get(key)
+}
+
+func (tx *txn) Iterate(opts IterOptions, fn func(key, value []byte) error) error {
+	if err := tx.usable(); err != nil {
+		return err
+	}
+	if err := checkIterOptions(opts, fn); err != nil {
+		return err
+	}
+	return iterate(tx.ctx, tx.r, tx.pendingIn(opts), opts, fn)
+}
+
+// pendingWrite is a write of the running transaction, as an iteration
+// merges it with the engine's keys.
+type pendingWrite struct {
+	key, value []byte
+	del        bool
+}
+
+// pendingIn returns the transaction's latest write to each key in the range
+// of opts, sorted in the iteration's direction. It is a snapshot: later
+// writes do not change it (the batch only appends, so the slices stay put).
+func (tx *txn) pendingIn(opts IterOptions) []pendingWrite {
+	if tx.b.Len() == 0 {
+		return nil
+	}
+	lower, upper, empty := Bounds(opts)
+	if empty {
+		return nil
+	}
+	tx.syncIndex()
+	var out []pendingWrite
+	for _, i := range tx.index {
+		kind, k, v := tx.b.Op(i)
+		if (lower != nil && bytes.Compare(k, lower) < 0) || (upper != nil && bytes.Compare(k, upper) >= 0) {
+			continue
+		}
+		out = append(out, pendingWrite{key: k, value: v, del: kind == OpDelete})
+	}
+	slices.SortFunc(out, func(a, b pendingWrite) int { return bytes.Compare(a.key, b.key) })
+	if opts.Reverse {
+		slices.Reverse(out)
+	}
+	return out
+}
+
+// merger merges an engine iterator with a transaction's pending writes; a
+// pending write hides the engine's key of the same name, a pending delete
+// hides it altogether. The engine iterator stays on the key next returned
+// until the following call, so that its value can be read.
+type merger struct {
+	it          Iter
+	pending     []pendingWrite
+	reverse     bool
+	itValid     bool
+	needAdvance bool
+}
+
+func (m *merger) advance() {
+	m.itValid = m.it.Next()
+	m.needAdvance = false
+}
+
+// next returns the next visible key; pw is non-nil when the key's value is
+// that of a pending write (otherwise it is the engine iterator's).
+func (m *merger) next() (key []byte, pw *pendingWrite, ok bool) {
+	if m.needAdvance {
+		m.advance()
+	}
+	for {
+		if len(m.pending) == 0 {
+			if !m.itValid {
+				return nil, nil, false
+			}
+			m.needAdvance = true
+			return m.it.Key(), nil, true
+		}
+		p := &m.pending[0]
+		c := -1 // pending write first when the engine iterator is done
+		if m.itValid {
+			c = bytes.Compare(p.key, m.it.Key())
+			if m.reverse {
+				c = -c
+			}
+		}
+		if c > 0 {
+			m.needAdvance = true
+			return m.it.Key(), nil, true
+		}
+		m.pending = m.pending[1:]
+		if c == 0 {
+			m.advance() // the pending write replaces the engine's key
+		}
+		if p.del {
+			continue
+		}
+		return p.key, p, true
+	}
+}
