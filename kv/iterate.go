@@ -142,7 +142,7 @@ func iterate(ctx context.Context, r Reader, pending []pendingWrite, opts IterOpt
 			}
 			value = vbuf
 			if value == nil {
-				value = vbuf[:0:0]
+				value = []byte{} // present with an empty value: not nil
 			}
 		}
 		if err := fn(kbuf, value); err != nil {

@@ -1,0 +1,55 @@
+# polykv — every target works from a fresh clone with only Go installed.
+# Tools are run with `go run module@version`: nothing to install by hand.
+
+GO            ?= go
+GOLANGCI_LINT ?= github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
+BENCHSTAT     ?= golang.org/x/perf/cmd/benchstat@latest
+FUZZTIME      ?= 30s
+BENCH_OUT     ?= bench-results
+BENCH_FLAGS   ?=
+
+.PHONY: all test test-short bench lint vet fmt stress fuzz build clean
+
+all: test
+
+## test: vet, gofmt check, and every test (full conformance suite on every backend) with -race.
+test: vet fmt
+	$(GO) test -race -count=1 -timeout 25m ./...
+
+## test-short: the same without -race, for a quick local loop.
+test-short:
+	$(GO) test -count=1 -short ./...
+
+vet:
+	$(GO) vet ./...
+
+## fmt: fail if any file is not gofmt-formatted.
+fmt:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needs to run on:"; echo "$$out"; exit 1; fi
+
+## bench: compare the backends on the default workload; results under bench-results/.
+bench:
+	$(GO) run ./cmd/polykv bench --out $(BENCH_OUT) $(BENCH_FLAGS)
+
+## lint: golangci-lint at a pinned version (fetched by go run).
+lint:
+	$(GO) run $(GOLANGCI_LINT) run ./...
+
+## stress: long crash/kill loops (200+ cycles per backend and mode) and long model tests.
+stress:
+	POLYKV_STRESS=1 $(GO) test -count=1 -timeout 80m -run 'Crash|Model|Stress|Kill' ./...
+
+## fuzz: run each fuzz target for FUZZTIME.
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== fuzz $$pkg $$f ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+build:
+	$(GO) build -o bin/polykv ./cmd/polykv
+
+clean:
+	rm -rf bin $(BENCH_OUT)
