@@ -1,10 +1,21 @@
 package kv
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
 	"sort"
+	"strconv"
 	"strings"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // DefaultBackend is the backend used when Config.Backend is empty.
@@ -70,42 +81,439 @@ func (c Config) withDefaults() Config {
 }
 
 // Validate reports the first problem with c, naming the field and the
-// allowed values. It does not touch the file system.
+// allowed values; every error wraps ErrInvalidConfig, except an unregistered
+// backend, which wraps ErrUnknownBackend. It does not touch the file system.
 func (c Config) Validate() error {
 	c = c.withDefaults()
+	if err := c.checkBackendName(); err != nil {
+		return err
+	}
 	if c.Backend != AutoBackend {
 		if _, ok := lookupDriver(c.Backend); !ok {
 			return unknownBackendError(c.Backend)
 		}
 	}
-	if c.Durability != Sync && c.Durability != NoSync {
-		return fmt.Errorf("%w: durability %d: want sync or nosync", ErrInvalidConfig, int(c.Durability))
-	}
-	if c.MemoryBudget < MinMemoryBudget {
-		return fmt.Errorf("%w: memory_budget %d: want 0 (default %d) or at least %d bytes",
-			ErrInvalidConfig, c.MemoryBudget, int64(DefaultMemoryBudget), int64(MinMemoryBudget))
-	}
-	if c.Backend == "memory" {
-		if c.Path != "" {
-			return fmt.Errorf("%w: path %q: the memory backend keeps nothing on disk, path must be empty", ErrInvalidConfig, c.Path)
+	return c.checkFields()
+}
+
+// checkBackendName checks that the backend name is a plausible one, without
+// looking at the registry (a configuration may be parsed by a program that
+// does not link every backend in).
+func (c Config) checkBackendName() error {
+	for i := 0; i < len(c.Backend); i++ {
+		b := c.Backend[i]
+		if !('a' <= b && b <= 'z' || '0' <= b && b <= '9' || b == '_' || b == '-') {
+			return invalidf("backend %q: want a backend name such as %s (lowercase letters, digits, '-' and '_')",
+				c.Backend, knownNames())
 		}
-		if c.ReadOnly {
-			return fmt.Errorf("%w: read_only: a memory store starts empty, read-only makes no sense", ErrInvalidConfig)
-		}
-	} else if c.Path == "" {
-		return fmt.Errorf("%w: path: backend %q needs a directory", ErrInvalidConfig, c.Backend)
 	}
 	return nil
 }
 
-func unknownBackendError(name string) error {
+// checkFields checks every field but the backend's registration.
+func (c Config) checkFields() error {
+	if c.Durability != Sync && c.Durability != NoSync {
+		return errInvalidDurability(c.Durability.String())
+	}
+	if c.MemoryBudget < MinMemoryBudget {
+		return invalidf("memory_budget %d: want 0 (default %s) or at least %s",
+			c.MemoryBudget, FormatSize(DefaultMemoryBudget), FormatSize(MinMemoryBudget))
+	}
+	for k := range c.Options {
+		if k == "" {
+			return invalidf("options: an option has an empty name")
+		}
+	}
+	if c.Backend == "memory" {
+		if c.Path != "" {
+			return invalidf("path %q: the memory backend keeps nothing on disk, path must be empty", c.Path)
+		}
+		if c.ReadOnly {
+			return invalidf("read_only: a memory store starts empty, read-only makes no sense")
+		}
+	} else if c.Path == "" {
+		return invalidf("path: backend %q needs a directory", c.Backend)
+	}
+	return nil
+}
+
+// invalidf returns an error wrapping ErrInvalidConfig.
+func invalidf(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
+}
+
+// knownNames lists the backends for messages: the registered ones, or the
+// standard ones when none is linked in.
+func knownNames() string {
 	known := Backends()
-	return fmt.Errorf("%w %q (known: %s; forgotten import of github.com/polykv/polykv/backends/%s or backends/all?)",
-		ErrUnknownBackend, name, strings.Join(append(known, AutoBackend), ", "), name)
+	if len(known) == 0 {
+		known = []string{"badger", "bbolt", "memory", "pebble"}
+	}
+	return strings.Join(append(known, AutoBackend), ", ")
+}
+
+func unknownBackendError(name string) error {
+	hint := "github.com/polykv/polykv/backends/all or the backend's own package"
+	switch name {
+	case "badger", "pebble", "bbolt", "memory":
+		hint = "github.com/polykv/polykv/backends/" + name + " or backends/all"
+	}
+	return fmt.Errorf("%w %q (known: %s; forgotten import of %s?)",
+		ErrUnknownBackend, name, strings.Join(append(Backends(), AutoBackend), ", "), hint)
 }
 
 // knownList returns names sorted, for messages.
 func knownList(names []string) []string {
 	sort.Strings(names)
 	return names
+}
+
+// Loading a Config from JSON and YAML.
+//
+// Both formats use the field names of the struct tags (backend, path,
+// durability, memory_budget, read_only, options). durability is "sync" or
+// "nosync"; memory_budget is a number of bytes or a size string such as
+// "256MiB" (see ParseSize); options values may be strings, numbers or
+// booleans and are kept as their text. An unknown field is an error.
+
+// configDoc is the on-disk shape of a Config. It has no methods, so that
+// decoding into it does not recurse into Config's own unmarshalers.
+type configDoc struct {
+	Backend      string                 `json:"backend" yaml:"backend"`
+	Path         string                 `json:"path" yaml:"path"`
+	Durability   Durability             `json:"durability" yaml:"durability"`
+	MemoryBudget sizeText               `json:"memory_budget" yaml:"memory_budget"`
+	ReadOnly     bool                   `json:"read_only" yaml:"read_only"`
+	Options      map[string]optionValue `json:"options" yaml:"options"`
+}
+
+const configFields = "backend, path, durability, memory_budget, read_only, options"
+
+func (d *configDoc) config() Config {
+	c := Config{
+		Backend:      d.Backend,
+		Path:         d.Path,
+		Durability:   d.Durability,
+		MemoryBudget: int64(d.MemoryBudget),
+		ReadOnly:     d.ReadOnly,
+	}
+	if d.Options != nil {
+		c.Options = make(map[string]string, len(d.Options))
+		for k, v := range d.Options {
+			c.Options[k] = string(v)
+		}
+	}
+	return c
+}
+
+// sizeText is a memory size written as a number of bytes or a size string.
+type sizeText int64
+
+func (s *sizeText) UnmarshalJSON(b []byte) error {
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return invalidf("memory_budget %s: %v", b, err)
+	}
+	switch v := v.(type) {
+	case nil:
+		*s = 0
+		return nil
+	case string:
+		return s.set(v)
+	case float64:
+		return s.set(string(b))
+	default:
+		return invalidf("memory_budget %s: want a number of bytes or a size such as \"256MiB\"", b)
+	}
+}
+
+func (s *sizeText) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return invalidf("memory_budget (line %d): want a number of bytes or a size such as \"256MiB\"", n.Line)
+	}
+	if n.Tag == "!!null" {
+		*s = 0
+		return nil
+	}
+	return s.set(n.Value)
+}
+
+func (s *sizeText) set(text string) error {
+	n, err := ParseSize(text)
+	if err != nil {
+		return fmt.Errorf("%w: memory_budget: %w", ErrInvalidConfig, err)
+	}
+	*s = sizeText(n)
+	return nil
+}
+
+// optionValue is a backend option's value: a string, a number or a boolean,
+// kept as text.
+type optionValue string
+
+func (o *optionValue) UnmarshalJSON(b []byte) error {
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return invalidf("options: %v", err)
+	}
+	switch v.(type) {
+	case string:
+		*o = optionValue(v.(string))
+	case float64, bool:
+		*o = optionValue(b)
+	default:
+		return invalidf("options: value %s: want a string, a number or a boolean", b)
+	}
+	return nil
+}
+
+func (o *optionValue) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return invalidf("options (line %d): want a string, a number or a boolean", n.Line)
+	}
+	*o = optionValue(n.Value)
+	return nil
+}
+
+// UnmarshalJSON decodes a Config from the JSON form described above. Fields
+// absent from the input keep their value in c.
+func (c *Config) UnmarshalJSON(b []byte) error {
+	d := c.doc()
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&d); err != nil {
+		return jsonConfigError(err)
+	}
+	*c = d.config().withLogger(c.Logger)
+	return nil
+}
+
+// UnmarshalYAML decodes a Config from the YAML form described above. Fields
+// absent from the input keep their value in c.
+func (c *Config) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		return invalidf("line %d: want a mapping of %s", n.Line, configFields)
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i].Value
+		if !strings.Contains(", "+configFields+",", ", "+k+",") {
+			return invalidf("unknown field %q (line %d): want one of %s", k, n.Content[i].Line, configFields)
+		}
+	}
+	d := c.doc()
+	if err := n.Decode(&d); err != nil {
+		return yamlConfigError(err)
+	}
+	*c = d.config().withLogger(c.Logger)
+	return nil
+}
+
+func (c *Config) doc() configDoc {
+	d := configDoc{
+		Backend:      c.Backend,
+		Path:         c.Path,
+		Durability:   c.Durability,
+		MemoryBudget: sizeText(c.MemoryBudget),
+		ReadOnly:     c.ReadOnly,
+	}
+	if c.Options != nil {
+		d.Options = make(map[string]optionValue, len(c.Options))
+		for k, v := range c.Options {
+			d.Options[k] = optionValue(v)
+		}
+	}
+	return d
+}
+
+func (c Config) withLogger(l *slog.Logger) Config {
+	c.Logger = l
+	return c
+}
+
+func jsonConfigError(err error) error {
+	if errors.Is(err, ErrInvalidConfig) {
+		return err
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return invalidf("%s: got a JSON %s, want %s", te.Field, te.Value, jsonKind(te.Type.Kind()))
+	}
+	if msg := err.Error(); strings.HasPrefix(msg, "json: unknown field ") {
+		return invalidf("unknown field %s: want one of %s", strings.TrimPrefix(msg, "json: unknown field "), configFields)
+	}
+	return invalidf("%v", err)
+}
+
+func jsonKind(k reflect.Kind) string {
+	switch k {
+	case reflect.Bool:
+		return "true or false"
+	case reflect.String:
+		return "a string"
+	case reflect.Map:
+		return "an object"
+	default:
+		return k.String()
+	}
+}
+
+func yamlConfigError(err error) error {
+	if errors.Is(err, ErrInvalidConfig) {
+		return err
+	}
+	return invalidf("%s", strings.TrimPrefix(err.Error(), "yaml: "))
+}
+
+// ParseConfigJSON parses a Config from JSON and checks its fields (see
+// Validate; whether the backend is registered is checked by Open). Defaults
+// are not filled in: an absent field stays zero.
+func ParseConfigJSON(b []byte) (Config, error) {
+	var c Config
+	dec := json.NewDecoder(bytes.NewReader(b))
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
+		if errors.Is(err, io.EOF) {
+			return Config{}, invalidf("empty JSON document")
+		}
+		return Config{}, invalidf("%v", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return Config{}, invalidf("trailing data after the JSON object")
+	}
+	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' {
+		return Config{}, invalidf("want a JSON object with fields %s", configFields)
+	}
+	if err := c.UnmarshalJSON(raw); err != nil {
+		return Config{}, err
+	}
+	return c, c.checkParsed()
+}
+
+// ParseConfigYAML parses a Config from a YAML document and checks its fields
+// like ParseConfigJSON.
+func ParseConfigYAML(b []byte) (Config, error) {
+	var n yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(&n); err != nil {
+		if errors.Is(err, io.EOF) {
+			return Config{}, invalidf("empty YAML document")
+		}
+		return Config{}, yamlConfigError(err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return Config{}, invalidf("more than one YAML document")
+	}
+	if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
+		n = *n.Content[0]
+	}
+	var c Config
+	if err := c.UnmarshalYAML(&n); err != nil {
+		return Config{}, err
+	}
+	return c, c.checkParsed()
+}
+
+// checkParsed checks a parsed configuration: every field but whether its
+// backend is registered.
+func (c Config) checkParsed() error {
+	d := c.withDefaults()
+	if err := d.checkBackendName(); err != nil {
+		return err
+	}
+	return d.checkFields()
+}
+
+// LoadConfig reads a Config from a file: JSON for a ".json" name, YAML for
+// ".yaml" or ".yml". A relative Path in the file is taken relative to the
+// file's directory, so a configuration can sit beside its store.
+func LoadConfig(path string) (Config, error) {
+	var parse func([]byte) (Config, error)
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".json":
+		parse = ParseConfigJSON
+	case ".yaml", ".yml":
+		parse = ParseConfigYAML
+	default:
+		return Config{}, fmt.Errorf("%w: config file %s: unknown extension %q, want .json, .yaml or .yml",
+			ErrInvalidConfig, path, filepath.Ext(path))
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("kv: config file: %w", err)
+	}
+	c, err := parse(b)
+	if err != nil {
+		return Config{}, fmt.Errorf("%w (config file %s)", err, path)
+	}
+	if c.Path != "" && !filepath.IsAbs(c.Path) {
+		c.Path = filepath.Join(filepath.Dir(path), c.Path)
+	}
+	return c, nil
+}
+
+// Sizes.
+
+// ParseSize parses a size in bytes: a non-negative integer, optionally
+// followed (with or without a space) by a unit: B; KiB, MiB, GiB, TiB
+// (powers of 1024); KB, MB, GB, TB (powers of 1000). Units are matched
+// without regard to case. A bare K, M or G is refused as ambiguous.
+func ParseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	i := 0
+	for i < len(t) && '0' <= t[i] && t[i] <= '9' {
+		i++
+	}
+	if i == 0 {
+		return 0, fmt.Errorf("size %q: want a number of bytes or a size such as \"256MiB\" or \"1GiB\"", s)
+	}
+	n, err := strconv.ParseInt(t[:i], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("size %q: number too large", s)
+	}
+	unit := strings.TrimSpace(t[i:])
+	var mult int64
+	switch strings.ToLower(unit) {
+	case "", "b":
+		mult = 1
+	case "kib":
+		mult = 1 << 10
+	case "mib":
+		mult = 1 << 20
+	case "gib":
+		mult = 1 << 30
+	case "tib":
+		mult = 1 << 40
+	case "kb":
+		mult = 1e3
+	case "mb":
+		mult = 1e6
+	case "gb":
+		mult = 1e9
+	case "tb":
+		mult = 1e12
+	default:
+		return 0, fmt.Errorf("size %q: unknown unit %q, want B, KiB, MiB, GiB, TiB, KB, MB, GB or TB", s, unit)
+	}
+	if n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("size %q: too large", s)
+	}
+	return n * mult, nil
+}
+
+// FormatSize writes n bytes in the largest binary unit that divides it
+// exactly ("256MiB", "1GiB", "1000"); ParseSize reads it back.
+func FormatSize(n int64) string {
+	units := []struct {
+		name  string
+		shift uint
+	}{{"TiB", 40}, {"GiB", 30}, {"MiB", 20}, {"KiB", 10}}
+	if n > 0 {
+		for _, u := range units {
+			if n%(1<<u.shift) == 0 {
+				return strconv.FormatInt(n>>u.shift, 10) + u.name
+			}
+		}
+	}
+	return strconv.FormatInt(n, 10)
 }

@@ -74,3 +74,48 @@ func itoa(n int) string {
 	}
 	return string(b[i:])
 }
+
+// MarshalText returns "sync" or "nosync", so that a Durability reads well in
+// JSON and YAML. An undefined value is an error wrapping ErrInvalidConfig.
+func (d Durability) MarshalText() ([]byte, error) {
+	switch d {
+	case Sync, NoSync:
+		return []byte(d.String()), nil
+	default:
+		return nil, errInvalidDurability(d.String())
+	}
+}
+
+// UnmarshalText accepts "sync" or "nosync" (in any case). Anything else is an
+// error wrapping ErrInvalidConfig that names the allowed values.
+func (d *Durability) UnmarshalText(text []byte) error {
+	switch s := string(text); {
+	case equalFoldASCII(s, "sync"):
+		*d = Sync
+	case equalFoldASCII(s, "nosync"):
+		*d = NoSync
+	default:
+		return errInvalidDurability(`"` + s + `"`)
+	}
+	return nil
+}
+
+func errInvalidDurability(what string) error {
+	return invalidf("durability %s: want \"sync\" or \"nosync\"", what)
+}
+
+func equalFoldASCII(s, t string) bool {
+	if len(s) != len(t) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		a, b := s[i], t[i]
+		if 'A' <= a && a <= 'Z' {
+			a += 'a' - 'A'
+		}
+		if a != b {
+			return false
+		}
+	}
+	return true
+}
