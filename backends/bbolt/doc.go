@@ -1,0 +1,110 @@
+// Package bbolt is polykv's backend on bbolt (go.etcd.io/bbolt): a single
+// B+tree file, memory-mapped, with one writer at a time and readers that
+// never block. It is the simplest engine polykv offers and the easiest to
+// reason about: every commit rewrites the pages it touched and then the
+// meta page, so the file is always in the state of one commit or the next.
+//
+// # Basics
+//
+// Open a store directly:
+//
+//	db, err := bbolt.Open(ctx, kv.Config{Path: "/var/lib/engine"})
+//
+// or by configuration, since the package registers itself as "bbolt":
+//
+//	import _ "github.com/polykv/polykv/backends/bbolt"
+//	db, err := kv.Open(ctx, kv.Config{Backend: "bbolt", Path: "/var/lib/engine"})
+//
+// Config.Path is a directory, as for every persistent backend. It holds
+// polykv's marker and lock files and the bbolt file, DataFileName
+// ("data.bolt"), whose one bucket ("polykv") holds every key. The file can
+// be inspected with the bbolt command (bbolt keys data.bolt polykv) while
+// no store has it open.
+//
+// # How kv maps onto bbolt
+//
+//   - Get: a read transaction; the value is copied out before it ends
+//     (bbolt values point into the mmap and are invalid afterwards). A key
+//     with an empty value is found, a missing key is kv.ErrNotFound.
+//   - Write, Set, Delete and the commit of an Update: exactly one bbolt
+//     read-write transaction per kv.Batch, all or nothing (never bbolt's
+//     DB.Batch, which may merge or re-run functions).
+//   - View and Iterate: a read transaction each, with a cursor bounded by
+//     the iteration's range; it sees the last commit before it began.
+//   - DeleteRange and DeletePrefix: one read-write transaction, hence
+//     atomic (Info().Guarantees.AtomicDeleteRange is true); a context
+//     cancelled midway deletes nothing. Deleting every key drops and
+//     recreates the bucket.
+//   - Sync: fdatasync of the file.
+//   - Stats (kv.Stater): the file's allocated bytes and bbolt's counters.
+//     There is no kv.Compacter: bbolt reuses freed pages but never shrinks
+//     its file; compacting means copying into a new file (bbolt compact)
+//     while nothing has the store open.
+//
+// # Durability
+//
+// kv.Sync (the default) is bbolt's default: each commit calls fdatasync
+// twice (data pages, then the meta page), so a committed transaction
+// survives power loss. kv.NoSync sets bbolt's NoSync: the commit still
+// writes every page with pwrite before it returns and skips only the
+// fdatasync, so every acknowledged commit survives a kill of the process
+// (Guarantees.NoSyncKeepsAckedOnKill is true). A power loss or kernel crash
+// under NoSync can do worse than lose recent commits: the disk may persist
+// the meta page before the pages it points to, or a page reused by a later
+// commit, leaving a file bbolt cannot read. Call Store.Sync at the points
+// that must survive a power loss, or use kv.Sync. Durability does not
+// change how the freelist is written (see OptNoFreelistSync).
+//
+// # Writing while iterating
+//
+// bbolt must remap its file when it grows past the mapped size, and a remap
+// waits for every open read transaction to end. A goroutine that writes
+// (Store.Set) from inside an Iterate callback holds a read transaction
+// while it waits for the write, so with bbolt's default mapping it would
+// wait for itself forever. This backend maps DefaultInitialMmapSize (16
+// GiB) of address space when it opens the file, so no remap happens while
+// the file is below that size and such writes proceed. The mapping is
+// address space, not memory: pages are read on demand and live in the OS
+// page cache. What remains:
+//
+//   - A store whose file grows past the mapping (OptInitialMmapSize) can
+//     still deadlock a write made while the same goroutine, or a goroutine
+//     waiting for that write, has an iteration or View open. Set
+//     initial_mmap_size above the largest file you expect; a reopen maps
+//     at least the file's size.
+//   - While a long iteration is open, pages freed by later commits cannot
+//     be reused, so the file grows faster.
+//
+// Writes inside Store.Update never meet this: kv buffers them and applies
+// them after the function returns, when its iterations are closed.
+//
+// # Memory budget
+//
+// bbolt keeps no cache of its own: reads go through the mmap to the OS page
+// cache, which the kernel sizes. Config.MemoryBudget is therefore not used
+// (it is reported by Info but changes nothing). A write transaction holds
+// the pages it dirties in the Go heap until it commits; kv's transaction
+// limits (kv.MaxTxnBytes) bound that, except for DeleteRange, which keeps
+// the B+tree nodes of the whole range in memory until its commit.
+//
+// # Options
+//
+// Config.Options accepts OptInitialMmapSize, OptFreelist,
+// OptNoFreelistSync, OptPageSize and OptLockTimeout; any other key fails
+// Open with kv.ErrInvalidConfig naming it. Config.ReadOnly opens the file
+// read-only with a shared lock, so several read-only stores may share it.
+//
+// # Caveats
+//
+//   - bbolt also locks its file (flock). polykv's directory lock is taken
+//     first; bbolt's lock only waits when a program outside polykv holds
+//     the file, and only OptLockTimeout long before Open fails with
+//     kv.ErrLocked (bbolt alone would wait forever).
+//   - bbolt asserts its invariants with panics; this package turns a panic
+//     inside bbolt into an error (a damaged file), so it never reaches the
+//     caller as a panic.
+//   - Engine errors come back as "kv: bbolt: <op> <file>: ..." wrapping a
+//     kv sentinel where one applies (kv.ErrLocked, kv.ErrClosed,
+//     kv.ErrNotAStore for a file bbolt cannot read).
+//   - Engine logs go to Config.Logger, never to stderr.
+package bbolt

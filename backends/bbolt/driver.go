@@ -1,0 +1,135 @@
+package bbolt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/polykv/polykv/kv"
+)
+
+// Name is the backend's registered name.
+const Name = "bbolt"
+
+// DataFileName is the bbolt file inside the store directory.
+const DataFileName = "data.bolt"
+
+// bucketName is the one bucket that holds every key.
+var bucketName = []byte("polykv")
+
+func init() { kv.Register(Name, Driver{}) }
+
+// Driver opens bbolt engines. It is registered as "bbolt"; most programs
+// never use it directly and call kv.Open or Open.
+type Driver struct{}
+
+var _ kv.Driver = Driver{}
+
+// Guarantees: the store is persistent; under kv.NoSync every acknowledged
+// commit survives a kill of the process, because bbolt writes every page of
+// a transaction with pwrite before Commit returns (it skips only the
+// fdatasync), so the pages are in the OS page cache; DeleteRange and
+// DeletePrefix run in one bbolt transaction and are atomic.
+func (Driver) Guarantees() kv.Guarantees {
+	return kv.Guarantees{Persistent: true, NoSyncKeepsAckedOnKill: true, AtomicDeleteRange: true}
+}
+
+// Open opens (or creates) the bbolt store in a directory: cfg.Path is the
+// directory, the data lives in DataFileName inside it. It is kv.Open with
+// cfg.Backend set to "bbolt": the same marker check and directory lock.
+func Open(ctx context.Context, cfg kv.Config) (*kv.DB, error) {
+	cfg.Backend = Name
+	return kv.OpenDriver(ctx, cfg, Driver{})
+}
+
+// Open opens the engine in dir, which kv has created, marked and locked.
+func (Driver) Open(ctx context.Context, dir string, cfg *kv.Config) (kv.Engine, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	o, err := parseOptions(cfg.Options)
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, DataFileName)
+	if cfg.ReadOnly {
+		// bbolt would fail with a bare "no such file"; say what it means.
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w: bbolt: open %s: no data file (read-only open needs a store written at least once)", kv.ErrNotAStore, path)
+		}
+	}
+	bo := &bolt.Options{
+		Timeout:         o.lockTimeout,
+		NoSync:          cfg.Durability == kv.NoSync,
+		NoFreelistSync:  o.noFreelistSync,
+		FreelistType:    o.freelist,
+		ReadOnly:        cfg.ReadOnly,
+		InitialMmapSize: o.initialMmapSize,
+		PageSize:        o.pageSize,
+		Logger:          boltLogger(cfg.Logger),
+	}
+	db, err := openFile(path, bo, !o.initialMmapSizeSet, cfg)
+	if err != nil {
+		return nil, err
+	}
+	e := &engine{db: db, path: path, readOnly: cfg.ReadOnly, mmapSize: bo.InitialMmapSize}
+	if !cfg.ReadOnly {
+		if err := e.ensureBucket(); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+// openFile opens the bbolt file. When the mapping of the default size is
+// refused (a virtual-memory limit such as ulimit -v) and the user did not
+// choose the size, it retries with smaller mappings, down to bbolt's own
+// default, and logs the size it got.
+func openFile(path string, bo *bolt.Options, fallback bool, cfg *kv.Config) (db *bolt.DB, err error) {
+	defer recoverTo(&err, "open", path)
+	for {
+		db, err = bolt.Open(path, 0o600, bo)
+		if err == nil || !fallback || bo.InitialMmapSize == 0 || !errors.Is(err, syscall.ENOMEM) {
+			break
+		}
+		next := bo.InitialMmapSize / 4
+		if next < minFallbackMmapSize {
+			next = 0
+		}
+		cfg.Logger.Warn("bbolt: mapping refused, retrying with a smaller initial mapping",
+			"path", path, "refused", bo.InitialMmapSize, "next", next, "err", err)
+		bo.InitialMmapSize = next
+	}
+	if err != nil {
+		return nil, wrapErr("open", path, err)
+	}
+	return db, nil
+}
+
+// ensureBucket creates the bucket of a new store; an existing store costs
+// only a read transaction.
+func (e *engine) ensureBucket() (err error) {
+	defer recoverTo(&err, "open", e.path)
+	var exists bool
+	if err := e.db.View(func(tx *bolt.Tx) error {
+		exists = tx.Bucket(bucketName) != nil
+		return nil
+	}); err != nil {
+		return wrapErr("open", e.path, err)
+	}
+	if exists {
+		return nil
+	}
+	err = e.db.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bucketName)
+		return err
+	})
+	return wrapErr("create bucket in", e.path, err)
+}

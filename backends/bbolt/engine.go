@@ -1,0 +1,208 @@
+package bbolt
+
+import (
+	"bytes"
+	"context"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/polykv/polykv/kv"
+)
+
+// engine is one open bbolt file. kv.DB serializes its writers (Apply,
+// DeleteRange) and calls Close once, after every call in flight.
+type engine struct {
+	db       *bolt.DB
+	path     string
+	readOnly bool
+	mmapSize int // the initial mapping bbolt was opened with
+}
+
+var (
+	_ kv.Engine       = (*engine)(nil)
+	_ kv.RangeDeleter = (*engine)(nil)
+	_ kv.Stater       = (*engine)(nil)
+)
+
+// get looks key up in b (nil: the bucket does not exist, as in a read-only
+// store never written) and appends its value to dst. It uses a cursor and
+// compares the key rather than Bucket.Get, whose nil result cannot tell a
+// missing key from an empty value written in the same transaction.
+func get(b *bolt.Bucket, key, dst []byte) ([]byte, error) {
+	if b == nil {
+		return nil, kv.ErrNotFound
+	}
+	k, v := b.Cursor().Seek(key)
+	if k == nil || !bytes.Equal(k, key) {
+		return nil, kv.ErrNotFound
+	}
+	// v points into the mmap, valid only during the transaction: copy it.
+	out := append(dst, v...)
+	if out == nil {
+		out = []byte{} // found with an empty value: not nil
+	}
+	return out, nil
+}
+
+// Get reads key in its own read transaction and copies the value out
+// before the transaction ends.
+func (e *engine) Get(key, dst []byte) (out []byte, err error) {
+	defer recoverTo(&err, "get", e.path)
+	err = e.db.View(func(tx *bolt.Tx) error {
+		out, err = get(tx.Bucket(bucketName), key, dst)
+		return err
+	})
+	if err != nil {
+		return nil, wrapErr("get", e.path, err)
+	}
+	return out, nil
+}
+
+// NewIter opens a read transaction that the iterator owns and rolls back on
+// Close.
+func (e *engine) NewIter(r kv.IterRange) (it kv.Iter, err error) {
+	defer recoverTo(&err, "iterate", e.path)
+	tx, err := e.db.Begin(false)
+	if err != nil {
+		return nil, wrapErr("iterate", e.path, err)
+	}
+	return newIter(tx, tx.Bucket(bucketName), r, true, e.path), nil
+}
+
+// NewSnapshot opens a read transaction: bbolt's MVCC gives it the state of
+// the last commit, unchanged until Close rolls it back.
+func (e *engine) NewSnapshot() (s kv.Snapshot, err error) {
+	defer recoverTo(&err, "snapshot", e.path)
+	tx, err := e.db.Begin(false)
+	if err != nil {
+		return nil, wrapErr("snapshot", e.path, err)
+	}
+	return &snapshot{tx: tx, b: tx.Bucket(bucketName), path: e.path}, nil
+}
+
+// Apply writes b in exactly one bbolt read-write transaction (never
+// DB.Batch, which may merge or re-run functions): all of it commits or none
+// does. The batch's slices stay valid until Apply returns, which covers
+// bbolt's rule that a value given to Put stays valid until the commit.
+func (e *engine) Apply(ctx context.Context, b *kv.Batch) (err error) {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	defer recoverTo(&err, "apply", e.path)
+	err = e.db.Update(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bucketName)
+		for i := range b.Len() {
+			kind, k, v := b.Op(i)
+			var err error
+			if kind == kv.OpSet {
+				err = bk.Put(k, v)
+			} else {
+				err = bk.Delete(k)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return wrapErr("apply", e.path, err)
+}
+
+// deleteRangeCtxEvery is how many deletions DeleteRange makes between
+// checks of its context.
+const deleteRangeCtxEvery = 1024
+
+// DeleteRange deletes [start, end) in one bbolt transaction, so it is
+// atomic; if ctx ends first, nothing is deleted. The whole key space is
+// deleted by dropping and recreating the bucket (its pages are freed
+// without being read into memory); any other range key by key.
+func (e *engine) DeleteRange(ctx context.Context, start, end []byte) (err error) {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	defer recoverTo(&err, "delete range in", e.path)
+	err = e.db.Update(func(tx *bolt.Tx) error {
+		if end == nil && (len(start) == 0 || bytes.Equal(start, []byte{0})) {
+			if err := tx.DeleteBucket(bucketName); err != nil {
+				return err
+			}
+			_, err := tx.CreateBucket(bucketName)
+			return err
+		}
+		return deleteRange(ctx, tx.Bucket(bucketName).Cursor(), start, end)
+	})
+	return wrapErr("delete range in", e.path, err)
+}
+
+// deleteRange deletes [start, end) with cursor c. A bbolt cursor that
+// deletes its current key and then calls Next skips the following key (the
+// deletion shifts it under the cursor's index), so after each deletion the
+// cursor seeks again to the deleted key, which lands on its successor.
+func deleteRange(ctx context.Context, c *bolt.Cursor, start, end []byte) error {
+	var cur []byte
+	n := 0
+	k, _ := c.First()
+	if len(start) > 0 {
+		k, _ = c.Seek(start)
+	}
+	for ; k != nil && (end == nil || bytes.Compare(k, end) < 0); k, _ = c.Seek(cur) {
+		if n++; n%deleteRangeCtxEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		cur = append(cur[:0], k...)
+		if err := c.Delete(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Sync flushes the file with fdatasync: under kv.NoSync it makes every
+// commit so far survive a power loss. A read-only store has nothing to
+// flush.
+func (e *engine) Sync() (err error) {
+	if e.readOnly {
+		return nil
+	}
+	defer recoverTo(&err, "sync", e.path)
+	return wrapErr("sync", e.path, e.db.Sync())
+}
+
+// Close closes the file; bbolt waits for open transactions, and kv.DB
+// calls Close only after all of them have ended.
+func (e *engine) Close() (err error) {
+	defer recoverTo(&err, "close", e.path)
+	return wrapErr("close", e.path, e.db.Close())
+}
+
+// snapshot is a kv.Snapshot over one bbolt read transaction.
+type snapshot struct {
+	tx   *bolt.Tx
+	b    *bolt.Bucket
+	path string
+	done bool
+}
+
+func (s *snapshot) Get(key, dst []byte) (out []byte, err error) {
+	defer recoverTo(&err, "get", s.path)
+	return get(s.b, key, dst)
+}
+
+// NewIter iterates within the snapshot's transaction; the iterator does not
+// own it.
+func (s *snapshot) NewIter(r kv.IterRange) (kv.Iter, error) {
+	return newIter(s.tx, s.b, r, false, s.path), nil
+}
+
+// Close rolls the read transaction back (a read transaction has nothing to
+// commit); calling it again does nothing.
+func (s *snapshot) Close() (err error) {
+	if s.done {
+		return nil
+	}
+	s.done = true
+	defer recoverTo(&err, "close snapshot of", s.path)
+	return wrapErr("close snapshot of", s.path, s.tx.Rollback())
+}

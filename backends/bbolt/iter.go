@@ -1,0 +1,129 @@
+package bbolt
+
+import (
+	"bytes"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/polykv/polykv/kv"
+)
+
+// iter is a kv.Iter over a bbolt cursor, bounded by a kv.IterRange. It
+// reads within one read transaction: its own (rolled back by Close) for an
+// iteration of the engine, or a snapshot's.
+//
+// Key and the value it reads point into bbolt's mmap, valid while the
+// transaction is open; Key hands that memory out (kv.DB copies it before a
+// user sees it), Value appends a copy.
+type iter struct {
+	tx      *bolt.Tx // rolled back by Close when ownTx
+	ownTx   bool
+	c       *bolt.Cursor // nil: the bucket does not exist, nothing to visit
+	lower   []byte
+	upper   []byte
+	reverse bool
+	path    string
+
+	started bool
+	done    bool
+	k, v    []byte
+	err     error
+}
+
+func newIter(tx *bolt.Tx, b *bolt.Bucket, r kv.IterRange, ownTx bool, path string) *iter {
+	it := &iter{tx: tx, ownTx: ownTx, reverse: r.Reverse, path: path}
+	if b != nil {
+		it.c = b.Cursor()
+	} else {
+		it.done = true
+	}
+	// Copy the bounds: the caller's buffers may change while we iterate.
+	if r.Lower != nil || r.Upper != nil {
+		buf := make([]byte, 0, len(r.Lower)+len(r.Upper))
+		if r.Lower != nil {
+			buf = append(buf, r.Lower...)
+			it.lower = buf[:len(r.Lower):len(r.Lower)]
+		}
+		if r.Upper != nil {
+			buf = append(buf, r.Upper...)
+			it.upper = buf[len(buf)-len(r.Upper):]
+		}
+	}
+	return it
+}
+
+// Next moves the cursor: the first call seeks to the range's first key
+// (Seek(lower), or Seek(upper) then one step back when reversed), later
+// calls step with Next or Prev, and the iteration ends at the other bound.
+func (it *iter) Next() (ok bool) {
+	if it.done {
+		return false
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			it.k, it.v, it.done = nil, nil, true
+			it.err = panicErr("iterate", it.path, r)
+			ok = false
+		}
+	}()
+	var k, v []byte
+	switch {
+	case it.started && it.reverse:
+		k, v = it.c.Prev()
+	case it.started:
+		k, v = it.c.Next()
+	case it.reverse:
+		it.started = true
+		if it.upper == nil {
+			k, v = it.c.Last()
+		} else if k, v = it.c.Seek(it.upper); k == nil {
+			k, v = it.c.Last() // every key is below upper
+		} else {
+			k, v = it.c.Prev() // Seek landed on the first key >= upper
+		}
+	default:
+		it.started = true
+		if it.lower == nil {
+			k, v = it.c.First()
+		} else {
+			k, v = it.c.Seek(it.lower)
+		}
+	}
+	if k == nil ||
+		(!it.reverse && it.upper != nil && bytes.Compare(k, it.upper) >= 0) ||
+		(it.reverse && it.lower != nil && bytes.Compare(k, it.lower) < 0) {
+		it.k, it.v, it.done = nil, nil, true
+		return false
+	}
+	it.k, it.v = k, v
+	return true
+}
+
+// Key returns the current key, pointing into the mmap: valid until the
+// next call to Next or Close, and must not be modified.
+func (it *iter) Key() []byte { return it.k }
+
+// Value appends a copy of the current value to dst.
+func (it *iter) Value(dst []byte) ([]byte, error) {
+	out := append(dst, it.v...)
+	if out == nil {
+		out = []byte{}
+	}
+	return out, nil
+}
+
+// Err returns the error that ended the iteration early (a bbolt panic
+// turned into an error), or nil.
+func (it *iter) Err() error { return it.err }
+
+// Close ends the iteration and rolls back the transaction it owns.
+func (it *iter) Close() (err error) {
+	it.k, it.v, it.done = nil, nil, true
+	if !it.ownTx || it.tx == nil {
+		return nil
+	}
+	tx := it.tx
+	it.tx = nil
+	defer recoverTo(&err, "close iterator of", it.path)
+	return wrapErr("close iterator of", it.path, tx.Rollback())
+}
