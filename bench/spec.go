@@ -1,0 +1,68 @@
+package bench
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/polykv/polykv/kv"
+)
+
+// RawPrefix marks a calibration backend: "raw-badger" is Badger driven
+// through its own API, configured as backends/badger configures it.
+const RawPrefix = "raw-"
+
+// Spec identifies one run: one workload, on one backend, with one
+// durability, at one size. It is what a child process receives.
+type Spec struct {
+	Workload   string `json:"workload"`
+	Backend    string `json:"backend"`
+	Durability string `json:"durability"` // "sync" or "nosync"
+	// Size scales the workload: records for the raw kv workloads, nodes for
+	// traverse-gen, entries for logs. 0 means the workload's default.
+	Size int `json:"size"`
+	// Ops, when positive, overrides the number of measured operations of
+	// the raw kv workloads (the Go benchmarks set it to b.N).
+	Ops  int    `json:"ops,omitempty"`
+	Seed uint64 `json:"seed"`
+	Rep  int    `json:"rep"`
+	// Dir is where the run's fresh store directory is created (and removed
+	// afterwards). Empty means os.TempDir().
+	Dir string `json:"dir,omitempty"`
+	// Tree is the directory traverse-dir walks; empty means GOROOT/src.
+	Tree string `json:"tree,omitempty"`
+	// Skew makes traverse-gen's fan-out skewed (a few huge directories)
+	// instead of uniform.
+	Skew bool `json:"skew,omitempty"`
+	// MemoryBudget is kv.Config.MemoryBudget; 0 means the default.
+	MemoryBudget int64 `json:"memory_budget,omitempty"`
+	// Producers is the number of goroutines adding log entries in the logs
+	// workload; 0 means 4.
+	Producers int `json:"producers,omitempty"`
+	// KeepDir keeps the store directory after the run (for inspection).
+	KeepDir bool `json:"keep_dir,omitempty"`
+}
+
+// durability parses Spec.Durability.
+func (s Spec) durability() (kv.Durability, error) {
+	switch strings.ToLower(s.Durability) {
+	case "", "sync":
+		return kv.Sync, nil
+	case "nosync":
+		return kv.NoSync, nil
+	}
+	return 0, fmt.Errorf("bench: durability %q: want sync or nosync", s.Durability)
+}
+
+// engine returns the engine name of the spec's backend and whether it is a
+// raw (calibration) backend.
+func (s Spec) engine() (name string, raw bool) {
+	if e, ok := strings.CutPrefix(s.Backend, RawPrefix); ok {
+		return e, true
+	}
+	return s.Backend, false
+}
+
+// String names the run as in progress lines.
+func (s Spec) String() string {
+	return fmt.Sprintf("%s/%s/%s rep %d", s.Workload, s.Backend, s.Durability, s.Rep)
+}

@@ -1,0 +1,9 @@
+//go:build !linux
+
+package bench
+
+func procWriteBytes() (int64, bool) { return 0, false }
+func peakRSS() int64                { return 0 }
+func resetPeakRSS() bool            { return false }
+func cpuModel() string              { return "" }
+func memTotal() int64               { return 0 }
