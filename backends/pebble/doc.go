@@ -1,0 +1,101 @@
+// Package pebble is polykv's backend on CockroachDB's Pebble
+// (github.com/cockroachdb/pebble/v2), an LSM engine. Importing the package
+// registers it as "pebble":
+//
+//	import _ "github.com/polykv/polykv/backends/pebble"
+//
+//	db, err := kv.Open(ctx, kv.Config{Backend: "pebble", Path: dir})
+//
+// or, without the registry, pebble.Open(ctx, kv.Config{Path: dir}). Either
+// way the result is a *kv.DB: program against kv.Store and read its
+// documentation first. This page says only what is particular to Pebble.
+//
+// # Basics
+//
+// Pebble has no transactions; it has batches, snapshots and bounded
+// iterators, and polykv builds on them natively:
+//
+//   - Get copies Pebble's value before releasing it (Pebble's slice is valid
+//     only until its closer runs).
+//   - Iterate uses a Pebble iterator with LowerBound/UpperBound, walked with
+//     First/Next, or Last/Prev for Reverse.
+//   - View reads one Pebble snapshot.
+//   - Write, Set, Delete and the commit of an Update build one Pebble batch,
+//     committed once: atomically, and visible to every read as soon as the
+//     commit returns. kv.DB runs one writer at a time, and an Update reads
+//     the latest state plus its own buffered writes, so Update is
+//     serializable and never reports a conflict.
+//   - DeleteRange and DeletePrefix write one range tombstone in one batch:
+//     atomic, even across a crash (Guarantees.AtomicDeleteRange), and O(1)
+//     in the size of the range. The space is reclaimed by compactions.
+//   - DB.Compact compacts the whole key space (kv.Compacter); DB.Stats
+//     reports disk usage in allocated blocks, block cache and memtable
+//     sizes and a selection of Pebble's metrics (kv.Stater).
+//
+// # Durability
+//
+// kv.Sync commits with pebble.Sync: the WAL is fsynced before the commit
+// returns. kv.NoSync commits with pebble.NoSync: the commit returns once
+// its WAL record is in Pebble's WAL buffer in user space, which a
+// background goroutine writes to the file shortly after. A kill -9 can
+// therefore lose a tail of acknowledged commits under NoSync
+// (Guarantees.NoSyncKeepsAckedOnKill is false), never a part of one, and
+// what survives is always a prefix of the commits. Store.Sync writes a
+// synced empty WAL record, which makes everything committed before it
+// durable.
+//
+// The WAL is never disabled: Pebble's DisableWAL would lose every write
+// since the last memtable flush on a crash, whatever the durability.
+// WALMinSyncInterval is left at zero: it delays synced commits so that
+// concurrent ones share an fsync, but kv.DB commits one writer at a time,
+// so it would only add latency.
+//
+// # Memory budget
+//
+// kv.Config.MemoryBudget (default kv.DefaultMemoryBudget, 256 MiB) sizes
+// Pebble's block cache, and Pebble reserves its memtables inside that cache
+// (Cache.Reserve): the budget bounds blocks and memtables together.
+//
+//   - MemTableSize is a quarter of the budget, between 4 MiB and 128 MiB
+//     (64 MiB at the default budget), and MemTableStopWritesThreshold is 2:
+//     memtables (plus one kept for recycling) take at most three quarters
+//     of the budget, and usually one quarter.
+//   - The block cache holds what the memtables leave: at least a quarter of
+//     the budget, usually three quarters.
+//
+// With memtables of 32 MiB or more (budgets of 128 MiB and up), a batch of
+// kv.MaxTxnBytes (8 MiB) goes into the memtable like any other. Below that,
+// a batch of half a memtable or more is committed as its own flushable
+// batch: still atomic, but it forces a memtable flush. Outside the budget:
+// the kv.Batch being committed, sstable index and filter blocks pinned by
+// open tables (Config.Options max_open_files), and Go's own overhead.
+//
+// # Options
+//
+// kv.Config.Options accepts these keys (see the Opt constants): compression,
+// bloom_bits_per_key, bytes_per_sync, wal_bytes_per_sync,
+// l0_compaction_threshold, l0_stop_writes_threshold,
+// max_concurrent_compactions, max_open_files. Any other key is an error
+// (kv.ErrInvalidConfig) naming it and listing these. The on-disk format is
+// pinned (FormatMajorVersion) rather than left to Pebble's default.
+//
+// # Logging
+//
+// Pebble logs through its Logger and EventListener; both go to
+// kv.Config.Logger (discarded by default), never to stderr. Routine events
+// (flushes, compactions) are at debug level, write stalls and slow disks at
+// warn, background errors and detected corruption at error.
+//
+// # Caveats
+//
+//   - Pebble reports unrecoverable failures (a failed WAL or MANIFEST
+//     write) through Logger.Fatalf, after which its state is unusable; see
+//     FatalError for what this package does.
+//   - Pebble takes its own LOCK file (fcntl) besides kv's directory lock,
+//     even read-only: one directory can be open by one Store at a time, even
+//     for reading (kv.ErrLocked otherwise).
+//   - Pebble panics when used after Close; kv.DB and this package refuse
+//     every such call with kv.ErrClosed instead. The engine closes any
+//     iterator or snapshot still open when it is closed (kv.DB never leaves
+//     one) and reports it as an error.
+package pebble

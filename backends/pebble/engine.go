@@ -1,0 +1,378 @@
+package pebble
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/polykv/polykv/kv"
+)
+
+// maxKey is greater than every key kv accepts (keys have at most
+// kv.MaxKeySize bytes): the end of an unbounded range deletion and of a
+// whole-store compaction.
+var maxKey = bytes.Repeat([]byte{0xff}, kv.MaxKeySize+1)
+
+// minKey is the smallest key kv accepts (keys are non-empty).
+var minKey = []byte{0}
+
+// engine is one open Pebble database.
+//
+// kv.DB guarantees that no call is in flight when it calls Close and that
+// writers (Apply, DeleteRange) run one at a time; the engine still refuses
+// every call after Close with kv.ErrClosed instead of reaching Pebble, which
+// panics on use after Close.
+type engine struct {
+	db       *pebble.DB
+	lock     *pebble.Lock
+	path     string
+	wo       *pebble.WriteOptions
+	readOnly bool
+
+	closed  atomic.Bool
+	closeMu sync.Mutex
+	// fatal is set when Pebble reported a fatal failure (Logger.Fatalf);
+	// every later write returns it.
+	fatal atomic.Pointer[FatalError]
+
+	// mu guards the iterators and snapshots handed out and not yet closed:
+	// Close closes any left over, so that none outlives the database.
+	mu    sync.Mutex
+	iters map[*iter]struct{}
+	snaps map[*snapshot]struct{}
+}
+
+var (
+	_ kv.Engine       = (*engine)(nil)
+	_ kv.RangeDeleter = (*engine)(nil)
+	_ kv.Compacter    = (*engine)(nil)
+	_ kv.Stater       = (*engine)(nil)
+)
+
+func openEngine(dir string, cfg *kv.Config) (*engine, error) {
+	s, err := parseSettings(cfg.Options)
+	if err != nil {
+		return nil, err
+	}
+	budget := cfg.MemoryBudget
+	if budget == 0 {
+		budget = kv.DefaultMemoryBudget
+	}
+	if budget < kv.MinMemoryBudget {
+		return nil, fmt.Errorf("%w: memory_budget %d: want at least %d bytes", kv.ErrInvalidConfig, budget, int64(kv.MinMemoryBudget))
+	}
+	sl := cfg.Logger
+	if sl == nil {
+		sl = slog.New(slog.DiscardHandler)
+	}
+	e := &engine{
+		path:     dir,
+		wo:       writeOptions(cfg.Durability),
+		readOnly: cfg.ReadOnly,
+		iters:    make(map[*iter]struct{}),
+		snaps:    make(map[*snapshot]struct{}),
+	}
+	c := *cfg
+	c.MemoryBudget = budget
+	opts := pebbleOptions(&c, s)
+	g := &logger{l: sl, path: dir, fatal: e.setFatal}
+	opts.Logger = g
+	opts.EventListener = eventListener(g)
+
+	// Take Pebble's LOCK ourselves so that a lock held elsewhere is told
+	// apart from any other open error without looking at messages.
+	lock, err := pebble.LockDirectory(dir, vfs.Default)
+	if err != nil {
+		return nil, translateLock(dir, err)
+	}
+	opts.Lock = lock
+	// The block cache is the whole budget: Pebble reserves the memtables'
+	// memory inside it (Cache.Reserve), so blocks get what memtables leave.
+	cache := pebble.NewCache(budget)
+	opts.Cache = cache
+	db, err := openPebble(dir, opts)
+	cache.Unref() // the DB holds its own reference
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	e.db = db
+	e.lock = lock
+	return e, nil
+}
+
+// openPebble is pebble.Open with a Fatalf during recovery turned into an
+// error.
+func openPebble(dir string, opts *pebble.Options) (db *pebble.DB, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			fe, ok := r.(*FatalError)
+			if !ok {
+				panic(r)
+			}
+			db, err = nil, fe
+		}
+	}()
+	db, err = pebble.Open(dir, opts)
+	if err != nil {
+		return nil, translate("open", dir, err)
+	}
+	return db, nil
+}
+
+func (e *engine) setFatal(fe *FatalError) { e.fatal.CompareAndSwap(nil, fe) }
+
+// checkWrite returns the error a write must fail with, if any.
+func (e *engine) checkWrite() error {
+	if e.closed.Load() {
+		return errClosed
+	}
+	if fe := e.fatal.Load(); fe != nil {
+		return fe
+	}
+	if e.readOnly {
+		return fmt.Errorf("kv: pebble: %s: %w", e.path, kv.ErrReadOnly)
+	}
+	return nil
+}
+
+// Get appends the value of key to dst. Pebble's value is valid only until
+// its closer runs, so it is copied first.
+func (e *engine) Get(key, dst []byte) ([]byte, error) {
+	if e.closed.Load() {
+		return nil, errClosed
+	}
+	return get(e.db, e.path, key, dst)
+}
+
+// pointReader is what *pebble.DB and *pebble.Snapshot share for point reads.
+type pointReader interface {
+	Get(key []byte) ([]byte, io.Closer, error)
+}
+
+func get(r pointReader, path string, key, dst []byte) ([]byte, error) {
+	v, closer, err := r.Get(key)
+	if err != nil {
+		return nil, translate("get", path, err)
+	}
+	dst = append(dst, v...)
+	if err := closer.Close(); err != nil {
+		return nil, translate("get", path, err)
+	}
+	return dst, nil
+}
+
+// NewIter returns an iterator on the latest committed state.
+func (e *engine) NewIter(r kv.IterRange) (kv.Iter, error) {
+	if e.closed.Load() {
+		return nil, errClosed
+	}
+	return e.newIter(e.db, r)
+}
+
+// NewSnapshot returns a Pebble snapshot; Close must be called.
+func (e *engine) NewSnapshot() (kv.Snapshot, error) {
+	if e.closed.Load() {
+		return nil, errClosed
+	}
+	s := &snapshot{e: e, s: e.db.NewSnapshot()}
+	e.mu.Lock()
+	e.snaps[s] = struct{}{}
+	e.mu.Unlock()
+	return s, nil
+}
+
+// Apply builds one Pebble batch from b and commits it once, with pebble.Sync
+// or pebble.NoSync. A Pebble batch is applied to the WAL as one record and
+// to the memtable at one sequence number: atomically. It is visible to
+// every read as soon as Commit returns.
+func (e *engine) Apply(ctx context.Context, b *kv.Batch) error {
+	if err := e.checkWrite(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// Each write is encoded as kind, varint lengths, key and value: at most
+	// 11 bytes on top of key and value, less than kv counts per write.
+	size := 12 + b.Size() - b.Len()*(kv.TxnEntryOverhead-11)
+	pb := e.db.NewBatchWithSize(size)
+	defer pb.Close()
+	for i := range b.Len() {
+		kind, k, v := b.Op(i)
+		var err error
+		switch kind {
+		case kv.OpSet:
+			err = pb.Set(k, v, nil)
+		case kv.OpDelete:
+			err = pb.Delete(k, nil)
+		default:
+			err = fmt.Errorf("%w: batch op %d has kind %d", kv.ErrInvalidConfig, i, kind)
+		}
+		if err != nil {
+			return translate("apply", e.path, err)
+		}
+	}
+	return e.commit("apply", pb, e.wo)
+}
+
+// commit commits pb, turning a fatal commit failure (Pebble's Fatalf, a
+// panic with *FatalError) into an error.
+func (e *engine) commit(op string, pb *pebble.Batch, wo *pebble.WriteOptions) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			fe, ok := r.(*FatalError)
+			if !ok {
+				panic(r)
+			}
+			e.setFatal(fe)
+			err = fe
+		}
+	}()
+	return translate(op, e.path, pb.Commit(wo))
+}
+
+// DeleteRange deletes [start, end) with one range tombstone in one batch:
+// atomically, even across a crash. A nil end is unbounded.
+func (e *engine) DeleteRange(ctx context.Context, start, end []byte) error {
+	if err := e.checkWrite(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(start) == 0 {
+		start = minKey
+	}
+	if end == nil {
+		end = maxKey
+	}
+	if bytes.Compare(start, end) >= 0 {
+		return nil
+	}
+	pb := e.db.NewBatchWithSize(12 + len(start) + len(end) + 11)
+	defer pb.Close()
+	if err := pb.DeleteRange(start, end, nil); err != nil {
+		return translate("delete range", e.path, err)
+	}
+	return e.commit("delete range", pb, e.wo)
+}
+
+// Sync makes every write committed so far durable: a synced empty record
+// in the WAL syncs everything written before it.
+func (e *engine) Sync() error {
+	if e.closed.Load() {
+		return errClosed
+	}
+	if e.readOnly {
+		return nil
+	}
+	if fe := e.fatal.Load(); fe != nil {
+		return fe
+	}
+	pb := e.db.NewBatch()
+	defer pb.Close()
+	if err := pb.LogData(nil, nil); err != nil {
+		return translate("sync", e.path, err)
+	}
+	return e.commit("sync", pb, pebble.Sync)
+}
+
+// Compact compacts the whole key space (flushing the memtable first), which
+// drops deleted and overwritten data and the range tombstones covering it.
+func (e *engine) Compact(ctx context.Context) error {
+	if err := e.checkWrite(); err != nil {
+		return err
+	}
+	err := e.db.Compact(ctx, minKey, maxKey, true)
+	if err != nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return translate("compact", e.path, err)
+}
+
+// Stats reports Pebble's metrics: disk usage in allocated blocks, and the
+// memory of the block cache and the memtables.
+func (e *engine) Stats() (kv.EngineStats, error) {
+	if e.closed.Load() {
+		return kv.EngineStats{}, errClosed
+	}
+	m := e.db.Metrics()
+	disk, err := diskUsage(e.path)
+	if err != nil {
+		return kv.EngineStats{}, translate("stats", e.path, err)
+	}
+	total := m.Total()
+	return kv.EngineStats{
+		DiskBytes:   disk,
+		MemoryBytes: m.BlockCache.Size + int64(m.MemTable.Size),
+		Extra: map[string]int64{
+			"block_cache_bytes":    m.BlockCache.Size,
+			"block_cache_hits":     m.BlockCache.Hits,
+			"block_cache_misses":   m.BlockCache.Misses,
+			"memtable_bytes":       int64(m.MemTable.Size),
+			"memtable_count":       m.MemTable.Count,
+			"disk_space_usage":     int64(m.DiskSpaceUsage()),
+			"wal_bytes":            int64(m.WAL.Size),
+			"wal_physical_bytes":   int64(m.WAL.PhysicalSize),
+			"l0_files":             m.Levels[0].TablesCount,
+			"l0_sublevels":         int64(m.Levels[0].Sublevels),
+			"table_count":          total.TablesCount,
+			"read_amp":             int64(m.ReadAmp()),
+			"flush_count":          m.Flush.Count,
+			"compaction_count":     m.Compact.Count,
+			"compaction_debt":      int64(m.Compact.EstimatedDebt),
+			"range_tombstones":     int64(m.Keys.TombstoneCount),
+			"snapshots_open":       int64(m.Snapshots.Count),
+			"table_iterators_open": m.TableIters,
+		},
+	}, nil
+}
+
+// Close closes the database. It is idempotent. Iterators and snapshots
+// still open (kv.DB never leaves any) are closed first and reported as an
+// error, rather than leaked into Pebble, which would report them itself.
+func (e *engine) Close() error {
+	e.closeMu.Lock()
+	defer e.closeMu.Unlock()
+	if e.closed.Load() {
+		return nil
+	}
+	e.closed.Store(true)
+
+	e.mu.Lock()
+	its := make([]*iter, 0, len(e.iters))
+	for it := range e.iters {
+		its = append(its, it)
+	}
+	snaps := make([]*snapshot, 0, len(e.snaps))
+	for s := range e.snaps {
+		snaps = append(snaps, s)
+	}
+	e.mu.Unlock()
+	var errs []error
+	if len(its) > 0 || len(snaps) > 0 {
+		errs = append(errs, fmt.Errorf("kv: pebble: close %s: %d iterator(s) and %d snapshot(s) still open (closed now)",
+			e.path, len(its), len(snaps)))
+	}
+	for _, it := range its {
+		it.Close()
+	}
+	for _, s := range snaps {
+		s.Close()
+	}
+	if err := e.db.Close(); err != nil {
+		errs = append(errs, translate("close", e.path, err))
+	}
+	if err := e.lock.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("kv: pebble: unlock %s: %w", e.path, err))
+	}
+	return errors.Join(errs...)
+}

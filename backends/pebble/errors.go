@@ -1,0 +1,83 @@
+package pebble
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/polykv/polykv/kv"
+)
+
+// Errors are translated at the boundary: nothing of Pebble's error types
+// leaks out of this package. These can occur:
+//
+//   - on a read: pebble.ErrNotFound becomes kv.ErrNotFound;
+//   - on any call after Close: pebble.ErrClosed (and this package's own
+//     guard) becomes kv.ErrClosed;
+//   - on open: a held Pebble LOCK file becomes kv.ErrLocked, a read-only open
+//     of a directory Pebble never initialised becomes kv.ErrNotAStore;
+//   - on a fatal engine failure (see FatalError): every later write returns
+//     the FatalError.
+//
+// Everything else is wrapped as "kv: pebble: <op> <path>: <pebble's error>".
+
+// errClosed is returned by the engine's own guard when it is used after Close.
+var errClosed = fmt.Errorf("kv: pebble: %w", kv.ErrClosed)
+
+// FatalError is what Pebble reports through Logger.Fatalf: a failure it
+// cannot recover from, such as a failed write or sync of the WAL or the
+// MANIFEST. Pebble's own logger ends the process (os.Exit) there, and
+// Pebble's code after Fatalf assumes it never returns.
+//
+// This package logs the failure at error level on Config.Logger and then
+// panics with a *FatalError. When the failure happens inside a commit (the
+// goroutine of Store.Write, Set, Delete, Update or DeleteRange), the panic is
+// recovered, the write returns the *FatalError, and the store refuses every
+// later write with it (Pebble's commit pipeline is unusable afterwards);
+// reads keep working and Close still releases the directory. When it happens
+// in one of Pebble's background goroutines (flush, compaction), nothing can
+// recover it and the process ends, as it would with Pebble's default logger.
+type FatalError struct {
+	// Path is the store directory.
+	Path string
+	// Msg is Pebble's message.
+	Msg string
+}
+
+func (e *FatalError) Error() string {
+	return "kv: pebble: fatal engine failure in " + e.Path + ": " + e.Msg
+}
+
+// translate maps a Pebble error onto kv's sentinels and adds context.
+func translate(op, path string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, pebble.ErrNotFound):
+		return kv.ErrNotFound
+	case errors.Is(err, pebble.ErrClosed):
+		return errClosed
+	case errors.Is(err, pebble.ErrReadOnly):
+		return fmt.Errorf("kv: pebble: %s %s: %w", op, path, kv.ErrReadOnly)
+	case errors.Is(err, pebble.ErrDBDoesNotExist):
+		return fmt.Errorf("%w: pebble: %s %s: no pebble database in the directory (%v)", kv.ErrNotAStore, op, path, err)
+	}
+	var fe *FatalError
+	if errors.As(err, &fe) {
+		return err
+	}
+	return fmt.Errorf("kv: pebble: %s %s: %w", op, path, err)
+}
+
+// translateLock maps the error of taking Pebble's LOCK file. An error that is
+// not about the file itself (creating it: *fs.PathError) is a lock held
+// elsewhere: by this process ("lock held by current process") or another
+// one (fcntl's EAGAIN/EACCES).
+func translateLock(path string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("kv: pebble: lock %s: %w", path, err)
+	}
+	return fmt.Errorf("%w: pebble: %s: %v", kv.ErrLocked, path, err)
+}
