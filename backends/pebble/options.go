@@ -102,10 +102,14 @@ var intOptions = map[string]intOption{
 
 // compressions maps the accepted compression names onto Pebble's settings.
 var compressions = map[string]func() pebble.DBCompressionSettings{
-	"none":     func() pebble.DBCompressionSettings { return pebble.DBCompressionNone },
-	"snappy":   func() pebble.DBCompressionSettings { return pebble.UniformDBCompressionSettings(block.SnappyCompression) },
-	"zstd":     func() pebble.DBCompressionSettings { return pebble.UniformDBCompressionSettings(block.ZstdCompression) },
-	"minlz":    func() pebble.DBCompressionSettings { return pebble.UniformDBCompressionSettings(block.MinLZCompression) },
+	"none": func() pebble.DBCompressionSettings { return pebble.DBCompressionNone },
+	"snappy": func() pebble.DBCompressionSettings {
+		return pebble.UniformDBCompressionSettings(block.SnappyCompression)
+	},
+	"zstd": func() pebble.DBCompressionSettings { return pebble.UniformDBCompressionSettings(block.ZstdCompression) },
+	"minlz": func() pebble.DBCompressionSettings {
+		return pebble.UniformDBCompressionSettings(block.MinLZCompression)
+	},
 	"balanced": func() pebble.DBCompressionSettings { return pebble.DBCompressionBalanced },
 	"good":     func() pebble.DBCompressionSettings { return pebble.DBCompressionGood },
 }
