@@ -1,0 +1,79 @@
+package badger
+
+import (
+	"context"
+	"fmt"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/polykv/polykv/kv"
+)
+
+// Name is the backend name under which the package registers its Driver.
+const Name = "badger"
+
+func init() { kv.Register(Name, Driver{}) }
+
+// Open opens (or creates) the Badger store in cfg.Path. It is
+// kv.OpenDriver with cfg.Backend set to "badger": the directory is created,
+// its marker checked or written and the directory locked before Badger
+// touches it. Use kv.Open with Backend "badger" (the default) when the
+// backend is chosen by configuration.
+func Open(ctx context.Context, cfg kv.Config) (*kv.DB, error) {
+	cfg.Backend = Name
+	return kv.OpenDriver(ctx, cfg, Driver{})
+}
+
+// Driver opens Badger engines. It is registered as "badger".
+type Driver struct{}
+
+var _ kv.Driver = Driver{}
+
+// Guarantees: Badger is persistent. Under NoSync every acknowledged commit
+// survives a kill -9: a commit returns after its entries were copied into
+// the memtable's write-ahead log, a MAP_SHARED memory mapping of the .mem
+// file (and large values into the value log, mapped the same way), so they
+// are in the kernel's page cache, which outlives the process. A power loss
+// may lose them until Sync. Range deletes are not atomic: Badger has no
+// transactional range deletion (DropPrefix blocks writes and is not
+// transactional), so kv deletes ranges in chunks.
+func (Driver) Guarantees() kv.Guarantees {
+	return kv.Guarantees{Persistent: true, NoSyncKeepsAckedOnKill: true, AtomicDeleteRange: false}
+}
+
+// Open opens the Badger database in dir, which kv has created, marked and
+// locked. cfg.Options are validated first (see the package documentation
+// for the accepted keys); an unknown key is kv.ErrInvalidConfig naming it.
+func (Driver) Open(ctx context.Context, dir string, cfg *kv.Config) (kv.Engine, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if cfg == nil {
+		cfg = &kv.Config{}
+	}
+	if dir == "" {
+		return nil, fmt.Errorf("%w: badger: path: the badger backend needs a directory", kv.ErrInvalidConfig)
+	}
+	c := *cfg
+	if c.MemoryBudget == 0 {
+		c.MemoryBudget = kv.DefaultMemoryBudget
+	}
+	s, err := buildSettings(dir, &c)
+	if err != nil {
+		return nil, err
+	}
+	if err := probeLock(dir, c.ReadOnly); err != nil {
+		return nil, err
+	}
+	db, err := badger.Open(s.opts)
+	if err != nil {
+		return nil, wrapErr("open", dir, err)
+	}
+	return &engine{
+		db:       db,
+		dir:      dir,
+		sync:     s.opts.SyncWrites,
+		readOnly: s.opts.ReadOnly,
+		prefetch: s.prefetchSize,
+	}, nil
+}

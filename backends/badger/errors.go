@@ -1,0 +1,63 @@
+package badger
+
+import (
+	"errors"
+	"fmt"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/polykv/polykv/kv"
+)
+
+// Badger's errors are translated into kv's sentinels at this boundary, so
+// that callers match them with errors.Is and never import Badger:
+//
+//	badger.ErrKeyNotFound                   kv.ErrNotFound
+//	badger.ErrConflict                      kv.ErrConflict (impossible: conflict detection is off)
+//	badger.ErrDBClosed, ErrBlockedWrites    kv.ErrClosed
+//	badger.ErrTxnTooBig                     kv.ErrTxnTooLarge (impossible: see checkTxnLimits)
+//	badger.ErrDiscardedTxn                  kv.ErrClosed (a snapshot used after Close)
+//	another holder of the directory lock   kv.ErrLocked
+//
+// Other errors are wrapped as they are, with the operation and the path:
+// "kv: badger: <op> <path>: <badger's message>".
+
+// translate maps a Badger error to kv's sentinel (or returns it unchanged).
+// Badger's own wrapping (y.Wrap) flattens errors to strings outside its
+// debug mode, so only errors returned as they are can be recognized; the
+// API calls used here return their sentinels unwrapped.
+func translate(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, badger.ErrKeyNotFound):
+		return kv.ErrNotFound
+	case errors.Is(err, badger.ErrConflict):
+		return kv.ErrConflict
+	case errors.Is(err, badger.ErrTxnTooBig):
+		return kv.ErrTxnTooLarge
+	case errors.Is(err, badger.ErrDBClosed), errors.Is(err, badger.ErrBlockedWrites),
+		errors.Is(err, badger.ErrDiscardedTxn):
+		return kv.ErrClosed
+	}
+	return err
+}
+
+// wrapErr returns err translated and wrapped with the operation and the
+// store's directory. The translated sentinel stays matchable with errors.Is;
+// Badger's original message is kept when it says more.
+func wrapErr(op, dir string, err error) error {
+	if err == nil {
+		return nil
+	}
+	t := translate(err)
+	if t == err {
+		return fmt.Errorf("kv: badger: %s %s: %w", op, dir, err)
+	}
+	return fmt.Errorf("kv: badger: %s %s: %w (%v)", op, dir, t, err)
+}
+
+// errClosed is returned by every call on a closed engine or snapshot.
+func errClosed(op, dir string) error {
+	return fmt.Errorf("kv: badger: %s %s: %w", op, dir, kv.ErrClosed)
+}

@@ -1,0 +1,180 @@
+package badger
+
+import (
+	"bytes"
+	"errors"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/polykv/polykv/kv"
+)
+
+// iter walks a Badger iterator between stored-key bounds.
+//
+// Forward, it seeks to the lower bound and stops at the first key >= the
+// upper bound. Reverse, Badger's Seek(k) lands on the largest key <= k, so
+// it seeks to the upper bound, skips the key equal to it (the bound is
+// exclusive), and stops at the first key < the lower bound. Without an
+// upper bound it rewinds to the last key. Seeking to prefix+0xFF... instead
+// (the usual reverse-prefix trick) would miss keys longer than that.
+//
+// When both bounds are set, every key between them starts with their
+// common prefix; it becomes Badger's IteratorOptions.Prefix, which lets
+// Badger skip tables outside it. Badger would use the prefix itself as the
+// start of a reverse Rewind, which is wrong, so the iterator always seeks
+// explicitly.
+type iter struct {
+	e       *engine
+	txn     *badger.Txn
+	it      *badger.Iterator
+	onClose func() // the snapshot's bookkeeping, or nil: discard txn
+
+	lower, upper []byte // stored form; nil is unbounded
+	reverse      bool
+
+	started, done bool
+	item          *badger.Item
+	key           []byte // user key of item; aliases item.Key() unless escaped
+	keyBuf        []byte
+	err           error
+}
+
+var _ kv.Iter = (*iter)(nil)
+
+// NewIter returns an iterator over r on a read-only transaction of its own.
+func (e *engine) NewIter(r kv.IterRange) (kv.Iter, error) {
+	if e.closed.Load() {
+		return nil, errClosed("iterate", e.dir)
+	}
+	return newIter(e, e.db.NewTransaction(false), r, nil), nil
+}
+
+func newIter(e *engine, txn *badger.Txn, r kv.IterRange, onClose func()) *iter {
+	it := &iter{
+		e:       e,
+		txn:     txn,
+		onClose: onClose,
+		lower:   storedKey(r.Lower),
+		upper:   storedKey(r.Upper),
+		reverse: r.Reverse,
+	}
+	opts := badger.IteratorOptions{
+		Reverse:        r.Reverse,
+		PrefetchValues: !r.KeysOnly && e.prefetch > 0,
+		PrefetchSize:   e.prefetch,
+	}
+	if it.lower != nil && it.upper != nil {
+		opts.Prefix = commonPrefix(it.lower, it.upper)
+	}
+	it.it = txn.NewIterator(opts)
+	return it
+}
+
+// commonPrefix returns the longest common prefix of a and b (aliasing a).
+func commonPrefix(a, b []byte) []byte {
+	n := min(len(a), len(b))
+	i := 0
+	for i < n && a[i] == b[i] {
+		i++
+	}
+	if i == 0 {
+		return nil
+	}
+	return a[:i:i]
+}
+
+// Next moves to the next key in the iteration's direction.
+func (it *iter) Next() bool {
+	if it.done {
+		return false
+	}
+	if it.e.closed.Load() {
+		it.err = errClosed("iterate", it.e.dir)
+		it.finish()
+		return false
+	}
+	if !it.started {
+		it.started = true
+		switch {
+		case it.reverse && it.upper != nil:
+			it.it.Seek(it.upper)
+		case !it.reverse && it.lower != nil:
+			it.it.Seek(it.lower)
+		default:
+			it.it.Rewind()
+		}
+	} else {
+		it.it.Next()
+	}
+	for ; it.it.Valid(); it.it.Next() {
+		item := it.it.Item()
+		k := item.Key()
+		if it.reverse {
+			if it.upper != nil && bytes.Compare(k, it.upper) >= 0 {
+				continue // Seek landed on the exclusive upper bound
+			}
+			if it.lower != nil && bytes.Compare(k, it.lower) < 0 {
+				break
+			}
+		} else if it.upper != nil && bytes.Compare(k, it.upper) >= 0 {
+			break
+		}
+		if needsEscape(k) {
+			uk, ok := appendUserKey(it.keyBuf[:0], k)
+			if !ok {
+				continue // not written through polykv: invisible
+			}
+			it.keyBuf = uk
+			k = uk
+		}
+		it.item, it.key = item, k
+		return true
+	}
+	it.finish()
+	return false
+}
+
+func (it *iter) finish() {
+	it.done = true
+	it.item, it.key = nil, nil
+}
+
+// Key returns the current key; it is valid until the next call to Next or
+// Close.
+func (it *iter) Key() []byte { return it.key }
+
+// Value appends the current value to dst.
+func (it *iter) Value(dst []byte) ([]byte, error) {
+	if it.item == nil {
+		return dst, errors.New("kv: badger: iterator value: no current key")
+	}
+	v, err := appendValue(it.item, dst)
+	if err != nil {
+		err = wrapErr("iterator value", it.e.dir, err)
+		if it.err == nil {
+			it.err = err
+		}
+		return dst, err
+	}
+	return v, nil
+}
+
+// Err returns the error that ended the iteration early.
+func (it *iter) Err() error { return it.err }
+
+// Close releases the iterator and, for an iterator of its own, its
+// transaction. It is safe to call more than once.
+func (it *iter) Close() error {
+	if it.it == nil {
+		return nil
+	}
+	it.it.Close()
+	it.it = nil
+	it.finish()
+	if it.onClose != nil {
+		it.onClose()
+	} else {
+		it.txn.Discard()
+	}
+	return nil
+}
