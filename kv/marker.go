@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,8 +33,11 @@ type Marker struct {
 func ReadMarker(dir string) (Marker, error) {
 	var m Marker
 	b, err := os.ReadFile(filepath.Join(dir, MarkerFileName))
-	if err != nil {
+	if errors.Is(err, fs.ErrNotExist) {
 		return m, err
+	}
+	if err != nil {
+		return m, fmt.Errorf("kv: read marker: %w", err)
 	}
 	if err := json.Unmarshal(b, &m); err != nil {
 		return m, fmt.Errorf("%w: %s: unreadable marker: %v", ErrNotAStore, dir, err)
@@ -61,6 +65,11 @@ func writeMarker(dir string, m Marker) error {
 	}
 	tmpName := tmp.Name()
 	defer os.Remove(tmpName) // no-op after a successful rename
+	// CreateTemp makes the file 0600; a marker is readable by all.
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return err
+	}
 	if _, err := tmp.Write(b); err != nil {
 		tmp.Close()
 		return err
@@ -85,6 +94,21 @@ func syncDir(dir string) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// removeStaleMarkerTemps removes the temporary files of marker writes that
+// a killed process left behind. The caller holds the exclusive lock, so no
+// marker write is in progress.
+func removeStaleMarkerTemps(dir string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), MarkerFileName+".tmp-") {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 // dirIsEmpty reports whether dir has no entries.

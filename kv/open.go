@@ -6,20 +6,33 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/polykv/polykv/internal/dirlock"
 )
 
 // Open opens the store cfg describes, creating it if the directory does not
-// exist or is empty (unless cfg.ReadOnly or cfg.Backend is "auto").
+// exist or is empty (unless cfg.ReadOnly or cfg.Backend is "auto", which
+// need an existing store). A directory holding only a lock file or the
+// temporary file of a marker write (what a first open killed early leaves)
+// counts as empty.
 //
-// Before the engine touches the directory, Open checks its marker file:
-// a marker naming another backend fails with ErrBackendMismatch, a non-empty
-// directory without a marker fails with ErrNotAStore, and in both cases no
-// file is created or changed. It then locks the directory (ErrLocked if
-// another store holds it, in this process or another) and, for a new store,
-// writes the marker atomically.
+// Before anything in the directory is created or changed, Open reads its
+// marker file: a marker naming another backend fails with
+// ErrBackendMismatch naming both, and a non-empty directory without a marker
+// fails with ErrNotAStore; in both cases no file is touched. "auto" opens
+// the backend the marker names. Open then locks the directory, without
+// waiting: a second open of the same directory, from this process or
+// another, fails at once with ErrLocked. Read-only opens share the lock with
+// each other, never with a writer. The lock dies with its holder, so a store
+// left by a killed process opens normally. For a new store Open writes the
+// marker atomically (temporary file, fsync, rename, fsync of the directory)
+// before the engine first opens the directory.
+//
+// The returned *DB is safe for concurrent use; Close it to release the
+// engine and the lock.
 func Open(ctx context.Context, cfg Config) (*DB, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -55,14 +68,11 @@ func OpenDriver(ctx context.Context, cfg Config, d Driver) (*DB, error) {
 	if cfg.Backend == AutoBackend {
 		return nil, fmt.Errorf("%w: backend: OpenDriver needs the driver's own name, not %q", ErrInvalidConfig, AutoBackend)
 	}
-	if _, ok := lookupDriver(cfg.Backend); !ok {
-		// Validate would reject an unregistered name; the driver is given.
-		tmp := cfg
-		tmp.Backend = AutoBackend
-		if err := tmp.Validate(); err != nil {
-			return nil, err
-		}
-	} else if err := cfg.Validate(); err != nil {
+	// The driver is given, so its name need not be registered.
+	if err := cfg.checkBackendName(); err != nil {
+		return nil, err
+	}
+	if err := cfg.checkFields(); err != nil {
 		return nil, err
 	}
 	return openDriver(ctx, cfg, d)
@@ -96,9 +106,14 @@ func openDriver(ctx context.Context, cfg Config, d Driver) (*DB, error) {
 	lock, err := dirlock.Acquire(dir, cfg.ReadOnly)
 	if err != nil {
 		if errors.Is(err, dirlock.ErrLocked) {
-			return nil, fmt.Errorf("%w: %s: %s", ErrLocked, cfg.Backend, dir)
+			// dirlock's message names the directory and the last holder.
+			detail := strings.TrimPrefix(err.Error(), dirlock.ErrLocked.Error()+": ")
+			return nil, fmt.Errorf("%w: %s: %s", ErrLocked, cfg.Backend, detail)
 		}
 		return nil, fmt.Errorf("kv: %s: open %s: %w", cfg.Backend, dir, err)
+	}
+	if !cfg.ReadOnly {
+		removeStaleMarkerTemps(dir)
 	}
 	if created {
 		// Re-check under the lock: another opener may have marked it.
@@ -135,6 +150,11 @@ func prepareDir(dir string, cfg Config) (created bool, err error) {
 		}
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return false, fmt.Errorf("kv: %s: create %s: %w", cfg.Backend, dir, err)
+		}
+		// Make the new directory's entry durable, so that a power loss
+		// cannot lose the store with its marker.
+		if err := syncDir(filepath.Dir(filepath.Clean(dir))); err != nil {
+			return false, fmt.Errorf("kv: %s: create %s: sync parent: %w", cfg.Backend, dir, err)
 		}
 		return true, nil
 	case err != nil:
