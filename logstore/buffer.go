@@ -1,0 +1,629 @@
+package logstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/polykv/polykv/kv"
+)
+
+// Defaults of Options.
+const (
+	DefaultBatchSize   = 500
+	DefaultInterval    = 2 * time.Second
+	DefaultRetryMin    = 50 * time.Millisecond
+	DefaultRetryMax    = 5 * time.Second
+	DefaultStopTimeout = 30 * time.Second
+	// DefaultMaxPendingBytes bounds the memory of the entries a LogBuffer
+	// holds: twice what one transaction may carry.
+	DefaultMaxPendingBytes = 2 * kv.MaxTxnBytes
+)
+
+// Options configure a LogBuffer. The zero value is usable: every zero field
+// takes its default.
+type Options struct {
+	// BatchSize is how many entries make a flush (default 500). A flush is
+	// one transaction; when BatchSize entries would exceed kv.MaxTxnOps or
+	// kv.MaxTxnBytes, the flush takes as many as fit and the next flush
+	// follows at once.
+	BatchSize int
+	// Interval is the longest an entry waits before a flush when fewer than
+	// BatchSize are pending (default 2s).
+	Interval time.Duration
+	// MaxPending is how many entries the buffer holds, written or not yet,
+	// before Add blocks (default BatchSize: the one batch a kill may lose).
+	// A larger value lets Add run ahead while a flush is being written, at
+	// the price of more entries lost if the process is killed.
+	MaxPending int
+	// MaxPendingBytes bounds the encoded size of the entries held (default
+	// DefaultMaxPendingBytes). One entry is always accepted into an empty
+	// buffer, whatever its size.
+	MaxPendingBytes int
+	// IDs issues the IDs of entries added without one (default: the
+	// process-wide DefaultIDGenerator). Its clock also fills empty
+	// Timestamps.
+	IDs *IDGenerator
+	// OnError, if set, is called from the flusher goroutine with the error
+	// of every failed flush attempt (the entries stay in memory and the
+	// flush is retried). It must not block for long or call the buffer's
+	// Stop or Flush; a panic in it is recovered.
+	OnError func(error)
+	// RetryMin and RetryMax bound the exponential backoff between attempts
+	// of a failed flush (defaults 50ms and 5s).
+	RetryMin, RetryMax time.Duration
+	// StopTimeout is how long Stop keeps retrying a failing store before it
+	// gives up (default 30s). StopContext takes a context instead.
+	StopTimeout time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.BatchSize <= 0 {
+		o.BatchSize = DefaultBatchSize
+	}
+	if o.Interval <= 0 {
+		o.Interval = DefaultInterval
+	}
+	if o.MaxPending <= 0 {
+		o.MaxPending = o.BatchSize
+	}
+	if o.MaxPendingBytes <= 0 {
+		o.MaxPendingBytes = DefaultMaxPendingBytes
+	}
+	if o.IDs == nil {
+		o.IDs = DefaultIDGenerator()
+	}
+	if o.RetryMin <= 0 {
+		o.RetryMin = DefaultRetryMin
+	}
+	if o.RetryMax < o.RetryMin {
+		o.RetryMax = max(DefaultRetryMax, o.RetryMin)
+	}
+	if o.StopTimeout <= 0 {
+		o.StopTimeout = DefaultStopTimeout
+	}
+	return o
+}
+
+// record is an entry waiting to be written: its key parts and its value,
+// encoded by Add. When the Timestamp is to be filled from the ID's clock
+// reading, value holds only the part after "ts" and t is set.
+type record struct {
+	level Level
+	id    [IDLen]byte
+	t     time.Time
+	fillT bool
+	value []byte
+	size  int
+}
+
+// recordOverhead is what a record costs beside its value, for
+// MaxPendingBytes.
+const recordOverhead = 96
+
+// LogBuffer batches log entries into transactions on a kv.Store.
+//
+// Add queues an entry; a background goroutine writes the queue in
+// transactions of at most BatchSize entries, as soon as BatchSize entries
+// are pending and at least every Interval. Entries are written in the order
+// they were accepted. Stop writes what is left.
+//
+// # Backpressure
+//
+// The buffer holds at most MaxPending entries (and MaxPendingBytes bytes),
+// counting those being written. When it is full, Add blocks until a flush
+// frees space; AddContext gives up when its context is done and returns the
+// context's error. An entry is never dropped silently: Add either accepts it
+// (it will be written, retried until it is, while the process lives) or
+// returns an error.
+//
+// # Failures
+//
+// A failed flush keeps its entries and is retried with exponential backoff
+// between RetryMin and RetryMax, forever while the buffer runs. Every
+// failure is reported to Options.OnError, Err returns the latest one until
+// a flush succeeds, and Stop returns them all. If the store is closed or
+// read-only (no retry can succeed) and the buffer is full, Add returns
+// ErrFull instead of blocking forever.
+//
+// # Crash loss
+//
+// What a killed process loses is what the buffer held: at most MaxPending
+// entries (one batch by default), all added within the last Interval plus
+// the time of one write, and never a part of a flush (each flush is one
+// transaction). With a store opened kv.NoSync, the engine's own promise
+// (kv.Guarantees.NoSyncKeepsAckedOnKill) adds to that.
+//
+// # Concurrency
+//
+// Every method is safe for concurrent use. Add does not keep the entry: its
+// strings are encoded before Add returns. After Stop, Add and Flush return
+// ErrStopped; Stop may be called any number of times.
+type LogBuffer struct {
+	store kv.Store
+	opts  Options
+
+	mu           sync.Mutex
+	pending      []record // accepted, not yet written, in order
+	pendingBytes int
+	inflight     int    // pending[:inflight] are being written
+	added        uint64 // entries accepted so far
+	written      uint64 // entries written so far
+	flushes      uint64
+	failures     uint64
+	lastErr      error // the latest failure, nil after a success
+	permanent    bool  // lastErr is one no retry can fix
+	errs         []error
+	errsDropped  int
+	stopped      bool
+	waiters      int // Adds waiting for space: flush without waiting for a full batch
+	space        chan struct{} // closed when space frees or the buffer stops
+	progress     chan struct{} // closed when entries are written or the flusher exits
+
+	kick     chan struct{} // BatchSize entries are pending
+	flushReq chan struct{} // Flush wants everything written
+	stopping chan struct{} // closed by Stop
+	done     chan struct{} // closed when the flusher has exited
+	stopOnce sync.Once
+	stopCtx  context.Context
+	stopErr  error
+}
+
+// NewLogBuffer returns a LogBuffer writing to store in batches of batchSize
+// entries, at least every interval, with the other options at their
+// defaults: the seed's NewLogBuffer(store, 500, 2*time.Second). A
+// batchSize or interval of 0 or less takes the default.
+func NewLogBuffer(store kv.Store, batchSize int, interval time.Duration) *LogBuffer {
+	return NewLogBufferOptions(store, Options{BatchSize: batchSize, Interval: interval})
+}
+
+// NewLogBufferOptions returns a LogBuffer writing to store with opts. It
+// starts the flusher goroutine: call Stop to end it.
+func NewLogBufferOptions(store kv.Store, opts Options) *LogBuffer {
+	b := &LogBuffer{
+		store:    store,
+		opts:     opts.withDefaults(),
+		space:    make(chan struct{}),
+		progress: make(chan struct{}),
+		kick:     make(chan struct{}, 1),
+		flushReq: make(chan struct{}, 1),
+		stopping: make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	b.pending = make([]record, 0, min(b.opts.MaxPending, 1<<16))
+	go b.run()
+	return b
+}
+
+// Options returns the buffer's options, defaults filled in.
+func (b *LogBuffer) Options() Options { return b.opts }
+
+// Add queues entry, blocking while the buffer is full. An empty ID is
+// issued by the buffer (in acceptance order, so one buffer's entries become
+// visible in ID order); an empty Timestamp is filled from the same clock
+// reading. It returns ErrInvalidLevel, ErrInvalidID, a kv.ErrValueTooLarge
+// for an entry too large to store, ErrStopped after Stop, or ErrFull when
+// the buffer is full and the store can no longer be written.
+func (b *LogBuffer) Add(entry LogEntry) error {
+	return b.add(context.Background(), &entry, true)
+}
+
+// AddContext is Add that gives up waiting for space when ctx is done,
+// returning ctx's error; the entry is then not queued.
+func (b *LogBuffer) AddContext(ctx context.Context, entry LogEntry) error {
+	return b.add(ctx, &entry, true)
+}
+
+func (b *LogBuffer) add(ctx context.Context, e *LogEntry, fillTime bool) error {
+	if err := checkEntry(e); err != nil {
+		return err
+	}
+	r := record{level: e.Level}
+	r.fillT = fillTime && e.Timestamp == ""
+	var err error
+	if r.fillT {
+		r.value, err = appendBody(make([]byte, 0, 64+len(e.Message)), e)
+	} else {
+		r.value, err = encodeValue(make([]byte, 0, 96+len(e.Message)+len(e.Timestamp)), e)
+	}
+	if err != nil {
+		return err
+	}
+	if vs := len(r.value) + 128; vs > kv.MaxValueSize {
+		return fmt.Errorf("logstore: add: entry of about %d bytes: %w (limit %d)", vs, kv.ErrValueTooLarge, kv.MaxValueSize)
+	}
+	r.size = len(r.value) + recordOverhead
+
+	b.mu.Lock()
+	for {
+		if b.stopped {
+			b.mu.Unlock()
+			return ErrStopped
+		}
+		n := len(b.pending)
+		if n == 0 || (n < b.opts.MaxPending && b.pendingBytes+r.size <= b.opts.MaxPendingBytes) {
+			break
+		}
+		if b.permanent {
+			err := b.lastErr
+			b.mu.Unlock()
+			return fmt.Errorf("%w: %d entries not written: %w", ErrFull, n, err)
+		}
+		space := b.space
+		b.waiters++
+		b.mu.Unlock()
+		select {
+		case b.kick <- struct{}{}:
+		default:
+		}
+		select {
+		case <-space:
+		case <-ctx.Done():
+			b.mu.Lock()
+			b.waiters--
+			b.mu.Unlock()
+			return ctx.Err()
+		}
+		b.mu.Lock()
+		b.waiters--
+	}
+	if e.ID == "" {
+		id, t, err := b.opts.IDs.Next()
+		if err != nil {
+			b.mu.Unlock()
+			return err
+		}
+		appendID(r.id[:0], id)
+		r.t = t
+	} else {
+		copy(r.id[:], e.ID)
+		if r.fillT {
+			r.t, _ = IDTime(e.ID)
+		}
+	}
+	b.pending = append(b.pending, r)
+	b.pendingBytes += r.size
+	b.added++
+	full := len(b.pending)-b.inflight >= b.opts.BatchSize || b.pendingBytes >= kv.MaxTxnBytes
+	b.mu.Unlock()
+	if full {
+		select {
+		case b.kick <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+// Flush writes every entry accepted before it was called and waits until
+// they are written or ctx is done. It returns ErrStopped after Stop. A
+// failing store makes Flush wait (the flush is retried): bound it with ctx.
+func (b *LogBuffer) Flush(ctx context.Context) error {
+	b.mu.Lock()
+	if b.stopped {
+		b.mu.Unlock()
+		return ErrStopped
+	}
+	target := b.added
+	b.mu.Unlock()
+	select {
+	case b.flushReq <- struct{}{}:
+	default:
+	}
+	for {
+		b.mu.Lock()
+		written, progress, lastErr := b.written, b.progress, b.lastErr
+		b.mu.Unlock()
+		if written >= target {
+			return nil
+		}
+		select {
+		case <-progress:
+		case <-b.done:
+			b.mu.Lock()
+			written = b.written
+			b.mu.Unlock()
+			if written >= target {
+				return nil
+			}
+			return ErrStopped
+		case <-ctx.Done():
+			if lastErr != nil {
+				return fmt.Errorf("%w (last flush error: %w)", ctx.Err(), lastErr)
+			}
+			return ctx.Err()
+		}
+	}
+}
+
+// Err returns the error of the latest flush attempt if it failed, and nil
+// once a flush has succeeded since.
+func (b *LogBuffer) Err() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.lastErr
+}
+
+// BufferStats are counters of a LogBuffer.
+type BufferStats struct {
+	Added    uint64 // entries accepted
+	Written  uint64 // entries written
+	Pending  int    // entries held (Added - Written)
+	Flushes  uint64 // successful flushes (transactions)
+	Failures uint64 // failed flush attempts
+}
+
+// Stats returns the buffer's counters.
+func (b *LogBuffer) Stats() BufferStats {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return BufferStats{Added: b.added, Written: b.written, Pending: len(b.pending), Flushes: b.flushes, Failures: b.failures}
+}
+
+// Stop writes every pending entry and stops the flusher, retrying a failing
+// store for at most Options.StopTimeout. See StopContext.
+func (b *LogBuffer) Stop() error {
+	ctx, cancel := context.WithTimeout(context.Background(), b.opts.StopTimeout)
+	defer cancel()
+	return b.StopContext(ctx)
+}
+
+// StopContext writes every pending entry and stops the flusher. It retries
+// a failing store until ctx is done (or at once gives up on a closed or
+// read-only store). Entries blocked in Add return ErrStopped.
+//
+// It returns nil when no flush ever failed. Otherwise it returns the
+// distinct flush errors met during the buffer's life, joined; when some
+// entries could not be written it also returns an error matching
+// ErrUnwritten, and Unwritten returns those entries. Later calls wait for
+// the first to finish and return the same error.
+func (b *LogBuffer) StopContext(ctx context.Context) error {
+	b.stopOnce.Do(func() {
+		b.mu.Lock()
+		b.stopped = true
+		b.stopCtx = ctx
+		close(b.space)
+		b.space = make(chan struct{})
+		b.mu.Unlock()
+		close(b.stopping)
+	})
+	<-b.done
+	return b.stopErr
+}
+
+// Unwritten returns, decoded, the entries a Stop that gave up could not
+// write (nil otherwise), so the caller can keep them elsewhere.
+func (b *LogBuffer) Unwritten() []LogEntry {
+	b.mu.Lock()
+	recs := append([]record(nil), b.pending...)
+	stopped := b.stopped
+	b.mu.Unlock()
+	if !stopped || len(recs) == 0 {
+		return nil
+	}
+	select {
+	case <-b.done:
+	default:
+		return nil
+	}
+	out := make([]LogEntry, 0, len(recs))
+	var kbuf, vbuf []byte
+	for i := range recs {
+		kbuf = appendKey(kbuf[:0], recs[i].level, string(recs[i].id[:]))
+		vbuf = recs[i].appendValue(vbuf[:0])
+		if e, err := DecodeEntry(kbuf, vbuf); err == nil {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (r *record) appendValue(dst []byte) []byte {
+	if !r.fillT {
+		return append(dst, r.value...)
+	}
+	dst = append(dst, `{"v":1,"ts":"`...)
+	dst = r.t.UTC().AppendFormat(dst, time.RFC3339Nano)
+	dst = append(dst, '"')
+	return append(dst, r.value...)
+}
+
+// run is the flusher goroutine.
+func (b *LogBuffer) run() {
+	defer close(b.done)
+	ticker := time.NewTicker(b.opts.Interval)
+	defer ticker.Stop()
+	var batch kv.Batch
+	for {
+		all := true
+		select {
+		case <-b.kick:
+			all = false
+		case <-ticker.C:
+		case <-b.flushReq:
+		case <-b.stopping:
+			b.finish(&batch)
+			return
+		}
+		if !b.drain(&batch, all, nil) {
+			// Stop began during a retry: finish under its deadline.
+			b.finish(&batch)
+			return
+		}
+	}
+}
+
+// finish drains everything under Stop's context and sets stopErr.
+func (b *LogBuffer) finish(batch *kv.Batch) {
+	b.drain(batch, true, b.stopCtx)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	errs := append([]error(nil), b.errs...)
+	if b.errsDropped > 0 {
+		errs = append(errs, fmt.Errorf("logstore: %d more distinct flush errors", b.errsDropped))
+	}
+	if n := len(b.pending); n > 0 {
+		errs = append(errs, fmt.Errorf("logstore: stop: %w: %d entries (see Unwritten)", ErrUnwritten, n))
+	}
+	b.stopErr = errors.Join(errs...)
+	close(b.progress)
+	b.progress = make(chan struct{})
+}
+
+// drain writes pending entries, one transaction at a time: all of them, or
+// (all false) only while a full batch is pending. A failed flush is retried
+// with backoff. With stopCtx nil it retries forever, but returns false as
+// soon as Stop begins while it waits to retry; with stopCtx it gives up when
+// stopCtx is done or the error is permanent. It returns true otherwise.
+func (b *LogBuffer) drain(batch *kv.Batch, all bool, stopCtx context.Context) bool {
+	backoff := b.opts.RetryMin
+	for {
+		b.mu.Lock()
+		n := len(b.pending)
+		if n == 0 || (!all && !b.readyLocked()) {
+			b.mu.Unlock()
+			return true
+		}
+		take := b.pending[:min(n, b.opts.BatchSize)]
+		b.inflight = len(take)
+		b.mu.Unlock()
+
+		err := b.write(batch, take)
+		if err == nil {
+			backoff = b.opts.RetryMin
+			continue
+		}
+		b.report(err)
+		if stopCtx != nil && (b.permanentNow() || stopCtx.Err() != nil) {
+			return true
+		}
+		stopping := b.stopping
+		if stopCtx != nil {
+			stopping = nil // already stopping: wait for the timer or stopCtx
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-t.C:
+		case <-stopping:
+			t.Stop()
+			return false
+		case <-doneOf(stopCtx):
+			t.Stop()
+			return true
+		}
+		backoff = min(backoff*2, b.opts.RetryMax)
+	}
+}
+
+func doneOf(ctx context.Context) <-chan struct{} {
+	if ctx == nil {
+		return nil
+	}
+	return ctx.Done()
+}
+
+// readyLocked reports whether a flush should start without waiting for
+// the interval: a batch is full, a transaction's worth of bytes is held, or
+// an Add waits for space.
+func (b *LogBuffer) readyLocked() bool {
+	return len(b.pending) >= b.opts.BatchSize || b.pendingBytes >= kv.MaxTxnBytes || b.waiters > 0
+}
+
+// write writes a prefix of take in one transaction: as many entries as fit
+// the transaction limits. On success it removes them from pending.
+func (b *LogBuffer) write(batch *kv.Batch, take []record) error {
+	n := 0
+	batch.Reset()
+	var kbuf, vbuf []byte
+	size := 0
+	for i := range take {
+		r := &take[i]
+		kbuf = appendKey(kbuf[:0], r.level, string(r.id[:]))
+		vbuf = r.appendValue(vbuf[:0])
+		if !batch.Fits(kbuf, vbuf) {
+			break
+		}
+		if err := batch.Set(kbuf, vbuf); err != nil {
+			// Checked by Add; a key or value the store refuses would
+			// block the buffer forever, so this is reported loudly.
+			return fmt.Errorf("logstore: flush: entry %s: %w", kbuf, err)
+		}
+		size += r.size
+		n++
+	}
+	if err := b.apply(batch); err != nil {
+		return fmt.Errorf("logstore: flush of %d entries: %w", n, err)
+	}
+	b.mu.Lock()
+	b.pending = append(b.pending[:0], b.pending[n:]...)
+	b.pendingBytes -= size
+	b.inflight = 0
+	b.written += uint64(n)
+	b.flushes++
+	b.lastErr = nil
+	b.permanent = false
+	close(b.space)
+	b.space = make(chan struct{})
+	close(b.progress)
+	b.progress = make(chan struct{})
+	b.mu.Unlock()
+	return nil
+}
+
+func (b *LogBuffer) permanentNow() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.permanent
+}
+
+// apply writes batch, turning a panic of the store into an error: the
+// flusher must never crash the host.
+func (b *LogBuffer) apply(batch *kv.Batch) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("logstore: store panicked during a flush: %v", p)
+		}
+	}()
+	return b.store.Write(context.Background(), batch)
+}
+
+func (b *LogBuffer) isPermanent(err error) bool {
+	return errors.Is(err, kv.ErrClosed) || errors.Is(err, kv.ErrReadOnly)
+}
+
+// report records a failed attempt and calls OnError.
+func (b *LogBuffer) report(err error) {
+	b.mu.Lock()
+	b.inflight = 0
+	b.failures++
+	b.lastErr = err
+	b.permanent = b.isPermanent(err)
+	seen := false
+	for _, e := range b.errs {
+		if e.Error() == err.Error() {
+			seen = true
+			break
+		}
+	}
+	if !seen {
+		if len(b.errs) < 8 {
+			b.errs = append(b.errs, err)
+		} else {
+			b.errsDropped++
+		}
+	}
+	if b.permanent {
+		// Wake Adds blocked on a full buffer: they return ErrFull.
+		close(b.space)
+		b.space = make(chan struct{})
+	}
+	b.mu.Unlock()
+	if b.opts.OnError != nil {
+		func() {
+			defer func() { _ = recover() }()
+			b.opts.OnError(err)
+		}()
+	}
+}

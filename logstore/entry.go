@@ -1,0 +1,230 @@
+package logstore
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/polykv/polykv/kv"
+)
+
+// LogEntry is one log line: the seed's fields, plus Attrs for structured
+// attributes (what the slog handler stores).
+type LogEntry struct {
+	// ID is a canonical UUIDv7 string (GenerateLogID). Left empty, the
+	// LogBuffer issues one when the entry is added.
+	ID string
+	// Timestamp is when the event happened, as text (the seed writes
+	// time.Now().Format(time.RFC3339Nano)); it is stored verbatim. Left
+	// empty, the LogBuffer fills it, in UTC RFC 3339 with nanoseconds, from
+	// the clock reading the ID was made from. Queries by time use the ID's
+	// millisecond, not this field.
+	Timestamp string
+	// Level is one of the six levels.
+	Level Level
+	// Entity, EntityID and Queue say what logged the entry ("worker",
+	// "worker-1", "src"); queries can filter on each.
+	Entity   string
+	EntityID string
+	Message  string
+	Queue    string
+	// Attrs holds structured attributes, encoded as a JSON object: values
+	// must be what encoding/json can marshal. Groups are nested maps. When
+	// read back, numbers are json.Number, objects map[string]any and arrays
+	// []any. Nil or empty is not stored.
+	Attrs map[string]any
+}
+
+// Time returns the entry's time: Timestamp parsed as RFC 3339 when it can
+// be, otherwise the millisecond of its ID.
+func (e LogEntry) Time() (time.Time, error) {
+	if e.Timestamp != "" {
+		if t, err := time.Parse(time.RFC3339Nano, e.Timestamp); err == nil {
+			return t, nil
+		}
+	}
+	return IDTime(e.ID)
+}
+
+// Key returns the entry's key log:{level}:{id}.
+func (e LogEntry) Key() ([]byte, error) { return KeyLog(e.Level, e.ID) }
+
+// Value encoding, version 1: a JSON object, chosen over a binary encoding so
+// that a value read with any tool (polykv inspect, a hex dump) explains
+// itself; the encoder is hand-written and allocation-free, so ingestion is
+// dominated by the engine, not by encoding. The key already holds level and
+// ID, so the value does not repeat them. Empty fields are left out:
+//
+//	{"v":1,"ts":"2025-01-02T03:04:05.123456789Z","entity":"worker",
+//	 "entity_id":"worker-1","queue":"src","msg":"Task completed",
+//	 "attrs":{"bytes":123}}
+//
+// "v" comes first and is checked on decode: a newer version fails with
+// ErrUnsupportedVersion instead of being misread.
+const encodingVersion = 1
+
+// appendBody appends the fields of e after "ts" — each as ,"name":value —
+// and the closing brace.
+func appendBody(dst []byte, e *LogEntry) ([]byte, error) {
+	dst = appendField(dst, "entity", e.Entity)
+	dst = appendField(dst, "entity_id", e.EntityID)
+	dst = appendField(dst, "queue", e.Queue)
+	dst = append(dst, `,"msg":`...)
+	dst = appendJSONString(dst, e.Message)
+	if len(e.Attrs) > 0 {
+		a, err := json.Marshal(e.Attrs)
+		if err != nil {
+			return dst, fmt.Errorf("logstore: encode attrs: %w", err)
+		}
+		dst = append(dst, `,"attrs":`...)
+		dst = append(dst, a...)
+	}
+	return append(dst, '}'), nil
+}
+
+func appendField(dst []byte, name, value string) []byte {
+	if value == "" {
+		return dst
+	}
+	dst = append(dst, ',', '"')
+	dst = append(dst, name...)
+	dst = append(dst, '"', ':')
+	return appendJSONString(dst, value)
+}
+
+// appendHead appends the start of a value: {"v":1 and "ts" when not empty.
+func appendHead(dst []byte, ts string) []byte {
+	dst = append(dst, `{"v":1`...)
+	return appendField(dst, "ts", ts)
+}
+
+// encodeValue returns the stored value of e.
+func encodeValue(dst []byte, e *LogEntry) ([]byte, error) {
+	return appendBody(appendHead(dst, e.Timestamp), e)
+}
+
+// appendJSONString appends s as a JSON string, escaped as encoding/json
+// does it (without HTML escaping): invalid UTF-8 becomes U+FFFD.
+func appendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+type wireEntry struct {
+	V        int             `json:"v"`
+	TS       string          `json:"ts"`
+	Entity   string          `json:"entity"`
+	EntityID string          `json:"entity_id"`
+	Queue    string          `json:"queue"`
+	Msg      string          `json:"msg"`
+	Attrs    json.RawMessage `json:"attrs"`
+}
+
+// DecodeEntry decodes the entry stored under key with value. key and value
+// are not kept.
+func DecodeEntry(key, value []byte) (LogEntry, error) {
+	level, id, err := ParseKey(key)
+	if err != nil {
+		return LogEntry{}, err
+	}
+	var w wireEntry
+	if err := json.Unmarshal(value, &w); err != nil {
+		return LogEntry{}, fmt.Errorf("%w: %s: %v", ErrCorruptEntry, key, err)
+	}
+	switch {
+	case w.V == 0:
+		return LogEntry{}, fmt.Errorf("%w: %s: no encoding version", ErrCorruptEntry, key)
+	case w.V > encodingVersion:
+		return LogEntry{}, fmt.Errorf("%w: %s: version %d, this build reads up to %d", ErrUnsupportedVersion, key, w.V, encodingVersion)
+	}
+	e := LogEntry{
+		ID: id, Timestamp: w.TS, Level: level,
+		Entity: w.Entity, EntityID: w.EntityID, Queue: w.Queue, Message: w.Msg,
+	}
+	if len(w.Attrs) > 0 && !bytes.Equal(w.Attrs, []byte("null")) {
+		d := json.NewDecoder(bytes.NewReader(w.Attrs))
+		d.UseNumber()
+		if err := d.Decode(&e.Attrs); err != nil {
+			return LogEntry{}, fmt.Errorf("%w: %s: attrs: %v", ErrCorruptEntry, key, err)
+		}
+	}
+	return e, nil
+}
+
+// checkEntry checks what Add needs before an entry is queued: its level,
+// its ID when it has one, and the size of its encoded value.
+func checkEntry(e *LogEntry) error {
+	if err := e.Level.check(); err != nil {
+		return err
+	}
+	if e.ID != "" {
+		if err := checkID(e.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// maxBodySize leaves room in MaxValueSize for the head of a value.
+const maxBodySize = kv.MaxValueSize - 128
+
+// EncodeValue returns the value stored for e (for tools that write entries
+// without a LogBuffer; the key is e.Key()).
+func EncodeValue(e LogEntry) ([]byte, error) {
+	if err := checkEntry(&e); err != nil {
+		return nil, err
+	}
+	v, err := encodeValue(nil, &e)
+	if err != nil {
+		return nil, err
+	}
+	if err := kv.CheckValue(v); err != nil {
+		return nil, fmt.Errorf("logstore: entry of %d bytes: %w", len(v), err)
+	}
+	return v, nil
+}

@@ -1,0 +1,342 @@
+package logstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"time"
+
+	"github.com/polykv/polykv/kv"
+)
+
+// Query selects log entries. The zero value selects every entry, oldest
+// first.
+type Query struct {
+	// Levels restricts the query to these levels; empty means all six.
+	Levels []Level
+	// Since and Until select the entries whose ID was made in
+	// [Since, Until), compared at millisecond precision (the precision of
+	// the IDs): an entry of millisecond m matches when
+	// Since.UnixMilli() <= m < Until.UnixMilli(). A zero time is
+	// unbounded.
+	Since, Until time.Time
+	// Entity, EntityID and Queue, when not empty, keep only the entries
+	// whose field is equal. Filtering reads every entry in the time range:
+	// its cost is proportional to the entries scanned, not to Limit.
+	Entity, EntityID, Queue string
+	// Newest returns the newest entries first.
+	Newest bool
+	// Limit stops after this many entries; 0 means no limit. Without
+	// filters, a query with a limit reads at most Limit entries of each
+	// level (Limit + 6 in practice): its cost does not grow with the store.
+	Limit int
+	// After resumes a query: only entries strictly after this cursor, in
+	// the query's direction, are returned. Empty starts at the beginning
+	// (or, with Newest, at the end).
+	After Cursor
+}
+
+// Cursor is a position in the merged time order of every level: the key of
+// the last entry a query returned. It is opaque to callers but printable,
+// stable across processes and backends, and still valid after the entry it
+// names is deleted. The empty Cursor is the beginning.
+type Cursor string
+
+// cursorOf returns the cursor of an entry's key.
+func cursorOf(key []byte) Cursor { return Cursor(key) }
+
+func (c Cursor) parse() (Level, string, error) {
+	l, id, err := ParseKey([]byte(c))
+	if err != nil {
+		return "", "", fmt.Errorf("%w %q: %w", ErrInvalidCursor, string(c), err)
+	}
+	return l, id, nil
+}
+
+func (q *Query) levels() ([]Level, error) {
+	if len(q.Levels) == 0 {
+		return Levels(), nil
+	}
+	seen := make(map[Level]bool, len(q.Levels))
+	out := make([]Level, 0, len(q.Levels))
+	for _, l := range q.Levels {
+		if err := l.check(); err != nil {
+			return nil, err
+		}
+		if !seen[l] {
+			seen[l] = true
+			out = append(out, l)
+		}
+	}
+	return out, nil
+}
+
+func (q *Query) filtered() bool { return q.Entity != "" || q.EntityID != "" || q.Queue != "" }
+
+func (q *Query) match(e *LogEntry) bool {
+	return (q.Entity == "" || e.Entity == q.Entity) &&
+		(q.EntityID == "" || e.EntityID == q.EntityID) &&
+		(q.Queue == "" || e.Queue == q.Queue)
+}
+
+// levelRange returns the iteration options of level for q: its time bounds
+// narrowed by the cursor. Entries sort by ID, then by level name (the rare
+// ID present in two levels); the cursor excludes itself and what precedes
+// it in the query's direction.
+func (q *Query) levelRange(level Level, after Level, afterID string) kv.IterOptions {
+	start, end := levelBounds(level, q.Since, q.Until)
+	opts := kv.IterOptions{Start: start, End: end, Reverse: q.Newest}
+	if afterID == "" {
+		return opts
+	}
+	at := appendKey(nil, level, afterID)
+	if !q.Newest {
+		if level <= after {
+			at = kv.KeySuccessor(at) // the same ID in this level came before
+		}
+		if bytes.Compare(at, opts.Start) > 0 {
+			opts.Start = at
+		}
+	} else {
+		if level < after {
+			at = kv.KeySuccessor(at) // the same ID in this level comes next
+		}
+		if bytes.Compare(at, opts.End) < 0 {
+			opts.End = at
+		}
+	}
+	return opts
+}
+
+// levelIter is one level's pulled iteration.
+type levelIter struct {
+	next   func() ([]byte, []byte, bool)
+	stop   func()
+	err    error
+	key    []byte // valid until next is called again
+	value  []byte
+	idOff  int
+	active bool
+}
+
+func (it *levelIter) advance() {
+	it.key, it.value, it.active = it.next()
+}
+
+// less orders two heads in the merged ascending order: by ID, then by key
+// (that is, by level name).
+func headLess(a, b *levelIter) bool {
+	if c := bytes.Compare(a.key[a.idOff:], b.key[b.idOff:]); c != 0 {
+		return c < 0
+	}
+	return bytes.Compare(a.key, b.key) < 0
+}
+
+// Scan calls fn with every entry q selects, in time order (newest first
+// with q.Newest), merged across levels, on one consistent snapshot of
+// store. It returns the cursor of the last entry passed to fn (q.After when
+// none), to resume with. If fn returns kv.SkipAll, Scan stops and returns
+// nil; any other error stops it and is returned.
+//
+// fn runs inside a read transaction of store: it may read the store, and
+// write to it, but a long fn holds the snapshot open.
+func Scan(ctx context.Context, store kv.Store, q Query, fn func(LogEntry) error) (Cursor, error) {
+	if q.Limit < 0 {
+		return q.After, fmt.Errorf("logstore: query limit %d: want 0 (no limit) or more", q.Limit)
+	}
+	levels, err := q.levels()
+	if err != nil {
+		return q.After, err
+	}
+	var after Level
+	var afterID string
+	if q.After != "" {
+		if after, afterID, err = q.After.parse(); err != nil {
+			return q.After, err
+		}
+	}
+	last := q.After
+	err = store.View(ctx, func(tx kv.ReadTxn) error {
+		its := make([]*levelIter, 0, len(levels))
+		defer func() {
+			for _, it := range its {
+				it.stop()
+			}
+		}()
+		for _, l := range levels {
+			opts := q.levelRange(l, after, afterID)
+			if _, _, empty := kv.Bounds(opts); empty {
+				continue
+			}
+			it := &levelIter{idOff: len(KeyPrefix) + len(l) + 1}
+			seq := func(yield func(k, v []byte) bool) {
+				it.err = tx.Iterate(opts, func(k, v []byte) error {
+					if !yield(k, v) {
+						return kv.SkipAll
+					}
+					return nil
+				})
+			}
+			it.next, it.stop = iter.Pull2(iter.Seq2[[]byte, []byte](seq))
+			its = append(its, it)
+			it.advance()
+		}
+		n := 0
+		for q.Limit == 0 || n < q.Limit {
+			var best *levelIter
+			for _, it := range its {
+				if !it.active {
+					continue
+				}
+				if best == nil || headLess(it, best) != q.Newest {
+					best = it
+				}
+			}
+			if best == nil {
+				break
+			}
+			e, err := DecodeEntry(best.key, best.value)
+			if err != nil {
+				return err
+			}
+			key := best.key
+			if !q.match(&e) {
+				best.advance()
+				continue
+			}
+			last = cursorOf(key)
+			n++
+			if err := fn(e); err != nil {
+				return err
+			}
+			best.advance()
+		}
+		for _, it := range its {
+			if it.err != nil {
+				return it.err
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, kv.SkipAll) {
+		err = nil
+	}
+	return last, err
+}
+
+// Find returns the entries q selects (see Scan) and the cursor to resume
+// after the last of them.
+func Find(ctx context.Context, store kv.Store, q Query) ([]LogEntry, Cursor, error) {
+	var out []LogEntry
+	c, err := Scan(ctx, store, q, func(e LogEntry) error {
+		out = append(out, e)
+		return nil
+	})
+	if err != nil {
+		return nil, q.After, err
+	}
+	return out, c, nil
+}
+
+// ByLevel calls fn with every entry of level, oldest first.
+func ByLevel(ctx context.Context, store kv.Store, level Level, fn func(LogEntry) error) error {
+	_, err := Scan(ctx, store, Query{Levels: []Level{level}}, fn)
+	return err
+}
+
+// Newest returns the newest limit entries of the given levels (all when
+// none), newest first. Its cost is proportional to limit, not to the store.
+func Newest(ctx context.Context, store kv.Store, limit int, levels ...Level) ([]LogEntry, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("logstore: newest: limit %d: want 1 or more", limit)
+	}
+	out, _, err := Find(ctx, store, Query{Levels: levels, Newest: true, Limit: limit})
+	return out, err
+}
+
+// Tail returns up to limit entries (0: no limit) of every level written
+// after cursor, oldest first, and the cursor to pass next time: what a UI
+// polls with. Start with the empty cursor (everything) or with Latest (only
+// what is new from now on).
+//
+// A tail sees entries in ID order. An entry that becomes visible with an ID
+// below the cursor is not seen: with IDs issued by one LogBuffer (entries
+// added with an empty ID) entries become visible in ID order and none is
+// missed; entries whose IDs callers made themselves, or several buffers on
+// one store, can arrive out of order across a poll.
+func Tail(ctx context.Context, store kv.Store, cursor Cursor, limit int) ([]LogEntry, Cursor, error) {
+	return Find(ctx, store, Query{After: cursor, Limit: limit})
+}
+
+// Latest returns the cursor of the newest entry of every level, or the
+// empty cursor when there is none: Tail from it returns only newer entries.
+func Latest(ctx context.Context, store kv.Store) (Cursor, error) {
+	return Scan(ctx, store, Query{Newest: true, Limit: 1}, func(LogEntry) error { return nil })
+}
+
+// Count returns how many entries q selects, per level (every level of q is
+// in the map, zero included). q.Limit, q.Newest and q.After are ignored.
+// Without filters it reads keys only (no values); it is a scan, its cost
+// proportional to the entries counted.
+func Count(ctx context.Context, store kv.Store, q Query) (map[Level]int, error) {
+	levels, err := q.levels()
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[Level]int, len(levels))
+	err = store.View(ctx, func(tx kv.ReadTxn) error {
+		for _, l := range levels {
+			start, end := levelBounds(l, q.Since, q.Until)
+			opts := kv.IterOptions{Start: start, End: end, KeysOnly: !q.filtered()}
+			n := 0
+			err := tx.Iterate(opts, func(k, v []byte) error {
+				if q.filtered() {
+					e, err := DecodeEntry(k, v)
+					if err != nil {
+						return err
+					}
+					if !q.match(&e) {
+						return nil
+					}
+				}
+				n++
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			out[l] = n
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DeleteBefore deletes the entries of the given levels (all when none)
+// whose ID was made before t (millisecond precision: before
+// t.UnixMilli()). Each level is one kv.Store.DeleteRange over its
+// time-ordered keys, from the level's first key to the first key of t's
+// millisecond, so the cost is that of the deleted entries (constant on
+// engines with a native range delete), never a scan of what is kept.
+// Whether each range delete is atomic is the backend's promise
+// (Info().Guarantees.AtomicDeleteRange); across levels it is not.
+func DeleteBefore(ctx context.Context, store kv.Store, t time.Time, levels ...Level) error {
+	q := Query{Levels: levels}
+	ls, err := q.levels()
+	if err != nil {
+		return err
+	}
+	for _, l := range ls {
+		start, _ := levelBounds(l, time.Time{}, time.Time{})
+		end := levelTimeKey(nil, l, clampMs(t))
+		if err := store.DeleteRange(ctx, start, end); err != nil {
+			return fmt.Errorf("logstore: delete %s entries before %s: %w", l, t.UTC().Format(time.RFC3339Nano), err)
+		}
+	}
+	return nil
+}
