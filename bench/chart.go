@@ -2,9 +2,11 @@ package bench
 
 import (
 	"fmt"
+	"image/color"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -114,17 +116,24 @@ func throughputPlot(w string, backends []string, sums []Summary) (*plot.Plot, er
 	}
 	p.Y.Label.Text = unit + "/s (median, min–max)"
 	p.Y.Min = 0
-	bars, err := plotter.NewBarChart(vals, vg.Points(28))
-	if err != nil {
-		return nil, err
+	p.Y.Tick.Marker = rateTicks{}
+	// One bar chart per backend, so each backend keeps its colour.
+	for i := range vals {
+		one := make(plotter.Values, len(vals))
+		one[i] = vals[i]
+		bars, err := plotter.NewBarChart(one, vg.Points(28))
+		if err != nil {
+			return nil, err
+		}
+		bars.Color = plotutil.Color(slices.Index(backends, names[i]))
+		bars.LineStyle.Width = 0
+		p.Add(bars)
 	}
-	bars.Color = plotutil.Color(0)
-	bars.LineStyle.Width = 0
 	errs, err := plotter.NewYErrorBars(eb)
 	if err != nil {
 		return nil, err
 	}
-	p.Add(bars, errs)
+	p.Add(errs)
 	p.NominalX(names...)
 	return p, nil
 }
@@ -169,8 +178,28 @@ type latencyTicks struct{}
 func (latencyTicks) Ticks(min, max float64) []plot.Tick {
 	var ticks []plot.Tick
 	for e := math.Floor(math.Log10(math.Max(min, 1))); e <= math.Ceil(math.Log10(math.Max(max, 1))); e++ {
-		v := math.Pow(10, e)
-		ticks = append(ticks, plot.Tick{Value: v, Label: formatNs(v)})
+		for _, m := range []float64{1, 2, 5} {
+			v := m * math.Pow(10, e)
+			if v < min || v > max {
+				continue
+			}
+			t := plot.Tick{Value: v}
+			t.Label = formatNs(v)
+			ticks = append(ticks, t)
+		}
+	}
+	return ticks
+}
+
+// rateTicks labels a throughput axis with k and M suffixes.
+type rateTicks struct{}
+
+func (rateTicks) Ticks(min, max float64) []plot.Tick {
+	ticks := plot.DefaultTicks{}.Ticks(min, max)
+	for i := range ticks {
+		if ticks[i].Label != "" {
+			ticks[i].Label = formatRate(ticks[i].Value)
+		}
 	}
 	return ticks
 }
@@ -183,7 +212,7 @@ func savePanels(path, title string, plots []*plot.Plot) error {
 	width, height := vg.Length(cols)*4*vg.Inch, vg.Length(rows)*3*vg.Inch+0.4*vg.Inch
 	img := vgimg.NewWith(vgimg.UseWH(width, height), vgimg.UseDPI(110))
 	dc := draw.New(img)
-	titleStyle := draw.TextStyle{Color: plotutil.DarkColors[6], Font: plot.DefaultFont, Handler: plot.DefaultTextHandler, XAlign: draw.XCenter, YAlign: draw.YTop}
+	titleStyle := draw.TextStyle{Color: color.Black, Font: plot.DefaultFont, Handler: plot.DefaultTextHandler, XAlign: draw.XCenter, YAlign: draw.YTop}
 	titleStyle.Font.Size = vg.Points(10)
 	dc.FillText(titleStyle, vg.Point{X: width / 2, Y: height - 0.1*vg.Inch}, title)
 	body := draw.Crop(dc, 0, 0, 0, -0.4*vg.Inch)

@@ -3,9 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
-	"io"
 	"strings"
-	"time"
 )
 
 // Options configure a comparison.
@@ -32,8 +30,9 @@ type Options struct {
 	// polykv command re-executes itself so that every run has its own
 	// process (peak RSS and write bytes per run).
 	Exec func(ctx context.Context, s Spec) (Result, error)
-	// Progress receives a progress line per run; nil for none.
-	Progress io.Writer
+	// Progress, if not nil, is called before each run (res nil) and after
+	// it, with the run's index (from 0) and the plan's length.
+	Progress func(i, n int, s Spec, res *Result)
 	// Calibrate adds the raw-<engine> backend beside each engine for the
 	// calibrated workloads.
 	Calibrate bool
@@ -113,14 +112,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	rep := NewReport(o)
 	plan := Plan(o)
-	start := time.Now()
 	var failed []string
 	for i, s := range plan {
 		if err := ctx.Err(); err != nil {
 			return rep, err
 		}
 		if o.Progress != nil {
-			fmt.Fprintf(o.Progress, "\r\033[K[%d/%d %s] %s ...", i+1, len(plan), time.Since(start).Round(time.Second), s)
+			o.Progress(i, len(plan), s, nil)
 		}
 		res, err := exec(ctx, s)
 		if err != nil {
@@ -129,14 +127,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			}
 			res.Spec = s
 			failed = append(failed, s.String())
-			if o.Progress != nil {
-				fmt.Fprintf(o.Progress, "\r\033[KFAILED %s: %v\n", s, err)
-			}
+		}
+		if o.Progress != nil {
+			o.Progress(i, len(plan), s, &res)
 		}
 		rep.Add(res)
-	}
-	if o.Progress != nil {
-		fmt.Fprintf(o.Progress, "\r\033[K%d runs in %s\n", len(plan), time.Since(start).Round(time.Second))
 	}
 	rep.Finish()
 	if len(failed) > 0 {

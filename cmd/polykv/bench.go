@@ -1,0 +1,277 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/polykv/polykv/bench"
+	"github.com/polykv/polykv/kv"
+)
+
+const benchDoc = `
+Runs workloads on several backends and prints a table; writes report.txt,
+report.json, report.csv, report.benchstat and PNG charts (throughput with
+min–max bars, latency percentiles) under --out.
+
+Measurement: a fixed, printed seed; a fresh directory per run; the load phase
+timed apart from the measured phase; a warm-up; --reps repetitions alternating
+backends (A B C A B C ...), reported as median [min–max]; latency p50/p99/p99.9
+from an HDR histogram; allocations per operation; peak RSS; bytes on disk in
+allocated blocks after Close; write amplification from /proc/self/io. Each run
+has its own process (polykv re-executes itself) so peak RSS and written bytes
+are per run. Synced and unsynced results are separate tables. Every workload
+verifies its own result: a fast wrong answer fails the run, and any failure
+makes the exit code non-zero.
+
+--workload takes workload names and groups, comma-separated:
+`
+
+func benchHelp() string {
+	var b strings.Builder
+	b.WriteString(benchDoc)
+	groups := bench.GroupDocs()
+	var names []string
+	for g := range groups {
+		names = append(names, g)
+	}
+	sort.Strings(names)
+	for _, g := range names {
+		fmt.Fprintf(&b, "  %-16s %s\n", g, groups[g])
+	}
+	b.WriteString("\nWorkloads (--size is what each one scales):\n")
+	for _, w := range bench.Workloads() {
+		fmt.Fprintf(&b, "  %-16s %s (default size %d)\n", w.Name, w.Doc, w.DefaultSize)
+	}
+	b.WriteString(`
+Calibration (--workload calibrate) runs each calibrated workload on every
+engine twice, through polykv and through the engine's own API configured as the
+polykv backend configures it ("raw-<engine>"), and prints the overhead:
+(raw throughput / polykv throughput - 1) × 100, from medians.
+
+Examples:
+  polykv bench                                  # the default comparison (make bench)
+  polykv bench --workload traverse-gen --size 1000000 --reps 5
+  polykv bench --workload calibrate --backends badger,pebble,bbolt
+  polykv bench --workload ycsb --nosync --format benchstat > ycsb.txt
+`)
+	return b.String()
+}
+
+func runBench(ctx context.Context, s stdio, args []string) error {
+	fs := newFlags(s, "bench", "[flags]", benchHelp())
+	backends := fs.String("backends", "badger,pebble,bbolt,memory", "comma-separated backends to compare (registered: "+strings.Join(kv.Backends(), ", ")+")")
+	workload := fs.String("workload", "default", "comma-separated workloads and groups (see above)")
+	size := fs.Int("size", 0, "scale of every workload (records, nodes, entries); 0: each workload's default")
+	reps := fs.Int("reps", 3, "repetitions of each workload on each backend (alternating)")
+	syncFlag := fs.Bool("sync", false, "measure with Sync durability (every commit fsynced)")
+	nosyncFlag := fs.Bool("nosync", false, "measure with NoSync durability (give both for two tables)")
+	out := fs.String("out", "bench-results", "directory for the report files and charts (\"\" for none)")
+	format := fs.String("format", "table", "what to print on stdout: table, benchstat, json, csv")
+	seed := fs.Uint64("seed", bench.DefaultSeed, "seed of every random choice")
+	tree := fs.String("tree", "", "directory traverse-dir walks (default: the Go toolchain's source tree, GOROOT/src)")
+	skew := fs.Bool("skew", false, "traverse-gen: skewed fan-out (a few huge directories) instead of uniform")
+	budget := fs.String("memory-budget", "", "kv memory budget per store, like 256MiB (default: kv's default)")
+	producers := fs.Int("producers", 0, "logs: goroutines adding entries (default 4)")
+	workdir := fs.String("workdir", "", "where fresh store directories are created (default: the system temp dir)")
+	inProcess := fs.Bool("in-process", false, "run every repetition in this process instead of a child process each")
+	quick := fs.Bool("quick", false, "tiny sizes and one repetition: checks that everything runs, measures nothing")
+	if err := parse(fs, s, args); err != nil {
+		return err
+	}
+	if err := wantArgs(fs); err != nil {
+		return err
+	}
+	names, err := bench.Expand(*workload)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	var bs []string
+	for b := range strings.SplitSeq(*backends, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			bs = append(bs, b)
+		}
+	}
+	for _, b := range bs {
+		name := strings.TrimPrefix(b, bench.RawPrefix)
+		if !slices.Contains(kv.Backends(), name) {
+			return fmt.Errorf("%w: backend %q is not in this build (registered: %s)", errUsage, b, strings.Join(kv.Backends(), ", "))
+		}
+	}
+	if len(bs) == 0 {
+		return fmt.Errorf("%w: --backends is empty", errUsage)
+	}
+	var durs []string
+	if *syncFlag {
+		durs = append(durs, "sync")
+	}
+	if *nosyncFlag {
+		durs = append(durs, "nosync")
+	}
+	if len(durs) == 0 {
+		durs = []string{defaultDurability}
+	}
+	switch *format {
+	case "table", "benchstat", "json", "csv":
+	default:
+		return fmt.Errorf("%w: --format %q: want table, benchstat, json or csv", errUsage, *format)
+	}
+	o := bench.Options{
+		Workloads: names, Backends: bs, Durabilities: durs, Size: *size, Reps: *reps, Seed: *seed,
+		Calibrate: slices.Contains(strings.Split(*workload, ","), "calibrate"),
+		Template:  bench.Spec{Dir: *workdir, Tree: *tree, Skew: *skew, Producers: *producers},
+	}
+	if *budget != "" {
+		n, err := kv.ParseSize(*budget)
+		if err != nil {
+			return fmt.Errorf("%w: --memory-budget: %v", errUsage, err)
+		}
+		o.Template.MemoryBudget = n
+	}
+	if *quick {
+		if o.Size == 0 {
+			o.Size = quickSize
+		}
+		o.Reps = 1
+	}
+	if !*inProcess {
+		self, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("cannot find this program to run children (use --in-process): %w", err)
+		}
+		o.Exec = childExec(self, s.err)
+	}
+	o.Progress = progress(s.err)
+	fmt.Fprintf(s.err, "polykv bench: %d workload(s) × %d backend(s) × %d rep(s), durability %s, seed %d\n",
+		len(names), len(bs), o.Reps, strings.Join(durs, "+"), o.Seed)
+	rep, runErr := bench.Run(ctx, o)
+	if rep == nil {
+		return runErr
+	}
+	switch *format {
+	case "table":
+		err = rep.WriteTable(s.out)
+	case "benchstat":
+		err = rep.WriteBenchstat(s.out)
+	case "json":
+		err = rep.WriteJSON(s.out)
+	case "csv":
+		err = rep.WriteCSV(s.out)
+	}
+	if err != nil {
+		return err
+	}
+	if *out != "" {
+		paths, err := rep.WriteFiles(*out)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(s.err, "\nwrote:\n")
+		for _, p := range paths {
+			if abs, err := filepath.Abs(p); err == nil {
+				p = abs
+			}
+			fmt.Fprintf(s.err, "  %s\n", p)
+		}
+	}
+	return runErr
+}
+
+// defaultDurability is what polykv bench measures without --sync or
+// --nosync.
+const defaultDurability = "sync"
+
+// quickSize is the size of every workload under --quick.
+const quickSize = 2000
+
+// progress returns the progress reporter: one line redrawn in place on a
+// terminal, plain lines otherwise; failures always get a line of their own.
+func progress(w io.Writer) func(i, n int, s bench.Spec, res *bench.Result) {
+	tty := false
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			tty = true
+		}
+	}
+	start := time.Now()
+	return func(i, n int, s bench.Spec, res *bench.Result) {
+		el := time.Since(start).Round(time.Second)
+		switch {
+		case res == nil && tty:
+			fmt.Fprintf(w, "\r\033[K[%d/%d %s] %s ...", i+1, n, el, s)
+		case res == nil:
+		case res.Err != "":
+			if tty {
+				fmt.Fprint(w, "\r\033[K")
+			}
+			fmt.Fprintf(w, "[%d/%d %s] %s FAILED: %s\n", i+1, n, el, s, res.Err)
+		case tty && i+1 == n:
+			fmt.Fprintf(w, "\r\033[K%d runs in %s\n", n, el)
+		case !tty:
+			fmt.Fprintf(w, "[%d/%d %s] %s: %.0f %s/s\n", i+1, n, el, s, res.OpsPerSec, res.Unit)
+		}
+	}
+}
+
+// childCommand is the hidden subcommand that runs one spec: it reads the
+// spec as JSON on stdin and writes the result as JSON on stdout.
+const childCommand = "bench-child"
+
+// childExec runs each spec in a new process of this program.
+func childExec(self string, stderr io.Writer) func(ctx context.Context, s bench.Spec) (bench.Result, error) {
+	return func(ctx context.Context, s bench.Spec) (bench.Result, error) {
+		in, err := json.Marshal(s)
+		if err != nil {
+			return bench.Result{Spec: s}, err
+		}
+		cmd := exec.CommandContext(ctx, self, childCommand)
+		cmd.Stdin = bytes.NewReader(in)
+		var out, errOut bytes.Buffer
+		cmd.Stdout = &out
+		cmd.Stderr = &errOut
+		runErr := cmd.Run()
+		var res bench.Result
+		if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+			msg := strings.TrimSpace(errOut.String())
+			if len(msg) > 2000 {
+				msg = msg[len(msg)-2000:]
+			}
+			return bench.Result{Spec: s}, fmt.Errorf("child process for %s: %v (%v); its stderr: %s", s, runErr, err, msg)
+		}
+		res.Isolated = true
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && runtime.GOOS == "linux" {
+			// ru_maxrss is in KiB on Linux: the child's peak, whole life.
+			res.PeakRSS = max(res.PeakRSS, ru.Maxrss<<10)
+		}
+		if res.Err != "" {
+			return res, errors.New(res.Err)
+		}
+		if runErr != nil {
+			return res, fmt.Errorf("child process for %s: %w", s, runErr)
+		}
+		return res, nil
+	}
+}
+
+// runBenchChild is the child side of childExec.
+func runBenchChild(ctx context.Context, s stdio, args []string) error {
+	var spec bench.Spec
+	if err := json.NewDecoder(s.in).Decode(&spec); err != nil {
+		return fmt.Errorf("read spec: %w", err)
+	}
+	res, _ := bench.RunOne(ctx, spec) // a failed run is reported in res.Err
+	res.Isolated = true
+	return json.NewEncoder(s.out).Encode(res)
+}

@@ -1,0 +1,35 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/polykv/polykv/kv"
+)
+
+// openDSN opens the store a DSN names. readOnly forces a read-only open
+// (the store must exist); otherwise the DSN's own readonly setting holds.
+func openDSN(ctx context.Context, dsn string, readOnly bool) (*kv.DB, error) {
+	cfg, err := kv.ParseDSN(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if readOnly && cfg.Backend != "memory" {
+		cfg.ReadOnly = true
+	}
+	db, err := kv.Open(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return db, nil
+}
+
+// isEmpty reports whether the store holds no key.
+func isEmpty(ctx context.Context, s kv.Store) (bool, error) {
+	empty := true
+	err := s.Iterate(ctx, kv.IterOptions{KeysOnly: true, Limit: 1}, func(_, _ []byte) error {
+		empty = false
+		return nil
+	})
+	return empty, err
+}
