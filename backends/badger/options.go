@@ -277,3 +277,15 @@ func parseSize(s string, lo, hi int64) (int64, error) {
 	}
 	return n, nil
 }
+
+// MemorySplit returns how the driver divides a memory budget (0 means
+// kv.DefaultMemoryBudget) between Badger's memtables and caches when no
+// option overrides it: the number of memtables, the size of each, and the
+// block and index cache sizes. See the package documentation.
+func MemorySplit(budget int64) (numMemtables int, memTableSize, blockCache, indexCache int64) {
+	if budget == 0 {
+		budget = kv.DefaultMemoryBudget
+	}
+	n, bc, ic := budgetSplit(budget, DefaultMemTableSize)
+	return n, DefaultMemTableSize, bc, ic
+}
