@@ -162,6 +162,15 @@ func prepareDir(dir string, cfg Config) (created bool, err error) {
 	case !st.IsDir():
 		return false, fmt.Errorf("%w: %s: path is a file; Path must be a directory (bbolt too)", ErrNotAStore, dir)
 	}
+	// List the directory before reading the marker: the marker is in
+	// place before an engine writes its first file, so an engine file seen
+	// in the listing means the marker read after it exists. (The other
+	// order races with a concurrent first open: no marker yet, then the
+	// engine's files.)
+	empty, err := dirIsEmpty(dir)
+	if err != nil {
+		return false, fmt.Errorf("kv: %s: read %s: %w", cfg.Backend, dir, err)
+	}
 	m, err := ReadMarker(dir)
 	if err == nil {
 		if m.Backend != cfg.Backend {
@@ -171,10 +180,6 @@ func prepareDir(dir string, cfg Config) (created bool, err error) {
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
 		return false, err
-	}
-	empty, err := dirIsEmpty(dir)
-	if err != nil {
-		return false, fmt.Errorf("kv: %s: read %s: %w", cfg.Backend, dir, err)
 	}
 	if !empty {
 		return false, fmt.Errorf("%w: %s: directory is not empty and has no %s", ErrNotAStore, dir, MarkerFileName)
