@@ -1,0 +1,391 @@
+package conformance
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/polykv/polykv/kv"
+)
+
+// wantUnchanged checks that the store holds exactly before.
+func (e *env) wantUnchanged(what string, before []pair) {
+	e.t.Helper()
+	wantPairs(e.t, what+": the store must be unchanged", e.scan(kv.IterOptions{}), before)
+}
+
+// fillToLimit returns writes whose total size is exactly MaxTxnBytes
+// (plus extra bytes in the last value).
+func fillToLimit(extra int) (keys, values [][]byte) {
+	const chunk = 1 << 20
+	size := 0
+	for i := 0; ; i++ {
+		k := fmt.Appendf(nil, "big%02d", i)
+		if size+kv.EntrySize(k, make([]byte, chunk))+kv.EntrySize(k, nil) >= kv.MaxTxnBytes {
+			v := make([]byte, kv.MaxTxnBytes-size-kv.EntrySize(k, nil)+extra)
+			return append(keys, k), append(values, v)
+		}
+		keys = append(keys, k)
+		values = append(values, make([]byte, chunk))
+		size += kv.EntrySize(k, values[i])
+	}
+}
+
+func atomicityRules() []rule {
+	return []rule{
+		{"FnErrorRollsBack", func(t *testing.T, e *env) {
+			e.setAll("a", "c")
+			before := e.scan(kv.IterOptions{})
+			boom := errors.New("conformance: fn failed")
+			err := e.s.Update(e.ctx, func(tx kv.Txn) error {
+				for i := range 100 {
+					if err := tx.Set(fmt.Appendf(nil, "n%03d", i), []byte("x")); err != nil {
+						return err
+					}
+				}
+				if err := tx.Set([]byte("a"), []byte("changed")); err != nil {
+					return err
+				}
+				if err := tx.Delete([]byte("c")); err != nil {
+					return err
+				}
+				return boom
+			})
+			if !errors.Is(err, boom) {
+				t.Errorf("Update whose fn fails = %v, want fn's error", err)
+			}
+			e.wantUnchanged("after a failed Update", before)
+		}},
+		{"PanicRollsBack", func(t *testing.T, e *env) {
+			e.setAll("a", "c")
+			before := e.scan(kv.IterOptions{})
+			type marker struct{ n int }
+			var recovered any
+			within(t, "Update whose fn panics", func() error {
+				defer func() { recovered = recover() }()
+				return e.s.Update(e.ctx, func(tx kv.Txn) error {
+					_ = tx.Set([]byte("a"), []byte("changed"))
+					_ = tx.Set([]byte("b"), []byte("new"))
+					_ = tx.Delete([]byte("c"))
+					panic(marker{42})
+				})
+			})
+			if m, ok := recovered.(marker); !ok || m.n != 42 {
+				t.Errorf("recovered %v from Update, want the fn's own panic value re-raised", recovered)
+			}
+			e.wantUnchanged("after a panicking Update", before)
+			within(t, "a write after a panicking Update (locks released?)", func() error {
+				return e.s.Set(e.ctx, []byte("after"), nil)
+			})
+			e.wantValue("after", "")
+		}},
+		{"TooManyOpsRejected", func(t *testing.T, e *env) {
+			e.setAll("a")
+			before := e.scan(kv.IterOptions{})
+			var setErrs int
+			err := e.s.Update(e.ctx, func(tx kv.Txn) error {
+				for i := range kv.MaxTxnOps + 1 {
+					if tx.Set(strconv.AppendInt([]byte("o"), int64(i), 36), nil) != nil {
+						setErrs++ // ignored on purpose: the commit must still fail
+					}
+				}
+				return nil
+			})
+			if !errors.Is(err, kv.ErrTxnTooLarge) {
+				t.Errorf("Update of MaxTxnOps+1 writes whose fn ignores the Set error = %v, want ErrTxnTooLarge", err)
+			}
+			if setErrs != 1 {
+				t.Errorf("%d Txn.Set calls failed, want exactly 1 (the one past MaxTxnOps)", setErrs)
+			}
+			e.wantUnchanged("after a too-large Update", before)
+
+			b := new(kv.Batch)
+			for i := range kv.MaxTxnOps {
+				if err := b.Set(strconv.AppendInt([]byte("o"), int64(i), 36), nil); err != nil {
+					t.Fatalf("Batch.Set #%d of %d: %v", i, kv.MaxTxnOps, err)
+				}
+			}
+			if err := b.Set([]byte("one-too-many"), nil); !errors.Is(err, kv.ErrTxnTooLarge) {
+				t.Errorf("Batch.Set past MaxTxnOps = %v, want ErrTxnTooLarge", err)
+			}
+			if err := e.s.Write(e.ctx, b); err != nil {
+				t.Fatalf("Write of a batch of exactly MaxTxnOps writes: %v", err)
+			}
+			n := 0
+			_ = e.s.Iterate(e.ctx, kv.IterOptions{Prefix: []byte("o"), KeysOnly: true}, func(k, v []byte) error { n++; return nil })
+			if n != kv.MaxTxnOps {
+				t.Errorf("after a Write of MaxTxnOps keys, %d keys are stored", n)
+			}
+		}},
+		{"TooManyBytesRejected", func(t *testing.T, e *env) {
+			e.setAll("a")
+			before := e.scan(kv.IterOptions{})
+			keys, values := fillToLimit(1)
+			var setErrs int
+			err := e.s.Update(e.ctx, func(tx kv.Txn) error {
+				for i := range keys {
+					if tx.Set(keys[i], values[i]) != nil {
+						setErrs++
+					}
+				}
+				return nil
+			})
+			if !errors.Is(err, kv.ErrTxnTooLarge) {
+				t.Errorf("Update one byte over MaxTxnBytes whose fn ignores the Set error = %v, want ErrTxnTooLarge", err)
+			}
+			if setErrs != 1 {
+				t.Errorf("%d Txn.Set calls failed, want exactly 1 (the last)", setErrs)
+			}
+			e.wantUnchanged("after a too-large Update", before)
+
+			keys, values = fillToLimit(0)
+			err = e.s.Update(e.ctx, func(tx kv.Txn) error {
+				for i := range keys {
+					if err := tx.Set(keys[i], values[i]); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatalf("Update of exactly MaxTxnBytes: %v", err)
+			}
+			for i, k := range keys {
+				v, err := e.s.Get(e.ctx, k)
+				if err != nil || len(v) != len(values[i]) {
+					t.Errorf("Get(%s) after a commit of exactly MaxTxnBytes: %d bytes, %v; want %d", k, len(v), err, len(values[i]))
+				}
+			}
+		}},
+		{"BatchLaterWriteWins", func(t *testing.T, e *env) {
+			e.setAll("d")
+			b := new(kv.Batch)
+			_ = b.Set([]byte("a"), []byte("1"))
+			_ = b.Set([]byte("a"), []byte("2"))
+			_ = b.Delete([]byte("b"))
+			_ = b.Set([]byte("b"), []byte("3"))
+			_ = b.Set([]byte("c"), []byte("x"))
+			_ = b.Delete([]byte("c"))
+			_ = b.Delete([]byte("d"))
+			if err := e.s.Write(e.ctx, b); err != nil {
+				t.Fatal(err)
+			}
+			wantPairs(t, "after the batch", e.scan(kv.IterOptions{}), []pair{{"a", "2"}, {"b", "3"}})
+		}},
+		{"WriteBatchAllOrNothing", func(t *testing.T, e *env) {
+			// Readers racing a stream of batches must see each batch whole.
+			const keys, rounds = 50, 200
+			var stop atomic.Bool
+			var wg sync.WaitGroup
+			var bad atomic.Value
+			check := func(ps []pair, how string) {
+				if len(ps) == 0 {
+					return
+				}
+				if len(ps) != keys {
+					bad.Store(fmt.Sprintf("%s saw %d of the %d keys of a batch", how, len(ps), keys))
+					return
+				}
+				for _, p := range ps {
+					if p.v != ps[0].v {
+						bad.Store(fmt.Sprintf("%s saw %s and %s: two batches mixed", how, ps[0], p))
+						return
+					}
+				}
+			}
+			for r := range 2 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for !stop.Load() {
+						var ps []pair
+						var err error
+						if r == 0 {
+							err = e.s.Iterate(e.ctx, kv.IterOptions{Prefix: []byte("x")}, func(k, v []byte) error {
+								ps = append(ps, pair{string(k), string(v)})
+								return nil
+							})
+							check(ps, "Iterate")
+						} else {
+							err = e.s.View(e.ctx, func(tx kv.ReadTxn) error {
+								return tx.Iterate(kv.IterOptions{Prefix: []byte("x")}, func(k, v []byte) error {
+									ps = append(ps, pair{string(k), string(v)})
+									return nil
+								})
+							})
+							check(ps, "View")
+						}
+						if err != nil {
+							bad.Store(err.Error())
+						}
+					}
+				}()
+			}
+			for i := range rounds {
+				b := new(kv.Batch)
+				for k := range keys {
+					_ = b.Set(fmt.Appendf(nil, "x%03d", k), fmt.Appendf(nil, "round %d", i))
+				}
+				if err := e.s.Write(e.ctx, b); err != nil {
+					t.Error(err)
+					break
+				}
+			}
+			stop.Store(true)
+			wg.Wait()
+			if msg := bad.Load(); msg != nil {
+				t.Error(msg)
+			}
+		}},
+	}
+}
+
+// bulkKeys is how many keys Bulk/LoadsMillionKeysInChunks loads: 1,000,000
+// by default, 100,000 under -short, or POLYKV_CONFORMANCE_BULK_KEYS.
+func bulkKeys() int {
+	if s := os.Getenv("POLYKV_CONFORMANCE_BULK_KEYS"); s != "" {
+		if n, err := strconv.Atoi(s); err == nil && n > 0 {
+			return n
+		}
+	}
+	if testing.Short() {
+		return 100_000
+	}
+	return 1_000_000
+}
+
+func bulkRules() []rule {
+	return []rule{
+		{"LoadsMillionKeysInChunks", func(t *testing.T, e *env) {
+			groups := (bulkKeys() + 2) / 3
+			w := kv.NewBulkWriter(e.ctx, e.s)
+			key := func(dst []byte, g, part int) []byte {
+				dst = append(dst[:0], 'g')
+				dst = append(dst, fmt.Sprintf("%08d", g)...)
+				return append(dst, byte('a'+part))
+			}
+			var k0, k1, k2 []byte
+			value := []byte("value")
+			lastChunks := 0
+			for g := range groups {
+				k0, k1, k2 = key(k0, g, 0), key(k1, g, 1), key(k2, g, 2)
+				if err := w.Add(kv.SetOp(k0, value), kv.SetOp(k1, value), kv.SetOp(k2, value)); err != nil {
+					t.Fatalf("Add of group %d: %v", g, err)
+				}
+				written, chunks := w.Written()
+				if chunks == lastChunks {
+					continue
+				}
+				// A chunk was just written, before group g: it must hold
+				// whole groups, exactly groups [0, g).
+				lastChunks = chunks
+				if written%3 != 0 || written/3 != g {
+					t.Fatalf("after chunk %d, %d writes applied before group %d: a group was split (want %d)", chunks, written, g, 3*g)
+				}
+				for part := range 3 {
+					if _, err := e.s.Get(e.ctx, key(nil, g-1, part)); err != nil {
+						t.Fatalf("chunk %d ends with group %d but its part %d is missing: %v", chunks, g-1, part, err)
+					}
+					if _, err := e.s.Get(e.ctx, key(nil, g, part)); !errors.Is(err, kv.ErrNotFound) {
+						t.Fatalf("chunk %d: part %d of group %d, added after the chunk, is already stored (%v)", chunks, part, g, err)
+					}
+				}
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			written, chunks := w.Written()
+			if written != 3*groups {
+				t.Errorf("Written() = %d writes, want %d", written, 3*groups)
+			}
+			if least := (written + kv.MaxTxnOps - 1) / kv.MaxTxnOps; chunks < least {
+				t.Errorf("Written() = %d chunks for %d writes, want at least %d (MaxTxnOps %d)", chunks, written, least, kv.MaxTxnOps)
+			}
+			// Every group complete, every key once, in order.
+			n := 0
+			var prev []byte
+			err := e.s.Iterate(e.ctx, kv.IterOptions{Prefix: []byte("g"), KeysOnly: true}, func(k, _ []byte) error {
+				want := key(prev, n/3, n%3)
+				if string(k) != string(want) {
+					return fmt.Errorf("key #%d is %q, want %q", n, k, want)
+				}
+				prev = want
+				n++
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != 3*groups {
+				t.Errorf("scan found %d keys, want %d", n, 3*groups)
+			}
+		}},
+		{"GroupNeverSplit", func(t *testing.T, e *env) {
+			// Large groups of odd sizes: chunk boundaries fall often.
+			w := kv.NewBulkWriter(e.ctx, e.s)
+			v := make([]byte, 300<<10)
+			sizes := map[int]int{}
+			for g := range 60 {
+				n := 1 + g%5
+				sizes[g] = n
+				var ops []kv.Op
+				for p := range n {
+					ops = append(ops, kv.SetOp(fmt.Appendf(nil, "g%03d/%d", g, p), v))
+				}
+				if err := w.Add(ops...); err != nil {
+					t.Fatal(err)
+				}
+				written, _ := w.Written()
+				// Applied writes always end on a group boundary.
+				sum := 0
+				for h := 0; h <= g && sum < written; h++ {
+					sum += sizes[h]
+				}
+				if sum != written {
+					t.Fatalf("after group %d, %d writes applied: not a group boundary", g, written)
+				}
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if _, chunks := w.Written(); chunks < 2 {
+				t.Errorf("60 groups of up to 1.5 MiB written in %d chunk(s): expected the writer to split", chunks)
+			}
+			for g, n := range sizes {
+				got := e.scanKeys(kv.IterOptions{Prefix: fmt.Appendf(nil, "g%03d/", g), KeysOnly: true})
+				if len(got) != n {
+					t.Errorf("group %d: %d of its %d keys stored", g, len(got), n)
+				}
+			}
+		}},
+		{"GroupLargerThanTxnRefused", func(t *testing.T, e *env) {
+			w := kv.NewBulkWriter(e.ctx, e.s)
+			if err := w.Set([]byte("before"), nil); err != nil {
+				t.Fatal(err)
+			}
+			ops := make([]kv.Op, kv.MaxTxnOps+1)
+			for i := range ops {
+				ops[i] = kv.SetOp(fmt.Appendf(nil, "huge%06d", i), nil)
+			}
+			if err := w.Add(ops...); !errors.Is(err, kv.ErrTxnTooLarge) {
+				t.Errorf("Add of a group of MaxTxnOps+1 writes = %v, want ErrTxnTooLarge", err)
+			}
+			keys, values := fillToLimit(1)
+			ops = ops[:0]
+			for i := range keys {
+				ops = append(ops, kv.SetOp(keys[i], values[i]))
+			}
+			if err := w.Add(ops...); !errors.Is(err, kv.ErrTxnTooLarge) {
+				t.Errorf("Add of a group one byte over MaxTxnBytes = %v, want ErrTxnTooLarge", err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatalf("Close after refused groups: %v", err)
+			}
+			wantKeys(t, "stored after refusing two groups", e.scanKeys(kv.IterOptions{KeysOnly: true}), []string{"before"})
+		}},
+	}
+}

@@ -1,0 +1,501 @@
+package conformance
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/polykv/polykv/kv"
+)
+
+// scribble overwrites every byte of b, as a careless caller would.
+func scribble(b []byte) {
+	for i := range b {
+		b[i] = '#'
+	}
+}
+
+func bufferRules() []rule {
+	return []rule{
+		{"SetCopiesKeyAndValue", func(t *testing.T, e *env) {
+			k, v := []byte("key1"), []byte("value1")
+			if err := e.s.Set(e.ctx, k, v); err != nil {
+				t.Fatal(err)
+			}
+			scribble(k)
+			scribble(v)
+			e.wantValue("key1", "value1")
+			e.wantMissing("####")
+			// One buffer reused for many writes (raft's in-memory store kept
+			// it): each write must keep its own bytes.
+			buf := []byte("r0")
+			for i := range 5 {
+				buf[1] = byte('0' + i)
+				if err := e.s.Set(e.ctx, buf, buf); err != nil {
+					t.Fatal(err)
+				}
+			}
+			scribble(buf)
+			for i := range 5 {
+				k := fmt.Sprintf("r%d", i)
+				e.wantValue(k, k)
+			}
+		}},
+		{"TxnSetCopiesKeyAndValue", func(t *testing.T, e *env) {
+			err := e.s.Update(e.ctx, func(tx kv.Txn) error {
+				k, v := []byte("key1"), []byte("value1")
+				if err := tx.Set(k, v); err != nil {
+					return err
+				}
+				scribble(k)
+				scribble(v)
+				got, err := tx.Get([]byte("key1"))
+				if err != nil || string(got) != "value1" {
+					return fmt.Errorf("Txn.Get(key1) after scribbling the Set buffers = %q, %v; want value1", got, err)
+				}
+				buf := []byte("r0")
+				for i := range 5 {
+					buf[1] = byte('0' + i)
+					if err := tx.Set(buf, buf); err != nil {
+						return err
+					}
+				}
+				scribble(buf)
+				var keys []string
+				if err := tx.Iterate(kv.IterOptions{}, func(k, v []byte) error {
+					keys = append(keys, string(k)+"="+string(v))
+					return nil
+				}); err != nil {
+					return err
+				}
+				if want := "key1=value1 r0=r0 r1=r1 r2=r2 r3=r3 r4=r4"; strings.Join(keys, " ") != want {
+					return fmt.Errorf("Txn.Iterate after scribbling = %q, want %q", strings.Join(keys, " "), want)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.wantValue("key1", "value1")
+			e.wantMissing("####")
+			for i := range 5 {
+				k := fmt.Sprintf("r%d", i)
+				e.wantValue(k, k)
+			}
+		}},
+		{"BatchAndBulkCopyKeyAndValue", func(t *testing.T, e *env) {
+			b := new(kv.Batch)
+			w := kv.NewBulkWriter(e.ctx, e.s)
+			for i := range 5 {
+				kb := fmt.Appendf(nil, "b%d", i)
+				vb := fmt.Appendf(nil, "v%d", i)
+				if err := b.Set(kb, vb); err != nil {
+					t.Fatal(err)
+				}
+				kw := fmt.Appendf(nil, "w%d", i)
+				if err := w.Add(kv.SetOp(kw, vb), kv.SetOp(append(kw, '+'), vb)); err != nil {
+					t.Fatal(err)
+				}
+				scribble(kb)
+				scribble(vb)
+				scribble(kw)
+			}
+			if err := e.s.Write(e.ctx, b); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			var want []pair
+			for i := range 5 {
+				want = append(want, pair{fmt.Sprintf("b%d", i), fmt.Sprintf("v%d", i)})
+			}
+			for i := range 5 {
+				want = append(want, pair{fmt.Sprintf("w%d", i), fmt.Sprintf("v%d", i)}, pair{fmt.Sprintf("w%d+", i), fmt.Sprintf("v%d", i)})
+			}
+			wantPairs(t, "scan after scribbling every buffer given", e.scan(kv.IterOptions{}), want)
+		}},
+		{"GetValueOwnedByCaller", func(t *testing.T, e *env) {
+			e.set("k", "value")
+			for range 2 {
+				v, err := e.s.Get(e.ctx, []byte("k"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				scribble(v[:cap(v)])
+				_ = append(v[:0], "XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX"...)
+			}
+			e.wantValue("k", "value")
+			wantPairs(t, "scan", e.scan(kv.IterOptions{}), []pair{{"k", "value"}})
+			err := e.s.View(e.ctx, func(tx kv.ReadTxn) error {
+				v, err := tx.Get([]byte("k"))
+				if err != nil {
+					return err
+				}
+				scribble(v[:cap(v)])
+				if v, err := tx.Get([]byte("k")); err != nil || string(v) != "value" {
+					return fmt.Errorf("View: Get after scribbling the first result = %q, %v; want value", v, err)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Error(err)
+			}
+			err = e.s.Update(e.ctx, func(tx kv.Txn) error {
+				if err := tx.Set([]byte("p"), []byte("pending")); err != nil {
+					return err
+				}
+				for _, k := range []string{"k", "p"} {
+					v, err := tx.Get([]byte(k))
+					if err != nil {
+						return err
+					}
+					scribble(v[:cap(v)])
+				}
+				if v, err := tx.Get([]byte("p")); err != nil || string(v) != "pending" {
+					return fmt.Errorf("Txn.Get(p) after scribbling the first result = %q, %v; want pending", v, err)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Error(err)
+			}
+			e.wantValue("k", "value")
+			e.wantValue("p", "pending")
+		}},
+		{"IterateSlicesScribbled", func(t *testing.T, e *env) {
+			keys := []string{"a", "ab", "abc", "b", "ba", "c"}
+			for _, k := range keys {
+				e.set(k, "value of "+k)
+			}
+			var want []pair
+			for _, k := range keys {
+				want = append(want, pair{k, "value of " + k})
+			}
+			rev := slices.Clone(want)
+			slices.Reverse(rev)
+			scribbling := func(opts kv.IterOptions, iter func(kv.IterOptions, func(k, v []byte) error) error) []pair {
+				var got []pair
+				err := iter(opts, func(k, v []byte) error {
+					got = append(got, pair{string(k), string(v)})
+					scribble(k)
+					scribble(v)
+					return nil
+				})
+				if err != nil {
+					t.Fatalf("Iterate%s: %v", fmtOpts(opts), err)
+				}
+				return got
+			}
+			storeIter := func(o kv.IterOptions, fn func(k, v []byte) error) error { return e.s.Iterate(e.ctx, o, fn) }
+			wantPairs(t, "forward scan scribbling each key and value", scribbling(kv.IterOptions{}, storeIter), want)
+			wantPairs(t, "reverse scan scribbling each key and value", scribbling(kv.IterOptions{Reverse: true}, storeIter), rev)
+			wantPairs(t, "prefix scan scribbling", scribbling(kv.IterOptions{Prefix: []byte("a")}, storeIter), want[:3])
+			_ = e.s.View(e.ctx, func(tx kv.ReadTxn) error {
+				wantPairs(t, "View scan scribbling", scribbling(kv.IterOptions{}, tx.Iterate), want)
+				return nil
+			})
+			_ = e.s.Update(e.ctx, func(tx kv.Txn) error {
+				_ = tx.Set([]byte("bb"), []byte("pending"))
+				w := append(slices.Clone(want[:5]), pair{"bb", "pending"}, want[5])
+				wantPairs(t, "Update scan scribbling", scribbling(kv.IterOptions{}, tx.Iterate), w)
+				wantPairs(t, "Update scan after scribbling", collect(t, tx.Iterate, kv.IterOptions{}), w)
+				return nil
+			})
+			e.del("bb")
+			wantPairs(t, "scan after all the scribbling", e.scan(kv.IterOptions{}), want)
+		}},
+	}
+}
+
+func snapshotRules() []rule {
+	return []rule{
+		{"IterateIgnoresConcurrentWrites", func(t *testing.T, e *env) {
+			e.set("b", "1")
+			e.set("d", "1")
+			e.set("f", "1")
+			var got []pair
+			within(t, "Iterate while another goroutine writes", func() error {
+				first := true
+				return e.s.Iterate(e.ctx, kv.IterOptions{}, func(k, v []byte) error {
+					got = append(got, pair{string(k), string(v)})
+					if !first {
+						return nil
+					}
+					first = false
+					done := make(chan error, 1)
+					go func() {
+						b := new(kv.Batch)
+						_ = b.Set([]byte("a"), []byte("2")) // behind
+						_ = b.Set([]byte("c"), []byte("2")) // ahead
+						_ = b.Set([]byte("d"), []byte("2")) // ahead, changed
+						_ = b.Delete([]byte("f"))           // ahead, deleted
+						done <- e.s.Write(e.ctx, b)
+					}()
+					select {
+					case err := <-done:
+						return err
+					case <-time.After(deadlockTimeout):
+						return errors.New("a write from another goroutine waited for a running iteration: readers must not block writers")
+					}
+				})
+			})
+			wantPairs(t, "what the iteration saw", got, []pair{{"b", "1"}, {"d", "1"}, {"f", "1"}})
+			wantPairs(t, "scan afterwards", e.scan(kv.IterOptions{}), []pair{{"a", "2"}, {"b", "1"}, {"c", "2"}, {"d", "2"}})
+		}},
+		{"IterateIgnoresCallbackWrites", func(t *testing.T, e *env) {
+			e.set("b", "1")
+			e.set("d", "1")
+			e.set("f", "1")
+			for _, rev := range []bool{false, true} {
+				var got []pair
+				within(t, "Iterate whose callback writes through the store", func() error {
+					return e.s.Iterate(e.ctx, kv.IterOptions{Reverse: rev}, func(k, v []byte) error {
+						got = append(got, pair{string(k), string(v)})
+						if err := e.s.Set(e.ctx, []byte(string(k)+"x"), []byte("new")); err != nil {
+							return err
+						}
+						if err := e.s.Set(e.ctx, []byte("d"), []byte("changed")); err != nil {
+							return err
+						}
+						return e.s.Delete(e.ctx, k)
+					})
+				})
+				want := []pair{{"b", "1"}, {"d", "1"}, {"f", "1"}}
+				if rev {
+					slices.Reverse(want)
+				}
+				wantPairs(t, fmt.Sprintf("what the iteration saw (Reverse:%v)", rev), got, want)
+				if !rev {
+					wantPairs(t, "scan afterwards", e.scan(kv.IterOptions{}),
+						[]pair{{"bx", "new"}, {"d", "changed"}, {"dx", "new"}, {"fx", "new"}})
+					// Reset for the reverse pass.
+					if err := e.s.DeletePrefix(e.ctx, nil); err != nil {
+						t.Fatal(err)
+					}
+					e.set("b", "1")
+					e.set("d", "1")
+					e.set("f", "1")
+				}
+			}
+		}},
+		{"ViewIgnoresLaterWrites", func(t *testing.T, e *env) {
+			e.set("a", "1")
+			e.set("b", "1")
+			within(t, "View while another goroutine writes", func() error {
+				return e.s.View(e.ctx, func(tx kv.ReadTxn) error {
+					if v, err := tx.Get([]byte("a")); err != nil || string(v) != "1" {
+						return fmt.Errorf("Get(a) = %q, %v; want 1", v, err)
+					}
+					done := make(chan error, 1)
+					go func() {
+						b := new(kv.Batch)
+						_ = b.Set([]byte("a"), []byte("2"))
+						_ = b.Delete([]byte("b"))
+						_ = b.Set([]byte("c"), []byte("2"))
+						done <- e.s.Write(e.ctx, b)
+					}()
+					select {
+					case err := <-done:
+						if err != nil {
+							return err
+						}
+					case <-time.After(deadlockTimeout):
+						return errors.New("a write waited for an open View: readers must not block writers")
+					}
+					if v, err := tx.Get([]byte("a")); err != nil || string(v) != "1" {
+						return fmt.Errorf("Get(a) after a later write = %q, %v; want the snapshot's 1", v, err)
+					}
+					if v, err := tx.Get([]byte("b")); err != nil || string(v) != "1" {
+						return fmt.Errorf("Get(b) after a later delete = %q, %v; want the snapshot's 1", v, err)
+					}
+					if _, err := tx.Get([]byte("c")); !errors.Is(err, kv.ErrNotFound) {
+						return fmt.Errorf("Get(c) written after the snapshot = %v; want ErrNotFound", err)
+					}
+					got := collect(t, tx.Iterate, kv.IterOptions{})
+					if want := []pair{{"a", "1"}, {"b", "1"}}; !slices.Equal(got, want) {
+						return fmt.Errorf("Iterate in the View after later writes = %v, want %v", got, want)
+					}
+					return nil
+				})
+			})
+			wantPairs(t, "scan afterwards", e.scan(kv.IterOptions{}), []pair{{"a", "2"}, {"c", "2"}})
+		}},
+	}
+}
+
+func txnRules() []rule {
+	return []rule{
+		{"ReadsOwnWrites", func(t *testing.T, e *env) {
+			e.setAll("a", "b", "c", "e")
+			err := e.s.Update(e.ctx, func(tx kv.Txn) error {
+				steps := []struct {
+					do   func() error
+					want []pair
+				}{
+					{func() error { return tx.Set([]byte("b"), []byte("new")) }, []pair{{"a", "v:a"}, {"b", "new"}, {"c", "v:c"}, {"e", "v:e"}}},
+					{func() error { return tx.Delete([]byte("c")) }, []pair{{"a", "v:a"}, {"b", "new"}, {"e", "v:e"}}},
+					{func() error { return tx.Set([]byte("d"), nil) }, []pair{{"a", "v:a"}, {"b", "new"}, {"d", ""}, {"e", "v:e"}}},
+					{func() error { return tx.Set([]byte("c"), []byte("back")) }, []pair{{"a", "v:a"}, {"b", "new"}, {"c", "back"}, {"d", ""}, {"e", "v:e"}}},
+					{func() error { return tx.Delete([]byte("d")) }, []pair{{"a", "v:a"}, {"b", "new"}, {"c", "back"}, {"e", "v:e"}}},
+					{func() error { return tx.Delete([]byte("zz")) }, []pair{{"a", "v:a"}, {"b", "new"}, {"c", "back"}, {"e", "v:e"}}},
+					{func() error { return tx.Delete([]byte("e")) }, []pair{{"a", "v:a"}, {"b", "new"}, {"c", "back"}}},
+				}
+				for i, st := range steps {
+					if err := st.do(); err != nil {
+						return err
+					}
+					got := collect(t, tx.Iterate, kv.IterOptions{})
+					if !slices.Equal(got, st.want) {
+						return fmt.Errorf("step %d: Txn.Iterate = %v, want %v", i, got, st.want)
+					}
+					rev := collect(t, tx.Iterate, kv.IterOptions{Reverse: true})
+					w := slices.Clone(st.want)
+					slices.Reverse(w)
+					if !slices.Equal(rev, w) {
+						return fmt.Errorf("step %d: reverse Txn.Iterate = %v, want %v", i, rev, w)
+					}
+					lim := collect(t, tx.Iterate, kv.IterOptions{Start: []byte("b"), Limit: 2})
+					if want := st.want[1:3]; !slices.Equal(lim, want) {
+						return fmt.Errorf("step %d: Txn.Iterate{Start:b Limit:2} = %v, want %v", i, lim, want)
+					}
+					for _, k := range []string{"a", "b", "c", "d", "e"} {
+						v, err := tx.Get([]byte(k))
+						i := slices.IndexFunc(st.want, func(p pair) bool { return p.k == k })
+						switch {
+						case i < 0 && !errors.Is(err, kv.ErrNotFound):
+							return fmt.Errorf("step %d: Txn.Get(%s) = %q, %v; want ErrNotFound", i, k, v, err)
+						case i >= 0 && (err != nil || string(v) != st.want[i].v):
+							return fmt.Errorf("step %d: Txn.Get(%s) = %q, %v; want %q", i, k, v, err, st.want[i].v)
+						}
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantPairs(t, "after commit", e.scan(kv.IterOptions{}), []pair{{"a", "v:a"}, {"b", "new"}, {"c", "back"}})
+		}},
+		{"WriteWhileIterating", func(t *testing.T, e *env) {
+			for _, rev := range []bool{false, true} {
+				if err := e.s.DeletePrefix(e.ctx, nil); err != nil {
+					t.Fatal(err)
+				}
+				orig := map[string]string{}
+				b := new(kv.Batch)
+				for i := range 10 {
+					k, v := fmt.Sprintf("k%d", i), fmt.Sprintf("v%d", i)
+					orig[k] = v
+					_ = b.Set([]byte(k), []byte(v))
+				}
+				if err := e.s.Write(e.ctx, b); err != nil {
+					t.Fatal(err)
+				}
+				model := maps.Clone(orig)
+				var got []pair
+				within(t, fmt.Sprintf("Update writing while iterating (Reverse:%v)", rev), func() error {
+					return e.s.Update(e.ctx, func(tx kv.Txn) error {
+						got = got[:0]
+						model = maps.Clone(orig)
+						return tx.Iterate(kv.IterOptions{Reverse: rev}, func(k, v []byte) error {
+							got = append(got, pair{string(k), string(v)})
+							i := int(k[1] - '0')
+							ops := []struct {
+								k, v string
+								del  bool
+							}{
+								{k: string(k), del: true},                                      // the current key
+								{k: string(k) + "+", v: "next to current"},                     // just after it
+								{k: fmt.Sprintf("k%d", i+1), v: "changed"},                     // ahead (forward)
+								{k: fmt.Sprintf("k%d", i-1), v: "changed"},                     // ahead (reverse)
+								{k: fmt.Sprintf("j%d", i), v: "behind"},                        // before everything
+								{k: fmt.Sprintf("k%d", (i+5)%10), del: true},                   // far away
+								{k: string(k)[:1] + string(rune('0'+(i+3)%10)) + "x", v: "x"}, // between keys
+							}
+							for _, op := range ops {
+								var err error
+								if op.del {
+									err = tx.Delete([]byte(op.k))
+									delete(model, op.k)
+								} else {
+									err = tx.Set([]byte(op.k), []byte(op.v))
+									model[op.k] = op.v
+								}
+								if err != nil {
+									return err
+								}
+							}
+							return nil
+						})
+					})
+				})
+				var want []pair
+				for i := range 10 {
+					want = append(want, pair{fmt.Sprintf("k%d", i), fmt.Sprintf("v%d", i)})
+				}
+				if rev {
+					slices.Reverse(want)
+				}
+				wantPairs(t, fmt.Sprintf("what Txn.Iterate(Reverse:%v) visited while writing", rev), got, want)
+				var final []pair
+				for _, k := range slices.Sorted(maps.Keys(model)) {
+					final = append(final, pair{k, model[k]})
+				}
+				wantPairs(t, fmt.Sprintf("state after the commit (Reverse:%v)", rev), e.scan(kv.IterOptions{}), final)
+			}
+		}},
+		{"UseAfterReturnFails", func(t *testing.T, e *env) {
+			e.set("a", "1")
+			var saved kv.Txn
+			var savedRead kv.ReadTxn
+			if err := e.s.Update(e.ctx, func(tx kv.Txn) error { saved = tx; return nil }); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.s.View(e.ctx, func(tx kv.ReadTxn) error { savedRead = tx; return nil }); err != nil {
+				t.Fatal(err)
+			}
+			check := func(what string, fn func() error) {
+				t.Helper()
+				var err error
+				noPanic(t, what, func() { err = fn() })
+				if err == nil {
+					t.Errorf("%s after the transaction's function returned = nil, want an error", what)
+				}
+			}
+			check("Txn.Get", func() error { _, err := saved.Get([]byte("a")); return err })
+			check("Txn.Set", func() error { return saved.Set([]byte("late"), []byte("x")) })
+			check("Txn.Delete", func() error { return saved.Delete([]byte("a")) })
+			check("Txn.Iterate", func() error { return saved.Iterate(kv.IterOptions{}, func(k, v []byte) error { return nil }) })
+			check("ReadTxn.Get", func() error { _, err := savedRead.Get([]byte("a")); return err })
+			check("ReadTxn.Iterate", func() error {
+				return savedRead.Iterate(kv.IterOptions{}, func(k, v []byte) error { return nil })
+			})
+			e.wantMissing("late")
+			e.wantValue("a", "1")
+			e.set("b", "2") // the store is still usable
+			e.wantValue("b", "2")
+		}},
+		{"NilFunctionRejected", func(t *testing.T, e *env) {
+			noPanic(t, "Update(nil)", func() {
+				if err := e.s.Update(e.ctx, nil); err == nil {
+					t.Error("Update(nil) = nil, want an error")
+				}
+			})
+			noPanic(t, "View(nil)", func() {
+				if err := e.s.View(e.ctx, nil); err == nil {
+					t.Error("View(nil) = nil, want an error")
+				}
+			})
+			noPanic(t, "Iterate(nil callback)", func() {
+				if err := e.s.Iterate(e.ctx, kv.IterOptions{}, nil); err == nil {
+					t.Error("Iterate with a nil callback = nil, want an error")
+				}
+			})
+		}},
+	}
+}
