@@ -409,12 +409,12 @@ func txnRules() []rule {
 								k, v string
 								del  bool
 							}{
-								{k: string(k), del: true},                                      // the current key
-								{k: string(k) + "+", v: "next to current"},                     // just after it
-								{k: fmt.Sprintf("k%d", i+1), v: "changed"},                     // ahead (forward)
-								{k: fmt.Sprintf("k%d", i-1), v: "changed"},                     // ahead (reverse)
-								{k: fmt.Sprintf("j%d", i), v: "behind"},                        // before everything
-								{k: fmt.Sprintf("k%d", (i+5)%10), del: true},                   // far away
+								{k: string(k), del: true},                                     // the current key
+								{k: string(k) + "+", v: "next to current"},                    // just after it
+								{k: fmt.Sprintf("k%d", i+1), v: "changed"},                    // ahead (forward)
+								{k: fmt.Sprintf("k%d", i-1), v: "changed"},                    // ahead (reverse)
+								{k: fmt.Sprintf("j%d", i), v: "behind"},                       // before everything
+								{k: fmt.Sprintf("k%d", (i+5)%10), del: true},                  // far away
 								{k: string(k)[:1] + string(rune('0'+(i+3)%10)) + "x", v: "x"}, // between keys
 							}
 							for _, op := range ops {
