@@ -59,6 +59,12 @@ func runChild(role string, _ []string) int {
 			fmt.Fprintf(w, "ack %d\n", i)
 			w.Flush()
 		}
+	case "iterate-write-small":
+		if err := iterateWriteSmall(arg); err != nil {
+			fmt.Fprintln(os.Stderr, "child:", err)
+			return 2
+		}
+		return 0
 	default:
 		fmt.Fprintln(os.Stderr, "child: unknown role", role)
 		return 2
@@ -69,9 +75,15 @@ func runChild(role string, _ []string) int {
 // end of the test if still running.
 func startChild(t testing.TB, role, arg string) (cmd *exec.Cmd, stdin io.WriteCloser, stdout *bufio.Reader) {
 	t.Helper()
+	return startChildStderr(t, role, arg, os.Stderr)
+}
+
+// startChildStderr is startChild with the child's stderr sent to stderr.
+func startChildStderr(t testing.TB, role, arg string, stderr io.Writer) (cmd *exec.Cmd, stdin io.WriteCloser, stdout *bufio.Reader) {
+	t.Helper()
 	cmd = exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"="+role, childArgEnv+"="+arg)
-	cmd.Stderr = os.Stderr
+	cmd.Stderr = stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)

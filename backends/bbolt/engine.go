@@ -134,10 +134,12 @@ func (e *engine) DeleteRange(ctx context.Context, start, end []byte) (err error)
 	return wrapErr("delete range in", e.path, err)
 }
 
-// deleteRange deletes [start, end) with cursor c. A bbolt cursor that
-// deletes its current key and then calls Next skips the following key (the
-// deletion shifts it under the cursor's index), so after each deletion the
-// cursor seeks again to the deleted key, which lands on its successor.
+// deleteRange deletes [start, end) with cursor c. A bbolt cursor standing
+// on a node already modified in the transaction skips a key when it
+// deletes and then calls Next (the deletion shifts the next key under the
+// cursor's index); on an untouched page it does not. Rather than depend on
+// which, the cursor seeks again to the deleted key after each deletion,
+// which lands on its successor.
 func deleteRange(ctx context.Context, c *bolt.Cursor, start, end []byte) error {
 	var cur []byte
 	n := 0
