@@ -20,8 +20,9 @@ const (
 	// default, and it cannot be much smaller: Badger refuses a transaction
 	// larger than 15% of a memtable, and kv.MaxTxnBytes must fit.
 	DefaultMemTableSize = 64 << 20
-	// MinMemTableSize is the smallest memtable_size accepted: the smallest
-	// for which Badger's transaction limits stay above kv's (checkTxnLimits).
+	// MinMemTableSize is the smallest memtable_size accepted, a round size
+	// above the smallest (about 53.4 MiB) for which Badger's transaction
+	// limits stay above kv's (checkTxnLimits).
 	MinMemTableSize = 56 << 20
 	// maxNumMemtables caps the memtables the budget buys; more memtables
 	// only buffer more writes and make reads check more tables.
