@@ -158,7 +158,7 @@ type LogBuffer struct {
 	errs         []error
 	errsDropped  int
 	stopped      bool
-	waiters      int // Adds waiting for space: flush without waiting for a full batch
+	waiters      int           // Adds waiting for space: flush without waiting for a full batch
 	space        chan struct{} // closed when space frees or the buffer stops
 	progress     chan struct{} // closed when entries are written or the flusher exits
 
@@ -314,7 +314,7 @@ func (b *LogBuffer) Flush(ctx context.Context) error {
 	}
 	for {
 		b.mu.Lock()
-		written, progress, lastErr := b.written, b.progress, b.lastErr
+		written, progress := b.written, b.progress
 		b.mu.Unlock()
 		if written >= target {
 			return nil
@@ -330,7 +330,7 @@ func (b *LogBuffer) Flush(ctx context.Context) error {
 			}
 			return ErrStopped
 		case <-ctx.Done():
-			if lastErr != nil {
+			if lastErr := b.Err(); lastErr != nil {
 				return fmt.Errorf("%w (last flush error: %w)", ctx.Err(), lastErr)
 			}
 			return ctx.Err()
