@@ -52,7 +52,7 @@ type op struct {
 func (o op) String() string {
 	switch o.kind {
 	case opSet:
-		return fmt.Sprintf("Set(%q, %q)", o.key, o.value)
+		return fmt.Sprintf("Set(%q, %q)", o.key, q(o.value))
 	case opDelete, opGet, opDeletePrefix:
 		return fmt.Sprintf("%s(%q)", opNames[o.kind], o.key)
 	case opScan:
