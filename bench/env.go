@@ -41,6 +41,7 @@ type Env struct {
 	logical   int64
 	verified  string
 	unit      string
+	extra     map[string]float64
 }
 
 // Histogram range: 100 ns to 100 s, 3 significant digits.
@@ -110,6 +111,16 @@ func (e *Env) SetUnit(u string) { e.unit = u }
 // Wrote adds n bytes to what the workload asked to write, for the write
 // amplification.
 func (e *Env) Wrote(n int64) { e.logical += n }
+
+// Extra records a workload-specific figure (a secondary timing, say),
+// reported beside the main ones. Names are lowercase_with_underscores and
+// end with their unit.
+func (e *Env) Extra(name string, v float64) {
+	if e.extra == nil {
+		e.extra = map[string]float64{}
+	}
+	e.extra[name] = v
+}
 
 // Verified records what the workload checked of its own result.
 func (e *Env) Verified(what string) { e.verified = what }
@@ -249,6 +260,7 @@ func RunOne(ctx context.Context, spec Spec) (Result, error) {
 		res.Hist, _ = e.hist.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
 	}
 	res.Verified = e.verified
+	res.Extra = e.extra
 	if runErr != nil {
 		runErr = fmt.Errorf("bench: %s: %w", spec, runErr)
 		res.Err = runErr.Error()

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"runtime"
@@ -98,14 +99,16 @@ type Summary struct {
 	P99  float64 `json:"p99_ns"`
 	P999 float64 `json:"p999_ns"`
 	// Medians over repetitions, except PeakRSS (the maximum).
-	AllocsPerOp float64  `json:"allocs_per_op"`
-	BytesPerOp  float64  `json:"bytes_per_op"`
-	PeakRSS     int64    `json:"peak_rss"`
-	DiskBytes   int64    `json:"disk_bytes"`
-	WriteAmp    float64  `json:"write_amp"`
-	LoadSeconds float64  `json:"load_seconds"`
-	Verified    string   `json:"verified,omitempty"`
-	Errors      []string `json:"errors,omitempty"`
+	AllocsPerOp float64 `json:"allocs_per_op"`
+	BytesPerOp  float64 `json:"bytes_per_op"`
+	PeakRSS     int64   `json:"peak_rss"`
+	DiskBytes   int64   `json:"disk_bytes"`
+	WriteAmp    float64 `json:"write_amp"`
+	LoadSeconds float64 `json:"load_seconds"`
+	Verified    string  `json:"verified,omitempty"`
+	// Extra are the medians of the runs' workload-specific figures.
+	Extra  map[string]float64 `json:"extra,omitempty"`
+	Errors []string           `json:"errors,omitempty"`
 }
 
 // Overhead compares a workload on an engine through polykv with the same
@@ -205,6 +208,7 @@ func summarize(d, w, b string, runs []Result) Summary {
 	s := Summary{Durability: d, Workload: w, Backend: b}
 	var tput, allocs, bytesOp, disk, wamp, load []float64
 	var hist *hdrhistogram.Histogram
+	extra := map[string][]float64{}
 	for _, res := range runs {
 		if res.Err != "" {
 			s.Failed++
@@ -223,6 +227,9 @@ func summarize(d, w, b string, runs []Result) Summary {
 		wamp = append(wamp, res.WriteAmp)
 		load = append(load, res.LoadSeconds)
 		s.PeakRSS = max(s.PeakRSS, res.PeakRSS)
+		for k, v := range res.Extra {
+			extra[k] = append(extra[k], v)
+		}
 		if len(res.Hist) > 0 {
 			if h, err := hdrhistogram.Decode(res.Hist); err == nil {
 				if hist == nil {
@@ -241,6 +248,12 @@ func summarize(d, w, b string, runs []Result) Summary {
 	s.DiskBytes = int64(median(disk))
 	s.WriteAmp = median(wamp)
 	s.LoadSeconds = median(load)
+	for k, vs := range extra {
+		if s.Extra == nil {
+			s.Extra = map[string]float64{}
+		}
+		s.Extra[k] = median(vs)
+	}
 	if hist != nil {
 		s.P50 = float64(hist.ValueAtQuantile(50))
 		s.P99 = float64(hist.ValueAtQuantile(99))
@@ -311,6 +324,20 @@ func (r *Report) WriteTable(w io.Writer) error {
 			})
 		}
 		writeAligned(bw, rows)
+		var notes []string
+		for _, s := range r.Summaries {
+			if s.Durability != d || len(s.Extra) == 0 {
+				continue
+			}
+			var kv []string
+			for _, k := range slices.Sorted(maps.Keys(s.Extra)) {
+				kv = append(kv, k+"="+strconv.FormatFloat(s.Extra[k], 'g', 4, 64))
+			}
+			notes = append(notes, fmt.Sprintf("  %s/%s: %s", s.Workload, s.Backend, strings.Join(kv, " ")))
+		}
+		if len(notes) > 0 {
+			fmt.Fprintf(bw, "workload figures (medians):\n%s\n", strings.Join(notes, "\n"))
+		}
 	}
 	if len(r.Overheads) > 0 {
 		fmt.Fprintf(bw, "\n== abstraction overhead: polykv vs the engine's own API (median of alternating reps) ==\n")

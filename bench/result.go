@@ -36,6 +36,8 @@ type Result struct {
 	WriteBytes   int64   `json:"write_bytes"`
 	LogicalBytes int64   `json:"logical_bytes"`
 	WriteAmp     float64 `json:"write_amp"`
+	// Extra holds workload-specific figures (see Env.Extra).
+	Extra map[string]float64 `json:"extra,omitempty"`
 	// Verified says what the workload checked of its own result.
 	Verified string `json:"verified,omitempty"`
 	// Isolated is true when the run had a process of its own.

@@ -1,7 +1,4 @@
 package main
 
-// The backends this build links. (backends/all will replace this list.)
-import (
-	_ "github.com/polykv/polykv/backends/bbolt"
-	_ "github.com/polykv/polykv/backends/memory"
-)
+// Every backend, so that DSNs and --backends can name any of them.
+import _ "github.com/polykv/polykv/backends/all"
