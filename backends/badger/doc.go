@@ -52,18 +52,20 @@
 // kv.Config.MemoryBudget (default kv.DefaultMemoryBudget, 256 MiB) is
 // divided as follows (see MemorySplit):
 //
-//   - memtables of 64 MiB: NumMemtables = budget*5/8/64MiB - 1, between 1
-//     and 5; up to NumMemtables+1 are full at a time (the one taking writes
-//     and those waiting to be flushed).
-//   - the rest of the budget, but at least half of it, to the caches: two
-//     thirds to the block cache, one third to the index cache (table indexes
-//     and bloom filters, which are otherwise all kept in memory, unbounded).
+//   - memtables of 64 MiB take at most half the budget: NumMemtables =
+//     budget/2/64MiB - 1, between 1 and 5; up to NumMemtables+1 are full at
+//     a time (the one taking writes and those waiting to be flushed).
+//   - the rest of the budget, but at least a quarter of it, to the caches:
+//     two thirds to the block cache, one third to the index cache (table
+//     indexes and bloom filters, which are otherwise all kept in memory,
+//     unbounded).
 //
 // With 256 MiB: 2 memtables (128 MiB), 85 MiB block cache, 42 MiB index
 // cache. Badger's own defaults (5 memtables and a 256 MiB block cache)
-// would use more than twice that. Below about 192 MiB the two memtables
-// alone exceed the budget: a memtable cannot be smaller without lowering
-// Badger's transaction limit below kv's.
+// would use more than twice that. Below about 171 MiB the split exceeds the
+// budget (two memtables and a quarter of the budget for caches): a
+// memtable cannot be smaller without lowering Badger's transaction limit
+// below kv's.
 //
 // # Options
 //
