@@ -325,6 +325,7 @@ func (e *engine) Stats() (kv.EngineStats, error) {
 			"l0_files":             m.Levels[0].TablesCount,
 			"l0_sublevels":         int64(m.Levels[0].Sublevels),
 			"table_count":          total.TablesCount,
+			"table_bytes":          total.TablesSize,
 			"read_amp":             int64(m.ReadAmp()),
 			"flush_count":          m.Flush.Count,
 			"compaction_count":     m.Compact.Count,
