@@ -21,6 +21,10 @@ const (
 	valuePool  = 1 << 20
 	loadBatch  = 1000
 	missFactor = 10 // one read in missFactor asks for a missing key
+	// readOps and scanKeys size the measured phases of reads and scans
+	// (independently of --size), long enough for a stable median.
+	readOps  = 200_000
+	scanKeys = 400_000
 )
 
 // appendKey appends record i's key to dst.
@@ -241,8 +245,8 @@ func readWorkload(zipf bool) Workload {
 			var key, v []byte
 			hits, misses, wantMisses := 0, 0, 0
 			var bad error
-			ops := opsOr(e, min(n, 200_000))
-			warm := min(ops/10, 10_000)
+			ops := opsOr(e, readOps)
+			warm := min(ops/10, 20_000)
 			err = e.Measure(warm, ops, func(int) error {
 				var i uint64
 				miss := r.IntN(missFactor) == 0
@@ -322,7 +326,7 @@ func scanWorkload(length int, keysOnly bool) Workload {
 			var first, prefix, upper []byte
 			var bad error
 			var sum int
-			ops := opsOr(e, min(max(2*n/length, 200), 20_000))
+			ops := opsOr(e, max(scanKeys/length, 200))
 			warm := max(ops/10, 1)
 			err = e.Measure(warm, ops, func(int) error {
 				g := r.Uint64N(groups)
