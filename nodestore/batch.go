@@ -1,0 +1,364 @@
+package nodestore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/polykv/polykv/kv"
+)
+
+// InsertOperation is one node for BatchInsertNodes, as the seed defines it.
+type InsertOperation struct {
+	QueueType       QueueType
+	Level           int
+	TraversalStatus TraversalStatus
+	CopyStatus      CopyStatus
+	State           *NodeState
+	// IndexPrefix must be the children index prefix of QueueType
+	// (IndexPrefixSrcChildren or IndexPrefixDstChildren); empty means that
+	// one.
+	IndexPrefix string
+}
+
+// Skip is an item of a batch that was not applied, and why.
+type Skip struct {
+	// Index is the item's position in the input.
+	Index int
+	// Path is the item's (normalized) path.
+	Path string
+	// Err says why: it wraps ErrExists (insert of a stored path),
+	// ErrStatusMismatch (the node had already moved) or ErrNotFound.
+	Err error
+}
+
+func (s Skip) Error() string { return fmt.Sprintf("item %d (%s): %v", s.Index, s.Path, s.Err) }
+
+// BatchResult reports what a batch operation did.
+type BatchResult struct {
+	// Applied is the number of items written.
+	Applied int
+	// Skipped lists the items not written, in input order.
+	Skipped []Skip
+	// Chunks is the number of transactions committed.
+	Chunks int
+}
+
+// Sizes of the keys and values nodestore writes, for planning chunks that
+// fit kv's transaction limits (kv.MaxTxnOps, kv.MaxTxnBytes).
+const (
+	hashHexLen     = 32
+	childKeyLen    = 4 + len("children:") + hashHexLen + 1 + hashHexLen
+	pathKeyLen     = 4 + len(familyPath) + hashHexLen
+	pendingKeyLen  = 4 + len(familyPendingLevel) + 8
+	counterValLen  = 8
+	chunkHeadroom  = 64 // writes kept free below kv.MaxTxnOps
+	chunkByteSlack = 4 << 10
+)
+
+func suffixLen(pos position) int { return 8 + 1 + len(pos.ts) + 1 + len(pos.cs) }
+
+func nodeKeyLen(pos position) int { return 4 + suffixLen(pos) + 1 + hashHexLen }
+
+func countKeyLen(pos position) int { return 4 + len(familyCount) + suffixLen(pos) }
+
+// chunkPlan tracks the size of the transaction being planned.
+type chunkPlan struct {
+	ops, bytes int
+}
+
+func (c *chunkPlan) fits(ops, bytes int) bool {
+	return c.ops+ops <= kv.MaxTxnOps-chunkHeadroom && c.bytes+bytes <= kv.MaxTxnBytes-chunkByteSlack
+}
+
+func (c *chunkPlan) add(ops, bytes int) { c.ops += ops; c.bytes += bytes }
+
+// counterCost is the size of the counter writes a node at pos adds to d.
+func counterCost(d *deltas, q QueueType, pos position) (ops, bytes int) {
+	n := d.willAdd(q, pos)
+	if n == 0 {
+		return 0, 0
+	}
+	ops = n
+	bytes = countKeyLen(pos) + counterValLen + kv.TxnEntryOverhead
+	if n == 2 {
+		bytes += pendingKeyLen + counterValLen + kv.TxnEntryOverhead
+	}
+	return ops, bytes
+}
+
+// insertCost is the size of the writes that insert n.
+func insertCost(n *Node, root bool) (ops, bytes int) {
+	pos := position{n.Level, n.Traversal, n.Copy}
+	ops = 2
+	bytes = nodeKeyLen(pos) + encodedSize(&n.State) + pathKeyLen + suffixLen(pos) + 2*kv.TxnEntryOverhead
+	if !root {
+		ops++
+		bytes += childKeyLen + kv.TxnEntryOverhead
+	}
+	return ops, bytes
+}
+
+// prepared is a validated node ready to insert.
+type prepared struct {
+	n          Node
+	h, parent  PathHash
+	root       bool
+	ops, bytes int
+	index      int
+	skip       error
+}
+
+// BatchInsertNodes inserts many nodes, each with its index entry, path key
+// and counts, in as few transactions as kv's limits allow.
+//
+// Every operation is validated before anything is written: one invalid
+// operation fails the whole call (the error names its index and field) and
+// nothing is written. The valid batch is then split into chunks, each one
+// atomic transaction below kv.MaxTxnOps and kv.MaxTxnBytes; a node is never
+// separated from its index entry, path key or counts. The batch as a whole
+// is NOT atomic: after an error (returned with the result so far) or a
+// crash, the chunks committed before stay.
+//
+// A node whose path is already stored in its queue (from an earlier call,
+// or earlier in this batch) is not written: it is listed in the result's
+// Skipped with an error wrapping ErrExists. Re-running a batch after a crash
+// is therefore safe: it completes what is missing and reports the rest.
+// ops is not modified.
+func (s *Store) BatchInsertNodes(ctx context.Context, ops []InsertOperation) (BatchResult, error) {
+	items := make([]prepared, len(ops))
+	for i, op := range ops {
+		if op.State == nil {
+			return BatchResult{}, fmt.Errorf("nodestore: batch insert: operation %d: field State: %w: nil", i, ErrInvalidNode)
+		}
+		it := &items[i]
+		it.index = i
+		it.n = Node{Queue: op.QueueType, Level: op.Level, Traversal: op.TraversalStatus, Copy: op.CopyStatus, State: *op.State}
+		if op.IndexPrefix != "" {
+			q, err := queueOfIndexPrefix(op.IndexPrefix)
+			if err == nil && q != op.QueueType {
+				err = fmt.Errorf("%w: index prefix %q is not the prefix of queue %q", ErrInvalidQueue, op.IndexPrefix, op.QueueType)
+			}
+			if err != nil {
+				return BatchResult{}, fmt.Errorf("nodestore: batch insert: operation %d: field IndexPrefix: %w", i, err)
+			}
+		}
+		var err error
+		if it.h, it.parent, it.root, err = validate(&it.n); err != nil {
+			return BatchResult{}, fmt.Errorf("nodestore: batch insert: operation %d (%s %q): %w", i, op.QueueType, op.State.Path, err)
+		}
+		it.ops, it.bytes = insertCost(&it.n, it.root)
+	}
+	return s.insertItems(ctx, "batch insert", items)
+}
+
+// insertItems writes validated items in chunks.
+func (s *Store) insertItems(ctx context.Context, op string, items []prepared) (BatchResult, error) {
+	var res BatchResult
+	var d deltas
+	var buf []byte
+	for start := 0; start < len(items); {
+		// Plan the chunk: as many items as fit with their worst-case counter
+		// writes.
+		var plan chunkPlan
+		d.reset()
+		end := start
+		for end < len(items) {
+			it := &items[end]
+			co, cb := counterCost(&d, it.n.Queue, position{it.n.Level, it.n.Traversal, it.n.Copy})
+			if !plan.fits(it.ops+co, it.bytes+cb) {
+				break
+			}
+			plan.add(it.ops+co, it.bytes+cb)
+			d.add(it.n.Queue, position{it.n.Level, it.n.Traversal, it.n.Copy}, 1)
+			end++
+		}
+		if end == start {
+			it := &items[start]
+			return res, fmt.Errorf("nodestore: %s: item %d (%s %q): %w: the node alone exceeds one transaction",
+				op, it.index, it.n.Queue, it.n.State.Path, kv.ErrTxnTooLarge)
+		}
+		chunk := items[start:end]
+		err := s.kv.Update(ctx, func(tx kv.Txn) error {
+			// fn may run again after a conflict: start from scratch.
+			d.reset()
+			type qh struct {
+				q QueueType
+				h PathHash
+			}
+			seen := make(map[qh]struct{}, len(chunk))
+			// Reads first (no read follows a write, which keeps kv's
+			// read-your-writes index out of the hot path).
+			for i := range chunk {
+				it := &chunk[i]
+				it.skip = nil
+				if _, dup := seen[qh{it.n.Queue, it.h}]; dup {
+					it.skip = fmt.Errorf("%w (earlier in this batch)", ErrExists)
+					continue
+				}
+				pos, found, err := getPosition(tx, it.n.Queue, it.h, buf[:0])
+				if err != nil {
+					return err
+				}
+				if found {
+					it.skip = fmt.Errorf("%w (at %s)", ErrExists, pos)
+					continue
+				}
+				seen[qh{it.n.Queue, it.h}] = struct{}{}
+				d.add(it.n.Queue, position{it.n.Level, it.n.Traversal, it.n.Copy}, 1)
+			}
+			if err := d.load(tx); err != nil {
+				return err
+			}
+			for i := range chunk {
+				it := &chunk[i]
+				if it.skip != nil {
+					continue
+				}
+				var err error
+				var nd deltas // counted above
+				if buf, err = writeNew(tx, &it.n, it.h, it.parent, it.root, &nd, buf); err != nil {
+					return err
+				}
+			}
+			return d.write(tx)
+		})
+		if err != nil {
+			return res, fmt.Errorf("nodestore: %s: chunk %d (items %d..%d): %w", op, res.Chunks+1, chunk[0].index, chunk[len(chunk)-1].index, err)
+		}
+		res.Chunks++
+		for i := range chunk {
+			if chunk[i].skip != nil {
+				res.Skipped = append(res.Skipped, Skip{Index: chunk[i].index, Path: chunk[i].n.State.Path, Err: chunk[i].skip})
+			} else {
+				res.Applied++
+			}
+		}
+		start = end
+	}
+	return res, nil
+}
+
+// BatchUpdateNodeStatus is the seed's batch transition: every node at paths
+// that is at level in traversal status oldTS and copy status cs moves to
+// newTS. A node that is not there (already moved, or missing) is skipped
+// and listed in the result with an error wrapping ErrStatusMismatch or
+// ErrNotFound; the others are applied. Paths are normalized; an invalid
+// argument or path fails the call before anything is written.
+//
+// The work is split into chunks, one atomic transaction each, below kv's
+// limits; the batch as a whole is not atomic (see BatchInsertNodes).
+func (s *Store) BatchUpdateNodeStatus(ctx context.Context, q QueueType, level int, oldTS, newTS TraversalStatus, cs CopyStatus, paths []string) (BatchResult, error) {
+	if err := checkPosition(q, level, oldTS, cs); err != nil {
+		return BatchResult{}, fmt.Errorf("nodestore: batch update status: %w", err)
+	}
+	if err := checkTraversal(q, newTS); err != nil {
+		return BatchResult{}, fmt.Errorf("nodestore: batch update status: %w", err)
+	}
+	from := position{level, oldTS, cs}
+	to := position{level, newTS, cs}
+	return s.batchMove(ctx, "batch update status", q, paths, func(n *Node) (position, error) {
+		if at := (position{n.Level, n.Traversal, n.Copy}); at != from {
+			return position{}, fmt.Errorf("%w: want %s, node is at %s", ErrStatusMismatch, from, at)
+		}
+		return to, nil
+	})
+}
+
+// BatchSetStatus sets the traversal status of every node at paths to ts,
+// whatever their current status (SetStatus for many nodes). Missing nodes
+// are skipped and reported (ErrNotFound). Chunked like
+// BatchUpdateNodeStatus.
+func (s *Store) BatchSetStatus(ctx context.Context, q QueueType, paths []string, ts TraversalStatus) (BatchResult, error) {
+	if err := checkTraversal(q, ts); err != nil {
+		return BatchResult{}, fmt.Errorf("nodestore: batch set status: %w", err)
+	}
+	return s.batchMove(ctx, "batch set status", q, paths, func(n *Node) (position, error) {
+		return position{n.Level, ts, n.Copy}, nil
+	})
+}
+
+// BatchSetCopyStatus sets the copy status of every src node at paths to
+// cs, whatever their current statuses. Missing nodes are skipped and
+// reported.
+func (s *Store) BatchSetCopyStatus(ctx context.Context, q QueueType, paths []string, cs CopyStatus) (BatchResult, error) {
+	if err := checkCopy(q, cs); err != nil {
+		return BatchResult{}, fmt.Errorf("nodestore: batch set copy status: %w", err)
+	}
+	return s.batchMove(ctx, "batch set copy status", q, paths, func(n *Node) (position, error) {
+		return position{n.Level, n.Traversal, cs}, nil
+	})
+}
+
+// batchMove moves many nodes; decide returns the target of a node, or an
+// error wrapping ErrStatusMismatch to skip it.
+func (s *Store) batchMove(ctx context.Context, op string, q QueueType, paths []string, decide func(*Node) (position, error)) (BatchResult, error) {
+	hashes := make([]PathHash, len(paths))
+	norm := make([]string, len(paths))
+	for i, p := range paths {
+		n, err := NormalizePath(p)
+		if err != nil {
+			return BatchResult{}, fmt.Errorf("nodestore: %s: path %d: %w", op, i, err)
+		}
+		norm[i], hashes[i] = n, hashNormal(n)
+	}
+	var res BatchResult
+	var skips []Skip
+	for start := 0; start < len(paths); {
+		var end int
+		err := s.kv.Update(ctx, func(tx kv.Txn) error {
+			skips = skips[:0]
+			var d, plan deltas
+			var cp chunkPlan
+			var buf []byte
+			end = start
+			for ; end < len(paths); end++ {
+				n, err := getNode(tx, q, hashes[end])
+				if errors.Is(err, ErrNotFound) {
+					skips = append(skips, Skip{Index: end, Path: norm[end], Err: err})
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				from := position{n.Level, n.Traversal, n.Copy}
+				to, err := decide(&n)
+				if errors.Is(err, ErrStatusMismatch) {
+					skips = append(skips, Skip{Index: end, Path: norm[end], Err: err})
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				if to == from {
+					continue
+				}
+				ops := 3
+				bytes := nodeKeyLen(from) + nodeKeyLen(to) + encodedSize(&n.State) + pathKeyLen + suffixLen(to) + 3*kv.TxnEntryOverhead
+				o1, b1 := counterCost(&plan, q, from)
+				plan.add(q, from, -1)
+				o2, b2 := counterCost(&plan, q, to)
+				plan.add(q, to, 1)
+				if !cp.fits(ops+o1+o2, bytes+b1+b2) {
+					if end == start {
+						return fmt.Errorf("%w: one node exceeds a transaction", kv.ErrTxnTooLarge)
+					}
+					break
+				}
+				cp.add(ops+o1+o2, bytes+b1+b2)
+				if buf, err = moveNode(tx, &n, to, &d, buf); err != nil {
+					return err
+				}
+			}
+			return d.apply(tx)
+		})
+		if err != nil {
+			return res, fmt.Errorf("nodestore: %s: chunk %d (paths %d..): %w", op, res.Chunks+1, start, err)
+		}
+		res.Chunks++
+		res.Applied += end - start - len(skips)
+		res.Skipped = append(res.Skipped, skips...)
+		start = end
+	}
+	return res, nil
+}

@@ -1,0 +1,519 @@
+package nodestore
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/polykv/polykv/kv"
+)
+
+// countID names one counter: the nodes of a queue at a level in a pair of
+// statuses.
+type countID struct {
+	q   QueueType
+	pos position
+}
+
+type countDelta struct {
+	id    countID
+	delta int64
+	cur   int64
+}
+
+type levelDelta struct {
+	q     QueueType
+	level int
+	delta int64
+	cur   int64
+}
+
+// deltas collects the counter changes of one transaction, to be applied in
+// that transaction. The number of distinct counters one transaction touches
+// is small (a few levels and statuses), so a slice beats a map.
+type deltas struct {
+	counts []countDelta
+	levels []levelDelta
+	buf    []byte
+}
+
+func (d *deltas) reset() {
+	d.counts = d.counts[:0]
+	d.levels = d.levels[:0]
+}
+
+// add records n more (or fewer) nodes at pos.
+func (d *deltas) add(q QueueType, pos position, n int64) {
+	d.addCount(countID{q, pos}, n)
+	if pos.ts == TraversalStatusPending {
+		d.addLevel(q, pos.level, n)
+	}
+}
+
+func (d *deltas) addCount(id countID, n int64) {
+	for i := range d.counts {
+		if d.counts[i].id == id {
+			d.counts[i].delta += n
+			return
+		}
+	}
+	d.counts = append(d.counts, countDelta{id: id, delta: n})
+}
+
+func (d *deltas) addLevel(q QueueType, level int, n int64) {
+	for i := range d.levels {
+		if d.levels[i].q == q && d.levels[i].level == level {
+			d.levels[i].delta += n
+			return
+		}
+	}
+	d.levels = append(d.levels, levelDelta{q: q, level: level, delta: n})
+}
+
+// willAdd reports how many new counter keys add(q, pos, ...) would bring
+// into the transaction, for sizing chunks.
+func (d *deltas) willAdd(q QueueType, pos position) (keys int) {
+	found := false
+	for i := range d.counts {
+		if d.counts[i].id == (countID{q, pos}) {
+			found = true
+			break
+		}
+	}
+	if !found {
+		keys++
+	}
+	if pos.ts == TraversalStatusPending {
+		found = false
+		for i := range d.levels {
+			if d.levels[i].q == q && d.levels[i].level == pos.level {
+				found = true
+				break
+			}
+		}
+		if !found {
+			keys++
+		}
+	}
+	return keys
+}
+
+// load reads the current value of every counter in d.
+func (d *deltas) load(tx kv.ReadTxn) error {
+	for i := range d.counts {
+		c := &d.counts[i]
+		if c.delta == 0 {
+			continue
+		}
+		d.buf = appendCountKey(d.buf[:0], c.id.q, c.id.pos.level, c.id.pos.ts, c.id.pos.cs)
+		v, err := readCounter(tx, d.buf)
+		if err != nil {
+			return err
+		}
+		c.cur = v
+	}
+	for i := range d.levels {
+		l := &d.levels[i]
+		if l.delta == 0 {
+			continue
+		}
+		d.buf = appendPendingLevelKey(d.buf[:0], l.q, l.level)
+		v, err := readCounter(tx, d.buf)
+		if err != nil {
+			return err
+		}
+		l.cur = v
+	}
+	return nil
+}
+
+// write writes every loaded counter plus its delta; a counter at zero is
+// deleted.
+func (d *deltas) write(tx kv.Txn) error {
+	for i := range d.counts {
+		c := &d.counts[i]
+		if c.delta == 0 {
+			continue
+		}
+		d.buf = appendCountKey(d.buf[:0], c.id.q, c.id.pos.level, c.id.pos.ts, c.id.pos.cs)
+		if err := writeCounter(tx, d.buf, c.cur, c.delta); err != nil {
+			return err
+		}
+	}
+	for i := range d.levels {
+		l := &d.levels[i]
+		if l.delta == 0 {
+			continue
+		}
+		d.buf = appendPendingLevelKey(d.buf[:0], l.q, l.level)
+		if err := writeCounter(tx, d.buf, l.cur, l.delta); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *deltas) apply(tx kv.Txn) error {
+	if err := d.load(tx); err != nil {
+		return err
+	}
+	return d.write(tx)
+}
+
+func readCounter(tx kv.ReadTxn, key []byte) (int64, error) {
+	v, err := tx.Get(key)
+	if errors.Is(err, kv.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return decodeCounter(key, v)
+}
+
+func decodeCounter(key, v []byte) (int64, error) {
+	if len(v) != 8 {
+		return 0, fmt.Errorf("%w: counter %s holds %d bytes, want 8", ErrCorrupt, key, len(v))
+	}
+	n := int64(binary.BigEndian.Uint64(v))
+	if n <= 0 {
+		return 0, fmt.Errorf("%w: counter %s holds %d, want > 0", ErrCorrupt, key, n)
+	}
+	return n, nil
+}
+
+func writeCounter(tx kv.Txn, key []byte, cur, delta int64) error {
+	n := cur + delta
+	switch {
+	case n < 0:
+		return fmt.Errorf("%w: counter %s would go from %d to %d (run RebuildCounts)", ErrCorrupt, key, cur, n)
+	case n == 0:
+		return tx.Delete(key)
+	}
+	var v [8]byte
+	binary.BigEndian.PutUint64(v[:], uint64(n))
+	return tx.Set(key, v[:])
+}
+
+// Count returns the number of nodes of queue q at level in traversal status
+// ts and copy status cs (CopyStatusNone for dst). It is one point read,
+// whatever the size of the level; the counters change in the same
+// transactions as the nodes, so the count is exact.
+func (s *Store) Count(ctx context.Context, q QueueType, level int, ts TraversalStatus, cs CopyStatus) (int64, error) {
+	if err := checkPosition(q, level, ts, cs); err != nil {
+		return 0, fmt.Errorf("nodestore: count: %w", err)
+	}
+	key := appendCountKey(nil, q, level, ts, cs)
+	var n int64
+	err := s.kv.View(ctx, func(tx kv.ReadTxn) error {
+		var err error
+		n, err = readCounter(tx, key)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("nodestore: count %s: %w", key, err)
+	}
+	return n, nil
+}
+
+// PendingAt returns the number of nodes of queue q at level whose traversal
+// is pending (for src: in any copy status). One point read.
+func (s *Store) PendingAt(ctx context.Context, q QueueType, level int) (int64, error) {
+	if err := q.check(); err != nil {
+		return 0, fmt.Errorf("nodestore: pending count: %w", err)
+	}
+	if err := checkLevel(level); err != nil {
+		return 0, fmt.Errorf("nodestore: pending count: %w", err)
+	}
+	key := appendPendingLevelKey(nil, q, level)
+	var n int64
+	err := s.kv.View(ctx, func(tx kv.ReadTxn) error {
+		var err error
+		n, err = readCounter(tx, key)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("nodestore: pending count %s: %w", key, err)
+	}
+	return n, nil
+}
+
+// LevelDone reports whether no node of queue q at level is pending
+// traversal. A level with no nodes at all is done. One point read.
+func (s *Store) LevelDone(ctx context.Context, q QueueType, level int) (bool, error) {
+	n, err := s.PendingAt(ctx, q, level)
+	return n == 0, err
+}
+
+// LowestPendingLevel returns the lowest level of queue q that has a node
+// pending traversal; ok is false when there is none. It reads one key of
+// the small "pendinglevel" family (one key per level with pending nodes),
+// so its cost does not depend on the number of nodes.
+func (s *Store) LowestPendingLevel(ctx context.Context, q QueueType) (level int, ok bool, err error) {
+	if err := q.check(); err != nil {
+		return 0, false, fmt.Errorf("nodestore: lowest pending level: %w", err)
+	}
+	prefix := append(appendQueue(nil, q), familyPendingLevel...)
+	err = s.kv.Iterate(ctx, kv.IterOptions{Prefix: prefix, Limit: 1, KeysOnly: true}, func(k, _ []byte) error {
+		l, perr := parseLevel(k[len(prefix):])
+		if perr != nil {
+			return fmt.Errorf("%w: key %q", ErrCorrupt, k)
+		}
+		level, ok = l, true
+		return nil
+	})
+	if err != nil {
+		return 0, false, fmt.Errorf("nodestore: lowest pending level of %s: %w", q, err)
+	}
+	return level, ok, nil
+}
+
+func parseLevel(b []byte) (int, error) {
+	if len(b) != 8 {
+		return 0, ErrCorrupt
+	}
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, ErrCorrupt
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, nil
+}
+
+// CountEntry is one counter: N nodes of Queue at Level in Traversal and
+// Copy.
+type CountEntry struct {
+	Queue     QueueType
+	Level     int
+	Traversal TraversalStatus
+	Copy      CopyStatus
+	N         int64
+}
+
+func (c CountEntry) id() countID { return countID{c.Queue, position{c.Level, c.Traversal, c.Copy}} }
+
+func compareEntries(a, b CountEntry) int {
+	return cmp.Or(
+		cmp.Compare(a.Queue, b.Queue), cmp.Compare(a.Level, b.Level),
+		cmp.Compare(a.Traversal, b.Traversal), cmp.Compare(a.Copy, b.Copy))
+}
+
+// Counts returns every non-zero counter, ordered by queue, level, traversal
+// and copy status. It reads the counter family only: its cost is the number
+// of (queue, level, status) combinations in use, not the number of nodes.
+func (s *Store) Counts(ctx context.Context) ([]CountEntry, error) {
+	var out []CountEntry
+	err := s.kv.View(ctx, func(tx kv.ReadTxn) error {
+		var err error
+		out, err = storedCounts(tx)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("nodestore: counts: %w", err)
+	}
+	return out, nil
+}
+
+func storedCounts(tx kv.ReadTxn) ([]CountEntry, error) {
+	var out []CountEntry
+	for _, q := range Queues {
+		prefix := append(appendQueue(nil, q), familyCount...)
+		err := tx.Iterate(kv.IterOptions{Prefix: prefix}, func(k, v []byte) error {
+			level, ts, cs, err := parseStatusSuffix(q, k[len(prefix):])
+			if err != nil {
+				return err
+			}
+			n, err := decodeCounter(k, v)
+			if err != nil {
+				return err
+			}
+			out = append(out, CountEntry{Queue: q, Level: level, Traversal: ts, Copy: cs, N: n})
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	slices.SortFunc(out, compareEntries)
+	return out, nil
+}
+
+// scanCounts counts the node keys themselves.
+func scanCounts(tx kv.ReadTxn) (map[countID]int64, error) {
+	counts := map[countID]int64{}
+	for _, q := range Queues {
+		opts, _ := PrefixForAllLevels(q)
+		opts.KeysOnly = true
+		err := tx.Iterate(opts, func(k, _ []byte) error {
+			ki, err := ParseNodeKey(k)
+			if err != nil {
+				return fmt.Errorf("%w: %w", ErrCorrupt, err)
+			}
+			counts[countID{q, position{ki.Level, ki.Traversal, ki.Copy}}]++
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return counts, nil
+}
+
+func entriesOf(m map[countID]int64) []CountEntry {
+	out := make([]CountEntry, 0, len(m))
+	for id, n := range m {
+		out = append(out, CountEntry{Queue: id.q, Level: id.pos.level, Traversal: id.pos.ts, Copy: id.pos.cs, N: n})
+	}
+	slices.SortFunc(out, compareEntries)
+	return out
+}
+
+// ScanCounts counts the node keys by scanning them (O(nodes)), without
+// looking at the stored counters: what the counters must say.
+func (s *Store) ScanCounts(ctx context.Context) ([]CountEntry, error) {
+	var out []CountEntry
+	err := s.kv.View(ctx, func(tx kv.ReadTxn) error {
+		m, err := scanCounts(tx)
+		out = entriesOf(m)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("nodestore: scan counts: %w", err)
+	}
+	return out, nil
+}
+
+// CountMismatch is a counter whose stored value differs from the scan.
+type CountMismatch struct {
+	CountEntry       // the position, and N as scanned
+	Stored     int64 // what the counter holds
+}
+
+func (m CountMismatch) String() string {
+	return fmt.Sprintf("%s level %d %s/%s: stored %d, scanned %d", m.Queue, m.Level, m.Traversal, m.Copy, m.Stored, m.N)
+}
+
+// CheckCounts compares every stored counter (and the pending-level keys)
+// with a scan of the node keys, on one snapshot, and returns the
+// differences, ordered; none means the counters are exact. It costs a scan
+// of every node key.
+func (s *Store) CheckCounts(ctx context.Context) ([]CountMismatch, error) {
+	var out []CountMismatch
+	err := s.kv.View(ctx, func(tx kv.ReadTxn) error {
+		var err error
+		out, err = checkCounts(tx)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("nodestore: check counts: %w", err)
+	}
+	return out, nil
+}
+
+func checkCounts(tx kv.ReadTxn) ([]CountMismatch, error) {
+	scanned, err := scanCounts(tx)
+	if err != nil {
+		return nil, err
+	}
+	stored, err := storedCounts(tx)
+	if err != nil {
+		return nil, err
+	}
+	var out []CountMismatch
+	seen := map[countID]bool{}
+	for _, e := range stored {
+		seen[e.id()] = true
+		if n := scanned[e.id()]; n != e.N {
+			m := CountMismatch{CountEntry: e, Stored: e.N}
+			m.N = n
+			out = append(out, m)
+		}
+	}
+	for _, e := range entriesOf(scanned) {
+		if !seen[e.id()] {
+			out = append(out, CountMismatch{CountEntry: e})
+		}
+	}
+	// The pending-level keys must be the sum of the pending counters.
+	pending := map[countID]int64{}
+	for id, n := range scanned {
+		if id.pos.ts == TraversalStatusPending {
+			pending[countID{q: id.q, pos: position{level: id.pos.level, ts: TraversalStatusPending}}] += n
+		}
+	}
+	for _, q := range Queues {
+		prefix := append(appendQueue(nil, q), familyPendingLevel...)
+		err := tx.Iterate(kv.IterOptions{Prefix: prefix}, func(k, v []byte) error {
+			level, err := parseLevel(k[len(prefix):])
+			if err != nil {
+				return fmt.Errorf("%w: key %q", ErrCorrupt, k)
+			}
+			n, err := decodeCounter(k, v)
+			if err != nil {
+				return err
+			}
+			id := countID{q: q, pos: position{level: level, ts: TraversalStatusPending}}
+			if pending[id] != n {
+				out = append(out, CountMismatch{CountEntry: CountEntry{Queue: q, Level: level, Traversal: TraversalStatusPending, Copy: "*", N: pending[id]}, Stored: n})
+			}
+			delete(pending, id)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	for id, n := range pending {
+		out = append(out, CountMismatch{CountEntry: CountEntry{Queue: id.q, Level: id.pos.level, Traversal: TraversalStatusPending, Copy: "*", N: n}})
+	}
+	slices.SortFunc(out, func(a, b CountMismatch) int { return compareEntries(a.CountEntry, b.CountEntry) })
+	return out, nil
+}
+
+// RebuildCounts recomputes every counter and pending-level key from a scan
+// of the node keys and replaces the stored ones, in one transaction (the
+// counters are a few keys per level, far below the transaction limit). It
+// repairs counters after a bug or a manual edit; the normal write path
+// never needs it. The scan runs inside the write transaction, so other
+// writers wait for it: O(nodes).
+func (s *Store) RebuildCounts(ctx context.Context) error {
+	err := s.kv.Update(ctx, func(tx kv.Txn) error {
+		scanned, err := scanCounts(tx)
+		if err != nil {
+			return err
+		}
+		var old [][]byte
+		for _, q := range Queues {
+			for _, fam := range []string{familyCount, familyPendingLevel} {
+				prefix := append(appendQueue(nil, q), fam...)
+				err := tx.Iterate(kv.IterOptions{Prefix: prefix, KeysOnly: true}, func(k, _ []byte) error {
+					old = append(old, bytes.Clone(k))
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+			}
+		}
+		for _, k := range old {
+			if err := tx.Delete(k); err != nil {
+				return err
+			}
+		}
+		var d deltas
+		for _, e := range entriesOf(scanned) {
+			d.add(e.Queue, position{e.Level, e.Traversal, e.Copy}, e.N)
+		}
+		return d.write(tx) // every counter starts from zero
+	})
+	if err != nil {
+		return fmt.Errorf("nodestore: rebuild counts: %w", err)
+	}
+	return nil
+}

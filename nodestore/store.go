@@ -1,0 +1,255 @@
+package nodestore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/polykv/polykv/kv"
+)
+
+// Store keeps the traversal state of a migration in a kv.Store. It holds no
+// state of its own besides the kv.Store: any number of Stores (in one
+// process) may share one kv.Store, and every method is safe for concurrent
+// use.
+//
+// Every write is one kv Update (or, for the batch operations, one Update per
+// chunk), so a node key, its children index entry, its path key and the
+// counters always change together. kv serializes writers, so concurrent
+// workers never lose a count.
+//
+// After the kv.Store is closed every method returns an error wrapping
+// kv.ErrClosed.
+type Store struct {
+	kv kv.Store
+}
+
+// New returns a Store over s. It reads and writes nothing.
+func New(s kv.Store) *Store { return &Store{kv: s} }
+
+// KV returns the kv.Store under s.
+func (s *Store) KV() kv.Store { return s.kv }
+
+// position is where a node's key puts it.
+type position struct {
+	level int
+	ts    TraversalStatus
+	cs    CopyStatus
+}
+
+func (p position) String() string {
+	return fmt.Sprintf("level %d, traversal %q, copy %q", p.level, p.ts, p.cs)
+}
+
+// validate checks a node about to be stored and fills in State.Status. It
+// returns the path hash and, for a non-root, the parent's hash.
+func validate(n *Node) (h, parent PathHash, root bool, err error) {
+	if err := checkPosition(n.Queue, n.Level, n.Traversal, n.Copy); err != nil {
+		return h, parent, false, err
+	}
+	st := &n.State
+	if err := checkNormal("Path", st.Path); err != nil {
+		return h, parent, false, err
+	}
+	root = st.ParentPath == ""
+	if root {
+		if n.Level != 0 {
+			return h, parent, false, fmt.Errorf("field ParentPath: %w: empty (a root) at level %d: roots live at level 0", ErrInvalidNode, n.Level)
+		}
+	} else {
+		if err := checkNormal("ParentPath", st.ParentPath); err != nil {
+			return h, parent, false, err
+		}
+		if want := parentOf(st.Path); st.ParentPath != want {
+			return h, parent, false, fmt.Errorf("field ParentPath: %w: %q is not the parent of %q (want %q)", ErrInvalidNode, st.ParentPath, st.Path, want)
+		}
+		if n.Level == 0 {
+			return h, parent, false, fmt.Errorf("field ParentPath: %w: %q at level 0: level 0 holds roots, whose ParentPath is empty", ErrInvalidNode, st.ParentPath)
+		}
+		if want := baseOf(st.Path); st.Name != want {
+			return h, parent, false, fmt.Errorf("field Name: %w: %q is not the last element of %q (want %q)", ErrInvalidNode, st.Name, st.Path, want)
+		}
+	}
+	for _, c := range []byte(st.Name) {
+		if c == 0 {
+			return h, parent, false, fmt.Errorf("field Name: %w: %q contains a NUL byte", ErrInvalidNode, st.Name)
+		}
+	}
+	if st.Type != NodeTypeFolder && st.Type != NodeTypeFile {
+		return h, parent, false, fmt.Errorf("field Type: %w: %q: want %q or %q", ErrInvalidNode, st.Type, NodeTypeFolder, NodeTypeFile)
+	}
+	if st.Size < 0 {
+		return h, parent, false, fmt.Errorf("field Size: %w: %d is negative", ErrInvalidNode, st.Size)
+	}
+	if st.Depth != n.Level {
+		return h, parent, false, fmt.Errorf("field Depth: %w: %d is not the level %d", ErrInvalidNode, st.Depth, n.Level)
+	}
+	switch st.Status {
+	case "":
+		st.Status = n.Traversal
+	case n.Traversal:
+	default:
+		return h, parent, false, fmt.Errorf("field Status: %w: %q is not the traversal status %q", ErrInvalidStatus, st.Status, n.Traversal)
+	}
+	h = hashNormal(st.Path)
+	if !root {
+		parent = hashNormal(st.ParentPath)
+	}
+	return h, parent, root, nil
+}
+
+func opErr(op string, q QueueType, path string, err error) error {
+	return fmt.Errorf("nodestore: %s %s %q: %w", op, q, path, err)
+}
+
+// getPosition reads the path key of (q, h).
+func getPosition(tx kv.ReadTxn, q QueueType, h PathHash, buf []byte) (position, bool, error) {
+	v, err := tx.Get(appendPathKey(buf[:0], q, h))
+	if errors.Is(err, kv.ErrNotFound) {
+		return position{}, false, nil
+	}
+	if err != nil {
+		return position{}, false, err
+	}
+	level, ts, cs, err := parseStatusSuffix(q, v)
+	if err != nil {
+		return position{}, false, fmt.Errorf("path key of %s: %w", h, err)
+	}
+	return position{level, ts, cs}, true, nil
+}
+
+// getNode reads the node (q, h) through its path key.
+func getNode(tx kv.ReadTxn, q QueueType, h PathHash) (Node, error) {
+	var buf [96]byte
+	pos, ok, err := getPosition(tx, q, h, buf[:0])
+	if err != nil {
+		return Node{}, err
+	}
+	if !ok {
+		return Node{}, ErrNotFound
+	}
+	key := appendNodeKey(buf[:0], q, pos.level, pos.ts, pos.cs, h)
+	v, err := tx.Get(key)
+	if errors.Is(err, kv.ErrNotFound) {
+		return Node{}, fmt.Errorf("%w: path key says %s but %s is missing", ErrCorrupt, pos, key)
+	}
+	if err != nil {
+		return Node{}, err
+	}
+	n := Node{Queue: q, Level: pos.level, Traversal: pos.ts, Copy: pos.cs}
+	if err := decodeState(v, &n.State); err != nil {
+		return Node{}, fmt.Errorf("%s: %w", key, err)
+	}
+	return n, nil
+}
+
+// Get returns the node of queue q at path (normalized first), whatever its
+// level and statuses, or an error wrapping ErrNotFound. It costs two point
+// reads.
+func (s *Store) Get(ctx context.Context, q QueueType, path string) (Node, error) {
+	if err := q.check(); err != nil {
+		return Node{}, opErr("get", q, path, err)
+	}
+	h, err := HashPath(path)
+	if err != nil {
+		return Node{}, opErr("get", q, path, err)
+	}
+	var n Node
+	err = s.kv.View(ctx, func(tx kv.ReadTxn) error {
+		var err error
+		n, err = getNode(tx, q, h)
+		return err
+	})
+	if err != nil {
+		return Node{}, opErr("get", q, path, err)
+	}
+	return n, nil
+}
+
+// writeNew writes a validated new node: node key, index entry (unless
+// root), path key; it records the counter change in d.
+func writeNew(tx kv.Txn, n *Node, h, parent PathHash, root bool, d *deltas, buf []byte) ([]byte, error) {
+	buf = appendNodeKey(buf[:0], n.Queue, n.Level, n.Traversal, n.Copy, h)
+	kl := len(buf)
+	buf = appendState(buf, &n.State)
+	if err := tx.Set(buf[:kl], buf[kl:]); err != nil {
+		return buf, err
+	}
+	if !root {
+		buf = appendChildKey(buf[:0], n.Queue, parent, h)
+		if err := tx.Set(buf, nil); err != nil {
+			return buf, err
+		}
+	}
+	buf = appendPathKey(buf[:0], n.Queue, h)
+	kl = len(buf)
+	buf = appendStatusSuffix(buf, n.Level, n.Traversal, n.Copy)
+	if err := tx.Set(buf[:kl], buf[kl:]); err != nil {
+		return buf, err
+	}
+	d.add(n.Queue, position{n.Level, n.Traversal, n.Copy}, 1)
+	return buf, nil
+}
+
+// Insert stores a new node with its children index entry (unless it is a
+// root), its path key and its counts, in one transaction. n.State.Status
+// may be empty (it is set to n.Traversal).
+//
+// A path that is already stored in queue n.Queue, at any level and status,
+// is never stored twice: Insert returns an error wrapping ErrExists that
+// says where the node is, and writes nothing. (The batch operations skip
+// such nodes and report them instead.) Every invalid field is an error
+// naming the field, and nothing is written.
+//
+// The parent need not be stored: the index entry is written regardless
+// (Check reports children whose parent is missing).
+func (s *Store) Insert(ctx context.Context, n Node) error {
+	h, parent, root, err := validate(&n)
+	if err != nil {
+		return opErr("insert", n.Queue, n.State.Path, err)
+	}
+	err = s.kv.Update(ctx, func(tx kv.Txn) error {
+		var buf [128]byte
+		pos, ok, err := getPosition(tx, n.Queue, h, buf[:0])
+		if err != nil {
+			return err
+		}
+		if ok {
+			return fmt.Errorf("%w (at %s)", ErrExists, pos)
+		}
+		var d deltas
+		if _, err := writeNew(tx, &n, h, parent, root, &d, buf[:0]); err != nil {
+			return err
+		}
+		return d.apply(tx)
+	})
+	if err != nil {
+		return opErr("insert", n.Queue, n.State.Path, err)
+	}
+	return nil
+}
+
+// InsertNodeWithIndex is the seed's form of Insert: key is a node key (from
+// KeySrc or KeyDst) that gives the queue, level and statuses; its hash must
+// be the hash of state.Path, and indexPrefix must be the children index
+// prefix of the key's queue. state is not modified.
+func (s *Store) InsertNodeWithIndex(ctx context.Context, key []byte, state *NodeState, indexPrefix string) error {
+	if state == nil {
+		return fmt.Errorf("nodestore: insert %q: %w: nil state", key, ErrInvalidNode)
+	}
+	ki, err := ParseNodeKey(key)
+	if err != nil {
+		return fmt.Errorf("nodestore: insert: %w", err)
+	}
+	q, err := queueOfIndexPrefix(indexPrefix)
+	if err != nil {
+		return opErr("insert", ki.Queue, state.Path, err)
+	}
+	if q != ki.Queue {
+		return opErr("insert", ki.Queue, state.Path, fmt.Errorf("%w: index prefix %q is not the key's queue %q", ErrInvalidQueue, indexPrefix, ki.Queue))
+	}
+	if h, err := HashPath(state.Path); err == nil && h != ki.Hash {
+		return opErr("insert", ki.Queue, state.Path, fmt.Errorf("%w: key %q does not hold the hash of Path (%s)", ErrInvalidKey, key, h))
+	}
+	return s.Insert(ctx, Node{Queue: ki.Queue, Level: ki.Level, Traversal: ki.Traversal, Copy: ki.Copy, State: *state})
+}
