@@ -263,9 +263,12 @@ func bulkRules() []rule {
 		{"LoadsMillionKeysInChunks", func(t *testing.T, e *env) {
 			groups := (bulkKeys() + 2) / 3
 			w := kv.NewBulkWriter(e.ctx, e.s)
-			key := func(dst []byte, g, part int) []byte {
-				dst = append(dst[:0], 'g')
-				dst = append(dst, fmt.Sprintf("%08d", g)...)
+			key := func(dst []byte, g, part int) []byte { // g%08d then a, b or c
+				dst = append(dst[:0], "g00000000"...)
+				for i := len(dst) - 1; g > 0; i-- {
+					dst[i] = byte('0' + g%10)
+					g /= 10
+				}
 				return append(dst, byte('a'+part))
 			}
 			var k0, k1, k2 []byte

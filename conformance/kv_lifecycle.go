@@ -310,10 +310,14 @@ func deleteRangeRules() []rule {
 			var stop atomic.Bool
 			var bad atomic.Value
 			var wg sync.WaitGroup
+			firstRead := make(chan struct{})
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				for !stop.Load() {
+				for i := 0; !stop.Load(); i++ {
+					if i == 1 {
+						close(firstRead) // the delete starts once a reader is running
+					}
 					c := 0
 					err := e.s.View(e.ctx, func(tx kv.ReadTxn) error {
 						return tx.Iterate(kv.IterOptions{Prefix: []byte("r"), KeysOnly: true}, func(k, _ []byte) error { c++; return nil })
@@ -331,6 +335,13 @@ func deleteRangeRules() []rule {
 					}
 				}
 			}()
+			within(t, "a first View", func() error {
+				select {
+				case <-firstRead:
+				case <-waitDone(&wg):
+				}
+				return nil
+			})
 			if err := e.s.DeletePrefix(e.ctx, []byte("r")); err != nil {
 				t.Fatal(err)
 			}
@@ -566,4 +577,11 @@ func persistenceRules() []rule {
 			}
 		}},
 	}
+}
+
+// waitDone returns a channel closed when wg's count reaches zero.
+func waitDone(wg *sync.WaitGroup) <-chan struct{} {
+	c := make(chan struct{})
+	go func() { wg.Wait(); close(c) }()
+	return c
 }
