@@ -512,8 +512,10 @@ func nsCompleteAtomic(t *testing.T, e *nsEnv) {
 	}
 	// Too large for one transaction: nothing is applied.
 	var many []nodestore.Node
-	for i := range kv.MaxTxnOps / 3 {
-		many = append(many, nodestore.Node{Traversal: nsS, Copy: nsCP, State: nsFile(fmt.Sprintf("/b/f%06d", i), 2)})
+	for i := range kv.MaxTxnBytes / 2000 {
+		st := nsFile(fmt.Sprintf("/b/f%06d", i), 2)
+		st.ID = strings.Repeat("i", 2000) // reach the byte limit with few keys
+		many = append(many, nodestore.Node{Traversal: nsS, Copy: nsCP, State: st})
 	}
 	_, err = e.ns.CompleteWithChildren(e.ctx, nodestore.QueueSrc, "/b", nsS, many)
 	wantErrIs(t, "CompleteWithChildren past the transaction limit", err, kv.ErrTxnTooLarge)
@@ -525,11 +527,15 @@ func nsCompleteAtomic(t *testing.T, e *nsEnv) {
 
 func nsBatchChunks(t *testing.T, e *nsEnv) {
 	e.seedSmallTree()
-	const n = 25000 // more than one transaction holds
+	// More than one transaction holds: 2 KB IDs reach kv.MaxTxnBytes with
+	// few keys (kv.MaxTxnOps is checked by the traversal's sizes and by
+	// the chunk planner's unit tests).
+	n := 2 * kv.MaxTxnBytes / 2000
 	ops := make([]nodestore.InsertOperation, n)
 	states := make([]nodestore.NodeState, n)
 	for i := range ops {
 		states[i] = nsFile(fmt.Sprintf("/a/f%06d", i), 2)
+		states[i].ID = strings.Repeat("i", 2000)
 		ops[i] = nodestore.InsertOperation{QueueType: nodestore.QueueSrc, Level: 2, TraversalStatus: nsS, CopyStatus: nsCP, State: &states[i]}
 	}
 	res, err := e.ns.BatchInsertNodes(e.ctx, ops)
@@ -539,7 +545,7 @@ func nsBatchChunks(t *testing.T, e *nsEnv) {
 	if res.Applied != n || len(res.Skipped) != 0 || res.Chunks < 2 {
 		t.Fatalf("BatchInsertNodes = applied %d, skipped %d, chunks %d; want %d, 0, >= 2", res.Applied, len(res.Skipped), res.Chunks, n)
 	}
-	if c := e.count(nodestore.QueueSrc, 2, nsS, nsCP); c != n {
+	if c := e.count(nodestore.QueueSrc, 2, nsS, nsCP); c != int64(n) {
 		t.Errorf("Count = %d, want %d", c, n)
 	}
 	kids, err := e.ns.Children(e.ctx, nodestore.QueueSrc, "/a")
