@@ -3,6 +3,7 @@ package bbolt
 import (
 	"bytes"
 	"context"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -16,6 +17,8 @@ type engine struct {
 	path     string
 	readOnly bool
 	mmapSize int // the initial mapping bbolt was opened with
+
+	order []int32 // Apply's scratch: the batch's writes in key order
 }
 
 var (
@@ -84,6 +87,12 @@ func (e *engine) NewSnapshot() (s kv.Snapshot, err error) {
 // DB.Batch, which may merge or re-run functions): all of it commits or none
 // does. The batch's slices stay valid until Apply returns, which covers
 // bbolt's rule that a value given to Put stays valid until the commit.
+//
+// The writes are applied in key order (stable, so that the last write to a
+// key still wins). bbolt splits its nodes only at commit: until then a leaf
+// takes every key inserted into it, each insertion shifting the entries
+// after it, so a large batch in random order (hashed keys) costs time
+// quadratic in its size, and in key order linear.
 func (e *engine) Apply(ctx context.Context, b *kv.Batch) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -91,8 +100,10 @@ func (e *engine) Apply(ctx context.Context, b *kv.Batch) (err error) {
 	defer recoverTo(&err, "apply", e.path)
 	err = e.db.Update(func(tx *bolt.Tx) error {
 		bk := tx.Bucket(bucketName)
-		for i := range b.Len() {
-			kind, k, v := b.Op(i)
+		// bbolt's writer lock is held: the scratch order is ours alone.
+		e.order = keyOrder(b, e.order[:0])
+		for _, i := range e.order {
+			kind, k, v := b.Op(int(i))
 			var err error
 			if kind == kv.OpSet {
 				err = bk.Put(k, v)
@@ -105,7 +116,33 @@ func (e *engine) Apply(ctx context.Context, b *kv.Batch) (err error) {
 		}
 		return nil
 	})
+	if cap(e.order) > 1<<16 {
+		e.order = nil // do not pin the memory of an unusually large batch
+	}
 	return wrapErr("apply", e.path, err)
+}
+
+// keyOrder appends to order the positions of b's writes sorted by key,
+// stably (writes to one key keep their order).
+func keyOrder(b *kv.Batch, order []int32) []int32 {
+	sorted := true
+	var prev []byte
+	for i := range b.Len() {
+		_, k, _ := b.Op(i)
+		if i > 0 && bytes.Compare(prev, k) > 0 {
+			sorted = false
+		}
+		prev = k
+		order = append(order, int32(i))
+	}
+	if !sorted {
+		slices.SortStableFunc(order, func(x, y int32) int {
+			_, kx, _ := b.Op(int(x))
+			_, ky, _ := b.Op(int(y))
+			return bytes.Compare(kx, ky)
+		})
+	}
+	return order
 }
 
 // deleteRangeCtxEvery is how many deletions DeleteRange makes between
