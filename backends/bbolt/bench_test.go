@@ -20,7 +20,9 @@ import (
 
 const benchKeys = 10000
 
-func benchKey(i int) []byte { return fmt.Appendf(nil, "src:%08d:pending:pending:%016x", i%100, uint64(i)*0x9E3779B97F4A7C15) }
+func benchKey(i int) []byte {
+	return fmt.Appendf(nil, "src:%08d:pending:pending:%016x", i%100, uint64(i)*0x9E3779B97F4A7C15)
+}
 
 var benchValue = bytes.Repeat([]byte("v"), 128)
 
