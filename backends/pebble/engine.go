@@ -56,6 +56,10 @@ var (
 	_ kv.Stater       = (*engine)(nil)
 )
 
+// wrapFS, when set (by tests only, through export_test.go), wraps the file
+// system every engine opened afterwards uses: fault injection.
+var wrapFS func(vfs.FS) vfs.FS
+
 func openEngine(dir string, cfg *kv.Config) (*engine, error) {
 	s, err := parseSettings(cfg.Options)
 	if err != nil {
@@ -86,9 +90,14 @@ func openEngine(dir string, cfg *kv.Config) (*engine, error) {
 	opts.Logger = g
 	opts.EventListener = eventListener(g)
 
+	fs := vfs.Default
+	if wrapFS != nil {
+		fs = wrapFS(fs)
+		opts.FS = fs
+	}
 	// Take Pebble's LOCK ourselves so that a lock held elsewhere is told
 	// apart from any other open error without looking at messages.
-	lock, err := pebble.LockDirectory(dir, vfs.Default)
+	lock, err := pebble.LockDirectory(dir, fs)
 	if err != nil {
 		return nil, translateLock(dir, err)
 	}

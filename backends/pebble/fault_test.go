@@ -1,0 +1,93 @@
+package pebble_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
+	"github.com/polykv/polykv/backends/pebble"
+	"github.com/polykv/polykv/kv"
+	"github.com/stretchr/testify/require"
+)
+
+// A failing WAL makes Pebble call Logger.Fatalf in the commit path, after
+// which its commit returns as if it had succeeded. The write must fail
+// with a *FatalError instead (never a false success), the process must
+// live on, later writes must be refused, reads must still work, and the
+// store must close and reopen with every acknowledged write.
+func TestWALFailureIsReportedNotHidden(t *testing.T) {
+	ctx := context.Background()
+	var failWAL atomic.Bool
+	inject := errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if !failWAL.Load() || !strings.HasSuffix(op.Path, ".log") {
+			return nil
+		}
+		switch op.Kind {
+		case errorfs.OpFileWrite, errorfs.OpFileWriteAt, errorfs.OpFileSync, errorfs.OpFileSyncData, errorfs.OpFileSyncTo:
+			return errorfs.ErrInjected
+		}
+		return nil
+	})
+	restore := pebble.SetWrapFS(func(fs vfs.FS) vfs.FS { return errorfs.Wrap(fs, inject) })
+	defer restore()
+
+	logged := new(lockedBuffer)
+	cfg := kv.Config{Path: t.TempDir(), Durability: kv.Sync,
+		Logger: slog.New(slog.NewTextHandler(logged, &slog.HandlerOptions{Level: slog.LevelError}))}
+	db, err := pebble.Open(ctx, cfg)
+	require.NoError(t, err)
+	require.NoError(t, db.Set(ctx, []byte("before"), []byte("1")))
+
+	failWAL.Store(true)
+	err = db.Set(ctx, []byte("during"), []byte("2"))
+	require.Error(t, err, "a commit whose WAL write failed was reported as a success")
+	var fe *pebble.FatalError
+	require.True(t, errors.As(err, &fe), "want a *pebble.FatalError, got %T: %v", err, err)
+	require.Equal(t, cfg.Path, fe.Path)
+	failWAL.Store(false)
+
+	// The engine is poisoned for writes; reads still work.
+	require.ErrorAs(t, db.Set(ctx, []byte("after"), []byte("3")), &fe)
+	require.ErrorAs(t, db.Sync(), &fe)
+	v, err := db.Get(ctx, []byte("before"))
+	require.NoError(t, err)
+	require.Equal(t, "1", string(v))
+	require.Contains(t, logged.String(), "fatal")
+
+	db.Close() // may report the WAL failure; must not hang or panic
+	restore()
+	db, err = pebble.Open(ctx, cfg)
+	require.NoError(t, err)
+	defer db.Close()
+	v, err = db.Get(ctx, []byte("before"))
+	require.NoError(t, err)
+	require.Equal(t, "1", string(v))
+	_, err = db.Get(ctx, []byte("after"))
+	require.ErrorIs(t, err, kv.ErrNotFound)
+	require.NoError(t, db.Set(ctx, []byte("again"), nil))
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent use.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
