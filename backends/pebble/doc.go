@@ -70,6 +70,15 @@
 // the kv.Batch being committed, sstable index and filter blocks pinned by
 // open tables (Config.Options max_open_files), and Go's own overhead.
 //
+// # Disk
+//
+// Pebble preallocates each WAL file at 110% of MemTableSize and keeps one
+// finished WAL for reuse, so even a nearly empty store occupies about 70 to
+// 140 MiB of allocated blocks at the default budget (DB.Stats DiskBytes
+// counts them; Extra["table_bytes"] is the data in sstables alone). Space
+// freed by deletes and range deletes comes back as compactions run, or at
+// once with DB.Compact.
+//
 // # Options
 //
 // kv.Config.Options accepts these keys (see the Opt constants): compression,
