@@ -20,7 +20,9 @@ import (
 
 const benchKeys = 50000
 
-func benchValue(i int) []byte { return fmt.Appendf(nil, "value-%08d-%s", i, "0123456789abcdef0123456789abcdef") }
+func benchValue(i int) []byte {
+	return fmt.Appendf(nil, "value-%08d-%s", i, "0123456789abcdef0123456789abcdef")
+}
 
 func openBenchKV(b *testing.B) *kv.DB {
 	b.Helper()
