@@ -59,6 +59,26 @@ func runChild(role string, _ []string) int {
 			fmt.Fprintf(w, "ack %d\n", i)
 			w.Flush()
 		}
+	case "compactor":
+		// Compact over and over, with a write between compactions, until
+		// killed; print the number of each write once it is committed.
+		ctx := context.Background()
+		db, err := bbolt.Open(ctx, kv.Config{Path: arg, Durability: kv.NoSync})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "child:", err)
+			return 2
+		}
+		for i := 0; ; i++ {
+			if err := db.Set(ctx, fmt.Appendf(nil, "c%08d", i), []byte("x")); err != nil {
+				fmt.Fprintln(os.Stderr, "child:", err)
+				return 2
+			}
+			fmt.Printf("ack %d\n", i)
+			if err := db.Compact(ctx); err != nil {
+				fmt.Fprintln(os.Stderr, "child:", err)
+				return 2
+			}
+		}
 	case "iterate-write-small":
 		if err := iterateWriteSmall(arg); err != nil {
 			fmt.Fprintln(os.Stderr, "child:", err)

@@ -37,9 +37,12 @@
 //     recreates the bucket.
 //   - Sync: fdatasync of the file.
 //   - Stats (kv.Stater): the file's allocated bytes and bbolt's counters.
-//     There is no kv.Compacter: bbolt reuses freed pages but never shrinks
-//     its file; compacting means copying into a new file (bbolt compact)
-//     while nothing has the store open.
+//   - Compact (kv.Compacter): bbolt reuses freed pages but never shrinks
+//     its file. Compact copies the live data into a new file with full
+//     pages, syncs it and renames it over the old one, so a crash leaves
+//     one or the other, whole. It waits for open iterations and Views to
+//     end and blocks every other call while it copies: run it in a quiet
+//     moment, after large deletions.
 //
 // # Durability
 //

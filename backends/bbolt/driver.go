@@ -74,11 +74,17 @@ func (Driver) Open(ctx context.Context, dir string, cfg *kv.Config) (kv.Engine, 
 		PageSize:        o.pageSize,
 		Logger:          boltLogger(cfg.Logger),
 	}
+	if !cfg.ReadOnly {
+		// A copy left by a Compact that was interrupted; the data file is whole.
+		if err := os.Remove(path + compactSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, wrapErr("open", path, err)
+		}
+	}
 	db, err := openFile(path, bo, !o.initialMmapSizeSet, cfg)
 	if err != nil {
 		return nil, err
 	}
-	e := &engine{db: db, path: path, readOnly: cfg.ReadOnly, mmapSize: bo.InitialMmapSize}
+	e := &engine{db: db, path: path, readOnly: cfg.ReadOnly, bo: bo}
 	if !cfg.ReadOnly {
 		if err := e.ensureBucket(); err != nil {
 			db.Close()

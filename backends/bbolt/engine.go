@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"slices"
+	"sync"
+	"sync/atomic"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -13,18 +15,38 @@ import (
 // engine is one open bbolt file. kv.DB serializes its writers (Apply,
 // DeleteRange) and calls Close once, after every call in flight.
 type engine struct {
-	db       *bolt.DB
 	path     string
 	readOnly bool
-	mmapSize int // the initial mapping bbolt was opened with
+	bo       *bolt.Options // what the file was opened with, for Compact's reopen
+
+	// mu guards db: every call holds it shared while it uses db; Compact
+	// holds it exclusively to replace the file. Iterators and snapshots do
+	// not hold it (they would block Compact for their whole life); they
+	// are counted in readers instead, and Compact waits for none to be open.
+	mu      sync.RWMutex
+	db      *bolt.DB
+	broken  error // set when Compact could not reopen the file
+	readers atomic.Int64
 
 	order []int32 // Apply's scratch: the batch's writes in key order
+}
+
+// use takes mu shared and returns the open bbolt DB; release with
+// e.mu.RUnlock when it returns no error.
+func (e *engine) use() (*bolt.DB, error) {
+	e.mu.RLock()
+	if e.broken != nil {
+		e.mu.RUnlock()
+		return nil, e.broken
+	}
+	return e.db, nil
 }
 
 var (
 	_ kv.Engine       = (*engine)(nil)
 	_ kv.RangeDeleter = (*engine)(nil)
 	_ kv.Stater       = (*engine)(nil)
+	_ kv.Compacter    = (*engine)(nil)
 )
 
 // get looks key up in b (nil: the bucket does not exist, as in a read-only
@@ -50,8 +72,13 @@ func get(b *bolt.Bucket, key, dst []byte) ([]byte, error) {
 // Get reads key in its own read transaction and copies the value out
 // before the transaction ends.
 func (e *engine) Get(key, dst []byte) (out []byte, err error) {
+	db, err := e.use()
+	if err != nil {
+		return nil, err
+	}
+	defer e.mu.RUnlock()
 	defer recoverTo(&err, "get", e.path)
-	err = e.db.View(func(tx *bolt.Tx) error {
+	err = db.View(func(tx *bolt.Tx) error {
 		out, err = get(tx.Bucket(bucketName), key, dst)
 		return err
 	})
@@ -64,23 +91,37 @@ func (e *engine) Get(key, dst []byte) (out []byte, err error) {
 // NewIter opens a read transaction that the iterator owns and rolls back on
 // Close.
 func (e *engine) NewIter(r kv.IterRange) (it kv.Iter, err error) {
+	db, err := e.use()
+	if err != nil {
+		return nil, err
+	}
+	defer e.mu.RUnlock()
 	defer recoverTo(&err, "iterate", e.path)
-	tx, err := e.db.Begin(false)
+	tx, err := db.Begin(false)
 	if err != nil {
 		return nil, wrapErr("iterate", e.path, err)
 	}
-	return newIter(tx, tx.Bucket(bucketName), r, true, e.path), nil
+	e.readers.Add(1)
+	i := newIter(tx, tx.Bucket(bucketName), r, e.path)
+	i.readers = &e.readers
+	return i, nil
 }
 
 // NewSnapshot opens a read transaction: bbolt's MVCC gives it the state of
 // the last commit, unchanged until Close rolls it back.
 func (e *engine) NewSnapshot() (s kv.Snapshot, err error) {
+	db, err := e.use()
+	if err != nil {
+		return nil, err
+	}
+	defer e.mu.RUnlock()
 	defer recoverTo(&err, "snapshot", e.path)
-	tx, err := e.db.Begin(false)
+	tx, err := db.Begin(false)
 	if err != nil {
 		return nil, wrapErr("snapshot", e.path, err)
 	}
-	return &snapshot{tx: tx, b: tx.Bucket(bucketName), path: e.path}, nil
+	e.readers.Add(1)
+	return &snapshot{tx: tx, b: tx.Bucket(bucketName), path: e.path, readers: &e.readers}, nil
 }
 
 // Apply writes b in exactly one bbolt read-write transaction (never
@@ -97,8 +138,13 @@ func (e *engine) Apply(ctx context.Context, b *kv.Batch) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	db, err := e.use()
+	if err != nil {
+		return err
+	}
+	defer e.mu.RUnlock()
 	defer recoverTo(&err, "apply", e.path)
-	err = e.db.Update(func(tx *bolt.Tx) error {
+	err = db.Update(func(tx *bolt.Tx) error {
 		bk := tx.Bucket(bucketName)
 		// bbolt's writer lock is held: the scratch order is ours alone.
 		e.order = keyOrder(b, e.order[:0])
@@ -157,8 +203,13 @@ func (e *engine) DeleteRange(ctx context.Context, start, end []byte) (err error)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	db, err := e.use()
+	if err != nil {
+		return err
+	}
+	defer e.mu.RUnlock()
 	defer recoverTo(&err, "delete range in", e.path)
-	err = e.db.Update(func(tx *bolt.Tx) error {
+	err = db.Update(func(tx *bolt.Tx) error {
 		if end == nil && (len(start) == 0 || bytes.Equal(start, []byte{0})) {
 			if err := tx.DeleteBucket(bucketName); err != nil {
 				return err
@@ -205,23 +256,33 @@ func (e *engine) Sync() (err error) {
 	if e.readOnly {
 		return nil
 	}
+	db, err := e.use()
+	if err != nil {
+		return err
+	}
+	defer e.mu.RUnlock()
 	defer recoverTo(&err, "sync", e.path)
-	return wrapErr("sync", e.path, e.db.Sync())
+	return wrapErr("sync", e.path, db.Sync())
 }
 
 // Close closes the file; bbolt waits for open transactions, and kv.DB
 // calls Close only after all of them have ended.
 func (e *engine) Close() (err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	defer recoverTo(&err, "close", e.path)
+	// After a failed Compact the file is already closed: bbolt's Close of
+	// a closed DB does nothing.
 	return wrapErr("close", e.path, e.db.Close())
 }
 
 // snapshot is a kv.Snapshot over one bbolt read transaction.
 type snapshot struct {
-	tx   *bolt.Tx
-	b    *bolt.Bucket
-	path string
-	done bool
+	tx      *bolt.Tx
+	b       *bolt.Bucket
+	path    string
+	done    bool
+	readers *atomic.Int64 // the engine's count of open readers
 }
 
 func (s *snapshot) Get(key, dst []byte) (out []byte, err error) {
@@ -232,7 +293,7 @@ func (s *snapshot) Get(key, dst []byte) (out []byte, err error) {
 // NewIter iterates within the snapshot's transaction; the iterator does not
 // own it.
 func (s *snapshot) NewIter(r kv.IterRange) (kv.Iter, error) {
-	return newIter(s.tx, s.b, r, false, s.path), nil
+	return newIter(s.tx, s.b, r, s.path), nil
 }
 
 // Close rolls the read transaction back (a read transaction has nothing to
@@ -242,6 +303,7 @@ func (s *snapshot) Close() (err error) {
 		return nil
 	}
 	s.done = true
+	defer s.readers.Add(-1)
 	defer recoverTo(&err, "close snapshot of", s.path)
 	return wrapErr("close snapshot of", s.path, s.tx.Rollback())
 }

@@ -2,6 +2,7 @@ package bbolt
 
 import (
 	"bytes"
+	"sync/atomic"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -16,8 +17,8 @@ import (
 // transaction is open; Key hands that memory out (kv.DB copies it before a
 // user sees it), Value appends a copy.
 type iter struct {
-	tx      *bolt.Tx // rolled back by Close when ownTx
-	ownTx   bool
+	tx      *bolt.Tx      // rolled back by Close when readers is set
+	readers *atomic.Int64 // the engine's count of open readers; nil in a snapshot
 	c       *bolt.Cursor // nil: the bucket does not exist, nothing to visit
 	lower   []byte
 	upper   []byte
@@ -30,8 +31,8 @@ type iter struct {
 	err     error
 }
 
-func newIter(tx *bolt.Tx, b *bolt.Bucket, r kv.IterRange, ownTx bool, path string) *iter {
-	it := &iter{tx: tx, ownTx: ownTx, reverse: r.Reverse, path: path}
+func newIter(tx *bolt.Tx, b *bolt.Bucket, r kv.IterRange, path string) *iter {
+	it := &iter{tx: tx, reverse: r.Reverse, path: path}
 	if b != nil {
 		it.c = b.Cursor()
 	} else {
@@ -119,11 +120,12 @@ func (it *iter) Err() error { return it.err }
 // Close ends the iteration and rolls back the transaction it owns.
 func (it *iter) Close() (err error) {
 	it.k, it.v, it.done = nil, nil, true
-	if !it.ownTx || it.tx == nil {
+	if it.readers == nil || it.tx == nil {
 		return nil
 	}
 	tx := it.tx
 	it.tx = nil
+	defer it.readers.Add(-1)
 	defer recoverTo(&err, "close iterator of", it.path)
 	return wrapErr("close iterator of", it.path, tx.Rollback())
 }

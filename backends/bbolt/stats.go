@@ -24,18 +24,23 @@ import (
 //	cursors             cursors created since Open
 //	splits, spills, rebalances   B+tree node operations since Open
 func (e *engine) Stats() (st kv.EngineStats, err error) {
+	db, err := e.use()
+	if err != nil {
+		return st, err
+	}
+	defer e.mu.RUnlock()
 	defer recoverTo(&err, "stats of", e.path)
 	fi, err := os.Stat(e.path)
 	if err != nil {
 		return st, wrapErr("stats of", e.path, err)
 	}
-	s := e.db.Stats()
+	s := db.Stats()
 	ts := &s.TxStats
 	st.DiskBytes = allocatedBytes(fi)
 	st.Extra = map[string]int64{
 		"file_bytes":           fi.Size(),
-		"page_size":            int64(e.db.Info().PageSize),
-		"initial_mmap_size":    int64(e.mmapSize),
+		"page_size":            int64(db.Info().PageSize),
+		"initial_mmap_size":    int64(e.bo.InitialMmapSize),
 		"free_pages":           int64(s.FreePageN),
 		"pending_pages":        int64(s.PendingPageN),
 		"free_alloc_bytes":     int64(s.FreeAlloc),
