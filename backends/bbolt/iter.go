@@ -19,7 +19,7 @@ import (
 type iter struct {
 	tx      *bolt.Tx      // rolled back by Close when readers is set
 	readers *atomic.Int64 // the engine's count of open readers; nil in a snapshot
-	c       *bolt.Cursor // nil: the bucket does not exist, nothing to visit
+	c       *bolt.Cursor  // nil: the bucket does not exist, nothing to visit
 	lower   []byte
 	upper   []byte
 	reverse bool
