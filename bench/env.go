@@ -36,6 +36,7 @@ type Env struct {
 	measured  time.Duration
 	loadOps   int64
 	loaded    time.Duration
+	cpu       time.Duration
 	mallocs   uint64
 	allocated uint64
 	logical   int64
@@ -186,10 +187,12 @@ func (e *Env) beginMeasure() {
 	runtime.ReadMemStats(&ms)
 	e.mallocs -= ms.Mallocs
 	e.allocated -= ms.TotalAlloc
+	e.cpu -= cpuTime()
 }
 
 func (e *Env) endMeasure(start time.Time, n int64) {
 	e.measured += time.Since(start)
+	e.cpu += cpuTime()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	e.mallocs += ms.Mallocs
@@ -249,7 +252,9 @@ func RunOne(ctx context.Context, spec Spec) (Result, error) {
 	}
 	res.LoadOps = e.loadOps
 	res.LoadSeconds = e.loaded.Seconds()
+	res.CPUSeconds = e.cpu.Seconds()
 	if e.ops > 0 {
+		res.CPUPerOp = e.cpu.Seconds() * 1e9 / float64(e.ops)
 		res.AllocsPerOp = float64(e.mallocs) / float64(e.ops)
 		res.BytesPerOp = float64(e.allocated) / float64(e.ops)
 	}

@@ -101,6 +101,7 @@ type Summary struct {
 	// Medians over repetitions, except PeakRSS (the maximum).
 	AllocsPerOp float64 `json:"allocs_per_op"`
 	BytesPerOp  float64 `json:"bytes_per_op"`
+	CPUPerOp    float64 `json:"cpu_ns_per_op"`
 	PeakRSS     int64   `json:"peak_rss"`
 	DiskBytes   int64   `json:"disk_bytes"`
 	WriteAmp    float64 `json:"write_amp"`
@@ -126,6 +127,10 @@ type Overhead struct {
 	Percent    float64 `json:"overhead_percent"`
 	MinPercent float64 `json:"min_overhead_percent"`
 	MaxPercent float64 `json:"max_overhead_percent"`
+	// CPUPercent is the same comparison on CPU time per operation
+	// (polykv / raw - 1) × 100, median over pairs: less sensitive to other
+	// load on the machine than wall time.
+	CPUPercent float64 `json:"cpu_overhead_percent"`
 	// Limit is the target for this workload (5% for writes and point
 	// reads, 10% for scans).
 	Limit float64 `json:"limit_percent"`
@@ -205,14 +210,18 @@ func (r *Report) Finish() {
 			// Pair the repetitions: run i through polykv ran right
 			// before run i on the raw engine, so slow phases of a noisy
 			// machine hit both.
-			var pairs []float64
+			var pairs, cpuPairs []float64
 			for _, rawRun := range by[key{s.Durability, s.Workload, s.Backend}] {
 				for _, kvRun := range by[key{s.Durability, s.Workload, engine}] {
 					if kvRun.Rep == rawRun.Rep && kvRun.Err == "" && rawRun.Err == "" && kvRun.OpsPerSec > 0 {
 						pairs = append(pairs, (rawRun.OpsPerSec/kvRun.OpsPerSec-1)*100)
+						if rawRun.CPUPerOp > 0 {
+							cpuPairs = append(cpuPairs, (kvRun.CPUPerOp/rawRun.CPUPerOp-1)*100)
+						}
 					}
 				}
 			}
+			o.CPUPercent = median(cpuPairs)
 			if len(pairs) > 0 {
 				o.Percent = median(pairs)
 				o.MinPercent, o.MaxPercent = slices.Min(pairs), slices.Max(pairs)
@@ -226,7 +235,7 @@ func (r *Report) Finish() {
 
 func summarize(d, w, b string, runs []Result) Summary {
 	s := Summary{Durability: d, Workload: w, Backend: b}
-	var tput, allocs, bytesOp, disk, wamp, load []float64
+	var tput, allocs, bytesOp, disk, wamp, load, cpu []float64
 	var hist *hdrhistogram.Histogram
 	extra := map[string][]float64{}
 	for _, res := range runs {
@@ -242,6 +251,7 @@ func summarize(d, w, b string, runs []Result) Summary {
 		}
 		tput = append(tput, res.OpsPerSec)
 		allocs = append(allocs, res.AllocsPerOp)
+		cpu = append(cpu, res.CPUPerOp)
 		bytesOp = append(bytesOp, res.BytesPerOp)
 		disk = append(disk, float64(res.DiskBytes))
 		wamp = append(wamp, res.WriteAmp)
@@ -264,7 +274,7 @@ func summarize(d, w, b string, runs []Result) Summary {
 		return s
 	}
 	s.Median, s.Min, s.Max = median(tput), slices.Min(tput), slices.Max(tput)
-	s.AllocsPerOp, s.BytesPerOp = median(allocs), median(bytesOp)
+	s.AllocsPerOp, s.BytesPerOp, s.CPUPerOp = median(allocs), median(bytesOp), median(cpu)
 	s.DiskBytes = int64(median(disk))
 	s.WriteAmp = median(wamp)
 	s.LoadSeconds = median(load)
@@ -321,7 +331,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	for _, d := range r.Durabilities() {
 		fmt.Fprintf(bw, "\n== durability: %s ==\n", d)
-		rows := [][]string{{"workload", "backend", "throughput", "[min–max]", "p50", "p99", "p99.9", "allocs/op", "peak RSS", "disk", "write-amp", "ok"}}
+		rows := [][]string{{"workload", "backend", "throughput", "[min–max]", "p50", "p99", "p99.9", "CPU/op", "allocs/op", "peak RSS", "disk", "write-amp", "ok"}}
 		for _, s := range r.Summaries {
 			if s.Durability != d {
 				continue
@@ -331,14 +341,14 @@ func (r *Report) WriteTable(w io.Writer) error {
 				ok = fmt.Sprintf("FAILED %d/%d", s.Failed, s.Failed+s.Reps)
 			}
 			if s.Reps == 0 {
-				rows = append(rows, []string{s.Workload, s.Backend, "-", "", "", "", "", "", "", "", "", ok})
+				rows = append(rows, []string{s.Workload, s.Backend, "-", "", "", "", "", "", "", "", "", "", ok})
 				continue
 			}
 			rows = append(rows, []string{
 				s.Workload, s.Backend,
 				formatRate(s.Median) + " " + s.Unit + "/s",
 				"[" + formatRate(s.Min) + "–" + formatRate(s.Max) + "]",
-				formatNs(s.P50), formatNs(s.P99), formatNs(s.P999),
+				formatNs(s.P50), formatNs(s.P99), formatNs(s.P999), formatNs(s.CPUPerOp),
 				strconv.FormatFloat(s.AllocsPerOp, 'f', 1, 64),
 				formatBytes(s.PeakRSS), formatBytes(s.DiskBytes), formatAmp(s.WriteAmp), ok,
 			})
@@ -361,7 +371,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	if len(r.Overheads) > 0 {
 		fmt.Fprintf(bw, "\n== abstraction overhead: polykv vs the engine's own API (median over reps of adjacent pairs) ==\n")
-		rows := [][]string{{"durability", "workload", "engine", "polykv", "raw", "overhead", "[min–max of pairs]", "target"}}
+		rows := [][]string{{"durability", "workload", "engine", "polykv", "raw", "overhead", "[min–max of pairs]", "CPU/op overhead", "target"}}
 		for _, o := range r.Overheads {
 			verdict := "ok"
 			if o.Percent > o.Limit {
@@ -369,6 +379,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 			}
 			rows = append(rows, []string{o.Durability, o.Workload, o.Engine, formatRate(o.Polykv) + "/s", formatRate(o.Raw) + "/s",
 				fmt.Sprintf("%+.1f%%", o.Percent), fmt.Sprintf("[%+.1f%% %+.1f%%]", o.MinPercent, o.MaxPercent),
+				fmt.Sprintf("%+.1f%%", o.CPUPercent),
 				fmt.Sprintf("≤%.0f%% %s", o.Limit, verdict)})
 		}
 		writeAligned(bw, rows)
@@ -513,7 +524,7 @@ func (r *Report) WriteCSV(w io.Writer) error {
 	for _, res := range r.Runs {
 		row := []string{res.Durability, res.Workload, res.Backend, strconv.Itoa(res.Rep), strconv.FormatUint(res.Seed, 10),
 			strconv.Itoa(res.Size), res.Unit, i(res.Ops), f(res.Seconds), f(res.OpsPerSec), i(res.LoadOps), f(res.LoadSeconds),
-			f(res.P50), f(res.P99), f(res.P999), f(res.AllocsPerOp), f(res.BytesPerOp), i(res.PeakRSS), i(res.DiskBytes),
+			f(res.P50), f(res.P99), f(res.P999), f(res.CPUPerOp), f(res.AllocsPerOp), f(res.BytesPerOp), i(res.PeakRSS), i(res.DiskBytes),
 			i(res.WriteBytes), i(res.LogicalBytes), f(res.WriteAmp), strconv.FormatBool(res.Isolated), res.Verified, res.Err,
 			r.Machine.String(), r.Started.Format(time.RFC3339)}
 		if err := cw.Write(row); err != nil {
@@ -540,9 +551,9 @@ func (r *Report) WriteBenchstat(w io.Writer) error {
 			continue
 		}
 		name := benchName(res.Workload)
-		fmt.Fprintf(bw, "Benchmark%s/backend=%s/durability=%s-%d\t%d\t%.1f ns/op\t%.0f %s/s\t%.0f p50-ns\t%.0f p99-ns\t%.0f p99.9-ns\t%.1f allocs/op\t%.0f B/op\t%d peak-RSS-B\t%d disk-B",
+		fmt.Fprintf(bw, "Benchmark%s/backend=%s/durability=%s-%d\t%d\t%.1f ns/op\t%.0f %s/s\t%.0f p50-ns\t%.0f p99-ns\t%.0f p99.9-ns\t%.0f cpu-ns/op\t%.1f allocs/op\t%.0f B/op\t%d peak-RSS-B\t%d disk-B",
 			name, res.Backend, res.Durability, r.Machine.CPUs, res.Ops, res.Seconds*1e9/float64(res.Ops),
-			res.OpsPerSec, res.Unit, res.P50, res.P99, res.P999, res.AllocsPerOp, res.BytesPerOp, res.PeakRSS, res.DiskBytes)
+			res.OpsPerSec, res.Unit, res.P50, res.P99, res.P999, res.CPUPerOp, res.AllocsPerOp, res.BytesPerOp, res.PeakRSS, res.DiskBytes)
 		if res.WriteAmp > 0 {
 			fmt.Fprintf(bw, "\t%.3f write-amp", res.WriteAmp)
 		}

@@ -11,6 +11,12 @@ type Result struct {
 	Ops       int64   `json:"ops"`
 	Seconds   float64 `json:"seconds"`
 	OpsPerSec float64 `json:"ops_per_sec"`
+	// CPUSeconds is the CPU time (user + system, every thread of the
+	// process: engine goroutines included) of the measured phase, and
+	// CPUPerOp the same in ns per operation. On a shared, busy machine it
+	// is steadier than wall time, which includes waiting for a CPU.
+	CPUSeconds float64 `json:"cpu_seconds"`
+	CPUPerOp   float64 `json:"cpu_ns_per_op"`
 	// LoadOps and LoadSeconds describe the load phase, timed apart.
 	LoadOps     int64   `json:"load_ops,omitempty"`
 	LoadSeconds float64 `json:"load_seconds,omitempty"`

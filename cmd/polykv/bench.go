@@ -191,7 +191,7 @@ func runBench(ctx context.Context, s stdio, args []string) error {
 
 // defaultDurability is what polykv bench measures without --sync or
 // --nosync.
-const defaultDurability = "sync"
+const defaultDurability = "nosync"
 
 // quickSize is the size of every workload under --quick.
 const quickSize = 2000
