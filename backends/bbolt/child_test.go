@@ -79,6 +79,12 @@ func runChild(role string, _ []string) int {
 				return 2
 			}
 		}
+	case "rlimit":
+		if err := rlimitChild(arg); err != nil {
+			fmt.Fprintln(os.Stderr, "child:", err)
+			return 2
+		}
+		return 0
 	case "iterate-write-small":
 		if err := iterateWriteSmall(arg); err != nil {
 			fmt.Fprintln(os.Stderr, "child:", err)
