@@ -48,6 +48,14 @@ func Open(ctx context.Context, cfg kv.Config) (*kv.DB, error) {
 	return kv.OpenDriver(ctx, cfg, Driver{})
 }
 
+// ValidateConfig checks cfg.Options (the keys in options.go) without
+// touching the file system, so that a bad option fails before kv creates
+// a directory or a marker.
+func (Driver) ValidateConfig(cfg *kv.Config) error {
+	_, err := parseOptions(cfg.Options)
+	return err
+}
+
 // Open opens the engine in dir, which kv has created, marked and locked.
 func (Driver) Open(ctx context.Context, dir string, cfg *kv.Config) (kv.Engine, error) {
 	if err := ctx.Err(); err != nil {

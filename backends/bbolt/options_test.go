@@ -102,3 +102,16 @@ func TestOptionsKeptAcrossReopen(t *testing.T) {
 		t.Fatalf("page_size = %d after reopen, want the file's 8192", got)
 	}
 }
+
+// TestValidateConfig: the driver checks its options without touching the
+// file system.
+func TestValidateConfig(t *testing.T) {
+	d := bbolt.Driver{}
+	if err := d.ValidateConfig(&kv.Config{Options: map[string]string{"freelist": "array", "lock_timeout": "2s"}}); err != nil {
+		t.Fatal(err)
+	}
+	err := d.ValidateConfig(&kv.Config{Options: map[string]string{"nope": "1"}})
+	if !errors.Is(err, kv.ErrInvalidConfig) || !strings.Contains(err.Error(), `"nope"`) {
+		t.Fatalf("ValidateConfig with an unknown key: %v", err)
+	}
+}
