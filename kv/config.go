@@ -88,12 +88,26 @@ func (c Config) Validate() error {
 	if err := c.checkBackendName(); err != nil {
 		return err
 	}
+	var driver Driver
 	if c.Backend != AutoBackend {
-		if _, ok := lookupDriver(c.Backend); !ok {
+		d, ok := lookupDriver(c.Backend)
+		if !ok {
 			return unknownBackendError(c.Backend)
 		}
+		driver = d
 	}
-	return c.checkFields()
+	if err := c.checkFields(); err != nil {
+		return err
+	}
+	return validateWith(driver, &c)
+}
+
+// validateWith runs the driver's own checks of cfg, if it has any.
+func validateWith(d Driver, cfg *Config) error {
+	if v, ok := d.(ConfigValidator); ok {
+		return v.ValidateConfig(cfg)
+	}
+	return nil
 }
 
 // checkBackendName checks that the backend name is a plausible one, without

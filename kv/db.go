@@ -66,10 +66,6 @@ func (db *DB) errClosed() error {
 	return fmt.Errorf("%w (%s)", ErrClosed, db.info.Backend)
 }
 
-func (db *DB) errf(op string, err error) error {
-	return fmt.Errorf("kv: %s: %s: %w", db.info.Backend, op, err)
-}
-
 func (db *DB) checkWrite() error {
 	if db.info.ReadOnly {
 		return ErrReadOnly
@@ -98,10 +94,7 @@ func (db *DB) Close() error {
 			err = rerr
 		}
 	}
-	if err != nil {
-		return db.errf("close", err)
-	}
-	return nil
+	return err // engines already wrap their errors with backend and path
 }
 
 // Get returns a copy of the value stored under key, or ErrNotFound.

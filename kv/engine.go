@@ -22,6 +22,14 @@ type Driver interface {
 	Guarantees() Guarantees
 }
 
+// ConfigValidator is implemented by drivers that check their
+// backend-specific settings (Config.Options). kv.Open and Config.Validate
+// call it before anything touches the directory, so a bad option never
+// leaves a half-created store behind.
+type ConfigValidator interface {
+	ValidateConfig(cfg *Config) error
+}
+
 // Engine is one open engine.
 //
 // Writes reach the engine only through Apply and (if implemented)

@@ -119,6 +119,9 @@ func iterate(ctx context.Context, r Reader, pending []pendingWrite, opts IterOpt
 			err = cerr
 		}
 	}()
+	if len(pending) == 0 {
+		return scan(ctx, it, opts, fn)
+	}
 	m := merger{it: it, pending: pending, reverse: opts.Reverse}
 	m.advance()
 	var kbuf, vbuf []byte
@@ -143,6 +146,42 @@ func iterate(ctx context.Context, r Reader, pending []pendingWrite, opts IterOpt
 			value = vbuf
 			if value == nil {
 				value = []byte{} // present with an empty value: not nil
+			}
+		}
+		if err := fn(kbuf, value); err != nil {
+			if errors.Is(err, SkipAll) {
+				return nil
+			}
+			return err
+		}
+	}
+	return it.Err()
+}
+
+// scan is iterate without pending writes: the path of every Iterate outside
+// Update, kept to the engine's own steps plus the copies the contract needs.
+func scan(ctx context.Context, it Iter, opts IterOptions, fn func(key, value []byte) error) error {
+	var kbuf, vbuf []byte
+	var err error
+	limit := opts.Limit
+	for n := 0; limit == 0 || n < limit; n++ {
+		if n&(ctxCheckEvery-1) == ctxCheckEvery-1 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		if !it.Next() {
+			break
+		}
+		kbuf = append(kbuf[:0], it.Key()...)
+		var value []byte
+		if !opts.KeysOnly {
+			if vbuf, err = it.Value(vbuf[:0]); err != nil {
+				return err
+			}
+			value = vbuf
+			if value == nil {
+				value = []byte{}
 			}
 		}
 		if err := fn(kbuf, value); err != nil {

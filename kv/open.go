@@ -82,6 +82,9 @@ func openDriver(ctx context.Context, cfg Config, d Driver) (*DB, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if err := validateWith(d, &cfg); err != nil {
+		return nil, err
+	}
 	info := Info{
 		Backend:      cfg.Backend,
 		Path:         cfg.Path,

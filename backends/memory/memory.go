@@ -37,16 +37,25 @@ func (Driver) Open(ctx context.Context, dir string, cfg *kv.Config) (kv.Engine, 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if cfg != nil && len(cfg.Options) > 0 {
-		names := make([]string, 0, len(cfg.Options))
-		for k := range cfg.Options {
-			names = append(names, k)
-		}
-		sort.Strings(names)
-		return nil, fmt.Errorf("%w: memory: unknown option(s) %s (the memory backend has none)",
-			kv.ErrInvalidConfig, strings.Join(names, ", "))
+	if err := (Driver{}).ValidateConfig(cfg); err != nil {
+		return nil, err
 	}
 	return newEngine(), nil
+}
+
+// ValidateConfig rejects every backend option: the memory backend has none.
+// It implements kv.ConfigValidator.
+func (Driver) ValidateConfig(cfg *kv.Config) error {
+	if cfg == nil || len(cfg.Options) == 0 {
+		return nil
+	}
+	names := make([]string, 0, len(cfg.Options))
+	for k := range cfg.Options {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return fmt.Errorf("%w: memory: unknown option(s) %s (the memory backend has none)",
+		kv.ErrInvalidConfig, strings.Join(names, ", "))
 }
 
 // Guarantees: nothing survives Close; range deletes are atomic.

@@ -15,7 +15,10 @@ func init() { kv.Register(Name, Driver{}) }
 // through kv.Open or this package's Open, never directly.
 type Driver struct{}
 
-var _ kv.Driver = Driver{}
+var (
+	_ kv.Driver          = Driver{}
+	_ kv.ConfigValidator = Driver{}
+)
 
 // Guarantees are Pebble's promises:
 //
@@ -42,13 +45,17 @@ func (Driver) Open(ctx context.Context, dir string, cfg *kv.Config) (kv.Engine, 
 	return openEngine(dir, cfg)
 }
 
+// ValidateConfig checks cfg.Options before anything touches the directory.
+// It implements kv.ConfigValidator.
+func (Driver) ValidateConfig(cfg *kv.Config) error {
+	_, err := parseSettings(cfg.Options)
+	return err
+}
+
 // Open opens the Pebble store cfg describes, with every check of kv.Open
 // (marker, lock, config validation). cfg.Backend is set to "pebble".
 // Config.Options is validated before anything touches the directory.
 func Open(ctx context.Context, cfg kv.Config) (*kv.DB, error) {
 	cfg.Backend = Name
-	if _, err := parseSettings(cfg.Options); err != nil {
-		return nil, err
-	}
 	return kv.OpenDriver(ctx, cfg, Driver{})
 }
