@@ -161,13 +161,14 @@ func load(ctx context.Context, st kv.Store, r io.Reader) (int64, error) {
 	var n int64
 	var key, val []byte
 	for {
-		klen, err := readUvarint(br, crc)
+		klen, err := readUvarint(br, nil) // hashed below: the trailer's 0 is not
 		if err != nil {
 			return n, fmt.Errorf("%w: record %d: %v", errBadDump, n+1, err)
 		}
 		if klen == 0 {
 			break
 		}
+		crc.Write(binary.AppendUvarint(nil, klen))
 		if key, err = readBytes(br, crc, key, klen, kv.MaxKeySize); err != nil {
 			return n, fmt.Errorf("%w: record %d key: %v", errBadDump, n+1, err)
 		}
@@ -212,7 +213,9 @@ func readUvarint(br *bufio.Reader, h hash.Hash32) (uint64, error) {
 		}
 		return 0, err
 	}
-	h.Write(binary.AppendUvarint(nil, v))
+	if h != nil {
+		h.Write(binary.AppendUvarint(nil, v))
+	}
 	return v, nil
 }
 

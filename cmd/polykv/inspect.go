@@ -18,9 +18,10 @@ Describes a store: its backend and options, its marker, its size on disk
 keys and values, and the first keys of each family. It reads one consistent
 snapshot; the store is opened read-only.
 
-A family is the key up to its first ':' ("log"), or to its second ':' for
-nodestore and log keys ("src:00000003", "src:children", "log:info"); keys with
-no ':' in their first 32 bytes form the family "(other)".
+A family is the key up to its first ':' ("meta"), or to its second ':' for
+nodestore and log keys ("src:00000003", "src:children", "log:info"), when
+that part is a word (letters, digits, '_', '-', '.'); other keys (binary
+ones, keys with no ':' in their first 32 bytes) form the family "(other)".
 `
 
 // family is one group of keys in inspect's output.
@@ -134,16 +135,27 @@ func inspect(ctx context.Context, db *kv.DB, first int) (*inspection, error) {
 func familyOf(k []byte) string {
 	head := k[:min(len(k), 32)]
 	i := bytes.IndexByte(head, ':')
-	if i <= 0 {
+	if i <= 0 || !isWord(k[:i]) {
 		return "(other)"
 	}
 	switch string(k[:i]) {
 	case "src", "dst", "log":
-		if j := bytes.IndexByte(k[i+1:], ':'); j > 0 && j < 32 {
+		if j := bytes.IndexByte(k[i+1:], ':'); j > 0 && j < 32 && isWord(k[i+1:i+1+j]) {
 			return string(k[:i+1+j])
 		}
 	}
 	return string(k[:i])
+}
+
+// isWord reports whether b is made of ASCII letters, digits, '_', '-' and
+// '.': what a key family's name may be.
+func isWord(b []byte) bool {
+	for _, c := range b {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return len(b) > 0
 }
 
 // quoteKey shows a key as text when it is printable, quoted otherwise.

@@ -1,0 +1,339 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/polykv/polykv/bench"
+	"github.com/polykv/polykv/kv"
+)
+
+// polykv runs the command line in-process and returns its exit code and
+// outputs.
+func polykv(t testing.TB, stdin []byte, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = run(context.Background(), stdio{in: bytes.NewReader(stdin), out: &out, err: &errOut}, args)
+	return code, out.String(), errOut.String()
+}
+
+func TestUsageAndExitCodes(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string // in stdout+stderr
+	}{
+		{nil, 2, "Commands:"},
+		{[]string{"--help"}, 0, "inspect"},
+		{[]string{"help", "copy"}, 0, "Usage: polykv copy"},
+		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{[]string{"bench", "--help"}, 0, "traverse-gen"},
+		{[]string{"bench", "--backends", "nosuch", "--quick"}, 2, `backend "nosuch" is not in this build`},
+		{[]string{"bench", "--workload", "nosuch"}, 2, `unknown workload "nosuch"`},
+		{[]string{"bench", "--format", "xml"}, 2, "--format"},
+		{[]string{"bench", "--bogus"}, 2, "flag provided but not defined"},
+		{[]string{"dump"}, 2, "want 1 argument"},
+		{[]string{"copy", "memory:"}, 2, "want 2 argument"},
+		{[]string{"inspect", "nosuch:///x"}, 1, "unknown backend"},
+		{[]string{"inspect", "badger://host/x"}, 2, "no host"},
+	} {
+		code, out, errOut := polykv(t, nil, tc.args...)
+		if code != tc.code || !strings.Contains(out+errOut, tc.want) {
+			t.Errorf("polykv %v: exit %d, want %d; output lacks %q:\n%s%s", tc.args, code, tc.code, tc.want, out, errOut)
+		}
+	}
+}
+
+func TestBenchHelpExplainsEveryWorkload(t *testing.T) {
+	_, out, _ := polykv(t, nil, "bench", "--help")
+	for _, w := range bench.Workloads() {
+		if !strings.Contains(out, w.Name+" ") || !strings.Contains(out, w.Doc[:20]) {
+			t.Errorf("bench --help does not explain %s", w.Name)
+		}
+	}
+}
+
+func TestBenchInProcess(t *testing.T) {
+	out := t.TempDir()
+	code, stdout, stderr := polykv(t, nil, "bench", "--quick", "--in-process", "--backends", "memory,bbolt",
+		"--workload", "fill-seq-b100,logs", "--sync", "--nosync", "--out", out, "--workdir", t.TempDir())
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, want := range []string{"durability: sync", "durability: nosync", "machine: ", "fill-seq-b100", "logs"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("table lacks %q:\n%s", want, stdout)
+		}
+	}
+	for _, f := range []string{"report.txt", "report.json", "report.csv", "report.benchstat", "throughput-sync.png", "latency-nosync.png"} {
+		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	if !strings.Contains(stderr, filepath.Join(out, "report.json")) {
+		t.Errorf("stderr does not say where the results are:\n%s", stderr)
+	}
+}
+
+func TestBenchFormats(t *testing.T) {
+	for _, f := range []string{"benchstat", "json", "csv"} {
+		code, stdout, stderr := polykv(t, nil, "bench", "--quick", "--in-process", "--backends", "memory",
+			"--workload", "read-uniform", "--format", f, "--out", "", "--workdir", t.TempDir())
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", f, code, stderr)
+		}
+		switch f {
+		case "benchstat":
+			if !strings.Contains(stdout, "BenchmarkReadUniform/backend=memory/durability=nosync-") {
+				t.Errorf("benchstat output:\n%s", stdout)
+			}
+		case "json":
+			if !json.Valid([]byte(stdout)) {
+				t.Errorf("invalid JSON:\n%s", stdout)
+			}
+		case "csv":
+			if !strings.HasPrefix(stdout, "durability,workload,backend,") {
+				t.Errorf("CSV output:\n%s", stdout)
+			}
+		}
+	}
+}
+
+// fill writes a few keys of every shape into the store dsn names.
+func fill(t testing.TB, dsn string, n int) map[string]string {
+	t.Helper()
+	cfg, err := kv.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := kv.Open(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	want := map[string]string{}
+	w := kv.NewBulkWriter(t.Context(), db)
+	for i := range n {
+		k := fmt.Sprintf("src:%08d:pending:pending:%032x", i%3, i)
+		if i%5 == 0 {
+			k = fmt.Sprintf("log:info:%d", i)
+		}
+		if i%7 == 0 {
+			k = string([]byte{0, 0xff, byte(i), byte(i >> 8), ':'})
+		}
+		v := strings.Repeat("v", i%50)
+		want[k] = v
+		if err := w.Set([]byte(k), []byte(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return want
+}
+
+// contents reads every key and value of the store dsn names.
+func contents(t testing.TB, dsn string) map[string]string {
+	t.Helper()
+	cfg, err := kv.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := kv.Open(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	got := map[string]string{}
+	err = db.Iterate(t.Context(), kv.IterOptions{}, func(k, v []byte) error {
+		got[string(k)] = string(v)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+func sameContents(t testing.TB, got, want map[string]string) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%d keys, want %d", len(got), len(want))
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Fatalf("key %q = %q, want %q", k, got[k], v)
+		}
+	}
+}
+
+func TestDumpLoadAcrossBackends(t *testing.T) {
+	src := "bbolt://" + t.TempDir() + "/src"
+	want := fill(t, src, 3000)
+	code, dumped, stderr := polykv(t, nil, "dump", src)
+	if code != 0 {
+		t.Fatalf("dump: exit %d: %s", code, stderr)
+	}
+	for _, b := range []string{"badger", "pebble", "memory"} {
+		dst := b + "://" + t.TempDir() + "/dst"
+		if b == "memory" {
+			continue // nothing survives the command: covered by load's own test below
+		}
+		if code, _, stderr := polykv(t, []byte(dumped), "load", dst); code != 0 {
+			t.Fatalf("load into %s: exit %d: %s", b, code, stderr)
+		}
+		sameContents(t, contents(t, dst), want)
+		// The store is no longer empty: a second load is refused.
+		if code, _, stderr := polykv(t, []byte(dumped), "load", dst); code != 1 || !strings.Contains(stderr, "not empty") {
+			t.Errorf("second load: exit %d: %s", code, stderr)
+		}
+		// A dump of the copy is byte-identical: the format is backend independent.
+		if _, again, _ := polykv(t, nil, "dump", dst); again != dumped {
+			t.Errorf("dump of the %s copy differs from the bbolt dump", b)
+		}
+	}
+}
+
+func TestLoadRejectsDamagedDumps(t *testing.T) {
+	src := "pebble://" + t.TempDir() + "/src"
+	fill(t, src, 500)
+	_, dumped, _ := polykv(t, nil, "dump", src)
+	flip := []byte(dumped)
+	flip[len(flip)/2] ^= 0x40
+	for name, in := range map[string][]byte{
+		"truncated":   []byte(dumped[:len(dumped)/2]),
+		"no trailer":  []byte(dumped[:len(dumped)-6]),
+		"bit flipped": flip,
+		"extra bytes": append([]byte(dumped), 'x'),
+		"not a dump":  []byte("hello"),
+		"empty":       nil,
+	} {
+		dst := "badger://" + t.TempDir() + "/dst"
+		code, _, stderr := polykv(t, in, "load", dst)
+		if code != 1 || !strings.Contains(stderr, "not a valid polykv dump") {
+			t.Errorf("%s: exit %d: %s", name, code, stderr)
+		}
+	}
+}
+
+func TestCopyVerifies(t *testing.T) {
+	src := "badger://" + t.TempDir() + "/src"
+	want := fill(t, src, 2000)
+	dst := "bbolt://" + t.TempDir() + "/dst"
+	code, out, stderr := polykv(t, nil, "copy", src, dst)
+	if code != 0 || !strings.Contains(out, "copied 2000 keys") || !strings.Contains(out, "verified") {
+		t.Fatalf("copy: exit %d: %s %s", code, out, stderr)
+	}
+	sameContents(t, contents(t, dst), want)
+	// Into a non-empty store: refused, nothing changed.
+	code, _, stderr = polykv(t, nil, "copy", src, dst)
+	if code != 1 || !strings.Contains(stderr, "not empty") {
+		t.Errorf("copy into a non-empty store: exit %d: %s", code, stderr)
+	}
+	// The source is opened read-only: a missing source is an error and creates nothing.
+	missing := filepath.Join(t.TempDir(), "missing")
+	if code, _, _ := polykv(t, nil, "copy", "pebble://"+missing, "memory:"); code != 1 {
+		t.Errorf("copy from a missing store: exit %d", code)
+	}
+	if _, err := os.Stat(missing); err == nil {
+		t.Error("copy created the missing source directory")
+	}
+}
+
+func TestInspect(t *testing.T) {
+	dsn := "pebble://" + t.TempDir() + "/s"
+	fill(t, dsn, 700)
+	code, out, stderr := polykv(t, nil, "inspect", dsn)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"backend:  pebble", "marker:   backend pebble, format 1", "keys:     700", "src:00000000", "log:info", "(other)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("inspect output lacks %q:\n%s", want, out)
+		}
+	}
+	code, out, _ = polykv(t, nil, "inspect", "--json", "--first", "1", dsn)
+	var in inspection
+	if code != 0 || json.Unmarshal([]byte(out), &in) != nil || in.Keys != 700 || len(in.Families[0].First) != 1 {
+		t.Errorf("inspect --json: exit %d, %+v", code, in)
+	}
+	var total int64
+	for _, f := range in.Families {
+		total += f.Keys
+	}
+	if total != 700 {
+		t.Errorf("families hold %d keys, want 700", total)
+	}
+}
+
+func TestFamilyOf(t *testing.T) {
+	for _, tc := range []struct{ key, want string }{
+		{"src:00000003:pending:pending:abc", "src:00000003"},
+		{"src:children:aa:bb", "src:children"},
+		{"dst:00000000:successful::abc", "dst:00000000"},
+		{"log:info:0190-abc", "log:info"},
+		{"meta:x", "meta"},
+		{"nocolon", "(other)"},
+		{":leading", "(other)"},
+		{"src", "(other)"},
+		{"src:", "src"},
+	} {
+		if got := familyOf([]byte(tc.key)); got != tc.want {
+			t.Errorf("familyOf(%q) = %q, want %q", tc.key, got, tc.want)
+		}
+	}
+}
+
+// TestEndToEnd builds the binary and runs the default comparison's
+// machinery for real: child processes, files, exit codes.
+func TestEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "polykv")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out := t.TempDir()
+	cmd := exec.Command(bin, "bench", "--quick", "--backends", "badger,memory", "--workload", "fill-rand-b100,logs",
+		"--out", out, "--workdir", t.TempDir())
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("polykv bench: %v\n%s\n%s", err, stdout.String(), stderr.String())
+	}
+	f, err := os.Open(filepath.Join(out, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rep, err := bench.ReadReport(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Runs) != 4 {
+		t.Fatalf("%d runs, want 4", len(rep.Runs))
+	}
+	for _, r := range rep.Runs {
+		if !r.Isolated || r.PeakRSS <= 0 || r.Err != "" || r.Verified == "" {
+			t.Errorf("run %s/%s: isolated=%v peak RSS %d err %q verified %q", r.Workload, r.Backend, r.Isolated, r.PeakRSS, r.Err, r.Verified)
+		}
+	}
+	// A failing command exits non-zero.
+	fail := exec.Command(bin, "inspect", "badger://"+filepath.Join(t.TempDir(), "nothing-here"))
+	if err := fail.Run(); err == nil {
+		t.Error("inspect of a missing store exited 0")
+	}
+}
