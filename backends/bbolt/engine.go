@@ -96,14 +96,16 @@ func (e *engine) NewIter(r kv.IterRange) (it kv.Iter, err error) {
 		return nil, err
 	}
 	defer e.mu.RUnlock()
+	var tx *bolt.Tx
+	defer rollbackOnError(&tx, &err)
 	defer recoverTo(&err, "iterate", e.path)
-	tx, err := db.Begin(false)
+	tx, err = db.Begin(false)
 	if err != nil {
 		return nil, wrapErr("iterate", e.path, err)
 	}
-	e.readers.Add(1)
 	i := newIter(tx, tx.Bucket(bucketName), r, e.path)
 	i.readers = &e.readers
+	e.readers.Add(1)
 	return i, nil
 }
 
@@ -115,13 +117,26 @@ func (e *engine) NewSnapshot() (s kv.Snapshot, err error) {
 		return nil, err
 	}
 	defer e.mu.RUnlock()
+	var tx *bolt.Tx
+	defer rollbackOnError(&tx, &err)
 	defer recoverTo(&err, "snapshot", e.path)
-	tx, err := db.Begin(false)
+	tx, err = db.Begin(false)
 	if err != nil {
 		return nil, wrapErr("snapshot", e.path, err)
 	}
+	snap := &snapshot{tx: tx, b: tx.Bucket(bucketName), path: e.path, readers: &e.readers}
 	e.readers.Add(1)
-	return &snapshot{tx: tx, b: tx.Bucket(bucketName), path: e.path, readers: &e.readers}, nil
+	return snap, nil
+}
+
+// rollbackOnError releases a read transaction begun by a call that then
+// failed (or panicked: it runs after recoverTo), so that no transaction is
+// left holding bbolt's mmap lock.
+func rollbackOnError(tx **bolt.Tx, err *error) {
+	if *err != nil && *tx != nil {
+		defer func() { recover() }() // the error at hand says more
+		(*tx).Rollback()
+	}
 }
 
 // Apply writes b in exactly one bbolt read-write transaction (never
