@@ -1,0 +1,361 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/polykv/polykv/nodestore"
+)
+
+// The traverse workloads run the migration engine's breadth-first
+// traversal through nodestore, as the engine does:
+//
+//   - src pass: seed the root; for each level, pull the pending nodes page
+//     by page (PendingPage, a resumable cursor); for each folder, list its
+//     children and complete it and insert them in one transaction
+//     (CompleteWithChildren); mark the page's files traversed in one batch
+//     (BatchSetStatus); then count what is left pending at the level
+//     (PendingAt, must be 0) before the next level.
+//   - dst pass: the same traversal of a destination tree that lacks every
+//     25th file of the source, where each destination folder is compared
+//     with its source folder by fetching the source children (Children).
+//
+// The tree is built in the load phase (generated, or read from a real
+// directory) and listed from memory in the measured phase, so the timing is
+// the store's. The run verifies that every node was traversed exactly once
+// in each pass, that every level ends with nothing pending and the
+// per-level counts match the tree, and that the comparison found exactly
+// the missing files.
+
+const (
+	traverseDefault = 200_000
+	traverseFanout  = 10
+	traverseDepth   = 12
+	traversePage    = 1000
+	// dstMissEvery: the destination lacks every 25th file of the source.
+	dstMissEvery = 25
+	// bigFolder: folders with more children than this are inserted with
+	// BatchInsertNodes (chunked) and completed with SetStatus, as
+	// CompleteWithChildren must fit one transaction.
+	bigFolder = 10_000
+)
+
+func init() {
+	register(Workload{
+		Name:        "traverse-gen",
+		Group:       "traverse",
+		DefaultSize: traverseDefault,
+		Doc: fmt.Sprintf("BFS traversal through nodestore of a generated tree of --size nodes (fan-out %d, a third folders, "+
+			"depth ≤ %d; --skew for a few huge folders), then a dst pass comparing with src; unit: node (src+dst)",
+			traverseFanout, traverseDepth),
+		Run: func(e *Env) error {
+			n := e.Spec.Size
+			if n <= 0 {
+				n = traverseDefault
+			}
+			var t *tree
+			err := e.Load(0, func() error {
+				t = genTree(e.Rand("tree"), n, traverseFanout, traverseDepth, e.Spec.Skew)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			return runTraverse(e, t)
+		},
+	})
+	register(Workload{
+		Name:        "traverse-dir",
+		Group:       "traverse",
+		DefaultSize: 0,
+		Doc:         "the same traversal of a real directory tree read in the load phase (--tree; default: GOROOT/src, about 15,000 nodes); --size is ignored; unit: node",
+		Run: func(e *Env) error {
+			root := e.Spec.Tree
+			if root == "" {
+				root = goSourceTree()
+			}
+			var t *tree
+			err := e.Load(0, func() error {
+				var err error
+				var unreadable int
+				t, unreadable, err = dirTree(root)
+				if err == nil {
+					e.Extra("tree_nodes", float64(t.len()))
+					if unreadable > 0 {
+						e.Extra("unreadable_dirs", float64(unreadable))
+					}
+				}
+				return err
+			})
+			if err != nil {
+				return fmt.Errorf("read tree %s: %w", root, err)
+			}
+			return runTraverse(e, t)
+		},
+	})
+}
+
+// goSourceTree returns GOROOT/src, asking the go command when the
+// GOROOT this binary was built with is gone.
+func goSourceTree() string {
+	root := defaultTree()
+	if _, err := os.Stat(root); err == nil {
+		return root
+	}
+	if out, err := exec.Command("go", "env", "GOROOT").Output(); err == nil {
+		return strings.TrimSpace(string(out)) + "/src"
+	}
+	return root
+}
+
+// traversal runs one pass over one queue.
+type traversal struct {
+	e     *Env
+	ns    *nodestore.Store
+	t     *tree
+	q     nodestore.QueueType
+	seen  []bool
+	skip  func(i int32) bool // nodes absent from this queue's tree
+	count []int64            // nodes traversed per level
+	ops   int64
+	// dst comparison
+	matched, missing int64
+}
+
+func runTraverse(e *Env, t *tree) error {
+	e.SetUnit("node")
+	st, err := e.OpenStore()
+	if err != nil {
+		return err
+	}
+	ns := nodestore.New(st)
+	src := &traversal{e: e, ns: ns, t: t, q: nodestore.QueueSrc}
+	dst := &traversal{e: e, ns: ns, t: t, q: nodestore.QueueDst, skip: func(i int32) bool {
+		return !t.folder[i] && i%dstMissEvery == 0
+	}}
+	err = e.MeasureFunc(func() (int64, error) {
+		if err := src.run(); err != nil {
+			return src.ops, fmt.Errorf("src pass: %w", err)
+		}
+		if err := dst.run(); err != nil {
+			return src.ops + dst.ops, fmt.Errorf("dst pass: %w", err)
+		}
+		return src.ops + dst.ops, nil
+	})
+	if err != nil {
+		return err
+	}
+	// Verification.
+	var wantMissing int64
+	for i := range int32(t.len()) {
+		if dst.skip(i) {
+			wantMissing++
+		}
+	}
+	for _, p := range []*traversal{src, dst} {
+		for i := range int32(t.len()) {
+			if !p.seen[i] && (p.skip == nil || !p.skip(i)) {
+				return fmt.Errorf("%s: node %d (%s) never traversed", p.q, i, t.path(i))
+			}
+		}
+	}
+	if dst.missing != wantMissing || dst.matched+dst.missing != int64(t.len()-1) {
+		return fmt.Errorf("dst comparison: %d matched, %d missing; want %d missing of %d", dst.matched, dst.missing, wantMissing, t.len()-1)
+	}
+	for level, want := range t.levels {
+		got, err := ns.Count(e.Ctx, nodestore.QueueSrc, level, nodestore.TraversalStatusSuccessful, nodestore.CopyStatusPending)
+		if err != nil {
+			return err
+		}
+		if got != int64(want) || src.count[level] != int64(want) {
+			return fmt.Errorf("src level %d: %d successful nodes counted, %d traversed, tree has %d", level, got, src.count[level], want)
+		}
+	}
+	rep, err := ns.Check(e.Ctx)
+	if err != nil {
+		return err
+	}
+	if !rep.OK() {
+		return fmt.Errorf("nodestore check: %d problems, first: %s", len(rep.Problems), rep.Problems[0])
+	}
+	e.Wrote(int64(src.ops+dst.ops) * 150) // about: a node key, its value, its index entry
+	e.Extra("levels", float64(len(t.levels)))
+	e.Verified(fmt.Sprintf("%d src + %d dst nodes traversed exactly once over %d levels, nothing left pending, counts and Check consistent, %d missing dst files found",
+		src.ops, dst.ops, len(t.levels), dst.missing))
+	return nil
+}
+
+func (p *traversal) node(i int32, level int) nodestore.Node {
+	t := p.t
+	n := nodestore.Node{Queue: p.q, Level: level, Traversal: nodestore.TraversalStatusPending, State: nodestore.NodeState{
+		ID: strconv.Itoa(int(i)), Name: t.name[i], Path: t.path(i), Type: nodestore.NodeTypeFile,
+		Size: t.size[i], Depth: level, CopyNeeded: p.q == nodestore.QueueSrc,
+	}}
+	if p.q == nodestore.QueueSrc {
+		n.Copy = nodestore.CopyStatusPending
+	}
+	if t.folder[i] {
+		n.State.Type = nodestore.NodeTypeFolder
+	}
+	if i != 0 {
+		n.State.ParentPath = t.path(t.parent[i])
+		n.State.ParentID = strconv.Itoa(int(t.parent[i]))
+	} else {
+		n.State.Name = "root"
+	}
+	return n
+}
+
+func (p *traversal) run() error {
+	ctx := p.e.Ctx
+	p.seen = make([]bool, p.t.len())
+	if err := p.ns.Insert(ctx, p.node(0, 0)); err != nil {
+		return fmt.Errorf("seed root: %w", err)
+	}
+	for level := 0; ; level++ {
+		var cursor nodestore.Cursor
+		done := 0
+		for {
+			page, next, err := p.ns.PendingPage(ctx, p.q, level, cursor, traversePage)
+			if err != nil {
+				return err
+			}
+			cursor = next
+			var files []string
+			for _, n := range page {
+				i, err := p.claim(n, level)
+				if err != nil {
+					return err
+				}
+				if p.t.folder[i] {
+					if err := p.complete(ctx, n, i, level); err != nil {
+						return err
+					}
+				} else {
+					files = append(files, n.State.Path)
+				}
+			}
+			if len(files) > 0 {
+				start := time.Now()
+				res, err := p.ns.BatchSetStatus(ctx, p.q, files, nodestore.TraversalStatusSuccessful)
+				if err != nil {
+					return err
+				}
+				if res.Applied != len(files) {
+					return fmt.Errorf("level %d: %d of %d files marked traversed: %v", level, res.Applied, len(files), res.Skipped)
+				}
+				p.e.Record(time.Since(start))
+			}
+			done += len(page)
+			if len(page) < traversePage {
+				break
+			}
+		}
+		left, err := p.ns.PendingAt(ctx, p.q, level)
+		if err != nil {
+			return err
+		}
+		if left != 0 {
+			return fmt.Errorf("level %d: %d nodes still pending after the pass", level, left)
+		}
+		for len(p.count) <= level {
+			p.count = append(p.count, 0)
+		}
+		p.count[level] = int64(done)
+		if done == 0 {
+			if level <= p.t.maxLevel {
+				return fmt.Errorf("level %d: no node found, the tree has %d", level, p.t.levels[level])
+			}
+			return nil
+		}
+	}
+}
+
+// claim checks a pulled node and marks it seen.
+func (p *traversal) claim(n nodestore.Node, level int) (int32, error) {
+	id, err := strconv.Atoi(n.State.ID)
+	if err != nil || id < 0 || id >= p.t.len() {
+		return 0, fmt.Errorf("level %d: node %q has a foreign ID %q", level, n.State.Path, n.State.ID)
+	}
+	i := int32(id)
+	if p.seen[i] {
+		return 0, fmt.Errorf("level %d: node %d (%s) traversed twice", level, i, n.State.Path)
+	}
+	if n.State.Path != p.t.path(i) || n.Level != level {
+		return 0, fmt.Errorf("node %d: path %q level %d, want %q level %d", i, n.State.Path, n.Level, p.t.path(i), level)
+	}
+	p.seen[i] = true
+	p.ops++
+	return i, nil
+}
+
+// complete lists folder i, compares with src (dst pass) and completes it
+// with its children in one transaction.
+func (p *traversal) complete(ctx context.Context, n nodestore.Node, i int32, level int) error {
+	t := p.t
+	start := time.Now()
+	first, count := t.first[i], t.count[i]
+	children := make([]nodestore.Node, 0, count)
+	for c := first; c < first+count; c++ {
+		if p.skip != nil && p.skip(c) {
+			continue
+		}
+		children = append(children, p.node(c, level+1))
+	}
+	if p.q == nodestore.QueueDst {
+		srcKids, err := p.ns.Children(ctx, nodestore.QueueSrc, n.State.Path)
+		if err != nil {
+			return fmt.Errorf("fetch src children of %s: %w", n.State.Path, err)
+		}
+		if len(srcKids) != int(count) {
+			return fmt.Errorf("src folder %s has %d children, tree %d", n.State.Path, len(srcKids), count)
+		}
+		have := make(map[string]bool, len(children))
+		for _, c := range children {
+			have[c.State.Name] = true
+		}
+		for _, s := range srcKids {
+			if have[s.State.Name] {
+				p.matched++
+			} else {
+				p.missing++
+			}
+		}
+	}
+	if len(children) > bigFolder {
+		res, err := p.ns.BatchInsertNodes(ctx, insertOps(children))
+		if err != nil {
+			return err
+		}
+		if res.Applied != len(children) {
+			return fmt.Errorf("folder %s: %d of %d children inserted", n.State.Path, res.Applied, len(children))
+		}
+		if _, err := p.ns.SetStatus(ctx, p.q, n.State.Path, nodestore.TraversalStatusSuccessful); err != nil {
+			return err
+		}
+	} else {
+		res, err := p.ns.CompleteWithChildren(ctx, p.q, n.State.Path, nodestore.TraversalStatusSuccessful, children)
+		if err != nil {
+			return fmt.Errorf("complete %s: %w", n.State.Path, err)
+		}
+		if len(res.Skipped) > 0 {
+			return fmt.Errorf("complete %s: %d children skipped: %v", n.State.Path, len(res.Skipped), res.Skipped[0])
+		}
+	}
+	p.e.Record(time.Since(start))
+	return nil
+}
+
+func insertOps(nodes []nodestore.Node) []nodestore.InsertOperation {
+	ops := make([]nodestore.InsertOperation, len(nodes))
+	for j := range nodes {
+		n := &nodes[j]
+		ops[j] = nodestore.InsertOperation{QueueType: n.Queue, Level: n.Level, TraversalStatus: n.Traversal, CopyStatus: n.Copy, State: &n.State}
+	}
+	return ops
+}

@@ -1,0 +1,159 @@
+package bench
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// tree is a directory tree held compactly in memory, in BFS order: node 0
+// is the root, and the children of each folder are contiguous. The
+// traverse workloads build one in their load phase (generated, or read from
+// a real directory) and then list it from memory, so the measured phase
+// times the store, not the file system.
+type tree struct {
+	parent   []int32
+	first    []int32 // index of the first child (folders)
+	count    []int32 // number of children (0 for files)
+	folder   []bool
+	size     []int64
+	name     []string
+	levels   []int // nodes per level
+	maxLevel int
+}
+
+func (t *tree) len() int { return len(t.parent) }
+
+func (t *tree) add(parent int32, name string, folder bool, size int64, level int) int32 {
+	i := int32(len(t.parent))
+	t.parent = append(t.parent, parent)
+	t.first = append(t.first, 0)
+	t.count = append(t.count, 0)
+	t.folder = append(t.folder, folder)
+	t.size = append(t.size, size)
+	t.name = append(t.name, name)
+	for len(t.levels) <= level {
+		t.levels = append(t.levels, 0)
+	}
+	t.levels[level]++
+	t.maxLevel = max(t.maxLevel, level)
+	return i
+}
+
+// path returns node i's path: "/" for the root, "/a/b" below it.
+func (t *tree) path(i int32) string {
+	if i == 0 {
+		return "/"
+	}
+	var parts []string
+	for ; i != 0; i = t.parent[i] {
+		parts = append(parts, t.name[i])
+	}
+	var b strings.Builder
+	for j := len(parts) - 1; j >= 0; j-- {
+		b.WriteByte('/')
+		b.WriteString(parts[j])
+	}
+	return b.String()
+}
+
+// genTree builds a tree of n nodes, level by level: each folder gets about
+// fanout children (uniform between 1 and 2×fanout−1, or, when skewed, a
+// Pareto draw: most folders small, a few with thousands of entries), of
+// which a third are folders, until n nodes exist or depth levels are
+// filled. Names are "d<j>" and "f<j>".
+func genTree(r *rand.Rand, n, fanout, depth int, skew bool) *tree {
+	t := &tree{}
+	t.add(0, "", true, 0, 0)
+	frontier := []int32{0}
+	for level := 1; level <= depth && t.len() < n && len(frontier) > 0; level++ {
+		var next []int32
+		for _, p := range frontier {
+			if t.len() >= n {
+				break
+			}
+			k := 1 + r.IntN(2*fanout-1)
+			if skew {
+				// Pareto with shape 1.2, mean about fanout, capped.
+				k = int(float64(fanout) * 0.2 / max(1e-9, 1-r.Float64()) * 1.0)
+				k = max(1, min(k, 50*fanout, 15000))
+			}
+			k = min(k, n-t.len())
+			t.first[p] = int32(t.len())
+			t.count[p] = int32(k)
+			for j := range k {
+				folder := level < depth && r.IntN(3) == 0
+				var size int64
+				name := "f" + strconv.Itoa(j)
+				if folder {
+					name = "d" + strconv.Itoa(j)
+				} else {
+					size = r.Int64N(1 << 20)
+				}
+				c := t.add(p, name, folder, size, level)
+				if folder {
+					next = append(next, c)
+				}
+			}
+		}
+		frontier = next
+	}
+	return t
+}
+
+// dirTree reads the directory tree under root, in BFS order, with entries
+// sorted by name. Symbolic links are files (never followed); entries that
+// cannot be read are skipped, the count reported.
+func dirTree(root string) (*tree, int, error) {
+	st, err := os.Stat(root)
+	if err != nil {
+		return nil, 0, err
+	}
+	if !st.IsDir() {
+		return nil, 0, fmt.Errorf("%s is not a directory", root)
+	}
+	t := &tree{}
+	t.add(0, "", true, 0, 0)
+	type item struct {
+		idx   int32
+		path  string
+		level int
+	}
+	queue := []item{{0, root, 0}}
+	unreadable := 0
+	for len(queue) > 0 {
+		it := queue[0]
+		queue = queue[1:]
+		entries, err := os.ReadDir(it.path)
+		if err != nil {
+			unreadable++
+			continue
+		}
+		sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
+		t.first[it.idx] = int32(t.len())
+		t.count[it.idx] = int32(len(entries))
+		for _, e := range entries {
+			folder := e.Type().IsDir()
+			var size int64
+			if e.Type().IsRegular() {
+				if info, err := e.Info(); err == nil {
+					size = info.Size()
+				}
+			}
+			c := t.add(it.idx, e.Name(), folder, size, it.level+1)
+			if folder {
+				queue = append(queue, item{c, filepath.Join(it.path, e.Name()), it.level + 1})
+			}
+		}
+	}
+	return t, unreadable, nil
+}
+
+// defaultTree is the real tree traverse-dir walks by default: the Go
+// toolchain's own source tree, present wherever Go is.
+func defaultTree() string { return filepath.Join(runtime.GOROOT(), "src") }
