@@ -28,7 +28,9 @@
 //     with an empty value is found, a missing key is kv.ErrNotFound.
 //   - Write, Set, Delete and the commit of an Update: exactly one bbolt
 //     read-write transaction per kv.Batch, all or nothing (never bbolt's
-//     DB.Batch, which may merge or re-run functions).
+//     DB.Batch, which may merge or re-run functions). The writes go in key
+//     order: bbolt splits its nodes only at commit, so a large batch of
+//     hashed keys in arrival order would cost time quadratic in its size.
 //   - View and Iterate: a read transaction each, with a cursor bounded by
 //     the iteration's range; it sees the last commit before it began.
 //   - DeleteRange and DeletePrefix: one read-write transaction, hence
@@ -68,7 +70,9 @@
 // GiB) of address space when it opens the file, so no remap happens while
 // the file is below that size and such writes proceed. The mapping is
 // address space, not memory: pages are read on demand and live in the OS
-// page cache. What remains:
+// page cache. If the system refuses that much (ulimit -v) and the option
+// was not set, Open retries with a quarter of it, down to 1 GiB and then
+// bbolt's own default, and logs the size it got. What remains:
 //
 //   - A store whose file grows past the mapping (OptInitialMmapSize) can
 //     still deadlock a write made while the same goroutine, or a goroutine
