@@ -99,6 +99,18 @@ type record struct {
 	size  int
 }
 
+// valuePool recycles the buffers of encoded values: ingestion allocates
+// nothing per entry once warm.
+var valuePool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+func putValue(v []byte) {
+	if cap(v) == 0 || cap(v) > 64<<10 {
+		return
+	}
+	v = v[:0]
+	valuePool.Put(&v)
+}
+
 // recordOverhead is what a record costs beside its value, for
 // MaxPendingBytes.
 const recordOverhead = 96
@@ -162,6 +174,10 @@ type LogBuffer struct {
 	space        chan struct{} // closed when space frees or the buffer stops
 	progress     chan struct{} // closed when entries are written or the flusher exits
 
+	// flushMu serializes the flusher's writes; batch is theirs.
+	flushMu sync.Mutex
+	batch   kv.Batch
+
 	kick     chan struct{} // BatchSize entries are pending
 	flushReq chan struct{} // Flush wants everything written
 	stopping chan struct{} // closed by Stop
@@ -223,15 +239,18 @@ func (b *LogBuffer) add(ctx context.Context, e *LogEntry, fillTime bool) error {
 	r := record{level: e.Level}
 	r.fillT = fillTime && e.Timestamp == ""
 	var err error
+	vp := valuePool.Get().(*[]byte)
 	if r.fillT {
-		r.value, err = appendBody(make([]byte, 0, 64+len(e.Message)), e)
+		r.value, err = appendBody((*vp)[:0], e)
 	} else {
-		r.value, err = encodeValue(make([]byte, 0, 96+len(e.Message)+len(e.Timestamp)), e)
+		r.value, err = encodeValue((*vp)[:0], e)
 	}
 	if err != nil {
+		valuePool.Put(vp)
 		return err
 	}
 	if vs := len(r.value) + 128; vs > kv.MaxValueSize {
+		valuePool.Put(vp)
 		return fmt.Errorf("logstore: add: entry of about %d bytes: %w (limit %d)", vs, kv.ErrValueTooLarge, kv.MaxValueSize)
 	}
 	r.size = len(r.value) + recordOverhead
@@ -240,6 +259,7 @@ func (b *LogBuffer) add(ctx context.Context, e *LogEntry, fillTime bool) error {
 	for {
 		if b.stopped {
 			b.mu.Unlock()
+			putValue(r.value)
 			return ErrStopped
 		}
 		n := len(b.pending)
@@ -249,6 +269,7 @@ func (b *LogBuffer) add(ctx context.Context, e *LogEntry, fillTime bool) error {
 		if b.permanent {
 			err := b.lastErr
 			b.mu.Unlock()
+			putValue(r.value)
 			return fmt.Errorf("%w: %d entries not written: %w", ErrFull, n, err)
 		}
 		space := b.space
@@ -264,6 +285,7 @@ func (b *LogBuffer) add(ctx context.Context, e *LogEntry, fillTime bool) error {
 			b.mu.Lock()
 			b.waiters--
 			b.mu.Unlock()
+			putValue(r.value)
 			return ctx.Err()
 		}
 		b.mu.Lock()
@@ -435,7 +457,6 @@ func (b *LogBuffer) run() {
 	defer close(b.done)
 	ticker := time.NewTicker(b.opts.Interval)
 	defer ticker.Stop()
-	var batch kv.Batch
 	for {
 		all := true
 		select {
@@ -444,20 +465,20 @@ func (b *LogBuffer) run() {
 		case <-ticker.C:
 		case <-b.flushReq:
 		case <-b.stopping:
-			b.finish(&batch)
+			b.finish()
 			return
 		}
-		if !b.drain(&batch, all, nil) {
+		if !b.drain(all, nil) {
 			// Stop began during a retry: finish under its deadline.
-			b.finish(&batch)
+			b.finish()
 			return
 		}
 	}
 }
 
 // finish drains everything under Stop's context and sets stopErr.
-func (b *LogBuffer) finish(batch *kv.Batch) {
-	b.drain(batch, true, b.stopCtx)
+func (b *LogBuffer) finish() {
+	b.drain(true, b.stopCtx)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	errs := append([]error(nil), b.errs...)
@@ -477,20 +498,22 @@ func (b *LogBuffer) finish(batch *kv.Batch) {
 // with backoff. With stopCtx nil it retries forever, but returns false as
 // soon as Stop begins while it waits to retry; with stopCtx it gives up when
 // stopCtx is done or the error is permanent. It returns true otherwise.
-func (b *LogBuffer) drain(batch *kv.Batch, all bool, stopCtx context.Context) bool {
+func (b *LogBuffer) drain(all bool, stopCtx context.Context) bool {
 	backoff := b.opts.RetryMin
 	for {
+		b.flushMu.Lock()
 		b.mu.Lock()
 		n := len(b.pending)
 		if n == 0 || (!all && !b.readyLocked()) {
 			b.mu.Unlock()
+			b.flushMu.Unlock()
 			return true
 		}
 		take := b.pending[:min(n, b.opts.BatchSize)]
 		b.inflight = len(take)
 		b.mu.Unlock()
-
-		err := b.write(batch, take)
+		err := b.write(&b.batch, take)
+		b.flushMu.Unlock()
 		if err == nil {
 			backoff = b.opts.RetryMin
 			continue
@@ -557,6 +580,10 @@ func (b *LogBuffer) write(batch *kv.Batch, take []record) error {
 		return fmt.Errorf("logstore: flush of %d entries: %w", n, err)
 	}
 	b.mu.Lock()
+	for i := range n {
+		putValue(b.pending[i].value)
+		b.pending[i].value = nil
+	}
 	b.pending = append(b.pending[:0], b.pending[n:]...)
 	b.pendingBytes -= size
 	b.inflight = 0

@@ -171,18 +171,15 @@ func checkID(id string) error {
 	if len(id) != IDLen {
 		return fmt.Errorf("%w %q: want a 36-character lowercase UUIDv7 string", ErrInvalidID, id)
 	}
+	if id[8] != '-' || id[13] != '-' || id[18] != '-' || id[23] != '-' {
+		return fmt.Errorf("%w %q: want hyphens at positions 8, 13, 18 and 23", ErrInvalidID, id)
+	}
+	var bad byte
 	for i := 0; i < IDLen; i++ {
-		c := id[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return fmt.Errorf("%w %q: want a hyphen at position %d", ErrInvalidID, id, i)
-			}
-			continue
-		}
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return fmt.Errorf("%w %q: want lowercase hex digits", ErrInvalidID, id)
-		}
+		bad |= notHex[id[i]]
+	}
+	if bad != 0 {
+		return fmt.Errorf("%w %q: want lowercase hex digits", ErrInvalidID, id)
 	}
 	if id[14] != '7' {
 		return fmt.Errorf("%w %q: version %c, want 7 (time-ordered)", ErrInvalidID, id, id[14])
@@ -194,6 +191,18 @@ func checkID(id string) error {
 	}
 	return nil
 }
+
+// notHex is 1 for the bytes that are neither a lowercase hex digit nor a
+// hyphen (whose places checkID checks apart).
+var notHex = func() (t [256]byte) {
+	for i := range t {
+		c := byte(i)
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || c == '-') {
+			t[i] = 1
+		}
+	}
+	return t
+}()
 
 // idMs returns the millisecond of a checked ID.
 func idMs(id string) int64 {

@@ -1,0 +1,235 @@
+package logstore_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/polykv/polykv/kv"
+	"github.com/polykv/polykv/logstore"
+)
+
+var benchBackends = []string{"memory", "badger", "pebble", "bbolt"}
+
+// openBench opens a fresh NoSync store of backend: the benchmarks compare
+// CPU and engine work, not fsync latency.
+func openBench(b *testing.B, backend string) kv.Store {
+	b.Helper()
+	cfg := kv.Config{Backend: backend, Durability: kv.NoSync}
+	if backend != "memory" {
+		cfg.Path = b.TempDir()
+	}
+	s, err := kv.Open(context.Background(), cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
+
+// benchEntries returns n entries with IDs and timestamps from a fake clock,
+// spread over the six levels, and their keys and values.
+func benchEntries(b testing.TB, n int, msgLen int) (es []logstore.LogEntry, keys, values [][]byte) {
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	tick := 0
+	ids := logstore.NewIDGenerator(func() time.Time {
+		tick++
+		return t0.Add(time.Duration(tick) * 50 * time.Microsecond)
+	}, rand.NewChaCha8([32]byte{7}))
+	r := rand.New(rand.NewPCG(1, 2))
+	msg := make([]byte, msgLen)
+	for i := range msg {
+		msg[i] = byte('a' + i%26)
+	}
+	levels := logstore.Levels()
+	for i := range n {
+		id, ts, err := ids.Next()
+		if err != nil {
+			b.Fatal(err)
+		}
+		e := logstore.LogEntry{
+			ID: id.String(), Timestamp: ts.Format(time.RFC3339Nano),
+			Level: levels[r.IntN(6)], Entity: "worker", EntityID: fmt.Sprintf("worker-%d", i%16),
+			Queue: "src", Message: string(msg),
+		}
+		k, err := e.Key()
+		if err != nil {
+			b.Fatal(err)
+		}
+		v, err := logstore.EncodeValue(e)
+		if err != nil {
+			b.Fatal(err)
+		}
+		es = append(es, e)
+		keys = append(keys, k)
+		values = append(values, v)
+	}
+	return es, keys, values
+}
+
+func bulkLoad(b testing.TB, s kv.Store, keys, values [][]byte) {
+	w := kv.NewBulkWriter(context.Background(), s)
+	for i := range keys {
+		if err := w.Set(keys[i], values[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkIngest compares, on each backend and in one run, writing the
+// same entries through a LogBuffer (encoding included) with writing their
+// pre-encoded keys and values with kv.BulkWriter. Runs alternate. Metrics:
+// raw-MB/s and buf-MB/s of key+value bytes, and buf/raw, the ratio of the
+// two throughputs (the target is at least 0.70).
+func BenchmarkIngest(b *testing.B) {
+	const n = 50_000
+	es, keys, values := benchEntries(b, n, 120)
+	var bytes int
+	for i := range keys {
+		bytes += len(keys[i]) + len(values[i])
+	}
+	for _, backend := range benchBackends {
+		for _, batch := range []int{500, 1 << 20} {
+			name := fmt.Sprintf("%s/batch=%d", backend, batch)
+			if batch > kv.MaxTxnOps {
+				name = backend + "/batch=max"
+			}
+			b.Run(name, func(b *testing.B) {
+				var raw, buf, rawCPU, bufCPU time.Duration
+				rawRun := func() {
+					s := openBench(b, backend)
+					defer s.Close()
+					runtime.GC()
+					c0 := cpuTime()
+					start := time.Now()
+					if batch > kv.MaxTxnOps {
+						bulkLoad(b, s, keys, values)
+					} else {
+						// The same transaction size as the LogBuffer's.
+						var kb kv.Batch
+						for j := 0; j < n; j += batch {
+							kb.Reset()
+							for k := j; k < min(j+batch, n); k++ {
+								if err := kb.Set(keys[k], values[k]); err != nil {
+									b.Fatal(err)
+								}
+							}
+							if err := s.Write(context.Background(), &kb); err != nil {
+								b.Fatal(err)
+							}
+						}
+					}
+					raw += time.Since(start)
+					rawCPU += cpuTime() - c0
+				}
+				bufRun := func() {
+					s := openBench(b, backend)
+					defer s.Close()
+					runtime.GC()
+					c0 := cpuTime()
+					start := time.Now()
+					lb := logstore.NewLogBufferOptions(s, logstore.Options{BatchSize: batch, Interval: time.Hour})
+					for _, e := range es {
+						if err := lb.Add(e); err != nil {
+							b.Fatal(err)
+						}
+					}
+					if err := lb.Stop(); err != nil {
+						b.Fatal(err)
+					}
+					buf += time.Since(start)
+					bufCPU += cpuTime() - c0
+				}
+				for i := 0; i < b.N; i++ {
+					if i%2 == 0 {
+						rawRun()
+						bufRun()
+					} else {
+						bufRun()
+						rawRun()
+					}
+				}
+				mb := float64(bytes) * float64(b.N) / 1e6
+				b.ReportMetric(mb/raw.Seconds(), "raw-MB/s")
+				b.ReportMetric(mb/buf.Seconds(), "buf-MB/s")
+				b.ReportMetric(raw.Seconds()/buf.Seconds(), "buf/raw")
+				b.ReportMetric(rawCPU.Seconds()/bufCPU.Seconds(), "buf/raw-cpu")
+			})
+		}
+	}
+}
+
+// BenchmarkNewest compares, on each backend and in one run, the newest-first
+// query of 100 entries of all levels in a store of 10,000 entries and in
+// one of 1,000,000 (set POLYKV_BENCH_LARGE to change the large size). Runs
+// alternate. Metrics: small-us and large-us per query, and large/small (the
+// target is at most 2).
+func BenchmarkNewest(b *testing.B) {
+	const small, limit = 10_000, 100
+	large := 1_000_000
+	if v := benchLarge(); v > 0 {
+		large = v
+	}
+	for _, backend := range benchBackends {
+		b.Run(backend, func(b *testing.B) {
+			b.StopTimer()
+			_, keys, values := benchEntries(b, large, 40)
+			ss := openBench(b, backend)
+			defer ss.Close()
+			bulkLoad(b, ss, keys[large-small:], values[large-small:])
+			sl := openBench(b, backend)
+			defer sl.Close()
+			bulkLoad(b, sl, keys, values)
+			ctx := context.Background()
+			query := func(s kv.Store) time.Duration {
+				start := time.Now()
+				got, err := logstore.Newest(ctx, s, limit)
+				d := time.Since(start)
+				if err != nil || len(got) != limit {
+					b.Fatalf("Newest: %d entries, %v", len(got), err)
+				}
+				return d
+			}
+			for range 20 { // warm up both
+				query(ss)
+				query(sl)
+			}
+			var ds, dl time.Duration
+			b.StartTimer()
+			for i := 0; i < b.N; i++ {
+				ds += query(ss)
+				dl += query(sl)
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(ds.Microseconds())/float64(b.N), "small-us")
+			b.ReportMetric(float64(dl.Microseconds())/float64(b.N), "large-us")
+			b.ReportMetric(dl.Seconds()/ds.Seconds(), "large/small")
+		})
+	}
+}
+
+func benchLarge() int {
+	var n int
+	fmt.Sscan(getenv("POLYKV_BENCH_LARGE"), &n)
+	return n
+}
+
+var getenv = os.Getenv
+
+// cpuTime returns the CPU time (user + system) the process has used: on a
+// shared machine it measures the work done, where wall time measures the
+// neighbours too.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
