@@ -65,6 +65,11 @@ func (Driver) Open(ctx context.Context, dir string, cfg *kv.Config) (kv.Engine, 
 	if err := probeLock(dir, c.ReadOnly); err != nil {
 		return nil, err
 	}
+	if !c.ReadOnly {
+		if err := removeEmptyLogs(dir, c.Logger); err != nil {
+			return nil, fmt.Errorf("kv: badger: open %s: %w", dir, err)
+		}
+	}
 	db, err := badger.Open(s.opts)
 	if err != nil {
 		return nil, wrapErr("open", dir, err)
