@@ -29,7 +29,10 @@ func init() { kv.Register(Name, Driver{}) }
 // never use it directly and call kv.Open or Open.
 type Driver struct{}
 
-var _ kv.Driver = Driver{}
+var (
+	_ kv.Driver          = Driver{}
+	_ kv.ConfigValidator = Driver{}
+)
 
 // Guarantees: the store is persistent; under kv.NoSync every acknowledged
 // commit survives a kill of the process, because bbolt writes every page of

@@ -3,6 +3,8 @@ package bbolt_test
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -113,5 +115,18 @@ func TestValidateConfig(t *testing.T) {
 	err := d.ValidateConfig(&kv.Config{Options: map[string]string{"nope": "1"}})
 	if !errors.Is(err, kv.ErrInvalidConfig) || !strings.Contains(err.Error(), `"nope"`) {
 		t.Fatalf("ValidateConfig with an unknown key: %v", err)
+	}
+}
+
+// TestBadOptionTouchesNothing: kv.Open asks the driver to check its
+// options before it creates the directory.
+func TestBadOptionTouchesNothing(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "store")
+	_, err := kv.Open(context.Background(), kv.Config{Backend: "bbolt", Path: dir, Options: map[string]string{"freelist": "tree"}})
+	if !errors.Is(err, kv.ErrInvalidConfig) {
+		t.Fatalf("open with a bad option: %v", err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the directory was created (or stat failed): %v", err)
 	}
 }
