@@ -107,8 +107,8 @@ type RangeDeleter interface {
 }
 
 // Compacter is implemented by engines that can reclaim space on demand
-// (Badger value-log GC, Pebble manual compaction, bbolt compaction into a
-// new file is not offered). Without it, DB.Compact does nothing.
+// (Badger value-log GC, Pebble manual compaction, bbolt copying its live
+// pages into a new file). Without it, DB.Compact does nothing.
 type Compacter interface {
 	Compact(ctx context.Context) error
 }

@@ -33,11 +33,13 @@ const (
 	// Sync is the default: when a write or transaction returns, it survives
 	// power loss (the engine has fsynced its log).
 	Sync Durability = iota
-	// NoSync acknowledges writes before they reach stable storage. The store
-	// stays consistent (never a half-applied transaction) and survives a
-	// process kill; what an engine may lose under a kill is declared by
-	// Guarantees.NoSyncKeepsAckedOnKill. Store.Sync makes everything
-	// committed so far durable.
+	// NoSync acknowledges writes before they reach stable storage. After a
+	// process kill the store is consistent (never a half-applied
+	// transaction); what an engine may lose under a kill is declared by
+	// Guarantees.NoSyncKeepsAckedOnKill. A power loss or kernel crash may
+	// lose more: recent commits on every engine, and on bbolt, whose pages
+	// and meta page may then reach the disk out of order, possibly the
+	// whole file. Store.Sync makes everything committed so far durable.
 	NoSync
 )
 
