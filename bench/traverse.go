@@ -33,7 +33,7 @@ import (
 // the missing files.
 
 const (
-	traverseDefault = 200_000
+	traverseDefault = 50_000
 	traverseFanout  = 10
 	traverseDepth   = 12
 	traversePage    = 1000
