@@ -102,6 +102,11 @@
 //     twice memtable_size), .sst tables, .vlog value-log files (sparse, of
 //     twice value_log_file_size), MANIFEST, KEYREGISTRY and a LOCK file.
 //     Stats.DiskBytes counts allocated blocks, not apparent sizes.
+//   - A process killed while Badger creates a log file leaves a zero-length
+//     .vlog or .mem file that Badger v4.9 refuses to open again; Open
+//     removes such files first (they hold nothing). A read-only open cannot,
+//     and fails until a read-write open has run once.
 //   - Badger calls log.Fatal on some internal assertion failures (y.Check);
-//     polykv cannot intercept those.
+//     polykv cannot intercept those. When badger.Open itself fails after
+//     starting its background goroutines, Badger leaves them running.
 package badger
