@@ -27,7 +27,10 @@ func Open(ctx context.Context, cfg kv.Config) (*kv.DB, error) {
 // Driver opens Badger engines. It is registered as "badger".
 type Driver struct{}
 
-var _ kv.Driver = Driver{}
+var (
+	_ kv.Driver          = Driver{}
+	_ kv.ConfigValidator = Driver{}
+)
 
 // Guarantees: Badger is persistent. Under NoSync every acknowledged commit
 // survives a kill -9: a commit returns after its entries were copied into
@@ -39,6 +42,18 @@ var _ kv.Driver = Driver{}
 // transactional), so kv deletes ranges in chunks.
 func (Driver) Guarantees() kv.Guarantees {
 	return kv.Guarantees{Persistent: true, NoSyncKeepsAckedOnKill: true, AtomicDeleteRange: false}
+}
+
+// ValidateConfig checks cfg.Options and the memory budget without touching
+// the file system, so kv.Open rejects a bad option before it creates or
+// marks the directory. It implements kv.ConfigValidator.
+func (Driver) ValidateConfig(cfg *kv.Config) error {
+	c := *cfg
+	if c.MemoryBudget == 0 {
+		c.MemoryBudget = kv.DefaultMemoryBudget
+	}
+	_, err := buildSettings(c.Path, &c)
+	return err
 }
 
 // Open opens the Badger database in dir, which kv has created, marked and
