@@ -175,8 +175,10 @@ func checkID(id string) error {
 		return fmt.Errorf("%w %q: want hyphens at positions 8, 13, 18 and 23", ErrInvalidID, id)
 	}
 	var bad byte
-	for i := 0; i < IDLen; i++ {
-		bad |= notHex[id[i]]
+	for _, part := range [...][2]int{{0, 8}, {9, 13}, {14, 18}, {19, 23}, {24, 36}} {
+		for i := part[0]; i < part[1]; i++ {
+			bad |= notHex[id[i]]
+		}
 	}
 	if bad != 0 {
 		return fmt.Errorf("%w %q: want lowercase hex digits", ErrInvalidID, id)
@@ -192,12 +194,11 @@ func checkID(id string) error {
 	return nil
 }
 
-// notHex is 1 for the bytes that are neither a lowercase hex digit nor a
-// hyphen (whose places checkID checks apart).
+// notHex is 1 for the bytes that are not lowercase hex digits.
 var notHex = func() (t [256]byte) {
 	for i := range t {
 		c := byte(i)
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || c == '-') {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
 			t[i] = 1
 		}
 	}
