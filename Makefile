@@ -1,6 +1,7 @@
 # polykv — every target works from a fresh clone with only Go installed.
 # Tools are run with `go run module@version`: nothing to install by hand.
 
+SHELL         := bash
 GO            ?= go
 GOLANGCI_LINT ?= github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 BENCHSTAT     ?= golang.org/x/perf/cmd/benchstat@latest
@@ -35,9 +36,11 @@ bench:
 lint:
 	$(GO) run $(GOLANGCI_LINT) run ./...
 
-## stress: long crash/kill loops (200+ cycles per backend and mode) and long model tests.
+## stress: long crash/kill loops (200+ cycles per backend and mode), long model
+## and conformance runs; prints each crash summary line. Log: stress.log.
 stress:
-	POLYKV_STRESS=1 $(GO) test -count=1 -timeout 80m -run 'Crash|Model|Stress|Kill' ./...
+	@set -o pipefail; POLYKV_STRESS=1 $(GO) test -v -count=1 -timeout 120m -run 'Crash|Model|Stress|Kill' ./... 2>&1 \
+	  | tee stress.log | grep -E '^(ok|FAIL|panic)|--- FAIL|crash: .*cycles|kill:'
 
 ## fuzz: run each fuzz target for FUZZTIME.
 fuzz:
