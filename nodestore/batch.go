@@ -65,10 +65,11 @@ func countKeyLen(pos position) int { return 4 + len(familyCount) + suffixLen(pos
 // chunkPlan tracks the size of the transaction being planned.
 type chunkPlan struct {
 	ops, bytes int
+	maxBytes   int
 }
 
 func (c *chunkPlan) fits(ops, bytes int) bool {
-	return c.ops+ops <= kv.MaxTxnOps-chunkHeadroom && c.bytes+bytes <= kv.MaxTxnBytes-chunkByteSlack
+	return c.ops+ops <= kv.MaxTxnOps-chunkHeadroom && c.bytes+bytes <= c.maxBytes
 }
 
 func (c *chunkPlan) add(ops, bytes int) { c.ops += ops; c.bytes += bytes }
@@ -160,7 +161,7 @@ func (s *Store) insertItems(ctx context.Context, op string, items []prepared) (B
 	for start := 0; start < len(items); {
 		// Plan the chunk: as many items as fit with their worst-case counter
 		// writes.
-		var plan chunkPlan
+		plan := chunkPlan{maxBytes: s.chunkBytes}
 		d.reset()
 		end := start
 		for end < len(items) {
@@ -182,30 +183,15 @@ func (s *Store) insertItems(ctx context.Context, op string, items []prepared) (B
 		err := s.kv.Update(ctx, func(tx kv.Txn) error {
 			// fn may run again after a conflict: start from scratch.
 			d.reset()
-			type qh struct {
-				q QueueType
-				h PathHash
-			}
-			seen := make(map[qh]struct{}, len(chunk))
 			// Reads first (no read follows a write, which keeps kv's
 			// read-your-writes index out of the hot path).
+			if err := findExisting(tx, chunk); err != nil {
+				return err
+			}
 			for i := range chunk {
-				it := &chunk[i]
-				it.skip = nil
-				if _, dup := seen[qh{it.n.Queue, it.h}]; dup {
-					it.skip = fmt.Errorf("%w (earlier in this batch)", ErrExists)
-					continue
+				if it := &chunk[i]; it.skip == nil {
+					d.add(it.n.Queue, position{it.n.Level, it.n.Traversal, it.n.Copy}, 1)
 				}
-				pos, found, err := getPosition(tx, it.n.Queue, it.h, buf[:0])
-				if err != nil {
-					return err
-				}
-				if found {
-					it.skip = fmt.Errorf("%w (at %s)", ErrExists, pos)
-					continue
-				}
-				seen[qh{it.n.Queue, it.h}] = struct{}{}
-				d.add(it.n.Queue, position{it.n.Level, it.n.Traversal, it.n.Copy}, 1)
 			}
 			if err := d.load(tx); err != nil {
 				return err
@@ -216,8 +202,7 @@ func (s *Store) insertItems(ctx context.Context, op string, items []prepared) (B
 					continue
 				}
 				var err error
-				var nd deltas // counted above
-				if buf, err = writeNew(tx, &it.n, it.h, it.parent, it.root, &nd, buf); err != nil {
+				if buf, err = writeNew(tx, &it.n, it.h, it.parent, it.root, nil, buf); err != nil {
 					return err
 				}
 			}
@@ -309,7 +294,7 @@ func (s *Store) batchMove(ctx context.Context, op string, q QueueType, paths []s
 		err := s.kv.Update(ctx, func(tx kv.Txn) error {
 			skips = skips[:0]
 			var d, plan deltas
-			var cp chunkPlan
+			cp := chunkPlan{maxBytes: s.chunkBytes}
 			var buf []byte
 			end = start
 			for ; end < len(paths); end++ {

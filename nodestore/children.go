@@ -151,23 +151,9 @@ func (s *Store) CompleteWithChildren(ctx context.Context, q QueueType, parentPat
 			}
 		}
 		var d deltas
-		seen := make(map[PathHash]struct{}, len(items))
 		var buf []byte
-		for i := range items {
-			it := &items[i]
-			if _, dup := seen[it.h]; dup {
-				it.skip = fmt.Errorf("%w (earlier in this call)", ErrExists)
-				continue
-			}
-			pos, found, err := getPosition(tx, q, it.h, buf[:0])
-			if err != nil {
-				return err
-			}
-			if found {
-				it.skip = fmt.Errorf("%w (at %s)", ErrExists, pos)
-				continue
-			}
-			seen[it.h] = struct{}{}
+		if err := findExisting(tx, items); err != nil {
+			return err
 		}
 		for i := range items {
 			it := &items[i]

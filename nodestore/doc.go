@@ -1,0 +1,155 @@
+// Package nodestore keeps the traversal state of a file migration — every
+// source and destination node, its traversal and copy status, and the
+// parent→children index — on any kv backend (Badger, Pebble, bbolt,
+// memory). It imports kv only.
+//
+// # Where to start
+//
+// Open a kv.Store, wrap it with New, and drive the breadth-first walk:
+//
+//	ns := nodestore.New(store)
+//	ns.Insert(ctx, nodestore.Node{Queue: nodestore.QueueSrc, Level: 0, ...})  // the roots
+//	page, cur, _ := ns.PendingPage(ctx, nodestore.QueueSrc, level, "", 100)  // pull work
+//	ns.CompleteWithChildren(ctx, nodestore.QueueSrc, path, nodestore.TraversalStatusSuccessful, kids)
+//	ns.LowestPendingLevel(ctx, nodestore.QueueSrc)                            // what is left
+//	ns.Count(ctx, nodestore.QueueSrc, level, ts, cs)                          // O(1) counts
+//
+// Example (in example_test.go) walks a small tree that way.
+//
+// The seed's operations are methods of *Store with the seed's names
+// (InsertNodeWithIndex, UpdateNodeStatus, UpdateNodeCopyStatus,
+// FetchChildrenByParentPath, BatchInsertNodes, BatchUpdateNodeStatus), each
+// taking a context; the seed's key helpers are functions (KeySrc, KeyDst,
+// PrefixForStatus, PrefixForLevel, PrefixForAllLevels) that check their
+// arguments and return an error instead of a malformed key.
+//
+// # Key layout
+//
+// Every key nodestore writes starts with the queue ("src" or "dst") and a
+// colon. The three formats of the seed are kept byte for byte:
+//
+//	node      src:00000002:successful:successful:<hash>   dst:00000001:successful::<hash>
+//	children  src:children:<parent hash>:<child hash>     (empty value)
+//
+// <hash> is a PathHash: the first 16 bytes of SHA-256 of the normalized
+// path (NormalizePath), as 32 lowercase hex digits. The level is 8 decimal
+// digits (0..MaxLevel). The copy status segment is empty for dst nodes.
+// Three more families serve the lookups the engine needs:
+//
+//	path      {q}:path:<hash>                            "{level:08d}:{traversal}:{copy}"
+//	count     {q}:count:{level:08d}:{traversal}:{copy}   8-byte big-endian count (> 0)
+//	pending   {q}:pendinglevel:{level:08d}               8-byte big-endian count (> 0)
+//
+// Only node keys have a digit after "src:", so the range [src:0, src::)
+// (PrefixForAllLevels) holds node keys and nothing else — the bare prefix
+// "src:" would also match the other families. IterateNodeKeys and
+// IterateNodes clamp any options to that range. A count or pending key
+// whose count reaches zero is deleted, so a store's bytes depend only on
+// its nodes, not on its history.
+//
+// # Paths
+//
+// NormalizePath defines the one form that is hashed and stored: a leading
+// "/", no repeated, trailing ("/a/b/") or "." segments, the root is "/";
+// ".." segments, NUL bytes and the empty path are errors (ErrInvalidPath).
+// Queries (Get, SetStatus, Children, the key helpers) normalize their path
+// arguments. A NodeState being stored must already hold normalized Path and
+// ParentPath (the error says the normal form): nodestore never silently
+// rewrites what it stores.
+//
+// # Invariants and validation
+//
+//   - A path is in exactly one node key of its queue: inserting a stored
+//     path (in any level or status) is ErrExists for Insert, and a reported
+//     skip (BatchResult.Skipped, wrapping ErrExists) for the batch
+//     operations and CompleteWithChildren, which makes replays after a
+//     crash safe. It is never a second key and never an overwrite.
+//   - A node's key, its path key, its children index entry and the
+//     counters change in one kv transaction.
+//   - Invalid input is rejected before anything is written, with an error
+//     naming the field: ErrInvalidQueue, ErrInvalidStatus (unknown status,
+//     a copy status on dst or none on src, not_on_src on src),
+//     ErrInvalidLevel (negative or more than 8 digits), ErrInvalidPath,
+//     ErrInvalidNode (ParentPath not the parent of Path, a root — empty
+//     ParentPath — off level 0, Depth not the level, Name not the last
+//     element of Path, Type neither folder nor file, negative Size).
+//   - A status change may go from any status to any status the queue
+//     allows. SetStatus and SetCopyStatus need only the path; the seed's
+//     UpdateNodeStatus and UpdateNodeCopyStatus name the old position and
+//     fail with ErrStatusMismatch (saying where the node is) otherwise.
+//
+// # Transactions, batches and concurrency
+//
+// Every write is kv.Store.Update: serializable, and kv serializes writers,
+// so any number of workers may call any methods concurrently and the
+// counters stay exact. CompleteWithChildren sets a parent's status and
+// inserts all its children in ONE transaction; it fails with
+// kv.ErrTxnTooLarge, applying nothing, past kv's limits (about 20,000
+// small children). BatchInsertNodes, BatchUpdateNodeStatus,
+// BatchSetStatus and BatchSetCopyStatus split their work into chunks below
+// kv.MaxTxnOps and kv.MaxTxnBytes, each one atomic transaction that never
+// separates a node from its index entry, path key and counts; the batch as
+// a whole is not atomic (after an error or a crash, earlier chunks stay),
+// and the result reports what was applied and what was skipped, and why.
+// Batch insert does all of a chunk's reads (existence, counters) before
+// its writes.
+//
+// # Paging
+//
+// PendingPage (ListByStatus, ListByCopyStatus) returns a page and a Cursor
+// (the last key returned). The next page seeks past the cursor, so an
+// engine that pulls a page, moves its nodes out of pending and continues
+// from the cursor does O(n) work for n nodes in total — it never rescans
+// the keys (or, in LSM engines, the deletion tombstones) it has passed.
+// Nodes that become pending behind the cursor are picked up by the next
+// pass.
+//
+// # Counts
+//
+// Count is one point read of a counter key, maintained in the same
+// transaction as every change, so it is exact under concurrent workers and
+// after a crash (a transaction is applied whole or not at all). PendingAt
+// and LevelDone read one pending-level key; LowestPendingLevel reads the
+// first key of the pending-level family, which holds one key per level with
+// pending nodes: none of them scans nodes. ScanCounts counts by scanning;
+// CheckCounts compares the two; RebuildCounts rewrites the counters from a
+// scan; Check verifies every invariant (one status key per node, path keys,
+// index, counters).
+//
+// # Value encoding
+//
+// A node key's value is NodeState in a compact versioned binary encoding
+// (version 1): a version byte, the traversal status code, a flags byte
+// (CopyNeeded, MTime set), uvarints for Depth and Size, the MTime as a
+// varint of Unix seconds and a uvarint of nanoseconds (only when set), and
+// six length-prefixed strings: ID, ParentID, ParentPath, Name, Path, Type.
+// Decoding is strict (unknown version, flags or trailing bytes are
+// ErrCorrupt). Every field reads back exactly, except that MTime comes
+// back in UTC without a monotonic reading (the same instant: use Equal).
+// Nothing in the stored bytes comes from a clock or a random source, so
+// the same operations give byte-identical stores on every backend; the
+// conformance suite (conformance.RunNodestore) checks that against a
+// golden digest.
+//
+// # Export and migration between backends
+//
+// Export visits every nodestore key and value in key order on one
+// snapshot (only "dst:" and "src:" keys: other layers sharing the store are
+// left out). Dump writes them as a stream and Load reads the stream into an
+// empty store of any backend.
+//
+// # Ownership and Close
+//
+// Everything returned (Node, NodeState, slices, keys from the helpers)
+// belongs to the caller. The key given to an IterateNodeKeys or Export
+// callback is valid only until the callback returns. A Store holds no
+// resources: closing the kv.Store is enough, after which every method
+// returns an error wrapping kv.ErrClosed.
+//
+// # Performance
+//
+// Measured with `go test -bench . ./nodestore/` (see README.md for the
+// figures and the machine): a children fetch and a count cost the same in
+// a level of 1,000 and of 1,000,000 nodes, and BatchInsertNodes runs close
+// to the raw kv write speed of the same keys and bytes.
+package nodestore

@@ -1,0 +1,152 @@
+package nodestore
+
+import (
+	"fmt"
+
+	"github.com/polykv/polykv/kv"
+)
+
+// Finding which nodes of a batch already exist.
+//
+// A stored node with path P is either a root (level 0, no index entry) or
+// the child of parentOf(P), with an index entry under that parent. So
+// instead of one point read of a path key per new node (about 1-2 µs on
+// an LSM engine, more than writing the node), findExisting reads, for each
+// parent in the batch, the parent's children index prefix — usually empty
+// or small, one seek — and the level-0 node keys (the roots, a handful).
+// When a parent already has many more children than the batch inserts
+// under it, or a store has many roots, it falls back to point reads, so
+// the cost stays proportional to the batch.
+
+// rootScanLimit bounds the number of roots findExisting reads per queue.
+const rootScanLimit = 1024
+
+type queueHash struct {
+	q QueueType
+	h PathHash
+}
+
+// findExisting sets skip on every item whose path is already stored in
+// its queue, or repeated earlier in items. It only reads, so it is called
+// before a transaction's first write.
+func findExisting(tx kv.ReadTxn, items []prepared) error {
+	found := make([]bool, len(items))
+	var order []queueHash
+	groups := map[queueHash][]int{}
+	var point []int
+	for i := range items {
+		it := &items[i]
+		it.skip = nil
+		if it.root {
+			point = append(point, i)
+			continue
+		}
+		k := queueHash{it.n.Queue, it.parent}
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], i)
+	}
+	roots := map[QueueType]map[PathHash]bool{}
+	rootsOf := func(q QueueType) (map[PathHash]bool, error) {
+		if m, ok := roots[q]; ok {
+			return m, nil
+		}
+		m, err := scanHashes(tx, appendLevelPrefix(nil, q, 0), rootScanLimit, hashOfNodeKey)
+		roots[q] = m // nil when there are too many roots
+		return m, err
+	}
+	for _, k := range order {
+		idx := groups[k]
+		have, err := scanHashes(tx, appendChildrenPrefix(nil, k.q, k.h), 2*len(idx)+64, hashOfIndexKey)
+		if err != nil {
+			return err
+		}
+		rootSet, err := rootsOf(k.q)
+		if err != nil {
+			return err
+		}
+		if have == nil || rootSet == nil {
+			point = append(point, idx...)
+			continue
+		}
+		for _, i := range idx {
+			h := items[i].h
+			found[i] = have[h] || rootSet[h]
+		}
+	}
+	var buf []byte
+	for _, i := range point {
+		it := &items[i]
+		_, ok, err := getPosition(tx, it.n.Queue, it.h, buf[:0])
+		if err != nil {
+			return err
+		}
+		found[i] = ok
+	}
+	seen := make(map[queueHash]struct{}, len(items))
+	for i := range items {
+		it := &items[i]
+		k := queueHash{it.n.Queue, it.h}
+		if found[i] {
+			pos, ok, err := getPosition(tx, it.n.Queue, it.h, buf[:0])
+			if err != nil {
+				return err
+			}
+			if ok {
+				it.skip = fmt.Errorf("%w (at %s)", ErrExists, pos)
+			} else {
+				it.skip = fmt.Errorf("%w (in the children index)", ErrExists)
+			}
+			continue
+		}
+		if _, dup := seen[k]; dup {
+			it.skip = fmt.Errorf("%w (earlier in this batch)", ErrExists)
+			continue
+		}
+		seen[k] = struct{}{}
+	}
+	return nil
+}
+
+// scanHashes reads the path hashes at the end of the keys under prefix. It
+// returns nil (and no error) when there are limit keys or more.
+func scanHashes(tx kv.ReadTxn, prefix []byte, limit int, parse func(key []byte) (PathHash, bool)) (map[PathHash]bool, error) {
+	m := map[PathHash]bool{}
+	n := 0
+	err := tx.Iterate(kv.IterOptions{Prefix: prefix, KeysOnly: true, Limit: limit}, func(k, _ []byte) error {
+		n++
+		h, ok := parse(k)
+		if !ok {
+			return fmt.Errorf("%w: key %q", ErrCorrupt, k)
+		}
+		m[h] = true
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if n >= limit {
+		return nil, nil
+	}
+	return m, nil
+}
+
+func hashOfIndexKey(k []byte) (PathHash, bool) { return hashSuffix(k) }
+
+func hashOfNodeKey(k []byte) (PathHash, bool) { return hashSuffix(k) }
+
+// hashSuffix parses the 32 hex digits ending k, after a colon.
+func hashSuffix(k []byte) (PathHash, bool) {
+	if len(k) < hashHexLen+1 || k[len(k)-hashHexLen-1] != ':' {
+		return PathHash{}, false
+	}
+	h, err := ParsePathHash(string(k[len(k)-hashHexLen:]))
+	return h, err == nil
+}
+
+func appendLevelPrefix(dst []byte, q QueueType, level int) []byte {
+	dst = appendQueue(dst, q)
+	dst = appendLevel(dst, level)
+	return append(dst, ':')
+}
