@@ -1,0 +1,184 @@
+package conformance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/polykv/polykv/kv"
+	"github.com/polykv/polykv/nodestore"
+)
+
+// NodestoreCrashWorkload is a CrashWorkload for RunCrash that drives
+// nodestore the way the engine does: transaction i completes the i-th
+// folder of a fixed tree in breadth-first order together with all its
+// children (CompleteWithChildren); a child process first seeds the root if
+// needed and resumes at the first folder still pending.
+//
+// After each kill, Check verifies that the completed folders are exactly a
+// prefix of the order (no gap), that each completed folder has all of its
+// children and every other folder none (nothing half applied), and that
+// nodestore.Check finds the store consistent: every node in exactly one
+// status key, path keys and children index in agreement, counters equal to
+// a scan.
+type NodestoreCrashWorkload struct{}
+
+var _ CrashWorkload = NodestoreCrashWorkload{}
+
+// The crash tree: 4 subfolders per folder down to depth 5, 3 files each.
+const (
+	nsCrashFanout = 4
+	nsCrashDepth  = 5
+	nsCrashFiles  = 3
+)
+
+var nsCrashOrder = sync.OnceValue(func() []string {
+	order := []string{"/"}
+	for i := 0; i < len(order); i++ {
+		if nsDepth(order[i]) >= nsCrashDepth {
+			continue
+		}
+		for c := range nsCrashFanout {
+			order = append(order, nsJoin(order[i], fmt.Sprintf("d%d", c)))
+		}
+	}
+	return order
+})
+
+func nsDepth(p string) int {
+	if p == "/" {
+		return 0
+	}
+	n := 0
+	for i := 0; i < len(p); i++ {
+		if p[i] == '/' {
+			n++
+		}
+	}
+	return n
+}
+
+func nsCrashChildren(folder string) []nodestore.Node {
+	d := nsDepth(folder)
+	var kids []nodestore.Node
+	if d < nsCrashDepth {
+		for c := range nsCrashFanout {
+			kids = append(kids, nodestore.Node{Traversal: nsP, Copy: nsCP,
+				State: nsGenState(nodestore.QueueSrc, folder, fmt.Sprintf("d%d", c), true, d+1)})
+		}
+	}
+	for f := range nsCrashFiles {
+		kids = append(kids, nodestore.Node{Traversal: nsS, Copy: nsCP,
+			State: nsGenState(nodestore.QueueSrc, folder, fmt.Sprintf("f%d", f), false, d+1)})
+	}
+	return kids
+}
+
+// Child seeds the root if needed and completes folders from the first
+// pending one.
+func (NodestoreCrashWorkload) Child(ctx context.Context, s kv.Store, ack func(i int)) error {
+	ns := nodestore.New(s)
+	if _, err := ns.Get(ctx, nodestore.QueueSrc, "/"); errors.Is(err, nodestore.ErrNotFound) {
+		st := nsGenState(nodestore.QueueSrc, "", "", true, 0)
+		st.Path, st.Name, st.ParentPath, st.ParentID = "/", "root", "", ""
+		if err := ns.Insert(ctx, nodestore.Node{Queue: nodestore.QueueSrc, Traversal: nsP, Copy: nsCP, State: st}); err != nil {
+			return err
+		}
+	} else if err != nil {
+		return err
+	}
+	order := nsCrashOrder()
+	next := len(order)
+	for i, f := range order {
+		n, err := ns.Get(ctx, nodestore.QueueSrc, f)
+		if err != nil {
+			return fmt.Errorf("resume: folder %d %s: %w", i, f, err)
+		}
+		if n.Traversal != nsS {
+			next = i
+			break
+		}
+	}
+	for i := next; i < len(order) && ctx.Err() == nil; i++ {
+		res, err := ns.CompleteWithChildren(ctx, nodestore.QueueSrc, order[i], nsS, nsCrashChildren(order[i]))
+		if err != nil {
+			return err
+		}
+		if len(res.Skipped) != 0 {
+			return fmt.Errorf("folder %d %s: %d children already there before its completion", i, order[i], len(res.Skipped))
+		}
+		ack(i)
+	}
+	<-ctx.Done()
+	return nil
+}
+
+// Check verifies the prefix property, the completeness of every completed
+// folder and nodestore's own invariants.
+func (NodestoreCrashWorkload) Check(t testing.TB, s kv.Store, lastAck int) CrashResult {
+	ctx := context.Background()
+	ns := nodestore.New(s)
+	var res CrashResult
+	add := func(format string, args ...any) { res.Problems = append(res.Problems, fmt.Sprintf(format, args...)) }
+	rep, err := ns.Check(ctx)
+	if err != nil {
+		add("nodestore.Check: %v", err)
+		return res
+	}
+	for _, p := range rep.Problems {
+		add("nodestore.Check: %s", p)
+	}
+	order := nsCrashOrder()
+	done := true
+	want := 0
+	for i, f := range order {
+		n, err := ns.Get(ctx, nodestore.QueueSrc, f)
+		switch {
+		case errors.Is(err, nodestore.ErrNotFound):
+			if done && i == 0 {
+				done = false // not even the root: nothing committed
+			} else if done {
+				add("folder %d %s is missing although folder %d was completed", i, f, i-1)
+			}
+			done = false
+			continue
+		case err != nil:
+			add("Get(%s): %v", f, err)
+			return res
+		}
+		want++ // the folder itself
+		kids, err := ns.Children(ctx, nodestore.QueueSrc, f)
+		if err != nil {
+			add("Children(%s): %v", f, err)
+			return res
+		}
+		completed := n.Traversal == nsS
+		switch {
+		case completed && !done:
+			add("folder %d %s is completed after a folder that is not (a gap)", i, f)
+		case completed && len(kids) != len(nsCrashChildren(f)):
+			add("folder %d %s is completed with %d of its %d children (half applied)", i, f, len(kids), len(nsCrashChildren(f)))
+		case !completed && len(kids) != 0:
+			add("folder %d %s is %s but has %d children (half applied)", i, f, n.Traversal, len(kids))
+		}
+		if completed && done {
+			res.Committed = i + 1
+			want += len(kids) - nsCrashFanoutOf(f) // files; subfolders are counted as folders
+		} else {
+			done = false
+		}
+	}
+	if got := rep.Nodes[nodestore.QueueSrc]; got != want {
+		add("%d src nodes, want %d for %d completed folders", got, want, res.Committed)
+	}
+	return res
+}
+
+func nsCrashFanoutOf(folder string) int {
+	if nsDepth(folder) < nsCrashDepth {
+		return nsCrashFanout
+	}
+	return 0
+}

@@ -1,0 +1,105 @@
+package nodestore_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"strings"
+
+	"github.com/polykv/polykv/backends/memory"
+	"github.com/polykv/polykv/nodestore"
+)
+
+// listing is the file system of the example: folder → entries (a trailing
+// "/" marks a folder).
+var listing = map[string][]string{
+	"/":            {"docs/", "photos/", "readme.txt"},
+	"/docs":        {"a.txt", "b.txt"},
+	"/photos":      {"2024/", "cover.jpg"},
+	"/photos/2024": {"x.jpg", "y.jpg", "z.jpg"},
+}
+
+// Example walks a small source tree the way the migration engine does:
+// seed the root, pull pending folders page by page, complete each folder
+// together with its children in one transaction, and count what is left.
+func Example() {
+	ctx := context.Background()
+	db, err := memory.Open(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	ns := nodestore.New(db)
+
+	// Seed the root.
+	err = ns.Insert(ctx, nodestore.Node{
+		Queue: nodestore.QueueSrc, Level: 0,
+		Traversal: nodestore.TraversalStatusPending, Copy: nodestore.CopyStatusPending,
+		State: nodestore.NodeState{ID: "root", Name: "root", Path: "/", Type: nodestore.NodeTypeFolder},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	for {
+		level, ok, err := ns.LowestPendingLevel(ctx, nodestore.QueueSrc)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if !ok {
+			break // nothing left to list
+		}
+		var cur nodestore.Cursor
+		for {
+			page, next, err := ns.PendingPage(ctx, nodestore.QueueSrc, level, cur, 2)
+			if err != nil {
+				log.Fatal(err)
+			}
+			for _, folder := range page {
+				var kids []nodestore.Node
+				for _, e := range listing[folder.State.Path] {
+					name, isDir := strings.CutSuffix(e, "/")
+					st := nodestore.NodeState{
+						ID: "id-" + name, ParentID: folder.State.ID, ParentPath: folder.State.Path,
+						Name: name, Path: strings.TrimSuffix(folder.State.Path, "/") + "/" + name,
+						Type: nodestore.NodeTypeFile, Depth: level + 1,
+					}
+					ts := nodestore.TraversalStatusSuccessful // files need no listing
+					if isDir {
+						st.Type, ts = nodestore.NodeTypeFolder, nodestore.TraversalStatusPending
+					}
+					kids = append(kids, nodestore.Node{Traversal: ts, Copy: nodestore.CopyStatusPending, State: st})
+				}
+				_, err := ns.CompleteWithChildren(ctx, nodestore.QueueSrc, folder.State.Path,
+					nodestore.TraversalStatusSuccessful, kids)
+				if err != nil {
+					log.Fatal(err)
+				}
+			}
+			cur = next
+			if len(page) < 2 {
+				break
+			}
+		}
+		fmt.Printf("level %d listed\n", level)
+	}
+
+	counts, err := ns.Counts(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, c := range counts {
+		fmt.Printf("%s level %d: %d %s, copy %s\n", c.Queue, c.Level, c.N, c.Traversal, c.Copy)
+	}
+	kids, _ := ns.Children(ctx, nodestore.QueueSrc, "/photos/2024")
+	fmt.Println("children of /photos/2024:", len(kids))
+	// Output:
+	// level 0 listed
+	// level 1 listed
+	// level 2 listed
+	// src level 0: 1 successful, copy pending
+	// src level 1: 3 successful, copy pending
+	// src level 2: 4 successful, copy pending
+	// src level 3: 3 successful, copy pending
+	// children of /photos/2024: 3
+}
