@@ -233,7 +233,7 @@ func nsInvalidInput(t *testing.T, e *nsEnv) {
 		{"InsertNodeWithIndex index key", e.ns.InsertNodeWithIndex(e.ctx, []byte("src:children:"+hashA+":"+hashAB), &ok.State, nodestore.IndexPrefixSrcChildren), nodestore.ErrInvalidKey},
 		{"CompleteWithChildren of a file", errOfR(e.ns.CompleteWithChildren(e.ctx, nodestore.QueueSrc, "/c.txt", nsS, []nodestore.Node{{Traversal: nsP, Copy: nsCP, State: nsFile("/c.txt/x", 2)}})), nodestore.ErrInvalidNode},
 		{"CompleteWithChildren of a missing parent", errOfR(e.ns.CompleteWithChildren(e.ctx, nodestore.QueueSrc, "/nope", nsS, nil)), nodestore.ErrNotFound},
-		{"ListByStatus limit 0", errOfL(e.ns.PendingPage(e.ctx, nodestore.QueueSrc, 1, "", 0)), nodestore.ErrInvalidNode},
+		{"ListByStatus limit 0", errOfL(e.ns.PendingPage(e.ctx, nodestore.QueueSrc, 1, "", 0)), nodestore.ErrInvalidArgument},
 	} {
 		wantErrIs(t, c.name, c.err, c.want)
 	}

@@ -252,8 +252,8 @@ func (s *Store) BatchUpdateNodeStatus(ctx context.Context, q QueueType, level in
 
 // BatchSetStatus sets the traversal status of every node at paths to ts,
 // whatever their current status (SetStatus for many nodes). Missing nodes
-// are skipped and reported (ErrNotFound). Chunked like
-// BatchUpdateNodeStatus.
+// are skipped and reported (ErrNotFound); a node already in ts counts as
+// applied. Chunked like BatchUpdateNodeStatus.
 func (s *Store) BatchSetStatus(ctx context.Context, q QueueType, paths []string, ts TraversalStatus) (BatchResult, error) {
 	if err := checkTraversal(q, ts); err != nil {
 		return BatchResult{}, fmt.Errorf("nodestore: batch set status: %w", err)

@@ -33,6 +33,9 @@ var (
 	// parent path that is not the path's parent, a depth that is not the
 	// level, an unknown node type, a negative size, ...).
 	ErrInvalidNode = errors.New("nodestore: invalid node")
+	// ErrInvalidArgument: another argument out of range (a page limit
+	// below 1).
+	ErrInvalidArgument = errors.New("nodestore: invalid argument")
 	// ErrInvalidKey: a key given to a function expecting a node key (or an
 	// index prefix) does not parse.
 	ErrInvalidKey = errors.New("nodestore: invalid key")

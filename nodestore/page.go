@@ -45,7 +45,7 @@ func (s *Store) ListByCopyStatus(ctx context.Context, q QueueType, level int, ts
 
 func (s *Store) listPrefix(ctx context.Context, prefix []byte, after Cursor, limit int) ([]Node, Cursor, error) {
 	if limit <= 0 {
-		return nil, after, fmt.Errorf("nodestore: list %s: %w: limit %d: want > 0", prefix, ErrInvalidNode, limit)
+		return nil, after, fmt.Errorf("nodestore: list %s: %w: limit %d: want > 0", prefix, ErrInvalidArgument, limit)
 	}
 	opts := kv.IterOptions{Prefix: prefix, Limit: limit}
 	if after != "" {
