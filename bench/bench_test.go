@@ -79,6 +79,19 @@ func TestEveryWorkloadRunsAndVerifies(t *testing.T) {
 	}
 }
 
+func TestTraverseSkewed(t *testing.T) {
+	s := quick(t, "traverse-gen", "memory")
+	s.Size, s.Skew = 30000, true
+	res, err := bench.RunOne(t.Context(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// src: every node; dst: every node but every 25th file.
+	if res.Ops <= 2*30000-30000/25-1 || res.Ops >= 2*30000 || !strings.Contains(res.Verified, "30000 src + ") {
+		t.Errorf("%d nodes traversed (src+dst): %s", res.Ops, res.Verified)
+	}
+}
+
 func TestLossyBackendFailsVerification(t *testing.T) {
 	for _, w := range []string{"fill-rand-b100", "fill-seq-b1", "read-uniform", "scan-100", "ycsb-a", "logs"} {
 		t.Run(w, func(t *testing.T) {

@@ -65,6 +65,10 @@
 //     per operation is steadier. Compare runs from one invocation only.
 //   - Write amplification is zero on file systems without block I/O
 //     accounting (tmpfs): point Spec.Dir (--workdir) at a real disk.
+//   - The traverse workloads cannot see the bytes nodestore writes: their
+//     write amplification divides by an estimate (150 bytes per node:
+//     key, value, index entry), so compare it across backends, not with
+//     the raw kv workloads'.
 //   - Workloads run in one goroutine except logs (producers): the figures
 //     are for one writer, which is how polykv serializes writes anyway.
 package bench

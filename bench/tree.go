@@ -79,9 +79,12 @@ func genTree(r *rand.Rand, n, fanout, depth int, skew bool) *tree {
 			}
 			k := 1 + r.IntN(2*fanout-1)
 			if skew {
-				// Pareto with shape 1.2, mean about fanout, capped.
-				k = int(float64(fanout) * 0.2 / max(1e-9, 1-r.Float64()) * 1.0)
-				k = max(1, min(k, 50*fanout, 15000))
+				// Pareto-like: most folders hold a few entries, one in
+				// about 500 holds 1000 or more, and the largest are past
+				// what one transaction holds (the workload inserts those
+				// in chunks).
+				k = int(float64(fanout) * 0.2 / max(1e-9, 1-r.Float64()))
+				k = max(1, min(k, 20000))
 			}
 			k = min(k, n-t.len())
 			t.first[p] = int32(t.len())
