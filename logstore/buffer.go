@@ -87,33 +87,28 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// record is an entry waiting to be written: its key parts and its value,
-// encoded by Add. When the Timestamp is to be filled from the ID's clock
-// reading, value holds only the part after "ts" and t is set.
-type record struct {
-	level Level
-	id    [IDLen]byte
-	t     time.Time
-	fillT bool
-	value []byte
-	size  int
+// chunk is a batch of accepted entries waiting to be written: one future
+// transaction. Entries are encoded straight into it by Add (kv.Batch.Set
+// copies key and value), so a flush hands it to Store.Write as is.
+type chunk struct {
+	kv.Batch
+	bytes int // what the chunk counts against MaxPendingBytes
 }
 
-// valuePool recycles the buffers of encoded values: ingestion allocates
-// nothing per entry once warm.
-var valuePool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+// scratchPool recycles the buffers Add encodes a value into before copying
+// it into a chunk: ingestion allocates nothing per entry once warm.
+var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
-func putValue(v []byte) {
-	if cap(v) == 0 || cap(v) > 64<<10 {
-		return
-	}
-	v = v[:0]
-	valuePool.Put(&v)
-}
+// headRoom is the room left at the start of a scratch buffer for the head
+// of a value ({"v":1,"ts":"..."), written once the clock has been read.
+const headRoom = 64
 
-// recordOverhead is what a record costs beside its value, for
+// entryOverhead is what an entry costs beside its key and value, for
 // MaxPendingBytes.
-const recordOverhead = 96
+const entryOverhead = 16
+
+// maxLevelLen is the length of the longest level name.
+const maxLevelLen = len(LevelCritical)
 
 // LogBuffer batches log entries into transactions on a kv.Store.
 //
@@ -157,26 +152,28 @@ type LogBuffer struct {
 	store kv.Store
 	opts  Options
 
-	mu           sync.Mutex
-	pending      []record // accepted, not yet written, in order
-	pendingBytes int
-	inflight     int    // pending[:inflight] are being written
-	added        uint64 // entries accepted so far
-	written      uint64 // entries written so far
-	flushes      uint64
-	failures     uint64
-	lastErr      error // the latest failure, nil after a success
-	permanent    bool  // lastErr is one no retry can fix
-	errs         []error
-	errsDropped  int
-	stopped      bool
-	waiters      int           // Adds waiting for space: flush without waiting for a full batch
-	space        chan struct{} // closed when space frees or the buffer stops
-	progress     chan struct{} // closed when entries are written or the flusher exits
-
-	// flushMu serializes the flusher's writes; batch is theirs.
-	flushMu sync.Mutex
-	batch   kv.Batch
+	mu sync.Mutex
+	// chunks holds the accepted entries not yet written, in order. The
+	// last chunk is open (Add appends to it) when open is set; every other
+	// chunk is sealed, and the flusher writes only sealed chunks: the
+	// first one, while Add keeps filling the last.
+	chunks      []*chunk
+	open        bool
+	spare       *chunk // a written chunk kept for reuse
+	pendingN    int    // entries in chunks
+	pendingSize int    // their bytes, for MaxPendingBytes
+	added       uint64 // entries accepted so far
+	written     uint64 // entries written so far
+	flushes     uint64
+	failures    uint64
+	lastErr     error // the latest failure, nil after a success
+	permanent   bool  // lastErr is one no retry can fix
+	errs        []error
+	errsDropped int
+	stopped     bool
+	waiters     int           // Adds waiting for space: flush without waiting for a full batch
+	space       chan struct{} // closed when space frees or the buffer stops
+	progress    chan struct{} // closed when entries are written or the flusher exits
 
 	kick     chan struct{} // BatchSize entries are pending
 	flushReq chan struct{} // Flush wants everything written
@@ -208,7 +205,6 @@ func NewLogBufferOptions(store kv.Store, opts Options) *LogBuffer {
 		stopping: make(chan struct{}),
 		done:     make(chan struct{}),
 	}
-	b.pending = make([]record, 0, min(b.opts.MaxPending, 1<<16))
 	go b.run()
 	return b
 }
@@ -236,87 +232,141 @@ func (b *LogBuffer) add(ctx context.Context, e *LogEntry, fillTime bool) error {
 	if err := checkEntry(e); err != nil {
 		return err
 	}
-	r := record{level: e.Level}
-	r.fillT = fillTime && e.Timestamp == ""
+	// Encode outside the lock. When the Timestamp comes from the clock
+	// reading of the ID (made under the lock, in acceptance order), the
+	// body is encoded after headRoom bytes and the head goes in front of
+	// it later.
+	fillT := fillTime && e.Timestamp == ""
+	sp := scratchPool.Get().(*[]byte)
+	defer putScratch(sp)
 	var err error
-	vp := valuePool.Get().(*[]byte)
-	if r.fillT {
-		r.value, err = appendBody((*vp)[:0], e)
+	if fillT {
+		*sp, err = appendBody(append((*sp)[:0], make([]byte, headRoom)...), e)
 	} else {
-		r.value, err = encodeValue((*vp)[:0], e)
+		*sp, err = encodeValue((*sp)[:0], e)
 	}
 	if err != nil {
-		valuePool.Put(vp)
 		return err
 	}
-	if vs := len(r.value) + 128; vs > kv.MaxValueSize {
-		valuePool.Put(vp)
+	value := *sp
+	if vs := len(value); vs > kv.MaxValueSize {
 		return fmt.Errorf("logstore: add: entry of about %d bytes: %w (limit %d)", vs, kv.ErrValueTooLarge, kv.MaxValueSize)
 	}
-	r.size = len(r.value) + recordOverhead
+	var kbuf [len(KeyPrefix) + maxLevelLen + 1 + IDLen]byte
+	key := kbuf[:0]
+	if e.ID != "" {
+		key = appendKey(key, e.Level, e.ID)
+	}
+	// What the entry will count against MaxPendingBytes (the head of a
+	// filled Timestamp is shorter than headRoom).
+	size := len(KeyPrefix) + len(e.Level) + 1 + IDLen + len(value) + entryOverhead
 
 	b.mu.Lock()
 	for {
 		if b.stopped {
 			b.mu.Unlock()
-			putValue(r.value)
 			return ErrStopped
 		}
-		n := len(b.pending)
-		if n == 0 || (n < b.opts.MaxPending && b.pendingBytes+r.size <= b.opts.MaxPendingBytes) {
+		n := b.pendingN
+		if n == 0 || (n < b.opts.MaxPending && b.pendingSize+size <= b.opts.MaxPendingBytes) {
 			break
 		}
 		if b.permanent {
 			err := b.lastErr
 			b.mu.Unlock()
-			putValue(r.value)
 			return fmt.Errorf("%w: %d entries not written: %w", ErrFull, n, err)
 		}
 		space := b.space
 		b.waiters++
 		b.mu.Unlock()
-		select {
-		case b.kick <- struct{}{}:
-		default:
-		}
+		b.kickFlusher()
 		select {
 		case <-space:
 		case <-ctx.Done():
 			b.mu.Lock()
 			b.waiters--
 			b.mu.Unlock()
-			putValue(r.value)
 			return ctx.Err()
 		}
 		b.mu.Lock()
 		b.waiters--
 	}
+	var t time.Time
 	if e.ID == "" {
-		id, t, err := b.opts.IDs.Next()
+		id, now, err := b.opts.IDs.Next()
 		if err != nil {
 			b.mu.Unlock()
 			return err
 		}
-		appendID(r.id[:0], id)
-		r.t = t
-	} else {
-		copy(r.id[:], e.ID)
-		if r.fillT {
-			r.t, _ = IDTime(e.ID)
-		}
+		key = appendID(appendLevelPrefix(key, e.Level), id)
+		t = now
+	} else if fillT {
+		t = time.UnixMilli(idMs(e.ID))
 	}
-	b.pending = append(b.pending, r)
-	b.pendingBytes += r.size
+	if fillT {
+		var hbuf [headRoom]byte
+		head := append(hbuf[:0], `{"v":1,"ts":"`...)
+		head = t.UTC().AppendFormat(head, time.RFC3339Nano)
+		head = append(head, '"')
+		value = value[headRoom-len(head):]
+		copy(value, head)
+	}
+	c := b.openChunkLocked(key, value)
+	if err := c.Set(key, value); err != nil {
+		// Cannot happen: key and value are checked and c has room.
+		b.mu.Unlock()
+		return fmt.Errorf("logstore: add: %w", err)
+	}
+	size = kv.EntrySize(key, value) + entryOverhead
+	c.bytes += size
+	b.pendingSize += size
+	b.pendingN++
 	b.added++
-	full := len(b.pending)-b.inflight >= b.opts.BatchSize || b.pendingBytes >= kv.MaxTxnBytes
+	full := c.Len() >= b.opts.BatchSize
+	if full {
+		b.open = false
+	}
 	b.mu.Unlock()
 	if full {
-		select {
-		case b.kick <- struct{}{}:
-		default:
-		}
+		b.kickFlusher()
 	}
 	return nil
+}
+
+// openChunkLocked returns the open chunk, sealing the current one and
+// opening a new one when key and value do not fit in it.
+func (b *LogBuffer) openChunkLocked(key, value []byte) *chunk {
+	if b.open {
+		c := b.chunks[len(b.chunks)-1]
+		if c.Fits(key, value) {
+			return c
+		}
+		b.open = false
+		b.kickFlusher()
+	}
+	c := b.spare
+	b.spare = nil
+	if c == nil {
+		c = new(chunk)
+	}
+	b.chunks = append(b.chunks, c)
+	b.open = true
+	return c
+}
+
+func (b *LogBuffer) kickFlusher() {
+	select {
+	case b.kick <- struct{}{}:
+	default:
+	}
+}
+
+func putScratch(sp *[]byte) {
+	if cap(*sp) > 64<<10 {
+		return // do not pin large buffers
+	}
+	*sp = (*sp)[:0]
+	scratchPool.Put(sp)
 }
 
 // Flush writes every entry accepted before it was called and waits until
@@ -381,7 +431,7 @@ type BufferStats struct {
 func (b *LogBuffer) Stats() BufferStats {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return BufferStats{Added: b.added, Written: b.written, Pending: len(b.pending), Flushes: b.flushes, Failures: b.failures}
+	return BufferStats{Added: b.added, Written: b.written, Pending: b.pendingN, Flushes: b.flushes, Failures: b.failures}
 }
 
 // Stop writes every pending entry and stops the flusher, retrying a failing
@@ -418,38 +468,28 @@ func (b *LogBuffer) StopContext(ctx context.Context) error {
 // Unwritten returns, decoded, the entries a Stop that gave up could not
 // write (nil otherwise), so the caller can keep them elsewhere.
 func (b *LogBuffer) Unwritten() []LogEntry {
-	b.mu.Lock()
-	recs := append([]record(nil), b.pending...)
-	stopped := b.stopped
-	b.mu.Unlock()
-	if !stopped || len(recs) == 0 {
-		return nil
-	}
 	select {
 	case <-b.done:
 	default:
+		return nil // still running (or not stopped)
+	}
+	// The flusher has exited and Add refuses entries: chunks no longer
+	// change.
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.pendingN == 0 {
 		return nil
 	}
-	out := make([]LogEntry, 0, len(recs))
-	var kbuf, vbuf []byte
-	for i := range recs {
-		kbuf = appendKey(kbuf[:0], recs[i].level, string(recs[i].id[:]))
-		vbuf = recs[i].appendValue(vbuf[:0])
-		if e, err := DecodeEntry(kbuf, vbuf); err == nil {
-			out = append(out, e)
+	out := make([]LogEntry, 0, b.pendingN)
+	for _, c := range b.chunks {
+		for i := range c.Len() {
+			_, k, v := c.Op(i)
+			if e, err := DecodeEntry(k, v); err == nil {
+				out = append(out, e)
+			}
 		}
 	}
 	return out
-}
-
-func (r *record) appendValue(dst []byte) []byte {
-	if !r.fillT {
-		return append(dst, r.value...)
-	}
-	dst = append(dst, `{"v":1,"ts":"`...)
-	dst = r.t.UTC().AppendFormat(dst, time.RFC3339Nano)
-	dst = append(dst, '"')
-	return append(dst, r.value...)
 }
 
 // run is the flusher goroutine.
@@ -485,7 +525,7 @@ func (b *LogBuffer) finish() {
 	if b.errsDropped > 0 {
 		errs = append(errs, fmt.Errorf("logstore: %d more distinct flush errors", b.errsDropped))
 	}
-	if n := len(b.pending); n > 0 {
+	if n := b.pendingN; n > 0 {
 		errs = append(errs, fmt.Errorf("logstore: stop: %w: %d entries (see Unwritten)", ErrUnwritten, n))
 	}
 	b.stopErr = errors.Join(errs...)
@@ -501,19 +541,13 @@ func (b *LogBuffer) finish() {
 func (b *LogBuffer) drain(all bool, stopCtx context.Context) bool {
 	backoff := b.opts.RetryMin
 	for {
-		b.flushMu.Lock()
 		b.mu.Lock()
-		n := len(b.pending)
-		if n == 0 || (!all && !b.readyLocked()) {
-			b.mu.Unlock()
-			b.flushMu.Unlock()
+		c := b.nextChunkLocked(all)
+		b.mu.Unlock()
+		if c == nil {
 			return true
 		}
-		take := b.pending[:min(n, b.opts.BatchSize)]
-		b.inflight = len(take)
-		b.mu.Unlock()
-		err := b.write(&b.batch, take)
-		b.flushMu.Unlock()
+		err := b.write(c)
 		if err == nil {
 			backoff = b.opts.RetryMin
 			continue
@@ -540,6 +574,22 @@ func (b *LogBuffer) drain(all bool, stopCtx context.Context) bool {
 	}
 }
 
+// nextChunkLocked returns the chunk to write next, or nil: the first chunk
+// if it is sealed (full), or if it is the open one and all is set or an Add
+// waits for space (then it is sealed first).
+func (b *LogBuffer) nextChunkLocked(all bool) *chunk {
+	if len(b.chunks) == 0 {
+		return nil
+	}
+	if len(b.chunks) == 1 && b.open {
+		if !all && b.waiters == 0 {
+			return nil
+		}
+		b.open = false
+	}
+	return b.chunks[0]
+}
+
 func doneOf(ctx context.Context) <-chan struct{} {
 	if ctx == nil {
 		return nil
@@ -547,46 +597,22 @@ func doneOf(ctx context.Context) <-chan struct{} {
 	return ctx.Done()
 }
 
-// readyLocked reports whether a flush should start without waiting for
-// the interval: a batch is full, a transaction's worth of bytes is held, or
-// an Add waits for space.
-func (b *LogBuffer) readyLocked() bool {
-	return len(b.pending) >= b.opts.BatchSize || b.pendingBytes >= kv.MaxTxnBytes || b.waiters > 0
-}
-
-// write writes a prefix of take in one transaction: as many entries as fit
-// the transaction limits. On success it removes them from pending.
-func (b *LogBuffer) write(batch *kv.Batch, take []record) error {
-	n := 0
-	batch.Reset()
-	var kbuf, vbuf []byte
-	size := 0
-	for i := range take {
-		r := &take[i]
-		kbuf = appendKey(kbuf[:0], r.level, string(r.id[:]))
-		vbuf = r.appendValue(vbuf[:0])
-		if !batch.Fits(kbuf, vbuf) {
-			break
-		}
-		if err := batch.Set(kbuf, vbuf); err != nil {
-			// Checked by Add; a key or value the store refuses would
-			// block the buffer forever, so this is reported loudly.
-			return fmt.Errorf("logstore: flush: entry %s: %w", kbuf, err)
-		}
-		size += r.size
-		n++
-	}
-	if err := b.apply(batch); err != nil {
+// write writes chunk c, the first of b.chunks, in one transaction. On
+// success it removes c and keeps it as the spare.
+func (b *LogBuffer) write(c *chunk) error {
+	n := c.Len()
+	if err := b.apply(&c.Batch); err != nil {
 		return fmt.Errorf("logstore: flush of %d entries: %w", n, err)
 	}
 	b.mu.Lock()
-	for i := range n {
-		putValue(b.pending[i].value)
-		b.pending[i].value = nil
-	}
-	b.pending = append(b.pending[:0], b.pending[n:]...)
-	b.pendingBytes -= size
-	b.inflight = 0
+	copy(b.chunks, b.chunks[1:])
+	b.chunks[len(b.chunks)-1] = nil
+	b.chunks = b.chunks[:len(b.chunks)-1]
+	b.pendingN -= n
+	b.pendingSize -= c.bytes
+	c.Reset()
+	c.bytes = 0
+	b.spare = c
 	b.written += uint64(n)
 	b.flushes++
 	b.lastErr = nil
@@ -623,7 +649,6 @@ func (b *LogBuffer) isPermanent(err error) bool {
 // report records a failed attempt and calls OnError.
 func (b *LogBuffer) report(err error) {
 	b.mu.Lock()
-	b.inflight = 0
 	b.failures++
 	b.lastErr = err
 	b.permanent = b.isPermanent(err)
