@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -242,6 +243,36 @@ func FuzzEncodeString(f *testing.F) {
 			t.Fatalf("round trip of %q, %q: got %q, %q", msg, entity, got.Message, got.Entity)
 		}
 	})
+}
+
+// TestEncodeStringEscapes puts each byte that needs escaping (and some that
+// do not) at every position of strings up to 24 bytes long, so that the
+// encoder's 8-bytes-at-a-time scan meets it in every lane, and compares the
+// stored message with encoding/json's (without HTML escaping).
+func TestEncodeStringEscapes(t *testing.T) {
+	id := logstore.GenerateLogID()
+	specials := []string{"\x00", "\x1f", " ", "\"", "\\", "~", "\x7f", "\x80", "\xff", "é", "\u2028", "<"}
+	for _, sp := range specials {
+		for n := 0; n <= 24; n++ {
+			for p := 0; p <= n; p++ {
+				msg := strings.Repeat("a", p) + sp + strings.Repeat("b", n-p)
+				var want bytes.Buffer
+				enc := json.NewEncoder(&want)
+				enc.SetEscapeHTML(false)
+				if err := enc.Encode(msg); err != nil {
+					t.Fatal(err)
+				}
+				v, err := logstore.EncodeValue(logstore.LogEntry{ID: id, Level: logstore.LevelInfo, Message: msg})
+				if err != nil {
+					t.Fatal(err)
+				}
+				w := `,"msg":` + strings.TrimSuffix(want.String(), "\n") + "}"
+				if !strings.HasSuffix(string(v), w) {
+					t.Fatalf("message %q stored as %s, want it to end with %s", msg, v, w)
+				}
+			}
+		}
+	}
 }
 
 func TestSeededIDsAreReproducible(t *testing.T) {
