@@ -47,7 +47,7 @@ func openBenchCfg(tb, owner testing.TB, backend string) (kv.Store, kv.Config) {
 			tb.Fatal(err)
 		}
 		cfg.Path = filepath.Join(dir, "store")
-		owner.Cleanup(func() { os.RemoveAll(dir) })
+		owner.Cleanup(func() { _ = os.RemoveAll(dir) })
 	}
 	return reopenBench(tb, owner, cfg), cfg
 }
@@ -58,7 +58,7 @@ func reopenBench(tb, owner testing.TB, cfg kv.Config) kv.Store {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	owner.Cleanup(func() { s.Close() })
+	owner.Cleanup(func() { _ = s.Close() })
 	return s
 }
 
@@ -275,7 +275,7 @@ func benchBatchInsert(b *testing.B, backend string) {
 	}
 	runNS := func() time.Duration {
 		s := openBench(b, b, backend)
-		defer s.Close()
+		defer func() { _ = s.Close() }()
 		t0 := time.Now()
 		if _, err := nodestore.New(s).BatchInsertNodes(ctx, ops); err != nil {
 			b.Fatal(err)
@@ -287,7 +287,7 @@ func benchBatchInsert(b *testing.B, backend string) {
 	// transaction limit) — what a user of kv alone would write.
 	runRaw := func() time.Duration {
 		s := openBench(b, b, backend)
-		defer s.Close()
+		defer func() { _ = s.Close() }()
 		t0 := time.Now()
 		w := kv.NewBulkWriter(ctx, s)
 		for _, batch := range rec.batches {

@@ -20,7 +20,7 @@ func newMemory(tb testing.TB) (kv.Store, *nodestore.Store) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { db.Close() })
+	tb.Cleanup(func() { _ = db.Close() })
 	return db, nodestore.New(db)
 }
 
@@ -263,7 +263,7 @@ func FuzzNodeValue(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	ns := nodestore.New(db)
 	ctx := context.Background()
 	if err := ns.Insert(ctx, root(nodestore.QueueDst)); err != nil {

@@ -141,7 +141,7 @@ func ParsePathHash(s string) (PathHash, error) {
 		return h, fmt.Errorf("%w: path hash %q: want 32 hex digits", ErrInvalidKey, s)
 	}
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
 			return h, fmt.Errorf("%w: path hash %q: want lowercase hex digits", ErrInvalidKey, s)
 		}
 	}
