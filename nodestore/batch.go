@@ -32,6 +32,7 @@ type Skip struct {
 	Err error
 }
 
+// Error describes the skipped item and the reason.
 func (s Skip) Error() string { return fmt.Sprintf("item %d (%s): %v", s.Index, s.Path, s.Err) }
 
 // BatchResult reports what a batch operation did.

@@ -395,6 +395,7 @@ type CountMismatch struct {
 	Stored     int64 // what the counter holds
 }
 
+// String describes the mismatch on one line.
 func (m CountMismatch) String() string {
 	return fmt.Sprintf("%s level %d %s/%s: stored %d, scanned %d", m.Queue, m.Level, m.Traversal, m.Copy, m.Stored, m.N)
 }
