@@ -92,7 +92,11 @@
 // a whole is not atomic (after an error or a crash, earlier chunks stay),
 // and the result reports what was applied and what was skipped, and why.
 // Batch insert does all of a chunk's reads (existence, counters) before
-// its writes.
+// its writes; it finds the nodes that already exist by reading, per parent
+// in the chunk, the parent's children index (one seek, as a stored
+// non-root node always has its entry under its path's parent) and the few
+// level-0 keys (the roots), falling back to point reads of path keys when
+// a parent already holds many more children than the chunk adds.
 //
 // # Paging
 //
