@@ -114,7 +114,11 @@ func appendJSONString(dst []byte, s string) []byte {
 	for i := 0; i < len(s); {
 		// Skip 8 plain bytes at a time: printable ASCII other than '"'
 		// and '\\' is copied as is.
-		for i+8 <= len(s) && plain8(binary.LittleEndian.Uint64([]byte(s[i:i+8]))) {
+		for i+16 <= len(s) && (special8(binary.LittleEndian.Uint64([]byte(s[i:i+8])))|
+			special8(binary.LittleEndian.Uint64([]byte(s[i+8:i+16]))))&highs == 0 {
+			i += 16
+		}
+		for i+8 <= len(s) && special8(binary.LittleEndian.Uint64([]byte(s[i:i+8])))&highs == 0 {
 			i += 8
 		}
 		if i >= len(s) {
@@ -169,16 +173,17 @@ const (
 	highs = 0x8080808080808080
 )
 
-// plain8 reports whether none of the 8 bytes in x needs escaping in a JSON
-// string: each is at least 0x20, below 0x80, and neither '"' nor '\\'.
-// (Bit tricks of "Bit Twiddling Hacks": a byte below n sets its high bit in
-// x - n*ones where x's byte has it clear; a zero byte does it for n = 1.)
-func plain8(x uint64) bool {
+// special8 returns a word whose high bits are all clear when none of the 8
+// bytes in x needs escaping in a JSON string (each is at least 0x20, below
+// 0x80, and neither '"' nor '\\'). Bit tricks of "Bit Twiddling Hacks": a
+// byte below n sets its high bit in x - n*ones where x's byte has it clear
+// (n = 1 finds a zero byte); borrows may mark other bytes too, but never
+// when no byte qualifies, which is all the scan needs to know.
+func special8(x uint64) uint64 {
 	ctl := (x - 0x20*ones) &^ x
 	quote := x ^ '"'*ones
 	backslash := x ^ '\\'*ones
-	special := ctl | (quote-ones)&^quote | (backslash-ones)&^backslash | x
-	return special&highs == 0
+	return ctl | (quote-ones)&^quote | (backslash-ones)&^backslash | x
 }
 
 type wireEntry struct {
