@@ -22,11 +22,19 @@ import (
 // Info().Guarantees check that promise, and subtests that need persistence
 // are skipped, with the reason, when the backend is not persistent.
 //
+// After the kv rules, Run runs the layers' sections on the same backend:
+// "Nodestore" (RunNodestore: key layout, transitions, counters, the scripted
+// traversal whose dump must match the golden digest) and "Logstore"
+// (RunLogstore). A backend's TestConformance therefore proves the whole
+// contract with one call.
+//
 // Run honours -short (smaller bulk loads and model runs) and the
 // environment variable POLYKV_STRESS=1 (longer model runs).
 func Run(t *testing.T, f Factory) {
 	t.Helper()
 	runKV(t, f)
+	t.Run("Nodestore", func(t *testing.T) { RunNodestore(t, f) })
+	t.Run("Logstore", func(t *testing.T) { RunLogstore(t, f) })
 }
 
 // group is one topic of the suite: a list of named rules.
