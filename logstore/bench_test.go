@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/polykv/polykv/backends/all" // the benchmarks run on every backend
 	"github.com/polykv/polykv/kv"
 	"github.com/polykv/polykv/logstore"
 )
