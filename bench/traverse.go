@@ -190,11 +190,15 @@ func runTraverse(e *Env, t *tree) error {
 	return nil
 }
 
-func (p *traversal) node(i int32, level int) nodestore.Node {
+// node returns node i of the tree as the engine would list it: parentPath
+// and parentID are its parent's (as pulled from the store), empty for the
+// root.
+func (p *traversal) node(i int32, level int, parentPath, parentID string) nodestore.Node {
 	t := p.t
 	n := nodestore.Node{Queue: p.q, Level: level, Traversal: nodestore.TraversalStatusPending, State: nodestore.NodeState{
-		ID: strconv.Itoa(int(i)), Name: t.name[i], Path: t.path(i), Type: nodestore.NodeTypeFile,
+		ID: strconv.Itoa(int(i)), Name: t.name[i], Type: nodestore.NodeTypeFile,
 		Size: t.size[i], Depth: level, CopyNeeded: p.q == nodestore.QueueSrc,
+		ParentPath: parentPath, ParentID: parentID,
 	}}
 	if p.q == nodestore.QueueSrc {
 		n.Copy = nodestore.CopyStatusPending
@@ -202,11 +206,13 @@ func (p *traversal) node(i int32, level int) nodestore.Node {
 	if t.folder[i] {
 		n.State.Type = nodestore.NodeTypeFolder
 	}
-	if i != 0 {
-		n.State.ParentPath = t.path(t.parent[i])
-		n.State.ParentID = strconv.Itoa(int(t.parent[i]))
-	} else {
-		n.State.Name = "root"
+	switch {
+	case i == 0:
+		n.State.Name, n.State.Path = "root", "/"
+	case parentPath == "/":
+		n.State.Path = "/" + t.name[i]
+	default:
+		n.State.Path = parentPath + "/" + t.name[i]
 	}
 	return n
 }
@@ -214,7 +220,7 @@ func (p *traversal) node(i int32, level int) nodestore.Node {
 func (p *traversal) run() error {
 	ctx := p.e.Ctx
 	p.seen = make([]bool, p.t.len())
-	if err := p.ns.Insert(ctx, p.node(0, 0)); err != nil {
+	if err := p.ns.Insert(ctx, p.node(0, 0, "", "")); err != nil {
 		return fmt.Errorf("seed root: %w", err)
 	}
 	for level := 0; ; level++ {
@@ -286,7 +292,7 @@ func (p *traversal) claim(n nodestore.Node, level int) (int32, error) {
 	if p.seen[i] {
 		return 0, fmt.Errorf("level %d: node %d (%s) traversed twice", level, i, n.State.Path)
 	}
-	if n.State.Path != p.t.path(i) || n.Level != level {
+	if !p.t.hasPath(i, n.State.Path) || n.Level != level {
 		return 0, fmt.Errorf("node %d: path %q level %d, want %q level %d", i, n.State.Path, n.Level, p.t.path(i), level)
 	}
 	p.seen[i] = true
@@ -305,7 +311,7 @@ func (p *traversal) complete(ctx context.Context, n nodestore.Node, i int32, lev
 		if p.skip != nil && p.skip(c) {
 			continue
 		}
-		children = append(children, p.node(c, level+1))
+		children = append(children, p.node(c, level+1, n.State.Path, n.State.ID))
 	}
 	if p.q == nodestore.QueueDst {
 		srcKids, err := p.ns.Children(ctx, nodestore.QueueSrc, n.State.Path)

@@ -62,6 +62,21 @@ func (t *tree) path(i int32) string {
 	return b.String()
 }
 
+// hasPath reports whether p is node i's path, without building it.
+func (t *tree) hasPath(i int32, p string) bool {
+	if i == 0 {
+		return p == "/"
+	}
+	for ; i != 0; i = t.parent[i] {
+		name := t.name[i]
+		if len(p) < len(name)+1 || p[len(p)-len(name)-1] != '/' || p[len(p)-len(name):] != name {
+			return false
+		}
+		p = p[:len(p)-len(name)-1]
+	}
+	return p == ""
+}
+
 // genTree builds a tree of n nodes, level by level: each folder gets about
 // fanout children (uniform between 1 and 2×fanout−1, or, when skewed, a
 // Pareto draw: most folders small, a few with thousands of entries), of

@@ -290,15 +290,29 @@ func (s *Store) batchMove(ctx context.Context, op string, q QueueType, paths []s
 	}
 	var res BatchResult
 	var skips []Skip
+	type move struct {
+		n  Node
+		to position
+	}
+	var moves []move
+	inChunk := map[PathHash]struct{}{}
 	for start := 0; start < len(paths); {
 		var end int
 		err := s.kv.Update(ctx, func(tx kv.Txn) error {
-			skips = skips[:0]
-			var d, plan deltas
+			// fn may run again after a conflict: start from scratch.
+			skips, moves = skips[:0], moves[:0]
+			clear(inChunk)
+			// Reads first: every node of the chunk, then the counters; the
+			// writes follow (a read after a write makes kv index the
+			// transaction's writes). A path repeated in the chunk ends it,
+			// so that the next chunk reads the node as this one left it.
+			var d deltas
 			cp := chunkPlan{maxBytes: s.chunkBytes}
-			var buf []byte
 			end = start
 			for ; end < len(paths); end++ {
+				if _, dup := inChunk[hashes[end]]; dup {
+					break
+				}
 				n, err := getNode(tx, q, hashes[end])
 				if errors.Is(err, ErrNotFound) {
 					skips = append(skips, Skip{Index: end, Path: norm[end], Err: err})
@@ -321,22 +335,33 @@ func (s *Store) batchMove(ctx context.Context, op string, q QueueType, paths []s
 				}
 				ops := 3
 				bytes := nodeKeyLen(from) + nodeKeyLen(to) + encodedSize(&n.State) + pathKeyLen + suffixLen(to) + 3*kv.TxnEntryOverhead
-				o1, b1 := counterCost(&plan, q, from)
-				plan.add(q, from, -1)
-				o2, b2 := counterCost(&plan, q, to)
-				plan.add(q, to, 1)
+				o1, b1 := counterCost(&d, q, from)
+				d.add(q, from, -1)
+				o2, b2 := counterCost(&d, q, to)
+				d.add(q, to, 1)
 				if !cp.fits(ops+o1+o2, bytes+b1+b2) {
 					if end == start {
 						return fmt.Errorf("%w: one node exceeds a transaction", kv.ErrTxnTooLarge)
 					}
+					d.add(q, to, -1)
+					d.add(q, from, 1)
 					break
 				}
 				cp.add(ops+o1+o2, bytes+b1+b2)
-				if buf, err = moveNode(tx, &n, to, &d, buf); err != nil {
+				moves = append(moves, move{n, to})
+				inChunk[hashes[end]] = struct{}{}
+			}
+			if err := d.load(tx); err != nil {
+				return err
+			}
+			buf := make([]byte, 0, 256)
+			for i := range moves {
+				var err error
+				if buf, err = moveNode(tx, &moves[i].n, moves[i].to, nil, buf); err != nil {
 					return err
 				}
 			}
-			return d.apply(tx)
+			return d.write(tx)
 		})
 		if err != nil {
 			return res, fmt.Errorf("nodestore: %s: chunk %d (paths %d..): %w", op, res.Chunks+1, start, err)

@@ -35,8 +35,8 @@ func children(tx kv.ReadTxn, q QueueType, ph PathHash) ([]Node, error) {
 	prefix := appendChildrenPrefix(nil, q, ph)
 	var hashes []PathHash
 	err := tx.Iterate(kv.IterOptions{Prefix: prefix, KeysOnly: true}, func(k, _ []byte) error {
-		h, err := ParsePathHash(string(k[len(prefix):]))
-		if err != nil {
+		h, ok := parseHashHex(k[len(prefix):])
+		if !ok {
 			return fmt.Errorf("%w: index key %q", ErrCorrupt, k)
 		}
 		hashes = append(hashes, h)
@@ -150,26 +150,41 @@ func (s *Store) CompleteWithChildren(ctx context.Context, q QueueType, parentPat
 				return fmt.Errorf("child %d (%q): %w", i, it.n.State.Path, err)
 			}
 		}
-		var d deltas
-		var buf []byte
+		// Every read (existence, counters) before the first write: a read
+		// after a write makes kv index the transaction's writes.
 		if err := findExisting(tx, items); err != nil {
 			return err
 		}
+		var d deltas
+		for i := range items {
+			if it := &items[i]; it.skip == nil {
+				d.add(it.n.Queue, position{it.n.Level, it.n.Traversal, it.n.Copy}, 1)
+			}
+		}
+		from, to := position{parent.Level, parent.Traversal, parent.Copy}, position{parent.Level, ts, parent.Copy}
+		if from != to {
+			d.add(q, from, -1)
+			d.add(q, to, 1)
+		}
+		if err := d.load(tx); err != nil {
+			return err
+		}
+		buf := make([]byte, 0, 256)
 		for i := range items {
 			it := &items[i]
 			if it.skip != nil {
 				res.Skipped = append(res.Skipped, Skip{Index: i, Path: it.n.State.Path, Err: it.skip})
 				continue
 			}
-			if buf, err = writeNew(tx, &it.n, it.h, it.parent, it.root, &d, buf); err != nil {
+			if buf, err = writeNew(tx, &it.n, it.h, it.parent, it.root, nil, buf); err != nil {
 				return err
 			}
 			res.Applied++
 		}
-		if _, err := moveNode(tx, &parent, position{parent.Level, ts, parent.Copy}, &d, buf); err != nil {
+		if _, err := moveNode(tx, &parent, to, nil, buf); err != nil {
 			return err
 		}
-		return d.apply(tx)
+		return d.write(tx)
 	})
 	if err != nil {
 		return BatchResult{}, opErr(op, q, pp, err)

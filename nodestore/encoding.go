@@ -119,21 +119,37 @@ func decodeState(b []byte, s *NodeState) error {
 		}
 		mtime = time.Unix(sec, int64(nsec)).UTC()
 	}
-	var strs [6]string
-	for i := range strs {
-		l, ok := uv(uint64(len(b)))
-		if !ok {
+	// The six strings are located first, then copied out of b with one
+	// allocation for the first five (they share it) and none for the
+	// type, which is one of two constants in every store nodestore writes.
+	var span [6][2]int // start, end in b
+	off := 0
+	for i := range span {
+		l, n := binary.Uvarint(b[off:])
+		if n <= 0 || l > uint64(len(b)-off-n) {
 			return bad("string length")
 		}
-		strs[i] = string(b[:l])
-		b = b[l:]
+		off += n
+		span[i] = [2]int{off, off + int(l)}
+		off += int(l)
 	}
-	if len(b) != 0 {
-		return bad(fmt.Sprintf("%d trailing bytes", len(b)))
+	if off != len(b) {
+		return bad(fmt.Sprintf("%d trailing bytes", len(b)-off))
+	}
+	all := string(b[span[0][0]:span[4][1]])
+	str := func(i int) string { return all[span[i][0]-span[0][0] : span[i][1]-span[0][0]] }
+	var typ NodeType
+	switch tb := b[span[5][0]:span[5][1]]; string(tb) {
+	case string(NodeTypeFolder):
+		typ = NodeTypeFolder
+	case string(NodeTypeFile):
+		typ = NodeTypeFile
+	default:
+		typ = NodeType(tb)
 	}
 	*s = NodeState{
-		ID: strs[0], ParentID: strs[1], ParentPath: strs[2], Name: strs[3], Path: strs[4],
-		Type: NodeType(strs[5]), Size: int64(size), MTime: mtime, Depth: int(depth),
+		ID: str(0), ParentID: str(1), ParentPath: str(2), Name: str(3), Path: str(4),
+		Type: typ, Size: int64(size), MTime: mtime, Depth: int(depth),
 		CopyNeeded: flags&flagCopyNeeded != 0, Status: status,
 	}
 	return nil

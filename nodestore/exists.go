@@ -141,8 +141,7 @@ func hashSuffix(k []byte) (PathHash, bool) {
 	if len(k) < hashHexLen+1 || k[len(k)-hashHexLen-1] != ':' {
 		return PathHash{}, false
 	}
-	h, err := ParsePathHash(string(k[len(k)-hashHexLen:]))
-	return h, err == nil
+	return parseHashHex(k[len(k)-hashHexLen:])
 }
 
 func appendLevelPrefix(dst []byte, q QueueType, level int) []byte {

@@ -274,8 +274,8 @@ func ParseNodeKey(key []byte) (KeyInfo, error) {
 		return bad("copy status not allowed for the queue")
 	}
 	ki.Copy = cs
-	h, err := ParsePathHash(string(rest[i+1:]))
-	if err != nil {
+	h, ok := parseHashHex(rest[i+1:])
+	if !ok {
 		return bad("bad path hash")
 	}
 	ki.Hash = h

@@ -136,6 +136,9 @@ func (h PathHash) AppendHex(dst []byte) []byte { return hex.AppendEncode(dst, h[
 
 // ParsePathHash parses 32 hex digits.
 func ParsePathHash(s string) (PathHash, error) {
+	if h, ok := parseHashHex([]byte(s)); ok {
+		return h, nil
+	}
 	var h PathHash
 	if len(s) != 32 {
 		return h, fmt.Errorf("%w: path hash %q: want 32 hex digits", ErrInvalidKey, s)
@@ -149,4 +152,32 @@ func ParsePathHash(s string) (PathHash, error) {
 		return h, fmt.Errorf("%w: path hash %q: %v", ErrInvalidKey, s, err)
 	}
 	return h, nil
+}
+
+// parseHashHex parses 32 lowercase hex digits without allocating (the hot
+// path of key parsing); ParsePathHash says what is wrong when it fails.
+func parseHashHex(b []byte) (PathHash, bool) {
+	var h PathHash
+	if len(b) != 2*len(h) {
+		return h, false
+	}
+	for i := range h {
+		hi, ok1 := hexDigit(b[2*i])
+		lo, ok2 := hexDigit(b[2*i+1])
+		if !ok1 || !ok2 {
+			return h, false
+		}
+		h[i] = hi<<4 | lo
+	}
+	return h, true
+}
+
+func hexDigit(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
 }

@@ -10,7 +10,8 @@ import (
 // moveNode moves the stored node n (as read in this transaction) to
 // position to: it deletes the old node key, writes the new one with
 // State.Status updated, rewrites the path key and records the counter
-// change. Moving a node where it already is does nothing.
+// change in d (unless d is nil: the caller has counted it). Moving a node
+// where it already is does nothing.
 func moveNode(tx kv.Txn, n *Node, to position, d *deltas, buf []byte) ([]byte, error) {
 	from := position{n.Level, n.Traversal, n.Copy}
 	if from == to {
@@ -34,8 +35,10 @@ func moveNode(tx kv.Txn, n *Node, to position, d *deltas, buf []byte) ([]byte, e
 	if err := tx.Set(buf[:kl], buf[kl:]); err != nil {
 		return buf, err
 	}
-	d.add(n.Queue, from, -1)
-	d.add(n.Queue, to, 1)
+	if d != nil {
+		d.add(n.Queue, from, -1)
+		d.add(n.Queue, to, 1)
+	}
 	return buf, nil
 }
 
@@ -56,12 +59,21 @@ func (s *Store) change(ctx context.Context, op string, q QueueType, path string,
 		if err != nil {
 			return err
 		}
+		// Counters are read before the first write (a read after a write
+		// makes kv index the transaction's writes).
 		var d deltas
-		if _, err := moveNode(tx, &n, to, &d, nil); err != nil {
+		if from := (position{n.Level, n.Traversal, n.Copy}); from != to {
+			d.add(q, from, -1)
+			d.add(q, to, 1)
+		}
+		if err := d.load(tx); err != nil {
+			return err
+		}
+		if _, err := moveNode(tx, &n, to, nil, nil); err != nil {
 			return err
 		}
 		out = n
-		return d.apply(tx)
+		return d.write(tx)
 	})
 	if err != nil {
 		return Node{}, opErr(op, q, path, err)

@@ -248,10 +248,14 @@ func (s *Store) Insert(ctx context.Context, n Node) error {
 			return fmt.Errorf("%w (at %s)", ErrExists, pos)
 		}
 		var d deltas
-		if _, err := writeNew(tx, &n, h, parent, root, &d, buf[:0]); err != nil {
+		d.add(n.Queue, position{n.Level, n.Traversal, n.Copy}, 1)
+		if err := d.load(tx); err != nil {
 			return err
 		}
-		return d.apply(tx)
+		if _, err := writeNew(tx, &n, h, parent, root, nil, buf[:0]); err != nil {
+			return err
+		}
+		return d.write(tx)
 	})
 	if err != nil {
 		return opErr("insert", n.Queue, n.State.Path, err)
