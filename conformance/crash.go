@@ -151,7 +151,7 @@ func crashChild(cfg kv.Config, w CrashWorkload) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	go func() {
-		io.Copy(io.Discard, os.Stdin)
+		_, _ = io.Copy(io.Discard, os.Stdin)
 		os.Exit(3) // the parent is gone
 	}()
 	fail := func(err error) {
@@ -195,7 +195,7 @@ func runCrashParent(t *testing.T, cfg kv.Config, opts CrashOptions) {
 	floor := 0                   // transactions seen at the previous reopen
 	firstAck := time.Duration(0) // how long the previous child took to its first ack
 	promise := "(not yet known)" // from Info().Guarantees after the first reopen
-	keepAcked := cfg.Durability == kv.Sync
+	var keepAcked bool           // set from Info().Guarantees at each reopen
 	for cycle := 0; cycle < opts.Cycles; cycle++ {
 		// A quarter of the kills fall at a random moment from the start,
 		// often during open and recovery; the others after a random number
@@ -364,7 +364,7 @@ func runCrashChild(t *testing.T, cfg kv.Config, plan killPlan) childResult {
 	killed := false
 	kill := func() {
 		if !killed {
-			cmd.Process.Kill() // SIGKILL
+			_ = cmd.Process.Kill() // SIGKILL; an error means it has exited already
 			killed = true
 		}
 	}

@@ -138,7 +138,7 @@ func bufferRules() []rule {
 				}
 				scribble(v[:cap(v)])
 				if v, err := tx.Get([]byte("k")); err != nil || string(v) != "value" {
-					return fmt.Errorf("View: Get after scribbling the first result = %q, %v; want value", v, err)
+					return fmt.Errorf("view: Get after scribbling the first result = %q, %v; want value", v, err)
 				}
 				return nil
 			})

@@ -549,8 +549,12 @@ func testLogConcurrentAdd(t *testing.T, f Factory) {
 	total := 0
 	_, err := logstore.Scan(t.Context(), s, logstore.Query{}, func(e logstore.LogEntry) error {
 		var w, i int
-		fmt.Sscan(e.EntityID, &w)
-		fmt.Sscan(e.Message, &i)
+		if _, err := fmt.Sscan(e.EntityID, &w); err != nil || w < 0 || w >= workers {
+			return fmt.Errorf("entry %s: entity id %q is not a worker number below %d", e.ID, e.EntityID, workers)
+		}
+		if _, err := fmt.Sscan(e.Message, &i); err != nil {
+			return fmt.Errorf("entry %s: message %q is not an entry number", e.ID, e.Message)
+		}
 		if i != next[w] {
 			return fmt.Errorf("worker %d: entry %d after %d", w, i, next[w]-1)
 		}

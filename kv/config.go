@@ -270,9 +270,9 @@ func (o *optionValue) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &v); err != nil {
 		return invalidf("options: %v", err)
 	}
-	switch v.(type) {
+	switch v := v.(type) {
 	case string:
-		*o = optionValue(v.(string))
+		*o = optionValue(v)
 	case float64, bool:
 		*o = optionValue(b)
 	default:

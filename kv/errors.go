@@ -65,4 +65,4 @@ var (
 
 // SkipAll may be returned by an iteration callback to stop the iteration
 // early. Iterate then returns nil.
-var SkipAll = errors.New("kv: skip all remaining keys")
+var SkipAll = errors.New("kv: skip all remaining keys") //nolint:staticcheck // ST1012: named after io/fs.SkipAll, which it mirrors

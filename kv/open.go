@@ -121,22 +121,22 @@ func openDriver(ctx context.Context, cfg Config, d Driver) (*DB, error) {
 	if created {
 		// Re-check under the lock: another opener may have marked it.
 		if m, err := ReadMarker(dir); err == nil && m.Backend != cfg.Backend {
-			lock.Release()
+			_ = lock.Release() // the open failed: nothing to report beyond its error
 			return nil, mismatch(dir, m.Backend, cfg.Backend)
 		} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			lock.Release()
+			_ = lock.Release() // the open failed: nothing to report beyond its error
 			return nil, err
 		} else if err != nil {
 			m := Marker{Backend: cfg.Backend, Format: FormatVersion, Created: time.Now().UTC()}
 			if err := writeMarker(dir, m); err != nil {
-				lock.Release()
+				_ = lock.Release() // the open failed: nothing to report beyond its error
 				return nil, fmt.Errorf("kv: %s: write marker in %s: %w", cfg.Backend, dir, err)
 			}
 		}
 	}
 	e, err := d.Open(ctx, dir, &cfg)
 	if err != nil {
-		lock.Release()
+		_ = lock.Release() // the open failed: its error is the one to report
 		return nil, err
 	}
 	return NewDB(e, info, lock.Release), nil

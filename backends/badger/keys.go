@@ -1,5 +1,7 @@
 package badger
 
+import "github.com/polykv/polykv/kv"
+
 // Badger reserves every key that starts with "!badger!" for itself
 // (txn.modify returns ErrInvalidKey) and its iterators skip such keys.
 // polykv promises that every key works, so keys are mapped before they
@@ -25,6 +27,9 @@ const (
 
 // maxStoredKey is the largest key Badger is ever given.
 const maxStoredKey = 65000 - 1 // Badger refuses keys longer than 65000 bytes
+
+// The longest kv key, escaped, must fit: this fails to compile otherwise.
+const _ = uint(maxStoredKey - (kv.MaxKeySize + 1))
 
 // needsEscape reports whether key is stored under another name.
 func needsEscape(key []byte) bool { return len(key) > 0 && key[0] == escapeByte }

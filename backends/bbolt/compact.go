@@ -72,8 +72,8 @@ func (e *engine) Compact(ctx context.Context) (err error) {
 	// without saying so.
 	if err := e.db.Close(); err != nil {
 		os.Remove(tmp)
-		e.reopen()
-		return wrapErr("compact: close", e.path, err)
+		// reopen records its own failure in e.broken; report both.
+		return errors.Join(wrapErr("compact: close", e.path, err), e.reopen())
 	}
 	renameErr := os.Rename(tmp, e.path)
 	if renameErr == nil {

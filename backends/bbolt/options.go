@@ -151,7 +151,7 @@ func optErr(key, value, want string) error {
 
 // parseSize reads a byte count with an optional binary unit.
 func parseSize(s string) (int64, error) {
-	num := strings.TrimRight(s, "KMGTiBkmgtib ")
+	num := strings.TrimRight(s, "KMGTBkmgtib ")
 	unit := strings.ToLower(strings.TrimSpace(s[len(num):]))
 	n, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
 	if err != nil || n < 0 {

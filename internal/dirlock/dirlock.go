@@ -66,7 +66,7 @@ func Acquire(dir string, shared bool) (*Lock, error) {
 	if !shared {
 		// Best effort: the PID only serves error messages.
 		if err := f.Truncate(0); err == nil {
-			f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+			_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 		}
 	}
 	return &Lock{f: f, shared: shared}, nil
@@ -99,7 +99,7 @@ func (l *Lock) Release() error {
 	f := l.f
 	l.f = nil
 	if !l.shared {
-		f.Truncate(0) // forget our PID; best effort
+		_ = f.Truncate(0) // forget our PID; best effort
 	}
 	// Closing the file releases the lock.
 	return f.Close()
