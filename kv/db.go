@@ -97,24 +97,42 @@ func (db *DB) Close() error {
 	return err // engines already wrap their errors with backend and path
 }
 
-// Get returns a copy of the value stored under key, or ErrNotFound.
+// Get returns a copy of the value stored under key, or ErrNotFound. The
+// value belongs to the caller; it is empty (not nil) when the key is
+// present with an empty value. To read many values without allocating
+// one slice each, use GetAppend.
 func (db *DB) Get(ctx context.Context, key []byte) ([]byte, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if err := checkKey(key); err != nil {
-		return nil, err
-	}
-	if err := db.enter(); err != nil {
-		return nil, err
-	}
-	defer db.exit()
-	v, err := db.e.Get(key, nil)
+	v, err := db.GetAppend(ctx, nil, key)
 	if err != nil {
 		return nil, err
 	}
 	if v == nil {
 		v = []byte{}
+	}
+	return v, nil
+}
+
+// GetAppend appends the value stored under key to dst and returns the
+// extended slice, or dst unchanged and ErrNotFound (or another error). It
+// is Get for callers that reuse one buffer across reads, as in
+// v, err = db.GetAppend(ctx, v[:0], key): the appended bytes are a copy that
+// belongs to the caller, never engine memory, and dst may be nil. Like
+// every method it is safe for concurrent use (each goroutine with its own
+// dst) and returns ErrClosed after Close.
+func (db *DB) GetAppend(ctx context.Context, dst, key []byte) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return dst, err
+	}
+	if err := checkKey(key); err != nil {
+		return dst, err
+	}
+	if err := db.enter(); err != nil {
+		return dst, err
+	}
+	v, err := db.e.Get(key, dst)
+	db.exit()
+	if err != nil {
+		return dst, err
 	}
 	return v, nil
 }

@@ -1,9 +1,11 @@
 package kv
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 )
 
 // ctxCheckEvery is how many keys an iteration visits between checks of its
@@ -106,11 +108,187 @@ func (tx *readTxn) Iterate(opts IterOptions, fn func(key, value []byte) error) e
 // of a transaction (nil outside Update), handing fn copies of every key and
 // value in buffers reused from step to step.
 func iterate(ctx context.Context, r Reader, pending []pendingWrite, opts IterOptions, fn func(key, value []byte) error) (err error) {
-	lower, upper, empty := Bounds(opts)
+	s := getScan(ctx, opts, fn)
+	rng, empty := s.bounds(opts)
 	if empty {
+		putScan(s)
 		return nil
 	}
-	it, err := r.NewIter(IterRange{Lower: lower, Upper: upper, Reverse: opts.Reverse, KeysOnly: opts.KeysOnly})
+	if len(pending) == 0 {
+		if sc, ok := r.(Scanner); ok {
+			err = sc.Scan(rng, s)
+		} else {
+			err = s.walk(r, rng)
+		}
+	} else {
+		err = s.merge(r, rng, pending)
+	}
+	if s.err != nil { // fn's error or ctx's comes first
+		err = s.err
+		if errors.Is(err, SkipAll) {
+			err = nil
+		}
+	}
+	putScan(s)
+	return err
+}
+
+// Scanner is an optional capability of an Engine and of its Snapshots: a
+// whole iteration in one call. Iterate, ReadTxn.Iterate and Txn.Iterate
+// without pending writes use it when the Reader implements it, instead of
+// stepping an Iter (three dynamic calls per key); engines whose iterator
+// steps need a deferred recover (bbolt) pay for it once per scan.
+type Scanner interface {
+	// Scan visits the keys of r exactly as an Iter of r would, in order,
+	// calling s.Emit(key, value) for each and stopping as soon as Emit
+	// returns false. key and value may alias engine memory: Emit copies
+	// them before the iteration's function sees them, and they need not
+	// stay valid after Emit returns. When r.KeysOnly is set the engine
+	// passes a nil value and need not load it. The bounds of r are private
+	// to the call and do not change until Scan returns. Scan returns the
+	// engine's own error, if any; the function's error stays in s, and
+	// *DB reports it in preference to Scan's result.
+	//
+	// The function runs inside Scan: an engine that recovers its own
+	// panics must re-raise one that happened while s.InCallback() is true.
+	Scan(r IterRange, s *Scan) error
+}
+
+// Scan is the state of one iteration: what a Scanner hands each key to.
+// *DB creates it; engines only call its methods. It is not safe for
+// concurrent use, and is valid only during the Scanner.Scan call.
+type Scan struct {
+	ctx        context.Context
+	fn         func(key, value []byte) error
+	limit      int
+	keysOnly   bool
+	n          int
+	inFn       bool
+	err        error
+	kbuf, vbuf []byte
+	bbuf       []byte // the iteration's bounds, copied
+}
+
+var scans = sync.Pool{New: func() any { return new(Scan) }}
+
+// maxPooledScanBuf is the largest buffer a pooled Scan keeps: an iteration
+// over large values does not pin their memory afterwards.
+const maxPooledScanBuf = 64 << 10
+
+func getScan(ctx context.Context, opts IterOptions, fn func(key, value []byte) error) *Scan {
+	s := scans.Get().(*Scan)
+	s.ctx, s.fn, s.limit, s.keysOnly = ctx, fn, opts.Limit, opts.KeysOnly
+	return s
+}
+
+func putScan(s *Scan) {
+	if cap(s.kbuf) > maxPooledScanBuf || cap(s.vbuf) > maxPooledScanBuf || cap(s.bbuf) > maxPooledScanBuf {
+		return
+	}
+	*s = Scan{kbuf: s.kbuf[:0], vbuf: s.vbuf[:0], bbuf: s.bbuf[:0]}
+	scans.Put(s)
+}
+
+// bounds is Bounds(opts) with the bounds copied into s, so that the
+// engine sees them unchanged even if fn reuses the caller's buffers.
+func (s *Scan) bounds(opts IterOptions) (r IterRange, empty bool) {
+	// Room for Start, End, Prefix and its end, reserved up front so that
+	// appending never moves the slices taken along the way.
+	need := len(opts.Start) + len(opts.End) + 2*len(opts.Prefix)
+	b := s.bbuf[:0]
+	if cap(b) < need {
+		b = make([]byte, 0, max(need, 64))
+	}
+	take := func(p []byte) []byte {
+		n := len(b)
+		b = append(b, p...)
+		return b[n:len(b):len(b)]
+	}
+	var lower, upper []byte
+	if len(opts.Start) > 0 {
+		lower = take(opts.Start)
+	}
+	if len(opts.End) > 0 {
+		upper = take(opts.End)
+	}
+	if len(opts.Prefix) > 0 {
+		prefix := take(opts.Prefix)
+		if lower == nil || bytes.Compare(prefix, lower) > 0 {
+			lower = prefix
+		}
+		for i := len(prefix) - 1; i >= 0; i-- {
+			if prefix[i] != 0xFF { // else: no upper bound from the prefix
+				pe := take(prefix[:i+1])
+				pe[i]++
+				if upper == nil || bytes.Compare(pe, upper) < 0 {
+					upper = pe
+				}
+				break
+			}
+		}
+	}
+	s.bbuf = b
+	if lower != nil && upper != nil && bytes.Compare(lower, upper) >= 0 {
+		return IterRange{}, true
+	}
+	return IterRange{Lower: lower, Upper: upper, Reverse: opts.Reverse, KeysOnly: opts.KeysOnly}, false
+}
+
+// InCallback reports whether the iteration's function is running: true
+// inside Emit while it calls the function (and afterwards if the function
+// panicked).
+func (s *Scan) InCallback() bool { return s.inFn }
+
+// Emit hands key and value (ignored for a keys-only iteration) to the
+// iteration's function, as copies in buffers reused from key to key. It
+// returns false when the iteration must stop: the function returned an
+// error (or SkipAll), the limit is reached, or the context is done.
+func (s *Scan) Emit(key, value []byte) bool {
+	if s.n&(ctxCheckEvery-1) == ctxCheckEvery-1 {
+		if err := s.ctx.Err(); err != nil {
+			s.err = err
+			return false
+		}
+	}
+	k := copyInto(&s.kbuf, key)
+	var v []byte
+	if !s.keysOnly {
+		v = copyInto(&s.vbuf, value) // not nil: present with an empty value
+	}
+	return s.call(k, v)
+}
+
+// copyInto copies p into *buf, growing it when p does not fit, and returns
+// the copy (never nil). The buffer is stored back only when it grows, so
+// that copying one key after another writes no pointer to the heap.
+func copyInto(buf *[]byte, p []byte) []byte {
+	b := *buf
+	if len(p) > cap(b) || b == nil {
+		b = make([]byte, len(p), max(len(p), 2*cap(b), 32))
+		*buf = b
+	}
+	b = b[:len(p)]
+	copy(b, p)
+	return b
+}
+
+// call runs fn on k and v and counts the key.
+func (s *Scan) call(k, v []byte) bool {
+	s.n++
+	s.inFn = true
+	err := s.fn(k, v)
+	s.inFn = false
+	if err != nil {
+		s.err = err
+		return false
+	}
+	return s.limit == 0 || s.n < s.limit
+}
+
+// walk runs the iteration over an Iter of r, for engines that are not
+// Scanners: the value is appended to the Scan's buffer directly.
+func (s *Scan) walk(r Reader, rng IterRange) (err error) {
+	it, err := r.NewIter(rng)
 	if err != nil {
 		return err
 	}
@@ -119,76 +297,71 @@ func iterate(ctx context.Context, r Reader, pending []pendingWrite, opts IterOpt
 			err = cerr
 		}
 	}()
-	if len(pending) == 0 {
-		return scan(ctx, it, opts, fn)
-	}
-	m := merger{it: it, pending: pending, reverse: opts.Reverse}
-	m.advance()
-	var kbuf, vbuf []byte
-	for n := 0; opts.Limit == 0 || n < opts.Limit; n++ {
-		if n%ctxCheckEvery == ctxCheckEvery-1 {
-			if err := ctx.Err(); err != nil {
+	for it.Next() {
+		if s.n&(ctxCheckEvery-1) == ctxCheckEvery-1 {
+			if err := s.ctx.Err(); err != nil {
+				s.err = err
+				return nil
+			}
+		}
+		k := copyInto(&s.kbuf, it.Key())
+		var v []byte
+		if !s.keysOnly {
+			if s.vbuf, err = it.Value(s.vbuf[:0]); err != nil {
 				return err
+			}
+			v = s.vbuf
+			if v == nil {
+				v = []byte{}
+			}
+		}
+		if !s.call(k, v) {
+			return nil
+		}
+	}
+	return it.Err()
+}
+
+// merge runs the iteration over an Iter of r merged with a transaction's
+// pending writes.
+func (s *Scan) merge(r Reader, rng IterRange, pending []pendingWrite) (err error) {
+	it, err := r.NewIter(rng)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := it.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	m := merger{it: it, pending: pending, reverse: rng.Reverse}
+	m.advance()
+	for {
+		if s.n&(ctxCheckEvery-1) == ctxCheckEvery-1 {
+			if err := s.ctx.Err(); err != nil {
+				s.err = err
+				return nil
 			}
 		}
 		key, pw, ok := m.next()
 		if !ok {
 			break
 		}
-		kbuf = append(kbuf[:0], key...)
-		var value []byte
-		if !opts.KeysOnly {
+		k := copyInto(&s.kbuf, key)
+		var v []byte
+		if !s.keysOnly {
 			if pw != nil {
-				vbuf = append(vbuf[:0], pw.value...)
-			} else if vbuf, err = it.Value(vbuf[:0]); err != nil {
+				s.vbuf = append(s.vbuf[:0], pw.value...)
+			} else if s.vbuf, err = it.Value(s.vbuf[:0]); err != nil {
 				return err
 			}
-			value = vbuf
-			if value == nil {
-				value = []byte{} // present with an empty value: not nil
+			v = s.vbuf
+			if v == nil {
+				v = []byte{}
 			}
 		}
-		if err := fn(kbuf, value); err != nil {
-			if errors.Is(err, SkipAll) {
-				return nil
-			}
-			return err
-		}
-	}
-	return it.Err()
-}
-
-// scan is iterate without pending writes: the path of every Iterate outside
-// Update, kept to the engine's own steps plus the copies the contract needs.
-func scan(ctx context.Context, it Iter, opts IterOptions, fn func(key, value []byte) error) error {
-	var kbuf, vbuf []byte
-	var err error
-	limit := opts.Limit
-	for n := 0; limit == 0 || n < limit; n++ {
-		if n&(ctxCheckEvery-1) == ctxCheckEvery-1 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		if !it.Next() {
-			break
-		}
-		kbuf = append(kbuf[:0], it.Key()...)
-		var value []byte
-		if !opts.KeysOnly {
-			if vbuf, err = it.Value(vbuf[:0]); err != nil {
-				return err
-			}
-			value = vbuf
-			if value == nil {
-				value = []byte{}
-			}
-		}
-		if err := fn(kbuf, value); err != nil {
-			if errors.Is(err, SkipAll) {
-				return nil
-			}
-			return err
+		if !s.call(k, v) {
+			return nil
 		}
 	}
 	return it.Err()
