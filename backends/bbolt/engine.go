@@ -44,6 +44,8 @@ func (e *engine) use() (*bolt.DB, error) {
 
 var (
 	_ kv.Engine       = (*engine)(nil)
+	_ kv.Scanner      = (*engine)(nil)
+	_ kv.Scanner      = (*snapshot)(nil)
 	_ kv.RangeDeleter = (*engine)(nil)
 	_ kv.Stater       = (*engine)(nil)
 	_ kv.Compacter    = (*engine)(nil)
@@ -90,23 +92,52 @@ func (e *engine) Get(key, dst []byte) (out []byte, err error) {
 
 // NewIter opens a read transaction that the iterator owns and rolls back on
 // Close.
-func (e *engine) NewIter(r kv.IterRange) (it kv.Iter, err error) {
+func (e *engine) NewIter(r kv.IterRange) (kv.Iter, error) {
+	tx, err := e.beginRead("iterate")
+	if err != nil {
+		return nil, err
+	}
+	i := newIter(tx, tx.Bucket(bucketName), r, e.path)
+	i.readers = &e.readers
+	return i, nil
+}
+
+// Scan runs a whole iteration (kv.Scanner) in a read transaction of its
+// own, rolled back before it returns. Like an iterator, it does not hold
+// mu while the iteration's function runs (that function may call the
+// store again); Compact waits for it as for any open reader.
+func (e *engine) Scan(r kv.IterRange, s *kv.Scan) (err error) {
+	tx, err := e.beginRead("iterate")
+	if err != nil {
+		return err
+	}
+	var it iter
+	it.init(tx, tx.Bucket(bucketName), r, e.path) // kv keeps r's bounds fixed
+	it.readers = &e.readers
+	defer func() {
+		if cerr := it.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	return it.scan(s)
+}
+
+// beginRead begins a read transaction counted in e.readers (the caller
+// rolls it back and decrements the count).
+func (e *engine) beginRead(op string) (tx *bolt.Tx, err error) {
 	db, err := e.use()
 	if err != nil {
 		return nil, err
 	}
 	defer e.mu.RUnlock()
-	var tx *bolt.Tx
 	defer rollbackOnError(&tx, &err)
-	defer recoverTo(&err, "iterate", e.path)
+	defer recoverTo(&err, op, e.path)
 	tx, err = db.Begin(false)
 	if err != nil {
-		return nil, wrapErr("iterate", e.path, err)
+		return nil, wrapErr(op, e.path, err)
 	}
-	i := newIter(tx, tx.Bucket(bucketName), r, e.path)
-	i.readers = &e.readers
 	e.readers.Add(1)
-	return i, nil
+	return tx, nil
 }
 
 // NewSnapshot opens a read transaction: bbolt's MVCC gives it the state of
@@ -309,6 +340,14 @@ func (s *snapshot) Get(key, dst []byte) (out []byte, err error) {
 // own it.
 func (s *snapshot) NewIter(r kv.IterRange) (kv.Iter, error) {
 	return newIter(s.tx, s.b, r, s.path), nil
+}
+
+// Scan runs a whole iteration within the snapshot's transaction
+// (kv.Scanner).
+func (s *snapshot) Scan(r kv.IterRange, sc *kv.Scan) error {
+	var it iter
+	it.init(s.tx, s.b, r, s.path) // kv keeps r's bounds fixed
+	return it.scan(sc)
 }
 
 // Close rolls the read transaction back (a read transaction has nothing to

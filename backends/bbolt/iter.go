@@ -32,12 +32,8 @@ type iter struct {
 }
 
 func newIter(tx *bolt.Tx, b *bolt.Bucket, r kv.IterRange, path string) *iter {
-	it := &iter{tx: tx, reverse: r.Reverse, path: path}
-	if b != nil {
-		it.c = b.Cursor()
-	} else {
-		it.done = true
-	}
+	it := new(iter)
+	it.init(tx, b, r, path)
 	// Copy the bounds: the caller's buffers may change while we iterate.
 	if r.Lower != nil || r.Upper != nil {
 		buf := make([]byte, 0, len(r.Lower)+len(r.Upper))
@@ -51,6 +47,17 @@ func newIter(tx *bolt.Tx, b *bolt.Bucket, r kv.IterRange, path string) *iter {
 		}
 	}
 	return it
+}
+
+// init prepares it over b (nil: nothing to visit) with r's bounds
+// aliased, not copied.
+func (it *iter) init(tx *bolt.Tx, b *bolt.Bucket, r kv.IterRange, path string) {
+	*it = iter{tx: tx, reverse: r.Reverse, path: path, lower: r.Lower, upper: r.Upper}
+	if b != nil {
+		it.c = b.Cursor()
+	} else {
+		it.done = true
+	}
 }
 
 // Next moves the cursor: the first call seeks to the range's first key
@@ -67,6 +74,15 @@ func (it *iter) Next() (ok bool) {
 			ok = false
 		}
 	}()
+	return it.step()
+}
+
+// step is Next without the recovery of bbolt's panics: the caller
+// recovers them.
+func (it *iter) step() bool {
+	if it.done {
+		return false
+	}
 	var k, v []byte
 	switch {
 	case it.started && it.reverse:
@@ -98,6 +114,46 @@ func (it *iter) Next() (ok bool) {
 	}
 	it.k, it.v = k, v
 	return true
+}
+
+// scan hands every key of the iteration to s (kv.Scanner), recovering a
+// bbolt panic once for the whole scan instead of once per step. A panic of
+// the iteration's function is re-raised.
+func (it *iter) scan(s *kv.Scan) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if s.InCallback() {
+				panic(r)
+			}
+			it.k, it.v, it.done = nil, nil, true
+			err = panicErr("iterate", it.path, r)
+		}
+	}()
+	if it.done {
+		return nil
+	}
+	if it.reverse {
+		for it.step() {
+			if !s.Emit(it.k, it.v) {
+				return nil
+			}
+		}
+		return nil
+	}
+	// Forward, the loop of a bbolt user: seek, then Next up to the bound.
+	var k, v []byte
+	if it.lower == nil {
+		k, v = it.c.First()
+	} else {
+		k, v = it.c.Seek(it.lower)
+	}
+	for upper := it.upper; k != nil && (upper == nil || bytes.Compare(k, upper) < 0); k, v = it.c.Next() {
+		if !s.Emit(k, v) {
+			break
+		}
+	}
+	it.done = true
+	return nil
 }
 
 // Key returns the current key, pointing into the mmap: valid until the
