@@ -83,7 +83,7 @@ func (r *rawBadger) get(key, dst []byte) ([]byte, bool, error) {
 	return v, err == nil, err
 }
 
-func (r *rawBadger) scan(lower, upper []byte, limit int, keysOnly bool, fn func(k, v []byte)) (int, error) {
+func (r *rawBadger) scan(lower, upper []byte, limit int, keysOnly bool, fn func(k, v []byte) error) error {
 	txn := r.db.NewTransaction(false)
 	defer txn.Discard()
 	opts := badger.IteratorOptions{PrefetchValues: false}
@@ -99,17 +99,21 @@ func (r *rawBadger) scan(lower, upper []byte, limit int, keysOnly bool, fn func(
 		if upper != nil && bytes.Compare(k, upper) >= 0 {
 			break
 		}
+		var err error
 		if keysOnly {
-			fn(k, nil)
-		} else if err := item.Value(func(v []byte) error { fn(k, v); return nil }); err != nil {
-			return n, err
+			err = fn(k, nil)
+		} else {
+			err = item.Value(func(v []byte) error { return fn(k, v) })
+		}
+		if err != nil {
+			return err
 		}
 		n++
 		if limit > 0 && n == limit {
 			break
 		}
 	}
-	return n, nil
+	return nil
 }
 
 func (r *rawBadger) rmw(key []byte, f func(old []byte) []byte) error {

@@ -73,9 +73,9 @@ func (r *rawBbolt) get(key, dst []byte) ([]byte, bool, error) {
 	return dst, found, err
 }
 
-func (r *rawBbolt) scan(lower, upper []byte, limit int, keysOnly bool, fn func(k, v []byte)) (int, error) {
+func (r *rawBbolt) scan(lower, upper []byte, limit int, keysOnly bool, fn func(k, v []byte) error) error {
 	n := 0
-	err := r.db.View(func(tx *bolt.Tx) error {
+	return r.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(rawBucket).Cursor()
 		var k, v []byte
 		if lower == nil {
@@ -90,7 +90,9 @@ func (r *rawBbolt) scan(lower, upper []byte, limit int, keysOnly bool, fn func(k
 			if keysOnly {
 				v = nil
 			}
-			fn(k, v)
+			if err := fn(k, v); err != nil {
+				return err
+			}
 			n++
 			if limit > 0 && n == limit {
 				break
@@ -98,7 +100,6 @@ func (r *rawBbolt) scan(lower, upper []byte, limit int, keysOnly bool, fn func(k
 		}
 		return nil
 	})
-	return n, err
 }
 
 func (r *rawBbolt) rmw(key []byte, f func(old []byte) []byte) error {

@@ -96,29 +96,31 @@ func (r *rawPebble) get(key, dst []byte) ([]byte, bool, error) {
 	return dst, true, closer.Close()
 }
 
-func (r *rawPebble) scan(lower, upper []byte, limit int, keysOnly bool, fn func(k, v []byte)) (int, error) {
+func (r *rawPebble) scan(lower, upper []byte, limit int, keysOnly bool, fn func(k, v []byte) error) error {
 	it, err := r.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
-		return 0, err
+		return err
 	}
 	n := 0
 	for ok := it.First(); ok; ok = it.Next() {
-		if keysOnly {
-			fn(it.Key(), nil)
-		} else {
-			v, err := it.ValueAndErr()
-			if err != nil {
-				it.Close()
-				return n, err
+		var v []byte
+		if !keysOnly {
+			if v, err = it.ValueAndErr(); err != nil {
+				break
 			}
-			fn(it.Key(), v)
+		}
+		if err = fn(it.Key(), v); err != nil {
+			break
 		}
 		n++
 		if limit > 0 && n == limit {
 			break
 		}
 	}
-	return n, it.Close()
+	if cerr := it.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func (r *rawPebble) rmw(key []byte, f func(old []byte) []byte) error {

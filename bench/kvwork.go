@@ -129,12 +129,13 @@ func verifyRecords(e *Env, t target, vals *values, n int) error {
 	count := 0
 	var want []byte
 	var bad error
-	_, err := t.scan(nil, nil, 0, true, func(k, _ []byte) {
+	err := t.scan(nil, nil, 0, true, func(k, _ []byte) error {
 		want = appendKey(want[:0], uint64(count))
 		if bad == nil && !bytes.Equal(k, want) {
 			bad = fmt.Errorf("key %d is %q, want %q", count, k, want)
 		}
 		count++
+		return nil
 	})
 	if err != nil {
 		return err
@@ -333,8 +334,11 @@ func scanWorkload(length int, keysOnly bool) Workload {
 				first = appendKey(first[:0], g*uint64(length))
 				prefix = append(prefix[:0], first[:len(first)-digits]...)
 				upper = prefixEnd(upper[:0], prefix)
-				got, err := t.scan(prefix, upper, 0, keysOnly, func(k, v []byte) {
+				got := 0
+				err := t.scan(prefix, upper, 0, keysOnly, func(k, v []byte) error {
+					got++
 					sum += len(k) + len(v)
+					return nil
 				})
 				if err != nil {
 					return err

@@ -102,10 +102,13 @@ func ycsbWorkload(m ycsbMix) Workload {
 					i := z.scrambled()
 					key = appendKey(key[:0], i)
 					length := 1 + r.IntN(100)
-					got, err := t.scan(key, nil, length, false, func(_, v []byte) {
+					got := 0
+					err := t.scan(key, nil, length, false, func(_, v []byte) error {
+						got++
 						if bad == nil && len(v) != ycsbValue {
 							bad = fmt.Errorf("scan from %d: value of %d bytes", i, len(v))
 						}
+						return nil
 					})
 					if err != nil {
 						return err
@@ -144,7 +147,11 @@ func ycsbWorkload(m ycsbMix) Workload {
 			if bad != nil {
 				return bad
 			}
-			count, err := t.scan(nil, nil, 0, true, func(_, _ []byte) {})
+			count := 0
+			err = t.scan(nil, nil, 0, true, func(_, _ []byte) error {
+				count++
+				return nil
+			})
 			if err != nil {
 				return err
 			}
