@@ -244,28 +244,60 @@ func (s *Scan) InCallback() bool { return s.inFn }
 // returns false when the iteration must stop: the function returned an
 // error (or SkipAll), the limit is reached, or the context is done.
 func (s *Scan) Emit(key, value []byte) bool {
-	if s.n&(ctxCheckEvery-1) == ctxCheckEvery-1 {
-		if err := s.ctx.Err(); err != nil {
-			s.err = err
-			return false
-		}
+	// One flat function: Emit runs once per key of every scan.
+	if s.n&(ctxCheckEvery-1) == ctxCheckEvery-1 && s.ctxDone() {
+		return false
 	}
-	k := copyInto(&s.kbuf, key)
+	k := s.kbuf
+	if len(key) > cap(k) || k == nil {
+		k = grow(&s.kbuf, len(key))
+	}
+	k = k[:len(key)]
+	copy(k, key)
 	var v []byte
 	if !s.keysOnly {
-		v = copyInto(&s.vbuf, value) // not nil: present with an empty value
+		v = s.vbuf
+		if len(value) > cap(v) || v == nil {
+			v = grow(&s.vbuf, len(value))
+		}
+		v = v[:len(value)] // not nil: present with an empty value
+		copy(v, value)
 	}
-	return s.call(k, v)
+	s.n++
+	s.inFn = true
+	err := s.fn(k, v)
+	s.inFn = false
+	if err != nil {
+		s.err = err
+		return false
+	}
+	return s.n != s.limit // a limit of 0 is never reached
+}
+
+// ctxDone records the context's error, if it is done.
+func (s *Scan) ctxDone() bool {
+	if err := s.ctx.Err(); err != nil {
+		s.err = err
+		return true
+	}
+	return false
+}
+
+// grow replaces *buf with a buffer of at least n bytes and returns it. The
+// buffers are stored back only when they grow, so that copying one key
+// after another writes no pointer to the heap.
+func grow(buf *[]byte, n int) []byte {
+	b := make([]byte, 0, max(n, 2*cap(*buf), 32))
+	*buf = b
+	return b
 }
 
 // copyInto copies p into *buf, growing it when p does not fit, and returns
-// the copy (never nil). The buffer is stored back only when it grows, so
-// that copying one key after another writes no pointer to the heap.
+// the copy (never nil).
 func copyInto(buf *[]byte, p []byte) []byte {
 	b := *buf
 	if len(p) > cap(b) || b == nil {
-		b = make([]byte, len(p), max(len(p), 2*cap(b), 32))
-		*buf = b
+		b = grow(buf, len(p))
 	}
 	b = b[:len(p)]
 	copy(b, p)

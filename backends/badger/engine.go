@@ -238,6 +238,21 @@ func (s *snapshot) NewIter(r kv.IterRange) (kv.Iter, error) {
 	return newIter(s.e, s.txn, r, s.iterClosed), nil
 }
 
+// Scan runs a whole iteration on the snapshot's transaction (kv.Scanner),
+// counted as an open iterator while it runs.
+func (s *snapshot) Scan(r kv.IterRange, sc *kv.Scan) error {
+	s.mu.Lock()
+	if s.closed || s.e.closed.Load() {
+		s.mu.Unlock()
+		return errClosed("iterate", s.e.dir)
+	}
+	s.iters++
+	s.mu.Unlock()
+	var it iter
+	it.init(s.e, s.txn, r, s.iterClosed)
+	return it.scan(sc)
+}
+
 func (s *snapshot) iterClosed() {
 	s.mu.Lock()
 	defer s.mu.Unlock()

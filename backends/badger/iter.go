@@ -31,6 +31,7 @@ type iter struct {
 
 	lower, upper []byte // stored form; nil is unbounded
 	reverse      bool
+	keysOnly     bool
 
 	started, done bool
 	item          *badger.Item
@@ -39,7 +40,11 @@ type iter struct {
 	err           error
 }
 
-var _ kv.Iter = (*iter)(nil)
+var (
+	_ kv.Iter    = (*iter)(nil)
+	_ kv.Scanner = (*engine)(nil)
+	_ kv.Scanner = (*snapshot)(nil)
+)
 
 // NewIter returns an iterator over r on a read-only transaction of its own.
 func (e *engine) NewIter(r kv.IterRange) (kv.Iter, error) {
@@ -50,13 +55,20 @@ func (e *engine) NewIter(r kv.IterRange) (kv.Iter, error) {
 }
 
 func newIter(e *engine, txn *badger.Txn, r kv.IterRange, onClose func()) *iter {
-	it := &iter{
-		e:       e,
-		txn:     txn,
-		onClose: onClose,
-		lower:   storedKey(r.Lower),
-		upper:   storedKey(r.Upper),
-		reverse: r.Reverse,
+	it := new(iter)
+	it.init(e, txn, r, onClose)
+	return it
+}
+
+func (it *iter) init(e *engine, txn *badger.Txn, r kv.IterRange, onClose func()) {
+	*it = iter{
+		e:        e,
+		txn:      txn,
+		onClose:  onClose,
+		lower:    storedKey(r.Lower),
+		upper:    storedKey(r.Upper),
+		reverse:  r.Reverse,
+		keysOnly: r.KeysOnly,
 	}
 	opts := badger.IteratorOptions{
 		Reverse:        r.Reverse,
@@ -67,7 +79,6 @@ func newIter(e *engine, txn *badger.Txn, r kv.IterRange, onClose func()) *iter {
 		opts.Prefix = commonPrefix(it.lower, it.upper)
 	}
 	it.it = txn.NewIterator(opts)
-	return it
 }
 
 // commonPrefix returns the longest common prefix of a and b (aliasing a).
@@ -81,6 +92,45 @@ func commonPrefix(a, b []byte) []byte {
 		return nil
 	}
 	return a[:i:i]
+}
+
+// Scan runs a whole iteration (kv.Scanner) on a read-only transaction of
+// its own: the iterator's own steps in one loop, each key and value handed
+// to s in place (kv copies them), without a dynamic call per step.
+func (e *engine) Scan(r kv.IterRange, s *kv.Scan) error {
+	if e.closed.Load() {
+		return errClosed("iterate", e.dir)
+	}
+	var it iter
+	it.init(e, e.db.NewTransaction(false), r, nil)
+	return it.scan(s)
+}
+
+// scan hands every key of the iteration to s, then closes it.
+func (it *iter) scan(s *kv.Scan) (err error) {
+	defer func() {
+		if cerr := it.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	var key []byte
+	var more bool
+	emit := func(v []byte) error {
+		more = s.Emit(key, v)
+		return nil
+	}
+	for it.Next() {
+		key = it.key
+		if it.keysOnly {
+			more = s.Emit(key, nil)
+		} else if err := it.item.Value(emit); err != nil {
+			return wrapErr("iterator value", it.e.dir, err)
+		}
+		if !more {
+			return nil
+		}
+	}
+	return it.err
 }
 
 // Next moves to the next key in the iteration's direction.

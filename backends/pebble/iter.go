@@ -27,7 +27,11 @@ type iter struct {
 	err    error
 }
 
-var _ kv.Iter = (*iter)(nil)
+var (
+	_ kv.Iter    = (*iter)(nil)
+	_ kv.Scanner = (*engine)(nil)
+	_ kv.Scanner = (*snapshot)(nil)
+)
 
 func (e *engine) newIter(src iterSource, r kv.IterRange) (*iter, error) {
 	// Pebble keeps the bounds for the iterator's lifetime and must not see
@@ -53,6 +57,55 @@ func (e *engine) newIter(src iterSource, r kv.IterRange) (*iter, error) {
 	e.iters[it] = struct{}{}
 	e.mu.Unlock()
 	return it, nil
+}
+
+// Scan runs a whole iteration on the latest committed state (kv.Scanner):
+// a bounded Pebble iterator walked in one loop, each key and value handed
+// to s in place (kv copies them). The iterator lives only during the call,
+// so it is not tracked for Close; kv.DB never closes the engine with a
+// call in flight.
+func (e *engine) Scan(r kv.IterRange, s *kv.Scan) error {
+	if e.closed.Load() {
+		return errClosed
+	}
+	// kv keeps r's bounds fixed until Scan returns: no copy.
+	pit, err := e.db.NewIter(&pebble.IterOptions{LowerBound: r.Lower, UpperBound: r.Upper})
+	if err != nil {
+		return translate("iterate", e.path, err)
+	}
+	return e.scan(pit, r, s)
+}
+
+// scan walks pit over r, handing every key to s, and closes pit.
+func (e *engine) scan(pit *pebble.Iterator, r kv.IterRange, s *kv.Scan) (err error) {
+	defer func() {
+		if cerr := pit.Close(); err == nil {
+			err = translate("iterate", e.path, cerr)
+		}
+	}()
+	var ok bool
+	if r.Reverse {
+		ok = pit.Last()
+	} else {
+		ok = pit.First()
+	}
+	for ok {
+		var v []byte
+		if !r.KeysOnly {
+			if v, err = pit.ValueAndErr(); err != nil {
+				return translate("iterate", e.path, err)
+			}
+		}
+		if !s.Emit(pit.Key(), v) {
+			return nil
+		}
+		if r.Reverse {
+			ok = pit.Prev()
+		} else {
+			ok = pit.Next()
+		}
+	}
+	return nil // an iterator error is Close's
 }
 
 // Next moves to the first key on the first call, then to the next one.
@@ -140,6 +193,18 @@ func (s *snapshot) NewIter(r kv.IterRange) (kv.Iter, error) {
 		return nil, errClosed
 	}
 	return s.e.newIter(s.s, r)
+}
+
+// Scan runs a whole iteration on the snapshot (kv.Scanner).
+func (s *snapshot) Scan(r kv.IterRange, sc *kv.Scan) error {
+	if s.closed.Load() {
+		return errClosed
+	}
+	pit, err := s.s.NewIter(&pebble.IterOptions{LowerBound: r.Lower, UpperBound: r.Upper})
+	if err != nil {
+		return translate("iterate", s.e.path, err)
+	}
+	return s.e.scan(pit, r, sc)
 }
 
 // Close releases the snapshot. It is idempotent.
