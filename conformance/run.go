@@ -76,6 +76,7 @@ func kvGroups() []group {
 		{"DeleteRange", deleteRangeRules()},
 		{"Lifecycle", lifecycleRules()},
 		{"Persistence", persistenceRules()},
+		{"Backup", backupRules()},
 		{"Model", modelRules()},
 	}
 }
@@ -89,6 +90,8 @@ type env struct {
 	ctx  context.Context
 	open func() (kv.Store, error)
 	s    kv.Store
+	// factory makes more stores of the same backend (a Load target).
+	factory Factory
 
 	mu     sync.Mutex
 	opened []kv.Store
@@ -96,7 +99,7 @@ type env struct {
 
 func newEnv(t *testing.T, f Factory) *env {
 	t.Helper()
-	e := &env{t: t, ctx: context.Background(), open: f(t)}
+	e := &env{t: t, ctx: context.Background(), open: f(t), factory: f}
 	t.Cleanup(e.closeAll)
 	e.s = e.mustOpen()
 	return e
