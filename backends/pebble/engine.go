@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -33,6 +36,7 @@ type engine struct {
 	db       *pebble.DB
 	lock     *pebble.Lock
 	path     string
+	fs       vfs.FS
 	wo       *pebble.WriteOptions
 	readOnly bool
 
@@ -114,6 +118,7 @@ func openEngine(dir string, cfg *kv.Config) (*engine, error) {
 	}
 	e.db = db
 	e.lock = lock
+	e.fs = fs
 	return e, nil
 }
 
@@ -349,6 +354,13 @@ func (e *engine) Stats() (kv.EngineStats, error) {
 // Close closes the database. It is idempotent. Iterators and snapshots
 // still open (kv.DB never leaves any) are closed first and reported as an
 // error, rather than leaked into Pebble, which would report them itself.
+//
+// A writable store is flushed first (the memtable goes into sstables, so
+// the next Open replays no log), and then the write-ahead logs that Pebble
+// no longer needs are removed: Pebble keeps up to three obsolete logs for
+// recycling, each preallocated to 110% of the memtable size (70 MiB with
+// the default budget), which a closed store would otherwise hold on disk.
+// See trimWALs.
 func (e *engine) Close() error {
 	e.closeMu.Lock()
 	defer e.closeMu.Unlock()
@@ -378,11 +390,90 @@ func (e *engine) Close() error {
 	for _, s := range snaps {
 		s.Close()
 	}
+	flushed := false
+	if !e.readOnly && e.fatal.Load() == nil {
+		if err := e.db.Flush(); err != nil {
+			errs = append(errs, translate("flush on close", e.path, err))
+		} else {
+			flushed = true
+		}
+	}
 	if err := e.db.Close(); err != nil {
 		errs = append(errs, translate("close", e.path, err))
+	} else if flushed {
+		// Still under the directory lock: no one else has the store open.
+		if err := trimWALs(e.fs, e.path); err != nil {
+			errs = append(errs, fmt.Errorf("kv: pebble: close %s: %w", e.path, err))
+		}
 	}
 	if err := e.lock.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("kv: pebble: unlock %s: %w", e.path, err))
 	}
 	return errors.Join(errs...)
+}
+
+// trimWALs removes, from the directory of a store that was just flushed
+// and closed, every write-ahead log but the newest, and gives back the
+// space preallocated past the end of the newest.
+//
+// Why this is safe: DB.Flush rotates to a new log N (log numbers only
+// grow, so N is the largest) and returns once every memtable before it is
+// in sstables, which sets the store's minimum unflushed log number,
+// recorded in the manifest, to N. Open replays only the logs from that
+// number on, and deletes the older ones itself; they are either obsolete
+// logs awaiting deletion or logs kept for recycling, whose contents are
+// stale. kv.DB calls Close with no write in flight, so no batch reached N
+// after the flush; N itself is kept, byte for byte.
+func trimWALs(fs vfs.FS, dir string) error {
+	names, err := fs.List(dir)
+	if err != nil {
+		return err
+	}
+	newest := -1
+	var logs []int
+	for _, name := range names {
+		num, ok := strings.CutSuffix(name, ".log")
+		if !ok {
+			continue
+		}
+		n, err := strconv.Atoi(num)
+		if err != nil || n < 0 || num != fmt.Sprintf("%06d", n) {
+			continue
+		}
+		logs = append(logs, n)
+		newest = max(newest, n)
+	}
+	var errs []error
+	for _, n := range logs {
+		if n == newest {
+			continue
+		}
+		if err := fs.Remove(fs.PathJoin(dir, fmt.Sprintf("%06d.log", n))); err != nil {
+			errs = append(errs, fmt.Errorf("remove obsolete log: %w", err))
+		}
+	}
+	if newest >= 0 {
+		if err := releasePrealloc(fs, fs.PathJoin(dir, fmt.Sprintf("%06d.log", newest))); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// releasePrealloc truncates the file at path to its own size: the content
+// is unchanged, and the blocks Pebble preallocated past its end
+// (fallocate with FALLOC_FL_KEEP_SIZE) are released. Only on the OS file
+// system; a wrapped one (tests) is left alone.
+func releasePrealloc(fs vfs.FS, path string) error {
+	if fs != vfs.Default {
+		return nil
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if err := os.Truncate(path, st.Size()); err != nil {
+		return fmt.Errorf("release preallocated log space: %w", err)
+	}
+	return nil
 }
