@@ -97,3 +97,29 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// rssSplit returns RssAnon and RssFile from /proc/self/status, in bytes:
+// the resident memory of the heap and stacks, and the resident pages of
+// mapped files (memory-mapped stores, which the kernel may reclaim).
+func rssSplit() (anon, file int64) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, 0
+	}
+	for line := range strings.Lines(string(b)) {
+		var dst *int64
+		switch {
+		case strings.HasPrefix(line, "RssAnon:"):
+			dst = &anon
+		case strings.HasPrefix(line, "RssFile:"):
+			dst = &file
+		default:
+			continue
+		}
+		v := strings.TrimSpace(line[strings.IndexByte(line, ':')+1:])
+		if n, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(v, "kB")), 10, 64); err == nil {
+			*dst = n << 10
+		}
+	}
+	return anon, file
+}

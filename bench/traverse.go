@@ -30,7 +30,11 @@ import (
 // the store's. The run verifies that every node was traversed exactly once
 // in each pass, that every level ends with nothing pending and the
 // per-level counts match the tree, and that the comparison found exactly
-// the missing files.
+// the missing files. Besides the peak RSS of every workload, they report
+// the largest RssAnon and RssFile seen after each page (rss_anon_max_MiB,
+// rss_file_max_MiB): the heap against the resident pages of memory-mapped
+// files (bbolt's data file, Badger's tables and memtable logs), which the
+// kernel can reclaim and VmHWM counts all the same.
 
 const (
 	traverseDefault = 50_000
@@ -123,6 +127,7 @@ type traversal struct {
 	skip  func(i int32) bool // nodes absent from this queue's tree
 	count []int64            // nodes traversed per level
 	ops   int64
+	rss   *rssPeaks
 	// dst comparison
 	matched, missing int64
 }
@@ -134,8 +139,9 @@ func runTraverse(e *Env, t *tree) error {
 		return err
 	}
 	ns := nodestore.New(st)
-	src := &traversal{e: e, ns: ns, t: t, q: nodestore.QueueSrc}
-	dst := &traversal{e: e, ns: ns, t: t, q: nodestore.QueueDst, skip: func(i int32) bool {
+	rss := &rssPeaks{}
+	src := &traversal{e: e, ns: ns, t: t, q: nodestore.QueueSrc, rss: rss}
+	dst := &traversal{e: e, ns: ns, t: t, q: nodestore.QueueDst, rss: rss, skip: func(i int32) bool {
 		return !t.folder[i] && i%dstMissEvery == 0
 	}}
 	err = e.MeasureFunc(func() (int64, error) {
@@ -185,6 +191,10 @@ func runTraverse(e *Env, t *tree) error {
 	}
 	e.Wrote(int64(src.ops+dst.ops) * 150) // about: a node key, its value, its index entry
 	e.Extra("levels", float64(len(t.levels)))
+	if rss.anon > 0 {
+		e.Extra("rss_anon_max_MiB", float64(rss.anon>>20))
+		e.Extra("rss_file_max_MiB", float64(rss.file>>20))
+	}
 	e.Verified(fmt.Sprintf("%d src + %d dst nodes traversed exactly once over %d levels, nothing left pending, counts and Check consistent, %d missing dst files found",
 		src.ops, dst.ops, len(t.levels), dst.missing))
 	return nil
@@ -258,6 +268,7 @@ func (p *traversal) run() error {
 				p.e.Record(time.Since(start))
 			}
 			done += len(page)
+			p.rss.sample()
 			if len(page) < traversePage {
 				break
 			}
@@ -364,4 +375,14 @@ func insertOps(nodes []nodestore.Node) []nodestore.InsertOperation {
 		ops[j] = nodestore.InsertOperation{QueueType: n.Queue, Level: n.Level, TraversalStatus: n.Traversal, CopyStatus: n.Copy, State: &n.State}
 	}
 	return ops
+}
+
+// rssPeaks keeps the largest RssAnon (heap, stacks) and RssFile (resident
+// pages of memory-mapped files) seen after each page of nodes: what the
+// peak RSS (VmHWM, both together) is made of.
+type rssPeaks struct{ anon, file int64 }
+
+func (r *rssPeaks) sample() {
+	a, f := rssSplit()
+	r.anon, r.file = max(r.anon, a), max(r.file, f)
 }
