@@ -1,6 +1,9 @@
 package kv
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // OpKind is the kind of one write in a Batch.
 type OpKind uint8
@@ -59,12 +62,22 @@ func (b *Batch) add(kind OpKind, key, value []byte) error {
 		return fmt.Errorf("%w: %d writes and %d bytes, limit %d writes and %d bytes",
 			ErrTxnTooLarge, len(b.ops)+1, b.size+EntrySize(key, value), MaxTxnOps, MaxTxnBytes)
 	}
-	op := batchOp{kind: kind, koff: uint32(len(b.data)), klen: uint32(len(key))}
-	b.data = append(b.data, key...)
-	op.voff = uint32(len(b.data))
-	op.vlen = uint32(len(value))
-	b.data = append(b.data, value...)
-	b.ops = append(b.ops, op)
+	// One growth check and two copies into a local slice: the batch's
+	// fields are written once per write.
+	data := b.data
+	n := len(data)
+	if cap(data)-n < len(key)+len(value) {
+		data = slices.Grow(data, len(key)+len(value))
+	}
+	data = data[:n+len(key)+len(value)]
+	copy(data[n:], key)
+	copy(data[n+len(key):], value)
+	b.data = data
+	b.ops = append(b.ops, batchOp{
+		kind: kind,
+		koff: uint32(n), klen: uint32(len(key)),
+		voff: uint32(n + len(key)), vlen: uint32(len(value)),
+	})
 	b.size += EntrySize(key, value)
 	return nil
 }
