@@ -52,20 +52,28 @@
 // kv.Config.MemoryBudget (default kv.DefaultMemoryBudget, 256 MiB) is
 // divided as follows (see MemorySplit):
 //
-//   - memtables of 64 MiB take at most half the budget: NumMemtables =
-//     budget/2/64MiB - 1, between 1 and 5; up to NumMemtables+1 are full at
-//     a time (the one taking writes and those waiting to be flushed).
+//   - memtables of 64 MiB: NumMemtables = budget/2/64MiB - 1, between 1
+//     and 5, is how many wait to be flushed; up to NumMemtables+2 are in
+//     memory at once (the one taking writes, those waiting, the one being
+//     flushed).
 //   - the rest of the budget, but at least a quarter of it, to the caches:
 //     two thirds to the block cache, one third to the index cache (table
 //     indexes and bloom filters, which are otherwise all kept in memory,
 //     unbounded).
 //
-// With 256 MiB: 2 memtables (128 MiB), 85 MiB block cache, 42 MiB index
-// cache. Badger's own defaults (5 memtables and a 256 MiB block cache)
-// would use more than twice that. Below about 171 MiB the split exceeds the
-// budget (two memtables and a quarter of the budget for caches): a
-// memtable cannot be smaller without lowering Badger's transaction limit
-// below kv's.
+// With 256 MiB: up to 3 memtables (192 MiB), 42 MiB block cache, 21 MiB
+// index cache. Badger's own defaults (5 memtables and a 256 MiB block
+// cache) would use nearly three times that. Below 256 MiB the split
+// exceeds the budget (three memtables and a quarter of the budget for
+// caches): a memtable cannot be smaller without lowering Badger's
+// transaction limit below kv's.
+//
+// Peak resident memory is more than the budget: Go's garbage collector
+// lets the heap grow to twice what is live (GOGC=100) before collecting,
+// and each memtable is a fresh 83 MiB allocation, dropped after its flush;
+// tables and memtable logs are memory-mapped files, whose pages count in
+// the RSS too (page cache the kernel can reclaim). A process that must
+// stay under a limit sets GOMEMLIMIT (runtime/debug.SetMemoryLimit).
 //
 // # Options
 //

@@ -72,7 +72,7 @@ func Example_config() {
 		log.Fatal(err)
 	}
 	n, memtable, block, index := badger.MemorySplit(db.Info().MemoryBudget)
-	fmt.Printf("%s: %d+1 memtables of %d MiB, block cache %d MiB, index cache %d MiB\n",
+	fmt.Printf("%s: %d+2 memtables of %d MiB, block cache %d MiB, index cache %d MiB\n",
 		db.Info().Backend, n, memtable>>20, block>>20, index>>20)
 	if err := db.Close(); err != nil {
 		log.Fatal(err)
@@ -82,6 +82,6 @@ func Example_config() {
 	_, err = kv.Open(ctx, kv.Config{Path: dir, Options: map[string]string{"cache": "1GiB"}})
 	fmt.Println(errors.Is(err, kv.ErrInvalidConfig))
 	// Output:
-	// badger: 3+1 memtables of 64 MiB, block cache 170 MiB, index cache 85 MiB
+	// badger: 3+2 memtables of 64 MiB, block cache 128 MiB, index cache 64 MiB
 	// true
 }

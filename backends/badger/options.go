@@ -79,21 +79,22 @@ type settings struct {
 // budgetSplit divides a memory budget between Badger's memtables and its
 // two caches:
 //
-//   - memtables take at most half the budget: NumMemtables =
-//     budget/2/MemTableSize - 1, between 1 and 5. Up to NumMemtables+1
-//     memtables are full at once in steady state (the one taking writes and
-//     those queued for flushing).
+//   - NumMemtables = budget/2/MemTableSize - 1, between 1 and 5: the
+//     memtables queued for flushing (Badger's flush channel). Up to
+//     NumMemtables+2 memtables are in memory at once: the one taking
+//     writes, those queued, and the one being flushed (taken off the
+//     queue when its flush starts, freed when it ends).
 //   - the rest goes to the caches, but at least a quarter of the budget:
 //     two thirds to the block cache, one third to the index cache.
 //
-// With the default 256 MiB budget: 1+1 memtables of 64 MiB (128 MiB),
-// 85 MiB of block cache, 42 MiB of index cache. Below about 171 MiB the
-// split exceeds the budget: Badger's memtable cannot shrink below
+// With the default 256 MiB budget: 1+2 memtables of 64 MiB (192 MiB),
+// 42 MiB of block cache, 21 MiB of index cache. Below 256 MiB the split
+// exceeds the budget: Badger's memtable cannot shrink below
 // MinMemTableSize without lowering its transaction limit under kv's.
 func budgetSplit(budget, memTableSize int64) (numMemtables int, blockCache, indexCache int64) {
 	n := budget/2/memTableSize - 1
 	n = max(1, min(n, maxNumMemtables))
-	caches := max(budget-(n+1)*memTableSize, budget/4, 2*minCache)
+	caches := max(budget-(n+2)*memTableSize, budget/4, 2*minCache)
 	blockCache = max(caches*2/3, minCache)
 	indexCache = max(caches-blockCache, minCache)
 	return int(n), blockCache, indexCache
