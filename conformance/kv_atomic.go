@@ -83,6 +83,50 @@ func atomicityRules() []rule {
 			})
 			e.wantValue("after", "")
 		}},
+		{"IteratePanicPropagates", func(t *testing.T, e *env) {
+			// A panic in an iteration callback reaches the caller with its
+			// own value (an engine that turns its own panics into errors
+			// must not swallow it) and leaves nothing open behind: later
+			// reads, writes and Close work.
+			e.setAll("a", "b", "c")
+			type marker struct{ n int }
+			ways := []struct {
+				name    string
+				iterate func(fn func(k, v []byte) error) error
+			}{
+				{"Iterate", func(fn func(k, v []byte) error) error { return e.s.Iterate(e.ctx, kv.IterOptions{}, fn) }},
+				{"Iterate keys only, reverse", func(fn func(k, v []byte) error) error {
+					return e.s.Iterate(e.ctx, kv.IterOptions{KeysOnly: true, Reverse: true}, fn)
+				}},
+				{"View Iterate", func(fn func(k, v []byte) error) error {
+					return e.s.View(e.ctx, func(tx kv.ReadTxn) error { return tx.Iterate(kv.IterOptions{}, fn) })
+				}},
+				{"Update Iterate", func(fn func(k, v []byte) error) error {
+					return e.s.Update(e.ctx, func(tx kv.Txn) error { return tx.Iterate(kv.IterOptions{}, fn) })
+				}},
+			}
+			for i, w := range ways {
+				var recovered any
+				within(t, w.name+" whose callback panics", func() error {
+					defer func() { recovered = recover() }()
+					return w.iterate(func(k, _ []byte) error {
+						if string(k) == "b" {
+							panic(marker{i})
+						}
+						return nil
+					})
+				})
+				if m, ok := recovered.(marker); !ok || m.n != i {
+					t.Errorf("%s: recovered %v, want the callback's own panic value re-raised", w.name, recovered)
+				}
+			}
+			within(t, "a write after panicking iterations", func() error {
+				return e.s.Set(e.ctx, []byte("after"), nil)
+			})
+			wantPairs(t, "scan after panicking iterations", e.scan(kv.IterOptions{}),
+				[]pair{{"a", "v:a"}, {"after", ""}, {"b", "v:b"}, {"c", "v:c"}})
+			within(t, "Close after panicking iterations", e.s.Close)
+		}},
 		{"TooManyOpsRejected", func(t *testing.T, e *env) {
 			e.setAll("a")
 			before := e.scan(kv.IterOptions{})

@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -166,6 +167,45 @@ func bufferRules() []rule {
 			}
 			e.wantValue("k", "value")
 			e.wantValue("p", "pending")
+		}},
+		{"GetAppendAppendsACopy", func(t *testing.T, e *env) {
+			ga, ok := e.s.(interface {
+				GetAppend(ctx context.Context, dst, key []byte) ([]byte, error)
+			})
+			if !ok {
+				t.Skipf("%T has no GetAppend", e.s)
+			}
+			e.set("k", "value")
+			e.set("empty", "")
+			buf := append(make([]byte, 0, 64), "prefix:"...)
+			for range 2 { // the second round reuses buf's memory
+				v, err := ga.GetAppend(e.ctx, buf[:len("prefix:")], []byte("k"))
+				if err != nil || string(v) != "prefix:value" {
+					t.Fatalf("GetAppend(prefix:, k) = %q, %v; want prefix:value", v, err)
+				}
+				scribble(v[:cap(v)])
+				buf = append(v[:0], "prefix:"...)
+			}
+			e.wantValue("k", "value")
+			if v, err := ga.GetAppend(e.ctx, buf[:3], []byte("empty")); err != nil || string(v) != "pre" {
+				t.Errorf("GetAppend(pre, empty) = %q, %v; want pre (the empty value appended)", v, err)
+			}
+			if v, err := ga.GetAppend(e.ctx, nil, []byte("empty")); err != nil || len(v) != 0 {
+				t.Errorf("GetAppend(nil, empty) = %q, %v; want an empty value", v, err)
+			}
+			v, err := ga.GetAppend(e.ctx, buf[:3], []byte("missing"))
+			if !errors.Is(err, kv.ErrNotFound) || string(v) != "pre" {
+				t.Errorf("GetAppend(pre, missing) = %q, %v; want pre (dst unchanged) and ErrNotFound", v, err)
+			}
+			if _, err := ga.GetAppend(e.ctx, nil, nil); !errors.Is(err, kv.ErrEmptyKey) {
+				t.Errorf("GetAppend(empty key) = %v, want ErrEmptyKey", err)
+			}
+			if err := e.s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := ga.GetAppend(e.ctx, nil, []byte("k")); !errors.Is(err, kv.ErrClosed) {
+				t.Errorf("GetAppend after Close = %v, want ErrClosed", err)
+			}
 		}},
 		{"IterateSlicesScribbled", func(t *testing.T, e *env) {
 			keys := []string{"a", "ab", "abc", "b", "ba", "c"}
