@@ -1,0 +1,194 @@
+package bench
+
+// The paired overhead benchmarks live inside the package (not bench_test)
+// because the raw-engine targets they compare with are unexported: they
+// are calibration code, not API.
+//
+//	go test -run '^$' -bench OverheadPaired -benchtime 200x ./bench/
+//
+// BenchmarkOverheadPaired measures one operation of a calibrated workload
+// (point read, batch fill, prefix scan) through polykv and through the
+// engine's own API in one process, on two stores loaded alike, alternating
+// short timed blocks of each; the reported ratio of their fast (10th
+// percentile) and median blocks is steadier on a shared machine than
+// comparing whole runs. BenchmarkOverheadSide runs one side alone, for CPU
+// profiles and allocation counts (-benchmem).
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	_ "github.com/polykv/polykv/backends/all"
+	"github.com/polykv/polykv/kv"
+)
+
+// openSide opens a NoSync store of engine in a temporary directory:
+// through polykv, or raw as the calibration opens it.
+func openSide(b *testing.B, engine string, raw bool) target {
+	ctx := context.Background()
+	cfg := kv.Config{Backend: engine, Durability: kv.NoSync, Path: b.TempDir()}
+	if raw {
+		t, closeFn, err := rawEngines[engine](ctx, cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { closeFn() })
+		return t
+	}
+	db, err := kv.Open(ctx, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	return newStoreTarget(ctx, db)
+}
+
+// ovN is the number of records each store is loaded with.
+const ovN = 100_000
+
+// loadSide writes records [0, ovN) to t in batches of 1000.
+func loadSide(b *testing.B, t target, vals *values) {
+	var wb writeBatch
+	var key []byte
+	for j := 0; j < ovN; j += 1000 {
+		wb.reset()
+		for i := j; i < j+1000; i++ {
+			key = appendKey(key[:0], uint64(i))
+			wb.add(key, vals.of(uint64(i)))
+		}
+		if err := t.write(&wb); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// ovOp returns a function doing one operation of kind w on t, each call
+// on other keys.
+func ovOp(b *testing.B, w string, t target, vals *values) func() {
+	var key, v []byte
+	var first, prefix, upper []byte
+	var wb writeBatch
+	i := uint64(0)
+	sum := 0
+	switch w {
+	case "get":
+		return func() {
+			i = (i*7919 + 13) % ovN
+			key = appendKey(key[:0], i)
+			var err error
+			if v, _, err = t.get(key, v[:0]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	case "fill-b100", "fill-b1000":
+		bs := 100
+		if w == "fill-b1000" {
+			bs = 1000
+		}
+		next := uint64(ovN)
+		return func() {
+			wb.reset()
+			for range bs {
+				key = appendKey(key[:0], next)
+				wb.add(key, vals.of(next))
+				next++
+			}
+			if err := t.write(&wb); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	var l, digits int
+	var ko bool
+	fmt.Sscanf(w, "scan-%d", &l)
+	ko = len(w) > 5 && w[len(w)-5:] == "-keys"
+	for x := l; x > 1; x /= 10 {
+		digits++
+	}
+	groups := uint64(ovN / l)
+	return func() {
+		i = (i*7919 + 13) % groups
+		first = appendKey(first[:0], i*uint64(l))
+		prefix = append(prefix[:0], first[:len(first)-digits]...)
+		upper = prefixEnd(upper[:0], prefix)
+		n := 0
+		err := t.scan(prefix, upper, 0, ko, func(k, v []byte) error { n++; sum += len(k) + len(v); return nil })
+		if err != nil || n != l {
+			b.Fatal(err, n)
+		}
+	}
+}
+
+// BenchmarkOverheadPaired alternates short blocks of one operation on kv
+// and on the raw engine and reports the ratio of the fastest blocks.
+func BenchmarkOverheadPaired(b *testing.B) {
+	for _, eng := range []string{"badger", "pebble", "bbolt"} {
+		for _, w := range []string{"get", "fill-b100", "fill-b1000", "scan-10", "scan-100", "scan-1000", "scan-10-keys", "scan-100-keys", "scan-1000-keys"} {
+			b.Run(eng+"/"+w, func(b *testing.B) {
+				vals := newValues(&Env{Spec: Spec{Seed: 1}}, kvValue)
+				sides := [2]target{openSide(b, eng, false), openSide(b, eng, true)}
+				var ops [2]func()
+				for s := range sides {
+					if !strings.HasPrefix(w, "fill") {
+						loadSide(b, sides[s], vals)
+					}
+					ops[s] = ovOp(b, w, sides[s], vals)
+				}
+				block := 200
+				switch {
+				case w == "fill-b1000" || w == "scan-1000" || w == "scan-1000-keys":
+					block = 5
+				case w == "fill-b100" || w == "scan-100" || w == "scan-100-keys":
+					block = 30
+				}
+				var d [2][]float64
+				for r := 0; b.Loop(); r++ {
+					for s := range 2 {
+						s := (s + r) % 2
+						t0 := time.Now()
+						for range block {
+							ops[s]()
+						}
+						d[s] = append(d[s], float64(time.Since(t0).Nanoseconds())/float64(block))
+					}
+				}
+				slices.Sort(d[0])
+				slices.Sort(d[1])
+				q := func(x []float64, f float64) float64 { return x[int(f*float64(len(x)-1))] }
+				b.ReportMetric(q(d[0], 0.1), "kv-ns/op")
+				b.ReportMetric(q(d[1], 0.1), "raw-ns/op")
+				b.ReportMetric(100*(q(d[0], 0.1)/q(d[1], 0.1)-1), "overhead-p10-%")
+				b.ReportMetric(100*(q(d[0], 0.5)/q(d[1], 0.5)-1), "overhead-p50-%")
+			})
+		}
+	}
+}
+
+func BenchmarkOverheadSide(b *testing.B) {
+	for _, eng := range []string{"badger", "pebble", "bbolt"} {
+		for _, w := range []string{"get", "fill-b100", "scan-10", "scan-10-keys"} {
+			for _, raw := range []bool{false, true} {
+				name := eng + "/" + w + "/kv"
+				if raw {
+					name = eng + "/" + w + "/raw"
+				}
+				b.Run(name, func(b *testing.B) {
+					vals := newValues(&Env{Spec: Spec{Seed: 1}}, kvValue)
+					t := openSide(b, eng, raw)
+					if !strings.HasPrefix(w, "fill") {
+						loadSide(b, t, vals)
+					}
+					op := ovOp(b, w, t, vals)
+					b.ReportAllocs()
+					for b.Loop() {
+						op()
+					}
+				})
+			}
+		}
+	}
+}
