@@ -37,7 +37,7 @@ import (
 // kernel can reclaim and VmHWM counts all the same.
 
 const (
-	traverseDefault = 50_000
+	traverseDefault = 200_000
 	traverseFanout  = 10
 	traverseDepth   = 12
 	traversePage    = 1000
