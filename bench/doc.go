@@ -59,6 +59,50 @@
 // workload, the extra time per operation through polykv, from adjacent
 // (polykv, raw) pairs of repetitions, on wall time and on CPU time.
 //
+// The two sides do the same work as a careful user of each API: point
+// reads copy the value into the workload's reused buffer (raw: ValueCopy
+// or append before the read transaction ends; polykv: DB.GetAppend), scans
+// hand the engine's slices to the workload's callback (raw: in place;
+// polykv: Iterate's copies, which its contract requires), and each side
+// calls the workload's callback straight from its loop. For steadier
+// figures than whole runs, the paired benchmarks (overhead_internal_test.go,
+// go test -run '^$' -bench OverheadPaired ./bench/) alternate short timed
+// blocks of one operation on both sides in one process.
+//
+// Measured 2026-11-25 on linux/amd64, 2 CPUs (AMD EPYC), go1.26.8, badger
+// v4.9.6, pebble v2.1.7, bbolt v1.5.0, a shared machine; NoSync, 100,000
+// records of 100 B; median over 3 paired runs [min–max]
+// (results/calibrate/paired.txt; the harness's own table, noisier, is
+// results/calibrate/report.txt):
+//
+//	engine  read   fill-b100  fill-b1000  scan-10  scan-100  scan-1000  scan-10-keys  scan-100-keys  scan-1000-keys
+//	badger  +1.6%  +3.9%      +1.0%       +2.3%    +4.1%     +6.5%      +7.0%         +8.7%          +5.4%
+//	pebble  +1.7%  +10.3%     +11.1%      +14.1%   +17.1%    +16.9%     +4.4%         +9.6%          +8.0%
+//	bbolt   +4.0%  +4.8%      +5.7%       +23.3%   +35.6%    +43.8%     +18.2%        +23.7%         +26.4%
+//
+// Targets: 5% for reads and batched writes, 10% for scans. Badger meets
+// all of them. Where they are missed, the measured causes:
+//
+//   - Scans with values on pebble and every scan on bbolt: the copy of
+//     each key and value the contract requires (slices handed to a
+//     callback may be modified by it; Pebble's point into its block cache
+//     or memtable, bbolt's into a read-only mmap). Removing the copies (an
+//     experiment, not a possible change) brought scan-1000 from +18% to
+//     +11% on pebble and from +44% to +22% on bbolt. The rest is one
+//     function call per key (kv's Scan.Emit between the engine's loop and
+//     the callback, about 2 ns) against raw per-key costs of 12 ns (bbolt)
+//     and 30 ns (pebble), and on bbolt a fixed cost of about 190 ns per
+//     scan (closed-store guard, pooled scan state and bounds, bbolt
+//     engine's compaction lock and reader count) against a raw scan-10 of
+//     740 ns.
+//   - Batched writes on pebble (+10%): a kv.Batch copies every key and
+//     value it is given (the caller may reuse its buffers at once), and
+//     the engine then copies them again into Pebble's batch; the raw user
+//     builds Pebble's batch directly. Building the kv.Batch costs about
+//     as much as building Pebble's, about 13 ns per record against a raw
+//     total of 130–170 ns. bbolt fill-b1000 (+5.7%, range −1.8..+7.9%) is
+//     the same copy on a slower engine, at the edge of the noise.
+//
 // # Caveats
 //
 //   - On a shared or busy machine, wall-time figures swing widely; CPU time
