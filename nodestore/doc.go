@@ -96,7 +96,13 @@
 // in the chunk, the parent's children index (one seek, as a stored
 // non-root node always has its entry under its path's parent) and the few
 // level-0 keys (the roots), falling back to point reads of path keys when
-// a parent already holds many more children than the chunk adds.
+// a parent already holds many more children than the chunk adds. Every
+// write transaction (Insert, the status changes, CompleteWithChildren and
+// each chunk of a batch) likewise reads everything it needs — nodes,
+// existence, counters — before its first write: a read after a write
+// would make kv index the transaction's pending writes (a map entry and a
+// key copy per write). A batch status change ends a chunk early at a path
+// repeated in it, so that the next chunk reads that node as moved.
 //
 // # Paging
 //
