@@ -290,3 +290,57 @@ func wantOK(t testing.TB, ns *nodestore.Store) {
 		t.Fatalf("Check: %d problems, first: %s", len(rep.Problems), rep.Problems[0])
 	}
 }
+
+// A path repeated in one batch status change is applied once and counted
+// once: the repeat sees the node as already moved (a no-op for
+// BatchSetStatus, a mismatch for BatchUpdateNodeStatus), whatever the
+// chunk boundaries.
+func TestBatchMoveRepeatedPath(t *testing.T) {
+	ctx := context.Background()
+	q := nodestore.QueueSrc
+	for _, chunk := range []int{0, 1000} {
+		t.Run(fmt.Sprintf("chunk=%d", chunk), func(t *testing.T) {
+			db, err := memory.Open(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			ns := nodestore.NewWithOptions(db, &nodestore.Options{ChunkBytes: chunk})
+			if err := ns.Insert(ctx, root(q)); err != nil {
+				t.Fatal(err)
+			}
+			var paths []string
+			for i := range 5 {
+				n := file(q, "/", fmt.Sprintf("f%d", i), 1)
+				n.Traversal = nodestore.TraversalStatusPending
+				if err := ns.Insert(ctx, n); err != nil {
+					t.Fatal(err)
+				}
+				paths = append(paths, n.State.Path, n.State.Path+"/") // the repeat in another spelling
+			}
+			res, err := ns.BatchUpdateNodeStatus(ctx, q, 1, nodestore.TraversalStatusPending, nodestore.TraversalStatusFailed, nodestore.CopyStatusPending, paths)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if chunk > 0 && res.Chunks < 3 {
+				t.Fatalf("ChunkBytes %d: %d chunks, want several", chunk, res.Chunks)
+			}
+			if res.Applied != 5 || len(res.Skipped) != 5 {
+				t.Fatalf("update: applied %d, skipped %d, want 5 and 5: %v", res.Applied, len(res.Skipped), res.Skipped)
+			}
+			for _, s := range res.Skipped {
+				if s.Index%2 != 1 || !errors.Is(s.Err, nodestore.ErrStatusMismatch) {
+					t.Fatalf("skipped %v, want the repeats, ErrStatusMismatch", s)
+				}
+			}
+			res, err = ns.BatchSetStatus(ctx, q, paths, nodestore.TraversalStatusSuccessful)
+			if err != nil || res.Applied != 10 || len(res.Skipped) != 0 {
+				t.Fatalf("set: applied %d, skipped %v, %v; want 10 applied", res.Applied, res.Skipped, err)
+			}
+			if n, err := ns.Count(ctx, q, 1, nodestore.TraversalStatusSuccessful, nodestore.CopyStatusPending); err != nil || n != 5 {
+				t.Fatalf("count = %d, %v; want 5", n, err)
+			}
+			wantOK(t, ns)
+		})
+	}
+}
