@@ -88,7 +88,7 @@
 //     callback may be modified by it; Pebble's point into its block cache
 //     or memtable, bbolt's into a read-only mmap). Removing the copies (an
 //     experiment, not a possible change) brought scan-1000 from +18% to
-//     +11% on pebble and from +44% to +22% on bbolt. The rest is one
+//     +11% on pebble and from +44% to +22% on bbolt; the rest is one
 //     function call per key (kv's Scan.Emit between the engine's loop and
 //     the callback, about 2 ns) against raw per-key costs of 12 ns (bbolt)
 //     and 30 ns (pebble), and on bbolt a fixed cost of about 190 ns per
