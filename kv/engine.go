@@ -96,7 +96,14 @@ type Iter interface {
 }
 
 // Optional capabilities. An Engine may implement any of these; *DB discovers
-// them by type assertion and falls back to a generic implementation.
+// them by type assertion and falls back to a generic implementation:
+//
+//	ConfigValidator  (on the Driver) checks Config.Options before the directory is touched
+//	RangeDeleter     native DeleteRange              fallback: chunked batches
+//	Scanner          a whole iteration in one call   fallback: stepping an Iter (iterate.go)
+//	Compacter        reclaim space                   fallback: nothing to do
+//	Stater           engine statistics               fallback: empty figures
+//	BackupWriter     native backup stream            fallback: Dump's format (dump.go)
 
 // RangeDeleter is implemented by engines with a native range deletion
 // (Pebble). The deletion must be atomic when the driver declares
