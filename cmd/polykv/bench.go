@@ -43,8 +43,8 @@ for an fsync and the traversal table measures the disk more than the store
 The default comparison (make bench) is traverse-gen on a generated tree of
 200,000 nodes (traversed twice: src, then dst), traverse-dir on the Go source
 tree, and logs with 200,000 entries, 3 repetitions on each backend: about
-4 minutes on a 2-core machine. --size 1000000 --reps 1 is the million-node
-check (about 12 minutes there).
+3 minutes on a 2-core machine. --size 1000000 --reps 1 is the million-node
+check (about 8 minutes there).
 
 --workload takes workload names and groups, comma-separated:
 `
