@@ -72,10 +72,14 @@
 //
 // # Disk
 //
-// Pebble preallocates each WAL file at 110% of MemTableSize and keeps one
-// finished WAL for reuse, so even a nearly empty store occupies about 70 to
-// 140 MiB of allocated blocks at the default budget (DB.Stats DiskBytes
-// counts them; Extra["table_bytes"] is the data in sstables alone). Space
+// While a store is open, Pebble preallocates each WAL file at 110% of
+// MemTableSize and keeps up to three finished WALs for reuse, so even a
+// nearly empty store occupies about 70 to 280 MiB of allocated blocks at
+// the default budget (DB.Stats DiskBytes counts them; Extra["table_bytes"]
+// is the data in sstables alone). Close gives that space back: it flushes
+// the memtable, then removes the WALs the flush made obsolete (those kept
+// for reuse included) and the preallocated tail of the one left, so a
+// closed store holds its sstables, its manifest and one short WAL. Space
 // freed by deletes and range deletes comes back as compactions run, or at
 // once with DB.Compact.
 //
