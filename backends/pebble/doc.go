@@ -79,7 +79,9 @@
 // is the data in sstables alone). Close gives that space back: it flushes
 // the memtable, then removes the WALs the flush made obsolete (those kept
 // for reuse included) and the preallocated tail of the one left, so a
-// closed store holds its sstables, its manifest and one short WAL. Space
+// closed store holds its sstables, its manifest and one WAL that holds no
+// data (but may be a reused file that keeps the stale bytes of an older
+// log: up to about 70 MiB at the default budget). Space
 // freed by deletes and range deletes comes back as compactions run, or at
 // once with DB.Compact.
 //
