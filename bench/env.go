@@ -156,7 +156,7 @@ func (e *Env) Measure(warm, n int, op func(i int) error) error {
 			return fmt.Errorf("op %d: %w", i, err)
 		}
 		now := time.Now()
-		e.hist.RecordValue(int64(now.Sub(last)))
+		e.record(now.Sub(last))
 		last = now
 	}
 	e.endMeasure(start, int64(n))
@@ -178,8 +178,17 @@ func (e *Env) MeasureFunc(fn func() (ops int64, err error)) error {
 // for concurrent use.
 func (e *Env) Record(d time.Duration) {
 	e.histMu.Lock()
-	e.hist.RecordValue(int64(d))
+	e.record(d)
 	e.histMu.Unlock()
+}
+
+// record adds one latency to the histogram, clamping what lies past its
+// highest trackable value (RecordValue refuses it) so that a pathological
+// stall still counts in the percentiles.
+func (e *Env) record(d time.Duration) {
+	if err := e.hist.RecordValue(int64(d)); err != nil {
+		_ = e.hist.RecordValue(e.hist.HighestTrackableValue())
+	}
 }
 
 func (e *Env) beginMeasure() {

@@ -139,10 +139,10 @@ func BenchmarkOverheadPaired(b *testing.B) {
 					ops[s] = ovOp(b, w, sides[s], vals)
 				}
 				block := 200
-				switch {
-				case w == "fill-b1000" || w == "scan-1000" || w == "scan-1000-keys":
+				switch w {
+				case "fill-b1000", "scan-1000", "scan-1000-keys":
 					block = 5
-				case w == "fill-b100" || w == "scan-100" || w == "scan-100-keys":
+				case "fill-b100", "scan-100", "scan-100-keys":
 					block = 30
 				}
 				var d [2][]float64

@@ -46,8 +46,6 @@ func (b *writeBatch) add(key, value []byte) {
 	b.vals = append(b.vals, value)
 }
 
-func (b *writeBatch) len() int { return len(b.keys) }
-
 // openTarget opens the run's target: a kv.Store, or the raw engine for a
 // raw- backend.
 func (e *Env) openTarget() (target, error) {

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -174,4 +174,15 @@ func dirTree(root string) (*tree, int, error) {
 
 // defaultTree is the real tree traverse-dir walks by default: the Go
 // toolchain's own source tree, present wherever Go is.
-func defaultTree() string { return filepath.Join(runtime.GOROOT(), "src") }
+func defaultTree() string { return filepath.Join(goroot(), "src") }
+
+// goroot is the Go toolchain's root as the go command reports it (the
+// binary may run far from where it was built), else $GOROOT.
+func goroot() string {
+	if out, err := exec.Command("go", "env", "GOROOT").Output(); err == nil {
+		if r := strings.TrimSpace(string(out)); r != "" {
+			return r
+		}
+	}
+	return os.Getenv("GOROOT")
+}

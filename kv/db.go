@@ -26,7 +26,6 @@ type DB struct {
 	inflight atomic.Int64
 	closed   atomic.Bool
 	closeMu  sync.Mutex
-	closeErr error
 	writeMu  sync.Mutex
 	batches  sync.Pool
 }

@@ -241,9 +241,6 @@ func checkEntry(e *LogEntry) error {
 	return nil
 }
 
-// maxBodySize leaves room in MaxValueSize for the head of a value.
-const maxBodySize = kv.MaxValueSize - 128
-
 // EncodeValue returns the value stored for e (for tools that write entries
 // without a LogBuffer; the key is e.Key()).
 func EncodeValue(e LogEntry) ([]byte, error) {

@@ -157,13 +157,6 @@ func (d *deltas) write(tx kv.Txn) error {
 	return nil
 }
 
-func (d *deltas) apply(tx kv.Txn) error {
-	if err := d.load(tx); err != nil {
-		return err
-	}
-	return d.write(tx)
-}
-
 func readCounter(tx kv.ReadTxn, key []byte) (int64, error) {
 	v, err := tx.Get(key)
 	if errors.Is(err, kv.ErrNotFound) {

@@ -165,8 +165,8 @@ func (e *engine) NewSnapshot() (s kv.Snapshot, err error) {
 // left holding bbolt's mmap lock.
 func rollbackOnError(tx **bolt.Tx, err *error) {
 	if *err != nil && *tx != nil {
-		defer func() { recover() }() // the error at hand says more
-		(*tx).Rollback()
+		defer func() { _ = recover() }() // the error at hand says more
+		_ = (*tx).Rollback()
 	}
 }
 

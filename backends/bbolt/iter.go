@@ -93,7 +93,7 @@ func (it *iter) step() bool {
 		it.started = true
 		if it.upper == nil {
 			k, v = it.c.Last()
-		} else if k, v = it.c.Seek(it.upper); k == nil {
+		} else if k, _ = it.c.Seek(it.upper); k == nil {
 			k, v = it.c.Last() // every key is below upper
 		} else {
 			k, v = it.c.Prev() // Seek landed on the first key >= upper
