@@ -205,6 +205,24 @@ func fillWorkload(random bool, batch int) Workload {
 	}
 }
 
+// openLoaded is the prologue of every workload that reads what it loaded:
+// it sets the unit, opens the target and loads --size records (def when
+// unset) of valueSize-byte values, untimed. It returns the target, the
+// values and the record count.
+func openLoaded(e *Env, unit string, def, valueSize int) (target, *values, int, error) {
+	e.SetUnit(unit)
+	n := kvSize(e, def)
+	t, err := e.openTarget()
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	vals := newValues(e, valueSize)
+	if err := load(e, t, vals, n); err != nil {
+		return nil, nil, 0, err
+	}
+	return t, vals, n, nil
+}
+
 // load fills records [0, n) in a random order, untimed.
 func load(e *Env, t target, vals *values, n int) error {
 	keys := make([]uint64, n)
@@ -228,14 +246,8 @@ func readWorkload(zipf bool) Workload {
 		DefaultSize: kvDefault,
 		Doc:         fmt.Sprintf("load --size records, then point reads of %s keys, 10%% of them missing; unit: read", how),
 		Run: func(e *Env) error {
-			e.SetUnit("read")
-			n := kvSize(e, kvDefault)
-			t, err := e.openTarget()
+			t, vals, n, err := openLoaded(e, "read", kvDefault, kvValue)
 			if err != nil {
-				return err
-			}
-			vals := newValues(e, kvValue)
-			if err := load(e, t, vals, n); err != nil {
 				return err
 			}
 			r := e.Rand("reads")
@@ -312,14 +324,8 @@ func scanWorkload(length int, keysOnly bool) Workload {
 		DefaultSize: kvDefault,
 		Doc:         fmt.Sprintf("load --size records, then prefix scans of %d keys (%s) at uniform prefixes; unit: scan", length, what),
 		Run: func(e *Env) error {
-			e.SetUnit("scan")
-			n := kvSize(e, kvDefault)
-			t, err := e.openTarget()
+			t, _, n, err := openLoaded(e, "scan", kvDefault, kvValue)
 			if err != nil {
-				return err
-			}
-			vals := newValues(e, kvValue)
-			if err := load(e, t, vals, n); err != nil {
 				return err
 			}
 			r := e.Rand("scans")

@@ -31,14 +31,8 @@ func ycsbWorkload(m ycsbMix) Workload {
 		DefaultSize: ycsbDefault,
 		Doc:         fmt.Sprintf("YCSB %s on --size records of 1 KB (load timed apart); unit: op", m.doc),
 		Run: func(e *Env) error {
-			e.SetUnit("op")
-			n := kvSize(e, ycsbDefault)
-			t, err := e.openTarget()
+			t, vals, n, err := openLoaded(e, "op", ycsbDefault, ycsbValue)
 			if err != nil {
-				return err
-			}
-			vals := newValues(e, ycsbValue)
-			if err := load(e, t, vals, n); err != nil {
 				return err
 			}
 			r := e.Rand("ycsb-" + m.name)
