@@ -129,6 +129,7 @@ type prepared struct {
 // ops is not modified.
 func (s *Store) BatchInsertNodes(ctx context.Context, ops []InsertOperation) (BatchResult, error) {
 	items := make([]prepared, len(ops))
+	var hc hashCache
 	for i, op := range ops {
 		if op.State == nil {
 			return BatchResult{}, fmt.Errorf("nodestore: batch insert: operation %d: field State: %w: nil", i, ErrInvalidNode)
@@ -146,7 +147,7 @@ func (s *Store) BatchInsertNodes(ctx context.Context, ops []InsertOperation) (Ba
 			}
 		}
 		var err error
-		if it.h, it.parent, it.root, err = validate(&it.n); err != nil {
+		if it.h, it.parent, it.root, err = validateCached(&it.n, &hc); err != nil {
 			return BatchResult{}, fmt.Errorf("nodestore: batch insert: operation %d (%s %q): %w", i, op.QueueType, op.State.Path, err)
 		}
 		it.ops, it.bytes = insertCost(&it.n, it.root)
@@ -186,7 +187,7 @@ func (s *Store) insertItems(ctx context.Context, op string, items []prepared) (B
 			d.reset()
 			// Reads first (no read follows a write, which keeps kv's
 			// read-your-writes index out of the hot path).
-			if err := findExisting(tx, chunk); err != nil {
+			if err := findExisting(tx, chunk, s.pointExists); err != nil {
 				return err
 			}
 			for i := range chunk {

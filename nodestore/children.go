@@ -152,7 +152,7 @@ func (s *Store) CompleteWithChildren(ctx context.Context, q QueueType, parentPat
 		}
 		// Every read (existence, counters) before the first write: a read
 		// after a write makes kv index the transaction's writes.
-		if err := findExisting(tx, items); err != nil {
+		if err := findExisting(tx, items, s.pointExists); err != nil {
 			return err
 		}
 		var d deltas

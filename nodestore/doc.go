@@ -96,7 +96,11 @@
 // in the chunk, the parent's children index (one seek, as a stored
 // non-root node always has its entry under its path's parent) and the few
 // level-0 keys (the roots), falling back to point reads of path keys when
-// a parent already holds many more children than the chunk adds. Every
+// a parent already holds many more children than the chunk adds. On the
+// memory backend it reads every path key instead: an iterator there
+// freezes the tree, and the commit that follows would copy every tree node
+// it touches. Chunks default to SmallChunkBytes on badger, pebble and
+// memory and to DefaultChunkBytes on bbolt (Options.ChunkBytes). Every
 // write transaction (Insert, the status changes, CompleteWithChildren and
 // each chunk of a batch) likewise reads everything it needs — nodes,
 // existence, counters — before its first write: a read after a write
@@ -162,13 +166,16 @@
 // the machine and the caveats), as ratios side by side in one run:
 //
 //	                 children 1M/1k   count 1M/1k   batch insert vs kv.BulkWriter
-//	memory                 0.95          1.09             0.78
-//	badger                 1.45          1.55             0.95
-//	pebble                 1.13          1.11             0.70
-//	bbolt                  0.87          1.03             0.71
+//	memory                 0.95          1.09           0.71-0.76
+//	badger                 1.45          1.55           1.06-1.11
+//	pebble                 1.13          1.11           0.79-0.82
+//	bbolt                  0.87          1.03           0.84-0.91
 //
 // A children fetch and a count cost about the same in a level of 1,000 and
-// of 1,000,000 nodes. Batch insert keeps 70-95% of the raw write speed of
-// the same keys and bytes; on Pebble and bbolt it sits at 70% and varies
-// by about ±0.15 between runs on a loaded machine.
+// of 1,000,000 nodes. Batch insert (min-max of -count 3 on 2026-11-25, 2
+// vCPU AMD EPYC, load average about 1) keeps 71-91% of the raw write
+// speed of the same keys and bytes through kv.BulkWriter, and is faster
+// than it on badger, where BulkWriter's chunks of kv.MaxTxnBytes are
+// slower than nodestore's SmallChunkBytes. The ratio varies by about ±0.15
+// between runs on a loaded machine; memory is the closest to 0.7.
 package nodestore

@@ -28,8 +28,9 @@ type queueHash struct {
 
 // findExisting sets skip on every item whose path is already stored in
 // its queue, or repeated earlier in items. It only reads, so it is called
-// before a transaction's first write.
-func findExisting(tx kv.ReadTxn, items []prepared) error {
+// before a transaction's first write. With pointOnly it reads the path key
+// of every item and never iterates (see Store.pointExists).
+func findExisting(tx kv.ReadTxn, items []prepared, pointOnly bool) error {
 	found := make([]bool, len(items))
 	var order []queueHash
 	groups := map[queueHash][]int{}
@@ -37,7 +38,7 @@ func findExisting(tx kv.ReadTxn, items []prepared) error {
 	for i := range items {
 		it := &items[i]
 		it.skip = nil
-		if it.root {
+		if it.root || pointOnly {
 			point = append(point, i)
 			continue
 		}
@@ -75,7 +76,7 @@ func findExisting(tx kv.ReadTxn, items []prepared) error {
 			found[i] = have[h] || rootSet[h]
 		}
 	}
-	var buf []byte
+	buf := make([]byte, 0, pathKeyLen)
 	for _, i := range point {
 		it := &items[i]
 		_, ok, err := getPosition(tx, it.n.Queue, it.h, buf[:0])

@@ -23,20 +23,45 @@ import (
 type Store struct {
 	kv         kv.Store
 	chunkBytes int
+	// pointExists makes batch inserts check each path with a point read
+	// instead of scanning the children index of each parent. On the
+	// memory backend a point read is a tree lookup while an iterator
+	// freezes the tree (a copy-on-write snapshot), making the commit that
+	// follows copy every tree node it touches.
+	pointExists bool
 }
 
-// DefaultChunkBytes is the default Options.ChunkBytes.
+// DefaultChunkBytes is the default Options.ChunkBytes on bbolt and on
+// backends nodestore does not know: just below kv.MaxTxnBytes, as
+// kv.BulkWriter does. On bbolt each commit rewrites the pages it touches,
+// so fewer and larger chunks load faster.
 const DefaultChunkBytes = kv.MaxTxnBytes - chunkByteSlack
+
+// SmallChunkBytes is the default Options.ChunkBytes on the badger, pebble
+// and memory backends, which load faster with smaller transactions: the
+// transaction's write batch stays small enough for kv to reuse its buffer
+// instead of growing a new one of several MiB for every chunk, and the
+// engine copies less per commit.
+const SmallChunkBytes = 768 << 10
+
+// defaultChunkBytes is the default chunk size for a store on backend.
+func defaultChunkBytes(backend string) int {
+	switch backend {
+	case "badger", "pebble", "memory":
+		return SmallChunkBytes
+	}
+	return DefaultChunkBytes
+}
 
 // Options tune a Store. The zero value (or a nil *Options) gives the
 // defaults.
 type Options struct {
 	// ChunkBytes is the size a batch operation aims for in each of its
-	// transactions, counted as kv counts transaction sizes. 0 means
-	// DefaultChunkBytes: just below kv.MaxTxnBytes, as kv.BulkWriter
-	// does, which is fastest on Pebble, bbolt and memory. Badger loads
-	// faster with smaller transactions (1 MiB: about 1.8x in our
-	// benchmark). Larger values are capped; chunks also stay below
+	// transactions, counted as kv counts transaction sizes. 0 means the
+	// backend's default: SmallChunkBytes on badger, pebble and memory,
+	// which load faster with smaller transactions, and DefaultChunkBytes
+	// (just below kv.MaxTxnBytes, as kv.BulkWriter does) on bbolt and any
+	// other backend. Larger values are capped; chunks also stay below
 	// kv.MaxTxnOps writes.
 	ChunkBytes int
 }
@@ -47,7 +72,8 @@ func New(s kv.Store) *Store { return NewWithOptions(s, nil) }
 
 // NewWithOptions returns a Store over s tuned by opts (nil: defaults).
 func NewWithOptions(s kv.Store, opts *Options) *Store {
-	st := &Store{kv: s, chunkBytes: DefaultChunkBytes}
+	backend := s.Info().Backend
+	st := &Store{kv: s, chunkBytes: defaultChunkBytes(backend), pointExists: backend == "memory"}
 	if opts != nil && opts.ChunkBytes > 0 {
 		st.chunkBytes = min(opts.ChunkBytes, kv.MaxTxnBytes-chunkByteSlack)
 	}
@@ -71,6 +97,35 @@ func (p position) String() string {
 // validate checks a node about to be stored and fills in State.Status. It
 // returns the path hash and, for a non-root, the parent's hash.
 func validate(n *Node) (h, parent PathHash, root bool, err error) {
+	return validateCached(n, nil)
+}
+
+// hashCache remembers the last two paths hashed: in a batch, siblings
+// share their parent, and a folder is often followed by its children.
+type hashCache struct {
+	path [2]string
+	h    [2]PathHash
+	next int
+}
+
+// hash returns hashNormal(p), from the cache when c holds p (c may be nil).
+func (c *hashCache) hash(p string) PathHash {
+	if c == nil {
+		return hashNormal(p)
+	}
+	for i := range c.path {
+		if c.path[i] == p && p != "" {
+			return c.h[i]
+		}
+	}
+	h := hashNormal(p)
+	c.path[c.next], c.h[c.next] = p, h
+	c.next ^= 1
+	return h
+}
+
+// validateCached is validate hashing through c (nil: no cache).
+func validateCached(n *Node, c *hashCache) (h, parent PathHash, root bool, err error) {
 	if err := checkPosition(n.Queue, n.Level, n.Traversal, n.Copy); err != nil {
 		return h, parent, false, err
 	}
@@ -118,9 +173,9 @@ func validate(n *Node) (h, parent PathHash, root bool, err error) {
 	default:
 		return h, parent, false, fmt.Errorf("field Status: %w: %q is not the traversal status %q", ErrInvalidStatus, st.Status, n.Traversal)
 	}
-	h = hashNormal(st.Path)
+	h = c.hash(st.Path)
 	if !root {
-		parent = hashNormal(st.ParentPath)
+		parent = c.hash(st.ParentPath)
 	}
 	return h, parent, root, nil
 }
