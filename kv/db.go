@@ -28,6 +28,11 @@ type DB struct {
 	closeMu  sync.Mutex
 	writeMu  sync.Mutex
 	batches  sync.Pool
+	// large keeps one transaction batch whose buffer outgrew what the pool
+	// may pin (smallBatchCap). Writers run one at a time, so one is enough
+	// for every large Update in turn: a store holds at most one such buffer
+	// (up to MaxTxnBytes of data) instead of regrowing one per transaction.
+	large atomic.Pointer[Batch]
 }
 
 var _ Store = (*DB)(nil)
@@ -156,11 +161,26 @@ func (db *DB) Delete(ctx context.Context, key []byte) error {
 	return db.Write(ctx, b)
 }
 
-func (db *DB) putBatch(b *Batch) {
-	if cap(b.data) > 1<<20 {
-		return // do not pin large buffers
+// smallBatchCap is the largest batch buffer the pool keeps; larger ones go
+// to db.large.
+const smallBatchCap = 1 << 20
+
+// txnBatch returns a batch for an Update: the retained large one if there
+// is one (a transaction that was large is likely to be followed by another),
+// or one from the pool.
+func (db *DB) txnBatch() *Batch {
+	if b := db.large.Swap(nil); b != nil {
+		return b
 	}
+	return db.batches.Get().(*Batch)
+}
+
+func (db *DB) putBatch(b *Batch) {
 	b.Reset()
+	if cap(b.data) > smallBatchCap {
+		db.large.Store(b) // replaces (and frees) any other large one
+		return
+	}
 	db.batches.Put(b)
 }
 

@@ -42,7 +42,7 @@ func (db *DB) Update(ctx context.Context, fn func(tx Txn) error) error {
 var errRetry = errors.New("kv: retry")
 
 func (db *DB) runUpdate(ctx context.Context, fn func(tx Txn) error) error {
-	b := db.batches.Get().(*Batch)
+	b := db.txnBatch()
 	defer db.putBatch(b)
 	db.writeMu.Lock()
 	defer db.writeMu.Unlock()
