@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/polykv/polykv/kv"
@@ -96,7 +97,9 @@ type chunk struct {
 }
 
 // scratchPool recycles the buffers Add encodes a value into before copying
-// it into a chunk: ingestion allocates nothing per entry once warm.
+// it into a chunk: ingestion allocates nothing per entry once warm. Each
+// LogBuffer keeps one buffer of its own (LogBuffer.scratch) and goes to the
+// pool only when concurrent Adds need more.
 var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // headRoom is the room left at the start of a scratch buffer for the head
@@ -182,6 +185,11 @@ type LogBuffer struct {
 	stopOnce sync.Once
 	stopCtx  context.Context
 	stopErr  error
+
+	// scratch is the buffer's own encoding buffer, taken by an Add with
+	// an atomic swap (cheaper than the pool's Get and Put); nil while an
+	// Add holds it.
+	scratch atomic.Pointer[[]byte]
 }
 
 // NewLogBuffer returns a LogBuffer writing to store in batches of batchSize
@@ -237,8 +245,11 @@ func (b *LogBuffer) add(ctx context.Context, e *LogEntry, fillTime bool) error {
 	// body is encoded after headRoom bytes and the head goes in front of
 	// it later.
 	fillT := fillTime && e.Timestamp == ""
-	sp := scratchPool.Get().(*[]byte)
-	defer putScratch(sp)
+	sp := b.scratch.Swap(nil)
+	if sp == nil {
+		sp = scratchPool.Get().(*[]byte)
+	}
+	defer b.putScratch(sp)
 	var err error
 	if fillT {
 		*sp, err = appendBody(append((*sp)[:0], make([]byte, headRoom)...), e)
@@ -361,12 +372,14 @@ func (b *LogBuffer) kickFlusher() {
 	}
 }
 
-func putScratch(sp *[]byte) {
+func (b *LogBuffer) putScratch(sp *[]byte) {
 	if cap(*sp) > 64<<10 {
 		return // do not pin large buffers
 	}
 	*sp = (*sp)[:0]
-	scratchPool.Put(sp)
+	if !b.scratch.CompareAndSwap(nil, sp) {
+		scratchPool.Put(sp)
+	}
 }
 
 // Flush writes every entry accepted before it was called and waits until

@@ -69,9 +69,9 @@ const encodingVersion = 1
 // appendBody appends the fields of e after "ts" — each as ,"name":value —
 // and the closing brace.
 func appendBody(dst []byte, e *LogEntry) ([]byte, error) {
-	dst = appendField(dst, "entity", e.Entity)
-	dst = appendField(dst, "entity_id", e.EntityID)
-	dst = appendField(dst, "queue", e.Queue)
+	dst = appendField(dst, `,"entity":`, e.Entity)
+	dst = appendField(dst, `,"entity_id":`, e.EntityID)
+	dst = appendField(dst, `,"queue":`, e.Queue)
 	dst = append(dst, `,"msg":`...)
 	dst = appendJSONString(dst, e.Message)
 	if len(e.Attrs) > 0 {
@@ -85,20 +85,20 @@ func appendBody(dst []byte, e *LogEntry) ([]byte, error) {
 	return append(dst, '}'), nil
 }
 
-func appendField(dst []byte, name, value string) []byte {
+// appendField appends field, the comma, the quoted name and the colon of
+// a field (`,"name":`), and value as a JSON string, unless value is empty.
+func appendField(dst []byte, field, value string) []byte {
 	if value == "" {
 		return dst
 	}
-	dst = append(dst, ',', '"')
-	dst = append(dst, name...)
-	dst = append(dst, '"', ':')
+	dst = append(dst, field...)
 	return appendJSONString(dst, value)
 }
 
 // appendHead appends the start of a value: {"v":1 and "ts" when not empty.
 func appendHead(dst []byte, ts string) []byte {
 	dst = append(dst, `{"v":1`...)
-	return appendField(dst, "ts", ts)
+	return appendField(dst, `,"ts":`, ts)
 }
 
 // encodeValue returns the stored value of e.
@@ -125,11 +125,11 @@ func appendJSONString(dst []byte, s string) []byte {
 			break
 		}
 		c := s[i]
+		if plainASCII[c] {
+			i++
+			continue
+		}
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
 			dst = append(dst, s[start:i]...)
 			switch c {
 			case '"', '\\':
@@ -167,6 +167,15 @@ func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
 }
+
+// plainASCII is true for the bytes a JSON string holds as they are:
+// printable ASCII other than '"' and '\\'.
+var plainASCII = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 const (
 	ones  = 0x0101010101010101
