@@ -25,13 +25,7 @@ func runCheck(ctx context.Context, s stdio, args []string) error {
 	fs := newFlags(s, "check", "[flags] DSN", checkDoc)
 	counts := fs.Bool("counts", false, "also print every counter")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	if err := parse(fs, s, args); err != nil {
-		return err
-	}
-	if err := wantArgs(fs, "DSN"); err != nil {
-		return err
-	}
-	db, err := openDSN(ctx, fs.Arg(0), true)
+	db, err := parseAndOpen(ctx, fs, s, args, true)
 	if err != nil {
 		return err
 	}

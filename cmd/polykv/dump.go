@@ -20,13 +20,7 @@ The dump is one consistent snapshot. The store is opened read-only.
 
 func runDump(ctx context.Context, s stdio, args []string) error {
 	fs := newFlags(s, "dump", "DSN > FILE", dumpDoc)
-	if err := parse(fs, s, args); err != nil {
-		return err
-	}
-	if err := wantArgs(fs, "DSN"); err != nil {
-		return err
-	}
-	db, err := openDSN(ctx, fs.Arg(0), true)
+	db, err := parseAndOpen(ctx, fs, s, args, true)
 	if err != nil {
 		return err
 	}
@@ -53,13 +47,7 @@ Load into a fresh store and discard it on failure. The exit code says which.
 func runLoad(ctx context.Context, s stdio, args []string) error {
 	fs := newFlags(s, "load", "DSN < FILE", loadDoc)
 	merge := fs.Bool("merge", false, "load into a store that already has keys")
-	if err := parse(fs, s, args); err != nil {
-		return err
-	}
-	if err := wantArgs(fs, "DSN"); err != nil {
-		return err
-	}
-	db, err := openDSN(ctx, fs.Arg(0), false)
+	db, err := parseAndOpen(ctx, fs, s, args, false)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 
 	"github.com/polykv/polykv/kv"
@@ -32,4 +33,16 @@ func isEmpty(ctx context.Context, s kv.Store) (bool, error) {
 		return nil
 	})
 	return empty, err
+}
+
+// parseAndOpen is the start of every command that takes one DSN: parse the
+// flags, check that exactly the DSN remains, and open the store it names.
+func parseAndOpen(ctx context.Context, fs *flag.FlagSet, s stdio, args []string, readOnly bool) (*kv.DB, error) {
+	if err := parse(fs, s, args); err != nil {
+		return nil, err
+	}
+	if err := wantArgs(fs, "DSN"); err != nil {
+		return nil, err
+	}
+	return openDSN(ctx, fs.Arg(0), readOnly)
 }
