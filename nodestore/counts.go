@@ -200,17 +200,7 @@ func (s *Store) Count(ctx context.Context, q QueueType, level int, ts TraversalS
 	if err := checkPosition(q, level, ts, cs); err != nil {
 		return 0, fmt.Errorf("nodestore: count: %w", err)
 	}
-	key := appendCountKey(nil, q, level, ts, cs)
-	var n int64
-	err := s.kv.View(ctx, func(tx kv.ReadTxn) error {
-		var err error
-		n, err = readCounter(tx, key)
-		return err
-	})
-	if err != nil {
-		return 0, fmt.Errorf("nodestore: count %s: %w", key, err)
-	}
-	return n, nil
+	return s.counter(ctx, "count", appendCountKey(nil, q, level, ts, cs))
 }
 
 // PendingAt returns the number of nodes of queue q at level whose traversal
@@ -222,17 +212,23 @@ func (s *Store) PendingAt(ctx context.Context, q QueueType, level int) (int64, e
 	if err := checkLevel(level); err != nil {
 		return 0, fmt.Errorf("nodestore: pending count: %w", err)
 	}
-	key := appendPendingLevelKey(nil, q, level)
-	var n int64
-	err := s.kv.View(ctx, func(tx kv.ReadTxn) error {
-		var err error
-		n, err = readCounter(tx, key)
-		return err
-	})
-	if err != nil {
-		return 0, fmt.Errorf("nodestore: pending count %s: %w", key, err)
+	return s.counter(ctx, "pending count", appendPendingLevelKey(nil, q, level))
+}
+
+// counter reads one counter key outside any transaction: a single point
+// read needs no snapshot. A missing key is a zero count.
+func (s *Store) counter(ctx context.Context, what string, key []byte) (int64, error) {
+	v, err := s.kv.Get(ctx, key)
+	if errors.Is(err, kv.ErrNotFound) {
+		return 0, nil
 	}
-	return n, nil
+	if err == nil {
+		var n int64
+		if n, err = decodeCounter(key, v); err == nil {
+			return n, nil
+		}
+	}
+	return 0, fmt.Errorf("nodestore: %s %s: %w", what, key, err)
 }
 
 // LevelDone reports whether no node of queue q at level is pending
