@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -433,6 +434,58 @@ func bulkRules() []rule {
 				t.Fatalf("Close after refused groups: %v", err)
 			}
 			wantKeys(t, "stored after refusing two groups", e.scanKeys(kv.IterOptions{KeysOnly: true}), []string{"before"})
+		}},
+		{"ChunkSizeRespected", func(t *testing.T, e *env) {
+			// Chunks of NewBulkWriterSize stay within the size asked for,
+			// keep groups whole, and a group larger than the size goes
+			// whole into a chunk of its own.
+			const chunkBytes = 4096
+			w := kv.NewBulkWriterSize(e.ctx, e.s, chunkBytes)
+			value := bytes.Repeat([]byte{'v'}, 100)
+			group := func(g, parts int) []kv.Op {
+				ops := make([]kv.Op, parts)
+				for p := range ops {
+					ops[p] = kv.SetOp(fmt.Appendf(nil, "c%05d-%03d", g, p), value)
+				}
+				return ops
+			}
+			entry := kv.EntrySize([]byte("c00000-000"), value)
+			lastWritten, lastChunks, total := 0, 0, 0
+			for g := range 200 {
+				parts := 3
+				if g == 100 {
+					parts = 2*chunkBytes/entry + 1 // larger than a chunk
+				}
+				if err := w.Add(group(g, parts)...); err != nil {
+					t.Fatalf("Add of group %d: %v", g, err)
+				}
+				total += parts
+				written, chunks := w.Written()
+				if chunks == lastChunks {
+					continue
+				}
+				n := written - lastWritten
+				if chunks != lastChunks+1 {
+					t.Fatalf("group %d: %d chunks written by one Add, want 1", g, chunks-lastChunks)
+				}
+				if big := 2*chunkBytes/entry + 1; n*entry > chunkBytes && n != big {
+					t.Fatalf("chunk %d holds %d writes (%d bytes), want at most %d bytes", chunks, n, n*entry, chunkBytes)
+				}
+				lastWritten, lastChunks = written, chunks
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			written, chunks := w.Written()
+			if written != total {
+				t.Errorf("Written() = %d writes, want %d", written, total)
+			}
+			if least := total * entry / chunkBytes; chunks < least {
+				t.Errorf("%d chunks for %d bytes in chunks of %d, want at least %d", chunks, total*entry, chunkBytes, least)
+			}
+			if got := len(e.scanKeys(kv.IterOptions{Prefix: []byte("c"), KeysOnly: true})); got != total {
+				t.Errorf("%d keys stored, want %d", got, total)
+			}
 		}},
 	}
 }

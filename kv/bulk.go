@@ -29,17 +29,38 @@ func DeleteOp(key []byte) Op { return Op{Kind: OpDelete, Key: key} }
 // A BulkWriter is not safe for concurrent use. Call Close (or Flush) to
 // write the last chunk.
 type BulkWriter struct {
-	ctx     context.Context
-	s       Store
-	b       Batch
-	err     error
-	written int
-	chunks  int
+	ctx        context.Context
+	s          Store
+	b          Batch
+	chunkBytes int
+	err        error
+	written    int
+	chunks     int
 }
 
-// NewBulkWriter returns a BulkWriter writing to s.
+// NewBulkWriter returns a BulkWriter writing to s in chunks as large as a
+// transaction may be (MaxTxnOps writes, MaxTxnBytes bytes): the fewest
+// commits, which suits a B+tree engine loading keys in random order (each
+// commit rewrites every page it touches). See NewBulkWriterSize.
 func NewBulkWriter(ctx context.Context, s Store) *BulkWriter {
-	return &BulkWriter{ctx: ctx, s: s}
+	return &BulkWriter{ctx: ctx, s: s, chunkBytes: MaxTxnBytes}
+}
+
+// NewBulkWriterSize returns a BulkWriter whose chunks hold at most about
+// chunkBytes bytes (counted as EntrySize counts them; a group larger than
+// that still goes whole into one chunk of its own). chunkBytes is capped at
+// MaxTxnBytes; 0 or less means MaxTxnBytes.
+//
+// Smaller chunks are often faster: on 2026-11-25 writing 50,000 log entries
+// in key order (logstore's BenchmarkIngest) ran 1.1 to 1.9 times faster
+// with chunks of 512 KiB than of 8 MiB on every backend (the batch stays in
+// the CPU caches and is reused instead of regrown; the LSM engines commit
+// less at once).
+func NewBulkWriterSize(ctx context.Context, s Store, chunkBytes int) *BulkWriter {
+	if chunkBytes <= 0 || chunkBytes > MaxTxnBytes {
+		chunkBytes = MaxTxnBytes
+	}
+	return &BulkWriter{ctx: ctx, s: s, chunkBytes: chunkBytes}
 }
 
 // Set adds a group of one write of value under key.
@@ -77,7 +98,7 @@ func (w *BulkWriter) Add(group ...Op) error {
 		return fmt.Errorf("%w: a group of %d writes and %d bytes cannot fit one transaction (limit %d writes, %d bytes)",
 			ErrTxnTooLarge, len(group), size, MaxTxnOps, MaxTxnBytes)
 	}
-	if w.b.Len()+len(group) > MaxTxnOps || w.b.Size()+size > MaxTxnBytes {
+	if w.b.Len()+len(group) > MaxTxnOps || w.b.Size()+size > w.chunkBytes {
 		if err := w.Flush(); err != nil {
 			return err
 		}
