@@ -45,6 +45,48 @@ func (b *Batch) Delete(key []byte) error {
 	return b.add(OpDelete, key, nil)
 }
 
+// SetFunc adds a write under key of the value that appendValue appends to
+// dst. dst is the batch's own memory: appendValue must only append to it
+// (never change dst[:len(dst)]) and must not keep it; it lets a caller
+// encode a value straight into the batch instead of into a buffer of its
+// own that Set would then copy. If appendValue returns an error, or the
+// value is too large or does not fit the transaction limits, nothing is
+// added and SetFunc returns the error (ErrValueTooLarge, ErrTxnTooLarge).
+func (b *Batch) SetFunc(key []byte, appendValue func(dst []byte) ([]byte, error)) error {
+	if err := CheckKey(key); err != nil {
+		return fmt.Errorf("%w (key of %d bytes, limit %d)", err, len(key), MaxKeySize)
+	}
+	n := len(b.data)
+	data := append(b.data, key...)
+	data, err := appendValue(data)
+	if len(data) >= n {
+		// Keep what appendValue grew, drop what it wrote.
+		b.data = data[:n]
+	}
+	if err != nil {
+		return err
+	}
+	if len(data) < n+len(key) {
+		return fmt.Errorf("kv: Batch.SetFunc: appendValue shortened the batch's buffer from %d to %d bytes", n+len(key), len(data))
+	}
+	value := data[n+len(key):]
+	if err := CheckValue(value); err != nil {
+		return fmt.Errorf("%w (value of %d bytes, limit %d)", err, len(value), MaxValueSize)
+	}
+	if !b.Fits(key, value) {
+		return fmt.Errorf("%w: %d writes and %d bytes, limit %d writes and %d bytes",
+			ErrTxnTooLarge, len(b.ops)+1, b.size+EntrySize(key, value), MaxTxnOps, MaxTxnBytes)
+	}
+	b.data = data
+	b.ops = append(b.ops, batchOp{
+		kind: OpSet,
+		koff: uint32(n), klen: uint32(len(key)),
+		voff: uint32(n + len(key)), vlen: uint32(len(value)),
+	})
+	b.size += EntrySize(key, value)
+	return nil
+}
+
 // Fits reports whether a write of key and value could still be added
 // without exceeding the transaction limits.
 func (b *Batch) Fits(key, value []byte) bool {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/polykv/polykv/kv"
@@ -89,22 +88,12 @@ func (o Options) withDefaults() Options {
 }
 
 // chunk is a batch of accepted entries waiting to be written: one future
-// transaction. Entries are encoded straight into it by Add (kv.Batch.Set
-// copies key and value), so a flush hands it to Store.Write as is.
+// transaction. Add encodes each value straight into it (kv.Batch.SetFunc),
+// so a flush hands it to Store.Write as is.
 type chunk struct {
 	kv.Batch
 	bytes int // what the chunk counts against MaxPendingBytes
 }
-
-// scratchPool recycles the buffers Add encodes a value into before copying
-// it into a chunk: ingestion allocates nothing per entry once warm. Each
-// LogBuffer keeps one buffer of its own (LogBuffer.scratch) and goes to the
-// pool only when concurrent Adds need more.
-var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
-
-// headRoom is the room left at the start of a scratch buffer for the head
-// of a value ({"v":1,"ts":"..."), written once the clock has been read.
-const headRoom = 64
 
 // entryOverhead is what an entry costs beside its key and value, for
 // MaxPendingBytes.
@@ -185,11 +174,6 @@ type LogBuffer struct {
 	stopOnce sync.Once
 	stopCtx  context.Context
 	stopErr  error
-
-	// scratch is the buffer's own encoding buffer, taken by an Add with
-	// an atomic swap (cheaper than the pool's Get and Put); nil while an
-	// Add holds it.
-	scratch atomic.Pointer[[]byte]
 }
 
 // NewLogBuffer returns a LogBuffer writing to store in batches of batchSize
@@ -240,37 +224,25 @@ func (b *LogBuffer) add(ctx context.Context, e *LogEntry, fillTime bool) error {
 	if err := checkEntry(e); err != nil {
 		return err
 	}
-	// Encode outside the lock. When the Timestamp comes from the clock
-	// reading of the ID (made under the lock, in acceptance order), the
-	// body is encoded after headRoom bytes and the head goes in front of
-	// it later.
-	fillT := fillTime && e.Timestamp == ""
-	sp := b.scratch.Swap(nil)
-	if sp == nil {
-		sp = scratchPool.Get().(*[]byte)
-	}
-	defer b.putScratch(sp)
-	var err error
-	if fillT {
-		*sp, err = appendBody(append((*sp)[:0], make([]byte, headRoom)...), e)
-	} else {
-		*sp, err = encodeValue((*sp)[:0], e)
-	}
+	// The value is encoded straight into the open chunk, under the lock
+	// (it is also where the ID and a missing Timestamp are read from the
+	// clock, in acceptance order). Only the attributes, the one part that
+	// may be slow to encode, are encoded before.
+	attrs, err := encodeAttrs(e)
 	if err != nil {
 		return err
 	}
-	value := *sp
-	if vs := len(value); vs > kv.MaxValueSize {
-		return fmt.Errorf("logstore: add: entry of about %d bytes: %w (limit %d)", vs, kv.ErrValueTooLarge, kv.MaxValueSize)
+	fillT := fillTime && e.Timestamp == ""
+	tsLen := len(e.Timestamp)
+	if fillT {
+		tsLen = maxFilledTimestamp
 	}
-	var kbuf [len(KeyPrefix) + maxLevelLen + 1 + IDLen]byte
-	key := kbuf[:0]
-	if e.ID != "" {
-		key = appendKey(key, e.Level, e.ID)
+	hint := valueSizeHint(e, tsLen, len(attrs)) // exact unless strings need escaping
+	if hint > kv.MaxValueSize {
+		return fmt.Errorf("logstore: add: entry of at least %d bytes: %w (limit %d)", hint, kv.ErrValueTooLarge, kv.MaxValueSize)
 	}
-	// What the entry will count against MaxPendingBytes (the head of a
-	// filled Timestamp is shorter than headRoom).
-	size := len(KeyPrefix) + len(e.Level) + 1 + IDLen + len(value) + entryOverhead
+	keyLen := len(KeyPrefix) + len(e.Level) + 1 + IDLen
+	size := keyLen + hint + entryOverhead // what the entry counts against MaxPendingBytes
 
 	b.mu.Lock()
 	for {
@@ -302,6 +274,8 @@ func (b *LogBuffer) add(ctx context.Context, e *LogEntry, fillTime bool) error {
 		b.mu.Lock()
 		b.waiters--
 	}
+	var kbuf [len(KeyPrefix) + maxLevelLen + 1 + IDLen]byte
+	key := kbuf[:0]
 	var t time.Time
 	if e.ID == "" {
 		id, now, err := b.opts.IDs.Next()
@@ -311,24 +285,39 @@ func (b *LogBuffer) add(ctx context.Context, e *LogEntry, fillTime bool) error {
 		}
 		key = appendID(appendLevelPrefix(key, e.Level), id)
 		t = now
-	} else if fillT {
-		t = time.UnixMilli(idMs(e.ID))
+	} else {
+		key = appendKey(key, e.Level, e.ID)
+		if fillT {
+			t = time.UnixMilli(idMs(e.ID))
+		}
 	}
-	if fillT {
-		var hbuf [headRoom]byte
-		head := append(hbuf[:0], `{"v":1,"ts":"`...)
-		head = t.UTC().AppendFormat(head, time.RFC3339Nano)
-		head = append(head, '"')
-		value = value[headRoom-len(head):]
-		copy(value, head)
+	encode := func(dst []byte) ([]byte, error) {
+		if fillT {
+			dst = append(dst, `{"v":1,"ts":"`...)
+			dst = t.UTC().AppendFormat(dst, time.RFC3339Nano)
+			dst = append(dst, '"')
+		} else {
+			dst = appendHead(dst, e.Timestamp)
+		}
+		return appendBody(dst, e, attrs), nil
 	}
-	c := b.openChunkLocked(key, value)
-	if err := c.Set(key, value); err != nil {
-		// Cannot happen: key and value are checked and c has room.
+	c := b.openChunkLocked(keyLen, hint)
+	before := c.Size()
+	err = c.SetFunc(key, encode)
+	if errors.Is(err, kv.ErrTxnTooLarge) && c.Len() > 0 {
+		// Escaping made the value longer than hinted and it no longer
+		// fits: seal the chunk and start the next one.
+		b.open = false
+		b.kickFlusher()
+		c = b.openChunkLocked(keyLen, hint)
+		before = c.Size()
+		err = c.SetFunc(key, encode)
+	}
+	if err != nil {
 		b.mu.Unlock()
 		return fmt.Errorf("logstore: add: %w", err)
 	}
-	size = kv.EntrySize(key, value) + entryOverhead
+	size = c.Size() - before + entryOverhead
 	c.bytes += size
 	b.pendingSize += size
 	b.pendingN++
@@ -344,12 +333,17 @@ func (b *LogBuffer) add(ctx context.Context, e *LogEntry, fillTime bool) error {
 	return nil
 }
 
+// maxFilledTimestamp is the longest Timestamp Add fills in: RFC 3339 with
+// nanoseconds, in UTC.
+const maxFilledTimestamp = len("2006-01-02T15:04:05.999999999Z")
+
 // openChunkLocked returns the open chunk, sealing the current one and
-// opening a new one when key and value do not fit in it.
-func (b *LogBuffer) openChunkLocked(key, value []byte) *chunk {
+// opening a new one when an entry of a key of keyLen bytes and a value of
+// valueLen does not fit in it.
+func (b *LogBuffer) openChunkLocked(keyLen, valueLen int) *chunk {
 	if b.open {
 		c := b.chunks[len(b.chunks)-1]
-		if c.Fits(key, value) {
+		if c.Len()+1 <= kv.MaxTxnOps && c.Size()+keyLen+valueLen+kv.TxnEntryOverhead <= kv.MaxTxnBytes {
 			return c
 		}
 		b.open = false
@@ -369,16 +363,6 @@ func (b *LogBuffer) kickFlusher() {
 	select {
 	case b.kick <- struct{}{}:
 	default:
-	}
-}
-
-func (b *LogBuffer) putScratch(sp *[]byte) {
-	if cap(*sp) > 64<<10 {
-		return // do not pin large buffers
-	}
-	*sp = (*sp)[:0]
-	if !b.scratch.CompareAndSwap(nil, sp) {
-		scratchPool.Put(sp)
 	}
 }
 

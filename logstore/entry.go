@@ -67,22 +67,49 @@ func (e LogEntry) Key() ([]byte, error) { return KeyLog(e.Level, e.ID) }
 const encodingVersion = 1
 
 // appendBody appends the fields of e after "ts" — each as ,"name":value —
-// and the closing brace.
-func appendBody(dst []byte, e *LogEntry) ([]byte, error) {
+// and the closing brace. attrs is e.Attrs encoded by encodeAttrs.
+func appendBody(dst []byte, e *LogEntry, attrs []byte) []byte {
 	dst = appendField(dst, `,"entity":`, e.Entity)
 	dst = appendField(dst, `,"entity_id":`, e.EntityID)
 	dst = appendField(dst, `,"queue":`, e.Queue)
 	dst = append(dst, `,"msg":`...)
 	dst = appendJSONString(dst, e.Message)
-	if len(e.Attrs) > 0 {
-		a, err := json.Marshal(e.Attrs)
-		if err != nil {
-			return dst, fmt.Errorf("logstore: encode attrs: %w", err)
-		}
+	if len(attrs) > 0 {
 		dst = append(dst, `,"attrs":`...)
-		dst = append(dst, a...)
+		dst = append(dst, attrs...)
 	}
-	return append(dst, '}'), nil
+	return append(dst, '}')
+}
+
+// encodeAttrs returns e.Attrs as a JSON object, or nil when there are none.
+func encodeAttrs(e *LogEntry) ([]byte, error) {
+	if len(e.Attrs) == 0 {
+		return nil, nil
+	}
+	a, err := json.Marshal(e.Attrs)
+	if err != nil {
+		return nil, fmt.Errorf("logstore: encode attrs: %w", err)
+	}
+	return a, nil
+}
+
+// valueSizeHint is the size of e's value as encodeValue writes it when no
+// string needs escaping (escapes only make it longer), with a Timestamp of
+// tsLen bytes and attrs of attrsLen.
+func valueSizeHint(e *LogEntry, tsLen, attrsLen int) int {
+	n := len(`{"v":1,"msg":""}`) + len(e.Message)
+	if tsLen > 0 {
+		n += len(`,"ts":""`) + tsLen
+	}
+	for _, f := range [...]struct{ name, v string }{{"entity", e.Entity}, {"entity_id", e.EntityID}, {"queue", e.Queue}} {
+		if f.v != "" {
+			n += len(`,"":""`) + len(f.name) + len(f.v)
+		}
+	}
+	if attrsLen > 0 {
+		n += len(`,"attrs":`) + attrsLen
+	}
+	return n
 }
 
 // appendField appends field, the comma, the quoted name and the colon of
@@ -103,7 +130,11 @@ func appendHead(dst []byte, ts string) []byte {
 
 // encodeValue returns the stored value of e.
 func encodeValue(dst []byte, e *LogEntry) ([]byte, error) {
-	return appendBody(appendHead(dst, e.Timestamp), e)
+	attrs, err := encodeAttrs(e)
+	if err != nil {
+		return dst, err
+	}
+	return appendBody(appendHead(dst, e.Timestamp), e, attrs), nil
 }
 
 // appendJSONString appends s as a JSON string, escaped as encoding/json

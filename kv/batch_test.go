@@ -1,0 +1,88 @@
+package kv_test
+
+import (
+	"bytes"
+	"errors"
+	"strconv"
+	"testing"
+
+	"github.com/polykv/polykv/kv"
+)
+
+func TestBatchSetFunc(t *testing.T) {
+	var b kv.Batch
+	if err := b.Set([]byte("a"), []byte("first")); err != nil {
+		t.Fatal(err)
+	}
+	err := b.SetFunc([]byte("b"), func(dst []byte) ([]byte, error) {
+		return strconv.AppendInt(append(dst, "n="...), 42, 10), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantOps := func(what string, want ...string) {
+		t.Helper()
+		if b.Len() != len(want)/2 {
+			t.Fatalf("%s: %d ops, want %d", what, b.Len(), len(want)/2)
+		}
+		size := 0
+		for i := range b.Len() {
+			kind, k, v := b.Op(i)
+			if kind != kv.OpSet || string(k) != want[2*i] || string(v) != want[2*i+1] {
+				t.Fatalf("%s: op %d = %v %q %q, want set %q %q", what, i, kind, k, v, want[2*i], want[2*i+1])
+			}
+			size += kv.EntrySize(k, v)
+		}
+		if b.Size() != size {
+			t.Fatalf("%s: Size() = %d, want %d", what, b.Size(), size)
+		}
+	}
+	wantOps("after SetFunc", "a", "first", "b", "n=42")
+
+	// Failures add nothing and leave the earlier writes intact, even when
+	// appendValue wrote (and grew the buffer) before failing.
+	boom := errors.New("boom")
+	failures := []struct {
+		name string
+		key  []byte
+		fn   func([]byte) ([]byte, error)
+		want error
+	}{
+		{"appendValue error", []byte("c"), func(dst []byte) ([]byte, error) {
+			return append(dst, bytes.Repeat([]byte{'x'}, 4096)...), boom
+		}, boom},
+		{"value too large", []byte("c"), func(dst []byte) ([]byte, error) {
+			return append(dst, make([]byte, kv.MaxValueSize+1)...), nil
+		}, kv.ErrValueTooLarge},
+		{"empty key", nil, func(dst []byte) ([]byte, error) { return append(dst, 'v'), nil }, kv.ErrEmptyKey},
+		{"shortened buffer", []byte("c"), func(dst []byte) ([]byte, error) { return dst[:1], nil }, nil},
+	}
+	for _, f := range failures {
+		err := b.SetFunc(f.key, f.fn)
+		if err == nil || (f.want != nil && !errors.Is(err, f.want)) {
+			t.Fatalf("%s: SetFunc = %v, want %v", f.name, err, f.want)
+		}
+		wantOps("after "+f.name, "a", "first", "b", "n=42")
+	}
+	// A batch with room for one more value of 3 MiB only: the next one is
+	// refused with ErrTxnTooLarge.
+	big := func(dst []byte) ([]byte, error) { return append(dst, make([]byte, 3<<20)...), nil }
+	for i := 0; ; i++ {
+		err := b.SetFunc([]byte("big"+strconv.Itoa(i)), big)
+		if errors.Is(err, kv.ErrTxnTooLarge) {
+			if i != 2 {
+				t.Fatalf("ErrTxnTooLarge after %d values of 3 MiB, want 2 (MaxTxnBytes %d)", i, kv.MaxTxnBytes)
+			}
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if b.Len() != 4 {
+		t.Fatalf("%d ops after the refused value, want 4", b.Len())
+	}
+	if _, k, _ := b.Op(1); string(k) != "b" {
+		t.Fatalf("op 1 key %q after growth, want b", k)
+	}
+}
