@@ -70,20 +70,11 @@ func (b *Batch) SetFunc(key []byte, appendValue func(dst []byte) ([]byte, error)
 		return fmt.Errorf("kv: Batch.SetFunc: appendValue shortened the batch's buffer from %d to %d bytes", n+len(key), len(data))
 	}
 	value := data[n+len(key):]
-	if err := CheckValue(value); err != nil {
-		return fmt.Errorf("%w (value of %d bytes, limit %d)", err, len(value), MaxValueSize)
-	}
-	if !b.Fits(key, value) {
-		return fmt.Errorf("%w: %d writes and %d bytes, limit %d writes and %d bytes",
-			ErrTxnTooLarge, len(b.ops)+1, b.size+EntrySize(key, value), MaxTxnOps, MaxTxnBytes)
+	if err := b.checkValue(key, value); err != nil {
+		return err
 	}
 	b.data = data
-	b.ops = append(b.ops, batchOp{
-		kind: OpSet,
-		koff: uint32(n), klen: uint32(len(key)),
-		voff: uint32(n + len(key)), vlen: uint32(len(value)),
-	})
-	b.size += EntrySize(key, value)
+	b.record(OpSet, n, key, value)
 	return nil
 }
 
@@ -97,12 +88,8 @@ func (b *Batch) add(kind OpKind, key, value []byte) error {
 	if err := CheckKey(key); err != nil {
 		return fmt.Errorf("%w (key of %d bytes, limit %d)", err, len(key), MaxKeySize)
 	}
-	if err := CheckValue(value); err != nil {
-		return fmt.Errorf("%w (value of %d bytes, limit %d)", err, len(value), MaxValueSize)
-	}
-	if !b.Fits(key, value) {
-		return fmt.Errorf("%w: %d writes and %d bytes, limit %d writes and %d bytes",
-			ErrTxnTooLarge, len(b.ops)+1, b.size+EntrySize(key, value), MaxTxnOps, MaxTxnBytes)
+	if err := b.checkValue(key, value); err != nil {
+		return err
 	}
 	// One growth check and two copies into a local slice: the batch's
 	// fields are written once per write.
@@ -115,13 +102,31 @@ func (b *Batch) add(kind OpKind, key, value []byte) error {
 	copy(data[n:], key)
 	copy(data[n+len(key):], value)
 	b.data = data
+	b.record(kind, n, key, value)
+	return nil
+}
+
+// checkValue checks value's size and that a write of key and value fits.
+func (b *Batch) checkValue(key, value []byte) error {
+	if err := CheckValue(value); err != nil {
+		return fmt.Errorf("%w (value of %d bytes, limit %d)", err, len(value), MaxValueSize)
+	}
+	if !b.Fits(key, value) {
+		return fmt.Errorf("%w: %d writes and %d bytes, limit %d writes and %d bytes",
+			ErrTxnTooLarge, len(b.ops)+1, b.size+EntrySize(key, value), MaxTxnOps, MaxTxnBytes)
+	}
+	return nil
+}
+
+// record adds the op whose key starts at offset n of b.data, its value
+// right after it.
+func (b *Batch) record(kind OpKind, n int, key, value []byte) {
 	b.ops = append(b.ops, batchOp{
 		kind: kind,
 		koff: uint32(n), klen: uint32(len(key)),
 		voff: uint32(n + len(key)), vlen: uint32(len(value)),
 	})
 	b.size += EntrySize(key, value)
-	return nil
 }
 
 // Len returns the number of writes in the batch.
