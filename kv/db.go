@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // DB is the Store of every backend: it wraps an Engine and gives every
@@ -25,6 +24,7 @@ type DB struct {
 	release  func() error
 	inflight atomic.Int64
 	closed   atomic.Bool
+	drained  chan struct{} // signalled by the last call to exit once closed is set
 	closeMu  sync.Mutex
 	writeMu  sync.Mutex
 	batches  sync.Pool
@@ -41,7 +41,7 @@ var _ Store = (*DB)(nil)
 // closed (kv.Open uses it to drop the directory lock). Backends do not call
 // NewDB themselves: Open and OpenDriver do.
 func NewDB(e Engine, info Info, release func() error) *DB {
-	db := &DB{e: e, info: info, release: release}
+	db := &DB{e: e, info: info, release: release, drained: make(chan struct{}, 1)}
 	db.batches.New = func() any { return new(Batch) }
 	return db
 }
@@ -58,13 +58,22 @@ func (db *DB) Info() Info { return db.info }
 func (db *DB) enter() error {
 	db.inflight.Add(1)
 	if db.closed.Load() {
-		db.inflight.Add(-1)
+		db.exit()
 		return db.errClosed()
 	}
 	return nil
 }
 
-func (db *DB) exit() { db.inflight.Add(-1) }
+// exit ends a call registered by enter, waking Close if it was the last
+// call it waits for.
+func (db *DB) exit() {
+	if db.inflight.Add(-1) == 0 && db.closed.Load() {
+		select {
+		case db.drained <- struct{}{}:
+		default: // a wake-up is already pending
+		}
+	}
+}
 
 func (db *DB) errClosed() error {
 	return fmt.Errorf("%w (%s)", ErrClosed, db.info.Backend)
@@ -86,11 +95,11 @@ func (db *DB) Close() error {
 		return nil
 	}
 	db.closed.Store(true)
-	for wait := time.Microsecond; db.inflight.Load() > 0; {
-		time.Sleep(wait)
-		if wait < time.Millisecond {
-			wait *= 2
-		}
+	// Calls that entered before closed was set finish; the last one to
+	// exit signals drained (a call that enters now sees closed and exits
+	// at once).
+	for db.inflight.Load() > 0 {
+		<-db.drained
 	}
 	err := db.e.Close()
 	if db.release != nil {
