@@ -9,7 +9,7 @@ import (
 )
 
 // TestConformance runs the whole conformance suite. A Badger open and
-// close costs about 0.1 s (allocating and then flushing a 64 MiB memtable),
+// close costs about 0.1 s (allocating and then flushing a 56 MiB memtable),
 // and the suite's model test reopens the store often, so the default run
 // uses a shorter model run; POLYKV_STRESS=1 runs the full one.
 func TestConformance(t *testing.T) {

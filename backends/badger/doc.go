@@ -35,8 +35,8 @@
 // Badger refuses a transaction larger than 15% of its memtable (count and
 // bytes). kv's limits (kv.MaxTxnOps, kv.MaxTxnBytes) are checked against
 // Badger's at Open for the configured memtable size, so Badger's
-// ErrTxnTooBig never reaches a user: the memtable is 64 MiB by default and
-// never below MinMemTableSize.
+// ErrTxnTooBig never reaches a user: the memtable is never below
+// MinMemTableSize (56 MiB, the default).
 //
 // # Durability
 //
@@ -50,30 +50,56 @@
 // # Memory budget
 //
 // kv.Config.MemoryBudget (default kv.DefaultMemoryBudget, 256 MiB) is
-// divided as follows (see MemorySplit):
+// divided as follows (see MemorySplit), counting what Badger really holds:
 //
-//   - memtables of 64 MiB: NumMemtables = budget/2/64MiB - 1, between 1
-//     and 5, is how many wait to be flushed; up to NumMemtables+2 are in
-//     memory at once (the one taking writes, those waiting, the one being
-//     flushed).
-//   - the rest of the budget, but at least a quarter of it, to the caches:
-//     two thirds to the block cache, one third to the index cache (table
+//   - memtables of 56 MiB (MinMemTableSize, the smallest that keeps
+//     Badger's transaction limit above kv's), each an arena of 72.8 MiB
+//     that Badger allocates up front (the memtable plus room for the
+//     largest batch and its nodes). Up to NumMemtables+2 are in memory at
+//     once: the one taking writes, NumMemtables queued for flushing, the
+//     one being flushed.
+//   - the flush: Badger builds each level-0 table whole in memory, its
+//     blocks uncompressed and compressed, about twice the memtable (112
+//     MiB).
+//   - the caches get the rest, but at least an eighth of the budget: two
+//     thirds to the block cache, one third to the index cache (table
 //     indexes and bloom filters, which are otherwise all kept in memory,
 //     unbounded).
+//   - NumMemtables is the most, from 1 to 5, that leaves the caches their
+//     eighth.
 //
-// With 256 MiB: up to 3 memtables (192 MiB), 42 MiB block cache, 21 MiB
-// index cache. Badger's own defaults (5 memtables and a 256 MiB block
-// cache) would use nearly three times that. Below 256 MiB the split
-// exceeds the budget (three memtables and a quarter of the budget for
-// caches): a memtable cannot be smaller without lowering Badger's
-// transaction limit below kv's.
+// The fixed part, three arenas and a flush (330 MiB), is more than the
+// default budget: with 256 MiB the split is 1 queued memtable and 32 MiB of
+// caches (21 MiB block, 11 MiB index), about 360 MiB in all. The budget
+// holds from about 378 MiB up (512 MiB: 2 queued memtables, 109 MiB of
+// caches). Fewer memtables are not possible (with none queued, Badger's
+// writer can wait for a flush that already ended) and smaller ones would
+// lower Badger's transaction limit below kv's. Compactions add their own
+// table builders, two at most at once (num_compactors=2).
 //
-// Peak resident memory is more than the budget: Go's garbage collector
-// lets the heap grow to twice what is live (GOGC=100) before collecting,
-// and each memtable is a fresh 83 MiB allocation, dropped after its flush;
-// tables and memtable logs are memory-mapped files, whose pages count in
-// the RSS too (page cache the kernel can reclaim). A process that must
-// stay under a limit sets GOMEMLIMIT (runtime/debug.SetMemoryLimit).
+// Peak resident memory is well above that. Measured on the bench's
+// traverse-gen workload at 1,000,000 nodes (NoSync, 2 cores, whole process
+// including the generated tree), peak RSS is about 1.6 to 1.8 GiB, of which
+// 0.4 to 0.6 GiB are pages of memory-mapped files; Pebble stays under
+// 1 GiB. The causes, none of which an option changes:
+//
+//   - Go's garbage collector lets the heap grow to twice what is live
+//     (GOGC=100) before collecting, and each memtable and each level-0
+//     table builder is a fresh allocation of tens of MiB.
+//   - Badger pools up to 8 table-builder allocators (ristretto's
+//     z.AllocatorPool, up to 400 MiB each) and frees one only after 2
+//     seconds without compaction or flush; while the store is written,
+//     several of them keep the size a level-0 flush grew them to (a few
+//     hundred MiB live in the profiles).
+//   - Badger memory-maps its tables and memtable logs: every table page
+//     read and every log page written counts in the RSS (page cache the
+//     kernel can reclaim, but counted all the same).
+//
+// compression=none halves the flush but makes the tables, and the mapped
+// pages read, larger (no smaller peak measured); compression=zstd makes
+// them smaller and compactions slower. A process that must stay under a
+// limit sets GOMEMLIMIT (runtime/debug.SetMemoryLimit): with 512 MiB, the
+// same run peaked at about 1 GiB. polykv never sets it for the program.
 //
 // # Options
 //
@@ -84,11 +110,11 @@
 //	compression           none | snappy (default) | zstd
 //	zstd_level            1 (default) to 22, with compression=zstd
 //	value_threshold       0 to 1MiB (default 1MiB): values of at least this size go to the value log
-//	memtable_size         56MiB to 1GiB (default 64MiB)
+//	memtable_size         56MiB (default) to 1GiB
 //	num_memtables         1 to 16 (default from the budget)
 //	block_cache_size      default from the budget; 0 only with compression=none
 //	index_cache_size      default from the budget; 0 keeps every index in memory
-//	num_compactors        0 or 2 to 16 (default 4)
+//	num_compactors        0 or 2 (default) to 16
 //	value_log_file_size   16MiB to 2GiB-1 (default 1GiB-1)
 //	verify_value_checksum true | false (default)
 //	compact_l0_on_close   true | false (default)

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	rawbadger "github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/skl"
 	"golang.org/x/sys/unix"
 
 	"github.com/polykv/polykv/backends/badger"
@@ -165,31 +166,67 @@ func TestOptions(t *testing.T) {
 	}
 }
 
+// arenaSize is the memory Badger allocates up front for one memtable
+// (badger db.go, arenaSize), computed here from Badger's own constant.
+func arenaSize(memTableSize int64) int64 {
+	maxBatchSize := 15 * memTableSize / 100
+	return memTableSize + maxBatchSize + maxBatchSize/int64(skl.MaxNodeSize)*int64(skl.MaxNodeSize)
+}
+
+// TestMemorySplit checks the default split against the memory Badger
+// really holds: NumMemtables+2 memtable arenas (the one taking writes,
+// those queued, the one being flushed), the level-0 table the flush builds
+// in memory (uncompressed blocks and their compressed copies, a memtable's
+// worth each) and the two caches. From the smallest budget that holds the
+// fixed part and an eighth for the caches, the total stays within the
+// budget; below it the split is the smallest Badger works with.
 func TestMemorySplit(t *testing.T) {
+	const mib = 1 << 20
+	fixed := 3*arenaSize(badger.DefaultMemTableSize) + 2*badger.DefaultMemTableSize
+	floor := fixed * 8 / 7 // the caches' eighth on top of the fixed part
 	cases := []struct {
 		budget       int64
 		numMemtables int
+		caches       int64 // block + index cache, to the MiB
 	}{
-		{0, 1}, {16 << 20, 1}, {128 << 20, 1}, {171 << 20, 1}, {256 << 20, 1}, {512 << 20, 3}, {1 << 30, 5}, {8 << 30, 5},
+		{0, 1, 32 * mib}, // kv.DefaultMemoryBudget
+		{16 * mib, 1, 2 * mib},
+		{128 * mib, 1, 16 * mib},
+		{256 * mib, 1, 32 * mib},
+		{floor - mib, 1, (floor - mib) / 8},
+		{floor + mib, 1, floor + mib - fixed},
+		{512 * mib, 2, 512*mib - 4*arenaSize(badger.DefaultMemTableSize) - 2*badger.DefaultMemTableSize},
+		{1 << 30, 5, 1<<30 - 7*arenaSize(badger.DefaultMemTableSize) - 2*badger.DefaultMemTableSize},
+		{8 << 30, 5, 8<<30 - 7*arenaSize(badger.DefaultMemTableSize) - 2*badger.DefaultMemTableSize},
 	}
 	for _, c := range cases {
 		n, mt, bc, ic := badger.MemorySplit(c.budget)
 		if n != c.numMemtables {
-			t.Errorf("budget %d: %d memtables, want %d", c.budget, n, c.numMemtables)
+			t.Errorf("budget %d MiB: %d memtables, want %d", c.budget/mib, n, c.numMemtables)
 		}
-		if mt != badger.DefaultMemTableSize || bc <= 0 || ic <= 0 {
-			t.Errorf("budget %d: memtable %d, caches %d+%d", c.budget, mt, bc, ic)
+		if mt != badger.DefaultMemTableSize || bc <= 0 || ic <= 0 || bc < ic {
+			t.Errorf("budget %d MiB: memtable %d, caches %d+%d", c.budget/mib, mt, bc, ic)
+		}
+		if got := bc + ic; got/mib != c.caches/mib {
+			t.Errorf("budget %d MiB: caches %d MiB, want %d MiB", c.budget/mib, got/mib, c.caches/mib)
 		}
 		budget := c.budget
 		if budget == 0 {
 			budget = kv.DefaultMemoryBudget
 		}
-		// The most memtables in memory at once (the one taking writes,
-		// those queued, the one being flushed) plus the caches stay within
-		// the budget from 256 MiB up.
-		if total := int64(n+2)*mt + bc + ic; budget >= 256<<20 && total > budget {
-			t.Errorf("budget %d: split uses %d", budget, total)
+		total := int64(n+2)*arenaSize(mt) + 2*mt + bc + ic
+		if budget >= floor && total > budget {
+			t.Errorf("budget %d MiB: split holds %d MiB", budget/mib, total/mib)
 		}
+		if budget < floor && n != 1 {
+			t.Errorf("budget %d MiB below the %d MiB floor: %d memtables queued, want 1", budget/mib, floor/mib, n)
+		}
+	}
+	// The floor is where the fixed part meets the budget: 56 MiB
+	// memtables of 72.8 MiB arenas and a 112 MiB flush make 330.4 MiB,
+	// 377.6 MiB with the caches' eighth.
+	if floor/mib != 377 {
+		t.Errorf("floor %d MiB, want 377 MiB", floor/mib)
 	}
 }
 

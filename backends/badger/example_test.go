@@ -82,6 +82,6 @@ func Example_config() {
 	_, err = kv.Open(ctx, kv.Config{Path: dir, Options: map[string]string{"cache": "1GiB"}})
 	fmt.Println(errors.Is(err, kv.ErrInvalidConfig))
 	// Output:
-	// badger: 3+2 memtables of 64 MiB, block cache 128 MiB, index cache 64 MiB
+	// badger: 2+2 memtables of 56 MiB, block cache 72 MiB, index cache 36 MiB
 	// true
 }

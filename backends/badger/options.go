@@ -14,16 +14,27 @@ import (
 	"github.com/polykv/polykv/kv"
 )
 
-// Sizes of the Badger configuration that polykv chooses.
+// Sizes of the Badger configuration that polykv chooses. They are chosen
+// for memory first: a migration process holds the store beside its own
+// data, and Badger's defaults (5 memtables of 64 MiB, a 256 MiB block
+// cache, 4 compactors) use several times kv.DefaultMemoryBudget.
 const (
-	// DefaultMemTableSize is the size of one memtable. It is Badger's
-	// default, and it cannot be much smaller: Badger refuses a transaction
-	// larger than 15% of a memtable, and kv.MaxTxnBytes must fit.
-	DefaultMemTableSize = 64 << 20
+	// DefaultMemTableSize is the size of one memtable: the smallest
+	// accepted (MinMemTableSize). Badger allocates each memtable's arena up
+	// front at 1.3 times this size (memtableFootprint) and builds its level-0
+	// table in memory when it flushes it (flushFootprint), so every MiB here
+	// costs about 6 MiB of the budget. Badger's default is 64 MiB.
+	DefaultMemTableSize = MinMemTableSize
 	// MinMemTableSize is the smallest memtable_size accepted, a round size
 	// above the smallest (about 53.4 MiB) for which Badger's transaction
 	// limits stay above kv's (checkTxnLimits).
 	MinMemTableSize = 56 << 20
+	// DefaultNumCompactors is Badger's smallest working number of
+	// compaction goroutines (1 is refused, 0 stops compaction). Each
+	// compaction builds its output tables in memory, several at a time;
+	// Badger's default of 4 holds twice as many builders and, on a machine
+	// with few cores, only competes with the writer for the CPU.
+	DefaultNumCompactors = 2
 	// maxNumMemtables caps the memtables the budget buys; more memtables
 	// only buffer more writes and make reads check more tables.
 	maxNumMemtables = 5
@@ -50,11 +61,11 @@ var optionDoc = map[string]string{
 	"compression":           "none | snappy (default) | zstd: block compression of the LSM tables",
 	"zstd_level":            "1 (default) to 22: zstd compression level, with compression=zstd",
 	"value_threshold":       "size, 0 to 1MiB (default 1MiB): values of at least this size go to the value log",
-	"memtable_size":         "size, 56MiB to 1GiB (default 64MiB): one memtable",
+	"memtable_size":         "size, 56MiB (default) to 1GiB: one memtable",
 	"num_memtables":         "1 to 16 (default: from the memory budget): memtables kept before writes stall",
 	"block_cache_size":      "size (default: from the memory budget): cache of LSM blocks; 0 only with compression=none",
 	"index_cache_size":      "size (default: from the memory budget): cache of table indexes and bloom filters; 0 keeps every index in memory, unbounded",
-	"num_compactors":        "0 or 2 to 16 (default 4): compaction goroutines",
+	"num_compactors":        "0 or 2 (default) to 16: compaction goroutines",
 	"value_log_file_size":   "size, 16MiB to 2GiB-1 (default 1GiB-1): one value-log file",
 	"verify_value_checksum": "true | false (default): verify value checksums on every read from the value log",
 	"compact_l0_on_close":   "true | false (default): flush level 0 into level 1 on Close",
@@ -76,25 +87,59 @@ type settings struct {
 	prefetchSize int
 }
 
-// budgetSplit divides a memory budget between Badger's memtables and its
-// two caches:
+// memtableFootprint is the memory one memtable holds: Badger allocates
+// its skiplist arena up front (db.go, arenaSize) at memTableSize plus room
+// for the largest batch (15% of memTableSize) and for that batch's nodes
+// (as many again), 1.3 times memTableSize in all.
+func memtableFootprint(memTableSize int64) int64 {
+	maxBatchSize := 15 * memTableSize / 100
+	maxBatchCount := maxBatchSize / int64(skl.MaxNodeSize)
+	return memTableSize + maxBatchSize + maxBatchCount*int64(skl.MaxNodeSize)
+}
+
+// flushFootprint is the least memory Badger's flush of one memtable holds
+// while the memtable itself is still in memory: the level-0 table is built
+// whole in memory (db.go, buildL0Table; table/builder.go) before it is
+// written, its blocks uncompressed (up to memTableSize) and, when
+// compression is on, a compressed copy of each block in a buffer sized for
+// the worst case (as large again). The builder's allocator grows by
+// doubling and Badger pools up to 8 of them, so the real figure can reach
+// twice this; it is the part of the budget that counts it at all.
+func flushFootprint(memTableSize int64, compressed bool) int64 {
+	if compressed {
+		return 2 * memTableSize
+	}
+	return memTableSize
+}
+
+// budgetSplit divides a memory budget between Badger's memtables, the
+// flush of one of them, and Badger's two caches:
 //
-//   - NumMemtables = budget/2/MemTableSize - 1, between 1 and 5: the
-//     memtables queued for flushing (Badger's flush channel). Up to
-//     NumMemtables+2 memtables are in memory at once: the one taking
-//     writes, those queued, and the one being flushed (taken off the
-//     queue when its flush starts, freed when it ends).
-//   - the rest goes to the caches, but at least a quarter of the budget:
+//   - NumMemtables is how many memtables queue for flushing (Badger's
+//     flush channel), between 1 and 5. Up to NumMemtables+2 are in memory
+//     at once: the one taking writes, those queued, and the one being
+//     flushed (taken off the queue when its flush starts, freed when it
+//     ends), each of memtableFootprint, plus flushFootprint for the flush.
+//     NumMemtables is the most for which that leaves an eighth of the
+//     budget to the caches; at least 1 (0 would let Badger's writer wait
+//     for a flush that already ended).
+//   - the caches get what is left, but at least an eighth of the budget:
 //     two thirds to the block cache, one third to the index cache.
 //
-// With the default 256 MiB budget: 1+2 memtables of 64 MiB (192 MiB),
-// 42 MiB of block cache, 21 MiB of index cache. Below 256 MiB the split
-// exceeds the budget: Badger's memtable cannot shrink below
-// MinMemTableSize without lowering its transaction limit under kv's.
-func budgetSplit(budget, memTableSize int64) (numMemtables int, blockCache, indexCache int64) {
-	n := budget/2/memTableSize - 1
+// With the default 56 MiB memtable and compression, the fixed part (three
+// arenas of 72.8 MiB and a 112 MiB flush, 330.4 MiB) exceeds budgets below
+// about 378 MiB, kv.DefaultMemoryBudget included: the split is then one
+// queued memtable and an eighth of the budget for the caches (32 MiB at
+// 256 MiB), and Badger uses more than the budget. A smaller memtable would
+// lower Badger's transaction limit below kv's (checkTxnLimits), and fewer
+// memtables deadlock Badger's writer.
+func budgetSplit(budget, memTableSize int64, compressed bool) (numMemtables int, blockCache, indexCache int64) {
+	mem := memtableFootprint(memTableSize)
+	flush := flushFootprint(memTableSize, compressed)
+	minCaches := max(budget/8, 2*minCache)
+	n := (budget-minCaches-flush)/mem - 2
 	n = max(1, min(n, maxNumMemtables))
-	caches := max(budget-(n+2)*memTableSize, budget/4, 2*minCache)
+	caches := max(budget-(n+2)*mem-flush, minCaches)
 	blockCache = max(caches*2/3, minCache)
 	indexCache = max(caches-blockCache, minCache)
 	return int(n), blockCache, indexCache
@@ -143,6 +188,7 @@ func buildSettings(dir string, cfg *kv.Config) (settings, error) {
 	// Badger's metrics are process-global expvars keyed by directory.
 	o.MetricsEnabled = false
 	o.MemTableSize = DefaultMemTableSize
+	o.NumCompactors = DefaultNumCompactors
 	o.Compression = options.Snappy
 
 	s := settings{prefetchSize: DefaultPrefetchSize}
@@ -220,7 +266,7 @@ func buildSettings(dir string, cfg *kv.Config) (settings, error) {
 	if err := checkTxnLimits(o.MemTableSize); err != nil {
 		return s, err
 	}
-	n, bc, ic := budgetSplit(cfg.MemoryBudget, o.MemTableSize)
+	n, bc, ic := budgetSplit(cfg.MemoryBudget, o.MemTableSize, o.Compression != options.None)
 	if !haveNumMemtables {
 		numMemtables = n
 	}
@@ -283,12 +329,15 @@ func parseSize(s string, lo, hi int64) (int64, error) {
 
 // MemorySplit returns how the driver divides a memory budget (0 means
 // kv.DefaultMemoryBudget) between Badger's memtables and caches when no
-// option overrides it: the number of memtables, the size of each, and the
-// block and index cache sizes. See the package documentation.
+// option overrides it (default memtable size, compression on): the number
+// of memtables queued for flushing, the size of each, and the block and
+// index cache sizes. Each memtable holds 1.3 times its size in memory, and
+// up to two more than the number returned are in memory at once; see the
+// package documentation.
 func MemorySplit(budget int64) (numMemtables int, memTableSize, blockCache, indexCache int64) {
 	if budget == 0 {
 		budget = kv.DefaultMemoryBudget
 	}
-	n, bc, ic := budgetSplit(budget, DefaultMemTableSize)
+	n, bc, ic := budgetSplit(budget, DefaultMemTableSize, true)
 	return n, DefaultMemTableSize, bc, ic
 }
