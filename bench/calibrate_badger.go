@@ -8,6 +8,7 @@ import (
 
 	badger "github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
+	"github.com/dgraph-io/badger/v4/skl"
 
 	"github.com/polykv/polykv/kv"
 )
@@ -15,8 +16,8 @@ import (
 // Calibration target: Badger through its own API, configured as
 // backends/badger configures it by default (options.go buildSettings):
 // SyncWrites from the durability, no conflict detection, no metrics, a
-// 64 MiB memtable, Snappy, and the memory budget split into memtables and
-// caches the same way; no value prefetch in iterators. It is what a careful
+// 56 MiB memtable, 2 compactors, Snappy, and the memory budget split into
+// memtables and caches the same way; no value prefetch in iterators. It is what a careful
 // Badger user writes: one transaction per batch, Item.Value without a copy
 // in scans, ValueCopy for point reads.
 
@@ -35,7 +36,8 @@ func openRawBadger(_ context.Context, cfg kv.Config) (target, func() error, erro
 	o.SyncWrites = cfg.Durability == kv.Sync
 	o.DetectConflicts = false
 	o.MetricsEnabled = false
-	o.MemTableSize = 64 << 20
+	o.MemTableSize = 56 << 20
+	o.NumCompactors = 2
 	o.Compression = options.Snappy
 	o.NumMemtables, o.BlockCacheSize, o.IndexCacheSize = badgerBudgetSplit(budget, o.MemTableSize)
 	db, err := badger.Open(o)
@@ -45,12 +47,19 @@ func openRawBadger(_ context.Context, cfg kv.Config) (target, func() error, erro
 	return &rawBadger{db: db}, db.Close, nil
 }
 
-// badgerBudgetSplit mirrors backends/badger budgetSplit.
+// badgerBudgetSplit mirrors backends/badger budgetSplit (bench may not
+// import a backend): each memtable holds its arena (Badger's arenaSize,
+// 1.3 times the memtable), the flush a compressed level-0 table twice the
+// memtable, and the caches what is left but at least an eighth.
 func badgerBudgetSplit(budget, memTableSize int64) (numMemtables int, blockCache, indexCache int64) {
 	const maxNumMemtables, minCache = 5, 1 << 20
-	n := budget*5/8/memTableSize - 1
+	maxBatchSize := 15 * memTableSize / 100
+	arena := memTableSize + maxBatchSize + maxBatchSize/int64(skl.MaxNodeSize)*int64(skl.MaxNodeSize)
+	flush := 2 * memTableSize
+	minCaches := max(budget/8, 2*minCache)
+	n := (budget-minCaches-flush)/arena - 2
 	n = max(1, min(n, maxNumMemtables))
-	caches := max(budget-(n+1)*memTableSize, budget/2)
+	caches := max(budget-(n+2)*arena-flush, minCaches)
 	blockCache = max(caches*2/3, minCache)
 	indexCache = max(caches-blockCache, minCache)
 	return int(n), blockCache, indexCache
