@@ -75,22 +75,28 @@
 // caches). Fewer memtables are not possible (with none queued, Badger's
 // writer can wait for a flush that already ended) and smaller ones would
 // lower Badger's transaction limit below kv's. Compactions add their own
-// table builders, two at most at once (num_compactors=2).
+// table builders, outside the split: two compactions at a time
+// (num_compactors=2), each building several of its 2 MiB output tables at
+// once.
 //
 // Peak resident memory is well above that. Measured on the bench's
 // traverse-gen workload at 1,000,000 nodes (NoSync, 2 cores, whole process
-// including the generated tree), peak RSS is about 1.6 to 1.8 GiB, of which
-// 0.4 to 0.6 GiB are pages of memory-mapped files; Pebble stays under
-// 1 GiB. The causes, none of which an option changes:
+// including the generated tree; bench/results/million), peak RSS was 1.57,
+// 1.63 and 1.70 GiB in three runs (1.71 to 1.96 GiB with the earlier
+// defaults: 64 MiB memtables, 4 compactors, 63 MiB of caches, run in pairs
+// with these) and 2.47 GiB in a fourth; 0.53 to 0.56 GiB of it are pages
+// of memory-mapped files, the rest heap. Pebble stays under 1 GiB. The
+// causes, none of which an option changes:
 //
 //   - Go's garbage collector lets the heap grow to twice what is live
-//     (GOGC=100) before collecting, and each memtable and each level-0
-//     table builder is a fresh allocation of tens of MiB.
+//     (GOGC=100) before collecting, and each memtable is a fresh 72.8 MiB
+//     allocation, garbage once flushed.
 //   - Badger pools up to 8 table-builder allocators (ristretto's
 //     z.AllocatorPool, up to 400 MiB each) and frees one only after 2
 //     seconds without compaction or flush; while the store is written,
-//     several of them keep the size a level-0 flush grew them to (a few
-//     hundred MiB live in the profiles).
+//     several of them keep the size a level-0 flush grew them to (about 500
+//     MiB of the 720 to 770 MiB live at the peak in heap profiles). Badger
+//     frees these buffers explicitly only when built with jemalloc (cgo).
 //   - Badger memory-maps its tables and memtable logs: every table page
 //     read and every log page written counts in the RSS (page cache the
 //     kernel can reclaim, but counted all the same).
@@ -99,7 +105,9 @@
 // pages read, larger (no smaller peak measured); compression=zstd makes
 // them smaller and compactions slower. A process that must stay under a
 // limit sets GOMEMLIMIT (runtime/debug.SetMemoryLimit): with 512 MiB, the
-// same run peaked at about 1 GiB. polykv never sets it for the program.
+// same run peaked at 1.2 GiB (1.0 GiB with the earlier defaults), the heap
+// under 0.5 GiB and the rest mapped file pages. polykv never sets it for
+// the program.
 //
 // # Options
 //
