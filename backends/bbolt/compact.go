@@ -63,7 +63,7 @@ func (e *engine) Compact(ctx context.Context) (err error) {
 	defer recoverTo(&err, "compact", e.path)
 
 	tmp := e.path + compactSuffix
-	if err := copyLive(ctx, e.db, tmp, e.bo); err != nil {
+	if err := copyLive(ctx, e.db, tmp, e.bo, e.res); err != nil {
 		os.Remove(tmp)
 		return err
 	}
@@ -103,8 +103,9 @@ func (e *engine) reopen() error {
 }
 
 // copyLive copies every key of src's bucket into a new file at path,
-// written with full pages and synced before it is closed.
-func copyLive(ctx context.Context, src *bolt.DB, path string, bo *bolt.Options) (err error) {
+// written with full pages and synced before it is closed. It reads the
+// whole of src through the mapping, so res may drop it between chunks.
+func copyLive(ctx context.Context, src *bolt.DB, path string, bo *bolt.Options, res *resident) (err error) {
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return wrapErr("compact", path, err)
 	}
@@ -146,6 +147,7 @@ func copyLive(ctx context.Context, src *bolt.DB, path string, bo *bolt.Options) 
 			if err != nil {
 				return err
 			}
+			res.note(stx, residentCheckEvery)
 		}
 		return nil
 	})

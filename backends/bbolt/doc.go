@@ -38,7 +38,8 @@
 //     cancelled midway deletes nothing. Deleting every key drops and
 //     recreates the bucket.
 //   - Sync: fdatasync of the file.
-//   - Stats (kv.Stater): the file's allocated bytes and bbolt's counters.
+//   - Stats (kv.Stater): the file's allocated bytes, bbolt's counters, and
+//     the drops of OptResidentLimit.
 //   - Compact (kv.Compacter): bbolt reuses freed pages but never shrinks
 //     its file. Compact copies the live data into a new file with full
 //     pages, syncs it and renames it over the old one, so a crash leaves
@@ -87,19 +88,58 @@
 //
 // # Memory budget
 //
-// bbolt keeps no cache of its own: reads go through the mmap to the OS page
-// cache, which the kernel sizes. Config.MemoryBudget is therefore not used
-// (it is reported by Info but changes nothing). A write transaction holds
-// the pages it dirties in the Go heap until it commits; kv's transaction
-// limits (kv.MaxTxnBytes) bound that, except for DeleteRange, which keeps
-// the B+tree nodes of the whole range in memory until its commit.
+// bbolt keeps no cache of its own: reads go through the mapping to the OS
+// page cache, which the kernel sizes. A write transaction holds the pages
+// it dirties in the Go heap until it commits; kv's transaction limits
+// (kv.MaxTxnBytes) bound that, except for DeleteRange, which keeps the
+// B+tree nodes of the whole range in memory until its commit.
+//
+// What the budget bounds is the other part of this process's RSS: every
+// page of the file the process reads through the mapping stays mapped in
+// its page tables, and counts in its RSS (as RssFile), until the store
+// closes or the kernel reclaims it. The kernel maps 16 neighbouring pages
+// at each fault (fault-around, even under bbolt's MADV_RANDOM), so with
+// hashed keys, whose writes land all over the file, the process soon maps
+// the whole file: 1.1 GiB of RSS for the 1.07 GiB file of a
+// million-node nodestore traversal, against 159 MiB of heap.
+//
+// With OptResidentLimit (default: Config.MemoryBudget, 256 MiB unless
+// set; Linux only), the store reads the process's resident file pages
+// from /proc/self/statm every few hundred operations, and when they have
+// grown by the limit since its last drop, drops its mapping of the whole
+// file with madvise(MADV_DONTNEED). The data is untouched: bbolt maps the
+// file read-only and shared and writes with pwrite, so a dropped page
+// still holds exactly what the file holds, in the OS page cache; the next
+// read of it is a minor page fault that maps it again (or a read from
+// disk, if the kernel evicted it meanwhile, as it could have anyway). The
+// drop is made inside an open bbolt transaction, which holds bbolt's mmap
+// lock, so it never meets a remap; concurrent readers only fault.
+//
+// What RSS then means: the heap, plus at most about the limit (and one
+// check interval) of this file's pages mapped by the process. The file's
+// pages are still cached by the kernel, outside the process: they show in
+// the system's page cache ("buff/cache"), they still count against a
+// cgroup memory limit that charges page cache (as they would without the
+// drop), and the kernel can reclaim them under pressure either way. The
+// limit bounds this process's RSS, not the memory the file uses on the
+// machine.
+//
+// The cost is the faults: when the file is larger than the limit and
+// accessed at random, most reads of a page after a drop fault it in again
+// (a few microseconds each). Measured on the nodestore traversal
+// (traverse-gen, 2 shared cores), see the repository's
+// bench/results/million/bbolt.txt: RESULTS_PLACEHOLDER. Set the option to
+// "off" to keep every page mapped (the fastest, and RSS up to the file
+// size), or raise the budget: no drop happens while the file's mapped
+// pages stay below the limit.
 //
 // # Options
 //
 // Config.Options accepts OptInitialMmapSize, OptFreelist,
-// OptNoFreelistSync, OptPageSize and OptLockTimeout; any other key fails
-// Open with kv.ErrInvalidConfig naming it. Config.ReadOnly opens the file
-// read-only with a shared lock, so several read-only stores may share it.
+// OptNoFreelistSync, OptPageSize, OptLockTimeout and OptResidentLimit; any
+// other key fails Open with kv.ErrInvalidConfig naming it.
+// Config.ReadOnly opens the file read-only with a shared lock, so several
+// read-only stores may share it.
 //
 // # Caveats
 //

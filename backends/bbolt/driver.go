@@ -95,7 +95,14 @@ func (Driver) Open(ctx context.Context, dir string, cfg *kv.Config) (kv.Engine, 
 	if err != nil {
 		return nil, err
 	}
-	e := &engine{db: db, path: path, readOnly: cfg.ReadOnly, bo: bo}
+	limit := o.residentLimit
+	if !o.residentLimitSet {
+		limit = cfg.MemoryBudget
+		if limit <= 0 {
+			limit = kv.DefaultMemoryBudget
+		}
+	}
+	e := &engine{db: db, path: path, readOnly: cfg.ReadOnly, bo: bo, res: newResident(limit, cfg.Logger)}
 	if !cfg.ReadOnly {
 		if err := e.ensureBucket(); err != nil {
 			db.Close()

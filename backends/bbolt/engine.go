@@ -29,6 +29,10 @@ type engine struct {
 	readers atomic.Int64
 
 	order []int32 // Apply's scratch: the batch's writes in key order
+
+	// res keeps the resident pages of the file's mapping within
+	// OptResidentLimit; the calls that read or write note their work.
+	res *resident
 }
 
 // use takes mu shared and returns the open bbolt DB; release with
@@ -82,6 +86,7 @@ func (e *engine) Get(key, dst []byte) (out []byte, err error) {
 	defer recoverTo(&err, "get", e.path)
 	err = db.View(func(tx *bolt.Tx) error {
 		out, err = get(tx.Bucket(bucketName), key, dst)
+		e.res.note(tx, 1)
 		return err
 	})
 	if err != nil {
@@ -99,6 +104,7 @@ func (e *engine) NewIter(r kv.IterRange) (kv.Iter, error) {
 	}
 	i := newIter(tx, tx.Bucket(bucketName), r, e.path)
 	i.readers = &e.readers
+	i.res = e.res
 	return i, nil
 }
 
@@ -114,6 +120,7 @@ func (e *engine) Scan(r kv.IterRange, s *kv.Scan) (err error) {
 	var it iter
 	it.init(tx, tx.Bucket(bucketName), r, e.path) // kv keeps r's bounds fixed
 	it.readers = &e.readers
+	it.res = e.res
 	defer func() {
 		if cerr := it.Close(); err == nil {
 			err = cerr
@@ -155,7 +162,7 @@ func (e *engine) NewSnapshot() (s kv.Snapshot, err error) {
 	if err != nil {
 		return nil, wrapErr("snapshot", e.path, err)
 	}
-	snap := &snapshot{tx: tx, b: tx.Bucket(bucketName), path: e.path, readers: &e.readers}
+	snap := &snapshot{tx: tx, b: tx.Bucket(bucketName), path: e.path, readers: &e.readers, res: e.res}
 	e.readers.Add(1)
 	return snap, nil
 }
@@ -211,7 +218,13 @@ func (e *engine) Apply(ctx context.Context, b *kv.Batch) (err error) {
 	if cap(e.order) > 1<<16 {
 		e.order = nil // do not pin the memory of an unusually large batch
 	}
-	return wrapErr("apply", e.path, err)
+	if err != nil {
+		return wrapErr("apply", e.path, err)
+	}
+	// A commit reads, through the mapping, every page on the path to each
+	// key it changes.
+	e.res.noteAfterWrite(db, b.Len())
+	return nil
 }
 
 // keyOrder appends to order the positions of b's writes sorted by key,
@@ -265,7 +278,12 @@ func (e *engine) DeleteRange(ctx context.Context, start, end []byte) (err error)
 		}
 		return deleteRange(ctx, tx.Bucket(bucketName).Cursor(), start, end)
 	})
-	return wrapErr("delete range in", e.path, err)
+	if err != nil {
+		return wrapErr("delete range in", e.path, err)
+	}
+	// It may have read every page of the range: check now.
+	e.res.noteAfterWrite(db, residentCheckEvery)
+	return nil
 }
 
 // deleteRange deletes [start, end) with cursor c. A bbolt cursor standing
@@ -329,17 +347,21 @@ type snapshot struct {
 	path    string
 	done    bool
 	readers *atomic.Int64 // the engine's count of open readers
+	res     *resident
 }
 
 func (s *snapshot) Get(key, dst []byte) (out []byte, err error) {
 	defer recoverTo(&err, "get", s.path)
+	s.res.note(s.tx, 1)
 	return get(s.b, key, dst)
 }
 
 // NewIter iterates within the snapshot's transaction; the iterator does not
 // own it.
 func (s *snapshot) NewIter(r kv.IterRange) (kv.Iter, error) {
-	return newIter(s.tx, s.b, r, s.path), nil
+	it := newIter(s.tx, s.b, r, s.path)
+	it.res = s.res
+	return it, nil
 }
 
 // Scan runs a whole iteration within the snapshot's transaction
@@ -347,6 +369,7 @@ func (s *snapshot) NewIter(r kv.IterRange) (kv.Iter, error) {
 func (s *snapshot) Scan(r kv.IterRange, sc *kv.Scan) error {
 	var it iter
 	it.init(s.tx, s.b, r, s.path) // kv keeps r's bounds fixed
+	it.res = s.res
 	return it.scan(sc)
 }
 

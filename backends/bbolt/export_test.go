@@ -32,3 +32,7 @@ func RewriteThenDeleteRange(e kv.Engine, start, end []byte) error {
 		return deleteRange(context.Background(), b.Cursor(), start, end)
 	})
 }
+
+// ResidentSupported reports whether this platform keeps the mapping within
+// OptResidentLimit.
+const ResidentSupported = residentSupported

@@ -19,6 +19,8 @@ import (
 type iter struct {
 	tx      *bolt.Tx      // rolled back by Close when readers is set
 	readers *atomic.Int64 // the engine's count of open readers; nil in a snapshot
+	res     *resident     // noted every iterStepsPerNote steps and at Close
+	steps   int           // steps since the last note
 	c       *bolt.Cursor  // nil: the bucket does not exist, nothing to visit
 	lower   []byte
 	upper   []byte
@@ -57,6 +59,22 @@ func (it *iter) init(tx *bolt.Tx, b *bolt.Bucket, r kv.IterRange, path string) {
 		it.c = b.Cursor()
 	} else {
 		it.done = true
+	}
+}
+
+// iterStepsPerNote is how many steps an iteration makes between two notes
+// to the resident-page policy: a step reads a new page only every few dozen
+// keys, so a long scan is checked about every hundred pages it reads, and
+// short ones at Close.
+const iterStepsPerNote = 4096
+
+// noteSteps tells the resident-page policy that a long iteration is
+// reading pages; it runs within the iteration's transaction, open by the
+// contract of every call on the iterator.
+func (it *iter) noteSteps() {
+	it.steps = 0
+	if it.res != nil && it.tx != nil {
+		it.res.note(it.tx, residentCheckEvery)
 	}
 }
 
@@ -106,6 +124,9 @@ func (it *iter) step() bool {
 			k, v = it.c.Seek(it.lower)
 		}
 	}
+	if it.steps++; it.steps == iterStepsPerNote {
+		it.noteSteps()
+	}
 	if k == nil ||
 		(!it.reverse && it.upper != nil && bytes.Compare(k, it.upper) >= 0) ||
 		(it.reverse && it.lower != nil && bytes.Compare(k, it.lower) < 0) {
@@ -151,6 +172,9 @@ func (it *iter) scan(s *kv.Scan) (err error) {
 		if !s.Emit(k, v) {
 			break
 		}
+		if it.steps++; it.steps == iterStepsPerNote {
+			it.noteSteps()
+		}
 	}
 	it.done = true
 	return nil
@@ -183,5 +207,8 @@ func (it *iter) Close() (err error) {
 	it.tx = nil
 	defer it.readers.Add(-1)
 	defer recoverTo(&err, "close iterator of", it.path)
+	if it.res != nil {
+		it.res.note(tx, 1) // the iteration may have read many pages
+	}
 	return wrapErr("close iterator of", it.path, tx.Rollback())
 }

@@ -48,6 +48,15 @@ const (
 	// command, another library) holds the file; past it, Open fails with
 	// kv.ErrLocked instead of waiting forever as bbolt would.
 	OptLockTimeout = "lock_timeout"
+	// OptResidentLimit bounds how much of the data file this process keeps
+	// mapped in its page tables, the part of the file counted in the
+	// process's RSS: a size (as for OptInitialMmapSize), or "0" or "off"
+	// to let the mapping grow to the whole file. Default: the store's
+	// Config.MemoryBudget (kv.DefaultMemoryBudget, 256 MiB, unless set),
+	// since bbolt has no cache of its own for the budget to size. Linux
+	// only; elsewhere it is accepted and does nothing. See the package
+	// documentation, "Memory budget", for what it does and costs.
+	OptResidentLimit = "resident_limit"
 )
 
 // DefaultLockTimeout is the default for OptLockTimeout.
@@ -72,7 +81,7 @@ func defaultInitialMmapSize() int {
 // Open falls back to bbolt's own default (0).
 const minFallbackMmapSize = 1 << 30
 
-var acceptedOptions = []string{OptFreelist, OptInitialMmapSize, OptLockTimeout, OptNoFreelistSync, OptPageSize}
+var acceptedOptions = []string{OptFreelist, OptInitialMmapSize, OptLockTimeout, OptNoFreelistSync, OptPageSize, OptResidentLimit}
 
 // options are the parsed backend options.
 type options struct {
@@ -82,6 +91,8 @@ type options struct {
 	noFreelistSync     bool
 	pageSize           int
 	lockTimeout        time.Duration
+	residentLimit      int64 // bytes; 0: off; meaningful only if residentLimitSet
+	residentLimitSet   bool  // given by the user; otherwise Config.MemoryBudget
 }
 
 // parseOptions validates the backend options of a Config.
@@ -137,6 +148,17 @@ func parseOptions(m map[string]string) (options, error) {
 				return o, optErr(k, v, `want a positive duration such as "1s" or "500ms"`)
 			}
 			o.lockTimeout = d
+		case OptResidentLimit:
+			o.residentLimitSet = true
+			if strings.EqualFold(v, "off") {
+				o.residentLimit = 0
+				break
+			}
+			n, err := parseSize(v)
+			if err != nil {
+				return o, optErr(k, v, `want a size in bytes such as 268435456 or 256MiB, or "off"`)
+			}
+			o.residentLimit = n
 		default:
 			return o, fmt.Errorf("%w: bbolt: unknown option %q (accepted: %s)",
 				kv.ErrInvalidConfig, k, strings.Join(acceptedOptions, ", "))

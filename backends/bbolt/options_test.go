@@ -21,7 +21,7 @@ func TestOptions(t *testing.T) {
 	}{
 		{name: "none"},
 		{name: "unknown key", opts: map[string]string{"cache_size": "1"},
-			wantErr: `unknown option "cache_size" (accepted: freelist, initial_mmap_size, lock_timeout, no_freelist_sync, page_size)`},
+			wantErr: `unknown option "cache_size" (accepted: freelist, initial_mmap_size, lock_timeout, no_freelist_sync, page_size, resident_limit)`},
 		{name: "freelist array", opts: map[string]string{"freelist": "array"}},
 		{name: "freelist map", opts: map[string]string{"freelist": "map"}},
 		{name: "freelist bad", opts: map[string]string{"freelist": "list"}, wantErr: `freelist="list"`},
@@ -47,6 +47,28 @@ func TestOptions(t *testing.T) {
 		{name: "initial_mmap_size zero", opts: map[string]string{"initial_mmap_size": "0"}},
 		{name: "initial_mmap_size negative", opts: map[string]string{"initial_mmap_size": "-1"}, wantErr: "initial_mmap_size"},
 		{name: "initial_mmap_size bad unit", opts: map[string]string{"initial_mmap_size": "3 parsecs"}, wantErr: "initial_mmap_size"},
+		{name: "resident_limit default", check: func(t *testing.T, st kv.Stats) {
+			if want := residentLimitIfSupported(kv.DefaultMemoryBudget); st.Engine.Extra["resident_limit"] != want {
+				t.Errorf("resident_limit = %d, want %d (the default budget)", st.Engine.Extra["resident_limit"], want)
+			}
+		}},
+		{name: "resident_limit unit", opts: map[string]string{"resident_limit": "64MiB"}, check: func(t *testing.T, st kv.Stats) {
+			if want := residentLimitIfSupported(64 << 20); st.Engine.Extra["resident_limit"] != want {
+				t.Errorf("resident_limit = %d, want %d", st.Engine.Extra["resident_limit"], want)
+			}
+		}},
+		{name: "resident_limit off", opts: map[string]string{"resident_limit": "off"}, check: func(t *testing.T, st kv.Stats) {
+			if got := st.Engine.Extra["resident_limit"]; got != 0 {
+				t.Errorf("resident_limit = %d, want 0 (off)", got)
+			}
+		}},
+		{name: "resident_limit zero", opts: map[string]string{"resident_limit": "0"}, check: func(t *testing.T, st kv.Stats) {
+			if got := st.Engine.Extra["resident_limit"]; got != 0 {
+				t.Errorf("resident_limit = %d, want 0 (off)", got)
+			}
+		}},
+		{name: "resident_limit bad", opts: map[string]string{"resident_limit": "lots"}, wantErr: "resident_limit"},
+		{name: "resident_limit negative", opts: map[string]string{"resident_limit": "-5"}, wantErr: "resident_limit"},
 		{name: "lock_timeout", opts: map[string]string{"lock_timeout": "250ms"}},
 		{name: "lock_timeout zero", opts: map[string]string{"lock_timeout": "0s"}, wantErr: "positive duration"},
 		{name: "lock_timeout bad", opts: map[string]string{"lock_timeout": "soon"}, wantErr: "lock_timeout"},

@@ -23,6 +23,10 @@ import (
 //	page_allocs_bytes   bytes of page buffers allocated by commits
 //	cursors             cursors created since Open
 //	splits, spills, rebalances   B+tree node operations since Open
+//	resident_limit      OptResidentLimit in bytes; 0 when off or not
+//	                    supported on this platform
+//	resident_drops      times the store dropped its mapping of the file
+//	                    since Open (see OptResidentLimit)
 func (e *engine) Stats() (st kv.EngineStats, err error) {
 	db, err := e.use()
 	if err != nil {
@@ -53,6 +57,8 @@ func (e *engine) Stats() (st kv.EngineStats, err error) {
 		"splits":               ts.GetSplit(),
 		"spills":               ts.GetSpill(),
 		"rebalances":           ts.GetRebalance(),
+		"resident_limit":       e.res.activeLimit(),
+		"resident_drops":       e.res.drops.Load(),
 	}
 	return st, nil
 }
