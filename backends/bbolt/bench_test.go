@@ -218,3 +218,37 @@ func BenchmarkLargeBatch(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkResidentLimit is the price of resident_limit: random point
+// reads of a store of about 48 MiB, its whole mapping kept ("off") against
+// a limit of a quarter of the file, which drops the mapping again and
+// again so that most reads fault their page back in. Compare the two
+// lines of one run:
+//
+//	go test -run '^$' -bench ResidentLimit ./backends/bbolt
+func BenchmarkResidentLimit(b *testing.B) {
+	const n = 40000
+	value := bytes.Repeat([]byte("v"), 1000)
+	for _, limit := range []string{"off", "12MiB"} {
+		b.Run("limit="+limit, func(b *testing.B) {
+			db := open(b, "", map[string]string{"resident_limit": limit})
+			fill(b, db, "key%07d", 0, n, value)
+			ctx := context.Background()
+			keys := make([][]byte, n)
+			for i := range keys {
+				keys[i] = fmt.Appendf(nil, "key%07d", (i*7919)%n)
+			}
+			var dst []byte
+			for i := 0; b.Loop(); i++ {
+				var err error
+				if dst, err = db.GetAppend(ctx, dst[:0], keys[i%n]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			if st, err := db.Stats(); err == nil {
+				b.ReportMetric(float64(st.Engine.Extra["resident_drops"]), "drops")
+			}
+		})
+	}
+}
