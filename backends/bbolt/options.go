@@ -54,8 +54,9 @@ const (
 	// to let the mapping grow to the whole file. Default: the store's
 	// Config.MemoryBudget (kv.DefaultMemoryBudget, 256 MiB, unless set),
 	// since bbolt has no cache of its own for the budget to size. Linux
-	// only; elsewhere it is accepted and does nothing. See the package
-	// documentation, "Memory budget", for what it does and costs.
+	// only (it reads /proc/self/statm); elsewhere, or without /proc, it is
+	// accepted and does nothing (Stats reports resident_limit 0). See the
+	// package documentation, "Memory budget", for what it does and costs.
 	OptResidentLimit = "resident_limit"
 )
 
