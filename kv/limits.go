@@ -3,7 +3,8 @@ package kv
 // Limits shared by every backend. They are the same everywhere so that a
 // program tested on one backend does not fail on another. The transaction
 // limit derives from Badger's: a Badger transaction may hold at most 15% of
-// its memtable (64 MiB by default), so MaxTxnBytes stays below 9.6 MiB.
+// its memtable, and the badger backend never runs a memtable below 56 MiB
+// (8.4 MiB per transaction), so MaxTxnBytes stays at 8 MiB.
 const (
 	// MaxKeySize is the largest key, in bytes (bbolt's own limit).
 	MaxKeySize = 32 << 10
