@@ -335,6 +335,7 @@ func (e *engine) Close() (err error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	defer recoverTo(&err, "close", e.path)
+	e.res.close()
 	// After a failed Compact the file is already closed: bbolt's Close of
 	// a closed DB does nothing.
 	return wrapErr("close", e.path, e.db.Close())

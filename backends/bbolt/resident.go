@@ -10,9 +10,9 @@ import (
 
 // residentCheckEvery is how many operations (writes in committed batches,
 // Gets, iterations) pass between two readings of the process's resident
-// file pages. A reading costs one small read of /proc/self/statm (a few
-// microseconds); between two of them the mapping can grow by what those
-// operations touch.
+// file pages. A reading costs one pread of /proc/self/statm (about 1 µs, so
+// about 4 ns per Get); between two of them the mapping can grow by what
+// those operations touch.
 const residentCheckEvery = 256
 
 // resident keeps the pages of the data file that this process has mapped
@@ -41,6 +41,7 @@ type resident struct {
 
 	mu        sync.Mutex // one check at a time; the others skip theirs
 	threshold int64      // guarded by mu: process file RSS that triggers a drop
+	rss       *rssReader // guarded by mu; nil when disabled from the start
 }
 
 // newResident returns the drop policy for a store opened with limit (0:
@@ -51,13 +52,31 @@ func newResident(limit int64, logger *slog.Logger) *resident {
 		r.disabled.Store(true)
 		return r
 	}
-	cur, ok := fileRSS()
+	rss, ok := openRSS()
 	if !ok {
 		r.disabled.Store(true)
 		return r
 	}
-	r.threshold = cur + limit
+	cur, ok := rss.read()
+	if !ok {
+		rss.close()
+		r.disabled.Store(true)
+		return r
+	}
+	r.rss, r.threshold = rss, cur+limit
 	return r
+}
+
+// close releases what the policy holds open; the store is closing, so no
+// check runs any more.
+func (r *resident) close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.disabled.Store(true)
+	if r.rss != nil {
+		r.rss.close()
+		r.rss = nil
+	}
 }
 
 // activeLimit is the limit in force: 0 when off, unsupported, or turned
@@ -112,7 +131,10 @@ func (r *resident) check(tx *bolt.Tx) {
 	}
 	defer r.mu.Unlock()
 	r.ops.Store(0)
-	cur, ok := fileRSS()
+	if r.rss == nil { // closed meanwhile
+		return
+	}
+	cur, ok := r.rss.read()
 	if !ok {
 		r.disabled.Store(true)
 		return
@@ -127,7 +149,7 @@ func (r *resident) check(tx *bolt.Tx) {
 		return
 	}
 	r.drops.Add(1)
-	if after, ok := fileRSS(); ok {
+	if after, ok := r.rss.read(); ok {
 		cur = after
 	}
 	r.threshold = cur + r.limit

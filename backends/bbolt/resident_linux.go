@@ -15,18 +15,33 @@ const residentSupported = true
 
 var pageBytes = int64(os.Getpagesize())
 
-// fileRSS returns the process's resident file-backed and shared-memory
-// pages in bytes: the third field of /proc/self/statm (RssFile + RssShmem),
-// which is what the data file's mapping adds to RSS. ok is false when
-// /proc is not mounted.
-func fileRSS() (n int64, ok bool) {
-	var buf [128]byte
+// rssReader reads the process's resident file-backed and shared-memory
+// pages: the third field of /proc/self/statm (RssFile + RssShmem), which is
+// what the data file's mapping adds to RSS. It keeps the file open and
+// rereads it from offset 0 with one pread (about 1 µs here, against 7 µs
+// for an open, read and close each time).
+type rssReader struct {
+	f  *os.File
+	fd int
+}
+
+// openRSS opens /proc/self/statm; ok is false when /proc is not mounted.
+func openRSS() (r *rssReader, ok bool) {
 	f, err := os.Open("/proc/self/statm")
 	if err != nil {
+		return nil, false
+	}
+	return &rssReader{f: f, fd: int(f.Fd())}, true
+}
+
+// read returns the resident file pages in bytes; ok is false when the
+// file cannot be read or parsed. The caller serializes calls.
+func (r *rssReader) read() (n int64, ok bool) {
+	var buf [128]byte
+	m, err := syscall.Pread(r.fd, buf[:], 0)
+	if err != nil || m <= 0 {
 		return 0, false
 	}
-	m, _ := f.Read(buf[:])
-	f.Close()
 	fields := bytes.Fields(buf[:m])
 	if len(fields) < 3 {
 		return 0, false
@@ -37,6 +52,8 @@ func fileRSS() (n int64, ok bool) {
 	}
 	return pages * pageBytes, true
 }
+
+func (r *rssReader) close() { _ = r.f.Close() }
 
 // dropPages removes this process's page-table entries for [addr,
 // addr+size) of a shared file mapping (MADV_DONTNEED): the pages stay in

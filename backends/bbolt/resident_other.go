@@ -7,6 +7,12 @@ package bbolt
 // process's resident file pages.
 const residentSupported = false
 
-func fileRSS() (int64, bool) { return 0, false }
+type rssReader struct{}
+
+func openRSS() (*rssReader, bool) { return nil, false }
+
+func (*rssReader) read() (int64, bool) { return 0, false }
+
+func (*rssReader) close() {}
 
 func dropPages(addr, size uintptr) error { return nil }
