@@ -99,7 +99,14 @@ func (r *resident) due(weight int) bool {
 
 // note records weight operations made in tx and, when a check is due,
 // checks within tx (which must stay open until note returns).
+//
+// A file smaller than the limit cannot have more pages mapped than the
+// limit: then nothing is counted (a store that fits in its budget pays a
+// size read per operation, no atomic).
 func (r *resident) note(tx *bolt.Tx, weight int) {
+	if tx.Size() < r.limit {
+		return
+	}
 	if r.due(weight) {
 		r.check(tx)
 	}
@@ -133,6 +140,9 @@ func (r *resident) check(tx *bolt.Tx) {
 	r.ops.Store(0)
 	if r.rss == nil { // closed meanwhile
 		return
+	}
+	if tx.Size() < r.limit {
+		return // the whole file fits in the limit
 	}
 	cur, ok := r.rss.read()
 	if !ok {
