@@ -105,7 +105,9 @@
 //
 // With OptResidentLimit (default: Config.MemoryBudget, 256 MiB unless
 // set; Linux only), the store reads the process's resident file pages
-// from /proc/self/statm every few hundred operations, and when they have
+// from /proc/self/statm every few hundred operations while the data file
+// is larger than the limit (a smaller file cannot exceed it: nothing is
+// counted; a reading is one pread, about 1 µs), and when they have
 // grown by the limit since its last drop, drops its mapping of the whole
 // file with madvise(MADV_DONTNEED). The data is untouched: bbolt maps the
 // file read-only and shared and writes with pwrite, so a dropped page
