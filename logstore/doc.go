@@ -88,8 +88,8 @@
 //   - default: a default LogBuffer (BatchSize 500) against kv's bulk write
 //     (NewBulkWriterSize) in chunks of 512 KiB, the fastest chunk size for
 //     these keys on every backend. This is the measure of the 70% target:
-//     what the engine gets from LogBuffer against the fastest raw way to write the
-//     same bytes.
+//     what the engine gets from LogBuffer against the fastest raw way to
+//     write the same bytes.
 //   - batch=500: the stricter pairing, against Store.Write of kv.Batches of
 //     the same 500 entries, so both sides commit as many transactions.
 //   - batch=max: BatchSize 1<<20 (capped by the transaction limits) against
