@@ -4,12 +4,12 @@
 SHELL         := bash
 GO            ?= go
 GOLANGCI_LINT ?= github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
-BENCHSTAT     ?= golang.org/x/perf/cmd/benchstat@latest
+BENCHSTAT     ?= golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 FUZZTIME      ?= 30s
 BENCH_OUT     ?= bench-results
 BENCH_FLAGS   ?=
 
-.PHONY: all test test-short bench lint vet fmt stress fuzz build clean
+.PHONY: all test test-short bench calibrate lint vet fmt stress fuzz build clean
 
 all: test
 
@@ -31,6 +31,15 @@ fmt:
 ## bench: compare the backends on the default workload; results under bench-results/.
 bench:
 	$(GO) run ./cmd/polykv bench --out $(BENCH_OUT) $(BENCH_FLAGS)
+
+## calibrate: polykv against each engine's own API, as paired Go benchmarks
+## (short timed blocks alternating in one process); benchstat prints the
+## medians, overhead-p50-% being the overhead in percent. About 2 minutes.
+calibrate:
+	@mkdir -p $(BENCH_OUT)
+	set -o pipefail; $(GO) test -run '^$$' -bench OverheadPaired -benchtime 200x -count 6 ./bench/ | tee $(BENCH_OUT)/paired.txt
+	$(GO) run $(BENCHSTAT) $(BENCH_OUT)/paired.txt
+	@echo "raw results: $(BENCH_OUT)/paired.txt"
 
 ## lint: golangci-lint at a pinned version (fetched by go run).
 lint:
