@@ -99,18 +99,21 @@ func (r *resident) due(weight int) bool {
 
 // note records weight operations made in tx and, when a check is due,
 // checks within tx (which must stay open until note returns).
-//
-// A file smaller than the limit cannot have more pages mapped than the
-// limit: then nothing is counted (a store that fits in its budget pays a
+// Nothing is counted while the file fits (a store within its budget pays a
 // size read per operation, no atomic).
 func (r *resident) note(tx *bolt.Tx, weight int) {
-	if tx.Size() < r.limit {
+	if r.fits(tx) {
 		return
 	}
 	if r.due(weight) {
 		r.check(tx)
 	}
 }
+
+// fits reports whether the whole file tx sees is smaller than the limit:
+// then its mapping cannot hold more pages than the limit, and there is
+// nothing to check or drop.
+func (r *resident) fits(tx *bolt.Tx) bool { return tx.Size() < r.limit }
 
 // noteAfterWrite records a committed write of weight operations and, when
 // a check is due, checks within a read transaction of its own: the write
@@ -141,8 +144,8 @@ func (r *resident) check(tx *bolt.Tx) {
 	if r.rss == nil { // closed meanwhile
 		return
 	}
-	if tx.Size() < r.limit {
-		return // the whole file fits in the limit
+	if r.fits(tx) {
+		return
 	}
 	cur, ok := r.rss.read()
 	if !ok {

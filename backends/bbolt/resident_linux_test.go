@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/polykv/polykv/backends/bbolt"
 	"github.com/polykv/polykv/kv"
 )
 
@@ -93,4 +94,44 @@ func pad7(j int) string {
 		s = "0" + s
 	}
 	return s
+}
+
+// openStatm counts this process's open descriptors on /proc/self/statm
+// (as /proc/self/fd links read "/proc/<pid>/statm").
+func openStatm(t *testing.T) int {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	n := 0
+	for _, fd := range fds {
+		if target, err := os.Readlink("/proc/self/fd/" + fd.Name()); err == nil &&
+			target == "/proc/"+strconv.Itoa(os.Getpid())+"/statm" {
+			n++
+		}
+	}
+	return n
+}
+
+// TestResidentLimitClosesStatm: a store with resident_limit keeps
+// /proc/self/statm open while it is open, and Close releases it, so a
+// program opening and closing stores does not run out of descriptors.
+func TestResidentLimitClosesStatm(t *testing.T) {
+	before := openStatm(t)
+	db, err := bbolt.Open(context.Background(), kv.Config{Path: t.TempDir(), Durability: kv.NoSync,
+		Options: map[string]string{"resident_limit": "1MiB"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := openStatm(t); got != before+1 {
+		db.Close()
+		t.Fatalf("open store: %d descriptors on statm, want %d", got, before+1)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := openStatm(t); got != before {
+		t.Fatalf("after Close: %d descriptors on statm, want %d", got, before)
+	}
 }
