@@ -109,7 +109,7 @@ func bulkLoad(b testing.TB, s kv.Store, keys, values [][]byte) {
 }
 
 // bulkLoadChunks writes keys and values with a kv.BulkWriter in chunks of
-// chunkBytes (0: the BulkWriter's default).
+// chunkBytes (0: kv.MaxTxnBytes).
 func bulkLoadChunks(b testing.TB, s kv.Store, keys, values [][]byte, chunkBytes int) {
 	w := kv.NewBulkWriterSize(context.Background(), s, chunkBytes)
 	for i := range keys {
@@ -130,11 +130,11 @@ func bulkLoadChunks(b testing.TB, s kv.Store, keys, values [][]byte, chunkBytes 
 //     seed's NewLogBuffer) against kv's raw bulk write, kv.BulkWriter, in
 //     chunks of 512 KiB: the comparison. 512 KiB is the fastest
 //     chunk size measured for these keys on every backend (chunks of 8 MiB,
-//     NewBulkWriter's default, were 1.1 to 1.9 times slower);
+//     kv.MaxTxnBytes, were 1.1 to 1.9 times slower);
 //   - batch=500: the same LogBuffer against Store.Write of kv.Batches of
 //     500, the same transactions as the buffer's (a stricter comparison);
 //   - batch=max: BatchSize 1<<20 (flushes capped by the transaction
-//     limits) against kv.BulkWriter.
+//     limits) against kv.BulkWriter in chunks of kv.MaxTxnBytes.
 //
 // Metrics: raw-MB/s and buf-MB/s of key+value bytes, buf/raw, the ratio of
 // the two throughputs (the target is at least 0.70), and buf/raw-cpu, the
@@ -150,7 +150,7 @@ func BenchmarkIngest(b *testing.B) {
 		name     string
 		batch    int // the LogBuffer's BatchSize; 0 takes the default
 		rawBatch int // the raw side's kv.Batch size; 0: kv.BulkWriter
-		rawChunk int // the BulkWriter's chunk bytes; 0: its default
+		rawChunk int // the BulkWriter's chunk bytes; 0: kv.MaxTxnBytes
 	}{
 		{"default", 0, 0, 512 << 10},
 		{"batch=500", 500, 500, 0},

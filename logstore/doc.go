@@ -93,7 +93,7 @@
 //   - batch=500: the stricter pairing, against Store.Write of kv.Batches of
 //     the same 500 entries, so both sides commit as many transactions.
 //   - batch=max: BatchSize 1<<20 (capped by the transaction limits) against
-//     the default kv.BulkWriter (chunks up to kv.MaxTxnBytes).
+//     kv.BulkWriter in chunks up to kv.MaxTxnBytes.
 //
 // Minimum - maximum of the three runs:
 //

@@ -33,7 +33,7 @@ type Store struct {
 
 // DefaultChunkBytes is the default Options.ChunkBytes on bbolt and on
 // backends nodestore does not know: just below kv.MaxTxnBytes, as
-// kv.BulkWriter does. On bbolt each commit rewrites the pages it touches,
+// kv.BulkWriter does for keys out of order. On bbolt each commit rewrites the pages it touches,
 // so fewer and larger chunks load faster.
 const DefaultChunkBytes = kv.MaxTxnBytes - chunkByteSlack
 
@@ -60,9 +60,9 @@ type Options struct {
 	// transactions, counted as kv counts transaction sizes. 0 means the
 	// backend's default: SmallChunkBytes on badger, pebble and memory,
 	// which load faster with smaller transactions, and DefaultChunkBytes
-	// (just below kv.MaxTxnBytes, as kv.BulkWriter does) on bbolt and any
-	// other backend. Larger values are capped; chunks also stay below
-	// kv.MaxTxnOps writes.
+	// (just below kv.MaxTxnBytes, as kv.BulkWriter for keys out of order)
+	// on bbolt and any other backend. Larger values are capped; chunks
+	// also stay below kv.MaxTxnOps writes.
 	ChunkBytes int
 }
 
