@@ -234,6 +234,16 @@ func (s *Scan) bounds(opts IterOptions) (r IterRange, empty bool) {
 	return IterRange{Lower: lower, Upper: upper, Reverse: opts.Reverse, KeysOnly: opts.KeysOnly}, false
 }
 
+// Remaining returns how many more keys the iteration may emit before its
+// limit (IterOptions.Limit) stops it, or 0 when it has no limit. An engine
+// that gathers keys before emitting them need gather no more.
+func (s *Scan) Remaining() int {
+	if s.limit == 0 {
+		return 0
+	}
+	return s.limit - s.n
+}
+
 // InCallback reports whether the iteration's function is running: true
 // inside Emit while it calls the function (and afterwards if the function
 // panicked).
