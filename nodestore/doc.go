@@ -97,9 +97,9 @@
 // non-root node always has its entry under its path's parent) and the few
 // level-0 keys (the roots), falling back to point reads of path keys when
 // a parent already holds many more children than the chunk adds. On the
-// memory backend it reads every path key instead: an iterator there
-// freezes the tree, and the commit that follows would copy every tree node
-// it touches. Chunks default to SmallChunkBytes on badger, pebble and
+// memory backend it reads every path key instead: a scan of more than 256
+// keys there clones the tree, and the commit that follows would copy every
+// tree node it touches. Chunks default to SmallChunkBytes on badger, pebble and
 // memory and to DefaultChunkBytes on bbolt (Options.ChunkBytes). Every
 // write transaction (Insert, the status changes, CompleteWithChildren and
 // each chunk of a batch) likewise reads everything it needs — nodes,

@@ -25,9 +25,11 @@ type Store struct {
 	chunkBytes int
 	// pointExists makes batch inserts check each path with a point read
 	// instead of scanning the children index of each parent. On the
-	// memory backend a point read is a tree lookup while an iterator
-	// freezes the tree (a copy-on-write snapshot), making the commit that
-	// follows copy every tree node it touches.
+	// memory backend a point read is a tree lookup while a scan of more
+	// than 256 keys (the root's children index, say) clones the tree, and
+	// the commit that follows then copies every tree node it touches
+	// (measured on 2026-11-26: 0.76-0.79 of the raw speed with point
+	// reads, 0.63-0.67 with scans).
 	pointExists bool
 }
 

@@ -20,11 +20,23 @@
 //
 // Writes (a batch, an Update's commit, a range delete) are applied to one
 // live tree under a mutex, so each is atomic: a reader sees all of it or
-// none of it. An iteration or a View works on a copy-on-write clone of the
-// tree taken when it starts (O(1), shared by all readers until the next
-// write), so it holds no lock while it runs, never blocks a writer, and a
-// write made while iterating — even from inside the callback — cannot
-// deadlock or change what the iteration visits.
+// none of it. Readers never hold the lock while user code runs, never
+// block a writer for longer than a lookup, and a write made while
+// iterating — even from inside the callback — cannot deadlock or change
+// what the iteration visits:
+//
+//   - a View reads the live tree while no write has happened since it
+//     began; the first write during a View clones the tree for it;
+//   - a scan of at most 256 keys (or with a limit of at most 256) gathers
+//     its entries under the read lock and hands them out afterwards;
+//   - a larger scan walks a clone of the tree, shared by every reader
+//     until the next write.
+//
+// A clone is O(1) (copy-on-write), but the writes after it copy each tree
+// node they touch, so the store clones only when a reader needs it to:
+// Stats reports the count (Engine.Extra["clones"]). On the bench's
+// traverse-gen workload at 200,000 nodes this took the memory backend from
+// 50.8k to 68.6k nodes/s (2026-11-26, 3 runs each).
 //
 // # Caveats
 //

@@ -3,10 +3,12 @@ package memory
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tidwall/btree"
 
@@ -72,25 +74,59 @@ type item struct {
 func less(a, b item) bool { return bytes.Compare(a.key, b.key) < 0 }
 
 // engine keeps the live tree w, changed only under mu by Apply and
-// DeleteRange. Readers that need a stable view (iterators, snapshots) take
-// a copy-on-write clone of w, made at most once between two writes and then
-// shared: cloning is O(1), and the clone is never modified, so iterating it
-// needs no lock and a write during an iteration can never deadlock.
+// DeleteRange. Each state of w between two writes is an epoch (cur), and a
+// reader that needs a stable view gets one without holding a lock while it
+// runs:
+//
+//   - A snapshot (a View) reads the live tree under the read lock for as
+//     long as its epoch is current. The first write after it clones the
+//     tree for the snapshots still open, so a View that ends before the
+//     next write costs the writer nothing.
+//   - An iterator walks a clone of the epoch, taken at most once per epoch
+//     and shared. A clone is never modified, so a write made during an
+//     iteration, even from inside its callback, cannot deadlock or change
+//     what the iteration visits.
+//   - A whole scan (kv.Scanner) of at most scanGather keys gathers its
+//     items under the read lock and hands them out after releasing it:
+//     items are never modified, so the gathered list is a consistent view
+//     without a clone. Larger scans walk a clone.
+//
+// Cloning is O(1) (github.com/tidwall/btree's copy-on-write Copy), but it
+// marks every node shared, so each write after it copies the nodes it
+// touches, root to leaf: avoiding clones is what the epochs are for.
 type engine struct {
 	mu     sync.RWMutex
 	w      *btree.BTreeG[item] // nil after Close
-	frozen *btree.BTreeG[item] // clone of w at the latest write, or nil
+	cur    *epoch              // the state w holds
 	bytes  int64               // sum of len(key)+len(value)
+	clones atomic.Int64        // clones of w taken (Stats)
 }
+
+// epoch is one state of the store, from one write to the next.
+type epoch struct {
+	// tree is the state, frozen: nil until a reader or a write needed a
+	// clone, set once under the engine's write lock.
+	tree atomic.Pointer[btree.BTreeG[item]]
+	// snaps counts the open snapshots of the epoch. It grows under the
+	// engine's read lock, so a writer (holding the write lock) sees every
+	// snapshot it must clone the tree for.
+	snaps atomic.Int64
+}
+
+// scanGather is the most keys a scan gathers under the read lock instead
+// of walking a clone.
+const scanGather = 256
 
 var (
 	_ kv.Engine       = (*engine)(nil)
 	_ kv.RangeDeleter = (*engine)(nil)
 	_ kv.Stater       = (*engine)(nil)
+	_ kv.Scanner      = (*engine)(nil)
+	_ kv.Scanner      = (*snapshot)(nil)
 )
 
 func newEngine() *engine {
-	return &engine{w: newTree()}
+	return &engine{w: newTree(), cur: new(epoch)}
 }
 
 func newTree() *btree.BTreeG[item] {
@@ -98,6 +134,8 @@ func newTree() *btree.BTreeG[item] {
 }
 
 func errClosed() error { return fmt.Errorf("%w (memory)", kv.ErrClosed) }
+
+var errSnapshotClosed = errors.New("memory: snapshot used after Close")
 
 // Get appends the value of key to dst.
 func (e *engine) Get(key, dst []byte) ([]byte, error) {
@@ -117,15 +155,42 @@ func get(t *btree.BTreeG[item], key, dst []byte) ([]byte, error) {
 	return append(dst, it.value...), nil
 }
 
+// freeze returns the current epoch's clone of w, taking it if need be.
+// The caller holds the write lock and w is open.
+func (e *engine) freeze() *btree.BTreeG[item] {
+	t := e.cur.tree.Load()
+	if t == nil {
+		t = e.w.Copy() // Copy also marks w's nodes as shared
+		e.clones.Add(1)
+		e.cur.tree.Store(t)
+	}
+	return t
+}
+
+// nextEpoch ends the current epoch before a write changes w: the open
+// snapshots of the epoch get a clone of w (or w itself when replaced is
+// set: the write swaps in another tree and never changes this one). The
+// caller holds the write lock.
+func (e *engine) nextEpoch(replaced bool) {
+	if e.cur.snaps.Load() > 0 && e.cur.tree.Load() == nil {
+		if replaced {
+			e.cur.tree.Store(e.w)
+		} else {
+			e.freeze()
+		}
+	}
+	e.cur = new(epoch)
+}
+
 // view returns a tree that no one will modify any more: the current state.
 func (e *engine) view() (*btree.BTreeG[item], error) {
 	e.mu.RLock()
-	t, w := e.frozen, e.w
+	w, ep := e.w, e.cur
 	e.mu.RUnlock()
 	if w == nil {
 		return nil, errClosed()
 	}
-	if t != nil {
+	if t := ep.tree.Load(); t != nil {
 		return t, nil
 	}
 	e.mu.Lock()
@@ -133,10 +198,7 @@ func (e *engine) view() (*btree.BTreeG[item], error) {
 	if e.w == nil {
 		return nil, errClosed()
 	}
-	if e.frozen == nil {
-		e.frozen = e.w.Copy() // Copy also marks w's nodes as shared
-	}
-	return e.frozen, nil
+	return e.freeze(), nil
 }
 
 // NewIter returns an iterator over the state at the time of the call.
@@ -148,13 +210,44 @@ func (e *engine) NewIter(r kv.IterRange) (kv.Iter, error) {
 	return newIter(t, r), nil
 }
 
+// Scan runs a whole iteration (kv.Scanner) on the current state: gathered
+// under the read lock when it has at most scanGather keys, on a clone
+// otherwise.
+func (e *engine) Scan(r kv.IterRange, s *kv.Scan) error {
+	e.mu.RLock()
+	if e.w == nil {
+		e.mu.RUnlock()
+		return errClosed()
+	}
+	t := e.cur.tree.Load()
+	if t == nil {
+		g, complete := gather(e.w, r, s.Remaining())
+		e.mu.RUnlock()
+		if complete {
+			emit(g, s)
+			return nil
+		}
+		g.release()
+		var err error
+		if t, err = e.view(); err != nil {
+			return err
+		}
+	} else {
+		e.mu.RUnlock()
+	}
+	walk(t, r, s)
+	return nil
+}
+
 // NewSnapshot returns a consistent view of the current state.
 func (e *engine) NewSnapshot() (kv.Snapshot, error) {
-	t, err := e.view()
-	if err != nil {
-		return nil, err
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.w == nil {
+		return nil, errClosed()
 	}
-	return snapshot{t}, nil
+	e.cur.snaps.Add(1)
+	return &snapshot{e: e, ep: e.cur}, nil
 }
 
 // Apply applies b atomically: readers see all of it or none of it.
@@ -167,6 +260,7 @@ func (e *engine) Apply(ctx context.Context, b *kv.Batch) error {
 	if e.w == nil {
 		return errClosed()
 	}
+	e.nextEpoch(false)
 	for i := 0; i < b.Len(); i++ {
 		kind, k, v := b.Op(i)
 		switch kind {
@@ -185,7 +279,6 @@ func (e *engine) Apply(ctx context.Context, b *kv.Batch) error {
 			}
 		}
 	}
-	e.frozen = nil
 	return nil
 }
 
@@ -211,22 +304,25 @@ func (e *engine) DeleteRange(ctx context.Context, start, end []byte) error {
 		return nil
 	}
 	if len(victims) == e.w.Len() {
+		e.nextEpoch(true)
 		e.w = newTree()
 		e.bytes = 0
-	} else {
-		for _, it := range victims {
-			e.w.Delete(it)
-			e.bytes -= int64(len(it.key) + len(it.value))
-		}
+		return nil
 	}
-	e.frozen = nil
+	e.nextEpoch(false)
+	for _, it := range victims {
+		e.w.Delete(it)
+		e.bytes -= int64(len(it.key) + len(it.value))
+	}
 	return nil
 }
 
 // Sync does nothing: there is nothing to make durable.
 func (e *engine) Sync() error { return nil }
 
-// Stats reports the bytes of keys and values held and the number of keys.
+// Stats reports the bytes of keys and values held, the number of keys and
+// how many times the tree was cloned for readers (each clone makes the
+// next writes copy the tree nodes they touch).
 func (e *engine) Stats() (kv.EngineStats, error) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
@@ -235,7 +331,7 @@ func (e *engine) Stats() (kv.EngineStats, error) {
 	}
 	return kv.EngineStats{
 		MemoryBytes: e.bytes,
-		Extra:       map[string]int64{"keys": int64(e.w.Len())},
+		Extra:       map[string]int64{"keys": int64(e.w.Len()), "clones": e.clones.Load()},
 	}, nil
 }
 
@@ -244,18 +340,171 @@ func (e *engine) Stats() (kv.EngineStats, error) {
 func (e *engine) Close() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.w, e.frozen, e.bytes = nil, nil, 0
+	if e.w != nil {
+		e.nextEpoch(true)
+	}
+	e.w, e.bytes = nil, 0
 	return nil
 }
 
-// snapshot is a frozen tree.
-type snapshot struct{ t *btree.BTreeG[item] }
+// snapshot is one epoch of an engine: read in the live tree while the
+// epoch is current, in the epoch's clone once a write or Close made it.
+type snapshot struct {
+	e      *engine
+	ep     *epoch
+	closed atomic.Bool
+}
 
-func (s snapshot) Get(key, dst []byte) ([]byte, error) { return get(s.t, key, dst) }
+func (s *snapshot) Get(key, dst []byte) ([]byte, error) {
+	if s.closed.Load() {
+		return nil, errSnapshotClosed
+	}
+	if t := s.ep.tree.Load(); t != nil {
+		return get(t, key, dst)
+	}
+	s.e.mu.RLock()
+	defer s.e.mu.RUnlock()
+	if t := s.ep.tree.Load(); t != nil {
+		return get(t, key, dst)
+	}
+	// No clone under the read lock: the epoch is still current (a write or
+	// Close would have cloned it for this open snapshot), so w holds it.
+	return get(s.e.w, key, dst)
+}
 
-func (s snapshot) NewIter(r kv.IterRange) (kv.Iter, error) { return newIter(s.t, r), nil }
+// frozen returns the snapshot's clone, taking it if the epoch is still
+// current.
+func (s *snapshot) frozen() *btree.BTreeG[item] {
+	if t := s.ep.tree.Load(); t != nil {
+		return t
+	}
+	s.e.mu.Lock()
+	defer s.e.mu.Unlock()
+	if t := s.ep.tree.Load(); t != nil {
+		return t
+	}
+	return s.e.freeze() // the epoch is current: see Get
+}
 
-func (s snapshot) Close() error { return nil }
+func (s *snapshot) NewIter(r kv.IterRange) (kv.Iter, error) {
+	if s.closed.Load() {
+		return nil, errSnapshotClosed
+	}
+	return newIter(s.frozen(), r), nil
+}
+
+// Scan runs a whole iteration (kv.Scanner) on the snapshot, gathered under
+// the read lock while the epoch is current and the range small, as
+// engine.Scan does.
+func (s *snapshot) Scan(r kv.IterRange, sc *kv.Scan) error {
+	if s.closed.Load() {
+		return errSnapshotClosed
+	}
+	t := s.ep.tree.Load()
+	if t == nil {
+		s.e.mu.RLock()
+		if t = s.ep.tree.Load(); t == nil {
+			g, complete := gather(s.e.w, r, sc.Remaining())
+			s.e.mu.RUnlock()
+			if complete {
+				emit(g, sc)
+				return nil
+			}
+			g.release()
+			t = s.frozen()
+		} else {
+			s.e.mu.RUnlock()
+		}
+	}
+	walk(t, r, sc)
+	return nil
+}
+
+func (s *snapshot) Close() error {
+	if !s.closed.Swap(true) {
+		s.ep.snaps.Add(-1)
+	}
+	return nil
+}
+
+// gathered holds the items of a small scan; pooled.
+type gathered struct{ items []item }
+
+var gatherPool = sync.Pool{New: func() any { return &gathered{items: make([]item, 0, scanGather+1)} }}
+
+// gather collects the items of r in t, in the iteration's order: all of
+// them (complete) when r holds at most scanGather, or the first want when
+// want (the scan's remaining limit, 0 for none) is at most scanGather.
+// Otherwise it stops after scanGather+1 and complete is false. The caller
+// holds t's read lock.
+func gather(t *btree.BTreeG[item], r kv.IterRange, want int) (g *gathered, complete bool) {
+	g = gatherPool.Get().(*gathered)
+	stop := scanGather + 1
+	exact := want > 0 && want <= scanGather
+	if exact {
+		stop = want
+	}
+	visitRange(t, r, func(it item) bool {
+		g.items = append(g.items, it)
+		return len(g.items) < stop
+	})
+	return g, exact || len(g.items) <= scanGather
+}
+
+// emit hands the gathered items to s, then returns g to its pool.
+func emit(g *gathered, s *kv.Scan) {
+	for _, it := range g.items {
+		if !s.Emit(it.key, it.value) {
+			break
+		}
+	}
+	g.release()
+}
+
+// release returns g to its pool, dropping its references to the items.
+func (g *gathered) release() {
+	clear(g.items)
+	g.items = g.items[:0]
+	gatherPool.Put(g)
+}
+
+// walk hands the items of r in t, a clone no one modifies, to s.
+func walk(t *btree.BTreeG[item], r kv.IterRange, s *kv.Scan) {
+	visitRange(t, r, func(it item) bool { return s.Emit(it.key, it.value) })
+}
+
+// visitRange calls fn on each item of r in t in the iteration's order,
+// until fn returns false.
+func visitRange(t *btree.BTreeG[item], r kv.IterRange, fn func(item) bool) {
+	if !r.Reverse {
+		visit := func(it item) bool {
+			if r.Upper != nil && bytes.Compare(it.key, r.Upper) >= 0 {
+				return false
+			}
+			return fn(it)
+		}
+		if r.Lower != nil {
+			t.Ascend(item{key: r.Lower}, visit)
+		} else {
+			t.Scan(visit)
+		}
+		return
+	}
+	visit := func(it item) bool {
+		if r.Upper != nil && bytes.Compare(it.key, r.Upper) >= 0 {
+			return true // Descend starts at Upper itself, which is excluded
+		}
+		if r.Lower != nil && bytes.Compare(it.key, r.Lower) < 0 {
+			return false
+		}
+		return fn(it)
+	}
+	if r.Upper != nil {
+		t.Descend(item{key: r.Upper}, visit)
+	} else {
+		t.Reverse(visit)
+	}
+}
 
 // iter walks a frozen tree within [lower, upper).
 type iter struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -82,5 +83,202 @@ func TestInfo(t *testing.T) {
 	g := db.Info().Guarantees
 	if g.Persistent || !g.AtomicDeleteRange {
 		t.Fatalf("Guarantees = %+v, want not persistent, atomic range deletes", g)
+	}
+}
+
+// clones returns how many times the store cloned its tree for readers.
+func clones(t *testing.T, db *kv.DB) int64 {
+	t.Helper()
+	st, err := db.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Engine.Extra["clones"]
+}
+
+// TestReadsWithoutClones checks which reads make the engine clone its tree
+// (after which every write copies the nodes it touches): a View that only
+// reads keys, and scans of at most 256 keys or with a limit, do not; a
+// larger scan does once per state; a View left open across a write does.
+func TestReadsWithoutClones(t *testing.T) {
+	ctx := context.Background()
+	db, err := memory.Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for i := range 1000 {
+		if err := db.Set(ctx, fmt.Appendf(nil, "k%04d", i), []byte("v1")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write := func() {
+		t.Helper()
+		if err := db.Set(ctx, []byte("w"), []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func(opts kv.IterOptions) int {
+		t.Helper()
+		n := 0
+		if err := db.Iterate(ctx, opts, func(k, v []byte) error { n++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	want := int64(0)
+	check := func(what string) {
+		t.Helper()
+		if got := clones(t, db); got != want {
+			t.Fatalf("after %s: %d clones, want %d", what, got, want)
+		}
+	}
+
+	err = db.View(ctx, func(tx kv.ReadTxn) error {
+		_, err := tx.Get([]byte("k0001"))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	write()
+	check("a View of point reads and a write")
+
+	if n := count(kv.IterOptions{Prefix: []byte("k00")}); n != 100 {
+		t.Fatalf("prefix k00: %d keys, want 100", n)
+	}
+	if n := count(kv.IterOptions{Prefix: []byte("k"), Limit: 100, Reverse: true}); n != 100 {
+		t.Fatalf("limit 100: %d keys, want 100", n)
+	}
+	write()
+	check("scans of 100 keys and a write")
+
+	if n := count(kv.IterOptions{Prefix: []byte("k")}); n != 1000 {
+		t.Fatalf("prefix k: %d keys, want 1000", n)
+	}
+	want++
+	check("a scan of 1000 keys")
+	count(kv.IterOptions{Prefix: []byte("k")})
+	check("a second scan of 1000 keys in the same state")
+	write()
+
+	// A View open across a write keeps its state: the write clones the
+	// tree for it, once.
+	err = db.View(ctx, func(tx kv.ReadTxn) error {
+		if err := db.Set(ctx, []byte("k0001"), []byte("v2")); err != nil {
+			return err
+		}
+		v, err := tx.Get([]byte("k0001"))
+		if err != nil || string(v) != "v1" {
+			return fmt.Errorf("Get in the View after a write = %q, %v; want v1", v, err)
+		}
+		var seen []string
+		err = tx.Iterate(kv.IterOptions{Prefix: []byte("k000")}, func(k, v []byte) error {
+			seen = append(seen, string(v))
+			return nil
+		})
+		if err != nil || len(seen) != 10 || seen[1] != "v1" {
+			return fmt.Errorf("Iterate in the View after a write = %v, %v; want 10 values, the second v1", seen, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want++
+	check("a View open across a write")
+	if v, err := db.Get(ctx, []byte("k0001")); err != nil || string(v) != "v2" {
+		t.Fatalf("Get after the View = %q, %v; want v2", v, err)
+	}
+}
+
+// TestSnapshotsUnderConcurrentWrites checks that Views and scans see one
+// state each while a writer keeps changing the store: the writer sets a
+// and b to the same counter in one batch; readers read a, let the writer
+// run, read b, and must find the same value (as must a scan of both).
+func TestSnapshotsUnderConcurrentWrites(t *testing.T) {
+	ctx := context.Background()
+	db, err := memory.Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for i := range 600 { // more keys than a scan gathers without a clone
+		if err := db.Set(ctx, fmt.Appendf(nil, "m%04d", i), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setBoth := func(n int) error {
+		var b kv.Batch
+		v := fmt.Appendf(nil, "%d", n)
+		_ = b.Set([]byte("a"), v)
+		_ = b.Set([]byte("b"), v)
+		_ = b.Set(fmt.Appendf(nil, "m%04d", n%600), v)
+		return db.Write(ctx, &b)
+	}
+	if err := setBoth(0); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	writerDone := make(chan error, 1)
+	go func() {
+		for n := 1; ; n++ {
+			select {
+			case <-stop:
+				writerDone <- nil
+				return
+			default:
+			}
+			if err := setBoth(n); err != nil {
+				writerDone <- err
+				return
+			}
+		}
+	}()
+	rounds := 2000
+	if testing.Short() {
+		rounds = 300
+	}
+	for i := range rounds {
+		err := db.View(ctx, func(tx kv.ReadTxn) error {
+			a, err := tx.Get([]byte("a"))
+			if err != nil {
+				return err
+			}
+			runtime.Gosched()
+			b, err := tx.Get([]byte("b"))
+			if err != nil {
+				return err
+			}
+			if string(a) != string(b) {
+				return fmt.Errorf("View read a=%s then b=%s", a, b)
+			}
+			if i%10 == 0 { // a large scan in the same View: a clone
+				n := 0
+				err = tx.Iterate(kv.IterOptions{Prefix: []byte("m")}, func(k, v []byte) error { n++; return nil })
+				if err != nil || n != 600 {
+					return fmt.Errorf("Iterate in the View: %d keys, %v", n, err)
+				}
+				if b, err = tx.Get([]byte("b")); err != nil || string(a) != string(b) {
+					return fmt.Errorf("View read a=%s, then b=%s after a scan (%v)", a, b, err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var vals []string
+		err = db.Iterate(ctx, kv.IterOptions{Start: []byte("a"), End: []byte("c"), Reverse: i%2 == 1}, func(k, v []byte) error {
+			vals = append(vals, string(v))
+			return nil
+		})
+		if err != nil || len(vals) != 2 || vals[0] != vals[1] {
+			t.Fatalf("scan of a and b = %v, %v", vals, err)
+		}
+	}
+	close(stop)
+	if err := <-writerDone; err != nil {
+		t.Fatal(err)
 	}
 }
