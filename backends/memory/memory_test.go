@@ -25,15 +25,22 @@ func scan(t testing.TB, s kv.Store, opts kv.IterOptions) string {
 	return strings.Join(keys, ",")
 }
 
+// open opens a memory store closed at the end of the test.
+func open(t *testing.T) *kv.DB {
+	t.Helper()
+	db, err := memory.Open(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
 // TestIterBounds checks the engine's seek logic at every kind of bound,
 // including bounds that fall between keys, on keys, and outside the data.
 func TestIterBounds(t *testing.T) {
 	ctx := context.Background()
-	db, err := memory.Open(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := open(t)
 	// Enough keys for a multi-level tree.
 	for i := 0; i < 1000; i += 2 {
 		if err := db.Set(ctx, fmt.Appendf(nil, "k%04d", i), nil); err != nil {
@@ -63,6 +70,25 @@ func TestIterBounds(t *testing.T) {
 		opts := kv.IterOptions{Start: []byte(tc.start), End: []byte(tc.end), Reverse: tc.reverse}
 		if got := scan(t, db, opts); got != tc.want {
 			t.Errorf("[%s, %s) reverse=%v = %q, want %q", tc.start, tc.end, tc.reverse, got, tc.want)
+		}
+	}
+	// Ranges of more than 256 keys walk a clone instead of gathering.
+	for _, tc := range []struct {
+		start, end  string
+		reverse     bool
+		n           int
+		first, last string
+	}{
+		{"", "", false, 500, "k0000", "k0998"},
+		{"", "", true, 500, "k0998", "k0000"},
+		{"k0100", "k0901", false, 401, "k0100", "k0900"},
+		{"k0099", "k0900", true, 400, "k0898", "k0100"},
+	} {
+		opts := kv.IterOptions{Start: []byte(tc.start), End: []byte(tc.end), Reverse: tc.reverse}
+		keys := strings.Split(scan(t, db, opts), ",")
+		if len(keys) != tc.n || keys[0] != tc.first || keys[len(keys)-1] != tc.last {
+			t.Errorf("[%s, %s) reverse=%v: %d keys from %s to %s, want %d from %s to %s",
+				tc.start, tc.end, tc.reverse, len(keys), keys[0], keys[len(keys)-1], tc.n, tc.first, tc.last)
 		}
 	}
 }
@@ -102,11 +128,7 @@ func clones(t *testing.T, db *kv.DB) int64 {
 // larger scan does once per state; a View left open across a write does.
 func TestReadsWithoutClones(t *testing.T) {
 	ctx := context.Background()
-	db, err := memory.Open(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := open(t)
 	for i := range 1000 {
 		if err := db.Set(ctx, fmt.Appendf(nil, "k%04d", i), []byte("v1")); err != nil {
 			t.Fatal(err)
@@ -134,7 +156,7 @@ func TestReadsWithoutClones(t *testing.T) {
 		}
 	}
 
-	err = db.View(ctx, func(tx kv.ReadTxn) error {
+	err := db.View(ctx, func(tx kv.ReadTxn) error {
 		_, err := tx.Get([]byte("k0001"))
 		return err
 	})
@@ -198,11 +220,7 @@ func TestReadsWithoutClones(t *testing.T) {
 // run, read b, and must find the same value (as must a scan of both).
 func TestSnapshotsUnderConcurrentWrites(t *testing.T) {
 	ctx := context.Background()
-	db, err := memory.Open(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := open(t)
 	for i := range 600 { // more keys than a scan gathers without a clone
 		if err := db.Set(ctx, fmt.Appendf(nil, "m%04d", i), nil); err != nil {
 			t.Fatal(err)
