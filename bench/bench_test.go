@@ -304,3 +304,43 @@ func TestDiskUsageCountsAllocatedBlocks(t *testing.T) {
 		t.Errorf("DiskUsage = %d, want about 1 MiB (the sparse file takes no blocks)", n)
 	}
 }
+
+// TestMemoryTarget checks the report's verdict on the memory target: only
+// traverse-gen runs of 1,000,000 nodes or more at the default budget are
+// judged, a miss is flagged, and a declared miss says why.
+func TestMemoryTarget(t *testing.T) {
+	run := func(backend string, size int, budget int64, rss int64) bench.Result {
+		return bench.Result{
+			Spec: bench.Spec{Workload: "traverse-gen", Backend: backend, Durability: "nosync", Size: size, MemoryBudget: budget, Rep: 1},
+			Unit: "node", Ops: 1000, Seconds: 1, OpsPerSec: 1000, PeakRSS: rss,
+		}
+	}
+	rep := &bench.Report{Runs: []bench.Result{
+		run("pebble", 1_000_000, 0, 900<<20),
+		run("bbolt", 1_000_000, 0, 1100<<20),
+		run("badger", 1_000_000, 0, 2<<30),
+		run("memory", 200_000, 0, 2<<30),            // too small to judge
+		run("lossy-test", 1_000_000, 64<<20, 3<<30), // not the default budget
+	}}
+	rep.Finish()
+	got := map[string]bench.MemoryCheck{}
+	for _, c := range rep.MemoryChecks {
+		got[c.Backend] = c
+	}
+	if len(got) != 3 || !got["pebble"].Met || got["bbolt"].Met || got["badger"].Met {
+		t.Fatalf("memory checks = %+v, want pebble met, bbolt and badger missed, no others", rep.MemoryChecks)
+	}
+	if got["bbolt"].Declared != "" || !strings.Contains(got["badger"].Declared, "badger") {
+		t.Errorf("declared: bbolt %q (want none), badger %q (want a reason)", got["bbolt"].Declared, got["badger"].Declared)
+	}
+	var table bytes.Buffer
+	if err := rep.WriteTable(&table); err != nil {
+		t.Fatal(err)
+	}
+	out := table.String()
+	for _, want := range []string{"== memory target", "≤1.00 GiB ok", "≤1.00 GiB MISSED (declared for badger"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+}

@@ -136,6 +136,34 @@ type Overhead struct {
 	Limit float64 `json:"limit_percent"`
 }
 
+// The memory target: the traverse workload on a generated tree of at
+// least MemoryTargetNodes nodes runs within MemoryTargetBytes of peak RSS
+// with the default memory budget.
+const (
+	MemoryTargetNodes = 1_000_000
+	MemoryTargetBytes = 1 << 30
+)
+
+// memoryTargetDeclared names the backends known to miss the memory target
+// and why; the report prints the reason beside the figure.
+// bench/results/README.md ("The million-node traversal") has the runs.
+var memoryTargetDeclared = map[string]string{
+	"badger": "declared for badger: memory-mapped tables and memtable logs, pooled table-builder buffers and the Go heap's headroom (backends/badger doc)",
+	"memory": "declared for memory: the store lives in the Go heap",
+}
+
+// MemoryCheck is the memory target's verdict on one backend.
+type MemoryCheck struct {
+	Durability string `json:"durability"`
+	Workload   string `json:"workload"`
+	Backend    string `json:"backend"`
+	Nodes      int    `json:"nodes"`
+	PeakRSS    int64  `json:"peak_rss"`
+	Met        bool   `json:"met"`
+	// Declared is why the backend is known to miss the target, if it is.
+	Declared string `json:"declared,omitempty"`
+}
+
 // Report is a comparison's every figure.
 type Report struct {
 	Started   time.Time  `json:"started"`
@@ -148,6 +176,8 @@ type Report struct {
 	Runs      []Result   `json:"runs"`
 	Summaries []Summary  `json:"summaries"`
 	Overheads []Overhead `json:"overheads,omitempty"`
+	// MemoryChecks judge the runs the memory target applies to.
+	MemoryChecks []MemoryCheck `json:"memory_checks,omitempty"`
 }
 
 // NewReport starts an empty report for the options.
@@ -192,6 +222,12 @@ func (r *Report) Finish() {
 	for _, k := range order {
 		r.Summaries = append(r.Summaries, summarize(k.d, k.w, k.b, by[k]))
 	}
+	r.MemoryChecks = r.MemoryChecks[:0]
+	for _, s := range r.Summaries {
+		if c, ok := memoryCheck(s, by[key{s.Durability, s.Workload, s.Backend}]); ok {
+			r.MemoryChecks = append(r.MemoryChecks, c)
+		}
+	}
 	r.Overheads = r.Overheads[:0]
 	for _, s := range r.Summaries {
 		engine, raw := strings.CutPrefix(s.Backend, RawPrefix)
@@ -231,6 +267,28 @@ func (r *Report) Finish() {
 			r.Overheads = append(r.Overheads, o)
 		}
 	}
+}
+
+// memoryCheck judges s by the memory target when its runs are traverse
+// runs on a generated tree of at least MemoryTargetNodes nodes with the
+// default memory budget, all of them successful.
+func memoryCheck(s Summary, runs []Result) (MemoryCheck, bool) {
+	if s.Workload != "traverse-gen" || s.Reps == 0 || s.Failed > 0 || strings.HasPrefix(s.Backend, RawPrefix) {
+		return MemoryCheck{}, false
+	}
+	nodes := runs[0].Size
+	for _, run := range runs {
+		if run.Size < MemoryTargetNodes || run.MemoryBudget != 0 {
+			return MemoryCheck{}, false
+		}
+		nodes = min(nodes, run.Size)
+	}
+	c := MemoryCheck{Durability: s.Durability, Workload: s.Workload, Backend: s.Backend, Nodes: nodes,
+		PeakRSS: s.PeakRSS, Met: s.PeakRSS <= MemoryTargetBytes}
+	if !c.Met {
+		c.Declared = memoryTargetDeclared[s.Backend]
+	}
+	return c, true
 }
 
 func summarize(d, w, b string, runs []Result) Summary {
@@ -381,6 +439,23 @@ func (r *Report) WriteTable(w io.Writer) error {
 				fmt.Sprintf("%+.1f%%", o.Percent), fmt.Sprintf("[%+.1f%% %+.1f%%]", o.MinPercent, o.MaxPercent),
 				fmt.Sprintf("%+.1f%%", o.CPUPercent),
 				fmt.Sprintf("≤%.0f%% %s", o.Limit, verdict)})
+		}
+		writeAligned(bw, rows)
+	}
+	if len(r.MemoryChecks) > 0 {
+		fmt.Fprintf(bw, "\n== memory target: traverse-gen of %d nodes or more within %s peak RSS at the default memory budget ==\n",
+			MemoryTargetNodes, formatBytes(MemoryTargetBytes))
+		rows := [][]string{{"durability", "workload", "backend", "nodes", "peak RSS", "target"}}
+		for _, c := range r.MemoryChecks {
+			verdict := "ok"
+			if !c.Met {
+				verdict = "MISSED"
+				if c.Declared != "" {
+					verdict += " (" + c.Declared + ")"
+				}
+			}
+			rows = append(rows, []string{c.Durability, c.Workload, c.Backend, strconv.Itoa(c.Nodes), formatBytes(c.PeakRSS),
+				"≤" + formatBytes(MemoryTargetBytes) + " " + verdict})
 		}
 		writeAligned(bw, rows)
 	}
