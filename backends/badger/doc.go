@@ -84,9 +84,9 @@
 // including the generated tree; bench/results/million), peak RSS was 1.57,
 // 1.63 and 1.70 GiB in three runs (1.71 to 1.96 GiB with the earlier
 // defaults: 64 MiB memtables, 4 compactors, 63 MiB of caches, run in pairs
-// with these), 2.47, 2.15 and 2.02 GiB in three more; 0.53 to 0.56 GiB of it are pages
-// of memory-mapped files, the rest heap. Pebble stays under 1 GiB. The
-// causes, none of which an option changes:
+// with these), 2.47, 2.15 and 2.02 GiB in three more; 0.53 to 0.56 GiB of
+// it are pages of memory-mapped files, the rest heap. Pebble stays under
+// 1 GiB. The causes, none of which an option changes:
 //
 //   - Go's garbage collector lets the heap grow to twice what is live
 //     (GOGC=100) before collecting, and each memtable is a fresh 72.8 MiB
