@@ -208,9 +208,28 @@ func (db *DB) Write(ctx context.Context, b *Batch) error {
 		return err
 	}
 	defer db.exit()
+	wait, err := db.applyLocked(ctx, b)
+	if err != nil || wait == nil {
+		return err
+	}
+	return wait()
+}
+
+// applyLocked applies b under the writer lock. When the engine defers its
+// sync (SyncDeferrer, under Sync), it returns the function that waits for
+// b to be durable, to be called after the lock is released.
+func (db *DB) applyLocked(ctx context.Context, b *Batch) (wait func() error, err error) {
 	db.writeMu.Lock()
 	defer db.writeMu.Unlock()
-	return db.e.Apply(ctx, b)
+	return db.apply(ctx, b)
+}
+
+// apply applies b; the caller holds the writer lock. See applyLocked.
+func (db *DB) apply(ctx context.Context, b *Batch) (wait func() error, err error) {
+	if d, ok := db.e.(SyncDeferrer); ok && db.info.Durability == Sync {
+		return d.ApplyDeferred(ctx, b)
+	}
+	return nil, db.e.Apply(ctx, b)
 }
 
 // Sync makes every committed write durable.

@@ -32,7 +32,10 @@
 // serializable read-write transaction that reads its own writes and is
 // applied atomically when the function returns nil. Writers are serialized
 // within the process (one Update, Write, Set, Delete or DeleteRange at a
-// time), which makes Update serializable on every engine. A transaction holds
+// time), which makes Update serializable on every engine. Under Sync, an
+// engine that can (SyncDeferrer: pebble) lets the next writer run while a
+// commit waits for its fsync, so that concurrent commits share fsyncs; a
+// commit still returns only once durable. A transaction holds
 // at most MaxTxnOps writes and MaxTxnBytes bytes; BulkWriter splits larger
 // loads into atomic chunks without splitting a group of writes.
 //

@@ -22,6 +22,24 @@ type Driver interface {
 	Guarantees() Guarantees
 }
 
+// SyncDeferrer is an optional capability of an Engine, used when the store
+// is opened with Sync: the group commit. ApplyDeferred applies b as Apply
+// does, but returns once b is visible, with a function that waits until b
+// is durable. *DB calls ApplyDeferred with its writer lock held and wait
+// after releasing it, so the next writer runs while the engine syncs and
+// one sync can make several commits durable. The commit still returns only
+// once durable.
+//
+// An engine may implement it only if, when ApplyDeferred returns, b is
+// visible to every later read (the next writer must see it: Update stays
+// serializable) and a sync makes every write applied before it durable
+// (the commits that survive a crash stay a prefix of the acknowledged
+// ones). wait is called exactly once; an error from it means b is visible
+// but may not be durable, and the engine must refuse every later write.
+type SyncDeferrer interface {
+	ApplyDeferred(ctx context.Context, b *Batch) (wait func() error, err error)
+}
+
 // ConfigValidator is implemented by drivers that check their
 // backend-specific settings (Config.Options). kv.Open and Config.Validate
 // call it before anything touches the directory, so a bad option never

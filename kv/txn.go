@@ -44,29 +44,40 @@ var errRetry = errors.New("kv: retry")
 func (db *DB) runUpdate(ctx context.Context, fn func(tx Txn) error) error {
 	b := db.txnBatch()
 	defer db.putBatch(b)
+	wait, err := db.commitLocked(ctx, b, fn)
+	if err != nil || wait == nil {
+		return err
+	}
+	// The commit is visible; wait for it to be durable without holding
+	// the writer lock (SyncDeferrer).
+	return wait()
+}
+
+// commitLocked runs fn and applies its writes (collected in b) under the
+// writer lock; wait, when not nil, waits for them to be durable and must
+// be called after the lock is released (see DB.apply).
+func (db *DB) commitLocked(ctx context.Context, b *Batch, fn func(tx Txn) error) (wait func() error, err error) {
 	db.writeMu.Lock()
 	defer db.writeMu.Unlock()
 	tx := &txn{readTxn: readTxn{ctx: ctx, db: db, r: db.e}, b: b}
-	err := func() error {
+	err = func() error {
 		defer func() { tx.done = true }()
 		return fn(tx)
 	}()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if tx.err != nil {
-		return tx.err
+		return nil, tx.err
 	}
 	if b.Len() == 0 {
-		return nil
+		return nil, nil
 	}
-	if err := db.e.Apply(ctx, b); err != nil {
-		if errors.Is(err, ErrConflict) {
-			return fmt.Errorf("%w: %w", errRetry, err)
-		}
-		return err
+	wait, err = db.apply(ctx, b)
+	if errors.Is(err, ErrConflict) {
+		return nil, fmt.Errorf("%w: %w", errRetry, err)
 	}
-	return nil
+	return wait, err
 }
 
 // txn is the Txn of Update. Its writes collect in a Batch applied at commit;

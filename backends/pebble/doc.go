@@ -35,7 +35,18 @@
 // # Durability
 //
 // kv.Sync commits with pebble.Sync: the WAL is fsynced before the commit
-// returns. kv.NoSync commits with pebble.NoSync: the commit returns once
+// returns. Concurrent commits share fsyncs (group commit, kv.SyncDeferrer):
+// a commit is applied with DB.ApplyNoSyncWait under kv's writer lock, which
+// makes it visible, and waits for its sync (Batch.SyncWait) after the lock
+// is released, so the next writer commits meanwhile and Pebble's WAL writer
+// syncs every record queued at once. Measured on 2026-11-26 (2 cores,
+// fsync about 150 µs): 16 goroutines doing one-key Updates took 18 µs per
+// Update instead of 157 µs, 4 goroutines 69 µs; one goroutine is
+// unchanged. As with Pebble's own synced commits, another reader can see a
+// commit a moment before its fsync ends; the commit itself returns only
+// after it, and a later commit is never durable without the earlier ones
+// (the WAL is one sequence). A sync that fails makes the engine refuse
+// every later write (FatalError). kv.NoSync commits with pebble.NoSync: the commit returns once
 // its WAL record is in Pebble's WAL buffer in user space, which a
 // background goroutine writes to the file shortly after. A kill -9 can
 // therefore lose a tail of acknowledged commits under NoSync
@@ -47,8 +58,8 @@
 // The WAL is never disabled: Pebble's DisableWAL would lose every write
 // since the last memtable flush on a crash, whatever the durability.
 // WALMinSyncInterval is left at zero: it delays synced commits so that
-// concurrent ones share an fsync, but kv.DB commits one writer at a time,
-// so it would only add latency.
+// more of them share an fsync; the group commit above shares them without
+// adding latency to a lone writer.
 //
 // # Memory budget
 //

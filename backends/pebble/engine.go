@@ -42,9 +42,11 @@ type engine struct {
 
 	closed  atomic.Bool
 	closeMu sync.Mutex
-	// fatal is set when Pebble reported a fatal failure (Logger.Fatalf);
-	// every later write returns it.
+	// fatal is set when Pebble reported a fatal failure (Logger.Fatalf,
+	// or a failed WAL sync after a deferred commit); every later write
+	// returns it. log logs and records such failures.
 	fatal atomic.Pointer[FatalError]
+	log   *logger
 
 	// mu guards the iterators and snapshots handed out and not yet closed:
 	// Close closes any left over, so that none outlives the database.
@@ -58,6 +60,7 @@ var (
 	_ kv.RangeDeleter = (*engine)(nil)
 	_ kv.Compacter    = (*engine)(nil)
 	_ kv.Stater       = (*engine)(nil)
+	_ kv.SyncDeferrer = (*engine)(nil)
 )
 
 // wrapFS, when set (by tests only, through export_test.go), wraps the file
@@ -91,6 +94,7 @@ func openEngine(dir string, cfg *kv.Config) (*engine, error) {
 	c.MemoryBudget = budget
 	opts := pebbleOptions(&c, s)
 	g := &logger{l: sl, path: dir, fatal: e.setFatal}
+	e.log = g
 	opts.Logger = g
 	opts.EventListener = eventListener(g)
 
@@ -208,17 +212,62 @@ func (e *engine) NewSnapshot() (kv.Snapshot, error) {
 // to the memtable at one sequence number: atomically. It is visible to
 // every read as soon as Commit returns.
 func (e *engine) Apply(ctx context.Context, b *kv.Batch) error {
-	if err := e.checkWrite(); err != nil {
+	pb, err := e.batch(ctx, b)
+	if err != nil {
 		return err
 	}
+	defer pb.Close()
+	return e.commit("apply", pb, e.wo)
+}
+
+// ApplyDeferred is the group commit under kv.Sync (kv.SyncDeferrer): it
+// commits b with DB.ApplyNoSyncWait, which returns once b is in the WAL
+// queue and the memtable and visible to every read, and hands back
+// Batch.SyncWait. Pebble's WAL writer syncs whatever is queued at once, so
+// commits that wait together share one fsync, and a sync covers every
+// record before it (the WAL is one sequence). A failed sync makes the
+// engine refuse every later write.
+func (e *engine) ApplyDeferred(ctx context.Context, b *kv.Batch) (wait func() error, err error) {
+	if e.wo != pebble.Sync {
+		return nil, e.Apply(ctx, b)
+	}
+	pb, err := e.batch(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.commitNoSyncWait(pb); err != nil {
+		// Refused before it was queued (the batch can be closed), or a
+		// fatal failure half way (the batch is left to the collector: it
+		// may still be in the WAL queue, and the engine takes no more
+		// writes).
+		if e.fatal.Load() == nil {
+			_ = pb.Close()
+		}
+		return nil, err
+	}
+	return func() error {
+		err := pb.SyncWait() // Pebble requires it before Close
+		_ = pb.Close()
+		if err != nil {
+			return e.log.failure("WAL sync failed after a commit: " + err.Error())
+		}
+		return nil
+	}, nil
+}
+
+// batch checks that the engine takes writes and builds the Pebble batch of
+// b, which the caller commits and closes.
+func (e *engine) batch(ctx context.Context, b *kv.Batch) (*pebble.Batch, error) {
+	if err := e.checkWrite(); err != nil {
+		return nil, err
+	}
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
 	// Each write is encoded as kind, varint lengths, key and value: at most
 	// 11 bytes on top of key and value, less than kv counts per write.
 	size := 12 + b.Size() - b.Len()*(kv.TxnEntryOverhead-11)
 	pb := e.db.NewBatchWithSize(size)
-	defer pb.Close()
 	for i := range b.Len() {
 		kind, k, v := b.Op(i)
 		var err error
@@ -231,10 +280,11 @@ func (e *engine) Apply(ctx context.Context, b *kv.Batch) error {
 			err = fmt.Errorf("%w: batch op %d has kind %d", kv.ErrInvalidConfig, i, kind)
 		}
 		if err != nil {
-			return translate("apply", e.path, err)
+			_ = pb.Close()
+			return nil, translate("apply", e.path, err)
 		}
 	}
-	return e.commit("apply", pb, e.wo)
+	return pb, nil
 }
 
 // commit commits pb, turning a fatal commit failure (Pebble's Fatalf, a
@@ -251,6 +301,22 @@ func (e *engine) commit(op string, pb *pebble.Batch, wo *pebble.WriteOptions) (e
 		}
 	}()
 	return translate(op, e.path, pb.Commit(wo))
+}
+
+// commitNoSyncWait commits pb with pebble.Sync without waiting for the
+// sync, turning a fatal commit failure into an error as commit does.
+func (e *engine) commitNoSyncWait(pb *pebble.Batch) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			fe, ok := r.(*FatalError)
+			if !ok {
+				panic(r)
+			}
+			e.setFatal(fe)
+			err = fe
+		}
+	}()
+	return translate("apply", e.path, e.db.ApplyNoSyncWait(pb, pebble.Sync))
 }
 
 // DeleteRange deletes [start, end) with one range tombstone in one batch:

@@ -49,12 +49,20 @@ func (g *logger) Errorf(format string, args ...any) { g.log(slog.LevelError, for
 // Fatalf logs at error level and panics with a *FatalError: Pebble's code
 // after a call to Fatalf assumes it does not return.
 func (g *logger) Fatalf(format string, args ...any) {
-	fe := &FatalError{Path: g.path, Msg: strings.TrimRight(fmt.Sprintf(format, args...), "\n")}
+	panic(g.failure(strings.TrimRight(fmt.Sprintf(format, args...), "\n")))
+}
+
+// failure logs a fatal failure at error level and records it (g.fatal).
+// Fatalf panics with it; failures Pebble returns as errors instead (a WAL
+// sync that fails after ApplyNoSyncWait returned) are reported with it
+// as they are.
+func (g *logger) failure(msg string) *FatalError {
+	fe := &FatalError{Path: g.path, Msg: msg}
 	g.l.Log(context.Background(), slog.LevelError, "pebble: fatal: "+fe.Msg, "backend", "pebble", "path", g.path)
 	if g.fatal != nil {
 		g.fatal(fe)
 	}
-	panic(fe)
+	return fe
 }
 
 // eventListener logs Pebble's events through g at the levels listed above.
