@@ -116,3 +116,30 @@ func del(t *testing.T, s kv.Store, k string) {
 		t.Fatal(err)
 	}
 }
+
+// The concurrent workload continues numbering from what it finds, its
+// acknowledgements increase, and what it leaves is consistent: every
+// acknowledged transaction and at most one unacknowledged per writer.
+func TestConcurrentTxnWorkload(t *testing.T) {
+	s := fillTxns(t, 5)
+	w := conformance.ConcurrentTxnWorkload{Writers: 4}
+	ctx, cancel := contextAfter(t, 20)
+	defer cancel()
+	var acks []int
+	if err := w.Child(ctx, s, func(i int) { acks = append(acks, i); ctx.ack() }); err != nil {
+		t.Fatal(err)
+	}
+	if len(acks) != 20 || acks[0] < 5 {
+		t.Fatalf("acknowledged %v: want 20 acknowledgements from 5 on", acks)
+	}
+	for j := 1; j < len(acks); j++ {
+		if acks[j] <= acks[j-1] {
+			t.Fatalf("acknowledgements out of order: %v", acks)
+		}
+	}
+	last := acks[len(acks)-1]
+	r := w.Check(t, s, last)
+	if len(r.Problems) > 0 || r.Committed < last+1 || r.Committed > last+1+w.MaxUnacked() {
+		t.Errorf("Check = %+v after acknowledgements up to %d", r, last)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/polykv/polykv/kv"
@@ -64,17 +65,7 @@ func (TxnWorkload) Child(ctx context.Context, s kv.Store, ack func(i int)) error
 	var b kv.Batch
 	for i := next; ctx.Err() == nil; i++ {
 		write := func(set func(k, v []byte) error, del func(k []byte) error) error {
-			for _, sub := range []byte("abcd") {
-				if err := set(crashKey(i, sub), crashValue(i, sub)); err != nil {
-					return err
-				}
-			}
-			if i > 0 {
-				if err := del(crashKey(i-1, 'd')); err != nil {
-					return err
-				}
-			}
-			return set(crashLastKey, []byte(strconv.Itoa(i)))
+			return writeTxn(i, set, del)
 		}
 		if i%2 == 0 {
 			err = s.Update(ctx, func(tx kv.Txn) error { return write(tx.Set, tx.Delete) })
@@ -93,6 +84,100 @@ func (TxnWorkload) Child(ctx context.Context, s kv.Store, ack func(i int)) error
 		ack(i)
 	}
 	return nil
+}
+
+// ConcurrentTxnWorkload is TxnWorkload's transactions committed by Writers
+// goroutines at once (2 if Writers is 0 or less), all through Update: each
+// transaction reads crash/last inside its Update to take the next number,
+// so numbers follow the commit order. It exercises what a group commit
+// changes (kv.SyncDeferrer: the next writer runs while a commit waits for
+// its fsync) under the same checks. Commits may return out of order; a
+// transaction is acknowledged when its commit returns with a number above
+// every one acknowledged so far, which claims the transactions before it
+// too: a commit that returned is durable, and so is everything committed
+// before it.
+type ConcurrentTxnWorkload struct {
+	TxnWorkload
+	Writers int
+}
+
+var _ CrashWorkload = ConcurrentTxnWorkload{}
+
+// MaxUnacked is the number of writers: each may have committed a
+// transaction it has not acknowledged yet (UnackedCommitter).
+func (w ConcurrentTxnWorkload) MaxUnacked() int { return w.writers() }
+
+func (w ConcurrentTxnWorkload) writers() int {
+	if w.Writers <= 0 {
+		return 2
+	}
+	return w.Writers
+}
+
+// Child runs the writers until ctx is done or one fails.
+func (w ConcurrentTxnWorkload) Child(ctx context.Context, s kv.Store, ack func(i int)) error {
+	writers := w.writers()
+	var mu sync.Mutex
+	acked := -1
+	errs := make(chan error, writers)
+	for range writers {
+		go func() {
+			for ctx.Err() == nil {
+				var i int
+				err := s.Update(ctx, func(tx kv.Txn) error {
+					i = 0
+					v, err := tx.Get(crashLastKey)
+					switch {
+					case err == nil:
+						n, err := strconv.Atoi(string(v))
+						if err != nil {
+							return fmt.Errorf("crash/last = %q: %w", v, err)
+						}
+						i = n + 1
+					case !errors.Is(err, kv.ErrNotFound):
+						return err
+					}
+					return writeTxn(i, tx.Set, tx.Delete)
+				})
+				if err != nil {
+					if ctx.Err() != nil {
+						break
+					}
+					errs <- fmt.Errorf("transaction %d: %w", i, err)
+					return
+				}
+				mu.Lock()
+				if i > acked {
+					acked = i
+					ack(i)
+				}
+				mu.Unlock()
+			}
+			errs <- nil
+		}()
+	}
+	var first error
+	for range writers {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// writeTxn makes transaction i's writes through set and del.
+func writeTxn(i int, set func(k, v []byte) error, del func(k []byte) error) error {
+	for _, sub := range []byte("abcd") {
+		if err := set(crashKey(i, sub), crashValue(i, sub)); err != nil {
+			return err
+		}
+	}
+	if i > 0 {
+		if err := del(crashKey(i-1, 'd')); err != nil {
+			return err
+		}
+	}
+	return set(crashLastKey, []byte(strconv.Itoa(i)))
 }
 
 // Check reads every crash/ key.

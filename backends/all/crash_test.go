@@ -18,3 +18,17 @@ func TestCrash(t *testing.T) {
 		})
 	}
 }
+
+// TestCrashConcurrent is TestCrash with four goroutines committing at once
+// (conformance.ConcurrentTxnWorkload): what survives a kill must still be a
+// gapless prefix holding every acknowledged transaction, with commits
+// overlapping (on pebble under Sync, sharing fsyncs).
+func TestCrashConcurrent(t *testing.T) {
+	for _, b := range []string{"badger", "pebble", "bbolt"} {
+		t.Run(b, func(t *testing.T) {
+			conformance.RunCrash(t, kv.Config{Backend: b}, conformance.CrashOptions{
+				Workload: conformance.ConcurrentTxnWorkload{Writers: 4},
+			})
+		})
+	}
+}
