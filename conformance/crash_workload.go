@@ -48,18 +48,27 @@ func crashValue(i int, sub byte) []byte {
 	return v[:size]
 }
 
+// nextTxn returns the number of the transaction after crash/last, read
+// with get (0 when there is none).
+func nextTxn(get func(key []byte) ([]byte, error)) (int, error) {
+	v, err := get(crashLastKey)
+	if errors.Is(err, kv.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.Atoi(string(v))
+	if err != nil {
+		return 0, fmt.Errorf("crash/last = %q: %w", v, err)
+	}
+	return n + 1, nil
+}
+
 // Child continues from crash/last.
 func (TxnWorkload) Child(ctx context.Context, s kv.Store, ack func(i int)) error {
-	next := 0
-	v, err := s.Get(ctx, crashLastKey)
-	switch {
-	case err == nil:
-		n, err := strconv.Atoi(string(v))
-		if err != nil {
-			return fmt.Errorf("crash/last = %q: %w", v, err)
-		}
-		next = n + 1
-	case !errors.Is(err, kv.ErrNotFound):
+	next, err := nextTxn(func(k []byte) ([]byte, error) { return s.Get(ctx, k) })
+	if err != nil {
 		return err
 	}
 	var b kv.Batch
@@ -125,16 +134,8 @@ func (w ConcurrentTxnWorkload) Child(ctx context.Context, s kv.Store, ack func(i
 			for ctx.Err() == nil {
 				var i int
 				err := s.Update(ctx, func(tx kv.Txn) error {
-					i = 0
-					v, err := tx.Get(crashLastKey)
-					switch {
-					case err == nil:
-						n, err := strconv.Atoi(string(v))
-						if err != nil {
-							return fmt.Errorf("crash/last = %q: %w", v, err)
-						}
-						i = n + 1
-					case !errors.Is(err, kv.ErrNotFound):
+					var err error
+					if i, err = nextTxn(tx.Get); err != nil {
 						return err
 					}
 					return writeTxn(i, tx.Set, tx.Delete)

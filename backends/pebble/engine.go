@@ -287,25 +287,20 @@ func (e *engine) batch(ctx context.Context, b *kv.Batch) (*pebble.Batch, error) 
 	return pb, nil
 }
 
-// commit commits pb, turning a fatal commit failure (Pebble's Fatalf, a
-// panic with *FatalError) into an error.
-func (e *engine) commit(op string, pb *pebble.Batch, wo *pebble.WriteOptions) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			fe, ok := r.(*FatalError)
-			if !ok {
-				panic(r)
-			}
-			e.setFatal(fe)
-			err = fe
-		}
-	}()
-	return translate(op, e.path, pb.Commit(wo))
+// commit commits pb.
+func (e *engine) commit(op string, pb *pebble.Batch, wo *pebble.WriteOptions) error {
+	return e.committing(op, func() error { return pb.Commit(wo) })
 }
 
 // commitNoSyncWait commits pb with pebble.Sync without waiting for the
-// sync, turning a fatal commit failure into an error as commit does.
-func (e *engine) commitNoSyncWait(pb *pebble.Batch) (err error) {
+// sync (see ApplyDeferred).
+func (e *engine) commitNoSyncWait(pb *pebble.Batch) error {
+	return e.committing("apply", func() error { return e.db.ApplyNoSyncWait(pb, pebble.Sync) })
+}
+
+// committing runs a commit, turning a fatal commit failure (Pebble's
+// Fatalf, a panic with *FatalError) into an error.
+func (e *engine) committing(op string, commit func() error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			fe, ok := r.(*FatalError)
@@ -316,7 +311,7 @@ func (e *engine) commitNoSyncWait(pb *pebble.Batch) (err error) {
 			err = fe
 		}
 	}()
-	return translate("apply", e.path, e.db.ApplyNoSyncWait(pb, pebble.Sync))
+	return translate(op, e.path, commit())
 }
 
 // DeleteRange deletes [start, end) with one range tombstone in one batch:
