@@ -51,7 +51,9 @@ type ConfigValidator interface {
 // Engine is one open engine.
 //
 // Writes reach the engine only through Apply and (if implemented)
-// RangeDeleter.DeleteRange, and *DB never runs two of them at once. Reads
+// SyncDeferrer.ApplyDeferred and RangeDeleter.DeleteRange, and *DB never
+// runs two of them at once (the wait ApplyDeferred returns runs outside
+// that lock, alongside the next write). Reads
 // (Get, NewIter, NewSnapshot) may run concurrently with each other and with
 // a write.
 type Engine interface {
@@ -119,6 +121,7 @@ type Iter interface {
 //	ConfigValidator  (on the Driver) checks Config.Options before the directory is touched
 //	RangeDeleter     native DeleteRange              fallback: chunked batches
 //	Scanner          a whole iteration in one call   fallback: stepping an Iter (iterate.go)
+//	SyncDeferrer     group commit under Sync         fallback: Apply, one writer and sync at a time
 //	Compacter        reclaim space                   fallback: nothing to do
 //	Stater           engine statistics               fallback: empty figures
 //	BackupWriter     native backup stream            fallback: Dump's format (dump.go)
