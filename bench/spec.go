@@ -36,7 +36,7 @@ type Spec struct {
 	// MemoryBudget is kv.Config.MemoryBudget; 0 means the default.
 	MemoryBudget int64 `json:"memory_budget,omitempty"`
 	// Producers is the number of goroutines adding log entries in the logs
-	// workload; 0 means 4.
+	// workload (0 means 4) and of copy workers in copy-status (0 means 16).
 	Producers int `json:"producers,omitempty"`
 	// KeepDir keeps the store directory after the run (for inspection).
 	KeepDir bool `json:"keep_dir,omitempty"`

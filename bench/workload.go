@@ -13,7 +13,7 @@ import (
 // fails.
 type Workload struct {
 	Name string
-	// Group is "kv", "ycsb", "traverse" or "logs".
+	// Group is "kv", "ycsb", "traverse", "logs" or "nodestore".
 	Group string
 	// Doc is one line for --help.
 	Doc string
@@ -55,6 +55,7 @@ var groups = map[string]string{
 	"kv":        "every raw kv workload (fill, read, scan)",
 	"ycsb":      "YCSB workloads A to F",
 	"traverse":  "traverse-gen and traverse-dir",
+	"nodestore": "copy-status: concurrent copy workers updating nodestore (run it with --sync too)",
 	"calibrate": "the calibrated kv workloads on each engine through polykv and through its own API",
 	"all":       "every workload",
 }

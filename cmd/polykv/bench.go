@@ -94,7 +94,7 @@ func runBench(ctx context.Context, s stdio, args []string) error {
 	tree := fs.String("tree", "", "directory traverse-dir walks (default: the Go toolchain's source tree, GOROOT/src)")
 	skew := fs.Bool("skew", false, "traverse-gen: skewed fan-out (a few huge directories) instead of uniform")
 	budget := fs.String("memory-budget", "", "kv memory budget per store, like 256MiB (default: kv's default)")
-	producers := fs.Int("producers", 0, "logs: goroutines adding entries (default 4)")
+	producers := fs.Int("producers", 0, "logs: goroutines adding entries (default 4); copy-status: copy workers (default 16)")
 	workdir := fs.String("workdir", "", "where fresh store directories are created (default: the system temp dir)")
 	inProcess := fs.Bool("in-process", false, "run every repetition in this process instead of a child process each")
 	quick := fs.Bool("quick", false, "tiny sizes and one repetition: checks that everything runs, measures nothing")
