@@ -26,6 +26,9 @@
 //     folder with the source's children.
 //   - logs: ingestion through logstore.LogBuffer by several producers, then
 //     queries by level and newest-first.
+//   - copy-status: concurrent copy workers marking files copied through
+//     nodestore, one transaction per file; with --sync it measures group
+//     commit (kv.SyncDeferrer).
 //   - fill-{seq,rand}-b{1,100,1000}, read-{uniform,zipf}, scan-{10,100,1000}[-keys]:
 //     raw kv workloads.
 //   - ycsb-a … ycsb-f: the YCSB core workloads on 1 KB records.
