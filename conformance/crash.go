@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -71,6 +72,13 @@ func unacked(w CrashWorkload) int {
 	}
 	return 1
 }
+
+// ErrWorkloadExhausted is returned by a CrashWorkload's Child that has no
+// transaction left to commit (a workload over a finite data set). The
+// child then exits cleanly; RunCrash checks the store once more and ends
+// the mode's cycles early, logging how many ran, instead of waiting for a
+// child that can make no progress.
+var ErrWorkloadExhausted = errors.New("conformance: crash workload exhausted")
 
 // CrashResult is what CrashWorkload.Check found.
 type CrashResult struct {
@@ -185,7 +193,15 @@ func crashChild(cfg kv.Config, w CrashWorkload) {
 		// One write(2) of a short line: atomic on a pipe.
 		os.Stdout.WriteString("ack " + strconv.Itoa(i) + "\n")
 	}
-	if err := w.Child(ctx, db, ack); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+	err = w.Child(ctx, db, ack)
+	if errors.Is(err, ErrWorkloadExhausted) {
+		if err := db.Close(); err != nil {
+			fail(fmt.Errorf("close: %w", err))
+		}
+		os.Stdout.WriteString("exhausted\n")
+		os.Exit(0)
+	}
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		fail(err)
 	}
 	db.Close()
@@ -278,6 +294,10 @@ func runCrashParent(t *testing.T, cfg kv.Config, opts CrashOptions) {
 		if t.Failed() {
 			break
 		}
+		if res.exhausted {
+			t.Logf("crash: the workload has nothing left after %d cycles (%d transactions): the mode ends here", st.cycles, r.Committed)
+			break
+		}
 	}
 	t.Logf("crash: %s %s: %d cycles, %d acked, %d lost, %d half-applied, %d killed before their first ack, declared promise: %s",
 		cfg.Backend, cfg.Durability, st.cycles, st.acked, st.lost, st.problems, st.recoveryKills, promise)
@@ -304,6 +324,7 @@ type childResult struct {
 	lastAck      int
 	firstAck     time.Duration
 	recoveryKill bool
+	exhausted    bool // the workload had nothing left (ErrWorkloadExhausted)
 }
 
 // crashChildPattern is the -test.run pattern selecting exactly the test
@@ -375,6 +396,7 @@ func runCrashChild(t *testing.T, cfg kv.Config, plan killPlan) childResult {
 		killAt = time.After(plan.after)
 	}
 	noProgress := time.After(2 * time.Minute)
+	stuck := false
 	killed := false
 	kill := func() {
 		if !killed {
@@ -394,6 +416,10 @@ func runCrashChild(t *testing.T, cfg kv.Config, plan killPlan) childResult {
 				other = append(other, l.text)
 				if strings.HasPrefix(l.text, "error ") || l.text == "done" {
 					kill()
+				}
+				if l.text == "exhausted" {
+					res.exhausted = true // it exits by itself
+					killAt, noProgress = nil, nil
 				}
 				continue
 			}
@@ -421,14 +447,22 @@ func runCrashChild(t *testing.T, cfg kv.Config, plan killPlan) childResult {
 			kill()
 			killAt = nil
 		case <-noProgress:
-			kill()
-			t.Errorf("crash child made no progress in 2 minutes (%d acks)", res.acks)
+			// SIGQUIT makes the Go runtime print every goroutine's stack
+			// to the child's stderr and exit: that is where it hangs.
+			if cmd.Process.Signal(syscall.SIGQUIT) != nil {
+				kill()
+			}
+			stuck = true
+			killAt = time.After(10 * time.Second) // if it ignores SIGQUIT
 			noProgress = nil
 		}
 	}
 	kill()
 	wg.Wait()
 	werr := cmd.Wait()
+	if stuck {
+		t.Errorf("crash child made no progress in 2 minutes (%d acks); its goroutines:\n%s", res.acks, tail(stderr.String(), 30000))
+	}
 	if readErr != nil {
 		t.Errorf("reading the child's output: %v", readErr)
 	}
@@ -437,12 +471,12 @@ func runCrashChild(t *testing.T, cfg kv.Config, plan killPlan) childResult {
 			t.Fatalf("crash child stopped by itself: %s\nexit: %v\nstderr:\n%s", s, werr, tail(stderr.String(), 4000))
 		}
 	}
-	if ps := cmd.ProcessState; ps != nil && ps.Exited() {
-		// Exited normally: it was not our SIGKILL that ended it.
+	if ps := cmd.ProcessState; ps != nil && ps.Exited() && !stuck && !(res.exhausted && ps.ExitCode() == 0) {
+		// Exited normally: it was not our SIGKILL (or SIGQUIT) that ended it.
 		t.Fatalf("crash child exited by itself with code %d\noutput: %q\nstderr:\n%s",
 			ps.ExitCode(), other, tail(stderr.String(), 4000))
 	}
-	res.recoveryKill = res.acks == 0
+	res.recoveryKill = res.acks == 0 && !res.exhausted
 	return res
 }
 
