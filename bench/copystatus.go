@@ -45,14 +45,8 @@ func copyStatusPath(i int) string {
 
 func runCopyStatus(e *Env) error {
 	e.SetUnit("file")
-	n := e.Spec.Size
-	if n <= 0 {
-		n = copyStatusDefault
-	}
-	workers := e.Spec.Producers
-	if workers <= 0 {
-		workers = copyStatusWorkers
-	}
+	n := e.Spec.sizeOr(copyStatusDefault)
+	workers := e.Spec.producersOr(copyStatusWorkers)
 	st, err := e.OpenStore()
 	if err != nil {
 		return err

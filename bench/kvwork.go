@@ -65,10 +65,7 @@ func (v *values) of(i uint64) []byte {
 // kvSize returns the run's record count, rounded up to a multiple of 1000
 // so that every scan prefix holds exactly its number of keys.
 func kvSize(e *Env, def int) int {
-	n := e.Spec.Size
-	if n <= 0 {
-		n = def
-	}
+	n := e.Spec.sizeOr(def)
 	return (n + 999) / 1000 * 1000
 }
 

@@ -48,14 +48,8 @@ func logLevelOf(r *rand.Rand) logstore.Level {
 
 func runLogs(e *Env) error {
 	e.SetUnit("entry")
-	n := e.Spec.Size
-	if n <= 0 {
-		n = logsDefault
-	}
-	producers := e.Spec.Producers
-	if producers <= 0 {
-		producers = logsProducers
-	}
+	n := e.Spec.sizeOr(logsDefault)
+	producers := e.Spec.producersOr(logsProducers)
 	st, err := e.OpenStore()
 	if err != nil {
 		return err

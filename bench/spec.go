@@ -42,6 +42,22 @@ type Spec struct {
 	KeepDir bool `json:"keep_dir,omitempty"`
 }
 
+// sizeOr returns Size, or def when Size is 0 or less.
+func (s Spec) sizeOr(def int) int {
+	if s.Size <= 0 {
+		return def
+	}
+	return s.Size
+}
+
+// producersOr returns Producers, or def when Producers is 0 or less.
+func (s Spec) producersOr(def int) int {
+	if s.Producers <= 0 {
+		return def
+	}
+	return s.Producers
+}
+
 // durability parses Spec.Durability.
 func (s Spec) durability() (kv.Durability, error) {
 	switch strings.ToLower(s.Durability) {

@@ -58,10 +58,7 @@ func init() {
 			"depth ≤ %d; --skew for a few huge folders), then a dst pass comparing with src; unit: node (src+dst)",
 			traverseFanout, traverseDepth),
 		Run: func(e *Env) error {
-			n := e.Spec.Size
-			if n <= 0 {
-				n = traverseDefault
-			}
+			n := e.Spec.sizeOr(traverseDefault)
 			var t *tree
 			err := e.Load(0, func() error {
 				t = genTree(e.Rand("tree"), n, traverseFanout, traverseDepth, e.Spec.Skew)
