@@ -19,8 +19,10 @@ import (
 // function therefore must not call the same store's write methods (it would
 // wait for itself): write through its Txn instead.
 type DB struct {
-	e        Engine
-	info     Info
+	e    Engine
+	info Info
+	// deferrer is e's group commit when the store syncs (see apply).
+	deferrer SyncDeferrer
 	release  func() error
 	inflight atomic.Int64
 	closed   atomic.Bool
@@ -43,6 +45,9 @@ var _ Store = (*DB)(nil)
 func NewDB(e Engine, info Info, release func() error) *DB {
 	db := &DB{e: e, info: info, release: release, drained: make(chan struct{}, 1)}
 	db.batches.New = func() any { return new(Batch) }
+	if d, ok := e.(SyncDeferrer); ok && info.Durability == Sync {
+		db.deferrer = d
+	}
 	return db
 }
 
@@ -226,8 +231,8 @@ func (db *DB) applyLocked(ctx context.Context, b *Batch) (wait func() error, err
 
 // apply applies b; the caller holds the writer lock. See applyLocked.
 func (db *DB) apply(ctx context.Context, b *Batch) (wait func() error, err error) {
-	if d, ok := db.e.(SyncDeferrer); ok && db.info.Durability == Sync {
-		return d.ApplyDeferred(ctx, b)
+	if db.deferrer != nil {
+		return db.deferrer.ApplyDeferred(ctx, b)
 	}
 	return nil, db.e.Apply(ctx, b)
 }
