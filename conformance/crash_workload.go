@@ -73,14 +73,11 @@ func (TxnWorkload) Child(ctx context.Context, s kv.Store, ack func(i int)) error
 	}
 	var b kv.Batch
 	for i := next; ctx.Err() == nil; i++ {
-		write := func(set func(k, v []byte) error, del func(k []byte) error) error {
-			return writeTxn(i, set, del)
-		}
 		if i%2 == 0 {
-			err = s.Update(ctx, func(tx kv.Txn) error { return write(tx.Set, tx.Delete) })
+			err = s.Update(ctx, func(tx kv.Txn) error { return writeTxn(i, tx.Set, tx.Delete) })
 		} else {
 			b.Reset()
-			if err = write(b.Set, b.Delete); err == nil {
+			if err = writeTxn(i, b.Set, b.Delete); err == nil {
 				err = s.Write(ctx, &b)
 			}
 		}
@@ -123,8 +120,11 @@ func (w ConcurrentTxnWorkload) writers() int {
 	return w.Writers
 }
 
-// Child runs the writers until ctx is done or one fails.
-func (w ConcurrentTxnWorkload) Child(ctx context.Context, s kv.Store, ack func(i int)) error {
+// Child runs the writers until ctx is done or one fails, which stops the
+// others.
+func (w ConcurrentTxnWorkload) Child(parent context.Context, s kv.Store, ack func(i int)) error {
+	ctx, stop := context.WithCancel(parent)
+	defer stop()
 	writers := w.writers()
 	var mu sync.Mutex
 	acked := -1
@@ -144,6 +144,7 @@ func (w ConcurrentTxnWorkload) Child(ctx context.Context, s kv.Store, ack func(i
 					if ctx.Err() != nil {
 						break
 					}
+					stop() // the other writers give up too
 					errs <- fmt.Errorf("transaction %d: %w", i, err)
 					return
 				}
