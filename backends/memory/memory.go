@@ -214,26 +214,44 @@ func (e *engine) NewIter(r kv.IterRange) (kv.Iter, error) {
 // under the read lock when it has at most scanGather keys, on a clone
 // otherwise.
 func (e *engine) Scan(r kv.IterRange, s *kv.Scan) error {
-	e.mu.RLock()
-	if e.w == nil {
-		e.mu.RUnlock()
-		return errClosed()
+	return e.scan(nil, r, s, e.view)
+}
+
+// scan runs r on epoch ep (nil: the current one) for s: on the epoch's
+// clone if it has one; else gathered from the live tree under the read
+// lock when r is small enough; else on the clone that clone returns.
+func (e *engine) scan(ep *epoch, r kv.IterRange, s *kv.Scan, clone func() (*btree.BTreeG[item], error)) error {
+	var t *btree.BTreeG[item]
+	if ep != nil {
+		t = ep.tree.Load()
 	}
-	t := e.cur.tree.Load()
 	if t == nil {
-		g, complete := gather(e.w, r, s.Remaining())
-		e.mu.RUnlock()
-		if complete {
-			emit(g, s)
-			return nil
+		e.mu.RLock()
+		if ep == nil {
+			if e.w == nil {
+				e.mu.RUnlock()
+				return errClosed()
+			}
+			ep = e.cur
 		}
-		g.release()
-		var err error
-		if t, err = e.view(); err != nil {
-			return err
+		// Without a clone under the read lock the epoch is current (a
+		// write or Close would have cloned it for an open snapshot), so
+		// the live tree holds it.
+		if t = ep.tree.Load(); t == nil {
+			g, complete := gather(e.w, r, s.Remaining())
+			e.mu.RUnlock()
+			if complete {
+				emit(g, s)
+				return nil
+			}
+			g.release()
+			var err error
+			if t, err = clone(); err != nil {
+				return err
+			}
+		} else {
+			e.mu.RUnlock()
 		}
-	} else {
-		e.mu.RUnlock()
 	}
 	walk(t, r, s)
 	return nil
@@ -400,24 +418,7 @@ func (s *snapshot) Scan(r kv.IterRange, sc *kv.Scan) error {
 	if s.closed.Load() {
 		return errSnapshotClosed
 	}
-	t := s.ep.tree.Load()
-	if t == nil {
-		s.e.mu.RLock()
-		if t = s.ep.tree.Load(); t == nil {
-			g, complete := gather(s.e.w, r, sc.Remaining())
-			s.e.mu.RUnlock()
-			if complete {
-				emit(g, sc)
-				return nil
-			}
-			g.release()
-			t = s.frozen()
-		} else {
-			s.e.mu.RUnlock()
-		}
-	}
-	walk(t, r, sc)
-	return nil
+	return s.e.scan(s.ep, r, sc, func() (*btree.BTreeG[item], error) { return s.frozen(), nil })
 }
 
 func (s *snapshot) Close() error {
