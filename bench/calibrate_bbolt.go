@@ -15,7 +15,7 @@ import (
 // Calibration target: bbolt through its own API, configured as
 // backends/bbolt configures it by default (driver.go, options.go): one
 // bucket in <dir>/data.bolt, NoSync from the durability, the hashmap
-// freelist, a 16 GiB initial mapping, a 1 s lock timeout. A careful bbolt
+// freelist, its initial mapping (DefaultInitialMmapSize), a 1 s lock timeout. A careful bbolt
 // user: one Update per batch, a View per read, cursor scans handing out
 // bbolt's own slices.
 
@@ -31,7 +31,7 @@ func openRawBbolt(_ context.Context, cfg kv.Config) (target, func() error, error
 		Timeout:         time.Second,
 		NoSync:          cfg.Durability == kv.NoSync,
 		FreelistType:    bolt.FreelistMapType,
-		InitialMmapSize: 16 << 30,
+		InitialMmapSize: 256 << 30, // bbolt.DefaultInitialMmapSize on 64-bit Unix
 	})
 	if err != nil {
 		return nil, nil, err

@@ -9,11 +9,12 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/polykv/polykv/backends/bbolt"
 	"github.com/polykv/polykv/kv"
 )
 
 // The benchmarks run each workload on raw bbolt (same file options: NoSync,
-// hashmap freelist, 16 GiB mapping) and through polykv, side by side, so
+// hashmap freelist, the default mapping) and through polykv, side by side, so
 // that the abstraction's overhead reads as the ratio of the two lines:
 //
 //	go test -run '^$' -bench . -benchmem ./backends/bbolt
@@ -29,7 +30,7 @@ var benchValue = bytes.Repeat([]byte("v"), 128)
 func openRaw(b *testing.B) (*bolt.DB, []byte) {
 	b.Helper()
 	db, err := bolt.Open(filepath.Join(b.TempDir(), "raw.bolt"), 0o600, &bolt.Options{
-		NoSync: true, FreelistType: bolt.FreelistMapType, InitialMmapSize: 16 << 30,
+		NoSync: true, FreelistType: bolt.FreelistMapType, InitialMmapSize: bbolt.DefaultInitialMmapSize,
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"runtime"
 	"strings"
@@ -151,4 +152,42 @@ func iterateWriteSmall(dir string) error {
 	})
 	fmt.Println("finished", err)
 	return err
+}
+
+// TestMappingHalfFullWarns: once the data file passes half of the mapping
+// made at open, a write logs one warning naming initial_mmap_size, so that
+// an operator hears of the remap (and the deadlock of writes inside
+// iterations it brings) before it happens.
+func TestMappingHalfFullWarns(t *testing.T) {
+	ctx := context.Background()
+	var logged syncBuffer
+	logger := slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	db, err := bbolt.Open(ctx, kv.Config{Path: t.TempDir(), Durability: kv.NoSync, Logger: logger,
+		Options: map[string]string{bbolt.OptInitialMmapSize: "4MiB"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	const warning = "past half of its mapping"
+	value := bytes.Repeat([]byte("v"), 64<<10)
+	for i := range 16 { // 1 MiB: a quarter of the mapping
+		if err := db.Set(ctx, fmt.Appendf(nil, "a%03d", i), value); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if strings.Contains(logged.String(), warning) {
+		t.Fatalf("warned with a quarter of the mapping used: %s", logged.String())
+	}
+	for i := range 48 { // 3 MiB more
+		if err := db.Set(ctx, fmt.Appendf(nil, "b%03d", i), value); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := logged.String()
+	if n := strings.Count(out, warning); n != 1 {
+		t.Fatalf("%d warnings, want 1: %s", n, out)
+	}
+	if !strings.Contains(out, bbolt.OptInitialMmapSize) {
+		t.Fatalf("the warning does not name %s: %s", bbolt.OptInitialMmapSize, out)
+	}
 }

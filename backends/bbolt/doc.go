@@ -67,9 +67,10 @@
 // waits for every open read transaction to end. A goroutine that writes
 // (Store.Set) from inside an Iterate callback holds a read transaction
 // while it waits for the write, so with bbolt's default mapping it would
-// wait for itself forever. This backend maps DefaultInitialMmapSize (16
-// GiB) of address space when it opens the file, so no remap happens while
-// the file is below that size and such writes proceed. The mapping is
+// wait for itself forever. This backend maps DefaultInitialMmapSize (256
+// GiB on 64-bit Unix, about 230 million nodes of a nodestore traversal) of
+// address space when it opens the file, so no remap happens while the file
+// is below that size and such writes proceed. The mapping is
 // address space, not memory: pages are read on demand and live in the OS
 // page cache. If the system refuses that much (ulimit -v) and the option
 // was not set, Open retries with a quarter of it, down to 1 GiB and then
@@ -79,7 +80,8 @@
 //     still deadlock a write made while the same goroutine, or a goroutine
 //     waiting for that write, has an iteration or View open. Set
 //     initial_mmap_size above the largest file you expect; a reopen maps
-//     at least the file's size.
+//     at least the file's size. When the file passes half of the mapping,
+//     the next write logs a warning (once per open) naming the option.
 //   - While a long iteration is open, pages freed by later commits cannot
 //     be reused, so the file grows faster.
 //

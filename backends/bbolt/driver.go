@@ -102,7 +102,8 @@ func (Driver) Open(ctx context.Context, dir string, cfg *kv.Config) (kv.Engine, 
 			limit = kv.DefaultMemoryBudget
 		}
 	}
-	e := &engine{db: db, path: path, readOnly: cfg.ReadOnly, bo: bo, res: newResident(limit, cfg.Logger)}
+	e := &engine{db: db, path: path, readOnly: cfg.ReadOnly, bo: bo, res: newResident(limit, cfg.Logger),
+		mapping: newMappingWatch(path, bo, cfg.Logger)}
 	if !cfg.ReadOnly {
 		if err := e.ensureBucket(); err != nil {
 			db.Close()

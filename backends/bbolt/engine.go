@@ -30,6 +30,10 @@ type engine struct {
 
 	order []int32 // Apply's scratch: the batch's writes in key order
 
+	// mapping watches the file's size against the mapping made at open
+	// (written by Apply only, which kv serializes).
+	mapping mappingWatch
+
 	// res keeps the resident pages of the file's mapping within
 	// OptResidentLimit; the calls that read or write note their work.
 	res *resident
@@ -198,6 +202,7 @@ func (e *engine) Apply(ctx context.Context, b *kv.Batch) (err error) {
 	defer e.mu.RUnlock()
 	defer recoverTo(&err, "apply", e.path)
 	err = db.Update(func(tx *bolt.Tx) error {
+		e.mapping.check(tx)
 		bk := tx.Bucket(bucketName)
 		// bbolt's writer lock is held: the scratch order is ours alone.
 		e.order = keyOrder(b, e.order[:0])

@@ -63,18 +63,24 @@ const (
 // DefaultLockTimeout is the default for OptLockTimeout.
 const DefaultLockTimeout = time.Second
 
-// DefaultInitialMmapSize is the default for OptInitialMmapSize: 16 GiB of
-// address space on 64-bit Unix systems (etcd maps 10 GiB by default for the
-// same reason), where it costs nothing until pages are read, and 0 (bbolt's
-// default) elsewhere: 32-bit systems have little address space, and on
-// Windows bbolt grows the file itself to the mapped size.
+// DefaultInitialMmapSize is the default for OptInitialMmapSize: 256 GiB of
+// address space on 64-bit Unix systems, and 0 (bbolt's default) elsewhere:
+// 32-bit systems have little address space, and on Windows bbolt grows the
+// file itself to the mapped size. On 64-bit Unix the mapping costs nothing
+// until pages are read (a shared read-only mapping of a file is not
+// charged as memory, even under strict overcommit), and 256 GiB is far
+// beyond the file of a traversal of tens of millions of nodes (about 1.1
+// GiB per million): etcd maps 10 GiB for the same reason, and this backend
+// mapped 16 GiB until a file of 16 million nodes proved reachable. A
+// process has about 128 TiB of address space, so some 500 stores can be
+// open at once; past that, Open falls back to smaller mappings.
 var DefaultInitialMmapSize = defaultInitialMmapSize()
 
 func defaultInitialMmapSize() int {
 	if bits.UintSize != 64 || runtime.GOOS == "windows" {
 		return 0
 	}
-	return 16 << 30
+	return 256 << 30
 }
 
 // minFallbackMmapSize is the smallest mapping Open retries with when the
