@@ -57,6 +57,7 @@ func nsRules() []nsRule {
 		{"CompleteWithChildrenAtomic", nsCompleteAtomic},
 		{"BatchChunks", nsBatchChunks},
 		{"BatchUpdateSkips", nsBatchUpdateSkips},
+		{"BatchLargeNode", nsBatchLargeNode},
 		{"PagingCursor", nsPaging},
 		{"ConcurrentWorkersExactCounts", nsConcurrent},
 		{"RebuildCounts", nsRebuildCounts},

@@ -565,6 +565,32 @@ func nsBatchChunks(t *testing.T, e *nsEnv) {
 	e.wantConsistent("after chunked batch")
 }
 
+// nsBatchLargeNode: a node that fits one kv transaction is stored by the
+// batch operations as Insert stores it, in a chunk of its own when it is
+// larger than the backend's default chunk size (768 KiB on some backends).
+func nsBatchLargeNode(t *testing.T, e *nsEnv) {
+	e.seedSmallTree()
+	big := strings.Repeat("i", 1<<20)
+	states := []nodestore.NodeState{nsFile("/a/big1", 2), nsFile("/a/big2", 2)}
+	var ops []nodestore.InsertOperation
+	for i := range states {
+		states[i].ID = big
+		ops = append(ops, nodestore.InsertOperation{QueueType: nodestore.QueueSrc, Level: 2, TraversalStatus: nsP, CopyStatus: nsCP, State: &states[i]})
+	}
+	res, err := e.ns.BatchInsertNodes(e.ctx, ops)
+	if err != nil || res.Applied != 2 {
+		t.Fatalf("BatchInsertNodes of two nodes with 1 MiB IDs = %+v, %v; want both applied", res, err)
+	}
+	res, err = e.ns.BatchSetStatus(e.ctx, nodestore.QueueSrc, []string{"/a/big1", "/a/big2"}, nsS)
+	if err != nil || res.Applied != 2 {
+		t.Fatalf("BatchSetStatus of the two nodes = %+v, %v; want both applied", res, err)
+	}
+	if c := e.count(nodestore.QueueSrc, 2, nsS, nsCP); c < 2 {
+		t.Errorf("Count = %d, want at least the 2 large nodes", c)
+	}
+	e.wantConsistent("after batches of large nodes")
+}
+
 func nsBatchUpdateSkips(t *testing.T, e *nsEnv) {
 	e.seedSmallTree()
 	var paths []string

@@ -69,8 +69,16 @@ type chunkPlan struct {
 	maxBytes   int
 }
 
+// fits reports whether writes of ops and bytes may join the chunk. The
+// first writes of a chunk may use all of a transaction, whatever maxBytes:
+// a node larger than the chunk size but within kv's limits gets a chunk of
+// its own, as Insert would store it.
 func (c *chunkPlan) fits(ops, bytes int) bool {
-	return c.ops+ops <= kv.MaxTxnOps-chunkHeadroom && c.bytes+bytes <= c.maxBytes
+	maxBytes := c.maxBytes
+	if c.ops == 0 {
+		maxBytes = max(maxBytes, kv.MaxTxnBytes-chunkByteSlack)
+	}
+	return c.ops+ops <= kv.MaxTxnOps-chunkHeadroom && c.bytes+bytes <= maxBytes
 }
 
 func (c *chunkPlan) add(ops, bytes int) { c.ops += ops; c.bytes += bytes }

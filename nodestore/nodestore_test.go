@@ -344,3 +344,35 @@ func TestBatchMoveRepeatedPath(t *testing.T) {
 		})
 	}
 }
+
+// A node that fits one kv transaction but is larger than the batch chunk
+// size (SmallChunkBytes on memory, or Options.ChunkBytes) is stored by the
+// batch operations in a chunk of its own, as Insert and SetStatus store it,
+// not refused as too large for a transaction.
+func TestBatchNodeLargerThanChunk(t *testing.T) {
+	ctx := context.Background()
+	_, ns := newMemory(t)
+	q := nodestore.QueueDst
+	if err := ns.Insert(ctx, root(q)); err != nil {
+		t.Fatal(err)
+	}
+	big := strings.Repeat("x", nodestore.SmallChunkBytes+1000) // below kv.MaxValueSize
+	a, b := file(q, "/", "a", 1), file(q, "/", "b", 1)
+	a.State.ID, b.State.ID = big, big
+	ops := []nodestore.InsertOperation{
+		{QueueType: q, Level: 1, TraversalStatus: a.Traversal, State: &a.State},
+		{QueueType: q, Level: 1, TraversalStatus: b.Traversal, State: &b.State},
+	}
+	res, err := ns.BatchInsertNodes(ctx, ops)
+	if err != nil || res.Applied != 2 {
+		t.Fatalf("BatchInsertNodes of two nodes of %d bytes = %+v, %v; want both applied", len(big), res, err)
+	}
+	res, err = ns.BatchSetStatus(ctx, q, []string{"/a", "/b"}, nodestore.TraversalStatusFailed)
+	if err != nil || res.Applied != 2 {
+		t.Fatalf("BatchSetStatus = %+v, %v; want both applied", res, err)
+	}
+	if n, err := ns.Count(ctx, q, 1, nodestore.TraversalStatusFailed, ""); err != nil || n != 2 {
+		t.Fatalf("count = %d, %v; want 2", n, err)
+	}
+	wantOK(t, ns)
+}
