@@ -34,7 +34,7 @@ var (
 	// level, an unknown node type, a negative size, ...).
 	ErrInvalidNode = errors.New("nodestore: invalid node")
 	// ErrInvalidArgument: another argument out of range (a page limit
-	// below 1).
+	// below 1), or nil where a function, io.Reader or io.Writer is needed.
 	ErrInvalidArgument = errors.New("nodestore: invalid argument")
 	// ErrInvalidKey: a key given to a function expecting a node key (or an
 	// index prefix) does not parse.

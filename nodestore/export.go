@@ -18,6 +18,9 @@ import (
 // starting with "dst:" or "src:". key and value are valid only until fn
 // returns. fn returning kv.SkipAll stops the export without error.
 func (s *Store) Export(ctx context.Context, fn func(key, value []byte) error) error {
+	if fn == nil {
+		return fmt.Errorf("nodestore: export: %w: nil function", ErrInvalidArgument)
+	}
 	err := s.kv.View(ctx, func(tx kv.ReadTxn) error {
 		for _, q := range Queues {
 			stop := false
@@ -47,6 +50,9 @@ const dumpMagic = "polykv-nodestore-dump 1\n"
 // "polykv-nodestore-dump 1\n", then for each key a uvarint length and the
 // key, a uvarint length and the value. Load reads it back, on any backend.
 func (s *Store) Dump(ctx context.Context, w io.Writer) error {
+	if w == nil {
+		return fmt.Errorf("nodestore: dump: %w: nil io.Writer", ErrInvalidArgument)
+	}
 	bw := bufio.NewWriter(w)
 	if _, err := bw.WriteString(dumpMagic); err != nil {
 		return fmt.Errorf("nodestore: dump: %w", err)
@@ -80,6 +86,9 @@ func (s *Store) Dump(ctx context.Context, w io.Writer) error {
 // prefixes and load again. Run Check afterwards to verify the result. It
 // returns the number of keys written.
 func (s *Store) Load(ctx context.Context, r io.Reader) (int, error) {
+	if r == nil {
+		return 0, fmt.Errorf("nodestore: load: %w: nil io.Reader", ErrInvalidArgument)
+	}
 	empty := true
 	if err := s.Export(ctx, func(_, _ []byte) error { empty = false; return kv.SkipAll }); err != nil {
 		return 0, fmt.Errorf("nodestore: load: %w", err)

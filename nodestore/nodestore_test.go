@@ -376,3 +376,32 @@ func TestBatchNodeLargerThanChunk(t *testing.T) {
 	}
 	wantOK(t, ns)
 }
+
+// A nil callback, writer or reader is an invalid argument, reported as an
+// error (as kv.Store.Iterate reports a nil function), not a panic.
+func TestNilArguments(t *testing.T) {
+	ctx := context.Background()
+	_, ns := newMemory(t)
+	if err := ns.Insert(ctx, root(nodestore.QueueSrc)); err != nil {
+		t.Fatal(err)
+	}
+	_, empty := newMemory(t)
+	for name, call := range map[string]func() error{
+		"IterateNodeKeys": func() error { return ns.IterateNodeKeys(ctx, kv.IterOptions{}, nil) },
+		"IterateNodes":    func() error { return ns.IterateNodes(ctx, kv.IterOptions{}, nil) },
+		"Export":          func() error { return ns.Export(ctx, nil) },
+		"Dump":            func() error { return ns.Dump(ctx, nil) },
+		"Load":            func() error { _, err := empty.Load(ctx, nil); return err },
+	} {
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					t.Errorf("%s with nil: panic %v", name, p)
+				}
+			}()
+			if err := call(); !errors.Is(err, nodestore.ErrInvalidArgument) {
+				t.Errorf("%s with nil: %v, want ErrInvalidArgument", name, err)
+			}
+		}()
+	}
+}
