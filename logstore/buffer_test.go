@@ -2,6 +2,7 @@ package logstore_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -50,5 +51,38 @@ func TestBufferEscapedValuesSplitChunks(t *testing.T) {
 		if e.Message != msg {
 			t.Fatalf("entry %d: message of %d bytes read back, want %d", i, len(e.Message), len(msg))
 		}
+	}
+}
+
+// Scan and ByLevel with a nil function report an invalid argument, as
+// kv.Store.Iterate does, instead of panicking at the first entry.
+func TestScanNilFunction(t *testing.T) {
+	ctx := context.Background()
+	s, err := kv.Open(ctx, kv.Config{Backend: "memory"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	lb := logstore.NewLogBuffer(s, 1, time.Hour)
+	if err := lb.Add(logstore.LogEntry{Level: logstore.LevelInfo, Message: "one"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := lb.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	for name, call := range map[string]func() error{
+		"Scan":    func() error { _, err := logstore.Scan(ctx, s, logstore.Query{}, nil); return err },
+		"ByLevel": func() error { return logstore.ByLevel(ctx, s, logstore.LevelInfo, nil) },
+	} {
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					t.Errorf("%s with a nil function: panic %v", name, p)
+				}
+			}()
+			if err := call(); !errors.Is(err, kv.ErrInvalidConfig) {
+				t.Errorf("%s with a nil function: %v, want kv.ErrInvalidConfig", name, err)
+			}
+		}()
 	}
 }

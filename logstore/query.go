@@ -142,7 +142,13 @@ func headLess(a, b *levelIter) bool {
 //
 // fn runs inside a read transaction of store: it may read the store, and
 // write to it, but a long fn holds the snapshot open.
+//
+// A nil fn is an error wrapping kv.ErrInvalidConfig, as for
+// kv.Store.Iterate.
 func Scan(ctx context.Context, store kv.Store, q Query, fn func(LogEntry) error) (Cursor, error) {
+	if fn == nil {
+		return q.After, fmt.Errorf("logstore: scan: %w: nil function", kv.ErrInvalidConfig)
+	}
 	if q.Limit < 0 {
 		return q.After, fmt.Errorf("logstore: query limit %d: want 0 (no limit) or more", q.Limit)
 	}
