@@ -328,7 +328,7 @@ func (s *Store) batchMove(ctx context.Context, op string, q QueueType, paths []s
 					continue
 				}
 				if err != nil {
-					return err
+					return fmt.Errorf("path %d (%q): %w", end, norm[end], err)
 				}
 				from := position{n.Level, n.Traversal, n.Copy}
 				to, err := decide(&n)
@@ -337,7 +337,7 @@ func (s *Store) batchMove(ctx context.Context, op string, q QueueType, paths []s
 					continue
 				}
 				if err != nil {
-					return err
+					return fmt.Errorf("path %d (%q): %w", end, norm[end], err)
 				}
 				if to == from {
 					continue

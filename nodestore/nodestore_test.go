@@ -405,3 +405,27 @@ func TestNilArguments(t *testing.T) {
 		}()
 	}
 }
+
+// An error reading one node of a batch status change names that input:
+// its index and path, not only the chunk it fell in.
+func TestBatchMoveErrorNamesPath(t *testing.T) {
+	ctx := context.Background()
+	db, ns := newMemory(t)
+	q := nodestore.QueueDst
+	for _, n := range []nodestore.Node{root(q), file(q, "/", "a", 1), file(q, "/", "b", 1)} {
+		if err := ns.Insert(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	key, _ := nodestore.KeyDst(1, nodestore.TraversalStatusSuccessful, "", "/b")
+	if err := db.Set(ctx, key, []byte{9}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := ns.BatchSetStatus(ctx, q, []string{"/a", "/b"}, nodestore.TraversalStatusFailed)
+	if !errors.Is(err, nodestore.ErrCorrupt) || !strings.Contains(err.Error(), `path 1 ("/b")`) {
+		t.Fatalf("BatchSetStatus over a corrupt node: %v; want ErrCorrupt naming path 1 (\"/b\")", err)
+	}
+	if n, _ := ns.Get(ctx, q, "/a"); n.Traversal != nodestore.TraversalStatusSuccessful {
+		t.Fatalf("/a moved to %s although its chunk failed", n.Traversal)
+	}
+}
