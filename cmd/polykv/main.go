@@ -67,8 +67,11 @@ func main() {
 // run runs the command line args and returns the exit code: 0 on success,
 // 1 on failure, 2 on a usage error.
 func run(ctx context.Context, s stdio, args []string) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		if len(args) > 1 {
+	isHelp := func(a string) bool { return a == "-h" || a == "--help" || a == "help" }
+	if len(args) == 0 || isHelp(args[0]) {
+		// "help CMD" is "CMD --help"; help about help is the usage (it
+		// used to recurse forever).
+		if len(args) > 1 && !isHelp(args[1]) {
 			return run(ctx, s, []string{args[1], "--help"})
 		}
 		usage(s.out)

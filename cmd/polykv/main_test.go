@@ -337,3 +337,14 @@ func TestEndToEnd(t *testing.T) {
 		t.Error("inspect of a missing store exited 0")
 	}
 }
+
+// TestHelpOfHelp: asking for help about help prints the usage; it used to
+// recurse until the stack overflowed (a fatal error, not even a panic).
+func TestHelpOfHelp(t *testing.T) {
+	for _, args := range [][]string{{"--help", "--help"}, {"help", "help"}, {"-h", "-h"}, {"help", "--help"}} {
+		code, out, errOut := polykv(t, nil, args...)
+		if code != 0 || !strings.Contains(out, "Commands:") {
+			t.Errorf("polykv %v: exit %d\n%s%s", args, code, out, errOut)
+		}
+	}
+}
