@@ -61,8 +61,19 @@ func runLoad(ctx context.Context, s stdio, args []string) error {
 			return fmt.Errorf("%s is not empty: load into an empty store, or give --merge", fs.Arg(0))
 		}
 	}
-	n, err := kv.Load(ctx, db, s.in)
+	cw := &countingWriter{Store: db}
+	n, err := kv.Load(ctx, cw, s.in)
 	if err != nil {
+		if cw.writes > 0 {
+			// The chunks before the failure stay: say so, or the store
+			// looks untouched (and may hold keys of a damaged dump).
+			advice := "discard that store and load into an empty one"
+			if *merge {
+				advice = "the store now holds a part of the dump over its own keys"
+			}
+			return fmt.Errorf("%w; the load is incomplete: %d keys were written to %s in %d chunk(s) before the failure (they may include keys from the damaged part): %s",
+				err, cw.writes, fs.Arg(0), cw.chunks, advice)
+		}
 		return err
 	}
 	if err := db.Sync(); err != nil {
@@ -70,4 +81,19 @@ func runLoad(ctx context.Context, s stdio, args []string) error {
 	}
 	fmt.Fprintf(s.err, "polykv load: %d keys\n", n)
 	return db.Close()
+}
+
+// countingWriter counts the writes and batches that reach a store.
+type countingWriter struct {
+	kv.Store
+	writes, chunks int
+}
+
+func (c *countingWriter) Write(ctx context.Context, b *kv.Batch) error {
+	if err := c.Store.Write(ctx, b); err != nil {
+		return err
+	}
+	c.writes += b.Len()
+	c.chunks++
+	return nil
 }

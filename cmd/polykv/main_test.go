@@ -348,3 +348,48 @@ func TestHelpOfHelp(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadFailureSaysWhatWasWritten: a damaged dump is detected only at its
+// end (count and CRC are in the trailer), after the chunks before it are
+// written. The error must say that the store now holds a part of the dump,
+// which may include keys from the damaged part, instead of only "not a
+// valid dump", which reads as if nothing had happened.
+func TestLoadFailureSaysWhatWasWritten(t *testing.T) {
+	src := "memory:"
+	cfg, _ := kv.ParseDSN(src)
+	db, err := kv.Open(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := kv.NewBulkWriter(t.Context(), db)
+	for i := range 3000 {
+		if err := w.Set(fmt.Appendf(nil, "k%06d", i), bytes.Repeat([]byte{'v'}, 1000)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var dump bytes.Buffer
+	if _, err := kv.Dump(t.Context(), db, &dump); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	truncated := dump.Bytes()[:dump.Len()-100]
+	for _, merge := range []bool{false, true} {
+		dst := "bbolt://" + t.TempDir() + "/dst"
+		args := []string{"load", dst}
+		if merge {
+			args = []string{"load", "--merge", dst}
+		}
+		code, _, stderr := polykv(t, truncated, args...)
+		n := len(contents(t, dst))
+		if n == 0 {
+			t.Fatal("nothing was written: the test needs a dump larger than a chunk")
+		}
+		if code != 1 || !strings.Contains(stderr, "not a valid polykv dump") ||
+			!strings.Contains(stderr, "incomplete") || !strings.Contains(stderr, fmt.Sprintf("%d keys", n)) {
+			t.Errorf("load --merge=%v of a truncated dump left %d keys; exit %d, stderr does not say so:\n%s", merge, n, code, stderr)
+		}
+	}
+}
