@@ -104,6 +104,14 @@ func runBench(ctx context.Context, s stdio, args []string) error {
 	if err := wantArgs(fs); err != nil {
 		return err
 	}
+	switch {
+	case *size < 0:
+		return fmt.Errorf("%w: --size %d: want 0 (each workload's default) or more", errUsage, *size)
+	case *reps < 1:
+		return fmt.Errorf("%w: --reps %d: want 1 or more", errUsage, *reps)
+	case *producers < 0:
+		return fmt.Errorf("%w: --producers %d: want 0 (the default) or more", errUsage, *producers)
+	}
 	names, err := bench.Expand(*workload)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)

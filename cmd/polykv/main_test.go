@@ -393,3 +393,17 @@ func TestLoadFailureSaysWhatWasWritten(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchRejectsBadNumbers: a negative size or producer count, or fewer
+// than one repetition, is a usage error. They used to run silently with the
+// defaults while the report's header printed the bad value (size=-5).
+func TestBenchRejectsBadNumbers(t *testing.T) {
+	for _, flag := range []string{"--size=-5", "--reps=0", "--reps=-1", "--producers=-3"} {
+		code, out, errOut := polykv(t, nil, "bench", "--in-process", "--backends", "memory", "--workload", "fill-seq-b100",
+			"--out", "", "--workdir", t.TempDir(), flag)
+		name := strings.TrimLeft(strings.Split(flag, "=")[0], "-")
+		if code != 2 || !strings.Contains(errOut, name) {
+			t.Errorf("bench %s: exit %d, want 2 naming --%s:\n%s%s", flag, code, name, out, errOut)
+		}
+	}
+}
