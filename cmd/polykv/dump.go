@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 
@@ -47,7 +48,22 @@ Load into a fresh store and discard it on failure. The exit code says which.
 func runLoad(ctx context.Context, s stdio, args []string) error {
 	fs := newFlags(s, "load", "DSN < FILE", loadDoc)
 	merge := fs.Bool("merge", false, "load into a store that already has keys")
-	db, err := parseAndOpen(ctx, fs, s, args, false)
+	if err := parse(fs, s, args); err != nil {
+		return err
+	}
+	if err := wantArgs(fs, "DSN"); err != nil {
+		return err
+	}
+	if _, err := kv.ParseDSN(fs.Arg(0)); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	// Refuse input that does not start like a dump before the store is
+	// opened, which would create it.
+	in := bufio.NewReaderSize(s.in, 1<<20)
+	if head, err := in.Peek(len(kv.DumpMagic)); err != nil || string(head) != kv.DumpMagic {
+		return fmt.Errorf("%w: missing header %q (nothing was written)", kv.ErrBadDump, kv.DumpMagic)
+	}
+	db, err := openDSN(ctx, fs.Arg(0), false)
 	if err != nil {
 		return err
 	}
@@ -62,7 +78,7 @@ func runLoad(ctx context.Context, s stdio, args []string) error {
 		}
 	}
 	cw := &countingWriter{Store: db}
-	n, err := kv.Load(ctx, cw, s.in)
+	n, err := kv.Load(ctx, cw, in)
 	if err != nil {
 		if cw.writes > 0 {
 			// The chunks before the failure stay: say so, or the store

@@ -407,3 +407,19 @@ func TestBenchRejectsBadNumbers(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadOfNoDumpCreatesNothing: input that does not even start like a
+// dump (a forgotten '<', the wrong file) is refused before the store is
+// opened, so no store directory is left behind.
+func TestLoadOfNoDumpCreatesNothing(t *testing.T) {
+	for _, in := range [][]byte{nil, []byte("hello, not a dump at all")} {
+		dir := filepath.Join(t.TempDir(), "new")
+		code, _, stderr := polykv(t, in, "load", "pebble://"+dir)
+		if code != 1 || !strings.Contains(stderr, "not a valid polykv dump") {
+			t.Errorf("load of %q: exit %d: %s", in, code, stderr)
+		}
+		if _, err := os.Stat(dir); err == nil {
+			t.Errorf("load of %q left a store behind in %s", in, dir)
+		}
+	}
+}
