@@ -73,6 +73,9 @@ func runCheck(ctx context.Context, s stdio, args []string) error {
 			fmt.Fprintf(s.out, "(more than %d problems; the list is truncated)\n", nodestore.MaxProblems)
 		}
 	}
+	if rep.Truncated {
+		return fmt.Errorf("more than %d problems found (only the first %d are listed)", nodestore.MaxProblems, len(rep.Problems))
+	}
 	if !rep.OK() {
 		return fmt.Errorf("%d problem(s) found", len(rep.Problems))
 	}

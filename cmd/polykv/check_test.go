@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -58,5 +59,39 @@ func TestCheck(t *testing.T) {
 	code, out, stderr = polykv(t, nil, "check", dsn)
 	if code != 1 || !strings.Contains(out, "PROBLEM:") || !strings.Contains(stderr, "problem(s) found") {
 		t.Fatalf("check of a damaged store: exit %d\n%s%s", code, out, stderr)
+	}
+}
+
+// TestCheckTruncatedCount: with more problems than the report lists, the
+// error must not claim the listed number is all there is.
+func TestCheckTruncatedCount(t *testing.T) {
+	dsn := "bbolt://" + t.TempDir() + "/s"
+	cfg, _ := kv.ParseDSN(dsn)
+	db, err := kv.Open(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := kv.NewBulkWriter(t.Context(), db)
+	for i := range nodestore.MaxProblems + 100 {
+		key, err := nodestore.KeySrc(1, nodestore.TraversalStatusPending, nodestore.CopyStatusPending, fmt.Sprintf("/f%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Set(key, []byte("not a node")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ns := nodestore.New(db)
+	rep, err := ns.Check(t.Context())
+	if err != nil || !rep.Truncated {
+		t.Fatalf("the store must have more than %d problems: truncated=%v, %v", nodestore.MaxProblems, rep.Truncated, err)
+	}
+	db.Close()
+	code, _, stderr := polykv(t, nil, "check", dsn)
+	if code != 1 || !strings.Contains(stderr, fmt.Sprintf("more than %d problems", nodestore.MaxProblems)) {
+		t.Errorf("exit %d; stderr does not say there are more than %d problems: %s", code, nodestore.MaxProblems, stderr)
 	}
 }
