@@ -78,10 +78,16 @@ func copyStore(ctx context.Context, src, dst kv.Store) (copyResult, error) {
 			return bw.Set(k, v)
 		})
 	})
-	if err != nil {
-		return res, fmt.Errorf("copy after %d keys: %w", res.keys, err)
+	if err == nil {
+		err = bw.Close()
 	}
-	if err := bw.Close(); err != nil {
+	if err != nil {
+		err = fmt.Errorf("copy after %d keys: %w", res.keys, err)
+		if written, chunks := bw.Written(); written > 0 {
+			// The chunks before the failure stay: say so.
+			err = fmt.Errorf("%w; the copy is incomplete: %d keys were written to the destination in %d chunk(s) before the failure: discard it and copy into an empty store",
+				err, written, chunks)
+		}
 		return res, err
 	}
 	if err := dst.Sync(); err != nil {

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/polykv/polykv/kv"
+)
+
+// failingStore fails every Write after the first ok ones.
+type failingStore struct {
+	kv.Store
+	ok int
+}
+
+func (f *failingStore) Write(ctx context.Context, b *kv.Batch) error {
+	if f.ok == 0 {
+		return errors.New("disk full")
+	}
+	f.ok--
+	return f.Store.Write(ctx, b)
+}
+
+// TestCopyFailureSaysWhatWasWritten: a copy that fails after some chunks
+// were written must say that the destination now holds a part of the
+// source, not only the cause.
+func TestCopyFailureSaysWhatWasWritten(t *testing.T) {
+	open := func() *kv.DB {
+		db, err := kv.Open(t.Context(), kv.Config{Backend: "memory"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	src, dst := open(), open()
+	w := kv.NewBulkWriter(t.Context(), src)
+	for i := range 3000 {
+		if err := w.Set(fmt.Appendf(nil, "k%06d", i), bytes.Repeat([]byte{'v'}, 1000)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := copyStore(t.Context(), src, &failingStore{Store: dst, ok: 2})
+	n := 0
+	if err := dst.Iterate(t.Context(), kv.IterOptions{KeysOnly: true}, func(_, _ []byte) error { n++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if n == 0 {
+		t.Fatal("nothing was written: the test needs more than two chunks")
+	}
+	if err == nil || !strings.Contains(err.Error(), "disk full") || !strings.Contains(err.Error(), "incomplete") ||
+		!strings.Contains(err.Error(), fmt.Sprintf("%d keys", n)) {
+		t.Errorf("copy failed after writing %d keys; its error does not say so: %v", n, err)
+	}
+}
