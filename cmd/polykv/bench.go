@@ -243,6 +243,10 @@ func progress(w io.Writer) func(i, n int, s bench.Spec, res *bench.Result) {
 	}
 }
 
+// childStopDelay is how long a cancelled child may take to stop and remove
+// its store before it is killed.
+const childStopDelay = 30 * time.Second
+
 // childCommand is the hidden subcommand that runs one spec: it reads the
 // spec as JSON on stdin and writes the result as JSON on stdout.
 const childCommand = "bench-child"
@@ -255,6 +259,10 @@ func childExec(self string, stderr io.Writer) func(ctx context.Context, s bench.
 			return bench.Result{Spec: s}, err
 		}
 		cmd := exec.CommandContext(ctx, self, childCommand)
+		// On cancellation (Ctrl-C, SIGTERM), ask the child to stop so that
+		// it removes its store directory; kill it only if it does not.
+		cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+		cmd.WaitDelay = childStopDelay
 		cmd.Stdin = bytes.NewReader(in)
 		var out, errOut bytes.Buffer
 		cmd.Stdout = &out
