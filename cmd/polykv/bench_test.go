@@ -18,10 +18,7 @@ func TestBenchInterruptRemovesStores(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "polykv")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := polykvBinary(t)
 	work := t.TempDir()
 	cmd := exec.Command(bin, "bench", "--backends", "badger", "--reps", "1", "--workload", "fill-seq-b100",
 		"--size", "5000000", "--workdir", work, "--out", "")

@@ -59,6 +59,13 @@ var errUsage = errors.New("usage")
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// The first signal cancels ctx: the command stops at its next
+		// step. Restore the default so that a second one kills a command
+		// blocked where ctx cannot reach (reading stdin).
+		<-ctx.Done()
+		stop()
+	}()
 	code := run(ctx, stdio{os.Stdin, os.Stdout, os.Stderr}, os.Args[1:])
 	stop()
 	os.Exit(code)

@@ -9,7 +9,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/polykv/polykv/bench"
 	"github.com/polykv/polykv/kv"
@@ -301,11 +303,7 @@ func TestEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "polykv")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := polykvBinary(t)
 	out := t.TempDir()
 	cmd := exec.Command(bin, "bench", "--quick", "--backends", "badger,memory", "--workload", "fill-rand-b100,logs",
 		"--out", out, "--workdir", t.TempDir())
@@ -422,4 +420,76 @@ func TestLoadOfNoDumpCreatesNothing(t *testing.T) {
 			t.Errorf("load of %q left a store behind in %s", in, dir)
 		}
 	}
+}
+
+// TestSecondInterruptStops: the first Ctrl-C cancels the command, which
+// stops at its next step; a command blocked outside the store (load
+// waiting for stdin from a stalled pipe) must still stop at the second.
+// Both signals used to be swallowed, leaving only SIGKILL.
+func TestSecondInterruptStops(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := polykvBinary(t)
+	r, w, err := os.Pipe() // never written, never closed until the end
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	cmd := exec.Command(bin, "load", "bbolt://"+filepath.Join(t.TempDir(), "s"))
+	cmd.Stdin = r
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	time.Sleep(300 * time.Millisecond) // let it install its signal handler
+	for range 2 {
+		if err := cmd.Process.Signal(os.Interrupt); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("interrupted load exited 0")
+		}
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatal("load blocked on stdin did not stop after two interrupts")
+	}
+}
+
+var built struct {
+	once sync.Once
+	dir  string
+	err  error
+	out  []byte
+}
+
+// polykvBinary builds the command once per test binary run and returns its
+// path; TestMain removes it.
+func polykvBinary(t testing.TB) string {
+	t.Helper()
+	built.once.Do(func() {
+		if built.dir, built.err = os.MkdirTemp("", "polykv-test-bin-*"); built.err != nil {
+			return
+		}
+		built.out, built.err = exec.Command("go", "build", "-o", filepath.Join(built.dir, "polykv"), ".").CombinedOutput()
+	})
+	if built.err != nil {
+		t.Fatalf("go build: %v\n%s", built.err, built.out)
+	}
+	return filepath.Join(built.dir, "polykv")
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
 }
