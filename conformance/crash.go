@@ -211,7 +211,7 @@ func crashChild(cfg kv.Config, w CrashWorkload) {
 
 // crashStats add up a mode's cycles for the summary line.
 type crashStats struct {
-	cycles, acked, lost, problems, recoveryKills int
+	cycles, acked, lost, problems, recoveryKills, needRecovery int
 }
 
 func runCrashParent(t *testing.T, cfg kv.Config, opts CrashOptions) {
@@ -250,6 +250,14 @@ func runCrashParent(t *testing.T, cfg kv.Config, opts CrashOptions) {
 		st.cycles++
 		st.acked += res.acks
 
+		// What an operator does first after a crash: open read-only to
+		// look. It must see a consistent store, or refuse with
+		// kv.ErrNeedsRecovery (and then change nothing).
+		roCommitted, roErr := readOnlyCheck(t, cfg, opts.Workload, res.lastAck)
+		if errors.Is(roErr, kv.ErrNeedsRecovery) {
+			st.needRecovery++
+		}
+
 		db, err := kv.Open(t.Context(), cfg)
 		if err != nil {
 			t.Fatalf("cycle %d: reopen after kill (%s): %v", cycle, plan, err)
@@ -267,6 +275,21 @@ func runCrashParent(t *testing.T, cfg kv.Config, opts CrashOptions) {
 		r := opts.Workload.Check(t, db, res.lastAck)
 		if err := db.Close(); err != nil {
 			t.Errorf("cycle %d: close: %v", cycle, err)
+		}
+		switch {
+		case roErr == nil && roCommitted != r.Committed:
+			t.Errorf("cycle %d (%s): a read-only open saw %d transactions, the read-write open after it %d",
+				cycle, plan, roCommitted, r.Committed)
+		case roErr != nil && g.ReadOnlyOpenAfterKill:
+			t.Errorf("cycle %d (%s): read-only open after the kill: %v (%s promises ReadOnlyOpenAfterKill)", cycle, plan, roErr, cfg.Backend)
+		case roErr != nil && !errors.Is(roErr, kv.ErrNeedsRecovery):
+			t.Errorf("cycle %d (%s): read-only open after the kill: %v (want success or kv.ErrNeedsRecovery)", cycle, plan, roErr)
+		}
+		// Recovered by the read-write open: read-only opens work again.
+		if n, err := readOnlyCheck(t, cfg, opts.Workload, res.lastAck); err != nil {
+			t.Errorf("cycle %d (%s): read-only open after a read-write open and close: %v", cycle, plan, err)
+		} else if n != r.Committed {
+			t.Errorf("cycle %d (%s): a read-only open after recovery saw %d transactions, want %d", cycle, plan, n, r.Committed)
 		}
 
 		for _, p := range r.Problems {
@@ -299,8 +322,28 @@ func runCrashParent(t *testing.T, cfg kv.Config, opts CrashOptions) {
 			break
 		}
 	}
-	t.Logf("crash: %s %s: %d cycles, %d acked, %d lost, %d half-applied, %d killed before their first ack, declared promise: %s",
-		cfg.Backend, cfg.Durability, st.cycles, st.acked, st.lost, st.problems, st.recoveryKills, promise)
+	t.Logf("crash: %s %s: %d cycles, %d acked, %d lost, %d half-applied, %d killed before their first ack, %d read-only opens refused (kv.ErrNeedsRecovery), declared promise: %s",
+		cfg.Backend, cfg.Durability, st.cycles, st.acked, st.lost, st.problems, st.recoveryKills, st.needRecovery, promise)
+}
+
+// readOnlyCheck opens the store read-only and checks it with w, reporting
+// its problems; it returns how many transactions it holds, or the error of
+// the open (kv.ErrNeedsRecovery is the engine's to return).
+func readOnlyCheck(t *testing.T, cfg kv.Config, w CrashWorkload, lastAck int) (int, error) {
+	t.Helper()
+	cfg.ReadOnly = true
+	db, err := kv.Open(t.Context(), cfg)
+	if err != nil {
+		return 0, err
+	}
+	r := w.Check(t, db, lastAck)
+	if err := db.Close(); err != nil {
+		t.Errorf("close of a read-only open: %v", err)
+	}
+	for _, p := range r.Problems {
+		t.Errorf("read-only open: %s", p)
+	}
+	return r.Committed, nil
 }
 
 // killPlan says when to kill a child. With acks == 0: after a delay of

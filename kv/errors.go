@@ -61,6 +61,13 @@ var (
 	// ErrUnsupportedFormat is returned when the marker names a format version
 	// this build cannot read.
 	ErrUnsupportedFormat = errors.New("kv: unsupported store format")
+	// ErrNeedsRecovery is returned by a read-only Open of a store that was
+	// not closed cleanly (its process was killed, or crashed) when the
+	// engine cannot read it without first writing to it (Badger truncates
+	// its memtable logs). A read-write Open recovers the store (Close it,
+	// and read-only opens work again); nothing acknowledged is lost by it.
+	// polykv recover DSN does exactly that.
+	ErrNeedsRecovery = errors.New("kv: store needs recovery (not closed cleanly); a read-write open recovers it")
 )
 
 // SkipAll may be returned by an iteration callback to stop the iteration

@@ -112,4 +112,9 @@ type Guarantees struct {
 	NoSyncKeepsAckedOnKill bool
 	// AtomicDeleteRange: DeleteRange and DeletePrefix apply all or nothing.
 	AtomicDeleteRange bool
+	// ReadOnlyOpenAfterKill: a read-only Open of a store whose process was
+	// killed succeeds and sees what a read-write Open would. When false it
+	// may fail with ErrNeedsRecovery until a read-write Open has recovered
+	// the store.
+	ReadOnlyOpenAfterKill bool
 }

@@ -3,6 +3,7 @@ package badger
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	badger "github.com/dgraph-io/badger/v4"
 
@@ -39,9 +40,11 @@ var (
 // are in the kernel's page cache, which outlives the process. A power loss
 // may lose them until Sync. Range deletes are not atomic: Badger has no
 // transactional range deletion (DropPrefix blocks writes and is not
-// transactional), so kv deletes ranges in chunks.
+// transactional), so kv deletes ranges in chunks. A read-only open after a
+// kill fails with kv.ErrNeedsRecovery: Badger must truncate the memtable
+// log the killed process left, which only a read-write open does.
 func (Driver) Guarantees() kv.Guarantees {
-	return kv.Guarantees{Persistent: true, NoSyncKeepsAckedOnKill: true, AtomicDeleteRange: false}
+	return kv.Guarantees{Persistent: true, NoSyncKeepsAckedOnKill: true, AtomicDeleteRange: false, ReadOnlyOpenAfterKill: false}
 }
 
 // ValidateConfig checks cfg.Options and the memory budget without touching
@@ -84,9 +87,21 @@ func (Driver) Open(ctx context.Context, dir string, cfg *kv.Config) (kv.Engine, 
 		if err := removeEmptyLogs(dir, c.Logger); err != nil {
 			return nil, fmt.Errorf("kv: badger: open %s: %w", dir, err)
 		}
+	} else {
+		name, err := uncleanLog(dir)
+		if err != nil {
+			return nil, fmt.Errorf("kv: badger: open %s: %w", dir, err)
+		}
+		if name != "" {
+			return nil, fmt.Errorf("%w: badger: open %s read-only: the log %s was left by a process that did not close the store (killed or crashed); Badger replays and truncates it on a read-write open, which a read-only open cannot do",
+				kv.ErrNeedsRecovery, dir, name)
+		}
 	}
 	db, err := badger.Open(s.opts)
 	if err != nil {
+		if c.ReadOnly && strings.Contains(err.Error(), "Log truncate required") {
+			return nil, fmt.Errorf("%w: badger: open %s read-only: %v", kv.ErrNeedsRecovery, dir, err)
+		}
 		return nil, wrapErr("open", dir, err)
 	}
 	return &engine{

@@ -49,3 +49,33 @@ func removeEmptyLogs(dir string, log *slog.Logger) error {
 	}
 	return nil
 }
+
+// uncleanLog returns the name of a log file in dir that only a read-write
+// open can deal with, or "" if there is none: a memtable log (.mem), which
+// Badger deletes when it closes cleanly and, after a kill, must truncate
+// at its last entry before it can read it (Badger preallocates the file),
+// or an empty log (see removeEmptyLogs). A read-only open refuses the
+// store with kv.ErrNeedsRecovery instead of letting Badger fail half way
+// through its open ("Log truncate required to run DB. This might result
+// in data loss", which is not so: only the unused end of the file goes).
+func uncleanLog(dir string) (string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "", err
+	}
+	for _, de := range entries {
+		name := de.Name()
+		if de.IsDir() {
+			continue
+		}
+		if strings.HasSuffix(name, ".mem") {
+			return name, nil
+		}
+		if strings.HasSuffix(name, ".vlog") {
+			if info, err := de.Info(); err == nil && info.Size() == 0 {
+				return name, nil
+			}
+		}
+	}
+	return "", nil
+}

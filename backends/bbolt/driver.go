@@ -38,9 +38,10 @@ var (
 // commit survives a kill of the process, because bbolt writes every page of
 // a transaction with pwrite before Commit returns (it skips only the
 // fdatasync), so the pages are in the OS page cache; DeleteRange and
-// DeletePrefix run in one bbolt transaction and are atomic.
+// DeletePrefix run in one bbolt transaction and are atomic; a read-only
+// open after a kill reads the last committed meta page, as any open does.
 func (Driver) Guarantees() kv.Guarantees {
-	return kv.Guarantees{Persistent: true, NoSyncKeepsAckedOnKill: true, AtomicDeleteRange: true}
+	return kv.Guarantees{Persistent: true, NoSyncKeepsAckedOnKill: true, AtomicDeleteRange: true, ReadOnlyOpenAfterKill: true}
 }
 
 // Open opens (or creates) the bbolt store in a directory: cfg.Path is the

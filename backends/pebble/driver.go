@@ -32,8 +32,10 @@ var (
 //     survives is a prefix of the commits.
 //   - AtomicDeleteRange: yes. DeleteRange is one range tombstone in one
 //     batch, one WAL record.
+//   - ReadOnlyOpenAfterKill: yes. A read-only open replays the WAL into
+//     memory without writing anything.
 func (Driver) Guarantees() kv.Guarantees {
-	return kv.Guarantees{Persistent: true, NoSyncKeepsAckedOnKill: false, AtomicDeleteRange: true}
+	return kv.Guarantees{Persistent: true, NoSyncKeepsAckedOnKill: false, AtomicDeleteRange: true, ReadOnlyOpenAfterKill: true}
 }
 
 // Open opens (creating it if needed) the Pebble store in dir, which kv has
