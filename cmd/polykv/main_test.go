@@ -493,3 +493,64 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(code)
 }
+
+// TestRecoverAfterKill: a badger store whose process was killed (here a
+// load, killed once it has opened the store) cannot be opened read-only;
+// inspect says to run recover, recover opens it read-write once, and then
+// inspect works. recover refuses a path that is not a store.
+func TestRecoverAfterKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := polykvBinary(t)
+	dir := filepath.Join(t.TempDir(), "s")
+	dsn := "badger://" + dir
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	cmd := exec.Command(bin, "load", dsn)
+	cmd.Stdin = r
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	if _, err := w.WriteString(kv.DumpMagic); err != nil {
+		t.Fatal(err)
+	}
+	// Badger creates its memtable log when it opens: wait for it.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		mem, _ := filepath.Glob(filepath.Join(dir, "*.mem"))
+		if len(mem) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("load never opened the store")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+
+	code, _, stderr := polykv(t, nil, "inspect", dsn)
+	if code != 1 || !strings.Contains(stderr, "needs recovery") || !strings.Contains(stderr, "polykv recover "+dsn) {
+		t.Fatalf("inspect of a killed badger store: exit %d, %q; want 1 and advice to run recover", code, stderr)
+	}
+	if code, _, stderr := polykv(t, nil, "recover", dsn); code != 0 || !strings.Contains(stderr, "recovered") {
+		t.Fatalf("recover: exit %d, %q", code, stderr)
+	}
+	if code, _, stderr := polykv(t, nil, "inspect", dsn); code != 0 {
+		t.Fatalf("inspect after recover: exit %d, %q", code, stderr)
+	}
+	missing := filepath.Join(t.TempDir(), "none")
+	if code, _, _ := polykv(t, nil, "recover", "badger://"+missing); code != 1 {
+		t.Fatalf("recover of a missing store: exit %d, want 1", code)
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Fatalf("recover created %s", missing)
+	}
+}

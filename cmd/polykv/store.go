@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 
@@ -19,6 +20,9 @@ func openDSN(ctx context.Context, dsn string, readOnly bool) (*kv.DB, error) {
 		cfg.ReadOnly = true
 	}
 	db, err := kv.Open(ctx, cfg)
+	if errors.Is(err, kv.ErrNeedsRecovery) {
+		return nil, fmt.Errorf("%w\n(run 'polykv recover %s' once, then try again)", err, dsn)
+	}
 	if err != nil {
 		return nil, err
 	}
