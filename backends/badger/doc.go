@@ -47,6 +47,16 @@
 // fsyncs the current logs, the logs of memtables waiting to be flushed and
 // the directory.
 //
+// # Read-only opens after a crash
+//
+// A read-only open (kv.Config.ReadOnly) of a store whose process was
+// killed fails with kv.ErrNeedsRecovery: Badger preallocates each
+// memtable log (.mem) and must truncate it at its last entry before it can
+// read it, which a read-only open cannot do. The backend refuses such an
+// open before Badger starts (a .mem file exists only after an unclean
+// stop). A read-write open recovers the store and loses nothing
+// acknowledged; polykv recover does it for the command-line tool.
+//
 // # Memory budget
 //
 // kv.Config.MemoryBudget (default kv.DefaultMemoryBudget, 256 MiB) is
