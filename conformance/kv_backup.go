@@ -2,7 +2,9 @@ package conformance
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"slices"
 	"testing"
 
@@ -52,6 +54,10 @@ func backupRules() []rule {
 				"flipped byte":  flip(good, len(kv.DumpMagic)+2),
 				"no header":     good[len(kv.DumpMagic):],
 				"trailing data": append(slices.Clone(good), 'x'),
+				// Well formed, count and checksum right, but not a dump
+				// of a store: a key twice, keys out of order.
+				"repeated key":      craftDump("a", "1", "a", "2", "b", "3"),
+				"keys out of order": craftDump("b", "1", "a", "2"),
 			}
 			for name, d := range damaged {
 				other := newEnv(t, e.factory)
@@ -61,6 +67,22 @@ func backupRules() []rule {
 			}
 		}},
 	}
+}
+
+// craftDump encodes key, value pairs in the dump format, with a correct
+// trailer, in the order given.
+func craftDump(kvs ...string) []byte {
+	var recs []byte
+	for i := 0; i+1 < len(kvs); i += 2 {
+		recs = binary.AppendUvarint(recs, uint64(len(kvs[i])))
+		recs = append(recs, kvs[i]...)
+		recs = binary.AppendUvarint(recs, uint64(len(kvs[i+1])))
+		recs = append(recs, kvs[i+1]...)
+	}
+	out := append([]byte(kv.DumpMagic), recs...)
+	out = binary.AppendUvarint(out, 0)
+	out = binary.AppendUvarint(out, uint64(len(kvs)/2))
+	return binary.BigEndian.AppendUint32(out, crc32.Checksum(recs, crc32.MakeTable(crc32.Castagnoli)))
 }
 
 func flip(b []byte, i int) []byte {

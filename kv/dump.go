@@ -2,6 +2,7 @@ package kv
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -92,7 +93,9 @@ func Dump(ctx context.Context, s Store, w io.Writer) (int64, error) {
 // the transaction limit (BulkWriter), and returns the number of records. The
 // load as a whole is NOT atomic: if the dump turns out truncated or corrupt
 // (ErrBadDump), the chunks written before stay. Load into a fresh store and
-// discard it on failure.
+// discard it on failure. A key that does not come after the one before it
+// (repeated, or out of order) is ErrBadDump too: Dump writes each key once,
+// in order.
 func Load(ctx context.Context, s Store, r io.Reader) (int64, error) {
 	br := bufio.NewReaderSize(r, 1<<20)
 	magic := make([]byte, len(DumpMagic))
@@ -102,7 +105,7 @@ func Load(ctx context.Context, s Store, r io.Reader) (int64, error) {
 	crc := crc32.New(castagnoli)
 	bw := NewBulkWriter(ctx, s)
 	var n int64
-	var key, val []byte
+	var key, prev, val []byte
 	for {
 		klen, err := readUvarint(br, nil) // hashed below: the trailer's 0 is not
 		if err != nil {
@@ -115,6 +118,11 @@ func Load(ctx context.Context, s Store, r io.Reader) (int64, error) {
 		if key, err = readBytes(br, crc, key, klen, MaxKeySize); err != nil {
 			return n, fmt.Errorf("%w: record %d key: %v", ErrBadDump, n+1, err)
 		}
+		// A dump lists each key once, in order: anything else is not the
+		// dump of a store (and would load fewer keys than it counts).
+		if n > 0 && bytes.Compare(key, prev) <= 0 {
+			return n, fmt.Errorf("%w: record %d: key %q does not come after the previous key %q", ErrBadDump, n+1, key, prev)
+		}
 		vlen, err := readUvarint(br, crc)
 		if err != nil {
 			return n, fmt.Errorf("%w: record %d: %v", ErrBadDump, n+1, err)
@@ -126,6 +134,7 @@ func Load(ctx context.Context, s Store, r io.Reader) (int64, error) {
 			return n, err
 		}
 		n++
+		key, prev = prev, key // the next key is read into the old buffer
 	}
 	sum := crc.Sum32()
 	count, err := binary.ReadUvarint(br)
