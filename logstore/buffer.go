@@ -186,7 +186,13 @@ func NewLogBuffer(store kv.Store, batchSize int, interval time.Duration) *LogBuf
 
 // NewLogBufferOptions returns a LogBuffer writing to store with opts. It
 // starts the flusher goroutine: call Stop to end it.
+//
+// A nil store gives a buffer whose flushes fail with errNilStore, which no
+// retry fixes: Stop returns at once with ErrUnwritten.
 func NewLogBufferOptions(store kv.Store, opts Options) *LogBuffer {
+	if store == nil {
+		store = kv.FailingStore(errNilStore)
+	}
 	b := &LogBuffer{
 		store:    store,
 		opts:     opts.withDefaults(),
@@ -640,8 +646,11 @@ func (b *LogBuffer) apply(batch *kv.Batch) (err error) {
 }
 
 func (b *LogBuffer) isPermanent(err error) bool {
-	return errors.Is(err, kv.ErrClosed) || errors.Is(err, kv.ErrReadOnly)
+	return errors.Is(err, kv.ErrClosed) || errors.Is(err, kv.ErrReadOnly) || errors.Is(err, errNilStore)
 }
+
+// errNilStore is the error of every flush of a buffer made with a nil store.
+var errNilStore = fmt.Errorf("%w: logstore: NewLogBuffer: nil kv.Store", kv.ErrInvalidConfig)
 
 // report records a failed attempt and calls OnError.
 func (b *LogBuffer) report(err error) {

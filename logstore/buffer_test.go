@@ -3,6 +3,7 @@ package logstore_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -84,5 +85,29 @@ func TestScanNilFunction(t *testing.T) {
 				t.Errorf("%s with a nil function: %v, want kv.ErrInvalidConfig", name, err)
 			}
 		}()
+	}
+}
+
+// A buffer over a nil store stops at once with its entries unwritten and
+// an error saying why; a Handler over a nil buffer returns an error.
+func TestNilStoreAndBuffer(t *testing.T) {
+	b := logstore.NewLogBuffer(nil, 10, time.Millisecond)
+	if err := b.Add(logstore.LogEntry{Level: logstore.LevelInfo, Message: "m"}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	err := b.Stop()
+	if !errors.Is(err, logstore.ErrUnwritten) || !errors.Is(err, kv.ErrInvalidConfig) || !strings.Contains(err.Error(), "nil kv.Store") {
+		t.Fatalf("Stop = %v, want ErrUnwritten and the nil store named", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("Stop took %v: it retried an error no retry fixes", d)
+	}
+	if got := b.Unwritten(); len(got) != 1 {
+		t.Errorf("Unwritten = %d entries, want 1", len(got))
+	}
+	h := logstore.NewHandler(nil, nil)
+	if err := h.Handle(context.Background(), slog.NewRecord(time.Now(), slog.LevelInfo, "m", 0)); !errors.Is(err, kv.ErrInvalidConfig) {
+		t.Errorf("Handle with a nil buffer = %v, want kv.ErrInvalidConfig", err)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"strconv"
 	"time"
+
+	"github.com/polykv/polykv/kv"
 )
 
 // HandlerOptions configure a Handler. The zero value is usable.
@@ -105,6 +107,9 @@ func (h *Handler) with(g groupOrAttrs) *Handler {
 
 // Handle turns r into a LogEntry and adds it to the buffer.
 func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
+	if h.buf == nil {
+		return fmt.Errorf("%w: logstore: NewHandler: nil LogBuffer", kv.ErrInvalidConfig)
+	}
 	e := LogEntry{
 		Level:    FromSlog(r.Level),
 		Message:  r.Message,

@@ -429,3 +429,19 @@ func TestBatchMoveErrorNamesPath(t *testing.T) {
 		t.Fatalf("/a moved to %s although its chunk failed", n.Traversal)
 	}
 }
+
+// A Store over a nil kv.Store reports ErrInvalidArgument from every call
+// instead of panicking.
+func TestNilKVStore(t *testing.T) {
+	ctx := context.Background()
+	ns := nodestore.New(nil)
+	if err := ns.Insert(ctx, root(nodestore.QueueSrc)); !errors.Is(err, nodestore.ErrInvalidArgument) {
+		t.Errorf("Insert = %v, want ErrInvalidArgument", err)
+	}
+	if _, err := ns.Count(ctx, nodestore.QueueDst, 0, nodestore.TraversalStatusPending, ""); !errors.Is(err, nodestore.ErrInvalidArgument) || !strings.Contains(err.Error(), "nil kv.Store") {
+		t.Errorf("Count = %v, want ErrInvalidArgument", err)
+	}
+	if _, err := ns.Check(ctx); !errors.Is(err, nodestore.ErrInvalidArgument) {
+		t.Errorf("Check = %v, want ErrInvalidArgument", err)
+	}
+}

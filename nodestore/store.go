@@ -73,7 +73,12 @@ type Options struct {
 func New(s kv.Store) *Store { return NewWithOptions(s, nil) }
 
 // NewWithOptions returns a Store over s tuned by opts (nil: defaults).
+//
+// A nil s gives a Store whose every call fails with ErrInvalidArgument.
 func NewWithOptions(s kv.Store, opts *Options) *Store {
+	if s == nil {
+		s = kv.FailingStore(fmt.Errorf("%w: nodestore.New: nil kv.Store", ErrInvalidArgument))
+	}
 	backend := s.Info().Backend
 	st := &Store{kv: s, chunkBytes: defaultChunkBytes(backend), pointExists: backend == "memory"}
 	if opts != nil && opts.ChunkBytes > 0 {
