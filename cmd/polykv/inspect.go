@@ -62,10 +62,16 @@ func runInspect(ctx context.Context, s stdio, args []string) error {
 		return err
 	}
 	if in.Path != "" {
-		if m, err := kv.ReadMarker(in.Path); err == nil {
-			in.Marker = &m
+		// The open read the marker already: failing now is worth saying,
+		// not printing as no marker and 0 bytes.
+		m, err := kv.ReadMarker(in.Path)
+		if err != nil {
+			return fmt.Errorf("read the marker: %w", err)
 		}
-		in.DiskBytes, _ = bench.DiskUsage(in.Path)
+		in.Marker = &m
+		if in.DiskBytes, err = bench.DiskUsage(in.Path); err != nil {
+			return fmt.Errorf("measure the size on disk: %w", err)
+		}
 	}
 	if *asJSON {
 		enc := json.NewEncoder(s.out)
