@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/polykv/polykv/kv"
@@ -10,6 +11,17 @@ import (
 // RawPrefix marks a calibration backend: "raw-badger" is Badger driven
 // through its own API, configured as backends/badger configures it.
 const RawPrefix = "raw-"
+
+// RawEngines returns the engines with a calibration target (the names
+// after RawPrefix that a Spec's Backend may take), sorted.
+func RawEngines() []string {
+	names := make([]string, 0, len(rawEngines))
+	for name := range rawEngines {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
 
 // Spec identifies one run: one workload, on one backend, with one
 // durability, at one size. It is what a child process receives.

@@ -118,13 +118,18 @@ func runBench(ctx context.Context, s stdio, args []string) error {
 	}
 	var bs []string
 	for b := range strings.SplitSeq(*backends, ",") {
-		if b = strings.TrimSpace(b); b != "" {
+		if b = strings.TrimSpace(b); b != "" && !slices.Contains(bs, b) {
 			bs = append(bs, b)
 		}
 	}
 	for _, b := range bs {
-		name := strings.TrimPrefix(b, bench.RawPrefix)
-		if !slices.Contains(kv.Backends(), name) {
+		if name, raw := strings.CutPrefix(b, bench.RawPrefix); raw {
+			if !slices.Contains(bench.RawEngines(), name) {
+				return fmt.Errorf("%w: backend %q: no calibration target for %q (raw targets: %s%s)", errUsage, b, name, bench.RawPrefix, strings.Join(bench.RawEngines(), ", "+bench.RawPrefix))
+			}
+			continue
+		}
+		if !slices.Contains(kv.Backends(), b) {
 			return fmt.Errorf("%w: backend %q is not in this build (registered: %s)", errUsage, b, strings.Join(kv.Backends(), ", "))
 		}
 	}

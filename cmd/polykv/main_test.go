@@ -406,6 +406,23 @@ func TestBenchRejectsBadNumbers(t *testing.T) {
 	}
 }
 
+// TestBenchBackendList: a raw target that does not exist is a usage
+// error; a backend named twice runs once.
+func TestBenchBackendList(t *testing.T) {
+	code, _, errOut := polykv(t, nil, "bench", "--in-process", "--backends", "raw-memory", "--workload", "fill-seq-b100", "--out", "")
+	if code != 2 || !strings.Contains(errOut, "raw-memory") {
+		t.Errorf("--backends raw-memory: exit %d, want 2 naming it: %s", code, errOut)
+	}
+	code, out, errOut := polykv(t, nil, "bench", "--in-process", "--backends", "memory,memory", "--workload", "fill-seq-b100",
+		"--size", "200", "--reps", "1", "--out", "", "--workdir", t.TempDir(), "--format", "csv")
+	if code != 0 {
+		t.Fatalf("--backends memory,memory: exit %d: %s", code, errOut)
+	}
+	if n := strings.Count(out, "fill-seq-b100,memory"); n != 1 {
+		t.Errorf("--backends memory,memory: %d result rows, want 1:\n%s", n, out)
+	}
+}
+
 // TestLoadOfNoDumpCreatesNothing: input that does not even start like a
 // dump (a forgotten '<', the wrong file) is refused before the store is
 // opened, so no store directory is left behind.
