@@ -107,6 +107,7 @@ func (Driver) Open(ctx context.Context, dir string, cfg *kv.Config) (kv.Engine, 
 		mapping: newMappingWatch(path, bo, cfg.Logger)}
 	if !cfg.ReadOnly {
 		if err := e.ensureBucket(); err != nil {
+			e.res.close() // its /proc/self/statm descriptor
 			db.Close()
 			return nil, err
 		}

@@ -1,0 +1,89 @@
+//go:build linux
+
+package bbolt_test
+
+import (
+	"context"
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/polykv/polykv/backends/bbolt"
+	"github.com/polykv/polykv/kv"
+)
+
+// statmFDs counts this process's open descriptors of /proc/<pid>/statm:
+// what the resident-page policy of an open store holds.
+func statmFDs(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("no /proc/self/fd: %v", err)
+	}
+	n := 0
+	for _, e := range ents {
+		if target, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name())); err == nil && strings.HasSuffix(target, "/statm") {
+			n++
+		}
+	}
+	return n
+}
+
+// TestFailedOpenReleasesResident: an Open that fails after the bbolt file
+// was opened (here: the root page is damaged, so creating the bucket
+// fails) releases everything it took, the resident-page policy's
+// /proc/self/statm descriptor included.
+func TestFailedOpenReleasesResident(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db, err := bbolt.Open(ctx, kv.Config{Path: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Set(ctx, []byte("k"), []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Damage the type of the root bucket's page (named by the meta page
+	// with the highest transaction id): bbolt opens the file, which only
+	// checks the meta pages, and panics at the first read of the bucket.
+	path := filepath.Join(dir, bbolt.DataFileName)
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	hdr := make([]byte, 4096)
+	if _, err := f.ReadAt(hdr, 0); err != nil {
+		t.Fatal(err)
+	}
+	pageSize := int64(binary.LittleEndian.Uint32(hdr[16+8:]))
+	var root uint64
+	var txid uint64
+	for m := int64(0); m < 2; m++ {
+		meta := make([]byte, 80)
+		if _, err := f.ReadAt(meta, m*pageSize); err != nil {
+			t.Fatal(err)
+		}
+		if id := binary.LittleEndian.Uint64(meta[16+48:]); m == 0 || id > txid {
+			txid, root = id, binary.LittleEndian.Uint64(meta[16+16:])
+		}
+	}
+	if _, err := f.WriteAt([]byte{0xff, 0xff}, int64(root)*pageSize+8); err != nil {
+		t.Fatal(err)
+	}
+
+	before := statmFDs(t)
+	db, err = bbolt.Open(ctx, kv.Config{Path: dir})
+	if err == nil {
+		db.Close()
+		t.Fatal("Open of a store whose root page is damaged succeeded")
+	}
+	if after := statmFDs(t); after != before {
+		t.Errorf("failed Open (%v) left %d descriptor(s) of /proc/self/statm open", err, after-before)
+	}
+}
