@@ -318,6 +318,49 @@ func TestEngineAfterClose(t *testing.T) {
 	}
 }
 
+// TestSnapshotAfterClose: a snapshot used after its Close (by a direct
+// user of the engine) says so with kv.ErrClosed, as badger's and pebble's
+// do, instead of reading its rolled-back transaction and reporting a
+// damaged file; so does an iterator of the snapshot.
+func TestSnapshotAfterClose(t *testing.T) {
+	db := open(t, "", nil)
+	fill(t, db, "k%02d", 0, 3, []byte("v"))
+	snap, err := db.Engine().NewSnapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, err := snap.NewIter(kv.IterRange{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !it.Next() {
+		t.Fatalf("iterator of an open snapshot: no first key (%v)", it.Err())
+	}
+	if err := snap.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := snap.Get([]byte("k00"), nil); !errors.Is(err, kv.ErrClosed) {
+		t.Errorf("Get on a closed snapshot = %v, want kv.ErrClosed", err)
+	}
+	if it2, err := snap.NewIter(kv.IterRange{}); !errors.Is(err, kv.ErrClosed) {
+		if err == nil {
+			it2.Next()
+			err = it2.Err()
+			it2.Close()
+		}
+		t.Errorf("NewIter on a closed snapshot = %v, want kv.ErrClosed", err)
+	}
+	if it.Next() || !errors.Is(it.Err(), kv.ErrClosed) {
+		t.Errorf("iterator after its snapshot's Close: Err() = %v, want kv.ErrClosed", it.Err())
+	}
+	if err := it.Close(); err != nil {
+		t.Errorf("iterator Close: %v", err)
+	}
+	if err := snap.Close(); err != nil {
+		t.Errorf("second snapshot Close: %v", err)
+	}
+}
+
 func TestReadOnly(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()

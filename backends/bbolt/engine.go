@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/polykv/polykv/kv"
 )
@@ -357,6 +358,9 @@ type snapshot struct {
 }
 
 func (s *snapshot) Get(key, dst []byte) (out []byte, err error) {
+	if s.done {
+		return nil, wrapErr("get", s.path, berrors.ErrTxClosed)
+	}
 	defer recoverTo(&err, "get", s.path)
 	s.res.note(s.tx, 1)
 	return get(s.b, key, dst)
@@ -365,6 +369,9 @@ func (s *snapshot) Get(key, dst []byte) (out []byte, err error) {
 // NewIter iterates within the snapshot's transaction; the iterator does not
 // own it.
 func (s *snapshot) NewIter(r kv.IterRange) (kv.Iter, error) {
+	if s.done {
+		return nil, wrapErr("iterate", s.path, berrors.ErrTxClosed)
+	}
 	it := newIter(s.tx, s.b, r, s.path)
 	it.res = s.res
 	return it, nil
@@ -373,6 +380,9 @@ func (s *snapshot) NewIter(r kv.IterRange) (kv.Iter, error) {
 // Scan runs a whole iteration within the snapshot's transaction
 // (kv.Scanner).
 func (s *snapshot) Scan(r kv.IterRange, sc *kv.Scan) error {
+	if s.done {
+		return wrapErr("iterate", s.path, berrors.ErrTxClosed)
+	}
 	var it iter
 	it.init(s.tx, s.b, r, s.path) // kv keeps r's bounds fixed
 	it.res = s.res

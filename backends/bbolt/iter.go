@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/polykv/polykv/kv"
 )
@@ -89,6 +90,11 @@ func (it *iter) Next() (ok bool) {
 		if r := recover(); r != nil {
 			it.k, it.v, it.done = nil, nil, true
 			it.err = panicErr("iterate", it.path, r)
+			if it.tx != nil && it.tx.DB() == nil {
+				// The snapshot that owns the transaction was closed:
+				// bbolt's cursor asserts the transaction is open.
+				it.err = wrapErr("iterate", it.path, berrors.ErrTxClosed)
+			}
 			ok = false
 		}
 	}()
