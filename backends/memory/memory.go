@@ -3,7 +3,6 @@ package memory
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -135,7 +134,7 @@ func newTree() *btree.BTreeG[item] {
 
 func errClosed() error { return fmt.Errorf("%w (memory)", kv.ErrClosed) }
 
-var errSnapshotClosed = errors.New("memory: snapshot used after Close")
+var errSnapshotClosed = fmt.Errorf("memory: snapshot used after Close: %w", kv.ErrClosed)
 
 // Get appends the value of key to dst.
 func (e *engine) Get(key, dst []byte) ([]byte, error) {

@@ -300,3 +300,26 @@ func TestSnapshotsUnderConcurrentWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestSnapshotAfterClose: a snapshot used after its Close (by a direct
+// user of the engine) fails with kv.ErrClosed, as the other backends'
+// snapshots do, so that errors.Is tells the misuse apart.
+func TestSnapshotAfterClose(t *testing.T) {
+	db := open(t)
+	if err := db.Set(context.Background(), []byte("k"), []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := db.Engine().NewSnapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := snap.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := snap.Get([]byte("k"), nil); !errors.Is(err, kv.ErrClosed) {
+		t.Errorf("Get on a closed snapshot = %v, want kv.ErrClosed", err)
+	}
+	if _, err := snap.NewIter(kv.IterRange{}); !errors.Is(err, kv.ErrClosed) {
+		t.Errorf("NewIter on a closed snapshot = %v, want kv.ErrClosed", err)
+	}
+}
