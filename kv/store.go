@@ -17,7 +17,9 @@ import "context"
 // # Concurrency
 //
 // Every method is safe for concurrent use. Reads never block writes. Update
-// transactions are serializable.
+// transactions are serializable. A transaction (the ReadTxn of View, the Txn
+// of Update) is not: it belongs to the goroutine running the function it
+// was given to, and must not be used after that function returns.
 //
 // # After Close
 //
@@ -52,10 +54,12 @@ type Store interface {
 	// fastest way to load data whose writes need no reads.
 	Write(ctx context.Context, b *Batch) error
 
-	// DeleteRange deletes every key k with start <= k < end (nil end:
-	// unbounded). Whether it is atomic depends on the backend: see
+	// DeleteRange deletes every key k with start <= k < end. A nil or
+	// empty end is unbounded (as IterOptions.End): everything from start
+	// on goes. Whether it is atomic depends on the backend: see
 	// Info().Guarantees.AtomicDeleteRange. When it is not, a crash or an
-	// error may leave a part of the range deleted.
+	// error may leave a part of the range deleted, and a key another
+	// goroutine writes into the range while it runs may survive it.
 	DeleteRange(ctx context.Context, start, end []byte) error
 	// DeletePrefix deletes every key starting with prefix, with the same
 	// atomicity as DeleteRange. The empty prefix deletes every key.
@@ -70,7 +74,8 @@ type Store interface {
 }
 
 // ReadTxn is a consistent read-only view, valid only inside the function
-// given to View or Update. Slices follow the rules of Store.
+// given to View or Update, and only in the goroutine running it. Slices
+// follow the rules of Store.
 type ReadTxn interface {
 	// Get returns a copy of the value for key, or ErrNotFound.
 	Get(key []byte) ([]byte, error)
@@ -82,7 +87,7 @@ type ReadTxn interface {
 }
 
 // Txn is a read-write transaction, valid only inside the function given to
-// Update.
+// Update, and only in the goroutine running it.
 type Txn interface {
 	ReadTxn
 	// Set stores value under key when the transaction commits.

@@ -144,7 +144,10 @@
 // nothing is left to rewrite) and kv.Stater (file sizes by kind, allocated
 // bytes, cache usage and hit rates). It does not implement kv.RangeDeleter:
 // DeleteRange and DeletePrefix are kv's chunked deletes, not atomic
-// (Guarantees.AtomicDeleteRange is false).
+// (Guarantees.AtomicDeleteRange is false): each chunk lists up to a few
+// thousand keys of the range, then deletes them under the writer lock, so a
+// key another goroutine writes into a chunk's part of the range in between
+// survives the delete.
 //
 // # Caveats
 //
