@@ -20,18 +20,8 @@ func TestEmptyLogAfterKill(t *testing.T) {
 	ctx := context.Background()
 	for _, name := range []string{"000099.vlog", "00099.mem"} {
 		t.Run(name, func(t *testing.T) {
-			dir := t.TempDir()
+			dir := storeWithEmptyLog(t, name)
 			db := openStore(t, dir, nil)
-			if err := db.Set(ctx, []byte("k"), []byte("v")); err != nil {
-				t.Fatal(err)
-			}
-			if err := db.Close(); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(dir, name), nil, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			db = openStore(t, dir, nil)
 			if v, err := db.Get(ctx, []byte("k")); err != nil || string(v) != "v" {
 				t.Fatalf("get after reopen: %q, %v", v, err)
 			}
@@ -52,17 +42,7 @@ func TestReadOnlyOpenNeedsRecovery(t *testing.T) {
 	ctx := context.Background()
 	for _, name := range []string{"000099.vlog", "00099.mem"} {
 		t.Run(name, func(t *testing.T) {
-			dir := t.TempDir()
-			db := openStore(t, dir, nil)
-			if err := db.Set(ctx, []byte("k"), []byte("v")); err != nil {
-				t.Fatal(err)
-			}
-			if err := db.Close(); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(dir, name), nil, 0o644); err != nil {
-				t.Fatal(err)
-			}
+			dir := storeWithEmptyLog(t, name)
 			before := runtime.NumGoroutine()
 			_, err := kv.Open(ctx, kv.Config{Backend: "badger", Path: dir, ReadOnly: true})
 			if !errors.Is(err, kv.ErrNeedsRecovery) || !strings.Contains(err.Error(), name) {
@@ -87,4 +67,23 @@ func TestReadOnlyOpenNeedsRecovery(t *testing.T) {
 			}
 		})
 	}
+}
+
+// storeWithEmptyLog returns a store holding k=v, closed, with an empty log
+// file called name added: what a kill during Badger's creation of that log
+// leaves.
+func storeWithEmptyLog(t *testing.T, name string) string {
+	t.Helper()
+	dir := t.TempDir()
+	db := openStore(t, dir, nil)
+	if err := db.Set(context.Background(), []byte("k"), []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }

@@ -364,16 +364,7 @@ func TestSnapshotAfterClose(t *testing.T) {
 func TestReadOnly(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	db, err := bbolt.Open(ctx, kv.Config{Path: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Set(ctx, []byte("k"), []byte("v")); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
+	writeKV(t, dir)
 	// Two read-only stores share the file (shared locks, polykv's and bbolt's).
 	r1, err := bbolt.Open(ctx, kv.Config{Path: dir, ReadOnly: true})
 	if err != nil {

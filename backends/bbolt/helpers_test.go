@@ -86,3 +86,15 @@ func within(t testing.TB, d time.Duration, what string, fn func() error) {
 		t.Fatalf("%s: still blocked after %s (deadlock?)", what, d)
 	}
 }
+
+// writeKV creates a store in dir holding k=v and closes it.
+func writeKV(t testing.TB, dir string) {
+	t.Helper()
+	db := open(t, dir, nil)
+	if err := db.Set(context.Background(), []byte("k"), []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -38,16 +38,7 @@ func statmFDs(t *testing.T) int {
 func TestFailedOpenReleasesResident(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	db, err := bbolt.Open(ctx, kv.Config{Path: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Set(ctx, []byte("k"), []byte("v")); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
+	writeKV(t, dir)
 	// Damage the type of the root bucket's page (named by the meta page
 	// with the highest transaction id): bbolt opens the file, which only
 	// checks the meta pages, and panics at the first read of the bucket.
@@ -78,7 +69,7 @@ func TestFailedOpenReleasesResident(t *testing.T) {
 	}
 
 	before := statmFDs(t)
-	db, err = bbolt.Open(ctx, kv.Config{Path: dir})
+	db, err := bbolt.Open(ctx, kv.Config{Path: dir})
 	if err == nil {
 		db.Close()
 		t.Fatal("Open of a store whose root page is damaged succeeded")
