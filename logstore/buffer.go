@@ -454,6 +454,13 @@ func (b *LogBuffer) Stop() error {
 // entries could not be written it also returns an error matching
 // ErrUnwritten, and Unwritten returns those entries. Later calls wait for
 // the first to finish and return the same error.
+//
+// A write the store has not finished (a stalled disk) cannot be abandoned:
+// if one is still running stopGrace after ctx is done, StopContext returns
+// an error wrapping ctx's, and the buffer finishes in the background: that
+// write, then the other pending entries while the store takes them (it no
+// longer retries a failure). A later Stop or StopContext waits for that and
+// returns the outcome; until then Unwritten returns nil.
 func (b *LogBuffer) StopContext(ctx context.Context) error {
 	b.stopOnce.Do(func() {
 		b.mu.Lock()
@@ -464,9 +471,26 @@ func (b *LogBuffer) StopContext(ctx context.Context) error {
 		b.mu.Unlock()
 		close(b.stopping)
 	})
-	<-b.done
-	return b.stopErr
+	select {
+	case <-b.done:
+		return b.stopErr
+	case <-ctx.Done():
+	}
+	// The flusher gives up at its next step once ctx is done: give it that
+	// step before concluding that the store itself is stuck.
+	grace := time.NewTimer(stopGrace)
+	defer grace.Stop()
+	select {
+	case <-b.done:
+		return b.stopErr
+	case <-grace.C:
+		return fmt.Errorf("logstore: stop: %w with a write to the store still running; it finishes in the background (call Stop again for the outcome)", ctx.Err())
+	}
 }
+
+// stopGrace is how long StopContext waits, once its context is done, for
+// the flusher to notice and stop.
+const stopGrace = time.Second
 
 // Unwritten returns, decoded, the entries a Stop that gave up could not
 // write (nil otherwise), so the caller can keep them elsewhere.

@@ -111,3 +111,59 @@ func TestNilStoreAndBuffer(t *testing.T) {
 		t.Errorf("Handle with a nil buffer = %v, want kv.ErrInvalidConfig", err)
 	}
 }
+
+// stuckStore is a store whose Write waits until release is closed.
+type stuckStore struct {
+	kv.Store
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (s *stuckStore) Write(ctx context.Context, b *kv.Batch) error {
+	select {
+	case s.entered <- struct{}{}:
+	default:
+	}
+	<-s.release
+	return s.Store.Write(ctx, b)
+}
+
+// TestStopContextHonoursDeadlineWhileWriteHangs: a write that hangs in the
+// store (a stalled disk) does not hold StopContext past its deadline (and
+// a short grace): it returns the context's error, and a later Stop waits
+// for the write and reports the outcome.
+func TestStopContextHonoursDeadlineWhileWriteHangs(t *testing.T) {
+	mem, err := kv.Open(context.Background(), kv.Config{Backend: "memory"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mem.Close()
+	s := &stuckStore{Store: mem, entered: make(chan struct{}, 1), release: make(chan struct{})}
+	lb := logstore.NewLogBufferOptions(s, logstore.Options{BatchSize: 1, Interval: time.Hour})
+	if err := lb.Add(logstore.LogEntry{Level: logstore.LevelInfo, Message: "m"}); err != nil {
+		t.Fatal(err)
+	}
+	<-s.entered // the flusher is inside Write
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	done := make(chan error, 1)
+	go func() { done <- lb.StopContext(ctx) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("StopContext = %v, want context.DeadlineExceeded", err)
+		}
+		t.Logf("StopContext returned after %v", time.Since(start))
+	case <-time.After(10 * time.Second):
+		close(s.release)
+		t.Fatal("StopContext still waiting 10 s after its deadline, for a write that hangs")
+	}
+	close(s.release)
+	if err := lb.Stop(); err != nil {
+		t.Fatalf("Stop after the write finished = %v, want nil", err)
+	}
+	if st := lb.Stats(); st.Written != 1 || st.Pending != 0 {
+		t.Fatalf("stats %+v, want the entry written", st)
+	}
+}
