@@ -37,6 +37,7 @@ var breakages = []struct {
 	{"swallow-notfound", []string{"Values/MissingKeyNotFound", "Model/RandomOperations"}, "Get of a missing key returns an empty value"},
 	{"no-snapshot", []string{"Snapshot/IterateIgnoresConcurrentWrites"}, "Iterate reads values live instead of from its snapshot"},
 	{"panic-after-close", []string{"Lifecycle/MethodsAfterClose"}, "Get panics after Close"},
+	{"txn-reverse-end-inclusive", []string{"Txn/IterateOptionsOverPendingWrites"}, "a reverse Txn.Iterate includes End"},
 }
 
 // TestSuiteCatchesBrokenStores runs, for each breakage, only the subtests
@@ -207,8 +208,24 @@ func (r recTxn) Set(key, value []byte) error {
 	return r.Txn.Set(key, value)
 }
 
+// brokenTxn breaks Txn.Iterate, chosen by kind.
+type brokenTxn struct {
+	kv.Txn
+	kind string
+}
+
+func (x brokenTxn) Iterate(opts kv.IterOptions, fn func(k, v []byte) error) error {
+	if x.kind == "txn-reverse-end-inclusive" && opts.Reverse && len(opts.End) > 0 {
+		opts.End = kv.KeySuccessor(opts.End)
+	}
+	return x.Txn.Iterate(opts, fn)
+}
+
 func (b *brokenStore) Update(ctx context.Context, fn func(tx kv.Txn) error) error {
 	b.forget(nil)
+	if strings.HasPrefix(b.kind, "txn-") && fn != nil {
+		return b.Store.Update(ctx, func(tx kv.Txn) error { return fn(brokenTxn{tx, b.kind}) })
+	}
 	if b.kind != "half-txn" || fn == nil {
 		return b.Store.Update(ctx, fn)
 	}

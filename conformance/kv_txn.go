@@ -421,6 +421,103 @@ func txnRules() []rule {
 			}
 			wantPairs(t, "after commit", e.scan(kv.IterOptions{}), []pair{{"a", "v:a"}, {"b", "new"}, {"c", "back"}})
 		}},
+		{"IterateOptionsOverPendingWrites", func(t *testing.T, e *env) {
+			// Txn.Iterate merges the engine's keys with the transaction's
+			// pending writes, through the engine's pull iterator rather than
+			// the whole-scan path of Store.Iterate: every bound, Reverse,
+			// Limit and KeysOnly must hold there too, with pending writes
+			// and stored keys on and around each bound.
+			e.setAll(neighbours...)
+			model := map[string]string{}
+			for _, k := range neighbours {
+				model[k] = "v:" + k
+			}
+			writes := []struct {
+				k, v string
+				del  bool
+			}{
+				{k: "a", v: "new"},            // before every stored key
+				{k: "s\xff", del: true},       // a stored key, deleted
+				{k: "t", v: ""},               // overwritten with an empty value
+				{k: "te\x00", v: "new"},       // between stored keys
+				{k: "tes", del: true},         // deleted, and a bound below
+				{k: "tesa", v: "new"},         // new, inside the prefix "tes"
+				{k: "test", v: "over"},        // overwritten, and a bound below
+				{k: "tet", del: true},         // deleted
+				{k: "tf\x00", v: ""},          // new with an empty value
+				{k: "u", v: "over"},           // the last stored key, overwritten
+				{k: "v", v: "new"},            // after every stored key
+				{k: "nothere", del: true},     // deleting a missing key
+				{k: "te\xff\xff\x01", v: "2"}, // overwritten twice
+				{k: "te\xff\xff\x01", v: "3"},
+			}
+			for _, w := range writes {
+				if w.del {
+					delete(model, w.k)
+				} else {
+					model[w.k] = w.v
+				}
+			}
+			all := sorted(slices.Collect(maps.Keys(model)))
+			bounds := []string{"", "a", "s", "t", "te", "te\x00", "tes", "tesa", "test", "test\x00", "tet", "tf", "u", "v", "zz"}
+			var optss []kv.IterOptions
+			for _, p := range []string{"", "te", "tes"} {
+				for _, st := range bounds {
+					for _, en := range bounds {
+						optss = append(optss, kv.IterOptions{Prefix: []byte(p), Start: []byte(st), End: []byte(en)})
+					}
+				}
+			}
+			within(t, "Txn.Iterate over pending writes", func() error {
+				return e.s.Update(e.ctx, func(tx kv.Txn) error {
+					for _, w := range writes {
+						var err error
+						if w.del {
+							err = tx.Delete([]byte(w.k))
+						} else {
+							err = tx.Set([]byte(w.k), []byte(w.v))
+						}
+						if err != nil {
+							return err
+						}
+					}
+					bad := 0
+					for i, o := range optss {
+						for _, rev := range []bool{false, true} {
+							o.Reverse = rev
+							o.KeysOnly = i%5 == 0
+							o.Limit = []int{0, 0, 1, 2, 3}[i%5]
+							var got []pair
+							err := tx.Iterate(o, func(k, v []byte) error {
+								if o.KeysOnly != (v == nil) {
+									return fmt.Errorf("value of %q is %q (nil: %v) with KeysOnly %v: want nil exactly when KeysOnly", k, v, v == nil, o.KeysOnly)
+								}
+								got = append(got, pair{string(k), string(v)})
+								return nil
+							})
+							if err != nil {
+								return fmt.Errorf("Txn.Iterate%s: %w", fmtOpts(o), err)
+							}
+							var want []pair
+							for _, k := range filterKeys(all, o) {
+								p := pair{k, model[k]}
+								if o.KeysOnly {
+									p.v = ""
+								}
+								want = append(want, p)
+							}
+							if !slices.Equal(got, want) {
+								t.Errorf("Txn.Iterate%s with pending writes:\n got  %v\n want %v", fmtOpts(o), got, want)
+								if bad++; bad == 10 {
+									return errors.New("too many wrong iterations")
+								}
+							}
+						}
+					}
+					return nil
+				})
+			})
+		}},
 		{"WriteWhileIterating", func(t *testing.T, e *env) {
 			for _, rev := range []bool{false, true} {
 				if err := e.s.DeletePrefix(e.ctx, nil); err != nil {
