@@ -38,6 +38,7 @@ var breakages = []struct {
 	{"no-snapshot", []string{"Snapshot/IterateIgnoresConcurrentWrites"}, "Iterate reads values live instead of from its snapshot"},
 	{"panic-after-close", []string{"Lifecycle/MethodsAfterClose"}, "Get panics after Close"},
 	{"txn-reverse-end-inclusive", []string{"Txn/IterateOptionsOverPendingWrites"}, "a reverse Txn.Iterate includes End"},
+	{"txn-nil-empty-value", []string{"Values/EmptyValueFound"}, "Txn.Iterate hands an empty value as nil"},
 }
 
 // TestSuiteCatchesBrokenStores runs, for each breakage, only the subtests
@@ -217,6 +218,14 @@ type brokenTxn struct {
 func (x brokenTxn) Iterate(opts kv.IterOptions, fn func(k, v []byte) error) error {
 	if x.kind == "txn-reverse-end-inclusive" && opts.Reverse && len(opts.End) > 0 {
 		opts.End = kv.KeySuccessor(opts.End)
+	}
+	if x.kind == "txn-nil-empty-value" {
+		return x.Txn.Iterate(opts, func(k, v []byte) error {
+			if len(v) == 0 {
+				v = nil
+			}
+			return fn(k, v)
+		})
 	}
 	return x.Txn.Iterate(opts, fn)
 }

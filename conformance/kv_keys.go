@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -247,6 +248,55 @@ func valueRules() []rule {
 			}
 			if seen != 1 {
 				t.Errorf("Iterate visited %d keys, want 1", seen)
+			}
+			// The same in every kind of iteration, each the first after the
+			// garbage collector emptied every pool: a buffer kept from an
+			// earlier iteration must not be what turns a nil value into
+			// an empty one. Txn.Iterate with a pending write in range
+			// merges the engine's keys with the transaction's.
+			emptyPools := func() { runtime.GC(); runtime.GC() }
+			checkEmpty := func(what string, iter func(fn func(k, v []byte) error) error) {
+				t.Helper()
+				emptyPools()
+				n := 0
+				if err := iter(func(k, v []byte) error {
+					n++
+					if v == nil || len(v) != 0 {
+						t.Errorf("%s gave %q=%q (nil value: %v); want a non-nil empty value", what, k, v, v == nil)
+					}
+					return nil
+				}); err != nil {
+					t.Errorf("%s: %v", what, err)
+				}
+				if n == 0 {
+					t.Errorf("%s visited no key", what)
+				}
+			}
+			checkEmpty("Iterate", func(fn func(k, v []byte) error) error { return e.s.Iterate(e.ctx, kv.IterOptions{}, fn) })
+			checkEmpty("Iterate(Reverse)", func(fn func(k, v []byte) error) error {
+				return e.s.Iterate(e.ctx, kv.IterOptions{Reverse: true}, fn)
+			})
+			checkEmpty("View Iterate", func(fn func(k, v []byte) error) error {
+				return e.s.View(e.ctx, func(tx kv.ReadTxn) error { return tx.Iterate(kv.IterOptions{}, fn) })
+			})
+			for _, pending := range []string{"empty", "empty2"} { // overwriting the stored key, or a new one
+				checkEmpty("Txn.Iterate with a pending Set("+pending+", nil)", func(fn func(k, v []byte) error) error {
+					rollback := errors.New("rolled back on purpose")
+					err := e.s.Update(e.ctx, func(tx kv.Txn) error {
+						if err := tx.Set([]byte(pending), nil); err != nil {
+							return err
+						}
+						emptyPools()
+						if err := tx.Iterate(kv.IterOptions{}, fn); err != nil {
+							return err
+						}
+						return rollback
+					})
+					if errors.Is(err, rollback) {
+						return nil
+					}
+					return err
+				})
 			}
 		}},
 		{"MissingKeyNotFound", func(t *testing.T, e *env) {
