@@ -28,7 +28,9 @@
 //   - buffer ownership: the suite scribbles over every buffer it passes or
 //     receives to prove nobody keeps or shares them;
 //   - iteration: bytewise order, Prefix/Start/End intersections, reverse
-//     scans (the Badger reverse-prefix trap), Limit, KeysOnly, SkipAll;
+//     scans (the Badger reverse-prefix trap), Limit, KeysOnly, SkipAll, a
+//     context cancelled midway; the same on Txn.Iterate merging pending
+//     writes;
 //   - snapshots and transactions: isolation from concurrent writes, reading
 //     one's own writes, writing while iterating, rollback on error and
 //     panic, ErrTxnTooLarge with nothing applied;

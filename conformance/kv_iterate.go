@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -270,6 +271,67 @@ func iterateRules() []rule {
 			if !errors.Is(err, boom) {
 				t.Errorf("Update whose Txn.Iterate callback fails = %v, want the callback's error", err)
 			}
+		}},
+		{"ContextCancelledMidway", func(t *testing.T, e *env) {
+			// An iteration whose context ends while it runs stops within
+			// a few hundred keys and returns the context's error, in every
+			// kind of iteration (Txn.Iterate with a pending write in range
+			// merges it with the engine's keys); an Update whose iteration
+			// stopped so applies nothing.
+			const n, cancelAt, slack = 3000, 10, 600
+			b := new(kv.Batch)
+			for i := range n {
+				_ = b.Set(fmt.Appendf(nil, "k%05d", i), []byte("v"))
+			}
+			if err := e.s.Write(e.ctx, b); err != nil {
+				t.Fatal(err)
+			}
+			ways := []struct {
+				name string
+				run  func(ctx context.Context, fn func(k, v []byte) error) error
+			}{
+				{"Iterate", func(ctx context.Context, fn func(k, v []byte) error) error {
+					return e.s.Iterate(ctx, kv.IterOptions{}, fn)
+				}},
+				{"Iterate(Reverse, KeysOnly)", func(ctx context.Context, fn func(k, v []byte) error) error {
+					return e.s.Iterate(ctx, kv.IterOptions{Reverse: true, KeysOnly: true}, fn)
+				}},
+				{"View Iterate", func(ctx context.Context, fn func(k, v []byte) error) error {
+					return e.s.View(ctx, func(tx kv.ReadTxn) error { return tx.Iterate(kv.IterOptions{}, fn) })
+				}},
+				{"Txn.Iterate", func(ctx context.Context, fn func(k, v []byte) error) error {
+					return e.s.Update(ctx, func(tx kv.Txn) error { return tx.Iterate(kv.IterOptions{}, fn) })
+				}},
+				{"Txn.Iterate with pending writes", func(ctx context.Context, fn func(k, v []byte) error) error {
+					return e.s.Update(ctx, func(tx kv.Txn) error {
+						if err := tx.Set([]byte("k00000+"), []byte("pending")); err != nil {
+							return err
+						}
+						return tx.Iterate(kv.IterOptions{}, fn)
+					})
+				}},
+			}
+			for _, w := range ways {
+				ctx, cancel := context.WithCancel(e.ctx)
+				visited := 0
+				var err error
+				within(t, w.name+" cancelled midway", func() error {
+					err = w.run(ctx, func(k, v []byte) error {
+						if visited++; visited == cancelAt {
+							cancel()
+						}
+						return nil
+					})
+					return nil
+				})
+				cancel()
+				if !errors.Is(err, context.Canceled) {
+					t.Errorf("%s whose context is cancelled at the key #%d of %d = %v after %d keys; want context.Canceled", w.name, cancelAt, n, err, visited)
+				} else if visited > cancelAt+slack {
+					t.Errorf("%s went on for %d keys after its context was cancelled; want it to stop within %d", w.name, visited-cancelAt, slack)
+				}
+			}
+			e.wantMissing("k00000+")
 		}},
 		{"NegativeLimitRejected", func(t *testing.T, e *env) {
 			e.setAll("a", "b")

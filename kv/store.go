@@ -38,7 +38,10 @@ type Store interface {
 	// Iterate calls fn for each key selected by opts, in order, on one
 	// consistent snapshot taken when Iterate starts. If fn returns SkipAll
 	// the iteration stops and Iterate returns nil; any other error stops it
-	// and is returned.
+	// and is returned. If ctx is done when Iterate is called, fn is never
+	// called; if it ends while Iterate runs, the iteration stops within a
+	// few hundred keys and Iterate returns ctx's error. (ReadTxn.Iterate
+	// does the same with the context given to View or Update.)
 	Iterate(ctx context.Context, opts IterOptions, fn func(key, value []byte) error) error
 
 	// View runs fn on one consistent read-only snapshot.
