@@ -40,6 +40,7 @@ var breakages = []struct {
 	{"txn-reverse-end-inclusive", []string{"Txn/IterateOptionsOverPendingWrites"}, "a reverse Txn.Iterate includes End"},
 	{"txn-nil-empty-value", []string{"Values/EmptyValueFound"}, "Txn.Iterate hands an empty value as nil"},
 	{"ignore-cancel-midway", []string{"Iterate/ContextCancelledMidway"}, "Iterate checks its context only before it starts"},
+	{"cancel-partial-delete", []string{"DeleteRange/CancelledMidwayConsistent"}, "a DeleteRange whose context ends midway keeps what it deleted and returns nil"},
 	{"empty-end-bounded", []string{"DeleteRange/EmptyEndToLastKey", "DeleteRange/EmptyBoundsDeleteAll"}, "DeleteRange takes an empty end for an empty range"},
 }
 
@@ -184,6 +185,19 @@ func (b *brokenStore) Write(ctx context.Context, batch *kv.Batch) error {
 func (b *brokenStore) DeleteRange(ctx context.Context, start, end []byte) error {
 	b.forget(nil)
 	if b.kind == "empty-end-bounded" && end != nil && len(end) == 0 {
+		return nil
+	}
+	if b.kind == "cancel-partial-delete" && ctx.Err() == nil && ctx.Err() != nil {
+		// The context ended between two checks: stop after the first key.
+		bg := context.WithoutCancel(ctx)
+		var first []byte
+		_ = b.Store.Iterate(bg, kv.IterOptions{Start: start, End: end, KeysOnly: true, Limit: 1}, func(k, _ []byte) error {
+			first = bytes.Clone(k)
+			return nil
+		})
+		if first != nil {
+			return b.Store.Delete(bg, first)
+		}
 		return nil
 	}
 	return b.Store.DeleteRange(ctx, start, end)

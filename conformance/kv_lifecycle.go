@@ -301,6 +301,53 @@ func deleteRangeRules() []rule {
 			wantKeys(t, "what the iteration saw", got, base)
 			wantKeys(t, "after", e.scanKeys(kv.IterOptions{}), nil)
 		}},
+		{"CancelledMidwayConsistent", func(t *testing.T, e *env) {
+			// A range delete whose context ends while it runs either
+			// finishes (nil: the whole range is gone) or fails with the
+			// context's error, and then, on a backend that declares
+			// AtomicDeleteRange, has deleted nothing. Keys outside the
+			// range are never touched. The context ends after its Err
+			// method has been called a given number of times, so the
+			// cancellation lands at each point where the backend looks.
+			const n = 5000
+			atomicDR := e.s.Info().Guarantees.AtomicDeleteRange
+			fill := func() {
+				w := kv.NewBulkWriter(e.ctx, e.s)
+				for i := range n {
+					_ = w.Set(fmt.Appendf(nil, "r%05d", i), []byte("v"))
+				}
+				if err := w.Close(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			e.setAll("q", "s")
+			fill()
+			for _, calls := range []int{1, 2, 3, 4, 5, 6, 8, 12, 20, 50} {
+				ctx := newCountdownCtx(calls)
+				var err error
+				within(t, "DeleteRange cancelled midway", func() error {
+					err = e.s.DeleteRange(ctx, []byte("r"), []byte("s"))
+					return nil
+				})
+				left := 0
+				if ierr := e.s.Iterate(e.ctx, kv.IterOptions{Prefix: []byte("r"), KeysOnly: true}, func(k, v []byte) error { left++; return nil }); ierr != nil {
+					t.Fatal(ierr)
+				}
+				switch {
+				case err == nil && left != 0:
+					t.Errorf("DeleteRange whose context ends after %d checks returned nil but left %d of the %d keys of the range", calls, left, n)
+				case err != nil && !errors.Is(err, context.Canceled):
+					t.Errorf("DeleteRange whose context ends after %d checks = %v, want nil or context.Canceled", calls, err)
+				case err != nil && atomicDR && left != n:
+					t.Errorf("DeleteRange whose context ends after %d checks = %v and deleted %d of the %d keys; the backend declares AtomicDeleteRange: want none deleted", calls, err, n-left, n)
+				}
+				e.wantValue("q", "v:q")
+				e.wantValue("s", "v:s")
+				if left != n {
+					fill()
+				}
+			}
+		}},
 		{"AtomicAsDeclared", func(t *testing.T, e *env) {
 			if !e.s.Info().Guarantees.AtomicDeleteRange {
 				t.Skipf("backend %q declares Guarantees.AtomicDeleteRange=false: readers may see a range partly deleted", e.s.Info().Backend)
@@ -591,3 +638,33 @@ func waitDone(wg *sync.WaitGroup) <-chan struct{} {
 	go func() { wg.Wait(); close(c) }()
 	return c
 }
+
+// countdownCtx is a context that ends after its Err method has been called
+// calls times: the first calls-1 calls return nil. Done is closed when it
+// ends.
+type countdownCtx struct {
+	context.Context
+	mu   sync.Mutex
+	left int
+	done chan struct{}
+}
+
+func newCountdownCtx(calls int) *countdownCtx {
+	return &countdownCtx{Context: context.Background(), left: calls, done: make(chan struct{})}
+}
+
+func (c *countdownCtx) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.left > 0 {
+		if c.left--; c.left == 0 {
+			close(c.done)
+		}
+	}
+	if c.left == 0 {
+		return context.Canceled
+	}
+	return nil
+}
+
+func (c *countdownCtx) Done() <-chan struct{} { return c.done }
