@@ -40,6 +40,7 @@ var breakages = []struct {
 	{"txn-reverse-end-inclusive", []string{"Txn/IterateOptionsOverPendingWrites"}, "a reverse Txn.Iterate includes End"},
 	{"txn-nil-empty-value", []string{"Values/EmptyValueFound"}, "Txn.Iterate hands an empty value as nil"},
 	{"ignore-cancel-midway", []string{"Iterate/ContextCancelledMidway"}, "Iterate checks its context only before it starts"},
+	{"cancel-partial-write", []string{"Atomicity/CancelledMidwayAllOrNothing"}, "a Write whose context ends midway keeps its first write and returns the context's error"},
 	{"cancel-partial-delete", []string{"DeleteRange/CancelledMidwayConsistent"}, "a DeleteRange whose context ends midway keeps what it deleted and returns nil"},
 	{"empty-end-bounded", []string{"DeleteRange/EmptyEndToLastKey", "DeleteRange/EmptyBoundsDeleteAll"}, "DeleteRange takes an empty end for an empty range"},
 }
@@ -179,6 +180,17 @@ func (b *brokenStore) Delete(ctx context.Context, key []byte) error {
 
 func (b *brokenStore) Write(ctx context.Context, batch *kv.Batch) error {
 	b.forget(nil)
+	if b.kind == "cancel-partial-write" && batch != nil && batch.Len() > 0 && ctx.Err() == nil && ctx.Err() != nil {
+		// The context ended between two checks: stop after the first write.
+		bg := context.WithoutCancel(ctx)
+		kind, k, v := batch.Op(0)
+		if kind == kv.OpSet {
+			_ = b.Store.Set(bg, k, v)
+		} else {
+			_ = b.Store.Delete(bg, k)
+		}
+		return context.Canceled
+	}
 	return b.Store.Write(ctx, batch)
 }
 

@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -220,6 +221,70 @@ func atomicityRules() []rule {
 				t.Fatal(err)
 			}
 			wantPairs(t, "after the batch", e.scan(kv.IterOptions{}), []pair{{"a", "2"}, {"b", "3"}})
+		}},
+		{"CancelledMidwayAllOrNothing", func(t *testing.T, e *env) {
+			// A Write or an Update whose context ends while it runs
+			// applies everything (and returns nil) or nothing (and returns
+			// the context's error): never a part. The context ends after
+			// its Err method has been called a given number of times, so
+			// the cancellation lands at each point where the store looks.
+			const n = 2000
+			e.setAll("a")
+			for _, calls := range []int{1, 2, 3, 4, 5, 6, 8, 12, 20} {
+				for _, how := range []string{"Write", "Update"} {
+					val := fmt.Sprintf("%s after %d checks", how, calls)
+					b := new(kv.Batch)
+					for i := range n {
+						_ = b.Set(fmt.Appendf(nil, "w%05d", i), []byte(val))
+					}
+					_ = b.Delete([]byte("a"))
+					ctx := newCountdownCtx(calls)
+					var err error
+					within(t, how+" cancelled midway", func() error {
+						if how == "Write" {
+							err = e.s.Write(ctx, b)
+						} else {
+							err = e.s.Update(ctx, func(tx kv.Txn) error {
+								for i := range b.Len() {
+									kind, k, v := b.Op(i)
+									var err error
+									if kind == kv.OpSet {
+										err = tx.Set(k, v)
+									} else {
+										err = tx.Delete(k)
+									}
+									if err != nil {
+										return err
+									}
+								}
+								return nil
+							})
+						}
+						return nil
+					})
+					if err != nil && !errors.Is(err, context.Canceled) {
+						t.Errorf("%s whose context ends after %d checks = %v, want nil or context.Canceled", how, calls, err)
+					}
+					applied := 0
+					if ierr := e.s.Iterate(e.ctx, kv.IterOptions{Prefix: []byte("w")}, func(k, v []byte) error {
+						if string(v) == val {
+							applied++
+						}
+						return nil
+					}); ierr != nil {
+						t.Fatal(ierr)
+					}
+					_, aerr := e.s.Get(e.ctx, []byte("a"))
+					aDeleted := errors.Is(aerr, kv.ErrNotFound)
+					switch {
+					case err == nil && (applied != n || !aDeleted):
+						t.Errorf("%s whose context ends after %d checks returned nil but applied %d of its %d sets (delete applied: %v)", how, calls, applied, n, aDeleted)
+					case err != nil && (applied != 0 || aDeleted):
+						t.Errorf("%s whose context ends after %d checks = %v but applied %d of its %d sets (delete applied: %v): want nothing", how, calls, err, applied, n, aDeleted)
+					}
+					e.set("a", "v:a")
+				}
+			}
 		}},
 		{"WriteBatchAllOrNothing", func(t *testing.T, e *env) {
 			// Readers racing a stream of batches must see each batch whole.
