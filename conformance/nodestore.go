@@ -54,6 +54,7 @@ func nsRules() []nsRule {
 		{"AllLevelsOnlyNodeKeys", nsAllLevelsOnlyNodes},
 		{"GetAndTransitions", nsGetAndTransitions},
 		{"DuplicatePathNeverTwoKeys", nsDuplicates},
+		{"ExistingPathsFound", nsExistingFound},
 		{"CompleteWithChildrenAtomic", nsCompleteAtomic},
 		{"BatchChunks", nsBatchChunks},
 		{"BatchUpdateSkips", nsBatchUpdateSkips},
