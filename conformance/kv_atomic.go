@@ -247,21 +247,7 @@ func atomicityRules() []rule {
 				if how == "Write" {
 					err = e.s.Write(e.ctx, big)
 				} else {
-					err = e.s.Update(e.ctx, func(tx kv.Txn) error {
-						for i := range big.Len() {
-							kind, k, v := big.Op(i)
-							var err error
-							if kind == kv.OpSet {
-								err = tx.Set(k, v)
-							} else {
-								err = tx.Delete(k)
-							}
-							if err != nil {
-								return err
-							}
-						}
-						return nil
-					})
+					err = e.s.Update(e.ctx, func(tx kv.Txn) error { return replayBatch(tx, big) })
 				}
 				if err != nil {
 					t.Fatal(err)
@@ -291,21 +277,7 @@ func atomicityRules() []rule {
 						if how == "Write" {
 							err = e.s.Write(ctx, b)
 						} else {
-							err = e.s.Update(ctx, func(tx kv.Txn) error {
-								for i := range b.Len() {
-									kind, k, v := b.Op(i)
-									var err error
-									if kind == kv.OpSet {
-										err = tx.Set(k, v)
-									} else {
-										err = tx.Delete(k)
-									}
-									if err != nil {
-										return err
-									}
-								}
-								return nil
-							})
+							err = e.s.Update(ctx, func(tx kv.Txn) error { return replayBatch(tx, b) })
 						}
 						return nil
 					})
@@ -600,4 +572,21 @@ func bulkRules() []rule {
 			}
 		}},
 	}
+}
+
+// replayBatch makes b's writes, in order, in tx.
+func replayBatch(tx kv.Txn, b *kv.Batch) error {
+	for i := range b.Len() {
+		kind, k, v := b.Op(i)
+		var err error
+		if kind == kv.OpSet {
+			err = tx.Set(k, v)
+		} else {
+			err = tx.Delete(k)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
