@@ -7,29 +7,11 @@ import (
 	"encoding/binary"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/polykv/polykv/backends/bbolt"
 	"github.com/polykv/polykv/kv"
 )
-
-// statmFDs counts this process's open descriptors of /proc/<pid>/statm:
-// what the resident-page policy of an open store holds.
-func statmFDs(t *testing.T) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skipf("no /proc/self/fd: %v", err)
-	}
-	n := 0
-	for _, e := range ents {
-		if target, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name())); err == nil && strings.HasSuffix(target, "/statm") {
-			n++
-		}
-	}
-	return n
-}
 
 // TestFailedOpenReleasesResident: an Open that fails after the bbolt file
 // was opened (here: the root page is damaged, so creating the bucket
@@ -68,13 +50,13 @@ func TestFailedOpenReleasesResident(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	before := statmFDs(t)
+	before := openStatm(t)
 	db, err := bbolt.Open(ctx, kv.Config{Path: dir})
 	if err == nil {
 		db.Close()
 		t.Fatal("Open of a store whose root page is damaged succeeded")
 	}
-	if after := statmFDs(t); after != before {
+	if after := openStatm(t); after != before {
 		t.Errorf("failed Open (%v) left %d descriptor(s) of /proc/self/statm open", err, after-before)
 	}
 }
