@@ -73,3 +73,33 @@ var (
 // SkipAll may be returned by an iteration callback to stop the iteration
 // early. Iterate then returns nil.
 var SkipAll = errors.New("kv: skip all remaining keys") //nolint:staticcheck // ST1012: named after io/fs.SkipAll, which it mirrors
+
+// These can occur on any call that reaches the disk or the network: faults of
+// the medium, not of the caller. Backends translate their engine's errors into
+// them at the boundary; the message keeps the engine's own words. See the
+// package documentation (# Faults) for which leave the store usable.
+var (
+	// ErrNoSpace is returned when a write failed because the disk or a quota
+	// is full (ENOSPC, EDQUOT, etcd's space quota). Where the operating system
+	// said so, the error also matches syscall.ENOSPC. Nothing of the failed
+	// commit is applied.
+	ErrNoSpace = errors.New("kv: no space left (disk or quota full)")
+	// ErrCorrupt is returned when stored data failed a check: a checksum, a
+	// page consistency check, a value that cannot be decoded. The data read
+	// cannot be trusted; an iteration that meets it stops with this error
+	// instead of looking complete.
+	ErrCorrupt = errors.New("kv: stored data is damaged")
+	// ErrIO is returned for any other failure of the storage medium (EIO, a
+	// read-only filesystem for a write, a failed fsync).
+	ErrIO = errors.New("kv: i/o failure")
+	// ErrUnavailable is returned by networked backends when the cluster
+	// cannot serve the call (no quorum, no member reachable) within the
+	// call's deadline. Whether a failed commit was applied is resolved
+	// before it is returned (see ErrOutcomeUnknown).
+	ErrUnavailable = errors.New("kv: store unavailable")
+	// ErrOutcomeUnknown is returned by a commit whose outcome could not be
+	// resolved (the connection was lost after the request was sent and the
+	// store stayed unreachable until the deadline): it may or may not have
+	// been applied. Every other commit error means nothing was applied.
+	ErrOutcomeUnknown = errors.New("kv: commit outcome unknown")
+)
