@@ -34,6 +34,7 @@ type BulkWriter struct {
 	s          Store
 	b          Batch
 	chunkBytes int
+	lim        Limits // the store's (LimitsOf)
 	// ordered is set by NewBulkWriter and cleared at the first key not
 	// greater than the one before it (last): while it is set, chunks hold
 	// OrderedChunkBytes, then chunkBytes (MaxTxnBytes).
@@ -65,7 +66,8 @@ const OrderedChunkBytes = 1 << 20
 // other way, ran 1.1-1.4 times faster with 512 KiB-1 MiB chunks, which
 // NewBulkWriterSize gives them).
 func NewBulkWriter(ctx context.Context, s Store) *BulkWriter {
-	return &BulkWriter{ctx: ctx, s: s, chunkBytes: MaxTxnBytes, ordered: true}
+	lim := LimitsOf(s)
+	return &BulkWriter{ctx: ctx, s: s, lim: lim, chunkBytes: lim.MaxTxnBytes, ordered: true}
 }
 
 // NewBulkWriterSize returns a BulkWriter whose chunks hold at most about
@@ -78,10 +80,11 @@ func NewBulkWriter(ctx context.Context, s Store) *BulkWriter {
 // 1 MiB than of 8 MiB, NewBulkWriter's size for them (bench's
 // BenchmarkBulkWriter compares the sizes on every backend).
 func NewBulkWriterSize(ctx context.Context, s Store, chunkBytes int) *BulkWriter {
-	if chunkBytes <= 0 || chunkBytes > MaxTxnBytes {
-		chunkBytes = MaxTxnBytes
+	lim := LimitsOf(s)
+	if chunkBytes <= 0 || chunkBytes > lim.MaxTxnBytes {
+		chunkBytes = lim.MaxTxnBytes
 	}
-	return &BulkWriter{ctx: ctx, s: s, chunkBytes: chunkBytes}
+	return &BulkWriter{ctx: ctx, s: s, lim: lim, chunkBytes: chunkBytes}
 }
 
 // Set adds a group of one write of value under key.
@@ -113,16 +116,19 @@ func (w *BulkWriter) Add(group ...Op) error {
 		if err := CheckValue(op.Value); err != nil {
 			return fmt.Errorf("%w (value of %d bytes, limit %d)", err, len(op.Value), MaxValueSize)
 		}
+		if err := w.lim.checkEntry(op.Key, op.Value); err != nil {
+			return err
+		}
 		size += EntrySize(op.Key, op.Value)
 	}
-	if len(group) > MaxTxnOps || size > MaxTxnBytes {
+	if len(group) > w.lim.MaxTxnOps || size > w.lim.MaxTxnBytes {
 		return fmt.Errorf("%w: a group of %d writes and %d bytes cannot fit one transaction (limit %d writes, %d bytes)",
-			ErrTxnTooLarge, len(group), size, MaxTxnOps, MaxTxnBytes)
+			ErrTxnTooLarge, len(group), size, w.lim.MaxTxnOps, w.lim.MaxTxnBytes)
 	}
 	if w.ordered {
 		w.noteOrder(group)
 	}
-	if w.b.Len()+len(group) > MaxTxnOps || w.b.Size()+size > w.chunkLimit() {
+	if w.b.Len()+len(group) > w.lim.MaxTxnOps || w.b.Size()+size > w.chunkLimit() {
 		if err := w.Flush(); err != nil {
 			return err
 		}

@@ -23,6 +23,13 @@ type DB struct {
 	info Info
 	// deferrer is e's group commit when the store syncs (see apply).
 	deferrer SyncDeferrer
+	// txner is e's optimistic transactions (Transactor): when set, kv takes
+	// no writer lock (see lockWrites) and Update runs in the engine.
+	txner Transactor
+	// limits are the store's (LimitDeclarer); reduced is set when they are
+	// smaller than the package constants, which Batch checks by itself.
+	limits  Limits
+	reduced bool
 	release  func() error
 	inflight atomic.Int64
 	closed   atomic.Bool
@@ -45,7 +52,14 @@ var _ Store = (*DB)(nil)
 func NewDB(e Engine, info Info, release func() error) *DB {
 	db := &DB{e: e, info: info, release: release, drained: make(chan struct{}, 1)}
 	db.batches.New = func() any { return new(Batch) }
-	if d, ok := e.(SyncDeferrer); ok && info.Durability == Sync {
+	db.limits = DefaultLimits()
+	if ld, ok := e.(LimitDeclarer); ok {
+		db.limits = ld.Limits().clamp()
+	}
+	db.reduced = db.limits != DefaultLimits()
+	if t, ok := e.(Transactor); ok {
+		db.txner = t
+	} else if d, ok := e.(SyncDeferrer); ok && info.Durability == Sync {
 		db.deferrer = d
 	}
 	return db
@@ -58,6 +72,27 @@ func (db *DB) Engine() Engine { return db.e }
 
 // Info describes the open store.
 func (db *DB) Info() Info { return db.info }
+
+// Limits returns the sizes the store accepts: the package constants, or
+// the smaller ones its engine declares (LimitDeclarer). See LimitsOf.
+func (db *DB) Limits() Limits { return db.limits }
+
+// lockWrites and unlockWrites bracket every write that reaches the engine.
+// They hold the writer lock that serializes writers within the process, or
+// nothing at all when the engine runs optimistic transactions itself
+// (Transactor): there, serializability comes from the commit's check, which
+// also covers writers in other processes.
+func (db *DB) lockWrites() {
+	if db.txner == nil {
+		db.writeMu.Lock()
+	}
+}
+
+func (db *DB) unlockWrites() {
+	if db.txner == nil {
+		db.writeMu.Unlock()
+	}
+}
 
 // enter registers a call in flight; it fails once Close has begun.
 func (db *DB) enter() error {
@@ -141,7 +176,7 @@ func (db *DB) GetAppend(ctx context.Context, dst, key []byte) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return dst, err
 	}
-	if err := checkKey(key); err != nil {
+	if err := db.checkKey(key); err != nil {
 		return dst, err
 	}
 	if err := db.enter(); err != nil {
@@ -209,6 +244,11 @@ func (db *DB) Write(ctx context.Context, b *Batch) error {
 	if b == nil || b.Len() == 0 {
 		return nil
 	}
+	if db.reduced {
+		if err := db.limits.checkBatch(b); err != nil {
+			return err
+		}
+	}
 	if err := db.enter(); err != nil {
 		return err
 	}
@@ -224,8 +264,8 @@ func (db *DB) Write(ctx context.Context, b *Batch) error {
 // sync (SyncDeferrer, under Sync), it returns the function that waits for
 // b to be durable, to be called after the lock is released.
 func (db *DB) applyLocked(ctx context.Context, b *Batch) (wait func() error, err error) {
-	db.writeMu.Lock()
-	defer db.writeMu.Unlock()
+	db.lockWrites()
+	defer db.unlockWrites()
 	return db.apply(ctx, b)
 }
 
@@ -249,6 +289,17 @@ func (db *DB) Sync() error {
 func checkKey(key []byte) error {
 	if err := CheckKey(key); err != nil {
 		return fmt.Errorf("%w (key of %d bytes, limit %d)", err, len(key), MaxKeySize)
+	}
+	return nil
+}
+
+// checkKey is checkKey against the store's limits.
+func (db *DB) checkKey(key []byte) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	if db.reduced && len(key) > db.limits.MaxKeySize {
+		return fmt.Errorf("%w (key of %d bytes, this store's limit %d)", ErrKeyTooLarge, len(key), db.limits.MaxKeySize)
 	}
 	return nil
 }

@@ -18,8 +18,8 @@ func (db *DB) DeleteRange(ctx context.Context, start, end []byte) error {
 	if err := db.checkWrite(); err != nil {
 		return err
 	}
-	if len(start) > MaxKeySize || len(end) > MaxKeySize {
-		return fmt.Errorf("%w: DeleteRange bound of %d/%d bytes, limit %d", ErrKeyTooLarge, len(start), len(end), MaxKeySize)
+	if len(start) > db.limits.MaxKeySize || len(end) > db.limits.MaxKeySize {
+		return fmt.Errorf("%w: DeleteRange bound of %d/%d bytes, limit %d", ErrKeyTooLarge, len(start), len(end), db.limits.MaxKeySize)
 	}
 	if len(start) == 0 {
 		start = nil
@@ -38,8 +38,8 @@ func (db *DB) DeleteRange(ctx context.Context, start, end []byte) error {
 		if start == nil {
 			start = []byte{0} // keys are non-empty: {0} is the smallest
 		}
-		db.writeMu.Lock()
-		defer db.writeMu.Unlock()
+		db.lockWrites()
+		defer db.unlockWrites()
 		return rd.DeleteRange(ctx, start, end)
 	}
 	return db.deleteRangeChunked(ctx, start, end)
@@ -70,9 +70,9 @@ func (db *DB) deleteRangeChunked(ctx context.Context, start, end []byte) error {
 		}
 		b.Reset()
 		var last []byte
-		err := iterate(ctx, db.e, nil, IterOptions{Start: from, End: end, KeysOnly: true, Limit: deleteRangeChunk},
+		err := iterate(ctx, db.e, nil, IterOptions{Start: from, End: end, KeysOnly: true, Limit: min(deleteRangeChunk, db.limits.MaxTxnOps)},
 			func(k, _ []byte) error {
-				if !b.Fits(k, nil) {
+				if !b.Fits(k, nil) || b.Size()+EntrySize(k, nil) > db.limits.MaxTxnBytes {
 					return SkipAll
 				}
 				last = append(last[:0], k...)
@@ -84,9 +84,9 @@ func (db *DB) deleteRangeChunked(ctx context.Context, start, end []byte) error {
 		if b.Len() == 0 {
 			return nil
 		}
-		db.writeMu.Lock()
+		db.lockWrites()
 		err = db.e.Apply(ctx, b)
-		db.writeMu.Unlock()
+		db.unlockWrites()
 		if err != nil {
 			return err
 		}

@@ -81,7 +81,7 @@ func (tx *readTxn) Get(key []byte) ([]byte, error) {
 	if err := tx.usable(); err != nil {
 		return nil, err
 	}
-	if err := checkKey(key); err != nil {
+	if err := tx.db.checkKey(key); err != nil {
 		return nil, err
 	}
 	v, err := tx.r.Get(key, nil)

@@ -1,5 +1,7 @@
 package kv
 
+import "fmt"
+
 // Limits shared by every backend. They are the same everywhere so that a
 // program tested on one backend does not fail on another. The transaction
 // limit derives from Badger's: a Badger transaction may hold at most 15% of
@@ -46,6 +48,87 @@ func CheckKey(key []byte) error {
 func CheckValue(value []byte) error {
 	if len(value) > MaxValueSize {
 		return ErrValueTooLarge
+	}
+	return nil
+}
+
+// Limits are the sizes one store accepts. Every backend accepts the package
+// constants (DefaultLimits) except where its engine declares smaller ones
+// (LimitDeclarer: a networked engine bounded by its server's request size).
+// Programs that size their own batches read a store's with LimitsOf.
+type Limits struct {
+	MaxKeySize   int // the largest key, in bytes
+	MaxValueSize int // the largest value, in bytes
+	MaxTxnOps    int // the most writes in one transaction or batch
+	MaxTxnBytes  int // the largest transaction or batch, counted as EntrySize sums
+}
+
+// DefaultLimits returns the package constants as Limits.
+func DefaultLimits() Limits {
+	return Limits{MaxKeySize: MaxKeySize, MaxValueSize: MaxValueSize, MaxTxnOps: MaxTxnOps, MaxTxnBytes: MaxTxnBytes}
+}
+
+// clamp replaces each field outside 1..constant by the constant.
+func (l Limits) clamp() Limits {
+	d := DefaultLimits()
+	pick := func(v, max int) int {
+		if v < 1 || v > max {
+			return max
+		}
+		return v
+	}
+	return Limits{
+		MaxKeySize:   pick(l.MaxKeySize, d.MaxKeySize),
+		MaxValueSize: pick(l.MaxValueSize, d.MaxValueSize),
+		MaxTxnOps:    pick(l.MaxTxnOps, d.MaxTxnOps),
+		MaxTxnBytes:  pick(l.MaxTxnBytes, d.MaxTxnBytes),
+	}
+}
+
+// LimitsOf returns the limits of s: those it declares with a method
+// Limits() Limits (*DB does, and so should every wrapper of a Store), and
+// DefaultLimits otherwise.
+func LimitsOf(s Store) Limits {
+	if l, ok := s.(interface{ Limits() Limits }); ok {
+		return l.Limits().clamp()
+	}
+	return DefaultLimits()
+}
+
+// checkEntry checks one write against l; the package constants have been
+// checked already (by Batch).
+func (l Limits) checkEntry(key, value []byte) error {
+	if len(key) > l.MaxKeySize {
+		return fmt.Errorf("%w (key of %d bytes, this store's limit %d)", ErrKeyTooLarge, len(key), l.MaxKeySize)
+	}
+	if len(value) > l.MaxValueSize {
+		return fmt.Errorf("%w (value of %d bytes, this store's limit %d)", ErrValueTooLarge, len(value), l.MaxValueSize)
+	}
+	return nil
+}
+
+// checkTotal checks a transaction of ops writes and size bytes against l.
+func (l Limits) checkTotal(ops, size int) error {
+	if ops > l.MaxTxnOps || size > l.MaxTxnBytes {
+		return fmt.Errorf("%w (%d writes, %d bytes; this store's limits %d writes, %d bytes)",
+			ErrTxnTooLarge, ops, size, l.MaxTxnOps, l.MaxTxnBytes)
+	}
+	return nil
+}
+
+// checkBatch checks every write of b and its total against l.
+func (l Limits) checkBatch(b *Batch) error {
+	if err := l.checkTotal(b.Len(), b.Size()); err != nil {
+		return err
+	}
+	if l.MaxKeySize == MaxKeySize && l.MaxValueSize == MaxValueSize {
+		return nil
+	}
+	for i := 0; i < b.Len(); i++ {
+		_, k, v := b.Op(i)
+		if err := l.checkEntry(k, v); err != nil {
+			return err
+		}
 	}
 	return nil
 }

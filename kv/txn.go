@@ -23,8 +23,12 @@ func (db *DB) Update(ctx context.Context, fn func(tx Txn) error) error {
 		return err
 	}
 	defer db.exit()
+	run := db.runUpdate
+	if db.txner != nil {
+		run = db.runOptimistic
+	}
 	for attempt := 0; ; attempt++ {
-		err := db.runUpdate(ctx, fn)
+		err := run(ctx, fn)
 		if !errors.Is(err, errRetry) {
 			return err
 		}
@@ -33,6 +37,11 @@ func (db *DB) Update(ctx context.Context, fn func(tx Txn) error) error {
 		}
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if db.txner != nil {
+			if err := conflictBackoff(ctx, attempt); err != nil {
+				return err
+			}
 		}
 	}
 }
@@ -99,6 +108,11 @@ func (tx *txn) Set(key, value []byte) error {
 	if err := tx.usable(); err != nil {
 		return err
 	}
+	if tx.db.reduced {
+		if err := tx.checkLimits(key, value); err != nil {
+			return err
+		}
+	}
 	if err := tx.b.Set(key, value); err != nil {
 		tx.fail(err)
 		return err
@@ -110,7 +124,28 @@ func (tx *txn) Delete(key []byte) error {
 	if err := tx.usable(); err != nil {
 		return err
 	}
+	if tx.db.reduced {
+		if err := tx.checkLimits(key, nil); err != nil {
+			return err
+		}
+	}
 	if err := tx.b.Delete(key); err != nil {
+		tx.fail(err)
+		return err
+	}
+	return nil
+}
+
+// checkLimits checks a write against the store's declared limits (when
+// smaller than the constants Batch checks).
+func (tx *txn) checkLimits(key, value []byte) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	if err := tx.db.limits.checkEntry(key, value); err != nil {
+		return err
+	}
+	if err := tx.db.limits.checkTotal(tx.b.Len()+1, tx.b.Size()+EntrySize(key, value)); err != nil {
 		tx.fail(err)
 		return err
 	}
@@ -141,7 +176,7 @@ func (tx *txn) Get(key []byte) ([]byte, error) {
 	if err := tx.usable(); err != nil {
 		return nil, err
 	}
-	if err := checkKey(key); err != nil {
+	if err := tx.db.checkKey(key); err != nil {
 		return nil, err
 	}
 	if tx.b.Len() > 0 {

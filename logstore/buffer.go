@@ -142,6 +142,7 @@ const maxLevelLen = len(LevelCritical)
 // ErrStopped; Stop may be called any number of times.
 type LogBuffer struct {
 	store kv.Store
+	lim   kv.Limits // the store's transaction limits (kv.LimitsOf)
 	opts  Options
 
 	mu sync.Mutex
@@ -195,6 +196,7 @@ func NewLogBufferOptions(store kv.Store, opts Options) *LogBuffer {
 	}
 	b := &LogBuffer{
 		store:    store,
+		lim:      kv.LimitsOf(store),
 		opts:     opts.withDefaults(),
 		space:    make(chan struct{}),
 		progress: make(chan struct{}),
@@ -244,8 +246,8 @@ func (b *LogBuffer) add(ctx context.Context, e *LogEntry, fillTime bool) error {
 		tsLen = maxFilledTimestamp
 	}
 	hint := valueSizeHint(e, tsLen, len(attrs)) // exact unless strings need escaping
-	if hint > kv.MaxValueSize {
-		return fmt.Errorf("logstore: add: entry of at least %d bytes: %w (limit %d)", hint, kv.ErrValueTooLarge, kv.MaxValueSize)
+	if hint > b.lim.MaxValueSize {
+		return fmt.Errorf("logstore: add: entry of at least %d bytes: %w (limit %d)", hint, kv.ErrValueTooLarge, b.lim.MaxValueSize)
 	}
 	keyLen := len(KeyPrefix) + len(e.Level) + 1 + IDLen
 	size := keyLen + hint + entryOverhead // what the entry counts against MaxPendingBytes
@@ -349,7 +351,7 @@ const maxFilledTimestamp = len("2006-01-02T15:04:05.999999999Z")
 func (b *LogBuffer) openChunkLocked(keyLen, valueLen int) *chunk {
 	if b.open {
 		c := b.chunks[len(b.chunks)-1]
-		if c.Len()+1 <= kv.MaxTxnOps && c.Size()+keyLen+valueLen+kv.TxnEntryOverhead <= kv.MaxTxnBytes {
+		if c.Len()+1 <= b.lim.MaxTxnOps && c.Size()+keyLen+valueLen+kv.TxnEntryOverhead <= b.lim.MaxTxnBytes {
 			return c
 		}
 		b.open = false

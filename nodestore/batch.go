@@ -67,6 +67,7 @@ func countKeyLen(pos position) int { return 4 + len(familyCount) + suffixLen(pos
 type chunkPlan struct {
 	ops, bytes int
 	maxBytes   int
+	lim        kv.Limits // the store's transaction limits
 }
 
 // fits reports whether writes of ops and bytes may join the chunk. The
@@ -76,9 +77,20 @@ type chunkPlan struct {
 func (c *chunkPlan) fits(ops, bytes int) bool {
 	maxBytes := c.maxBytes
 	if c.ops == 0 {
-		maxBytes = max(maxBytes, kv.MaxTxnBytes-chunkByteSlack)
+		maxBytes = max(maxBytes, txnBytesBudget(c.lim))
 	}
-	return c.ops+ops <= kv.MaxTxnOps-chunkHeadroom && c.bytes+bytes <= maxBytes
+	return c.ops+ops <= txnOpsBudget(c.lim) && c.bytes+bytes <= maxBytes
+}
+
+// txnOpsBudget and txnBytesBudget are what one of nodestore's transactions
+// may hold on a store with limits lim: a little below the limits, so that
+// the counter writes planned last always fit.
+func txnOpsBudget(lim kv.Limits) int {
+	return lim.MaxTxnOps - min(chunkHeadroom, lim.MaxTxnOps/8)
+}
+
+func txnBytesBudget(lim kv.Limits) int {
+	return lim.MaxTxnBytes - min(chunkByteSlack, lim.MaxTxnBytes/8)
 }
 
 func (c *chunkPlan) add(ops, bytes int) { c.ops += ops; c.bytes += bytes }
@@ -171,7 +183,7 @@ func (s *Store) insertItems(ctx context.Context, op string, items []prepared) (B
 	for start := 0; start < len(items); {
 		// Plan the chunk: as many items as fit with their worst-case counter
 		// writes.
-		plan := chunkPlan{maxBytes: s.chunkBytes}
+		plan := chunkPlan{maxBytes: s.chunkBytes, lim: s.lim}
 		d.reset()
 		end := start
 		for end < len(items) {
@@ -316,7 +328,7 @@ func (s *Store) batchMove(ctx context.Context, op string, q QueueType, paths []s
 			// transaction's writes). A path repeated in the chunk ends it,
 			// so that the next chunk reads the node as this one left it.
 			var d deltas
-			cp := chunkPlan{maxBytes: s.chunkBytes}
+			cp := chunkPlan{maxBytes: s.chunkBytes, lim: s.lim}
 			end = start
 			for ; end < len(paths); end++ {
 				if _, dup := inChunk[hashes[end]]; dup {

@@ -23,6 +23,7 @@ import (
 type Store struct {
 	kv         kv.Store
 	chunkBytes int
+	lim        kv.Limits // the kv store's (kv.LimitsOf)
 	// pointExists makes batch inserts check each path with a point read
 	// instead of scanning the children index of each parent. On the
 	// memory backend a point read is a tree lookup while a scan of more
@@ -80,10 +81,12 @@ func NewWithOptions(s kv.Store, opts *Options) *Store {
 		s = kv.FailingStore(fmt.Errorf("%w: nodestore.New: nil kv.Store", ErrInvalidArgument))
 	}
 	backend := s.Info().Backend
-	st := &Store{kv: s, chunkBytes: defaultChunkBytes(backend), pointExists: backend == "memory"}
+	lim := kv.LimitsOf(s)
+	st := &Store{kv: s, lim: lim, chunkBytes: defaultChunkBytes(backend), pointExists: backend == "memory"}
 	if opts != nil && opts.ChunkBytes > 0 {
-		st.chunkBytes = min(opts.ChunkBytes, kv.MaxTxnBytes-chunkByteSlack)
+		st.chunkBytes = opts.ChunkBytes
 	}
+	st.chunkBytes = min(st.chunkBytes, txnBytesBudget(lim))
 	return st
 }
 
