@@ -73,6 +73,7 @@ func kvGroups() []group {
 		{"Atomicity", atomicityRules()},
 		{"Bulk", bulkRules()},
 		{"Concurrency", concurrencyRules()},
+		{"Serializable", serializableRules()},
 		{"DeleteRange", deleteRangeRules()},
 		{"Lifecycle", lifecycleRules()},
 		{"Persistence", persistenceRules()},

@@ -30,14 +30,50 @@
 //
 // View runs a function on a consistent snapshot. Update runs a function in a
 // serializable read-write transaction that reads its own writes and is
-// applied atomically when the function returns nil. Writers are serialized
-// within the process (one Update, Write, Set, Delete or DeleteRange at a
+// applied atomically when the function returns nil. On the local engines,
+// writers are serialized within the process (one Update, Write, Set, Delete or DeleteRange at a
 // time), which makes Update serializable on every engine. Under Sync, an
 // engine that can (SyncDeferrer: pebble) lets the next writer run while a
 // commit waits for its fsync, so that concurrent commits share fsyncs; a
 // commit still returns only once durable. A transaction holds
 // at most MaxTxnOps writes and MaxTxnBytes bytes; BulkWriter splits larger
 // loads into atomic chunks without splitting a group of writes.
+//
+// # Writers in different processes
+//
+// A store in a directory belongs to one process: Open locks the directory,
+// and Update is serializable because kv lets one writer at a time reach the
+// engine. A store of a networked backend (NetworkDriver, e.g. etcd: a key
+// prefix on a cluster) is open in many processes at once
+// (Info().Guarantees.Shared), and there the engine runs each Update as an
+// optimistic transaction (Transactor). For writers in different processes,
+// on different machines, the guarantees are then:
+//
+//   - Update is serializable across all of them: the function's reads come
+//     from one snapshot and are recorded — every key read, present or
+//     missing, and every range iterated up to where the iteration stopped,
+//     with each key it saw — and the commit applies the writes only if none
+//     of that changed, including keys deleted from or added to an iterated
+//     range (no write skew, no phantom). Otherwise the commit applies
+//     nothing and the function runs again, after a short random backoff, up
+//     to MaxConflictRetries times; then Update returns ErrConflict, which
+//     means nothing was applied. The function must therefore have no effect
+//     outside the transaction, as everywhere.
+//   - Set, Delete, Write and DeleteRange are atomic blind writes; a
+//     transaction that read what they change fails its commit and retries.
+//   - View and Iterate read one consistent snapshot (one revision of the
+//     cluster); they never see half of another process's commit.
+//   - An error from a commit means nothing was applied, except
+//     ErrOutcomeUnknown, returned only when the engine could not learn the
+//     outcome before the deadline. When the cluster cannot serve a call
+//     (no quorum), it fails with ErrUnavailable or the context's error
+//     within the caller's deadline, never hangs.
+//   - The limits are the store's own (Limits, LimitsOf): a networked engine
+//     may declare smaller ones than the package constants, and BulkWriter,
+//     nodestore and logstore size their transactions by them.
+//
+// The memory backend has the same optimistic mode (memory:?opt.txn=optimistic)
+// for testing a program's behaviour under conflicts without a cluster.
 //
 // # Caveats
 //

@@ -125,6 +125,13 @@ type Iter interface {
 //	Compacter        reclaim space                   fallback: nothing to do
 //	Stater           engine statistics               fallback: empty figures
 //	BackupWriter     native backup stream            fallback: Dump's format (dump.go)
+//	Transactor       optimistic read-write txns      fallback: kv's writer lock (one writer per process)
+//	LimitDeclarer    smaller transaction/size limits fallback: DefaultLimits (the package constants)
+//
+// And on the Driver:
+//
+//	ConfigValidator  checks Config.Options           fallback: none
+//	NetworkDriver    stores that are not directories fallback: a directory, created, locked and marked by kv
 
 // RangeDeleter is implemented by engines with a native range deletion
 // (Pebble). The deletion must be atomic when the driver declares
@@ -162,4 +169,102 @@ type EngineStats struct {
 // stream. Without it, DB.Backup writes a generic dump of every key and value.
 type BackupWriter interface {
 	Backup(ctx context.Context, w io.Writer) error
+}
+
+// Transactor is implemented by engines that run a whole read-write
+// transaction themselves, optimistically: the capability that keeps Update
+// serializable when writers live in different processes or machines (a
+// networked engine shared by many stores). When an engine implements it,
+// *DB takes no writer lock at all: Update begins an EngineTxn, runs its
+// function with reads going to that transaction (kv keeps the pending writes
+// and merges them into reads, so the function reads its own writes), and
+// hands the collected writes to EngineTxn.Commit. A commit that reports
+// ErrConflict is retried by kv's loop (after a short randomized backoff),
+// at most MaxConflictRetries times. Set, Delete, Write and DeleteRange go to
+// Apply and RangeDeleter without a lock: they are blind writes, atomic by
+// themselves, and any transaction that read what they change fails its
+// commit.
+//
+// Local engines do not implement it: one writer at a time under kv's lock
+// is serializable and costs them nothing.
+type Transactor interface {
+	// BeginTxn starts a transaction reading the latest committed state.
+	BeginTxn(ctx context.Context) (EngineTxn, error)
+}
+
+// EngineTxn is one optimistic transaction of a Transactor.
+//
+// Its reads (the Reader methods, and Scanner's Scan if it implements
+// kv.Scanner) see one consistent state, fixed when it began, and record
+// what they saw: each key read by Get, present or missing, with the version
+// it had; each range an iteration covered, up to the key where the
+// iteration stopped (the whole range when it ran to its end), and the
+// version of every key it visited.
+//
+// Commit applies b atomically if and only if nothing the transaction read
+// has changed since it began: no key read was modified, created or deleted,
+// and no key was created in or deleted from a range it iterated. Checking
+// only "no key in the range was modified since version V" is not enough: a
+// key deleted from the range leaves nothing to compare (a phantom), so the
+// keys an iteration saw must each be checked as well. When the check fails,
+// Commit returns an error wrapping ErrConflict and applies nothing.
+//
+// An error from Commit means nothing was applied, with one exception: an
+// error wrapping ErrOutcomeUnknown says the engine could not learn whether
+// the commit was applied (the connection was lost after the request was
+// sent and could not be restored before the deadline). An engine resolves
+// the outcome itself whenever it can (for example by a token written with
+// the commit and read back after reconnecting).
+//
+// A transaction belongs to one goroutine. Discard is called exactly once,
+// after Commit or instead of it.
+type EngineTxn interface {
+	Reader
+	Commit(ctx context.Context, b *Batch) error
+	Discard()
+}
+
+// LimitDeclarer is implemented by engines whose limits are smaller than
+// the package constants (MaxKeySize, MaxValueSize, MaxTxnOps, MaxTxnBytes):
+// a networked engine bounded by its server's request size. *DB checks every
+// key, value, batch and transaction against the declared limits, and
+// BulkWriter, nodestore and logstore size their chunks by them (LimitsOf).
+// A declared limit larger than the package constant, or below 1, is
+// ignored: the constant applies.
+type LimitDeclarer interface {
+	Limits() Limits
+}
+
+// NetworkDriver is implemented by drivers whose stores are not
+// directories: a store is a key prefix on a cluster, named by cfg.Path (the
+// prefix) and cfg.Endpoints. kv.Open then creates, locks and marks no
+// directory: it calls OpenNetwork instead of Open, and checks the store's
+// marker through the engine (NetworkEngine) with the same rules as a
+// directory's marker file: a marker naming another backend fails with
+// ErrBackendMismatch, a non-empty store without a marker with
+// ErrNotAStore, and a new store gets its marker (created atomically, only
+// if absent) before the engine is handed out. Several stores, in any
+// processes, may have the same store open at once (Guarantees.Shared), so
+// there is no lock; the engine must implement Transactor so that Update
+// stays serializable between them.
+type NetworkDriver interface {
+	Driver
+	OpenNetwork(ctx context.Context, cfg *Config) (NetworkEngine, error)
+}
+
+// NetworkEngine is the engine of a NetworkDriver: an Engine that keeps its
+// store's marker itself, outside the keys the store holds.
+type NetworkEngine interface {
+	Engine
+	Transactor
+	// ReadMarker returns the store's marker, or an error wrapping
+	// fs.ErrNotExist when it has none. An engine stores the marker as
+	// Marker.Encode writes it and reads it with ParseMarker.
+	ReadMarker(ctx context.Context) (Marker, error)
+	// Empty reports whether the store holds no key at all.
+	Empty(ctx context.Context) (bool, error)
+	// CreateMarker stores m atomically unless the store already has a
+	// marker, and returns the marker the store holds afterwards: m, or the
+	// one another opener wrote first.
+	CreateMarker(ctx context.Context, m Marker) (Marker, error)
 }

@@ -39,26 +39,36 @@ func ReadMarker(dir string) (Marker, error) {
 	if err != nil {
 		return m, fmt.Errorf("kv: read marker: %w", err)
 	}
+	return ParseMarker(b, dir)
+}
+
+// ParseMarker decodes a marker written by Marker.Encode and checks it;
+// where names the store in errors. Stores that are not directories keep
+// their marker in this form too (NetworkEngine).
+func ParseMarker(b []byte, where string) (Marker, error) {
+	var m Marker
 	if err := json.Unmarshal(b, &m); err != nil {
-		return m, fmt.Errorf("%w: %s: unreadable marker: %v", ErrNotAStore, dir, err)
+		return m, fmt.Errorf("%w: %s: unreadable marker: %v", ErrNotAStore, where, err)
 	}
 	if m.Backend == "" {
-		return m, fmt.Errorf("%w: %s: marker names no backend", ErrNotAStore, dir)
+		return m, fmt.Errorf("%w: %s: marker names no backend", ErrNotAStore, where)
 	}
 	if m.Format < 1 || m.Format > FormatVersion {
-		return m, fmt.Errorf("%w: %s: format %d, this build reads 1 to %d", ErrUnsupportedFormat, dir, m.Format, FormatVersion)
+		return m, fmt.Errorf("%w: %s: format %d, this build reads 1 to %d", ErrUnsupportedFormat, where, m.Format, FormatVersion)
 	}
 	return m, nil
+}
+
+// Encode returns the marker as it is stored.
+func (m Marker) Encode() []byte {
+	b, _ := json.MarshalIndent(m, "", "  ") // a struct of strings, ints and a time: cannot fail
+	return append(b, '\n')
 }
 
 // writeMarker writes the marker atomically: a temporary file, fsync,
 // rename, fsync of the directory.
 func writeMarker(dir string, m Marker) error {
-	b, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return err
-	}
-	b = append(b, '\n')
+	b := m.Encode()
 	tmp, err := os.CreateTemp(dir, MarkerFileName+".tmp-*")
 	if err != nil {
 		return err

@@ -93,6 +93,9 @@ func openDriver(ctx context.Context, cfg Config, d Driver) (*DB, error) {
 		MemoryBudget: cfg.MemoryBudget,
 		Guarantees:   d.Guarantees(),
 	}
+	if nd, ok := d.(NetworkDriver); ok {
+		return openNetwork(ctx, cfg, nd, info)
+	}
 	if !info.Guarantees.Persistent {
 		e, err := d.Open(ctx, "", &cfg)
 		if err != nil {
@@ -196,4 +199,53 @@ func prepareDir(dir string, cfg Config) (created bool, err error) {
 func mismatch(dir, have, want string) error {
 	return fmt.Errorf("%w: %s holds a %s store, not %s (open it with backend %q or \"auto\")",
 		ErrBackendMismatch, dir, have, want, have)
+}
+
+// openNetwork opens a store that is not a directory (NetworkDriver): no
+// directory to create or lock; the marker is checked and written through
+// the engine, with the same rules as a directory's marker file.
+func openNetwork(ctx context.Context, cfg Config, d NetworkDriver, info Info) (*DB, error) {
+	e, err := d.OpenNetwork(ctx, &cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkNetworkMarker(ctx, e, cfg); err != nil {
+		_ = e.Close() // the open failed: its error is the one to report
+		return nil, err
+	}
+	info.Guarantees.Shared = true
+	return NewDB(e, info, nil), nil
+}
+
+// checkNetworkMarker is prepareDir's marker rules for a NetworkEngine.
+func checkNetworkMarker(ctx context.Context, e NetworkEngine, cfg Config) error {
+	where := cfg.Backend + " store " + cfg.Path
+	m, err := e.ReadMarker(ctx)
+	if err == nil {
+		if m.Backend != cfg.Backend {
+			return mismatch(where, m.Backend, cfg.Backend)
+		}
+		return nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	empty, err := e.Empty(ctx)
+	if err != nil {
+		return err
+	}
+	if !empty {
+		return fmt.Errorf("%w: %s: holds keys but no polykv marker", ErrNotAStore, where)
+	}
+	if cfg.ReadOnly {
+		return fmt.Errorf("%w: %s: empty (read-only open needs an existing store)", ErrNotAStore, where)
+	}
+	m, err = e.CreateMarker(ctx, Marker{Backend: cfg.Backend, Format: FormatVersion, Created: time.Now().UTC()})
+	if err != nil {
+		return fmt.Errorf("kv: %s: write marker: %w", where, err)
+	}
+	if m.Backend != cfg.Backend {
+		return mismatch(where, m.Backend, cfg.Backend)
+	}
+	return nil
 }

@@ -125,4 +125,10 @@ type Guarantees struct {
 	// may fail with ErrNeedsRecovery until a read-write Open has recovered
 	// the store.
 	ReadOnlyOpenAfterKill bool
+	// Shared: the store is not a directory owned by one process but a
+	// store on a cluster (NetworkDriver) that any number of stores, in any
+	// processes, may have open at once. Update stays serializable between
+	// all of them (the engine's optimistic transactions, Transactor).
+	// When false, a second open of the store fails with ErrLocked.
+	Shared bool
 }

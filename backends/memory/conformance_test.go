@@ -17,3 +17,10 @@ func TestConformance(t *testing.T) {
 func FuzzModel(f *testing.F) {
 	conformance.Fuzz(f, factory)
 }
+
+// TestConformanceOptimistic runs the whole suite with Update running as
+// optimistic engine transactions (kv.Transactor), as on a networked
+// backend: no writer lock in kv, conflicts detected at commit and retried.
+func TestConformanceOptimistic(t *testing.T) {
+	conformance.Run(t, conformance.ConfigFactory(kv.Config{Backend: "memory", Options: map[string]string{"txn": "optimistic"}}))
+}

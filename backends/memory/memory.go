@@ -32,8 +32,7 @@ type Driver struct{}
 var _ kv.Driver = Driver{}
 
 // Open returns a new empty engine. dir is ignored (always empty for a
-// non-persistent backend). The memory backend has no options: any entry in
-// cfg.Options is an error.
+// non-persistent backend). The one option is txn (see ValidateConfig).
 func (Driver) Open(ctx context.Context, dir string, cfg *kv.Config) (kv.Engine, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -41,21 +40,45 @@ func (Driver) Open(ctx context.Context, dir string, cfg *kv.Config) (kv.Engine, 
 	if err := (Driver{}).ValidateConfig(cfg); err != nil {
 		return nil, err
 	}
+	if cfg != nil && cfg.Options[OptionTxn] == TxnOptimistic {
+		return &optimisticEngine{engine: newEngine(), check: checkAll}, nil
+	}
 	return newEngine(), nil
 }
 
-// ValidateConfig rejects every backend option: the memory backend has none.
-// It implements kv.ConfigValidator.
+// OptionTxn is the memory backend's one option: how Update transactions
+// run. TxnLock (the default): kv's writer lock serializes them, as on every
+// local backend. TxnOptimistic: the engine runs them optimistically
+// (kv.Transactor), as a networked backend does — a mode for testing
+// programs and kv's optimistic path without a cluster
+// (memory:?opt.txn=optimistic).
+const (
+	OptionTxn     = "txn"
+	TxnLock       = "lock"
+	TxnOptimistic = "optimistic"
+)
+
+// ValidateConfig accepts the option txn=lock|optimistic and rejects every
+// other. It implements kv.ConfigValidator.
 func (Driver) ValidateConfig(cfg *kv.Config) error {
 	if cfg == nil || len(cfg.Options) == 0 {
 		return nil
 	}
 	names := make([]string, 0, len(cfg.Options))
-	for k := range cfg.Options {
+	for k, v := range cfg.Options {
+		if k == OptionTxn {
+			if v != TxnLock && v != TxnOptimistic {
+				return fmt.Errorf("%w: memory: option txn=%q: want %q or %q", kv.ErrInvalidConfig, v, TxnLock, TxnOptimistic)
+			}
+			continue
+		}
 		names = append(names, k)
 	}
+	if len(names) == 0 {
+		return nil
+	}
 	sort.Strings(names)
-	return fmt.Errorf("%w: memory: unknown option(s) %s (the memory backend has none)",
+	return fmt.Errorf("%w: memory: unknown option(s) %s (the memory backend has one: txn)",
 		kv.ErrInvalidConfig, strings.Join(names, ", "))
 }
 
@@ -277,6 +300,12 @@ func (e *engine) Apply(ctx context.Context, b *kv.Batch) error {
 	if e.w == nil {
 		return errClosed()
 	}
+	e.applyLocked(b)
+	return nil
+}
+
+// applyLocked applies b; the caller holds e.mu and has checked e is open.
+func (e *engine) applyLocked(b *kv.Batch) {
 	e.nextEpoch(false)
 	for i := 0; i < b.Len(); i++ {
 		kind, k, v := b.Op(i)
@@ -296,7 +325,6 @@ func (e *engine) Apply(ctx context.Context, b *kv.Batch) error {
 			}
 		}
 	}
-	return nil
 }
 
 // DeleteRange deletes [start, end) atomically (end nil: unbounded).

@@ -1,0 +1,219 @@
+package conformance
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/polykv/polykv/kv"
+)
+
+// serializableRules check that Update is serializable, not merely atomic:
+// the anomalies that snapshot isolation and a careless optimistic commit
+// let through (write skew, phantoms of inserted and of deleted keys, a lost
+// insert-if-absent). Each rule runs two transactions that, where the store
+// lets them (optimistic transactions, kv.Transactor), both read before
+// either commits; under kv's writer lock the second waits for the first,
+// and the rule checks the serial outcome instead. Either way the final
+// state must be one that some serial order of the two produces.
+func serializableRules() []rule {
+	return []rule{
+		{"WriteSkew", func(t *testing.T, e *env) {
+			// Two doctors on call; each transaction takes one off call only
+			// if both are on. Serially, the second sees one already off.
+			e.set("oncall/a", "on")
+			e.set("oncall/b", "on")
+			take := func(self string) func(tx kv.Txn, read func()) error {
+				return func(tx kv.Txn, read func()) error {
+					a, err1 := tx.Get([]byte("oncall/a"))
+					b, err2 := tx.Get([]byte("oncall/b"))
+					if err := errors.Join(err1, err2); err != nil {
+						return err
+					}
+					read()
+					if string(a) == "on" && string(b) == "on" {
+						return tx.Set([]byte("oncall/"+self), []byte("off"))
+					}
+					return nil
+				}
+			}
+			racePair(t, e, take("a"), take("b"))
+			a, _ := e.get("oncall/a")
+			b, _ := e.get("oncall/b")
+			if a == "off" && b == "off" {
+				t.Errorf("write skew: both transactions took their doctor off call (a=%s b=%s); a serial order leaves one on", a, b)
+			}
+		}},
+		{"PhantomInsert", func(t *testing.T, e *env) {
+			// Each transaction claims the empty range by inserting into it
+			// only if an iteration finds it empty.
+			claim := func(key string) func(tx kv.Txn, read func()) error {
+				return func(tx kv.Txn, read func()) error {
+					n, err := countPrefix(tx, "claim/")
+					if err != nil {
+						return err
+					}
+					read()
+					if n == 0 {
+						return tx.Set([]byte(key), []byte("x"))
+					}
+					return nil
+				}
+			}
+			racePair(t, e, claim("claim/a"), claim("claim/b"))
+			if got := e.scanKeys(kv.IterOptions{Prefix: []byte("claim/")}); len(got) != 1 {
+				t.Errorf("phantom insert: the range holds %q; a serial order leaves exactly one key", got)
+			}
+		}},
+		{"PhantomDelete", func(t *testing.T, e *env) {
+			// Each transaction deletes one key of a range only if the range
+			// holds two: serially the second finds one and keeps it. A check
+			// of "no key in the range modified since the snapshot" misses
+			// the other's deletion: nothing is left to compare.
+			e.set("pool/1", "x")
+			e.set("pool/2", "x")
+			drop := func(key string) func(tx kv.Txn, read func()) error {
+				return func(tx kv.Txn, read func()) error {
+					n, err := countPrefix(tx, "pool/")
+					if err != nil {
+						return err
+					}
+					read()
+					if n >= 2 {
+						return tx.Delete([]byte(key))
+					}
+					return nil
+				}
+			}
+			racePair(t, e, drop("pool/1"), drop("pool/2"))
+			if got := e.scanKeys(kv.IterOptions{Prefix: []byte("pool/")}); len(got) != 1 {
+				t.Errorf("phantom delete: the range holds %q; a serial order leaves exactly one key", got)
+			}
+		}},
+		{"InsertIfAbsent", func(t *testing.T, e *env) {
+			// A read of a missing key is a read too: two insert-if-absent
+			// transactions must not both win.
+			insert := func(owner string) func(tx kv.Txn, read func()) error {
+				return func(tx kv.Txn, read func()) error {
+					_, err := tx.Get([]byte("lease"))
+					if err != nil && !errors.Is(err, kv.ErrNotFound) {
+						return err
+					}
+					read()
+					if errors.Is(err, kv.ErrNotFound) {
+						if err := tx.Set([]byte("lease"), []byte(owner)); err != nil {
+							return err
+						}
+						return tx.Set([]byte("won/"+owner), nil)
+					}
+					return nil
+				}
+			}
+			racePair(t, e, insert("a"), insert("b"))
+			if got := e.scanKeys(kv.IterOptions{Prefix: []byte("won/")}); len(got) != 1 {
+				t.Errorf("insert-if-absent: %q both believe they took the lease; a serial order has one winner", got)
+			}
+		}},
+		{"ReadOnlyUpdateSeesOneState", func(t *testing.T, e *env) {
+			// A transaction that writes nothing still reads one state.
+			e.set("pair/x", "0")
+			e.set("pair/y", "0")
+			var wg sync.WaitGroup
+			stop := make(chan struct{})
+			wg.Go(func() {
+				for i := 1; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					v := []byte(strconv.Itoa(i))
+					if err := e.s.Update(e.ctx, func(tx kv.Txn) error {
+						return errors.Join(tx.Set([]byte("pair/x"), v), tx.Set([]byte("pair/y"), v))
+					}); err != nil {
+						t.Errorf("writer: %v", err)
+						return
+					}
+				}
+			})
+			for range 50 {
+				err := e.s.Update(e.ctx, func(tx kv.Txn) error {
+					x, err1 := tx.Get([]byte("pair/x"))
+					var y []byte
+					err2 := tx.Iterate(kv.IterOptions{Prefix: []byte("pair/y")}, func(_, v []byte) error {
+						y = append(y[:0], v...)
+						return nil
+					})
+					if err := errors.Join(err1, err2); err != nil {
+						return err
+					}
+					if string(x) != string(y) {
+						return fmt.Errorf("read-only Update saw x=%s y=%s", x, y)
+					}
+					return nil
+				})
+				if err != nil {
+					t.Error(err)
+					break
+				}
+			}
+			close(stop)
+			wg.Wait()
+		}},
+	}
+}
+
+// countPrefix counts the keys under prefix in tx.
+func countPrefix(tx kv.Txn, prefix string) (int, error) {
+	n := 0
+	err := tx.Iterate(kv.IterOptions{Prefix: []byte(prefix), KeysOnly: true}, func(_, _ []byte) error {
+		n++
+		return nil
+	})
+	return n, err
+}
+
+// rendezvousWait is how long a transaction's first run waits, after its
+// reads, for the other transaction to have read too. Under a writer lock
+// the other cannot start before the first commits, so the wait runs out.
+const rendezvousWait = 250 * time.Millisecond
+
+// racePair runs f1 and f2, each in an Update of its own goroutine. Each
+// calls read() after its reads; on its first run, read waits until the
+// other has read too (at most rendezvousWait), so that where the store runs
+// transactions concurrently both read the initial state before either
+// commits. Both Updates must succeed (a conflict is retried by Update).
+func racePair(t *testing.T, e *env, f1, f2 func(tx kv.Txn, read func()) error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	ready := [2]chan struct{}{make(chan struct{}), make(chan struct{})}
+	errs := make([]error, 2)
+	for i, f := range []func(kv.Txn, func()) error{f1, f2} {
+		wg.Go(func() {
+			runs := 0
+			errs[i] = e.s.Update(e.ctx, func(tx kv.Txn) error {
+				runs++
+				first := runs == 1
+				return f(tx, func() {
+					if !first {
+						return
+					}
+					close(ready[i])
+					select {
+					case <-ready[1-i]:
+					case <-time.After(rendezvousWait):
+					}
+				})
+			})
+		})
+	}
+	within(t, "two racing transactions", func() error { wg.Wait(); return nil })
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("transaction %d: %v", i+1, err)
+		}
+	}
+}

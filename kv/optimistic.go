@@ -1,0 +1,69 @@
+package kv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+)
+
+// This file is Update on an engine that runs optimistic transactions itself
+// (Transactor): no writer lock, reads recorded by the engine, the writes
+// collected by kv and committed by the engine with a check of everything
+// read. See Transactor and EngineTxn in engine.go.
+
+// runOptimistic runs fn once in an engine transaction. A conflict at commit
+// comes back wrapped in errRetry, for Update's loop.
+func (db *DB) runOptimistic(ctx context.Context, fn func(tx Txn) error) error {
+	et, err := db.txner.BeginTxn(ctx)
+	if err != nil {
+		return err
+	}
+	defer et.Discard()
+	b := db.txnBatch()
+	defer db.putBatch(b)
+	tx := &txn{readTxn: readTxn{ctx: ctx, db: db, r: et}, b: b}
+	err = func() error {
+		defer func() { tx.done = true }()
+		return fn(tx)
+	}()
+	if err != nil {
+		return err
+	}
+	if tx.err != nil {
+		return tx.err
+	}
+	if b.Len() == 0 {
+		// Nothing to write: the function read one consistent snapshot,
+		// which is a serializable read-only transaction by itself.
+		return nil
+	}
+	err = et.Commit(ctx, b)
+	if errors.Is(err, ErrConflict) {
+		return fmt.Errorf("%w: %w", errRetry, err)
+	}
+	return err
+}
+
+// Backoff between the runs of a conflicting optimistic transaction: the
+// writers that collided retry at spread-out times instead of colliding
+// again. attempt 0 waits up to 1 ms, doubling to at most 64 ms.
+const (
+	conflictBackoffBase = time.Millisecond
+	conflictBackoffMax  = 64 * time.Millisecond
+)
+
+func conflictBackoff(ctx context.Context, attempt int) error {
+	d := conflictBackoffBase << min(attempt, 6)
+	d = min(d, conflictBackoffMax)
+	d = time.Duration(rand.Int64N(int64(d)) + 1)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
