@@ -28,8 +28,8 @@ type DB struct {
 	txner Transactor
 	// limits are the store's (LimitDeclarer); reduced is set when they are
 	// smaller than the package constants, which Batch checks by itself.
-	limits  Limits
-	reduced bool
+	limits   Limits
+	reduced  bool
 	release  func() error
 	inflight atomic.Int64
 	closed   atomic.Bool
