@@ -104,11 +104,15 @@ func (Driver) Open(ctx context.Context, dir string, cfg *kv.Config) (kv.Engine, 
 		}
 		return nil, wrapErr("open", dir, err)
 	}
-	return &engine{
+	e := &engine{
 		db:       db,
 		dir:      dir,
-		sync:     s.opts.SyncWrites,
+		sync:     c.Durability == kv.Sync,
 		readOnly: s.opts.ReadOnly,
 		prefetch: s.prefetchSize,
-	}, nil
+	}
+	if e.sync && !e.readOnly {
+		e.gs = newGroupSync(e)
+	}
+	return e, nil
 }

@@ -29,16 +29,20 @@ import (
 type engine struct {
 	db       *badger.DB
 	dir      string
-	sync     bool // opened with kv.Sync: every commit is fsynced
+	sync     bool // opened with kv.Sync: every commit is durable when it returns
 	readOnly bool
+	// gs makes commits durable under kv.Sync, several per sync (see
+	// groupsync.go); nil under NoSync and read-only.
+	gs *groupSync
 	prefetch int
 	closed   atomic.Bool
 }
 
 var (
-	_ kv.Engine    = (*engine)(nil)
-	_ kv.Compacter = (*engine)(nil)
-	_ kv.Stater    = (*engine)(nil)
+	_ kv.Engine       = (*engine)(nil)
+	_ kv.Compacter    = (*engine)(nil)
+	_ kv.Stater       = (*engine)(nil)
+	_ kv.SyncDeferrer = (*engine)(nil)
 )
 
 // Get appends the value of key to dst, or returns kv.ErrNotFound.
@@ -79,13 +83,43 @@ func appendValue(item *badger.Item, dst []byte) ([]byte, error) {
 	return dst, err
 }
 
-// Apply writes every op of b in one Badger transaction, committed once.
+// Apply writes every op of b in one Badger transaction, committed once;
+// under kv.Sync it returns once the commit is durable.
 func (e *engine) Apply(ctx context.Context, b *kv.Batch) error {
+	wait, err := e.ApplyDeferred(ctx, b)
+	if err != nil || wait == nil {
+		return err
+	}
+	return wait()
+}
+
+// ApplyDeferred is the group commit under kv.Sync (kv.SyncDeferrer): it
+// commits b, visible to every later read when it returns, and hands back
+// the wait for a sync that covers it (groupsync.go). Under NoSync, wait is
+// nil.
+func (e *engine) ApplyDeferred(ctx context.Context, b *kv.Batch) (wait func() error, err error) {
+	if err := e.commit(ctx, b); err != nil {
+		return nil, err
+	}
+	if e.gs == nil {
+		return nil, nil
+	}
+	t := e.gs.ticket()
+	return func() error { return e.gs.wait(t) }, nil
+}
+
+// commit writes b in one Badger transaction.
+func (e *engine) commit(ctx context.Context, b *kv.Batch) error {
 	if e.closed.Load() {
 		return errClosed("write", e.dir)
 	}
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if e.gs != nil {
+		if err := e.gs.failed(); err != nil {
+			return fmt.Errorf("kv: badger: write %s: refused after a failed sync (reopen the store): %w", e.dir, err)
+		}
 	}
 	n := b.Len()
 	// Badger keeps references to keys, values and entries until the
@@ -135,15 +169,18 @@ func (e *engine) Apply(ctx context.Context, b *kv.Batch) error {
 // writes in logs that were never synced, and new files may not be in the
 // directory yet. Sync therefore also fsyncs every memtable log (.mem) and
 // value-log file (.vlog) and the directory. Under kv.Sync every commit was
-// already synced and DB.Sync is enough.
+// already made durable by the group sync, which Sync joins.
 func (e *engine) Sync() error {
 	if e.closed.Load() {
 		return errClosed("sync", e.dir)
 	}
+	if e.gs != nil {
+		return e.gs.wait(e.gs.applied.Load())
+	}
 	if err := e.db.Sync(); err != nil {
 		return wrapErr("sync", e.dir, err)
 	}
-	if e.sync || e.readOnly {
+	if e.readOnly {
 		return nil
 	}
 	if err := syncLogs(e.dir); err != nil {

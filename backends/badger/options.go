@@ -179,7 +179,10 @@ func checkTxnLimits(memTableSize int64) error {
 func buildSettings(dir string, cfg *kv.Config) (settings, error) {
 	o := badger.DefaultOptions(dir)
 	o.Logger = newLogger(cfg.Logger)
-	o.SyncWrites = cfg.Durability == kv.Sync
+	// kv.Sync is kept by the engine's group sync (groupsync.go), which
+	// shares one sync among concurrent commits; Badger's SyncWrites would
+	// sync once per commit.
+	o.SyncWrites = false
 	o.ReadOnly = cfg.ReadOnly
 	// kv.DB serializes writers and Update reads the latest committed state
 	// under the writer lock: Badger's conflict detection has nothing to

@@ -1,0 +1,76 @@
+package badger_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/polykv/polykv/backends/badger"
+	"github.com/polykv/polykv/kv"
+)
+
+// TestGroupCommit checks that concurrent commits under kv.Sync share
+// syncs. The first commit's sync is held back; while it waits, 15 more
+// Updates must commit (each visible at once) and wait too, none returning
+// before a sync that covers it; once released, their durability takes one
+// or two more syncs, not 15. With Badger's own SyncWrites each commit
+// synced by itself, one after the other.
+func TestGroupCommit(t *testing.T) {
+	ctx := context.Background()
+	db, err := badger.Open(ctx, kv.Config{Path: t.TempDir(), Durability: kv.Sync})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	gate := make(chan struct{})
+	var syncs atomic.Int64
+	badger.SetBeforeSync(db, func() {
+		if syncs.Add(1) == 1 {
+			<-gate
+		}
+	})
+	var returned atomic.Int64
+	var wg sync.WaitGroup
+	update := func(i int) {
+		defer wg.Done()
+		k := fmt.Appendf(nil, "k%02d", i)
+		if err := db.Update(ctx, func(tx kv.Txn) error { return tx.Set(k, k) }); err != nil {
+			t.Error(err)
+		}
+		returned.Add(1)
+	}
+	wg.Add(1)
+	go update(0)
+	waitFor(t, "the first sync to start", func() bool { return syncs.Load() == 1 })
+	for i := 1; i < 16; i++ {
+		wg.Add(1)
+		go update(i)
+	}
+	waitFor(t, "16 commits visible while the first sync is held", func() bool {
+		n := 0
+		_ = db.Iterate(ctx, kv.IterOptions{KeysOnly: true}, func(_, _ []byte) error { n++; return nil })
+		return n == 16
+	})
+	if n := returned.Load(); n != 0 {
+		t.Fatalf("%d Updates returned before any sync finished", n)
+	}
+	close(gate)
+	wg.Wait()
+	if n := syncs.Load(); n > 3 {
+		t.Errorf("16 concurrent commits took %d syncs, want at most 3 (1 held + shared ones)", n)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
