@@ -33,7 +33,7 @@ type engine struct {
 	readOnly bool
 	// gs makes commits durable under kv.Sync, several per sync (see
 	// groupsync.go); nil under NoSync and read-only.
-	gs *groupSync
+	gs       *groupSync
 	prefetch int
 	closed   atomic.Bool
 }
