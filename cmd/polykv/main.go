@@ -150,22 +150,65 @@ func newFlags(s stdio, name, args, doc string) *flag.FlagSet {
 }
 
 // parse parses args; --help prints the usage to stdout and returns
-// flag.ErrHelp; a bad flag is a usage error.
+// flag.ErrHelp; a bad flag is a usage error. Flags may come after the
+// positional arguments as well as before them ("polykv scan DSN --limit 5");
+// "--" ends the flags, so an argument after it that starts with '-' is a
+// positional one.
 func parse(fs *flag.FlagSet, s stdio, args []string) error {
-	for _, a := range args {
-		if a == "--" {
-			break
-		}
+	flags, pos, complete := splitArgs(fs, args)
+	for _, a := range flags {
 		if a == "-h" || a == "-help" || a == "--help" {
 			fs.SetOutput(s.out)
 			fs.Usage()
 			return flag.ErrHelp
 		}
 	}
-	if err := fs.Parse(args); err != nil {
+	if complete {
+		// The flags first, then the positional arguments after a "--" (the
+		// flag package stops at the first argument that is not a flag).
+		flags = append(append(flags, "--"), pos...)
+	}
+	if err := fs.Parse(flags); err != nil {
 		return fmt.Errorf("%w: %v (see --help)", errUsage, err)
 	}
 	return nil
+}
+
+// splitArgs separates args into flag arguments (each flag with its value,
+// in order) and positional arguments, so that flags may follow positional
+// arguments. A flag that is not a boolean takes the next argument as its
+// value, whatever it looks like, as the flag package does. complete is
+// false when the last flag lacks its value: fs.Parse of flags alone then
+// reports it (appending "--" would hand it "--" as the value).
+func splitArgs(fs *flag.FlagSet, args []string) (flags, pos []string, complete bool) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return flags, append(pos, args[i+1:]...), true
+		}
+		if len(a) < 2 || a[0] != '-' {
+			pos = append(pos, a) // "-" alone is an argument (stdin, by convention)
+			continue
+		}
+		flags = append(flags, a)
+		name := strings.TrimPrefix(a[1:], "-")
+		if strings.Contains(name, "=") {
+			continue
+		}
+		f := fs.Lookup(name)
+		if f == nil {
+			continue // not defined: fs.Parse reports it
+		}
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+			continue
+		}
+		if i+1 == len(args) {
+			return flags, pos, false
+		}
+		i++
+		flags = append(flags, args[i])
+	}
+	return flags, pos, true
 }
 
 // wantArgs checks the number of positional arguments.
