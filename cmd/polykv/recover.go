@@ -31,9 +31,9 @@ func runRecover(ctx context.Context, s stdio, args []string) error {
 	if err := wantArgs(fs, "DSN"); err != nil {
 		return err
 	}
-	cfg, err := kv.ParseDSN(fs.Arg(0))
+	cfg, err := parseDSN(fs.Arg(0))
 	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return err
 	}
 	if cfg.Backend == "memory" {
 		return fmt.Errorf("%w: a memory store has nothing to recover", errUsage)
