@@ -2,6 +2,8 @@
 //
 //	polykv bench    compare the backends on workloads (make bench runs it)
 //	polykv inspect  describe a store: backend, marker, size, key families
+//	polykv get      print the value of one key (escaped, hex or raw)
+//	polykv scan     print keys and values in order: by prefix or range, reversed, limited
 //	polykv dump     write every key and value of a store to stdout
 //	polykv load     read a dump from stdin into a store
 //	polykv copy     copy a store into another (any backends), then verify
@@ -11,7 +13,11 @@
 // Stores are named by DSNs (see kv.ParseDSN): badger:///abs/dir,
 // pebble:rel/dir, bbolt:///dir?sync=false, auto:///dir, memory:.
 //
-// Every subcommand has --help and exits non-zero on any failure.
+// Flags may come before or after the arguments (polykv scan DSN --limit 5);
+// "--" ends them. Every subcommand has --help. The exit code is 0 on
+// success, 1 on a failure (a key not found, a store that cannot be opened),
+// 2 on a usage error (a bad flag or argument, a malformed DSN, an unknown
+// backend).
 package main
 
 import (
@@ -47,6 +53,8 @@ func init() {
 	commands = []command{
 		{name: "bench", summary: "compare the backends on workloads (tables, JSON, CSV, charts)", run: runBench},
 		{name: "inspect", summary: "describe a store: backend, marker, size on disk, key families with counts and first keys", run: runInspect},
+		{name: "get", summary: "print the value of one key (escaped, hex or raw)", run: runGet},
+		{name: "scan", summary: "print keys and values in order: by prefix or range, reversed, limited", run: runScan},
 		{name: "dump", summary: "write every key and value of a store to stdout (polykv dump format)", run: runDump},
 		{name: "load", summary: "read a polykv dump from stdin into an empty store", run: runLoad},
 		{name: "copy", summary: "copy every key of one store into another (any backends), then verify", run: runCopy},
