@@ -185,7 +185,7 @@ func TestScanHostile(t *testing.T) {
 }
 
 func TestScanOptions(t *testing.T) {
-	dsn := "badger://" + t.TempDir() + "/s"
+	dsn := "pebble://" + t.TempDir() + "/s"
 	put(t, dsn, "a:1", "v1", "a:2", "v2", "a:3", "", "b:1", "w1", "b:2", "w2", "c", "x", "\xff\xff", "top")
 	for _, tc := range []struct {
 		args []string

@@ -6,6 +6,7 @@
 //	polykv scan     print keys and values in order: by prefix or range, reversed, limited
 //	polykv dump     write every key and value of a store to stdout
 //	polykv load     read a dump from stdin into a store
+//	polykv backup   write a consistent backup of a store to a file (restore: load)
 //	polykv copy     copy a store into another (any backends), then verify
 //	polykv check    check a nodestore's counters against a scan
 //	polykv recover  recover a store a killed process left (Badger), for the read-only commands
@@ -57,6 +58,7 @@ func init() {
 		{name: "scan", summary: "print keys and values in order: by prefix or range, reversed, limited", run: runScan},
 		{name: "dump", summary: "write every key and value of a store to stdout (polykv dump format)", run: runDump},
 		{name: "load", summary: "read a polykv dump from stdin into an empty store", run: runLoad},
+		{name: "backup", summary: "write a consistent backup of a store to a file (restore it with load)", run: runBackup},
 		{name: "copy", summary: "copy every key of one store into another (any backends), then verify", run: runCopy},
 		{name: "check", summary: "check a nodestore's counters against a full scan", run: runCheck},
 		{name: "recover", summary: "open a store a killed process left read-write once, so read-only commands can open it", run: runRecover},
