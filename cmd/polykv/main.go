@@ -4,6 +4,8 @@
 //	polykv inspect  describe a store: backend, marker, size, key families
 //	polykv get      print the value of one key (escaped, hex or raw)
 //	polykv scan     print keys and values in order: by prefix or range, reversed, limited
+//	polykv stats    print a store's figures: options, guarantees, engine statistics, size
+//	polykv compact  reclaim a store's space now and print its size before and after
 //	polykv dump     write every key and value of a store to stdout
 //	polykv load     read a dump from stdin into a store
 //	polykv backup   write a consistent backup of a store to a file (restore: load)
@@ -56,6 +58,8 @@ func init() {
 		{name: "inspect", summary: "describe a store: backend, marker, size on disk, key families with counts and first keys", run: runInspect},
 		{name: "get", summary: "print the value of one key (escaped, hex or raw)", run: runGet},
 		{name: "scan", summary: "print keys and values in order: by prefix or range, reversed, limited", run: runScan},
+		{name: "stats", summary: "print a store's figures: backend, options, guarantees, engine statistics, size on disk", run: runStats},
+		{name: "compact", summary: "reclaim a store's space now (engine compaction) and print its size before and after", run: runCompact},
 		{name: "dump", summary: "write every key and value of a store to stdout (polykv dump format)", run: runDump},
 		{name: "load", summary: "read a polykv dump from stdin into an empty store", run: runLoad},
 		{name: "backup", summary: "write a consistent backup of a store to a file (restore it with load)", run: runBackup},
