@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/polykv/polykv/bench"
 	"github.com/polykv/polykv/kv"
@@ -17,7 +16,7 @@ Opens the store read-write and asks its engine to reclaim space now
 background), Pebble compacts the whole key space (dropping deleted and
 overwritten data), bbolt copies its live pages into a new file. It prints the
 size of the store directory on disk (allocated blocks) before the open and
-after the close.
+after the close (a store on a cluster has no directory to measure).
 
 The store must exist (compact does not create one) and no other process may
 have it open. A memory store has nothing on disk: that is a usage error.
@@ -41,17 +40,26 @@ func runCompact(ctx context.Context, s stdio, args []string) error {
 	case cfg.ReadOnly:
 		return fmt.Errorf("%w: compact opens the store read-write: drop readonly from the DSN", errUsage)
 	}
-	// A read-write open would create a missing store: refuse a directory
-	// without a marker first.
-	if _, err := kv.ReadMarker(cfg.Path); err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("%w: %s has no polykv marker: no store there (compact does not create one)", kv.ErrNotAStore, cfg.Path)
+	// A read-only open first: it refuses a store that does not exist,
+	// where a read-write open would create one (as recover does).
+	local := true
+	ro := cfg
+	ro.ReadOnly = true
+	probe, err := kv.Open(ctx, ro)
+	switch {
+	case err == nil:
+		local = onDisk(probe.Info())
+		if err := probe.Close(); err != nil {
+			return err
 		}
+	case !errors.Is(err, kv.ErrNeedsRecovery): // a killed Badger store: the read-write open recovers it
 		return err
 	}
-	before, err := bench.DiskUsage(cfg.Path)
-	if err != nil {
-		return fmt.Errorf("measure the size on disk: %w", err)
+	var before int64
+	if local {
+		if before, err = bench.DiskUsage(cfg.Path); err != nil {
+			return fmt.Errorf("measure the size on disk: %w", err)
+		}
 	}
 	db, err := openDSN(ctx, fs.Arg(0), false)
 	if err != nil {
@@ -64,6 +72,10 @@ func runCompact(ctx context.Context, s stdio, args []string) error {
 	}
 	if err := db.Close(); err != nil {
 		return err
+	}
+	if !local {
+		fmt.Fprintf(s.out, "compacted %s store %s\n", backend, cfg.Path)
+		return nil
 	}
 	after, err := bench.DiskUsage(cfg.Path)
 	if err != nil {

@@ -19,7 +19,8 @@ Prints what a store says about itself: its backend and how it was opened
 engine's own figures (kv.DB.Stats: the bytes of its files and of its caches
 and memtables, and the figures only this engine has, by name, as in the
 backend's Stats documentation), and the size of the store directory on disk
-(allocated blocks, marker and lock file included). The store is opened
+(allocated blocks, marker and lock file included; none for a memory store
+or a store on a cluster). The store is opened
 read-only; the figures are those of that open (cache hits and compactions
 count from it). 'polykv inspect' counts the keys.
 `
@@ -33,7 +34,7 @@ type statsReport struct {
 	ReadOnly     bool            `json:"read_only"`
 	MemoryBudget int64           `json:"memory_budget"`
 	Guarantees   map[string]bool `json:"guarantees"`
-	DiskBytes    int64           `json:"disk_bytes"`
+	DiskBytes    int64           `json:"disk_bytes,omitempty"`
 	Engine       engineFigures   `json:"engine"`
 }
 
@@ -57,7 +58,7 @@ func runStats(ctx context.Context, s stdio, args []string) error {
 	}
 	info := db.Info()
 	var disk int64
-	if info.Path != "" {
+	if onDisk(info) {
 		// While the store is open, as the engine's own figures.
 		if disk, err = bench.DiskUsage(info.Path); err != nil {
 			return fmt.Errorf("measure the size on disk: %w", err)
@@ -80,6 +81,7 @@ func runStats(ctx context.Context, s stdio, args []string) error {
 			"nosync_keeps_acked_on_kill": g.NoSyncKeepsAckedOnKill,
 			"atomic_delete_range":        g.AtomicDeleteRange,
 			"read_only_open_after_kill":  g.ReadOnlyOpenAfterKill,
+			"shared":                     g.Shared,
 		},
 		Engine: engineFigures{DiskBytes: st.Engine.DiskBytes, MemoryBytes: st.Engine.MemoryBytes, Extra: st.Engine.Extra},
 	}
@@ -107,7 +109,7 @@ func runStats(ctx context.Context, s stdio, args []string) error {
 		}
 	}
 	fmt.Fprintf(tw, "guarantees:\t%s\n", strings.Join(promised, ", "))
-	if rep.Path != "" {
+	if onDisk(info) {
 		fmt.Fprintf(tw, "on disk:\t%d bytes (allocated blocks, whole directory)\n", rep.DiskBytes)
 	}
 	fmt.Fprintf(tw, "engine disk:\t%d bytes\n", rep.Engine.DiskBytes)
@@ -125,3 +127,7 @@ func runStats(ctx context.Context, s stdio, args []string) error {
 	}
 	return tw.Flush()
 }
+
+// onDisk reports whether the store is a directory of this machine (not a
+// memory store, nor a store on a cluster, whose Path is not a directory).
+func onDisk(info kv.Info) bool { return info.Path != "" && !info.Guarantees.Shared }

@@ -62,8 +62,8 @@ func TestStats(t *testing.T) {
 var compacted = regexp.MustCompile(`^compacted (\w+) store (.+): (\d+) bytes on disk before, (\d+) after \([-+]\d+\.\d%\)\n$`)
 
 // TestCompact: after most keys are deleted, compact gives the space back
-// on Pebble (a manual compaction drops them) and bbolt (live pages copied
-// into a new file), and runs on Badger (whose value-log GC only reclaims
+// on bbolt (live pages copied into a new file) and leaves Pebble compacted
+// (a manual compaction drops them, if a background one has not yet), and runs on Badger (whose value-log GC only reclaims
 // large values; its LSM tree compacts in the background); the sizes it
 // prints are the directory's before and after.
 func TestCompact(t *testing.T) {
@@ -90,9 +90,9 @@ func TestCompact(t *testing.T) {
 			if err := errors.Join(w.Close(), db.Close()); err != nil {
 				t.Fatal(err)
 			}
-			// Reopened, and point deletions: Pebble drops data itself when
-			// it meets the deletions in a flush (same memtable) or a
-			// range deletion covering whole tables.
+			// Reopened, and point deletions: Pebble drops the data in the
+			// flush itself when the deletions share its memtable, or at
+			// once for a range deletion covering whole tables.
 			if db, err = kv.Open(t.Context(), cfg); err != nil {
 				t.Fatal(err)
 			}
@@ -116,8 +116,11 @@ func TestCompact(t *testing.T) {
 			before, _ := strconv.ParseInt(m[3], 10, 64)
 			after, _ := strconv.ParseInt(m[4], 10, 64)
 			t.Logf("%s: %d bytes before, %d after", backend, before, after)
-			if after >= before/2 {
-				t.Errorf("%s: %d bytes before compact, %d after: want less than half", backend, before, after)
+			// 3.9 MB of values were deleted: after compact the space is
+			// back. bbolt never shrinks its file by itself; Pebble may
+			// have compacted the deletions in the background already.
+			if after > 1<<20 || backend == "bbolt" && before < 4<<20 {
+				t.Errorf("%s: %d bytes before compact, %d after: want the 3.9 MB of deleted values reclaimed by compact", backend, before, after)
 			}
 			if got := len(contents(t, dsn)); got != 100 {
 				t.Errorf("after compact: %d keys, want 100", got)
@@ -142,8 +145,8 @@ func TestCompact(t *testing.T) {
 		{[]string{"compact", "memory:"}, 2, "nothing on disk"},
 		{[]string{"compact", "bbolt://" + missing + "?readonly=true"}, 2, "read-write"},
 		{[]string{"compact", "nosuch://" + missing}, 2, "unknown backend"},
-		{[]string{"compact", "bbolt://" + missing}, 1, "no store there"},
-		{[]string{"compact", "auto://" + missing}, 1, "no store there"},
+		{[]string{"compact", "bbolt://" + missing}, 1, "not a polykv store"},
+		{[]string{"compact", "auto://" + missing}, 1, "not a polykv store"},
 	} {
 		if code, _, errOut := polykv(t, nil, tc.args...); code != tc.code || !strings.Contains(errOut, tc.want) {
 			t.Errorf("polykv %q: exit %d, want %d and %q: %s", tc.args, code, tc.code, tc.want, errOut)
