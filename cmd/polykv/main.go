@@ -1,4 +1,5 @@
-// Command polykv compares polykv's backends and moves data between stores.
+// Command polykv compares polykv's backends, reads and maintains stores, and
+// moves data between them.
 //
 //	polykv bench    compare the backends on workloads (make bench runs it)
 //	polykv inspect  describe a store: backend, marker, size, key families

@@ -10,9 +10,9 @@ import (
 
 const recoverDoc = `
 Recovers a store that a killed or crashed process left, so that read-only
-commands (inspect, dump, check, copy from it) can open it: it opens the store
-read-write, which replays the engine's logs (Badger truncates the memtable
-log the process left), syncs it and closes it. It writes no key and loses
+commands (inspect, get, scan, stats, dump, backup, check, copy from it) can
+open it: it opens the store read-write, which replays the engine's logs
+(Badger truncates the memtable log the process left), syncs it and closes it. It writes no key and loses
 nothing that was acknowledged; the engine's next start would do the same.
 
 Only Badger needs it: a read-only open of a killed Badger store fails with
