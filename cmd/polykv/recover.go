@@ -12,8 +12,9 @@ const recoverDoc = `
 Recovers a store that a killed or crashed process left, so that read-only
 commands (inspect, get, scan, stats, dump, backup, check, copy from it) can
 open it: it opens the store read-write, which replays the engine's logs
-(Badger truncates the memtable log the process left), syncs it and closes it. It writes no key and loses
-nothing that was acknowledged; the engine's next start would do the same.
+(Badger truncates the memtable log the process left), syncs it and closes
+it. It writes no key and loses nothing that was acknowledged; the engine's
+next start would do the same.
 
 Only Badger needs it: a read-only open of a killed Badger store fails with
 "store needs recovery". Pebble and bbolt stores open read-only after a kill;
