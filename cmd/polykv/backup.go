@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/polykv/polykv/kv"
 )
@@ -40,12 +41,21 @@ func runBackup(ctx context.Context, s stdio, args []string) error {
 	if err := wantArgs(fs, "DSN", "FILE"); err != nil {
 		return err
 	}
-	if _, err := parseDSN(fs.Arg(0)); err != nil {
+	cfg, err := parseDSN(fs.Arg(0))
+	if err != nil {
 		return err
 	}
 	file := fs.Arg(1)
-	if file == "" {
+	switch file {
+	case "":
 		return fmt.Errorf("%w: FILE is empty", errUsage)
+	case "-":
+		return fmt.Errorf("%w: FILE is \"-\": backup writes a file (to write the same stream to stdout, use polykv dump)", errUsage)
+	}
+	if inside, err := within(cfg.Path, file); err != nil {
+		return err
+	} else if inside {
+		return fmt.Errorf("%w: %s is inside the store's directory %s: a backup must live apart from the store", errUsage, file, cfg.Path)
 	}
 	if !*force {
 		if _, err := os.Lstat(file); err == nil {
@@ -103,6 +113,26 @@ func backupToFile(ctx context.Context, db *kv.DB, file string) (n int64, err err
 		return cw.n, fmt.Errorf("sync the directory of %s: %w", file, err)
 	}
 	return cw.n, nil
+}
+
+// within reports whether file would be inside dir (dir empty: never).
+func within(dir, file string) (bool, error) {
+	if dir == "" {
+		return false, nil
+	}
+	d, err := filepath.Abs(dir)
+	if err != nil {
+		return false, err
+	}
+	f, err := filepath.Abs(file)
+	if err != nil {
+		return false, err
+	}
+	rel, err := filepath.Rel(d, f)
+	if err != nil {
+		return false, nil
+	}
+	return rel == "." || rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)), nil
 }
 
 func syncDir(dir string) error {

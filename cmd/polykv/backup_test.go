@@ -148,6 +148,9 @@ func TestBackupFile(t *testing.T) {
 		{[]string{"nosuch:///x", filepath.Join(dir, "n1")}, 2},
 		{[]string{src}, 2},
 		{[]string{src, ""}, 2},
+		{[]string{src, "-"}, 2},
+		{[]string{src, filepath.Join(strings.TrimPrefix(src, "bbolt://"), "n4")}, 2},
+		{[]string{src, filepath.Join(strings.TrimPrefix(src, "bbolt://"), "sub", "..", "n5")}, 2},
 		{[]string{"pebble://" + t.TempDir() + "/none", filepath.Join(dir, "n2")}, 1},
 		{[]string{src, filepath.Join(dir, "no-such-dir", "n3")}, 1},
 	} {
@@ -156,8 +159,15 @@ func TestBackupFile(t *testing.T) {
 			t.Errorf("backup %q: exit %d, want %d: %s", tc.args, code, tc.code, errOut)
 		}
 	}
-	if left, _ := filepath.Glob(filepath.Join(dir, "n*")); len(left) > 0 {
-		t.Errorf("failed backups left %q", left)
+	store := strings.TrimPrefix(src, "bbolt://")
+	for _, d := range []string{dir, store} {
+		if left, _ := filepath.Glob(filepath.Join(d, "n*")); len(left) > 0 {
+			t.Errorf("failed backups left %q", left)
+		}
+	}
+	// Beside the store, in a name that starts like its directory: allowed.
+	if code, _, errOut := polykv(t, nil, "backup", src, store+".backup"); code != 0 {
+		t.Errorf("backup to %s.backup: exit %d: %s", store, code, errOut)
 	}
 
 	// A backup that fails while writing (here: cancelled) removes its
