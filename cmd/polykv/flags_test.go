@@ -92,3 +92,24 @@ func TestFlagsAfterDSN(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryCommandHelp: every command in the table answers --help, given
+// before or after an argument, with its usage on stdout and exit 0, and is
+// listed by the top-level usage.
+func TestEveryCommandHelp(t *testing.T) {
+	_, top, _ := polykv(t, nil, "--help")
+	for _, c := range commands {
+		if c.hidden {
+			continue
+		}
+		if !strings.Contains(top, "\n  "+c.name+" ") {
+			t.Errorf("polykv --help does not list %s", c.name)
+		}
+		for _, args := range [][]string{{c.name, "--help"}, {c.name, "memory:", "-h"}} {
+			code, out, errOut := polykv(t, nil, args...)
+			if code != 0 || !strings.HasPrefix(out, "Usage: polykv "+c.name+" ") {
+				t.Errorf("polykv %q: exit %d\n%s%s", args, code, out, errOut)
+			}
+		}
+	}
+}
