@@ -216,6 +216,7 @@ func (w *stallingWriter) Write(p []byte) (int, error) {
 // the store as it changed would hold two different values. The first write
 // of each backup stalls until writers have committed more transactions
 // after the backup began, so the backup's iteration provably spans commits.
+// Two backups per backend (one with -short, 30 under POLYKV_STRESS=1).
 func TestBackupWhileWriting(t *testing.T) {
 	const filler = 20000 // > 1 MiB of records: the dump's buffer flushes before "z" is read
 	for _, backend := range []string{"badger", "pebble", "bbolt", "memory"} {
@@ -277,9 +278,12 @@ func TestBackupWhileWriting(t *testing.T) {
 				wg.Wait()
 			}()
 
-			rounds := 3
-			if testing.Short() {
+			rounds := 2
+			switch {
+			case testing.Short():
 				rounds = 1
+			case os.Getenv("POLYKV_STRESS") != "":
+				rounds = 30
 			}
 			for round := range rounds {
 				sw := &stallingWriter{started: make(chan struct{}), release: make(chan struct{})}
