@@ -54,8 +54,8 @@ func runLoad(ctx context.Context, s stdio, args []string) error {
 	if err := wantArgs(fs, "DSN"); err != nil {
 		return err
 	}
-	if _, err := kv.ParseDSN(fs.Arg(0)); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+	if _, err := parseDSN(fs.Arg(0)); err != nil {
+		return err
 	}
 	// Refuse input that does not start like a dump before the store is
 	// opened, which would create it.

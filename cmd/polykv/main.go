@@ -1,9 +1,15 @@
-// Command polykv compares polykv's backends and moves data between stores.
+// Command polykv compares polykv's backends, reads and maintains stores, and
+// moves data between them.
 //
 //	polykv bench    compare the backends on workloads (make bench runs it)
 //	polykv inspect  describe a store: backend, marker, size, key families
+//	polykv get      print the value of one key (escaped, hex or raw)
+//	polykv scan     print keys and values in order: by prefix or range, reversed, limited
+//	polykv stats    print a store's figures: options, guarantees, engine statistics, size
+//	polykv compact  reclaim a store's space now and print its size before and after
 //	polykv dump     write every key and value of a store to stdout
 //	polykv load     read a dump from stdin into a store
+//	polykv backup   write a consistent backup of a store to a file (restore: load)
 //	polykv copy     copy a store into another (any backends), then verify
 //	polykv check    check a nodestore's counters against a scan
 //	polykv recover  recover a store a killed process left (Badger), for the read-only commands
@@ -11,7 +17,11 @@
 // Stores are named by DSNs (see kv.ParseDSN): badger:///abs/dir,
 // pebble:rel/dir, bbolt:///dir?sync=false, auto:///dir, memory:.
 //
-// Every subcommand has --help and exits non-zero on any failure.
+// Flags may come before or after the arguments (polykv scan DSN --limit 5);
+// "--" ends them. Every subcommand has --help. The exit code is 0 on
+// success, 1 on a failure (a key not found, a store that cannot be opened),
+// 2 on a usage error (a bad flag or argument, a malformed DSN, an unknown
+// backend).
 package main
 
 import (
@@ -47,8 +57,13 @@ func init() {
 	commands = []command{
 		{name: "bench", summary: "compare the backends on workloads (tables, JSON, CSV, charts)", run: runBench},
 		{name: "inspect", summary: "describe a store: backend, marker, size on disk, key families with counts and first keys", run: runInspect},
+		{name: "get", summary: "print the value of one key (escaped, hex or raw)", run: runGet},
+		{name: "scan", summary: "print keys and values in order: by prefix or range, reversed, limited", run: runScan},
+		{name: "stats", summary: "print a store's figures: backend, options, guarantees, engine statistics, size on disk", run: runStats},
+		{name: "compact", summary: "reclaim a store's space now (engine compaction) and print its size before and after", run: runCompact},
 		{name: "dump", summary: "write every key and value of a store to stdout (polykv dump format)", run: runDump},
 		{name: "load", summary: "read a polykv dump from stdin into an empty store", run: runLoad},
+		{name: "backup", summary: "write a consistent backup of a store to a file (restore it with load)", run: runBackup},
 		{name: "copy", summary: "copy every key of one store into another (any backends), then verify", run: runCopy},
 		{name: "check", summary: "check a nodestore's counters against a full scan", run: runCheck},
 		{name: "recover", summary: "open a store a killed process left read-write once, so read-only commands can open it", run: runRecover},
@@ -150,22 +165,65 @@ func newFlags(s stdio, name, args, doc string) *flag.FlagSet {
 }
 
 // parse parses args; --help prints the usage to stdout and returns
-// flag.ErrHelp; a bad flag is a usage error.
+// flag.ErrHelp; a bad flag is a usage error. Flags may come after the
+// positional arguments as well as before them ("polykv scan DSN --limit 5");
+// "--" ends the flags, so an argument after it that starts with '-' is a
+// positional one.
 func parse(fs *flag.FlagSet, s stdio, args []string) error {
-	for _, a := range args {
-		if a == "--" {
-			break
-		}
+	flags, pos, complete := splitArgs(fs, args)
+	for _, a := range flags {
 		if a == "-h" || a == "-help" || a == "--help" {
 			fs.SetOutput(s.out)
 			fs.Usage()
 			return flag.ErrHelp
 		}
 	}
-	if err := fs.Parse(args); err != nil {
+	if complete {
+		// The flags first, then the positional arguments after a "--" (the
+		// flag package stops at the first argument that is not a flag).
+		flags = append(append(flags, "--"), pos...)
+	}
+	if err := fs.Parse(flags); err != nil {
 		return fmt.Errorf("%w: %v (see --help)", errUsage, err)
 	}
 	return nil
+}
+
+// splitArgs separates args into flag arguments (each flag with its value,
+// in order) and positional arguments, so that flags may follow positional
+// arguments. A flag that is not a boolean takes the next argument as its
+// value, whatever it looks like, as the flag package does. complete is
+// false when the last flag lacks its value: fs.Parse of flags alone then
+// reports it (appending "--" would hand it "--" as the value).
+func splitArgs(fs *flag.FlagSet, args []string) (flags, pos []string, complete bool) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return flags, append(pos, args[i+1:]...), true
+		}
+		if len(a) < 2 || a[0] != '-' {
+			pos = append(pos, a) // "-" alone is an argument (stdin, by convention)
+			continue
+		}
+		flags = append(flags, a)
+		name := strings.TrimPrefix(a[1:], "-")
+		if strings.Contains(name, "=") {
+			continue
+		}
+		f := fs.Lookup(name)
+		if f == nil {
+			continue // not defined: fs.Parse reports it
+		}
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+			continue
+		}
+		if i+1 == len(args) {
+			return flags, pos, false
+		}
+		i++
+		flags = append(flags, args[i])
+	}
+	return flags, pos, true
 }
 
 // wantArgs checks the number of positional arguments.

@@ -43,7 +43,14 @@ func TestUsageAndExitCodes(t *testing.T) {
 		{[]string{"bench", "--bogus"}, 2, "flag provided but not defined"},
 		{[]string{"dump"}, 2, "want 1 argument"},
 		{[]string{"copy", "memory:"}, 2, "want 2 argument"},
-		{[]string{"inspect", "nosuch:///x"}, 1, "unknown backend"},
+		{[]string{"inspect", "nosuch:///x"}, 2, "unknown backend"},
+		{[]string{"dump", "nosuch:///x"}, 2, "unknown backend"},
+		{[]string{"check", "nosuch:///x"}, 2, "unknown backend"},
+		{[]string{"recover", "nosuch:///x"}, 2, "unknown backend"},
+		{[]string{"copy", "nosuch:///x", "memory:"}, 2, "unknown backend"},
+		{[]string{"copy", "memory:", "nosuch:///x"}, 2, "unknown backend"},
+		{[]string{"load", "nosuch:///x"}, 2, "unknown backend"},
+		{[]string{"inspect", "pebble:///x?opt.nosuch=1"}, 2, "nosuch"},
 		{[]string{"inspect", "badger://host/x"}, 2, "no host"},
 	} {
 		code, out, errOut := polykv(t, nil, tc.args...)

@@ -10,10 +10,11 @@ import (
 
 const recoverDoc = `
 Recovers a store that a killed or crashed process left, so that read-only
-commands (inspect, dump, check, copy from it) can open it: it opens the store
-read-write, which replays the engine's logs (Badger truncates the memtable
-log the process left), syncs it and closes it. It writes no key and loses
-nothing that was acknowledged; the engine's next start would do the same.
+commands (inspect, get, scan, stats, dump, backup, check, copy from it) can
+open it: it opens the store read-write, which replays the engine's logs
+(Badger truncates the memtable log the process left), syncs it and closes
+it. It writes no key and loses nothing that was acknowledged; the engine's
+next start would do the same.
 
 Only Badger needs it: a read-only open of a killed Badger store fails with
 "store needs recovery". Pebble and bbolt stores open read-only after a kill;
@@ -31,9 +32,9 @@ func runRecover(ctx context.Context, s stdio, args []string) error {
 	if err := wantArgs(fs, "DSN"); err != nil {
 		return err
 	}
-	cfg, err := kv.ParseDSN(fs.Arg(0))
+	cfg, err := parseDSN(fs.Arg(0))
 	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return err
 	}
 	if cfg.Backend == "memory" {
 		return fmt.Errorf("%w: a memory store has nothing to recover", errUsage)

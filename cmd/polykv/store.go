@@ -12,9 +12,9 @@ import (
 // openDSN opens the store a DSN names. readOnly forces a read-only open
 // (the store must exist); otherwise the DSN's own readonly setting holds.
 func openDSN(ctx context.Context, dsn string, readOnly bool) (*kv.DB, error) {
-	cfg, err := kv.ParseDSN(dsn)
+	cfg, err := parseDSN(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errUsage, err)
+		return nil, err
 	}
 	if readOnly && cfg.Backend != "memory" {
 		cfg.ReadOnly = true
@@ -27,6 +27,20 @@ func openDSN(ctx context.Context, dsn string, readOnly bool) (*kv.DB, error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// parseDSN parses a DSN and checks its configuration without touching the
+// file system: a malformed DSN, an unknown backend or a bad backend option
+// is a usage error (exit code 2), found before any store is opened.
+func parseDSN(dsn string) (kv.Config, error) {
+	cfg, err := kv.ParseDSN(dsn)
+	if err == nil {
+		err = cfg.Validate()
+	}
+	if err != nil {
+		return kv.Config{}, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return cfg, nil
 }
 
 // isEmpty reports whether the store holds no key.
