@@ -1,0 +1,62 @@
+package metrics
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Options configure the wrapper and the collectors. A nil *Options, and
+// the zero value of every field, take the defaults.
+type Options struct {
+	// ConstLabels are added to every metric, for a program that exposes
+	// several stores in one registry: give each the same label names with
+	// other values (say {"store": "state"} and {"store": "logs"}); a
+	// registry refuses one metric name with different label names. They
+	// must not be names the metrics use themselves (op, error, backend,
+	// queue, level, traversal, copy).
+	ConstLabels prometheus.Labels
+	// DurationBuckets are the upper bounds, in seconds, of the
+	// polykv_kv_op_duration_seconds buckets (default DefaultDurationBuckets).
+	DurationBuckets []float64
+	// Timeout bounds the store reads a collector makes on each scrape
+	// (default 10s).
+	Timeout time.Duration
+	// MaxLevels bounds the level label of the nodestore metrics: levels at
+	// or past it are added up under the level ">=MaxLevels" (default 256).
+	MaxLevels int
+	// LogCountInterval is how long the log entry counts of
+	// NewLogstoreCollector are reused before the next scrape counts again:
+	// counting is a scan of every log key (default 1 minute).
+	LogCountInterval time.Duration
+}
+
+// DefaultDurationBuckets are the default latency buckets: 19 buckets from
+// 1 µs to about 15 s, each 2.5 times the one before.
+var DefaultDurationBuckets = prometheus.ExponentialBuckets(1e-6, 2.5, 19)
+
+const (
+	defaultTimeout          = 10 * time.Second
+	defaultMaxLevels        = 256
+	defaultLogCountInterval = time.Minute
+)
+
+func (o *Options) withDefaults() Options {
+	var out Options
+	if o != nil {
+		out = *o
+	}
+	if len(out.DurationBuckets) == 0 {
+		out.DurationBuckets = DefaultDurationBuckets
+	}
+	if out.Timeout <= 0 {
+		out.Timeout = defaultTimeout
+	}
+	if out.MaxLevels <= 0 {
+		out.MaxLevels = defaultMaxLevels
+	}
+	if out.LogCountInterval <= 0 {
+		out.LogCountInterval = defaultLogCountInterval
+	}
+	return out
+}
