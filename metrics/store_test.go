@@ -62,7 +62,7 @@ func TestWrapRecordsEveryOp(t *testing.T) {
 	must(w.Sync())
 
 	got := gather(t, reg)
-	count := func(op string) string { return `polykv_kv_op_duration_seconds_count{op="` + op + `"}` }
+	count := func(op string) string { return `polykv_kv_ops_total{op="` + op + `"}` }
 	wantSamples(t, got, map[string]float64{
 		count("get"): 3, count("set"): 2, count("delete"): 1, count("iterate"): 1,
 		count("view"): 1, count("update"): 1, count("write"): 2,
@@ -70,6 +70,11 @@ func TestWrapRecordsEveryOp(t *testing.T) {
 		count("compact"): 0, count("backup"): 0,
 
 		`polykv_kv_op_errors_total{error="not_found",op="get"}`: 1,
+
+		// One call in 8 is timed: the first.
+		`polykv_kv_op_duration_seconds_count{op="get"}`:   1,
+		`polykv_kv_op_duration_seconds_count{op="write"}`: 1,
+		`polykv_kv_op_duration_seconds_count{op="sync"}`:  1,
 
 		`polykv_kv_read_keys_total{op="get"}`:      2,
 		`polykv_kv_read_bytes_total{op="get"}`:     6,
@@ -102,6 +107,32 @@ func TestWrapRecordsEveryOp(t *testing.T) {
 	}
 	if d := got[`polykv_kv_op_duration_seconds_sum{op="get"}`]; d <= 0 || d > 10 {
 		t.Errorf("get duration sum = %v s, want a small positive time", d)
+	}
+}
+
+func TestTimeEvery(t *testing.T) {
+	ctx := context.Background()
+	db, err := memory.Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, c := range []struct{ every, calls, timed int }{
+		{1, 5, 5}, {2, 5, 3}, {3, 9, 3}, {0, 17, 3}, // 3 rounds up to 4; 0 is the default 8
+	} {
+		reg := prometheus.NewRegistry()
+		w, err := metrics.Wrap(db, reg, &metrics.Options{TimeEvery: c.every})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range c.calls {
+			w.Get(ctx, []byte("k"))
+		}
+		wantSamples(t, gather(t, reg), map[string]float64{
+			`polykv_kv_ops_total{op="get"}`:                         float64(c.calls),
+			`polykv_kv_op_errors_total{error="not_found",op="get"}`: float64(c.calls),
+			`polykv_kv_op_duration_seconds_count{op="get"}`:         float64(c.timed),
+		})
 	}
 }
 
@@ -210,7 +241,7 @@ func TestUpdateRetriesCounted(t *testing.T) {
 	wantSamples(t, gather(t, reg), map[string]float64{
 		`polykv_kv_update_retries_total{}`:                        2 + kv.MaxConflictRetries,
 		`polykv_kv_op_errors_total{error="conflict",op="update"}`: 1,
-		`polykv_kv_op_duration_seconds_count{op="update"}`:        2,
+		`polykv_kv_ops_total{op="update"}`:                        2,
 		// Only the committed run's transaction is measured.
 		`polykv_kv_txn_writes_count{op="update"}`:    1,
 		`polykv_kv_txn_writes_sum{op="update"}`:      1,
@@ -281,8 +312,8 @@ func TestForwardedMethods(t *testing.T) {
 		t.Errorf("Backup through the wrapper differs from the store's")
 	}
 	wantSamples(t, gather(t, reg), map[string]float64{
-		`polykv_kv_op_duration_seconds_count{op="compact"}`: 1,
-		`polykv_kv_op_duration_seconds_count{op="backup"}`:  1,
+		`polykv_kv_ops_total{op="compact"}`: 1,
+		`polykv_kv_ops_total{op="backup"}`:  1,
 	})
 }
 
