@@ -2,6 +2,8 @@ package metrics_test
 
 import (
 	"context"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -206,5 +208,38 @@ func TestEngineCollector(t *testing.T) {
 	got = gather(t, register(t, metrics.NewEngineCollector(plainStore{openMemory(t)}, nil)))
 	if len(got) != 0 {
 		t.Errorf("engine figures of a store without Stats: %v", got)
+	}
+}
+
+// TestDocListsEveryMetric gathers every metric of the package and checks
+// that the package documentation names each one.
+func TestDocListsEveryMetric(t *testing.T) {
+	doc, err := os.ReadFile("doc.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, db, reg := openWrapped(t)
+	ctx := context.Background()
+	ns := nodestore.New(w)
+	smallTree(t, ns)
+	w.Get(ctx, []byte("missing"))
+	buf := logstore.NewLogBuffer(w, 0, 0)
+	defer buf.Stop()
+	reg.MustRegister(metrics.NewNodestoreCollector(ns, nil), metrics.NewLogstoreCollector(db, nil), metrics.NewLogBufferCollector(buf, nil))
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mfs) < 25 {
+		t.Fatalf("only %d metric families gathered", len(mfs))
+	}
+	for _, mf := range mfs {
+		name := mf.GetName()
+		if strings.HasPrefix(name, "polykv_engine_") && !strings.Contains(string(doc), name) {
+			continue // an Extra figure: polykv_engine_<name>
+		}
+		if !strings.Contains(string(doc), name) {
+			t.Errorf("doc.go does not list %s", name)
+		}
 	}
 }
