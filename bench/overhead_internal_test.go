@@ -161,13 +161,23 @@ func BenchmarkOverheadPaired(b *testing.B) {
 // BenchmarkOverheadPairedMetrics alternates short blocks of one operation
 // on a store wrapped by metrics.Wrap and on the same engine's store
 // unwrapped (two stores loaded alike), and reports what the wrapper costs:
-// wrapped/unwrapped of the fastest and of the median blocks. make
-// calibrate runs it with BenchmarkOverheadPaired.
+// wrapped/unwrapped of the fastest and of the median blocks. The control
+// runs have both sides unwrapped: their ratio is the noise floor of the
+// pairing (two Badger stores differ by when each flushes and compacts),
+// against which to read the others. make calibrate runs it with
+// BenchmarkOverheadPaired.
 func BenchmarkOverheadPairedMetrics(b *testing.B) {
-	for _, w := range []string{"get", "fill-b100", "fill-b1000"} {
+	for _, w := range []string{"get", "fill-b100", "fill-b1000", "control/get", "control/fill-b100", "control/fill-b1000"} {
 		b.Run("badger/"+w, func(b *testing.B) {
+			control := strings.HasPrefix(w, "control/")
+			w := strings.TrimPrefix(w, "control/")
 			vals := newValues(&Env{Spec: Spec{Seed: 1}}, kvValue)
-			sides := [2]target{openWrapped(b, "badger"), openSide(b, "badger", false)}
+			sides := [2]target{nil, openSide(b, "badger", false)}
+			if control {
+				sides[0] = openSide(b, "badger", false)
+			} else {
+				sides[0] = openWrapped(b, "badger")
+			}
 			var ops [2]func()
 			for s := range sides {
 				if !strings.HasPrefix(w, "fill") {
