@@ -100,8 +100,9 @@ var (
 // (NewEngineCollector), in reg. opts may be nil.
 //
 // It fails when s or reg is nil, and when reg refuses a collector (the
-// same metrics are already registered: give each store of a registry its
-// own Options.ConstLabels); nothing is then left registered.
+// same metrics are already registered: give each store of a registry
+// Options.ConstLabels with the same names and other values); nothing is
+// then left registered.
 func Wrap(s kv.Store, reg prometheus.Registerer, opts *Options) (*Store, error) {
 	if s == nil {
 		return nil, errors.New("metrics: wrap: nil kv.Store")
