@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/polykv/polykv/backends/all"
 	"github.com/polykv/polykv/backends/memory"
 	"github.com/polykv/polykv/kv"
 	"github.com/polykv/polykv/logstore"
@@ -241,5 +242,39 @@ func TestDocListsEveryMetric(t *testing.T) {
 		if !strings.Contains(string(doc), name) {
 			t.Errorf("doc.go does not list %s", name)
 		}
+	}
+}
+
+// TestEngineFiguresOfEachBackend gathers the engine figures of a store of
+// each backend: every Extra figure becomes a valid, consistent metric.
+func TestEngineFiguresOfEachBackend(t *testing.T) {
+	for backend, figure := range map[string]string{
+		"badger": "polykv_engine_lsm_bytes",
+		"pebble": "polykv_engine_compaction_debt",
+		"bbolt":  "polykv_engine_free_pages",
+		"memory": "polykv_engine_keys",
+	} {
+		t.Run(backend, func(t *testing.T) {
+			cfg := kv.Config{Backend: backend, Durability: kv.NoSync}
+			if backend != "memory" {
+				cfg.Path = t.TempDir()
+			}
+			db, err := kv.Open(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			reg := prometheus.NewPedanticRegistry()
+			if _, err := metrics.Wrap(db, reg, nil); err != nil {
+				t.Fatal(err)
+			}
+			got := gather(t, reg)
+			if _, ok := got[figure+`{backend="`+backend+`"}`]; !ok {
+				t.Errorf("no %s among %d samples", figure, len(got))
+			}
+			if n := countPrefix(got, "polykv_engine_"); n < 4 {
+				t.Errorf("only %d engine figures", n)
+			}
+		})
 	}
 }
