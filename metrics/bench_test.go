@@ -14,8 +14,10 @@ import (
 
 // BenchmarkGet measures a point read of the memory backend (the fastest
 // store, so the wrapper's share is the largest) plain and wrapped, in
-// alternating blocks; the difference is what the wrapper adds to a call. The paired benchmarks
-// on badger are bench's BenchmarkOverheadPairedMetrics (make calibrate).
+// alternating blocks; the difference is what the wrapper adds to a call:
+// with the default sampling of timings, and timing every call. The paired
+// benchmarks on badger are bench's BenchmarkOverheadPairedMetrics (make
+// calibrate).
 func BenchmarkGet(b *testing.B) {
 	ctx := context.Background()
 	db, err := memory.Open(ctx)
@@ -23,10 +25,6 @@ func BenchmarkGet(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	w, err := metrics.Wrap(db, prometheus.NewRegistry(), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
 	key := []byte("key")
 	if err := db.Set(ctx, key, make([]byte, 100)); err != nil {
 		b.Fatal(err)
@@ -41,7 +39,18 @@ func BenchmarkGet(b *testing.B) {
 			}
 		}
 	}
-	paired(b, [2]func(){get(db), get(w)}, 1000)
+	for _, c := range []struct {
+		name  string
+		every int
+	}{{"sampled", 0}, {"every-call", 1}} {
+		b.Run(c.name, func(b *testing.B) {
+			w, err := metrics.Wrap(db, prometheus.NewRegistry(), &metrics.Options{TimeEvery: c.every})
+			if err != nil {
+				b.Fatal(err)
+			}
+			paired(b, [2]func(){get(db), get(w)}, 1000)
+		})
+	}
 }
 
 // paired runs the two ops in alternating timed blocks of block calls until
