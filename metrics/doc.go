@@ -42,7 +42,10 @@
 // (context.Canceled, context.DeadlineExceeded), other. A series appears
 // at the first error of its kind. Reads inside a View or an Update count
 // under view or update; writes of an Update count when it commits, from
-// the run that committed.
+// the run that committed. Each retry follows one conflict the engine
+// reported; an Update that gives up after kv.MaxConflictRetries counts
+// under error="conflict", so the engine's conflicts are
+// polykv_kv_update_retries_total plus polykv_kv_op_errors_total{op="update",error="conflict"}.
 //
 // Read from the engine on each scrape (NewEngineCollector; Wrap registers
 // one), label backend:

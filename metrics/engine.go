@@ -60,13 +60,13 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	if err != nil {
 		c.failed++
 	}
-	ch <- prometheus.MustNewConstMetric(c.errs, prometheus.CounterValue, c.failed)
+	ch <- constMetric(c.errs, prometheus.CounterValue, c.failed)
 	if err != nil {
 		return
 	}
 	b := st.Backend
-	ch <- prometheus.MustNewConstMetric(c.disk, prometheus.GaugeValue, float64(st.Engine.DiskBytes), b)
-	ch <- prometheus.MustNewConstMetric(c.memory, prometheus.GaugeValue, float64(st.Engine.MemoryBytes), b)
+	ch <- constMetric(c.disk, prometheus.GaugeValue, float64(st.Engine.DiskBytes), b)
+	ch <- constMetric(c.memory, prometheus.GaugeValue, float64(st.Engine.MemoryBytes), b)
 	for name, v := range st.Engine.Extra {
 		d := c.extra[name]
 		if d == nil {
@@ -77,7 +77,7 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 			d = prometheus.NewDesc(mn, "Engine figure "+name+" of kv.EngineStats.Extra (see the backend's Stats documentation).", []string{"backend"}, c.labels)
 			c.extra[name] = d
 		}
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(v), b)
+		ch <- constMetric(d, prometheus.GaugeValue, float64(v), b)
 	}
 }
 

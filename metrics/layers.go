@@ -68,7 +68,7 @@ func (c *nodestoreCollector) Collect(ch chan<- prometheus.Metric) {
 	if err != nil {
 		c.errsTotal++
 	}
-	ch <- prometheus.MustNewConstMetric(c.errsDesc, prometheus.CounterValue, c.errsTotal)
+	ch <- constMetric(c.errsDesc, prometheus.CounterValue, c.errsTotal)
 	if err != nil {
 		return
 	}
@@ -96,13 +96,13 @@ func (c *nodestoreCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	for _, k := range order {
-		ch <- prometheus.MustNewConstMetric(c.nodes, prometheus.GaugeValue, float64(nodes[k]), string(k.q), k.level, string(k.ts), string(k.cs))
+		ch <- constMetric(c.nodes, prometheus.GaugeValue, float64(nodes[k]), string(k.q), k.level, string(k.ts), string(k.cs))
 	}
 	for k, n := range pending {
-		ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(n), string(k.q), k.level)
+		ch <- constMetric(c.pending, prometheus.GaugeValue, float64(n), string(k.q), k.level)
 	}
 	for i, q := range nodestore.Queues {
-		ch <- prometheus.MustNewConstMetric(c.lowest, prometheus.GaugeValue, float64(lowest[i]), string(q))
+		ch <- constMetric(c.lowest, prometheus.GaugeValue, float64(lowest[i]), string(q))
 	}
 }
 
@@ -178,10 +178,10 @@ func (c *logstoreCollector) Collect(ch chan<- prometheus.Metric) {
 			c.counts, c.counted = counts, time.Now()
 		}
 	}
-	ch <- prometheus.MustNewConstMetric(c.errsDesc, prometheus.CounterValue, c.errsTotal)
+	ch <- constMetric(c.errsDesc, prometheus.CounterValue, c.errsTotal)
 	for _, l := range logstore.Levels() {
 		if n, ok := c.counts[l]; ok {
-			ch <- prometheus.MustNewConstMetric(c.entries, prometheus.GaugeValue, float64(n), string(l))
+			ch <- constMetric(c.entries, prometheus.GaugeValue, float64(n), string(l))
 		}
 	}
 }
@@ -242,9 +242,9 @@ func (c *bufferCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	st := c.b.Stats()
-	g := func(d *prometheus.Desc, v float64) { ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v) }
+	g := func(d *prometheus.Desc, v float64) { ch <- constMetric(d, prometheus.GaugeValue, v) }
 	n := func(d *prometheus.Desc, v uint64) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v))
+		ch <- constMetric(d, prometheus.CounterValue, float64(v))
 	}
 	g(c.pending, float64(st.Pending))
 	g(c.pendingBytes, float64(st.PendingBytes))

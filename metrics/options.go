@@ -1,7 +1,9 @@
 package metrics
 
 import (
+	"fmt"
 	"math/bits"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -72,4 +74,27 @@ func (o *Options) withDefaults() Options {
 		out.LogCountInterval = defaultLogCountInterval
 	}
 	return out
+}
+
+// reservedLabels are the label names the metrics use themselves.
+var reservedLabels = []string{"op", "error", "backend", "queue", "level", "traversal", "copy"}
+
+// check reports a ConstLabels name that a metric uses itself.
+func (o *Options) check() error {
+	for _, name := range reservedLabels {
+		if _, ok := o.ConstLabels[name]; ok {
+			return fmt.Errorf("metrics: Options.ConstLabels: %q is a label name of the metrics themselves (reserved: %s)", name, strings.Join(reservedLabels, ", "))
+		}
+	}
+	return nil
+}
+
+// constMetric is prometheus.MustNewConstMetric that reports an invalid
+// metric (a Gather error) instead of panicking in the scrape.
+func constMetric(desc *prometheus.Desc, t prometheus.ValueType, v float64, labels ...string) prometheus.Metric {
+	m, err := prometheus.NewConstMetric(desc, t, v, labels...)
+	if err != nil {
+		return prometheus.NewInvalidMetric(desc, err)
+	}
+	return m
 }

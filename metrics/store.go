@@ -99,7 +99,8 @@ var (
 // registers them, with a collector of s's engine figures
 // (NewEngineCollector), in reg. opts may be nil.
 //
-// It fails when s or reg is nil, and when reg refuses a collector (the
+// It fails when s or reg is nil, when Options.ConstLabels names a label
+// the metrics use themselves, and when reg refuses a collector (the
 // same metrics are already registered: give each store of a registry
 // Options.ConstLabels with the same names and other values); nothing is
 // then left registered.
@@ -110,7 +111,11 @@ func Wrap(s kv.Store, reg prometheus.Registerer, opts *Options) (*Store, error) 
 	if reg == nil {
 		return nil, errors.New("metrics: wrap: nil prometheus.Registerer")
 	}
-	w := newStore(s, opts.withDefaults())
+	o := opts.withDefaults()
+	if err := o.check(); err != nil {
+		return nil, err
+	}
+	w := newStore(s, o)
 	if err := reg.Register(w); err != nil {
 		return nil, fmt.Errorf("metrics: wrap: register the kv metrics: %w", err)
 	}
@@ -195,7 +200,7 @@ func (w *Store) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector.
 func (w *Store) Collect(ch chan<- prometheus.Metric) {
 	for i := range w.ops {
-		ch <- prometheus.MustNewConstMetric(w.opsDesc, prometheus.CounterValue, float64(w.ops[i].calls.Load()), opNames[i])
+		ch <- constMetric(w.opsDesc, prometheus.CounterValue, float64(w.ops[i].calls.Load()), opNames[i])
 	}
 	for _, c := range w.collectors() {
 		c.Collect(ch)

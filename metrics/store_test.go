@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/polykv/polykv/backends/memory"
@@ -394,5 +395,22 @@ func TestWrapRefuses(t *testing.T) {
 	}
 	if n, err := testutil.GatherAndCount(reg, "polykv_kv_op_duration_seconds"); err != nil || n != 2*12 {
 		t.Errorf("two stores gather %d duration series, %v; want 2×12", n, err)
+	}
+}
+
+// A constant label that a metric uses itself is refused by Wrap, and a
+// collector given one fails the scrape with an error instead of panicking.
+func TestReservedConstLabels(t *testing.T) {
+	db := openMemory(t)
+	for _, name := range []string{"op", "backend", "queue"} {
+		opts := &metrics.Options{ConstLabels: prometheus.Labels{name: "x"}}
+		if _, err := metrics.Wrap(db, prometheus.NewRegistry(), opts); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("Wrap with ConstLabels %s = %v, want an error naming it", name, err)
+		}
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(metrics.NewEngineCollector(db, &metrics.Options{ConstLabels: prometheus.Labels{"backend": "x"}}))
+	if _, err := reg.Gather(); err == nil {
+		t.Errorf("Gather of an engine collector with a backend constant label succeeded")
 	}
 }
