@@ -29,8 +29,9 @@ type Options struct {
 	// point read small while the histogram's quantiles stay those of every
 	// call. polykv_kv_ops_total counts every call. 1 times every call.
 	TimeEvery int
-	// Timeout bounds the store reads a collector makes on each scrape
-	// (default 10s).
+	// Timeout bounds the store reads the nodestore and logstore
+	// collectors make on each scrape (default 10s). An engine's Stats
+	// takes no context: it is not bounded.
 	Timeout time.Duration
 	// MaxLevels bounds the level label of the nodestore metrics: levels at
 	// or past it are added up under the level ">=MaxLevels" (default 256).
