@@ -34,7 +34,10 @@ bench:
 
 ## calibrate: polykv against each engine's own API, as paired Go benchmarks
 ## (short timed blocks alternating in one process); benchstat prints the
-## medians, overhead-p50-% being the overhead in percent. About 2 minutes.
+## medians, overhead-p50-% being the overhead in percent. The
+## OverheadPairedMetrics rows compare a store wrapped by metrics.Wrap with
+## the same store unwrapped (badger), beside control rows of two unwrapped
+## stores. A few minutes.
 calibrate:
 	@mkdir -p $(BENCH_OUT)
 	set -o pipefail; $(GO) test -run '^$$' -bench OverheadPaired -benchtime 200x -count 6 ./bench/ | tee $(BENCH_OUT)/paired.txt

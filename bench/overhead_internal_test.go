@@ -24,6 +24,8 @@ import (
 
 	_ "github.com/polykv/polykv/backends/all"
 	"github.com/polykv/polykv/kv"
+	"github.com/polykv/polykv/metrics"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // openSide opens a NoSync store of engine in a temporary directory:
@@ -145,20 +147,8 @@ func BenchmarkOverheadPaired(b *testing.B) {
 				case "fill-b100", "scan-100", "scan-100-keys":
 					block = 30
 				}
-				var d [2][]float64
-				for r := 0; b.Loop(); r++ {
-					for s := range 2 {
-						s := (s + r) % 2
-						t0 := time.Now()
-						for range block {
-							ops[s]()
-						}
-						d[s] = append(d[s], float64(time.Since(t0).Nanoseconds())/float64(block))
-					}
-				}
-				slices.Sort(d[0])
-				slices.Sort(d[1])
-				q := func(x []float64, f float64) float64 { return x[int(f*float64(len(x)-1))] }
+				d := pairedBlocks(b, ops, block)
+				q := quantile
 				b.ReportMetric(q(d[0], 0.1), "kv-ns/op")
 				b.ReportMetric(q(d[1], 0.1), "raw-ns/op")
 				b.ReportMetric(100*(q(d[0], 0.1)/q(d[1], 0.1)-1), "overhead-p10-%")
@@ -167,6 +157,82 @@ func BenchmarkOverheadPaired(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkOverheadPairedMetrics alternates short blocks of one operation
+// on a store wrapped by metrics.Wrap and on the same engine's store
+// unwrapped (two stores loaded alike), and reports what the wrapper costs:
+// wrapped/unwrapped of the fastest and of the median blocks. The control
+// runs have both sides unwrapped: their ratio is the noise floor of the
+// pairing (two Badger stores differ by when each flushes and compacts),
+// against which to read the others. make calibrate runs it with
+// BenchmarkOverheadPaired.
+func BenchmarkOverheadPairedMetrics(b *testing.B) {
+	for _, w := range []string{"get", "fill-b100", "fill-b1000", "control/get", "control/fill-b100", "control/fill-b1000"} {
+		b.Run("badger/"+w, func(b *testing.B) {
+			control := strings.HasPrefix(w, "control/")
+			w := strings.TrimPrefix(w, "control/")
+			vals := newValues(&Env{Spec: Spec{Seed: 1}}, kvValue)
+			sides := [2]target{nil, openSide(b, "badger", false)}
+			if control {
+				sides[0] = openSide(b, "badger", false)
+			} else {
+				sides[0] = openWrapped(b, "badger")
+			}
+			var ops [2]func()
+			for s := range sides {
+				if !strings.HasPrefix(w, "fill") {
+					loadSide(b, sides[s], vals)
+				}
+				ops[s] = ovOp(b, w, sides[s], vals)
+			}
+			block := map[string]int{"get": 200, "fill-b100": 30, "fill-b1000": 5}[w]
+			d := pairedBlocks(b, ops, block)
+			b.ReportMetric(quantile(d[0], 0.1), "wrapped-ns/op")
+			b.ReportMetric(quantile(d[1], 0.1), "kv-ns/op")
+			b.ReportMetric(100*(quantile(d[0], 0.1)/quantile(d[1], 0.1)-1), "overhead-p10-%")
+			b.ReportMetric(100*(quantile(d[0], 0.5)/quantile(d[1], 0.5)-1), "overhead-p50-%")
+		})
+	}
+}
+
+// openWrapped opens a NoSync store of engine, wrapped by metrics.Wrap
+// with a registry of its own.
+func openWrapped(b *testing.B, engine string) target {
+	ctx := context.Background()
+	db, err := kv.Open(ctx, kv.Config{Backend: engine, Durability: kv.NoSync, Path: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	w, err := metrics.Wrap(db, prometheus.NewRegistry(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return newStoreTarget(ctx, w)
+}
+
+// pairedBlocks runs the two ops in alternating timed blocks of block
+// calls each until b.Loop ends, and returns each side's nanoseconds per
+// call of every block, sorted.
+func pairedBlocks(b *testing.B, ops [2]func(), block int) [2][]float64 {
+	var d [2][]float64
+	for r := 0; b.Loop(); r++ {
+		for s := range 2 {
+			s := (s + r) % 2
+			t0 := time.Now()
+			for range block {
+				ops[s]()
+			}
+			d[s] = append(d[s], float64(time.Since(t0).Nanoseconds())/float64(block))
+		}
+	}
+	slices.Sort(d[0])
+	slices.Sort(d[1])
+	return d
+}
+
+// quantile returns the f quantile of sorted x.
+func quantile(x []float64, f float64) float64 { return x[int(f*float64(len(x)-1))] }
 
 func BenchmarkOverheadSide(b *testing.B) {
 	for _, eng := range []string{"badger", "pebble", "bbolt"} {

@@ -159,8 +159,9 @@ type LogBuffer struct {
 	written     uint64 // entries written so far
 	flushes     uint64
 	failures    uint64
-	lastErr     error // the latest failure, nil after a success
-	permanent   bool  // lastErr is one no retry can fix
+	refused     uint64 // Adds refused with ErrFull
+	lastErr     error  // the latest failure, nil after a success
+	permanent   bool   // lastErr is one no retry can fix
 	errs        []error
 	errsDropped int
 	stopped     bool
@@ -264,6 +265,7 @@ func (b *LogBuffer) add(ctx context.Context, e *LogEntry, fillTime bool) error {
 		}
 		if b.permanent {
 			err := b.lastErr
+			b.refused++
 			b.mu.Unlock()
 			return fmt.Errorf("%w: %d entries not written: %w", ErrFull, n, err)
 		}
@@ -425,18 +427,29 @@ func (b *LogBuffer) Err() error {
 
 // BufferStats are counters of a LogBuffer.
 type BufferStats struct {
-	Added    uint64 // entries accepted
-	Written  uint64 // entries written
-	Pending  int    // entries held (Added - Written)
-	Flushes  uint64 // successful flushes (transactions)
-	Failures uint64 // failed flush attempts
+	Added        uint64 // entries accepted
+	Written      uint64 // entries written
+	Pending      int    // entries held (Added - Written)
+	PendingBytes int    // their size, as counted against Options.MaxPendingBytes
+	Flushes      uint64 // successful flushes (transactions)
+	Failures     uint64 // failed flush attempts
+	// Waiting is the number of Adds blocked now because the buffer is
+	// full (backpressure).
+	Waiting int
+	// Refused counts the entries Add refused with ErrFull (the buffer was
+	// full and the store could no longer be written): the only entries a
+	// LogBuffer drops while it runs.
+	Refused uint64
 }
 
 // Stats returns the buffer's counters.
 func (b *LogBuffer) Stats() BufferStats {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return BufferStats{Added: b.added, Written: b.written, Pending: b.pendingN, Flushes: b.flushes, Failures: b.failures}
+	return BufferStats{
+		Added: b.added, Written: b.written, Pending: b.pendingN, PendingBytes: b.pendingSize,
+		Flushes: b.flushes, Failures: b.failures, Waiting: b.waiters, Refused: b.refused,
+	}
 }
 
 // Stop writes every pending entry and stops the flusher, retrying a failing

@@ -167,3 +167,63 @@ func TestStopContextHonoursDeadlineWhileWriteHangs(t *testing.T) {
 		t.Fatalf("stats %+v, want the entry written", st)
 	}
 }
+
+// TestBufferStatsBackpressure: Stats shows the bytes held, the Adds blocked
+// on a full buffer, and the entries refused once the store cannot be
+// written.
+func TestBufferStatsBackpressure(t *testing.T) {
+	ctx := context.Background()
+	s, err := kv.Open(ctx, kv.Config{Backend: "memory"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	stuck := &stuckStore{Store: s, entered: make(chan struct{}, 1), release: make(chan struct{})}
+	lb := logstore.NewLogBufferOptions(stuck, logstore.Options{BatchSize: 2, MaxPending: 2, Interval: time.Hour})
+	for range 2 {
+		if err := lb.Add(logstore.LogEntry{Level: logstore.LevelInfo, Message: "m"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-stuck.entered // the flush of both hangs in Write
+	if st := lb.Stats(); st.Pending != 2 || st.PendingBytes <= 0 || st.Waiting != 0 {
+		t.Fatalf("stats %+v, want 2 entries pending, their bytes, nobody waiting", st)
+	}
+	added := make(chan error)
+	go func() { added <- lb.Add(logstore.LogEntry{Level: logstore.LevelInfo, Message: "third"}) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for lb.Stats().Waiting != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("stats %+v: the third Add is not counted as waiting", lb.Stats())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(stuck.release)
+	if err := <-added; err != nil {
+		t.Fatal(err)
+	}
+	if err := lb.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if st := lb.Stats(); st.Waiting != 0 || st.Pending != 0 || st.PendingBytes != 0 || st.Refused != 0 || st.Written != 3 {
+		t.Errorf("stats after Stop %+v, want 3 written, nothing held, waiting or refused", st)
+	}
+
+	// Over a closed store the buffer fills and then refuses entries.
+	s2, err := kv.Open(ctx, kv.Config{Backend: "memory"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lb = logstore.NewLogBufferOptions(s2, logstore.Options{BatchSize: 2, MaxPending: 2, Interval: time.Hour, RetryMin: time.Millisecond, RetryMax: 2 * time.Millisecond})
+	s2.Close()
+	refused := 0
+	for i := 0; i < 100 && refused < 3; i++ {
+		if err := lb.Add(logstore.LogEntry{Level: logstore.LevelInfo, Message: "m"}); errors.Is(err, logstore.ErrFull) {
+			refused++
+		}
+	}
+	if st := lb.Stats(); refused != 3 || st.Refused != 3 {
+		t.Errorf("Stats().Refused = %d after %d Adds refused with ErrFull", st.Refused, refused)
+	}
+	lb.Stop()
+}

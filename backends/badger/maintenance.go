@@ -57,7 +57,10 @@ func (e *engine) Stats() (kv.EngineStats, error) {
 	if e.closed.Load() {
 		return kv.EngineStats{}, errClosed("stats", e.dir)
 	}
-	st := kv.EngineStats{Extra: map[string]int64{}}
+	// Every figure is present, zero included, so that a store without
+	// tables yet still reports lsm_bytes (a metric series exists from the
+	// start).
+	st := kv.EngineStats{Extra: map[string]int64{"lsm_bytes": 0, "vlog_bytes": 0, "wal_bytes": 0, "tables": 0}}
 	err := filepath.WalkDir(e.dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {

@@ -743,3 +743,28 @@ func (w countingWriter) Write(p []byte) (int, error) {
 	w.n.Add(int64(bytes.Count(p, []byte("\n"))))
 	return len(p), nil
 }
+
+// Stats reports the WAL fsyncs of a synced store, the file cache and the
+// compactions running.
+func TestStatsWALAndFileCache(t *testing.T) {
+	ctx := context.Background()
+	db, _ := open(t, func(c *kv.Config) { c.Durability = kv.Sync })
+	for i := range 3 {
+		require.NoError(t, db.Set(ctx, key(i), []byte("v")))
+	}
+	require.NoError(t, db.Compact(ctx)) // into tables, read through the file cache
+	for i := range 3 {
+		_, err := db.Get(ctx, key(i))
+		require.NoError(t, err)
+	}
+	st, err := db.Stats()
+	require.NoError(t, err)
+	x := st.Engine.Extra
+	require.GreaterOrEqual(t, x["wal_fsyncs"], int64(3), "one fsync per synced commit at least")
+	require.Positive(t, x["wal_fsync_nanoseconds"])
+	require.Positive(t, x["file_cache_hits"]+x["file_cache_misses"])
+	for _, name := range []string{"compactions_in_progress", "compaction_in_progress_bytes"} {
+		_, ok := x[name]
+		require.True(t, ok, "Extra has no %s", name)
+	}
+}

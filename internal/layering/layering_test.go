@@ -1,6 +1,7 @@
 // Package layering holds tests that enforce the dependency rules of
 // DESIGN.md ("Layout"): backends → kv; nodestore and logstore → kv only;
-// conformance and bench → kv and the layers; no engine type in an exported
+// conformance and bench → kv and the layers; metrics is imported by no
+// backend (nor kv and the layers); no engine type in an exported
 // signature outside its backend. They are lint rules written as tests, run
 // by make test.
 package layering
@@ -59,6 +60,8 @@ func TestForbiddenImports(t *testing.T) {
 				t.Errorf("kv imports %s: kv imports no other package of the module (but internal/dirlock)", imp)
 			case (pkg == module+"/nodestore" || pkg == module+"/logstore") && strings.HasPrefix(imp, module+"/") && imp != module+"/kv":
 				t.Errorf("%s imports %s: the layers import kv only", pkg, imp)
+			case imp == module+"/metrics" && (strings.HasPrefix(pkg, module+"/backends/") || pkg == module+"/conformance"):
+				t.Errorf("%s imports metrics: only programs wrap a store in metrics (it costs nothing unless used)", pkg)
 			case isBackend && !strings.HasPrefix(pkg, module+"/cmd/") && pkg != module+"/backends/all":
 				t.Errorf("%s imports the backend %s: only backends/all and commands choose backends", pkg, imp)
 			}
