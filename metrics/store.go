@@ -433,6 +433,11 @@ func (w *Store) Close() error { return w.s.Close() }
 // Info implements kv.Store.
 func (w *Store) Info() kv.Info { return w.s.Info() }
 
+// Limits returns the wrapped store's limits (kv.LimitsOf), so that
+// BulkWriter, nodestore and logstore size their transactions by them
+// through the wrapper too.
+func (w *Store) Limits() kv.Limits { return kv.LimitsOf(w.s) }
+
 // stater, compacter, backuper and enginer are the capabilities of *kv.DB
 // beyond kv.Store that the wrapper forwards.
 type (
