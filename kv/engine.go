@@ -125,6 +125,7 @@ type Iter interface {
 //	Compacter        reclaim space                   fallback: nothing to do
 //	Stater           engine statistics               fallback: empty figures
 //	BackupWriter     native backup stream            fallback: Dump's format (dump.go)
+//	Verifier         whole-store damage check        fallback: the full scan alone (verify.go)
 
 // RangeDeleter is implemented by engines with a native range deletion
 // (Pebble). The deletion must be atomic when the driver declares

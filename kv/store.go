@@ -125,4 +125,12 @@ type Guarantees struct {
 	// may fail with ErrNeedsRecovery until a read-write Open has recovered
 	// the store.
 	ReadOnlyOpenAfterKill bool
+	// DetectsValueDamage: the engine keeps checksums of the stored bytes,
+	// so that damaged data (a disk that flips bits, a file overwritten in
+	// the middle) is reported as ErrCorrupt by the read or iteration that
+	// meets it, or by Open, and never read back as a silently different
+	// value or a silently shorter iteration. When false (bbolt), damage the
+	// engine's structure checks miss is read back as it is: a value with
+	// changed bytes, without an error. DB.Verify checks what the engine can.
+	DetectsValueDamage bool
 }

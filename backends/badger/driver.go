@@ -44,7 +44,7 @@ var (
 // kill fails with kv.ErrNeedsRecovery: Badger must truncate the memtable
 // log the killed process left, which only a read-write open does.
 func (Driver) Guarantees() kv.Guarantees {
-	return kv.Guarantees{Persistent: true, NoSyncKeepsAckedOnKill: true, AtomicDeleteRange: false, ReadOnlyOpenAfterKill: false}
+	return kv.Guarantees{Persistent: true, NoSyncKeepsAckedOnKill: true, AtomicDeleteRange: false, ReadOnlyOpenAfterKill: false, DetectsValueDamage: true}
 }
 
 // ValidateConfig checks cfg.Options and the memory budget without touching
@@ -104,11 +104,18 @@ func (Driver) Open(ctx context.Context, dir string, cfg *kv.Config) (kv.Engine, 
 		}
 		return nil, wrapErr("open", dir, err)
 	}
-	return &engine{
+	e := &engine{
 		db:       db,
 		dir:      dir,
 		sync:     s.opts.SyncWrites,
 		readOnly: s.opts.ReadOnly,
 		prefetch: s.prefetchSize,
-	}, nil
+	}
+	if s.verifyOnOpen {
+		if err := e.Verify(ctx); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
+	return e, nil
 }

@@ -41,7 +41,7 @@ var (
 // DeletePrefix run in one bbolt transaction and are atomic; a read-only
 // open after a kill reads the last committed meta page, as any open does.
 func (Driver) Guarantees() kv.Guarantees {
-	return kv.Guarantees{Persistent: true, NoSyncKeepsAckedOnKill: true, AtomicDeleteRange: true, ReadOnlyOpenAfterKill: true}
+	return kv.Guarantees{Persistent: true, NoSyncKeepsAckedOnKill: true, AtomicDeleteRange: true, ReadOnlyOpenAfterKill: true, DetectsValueDamage: false}
 }
 
 // Open opens (or creates) the bbolt store in a directory: cfg.Path is the
