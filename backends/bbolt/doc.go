@@ -166,6 +166,17 @@
 // Config.ReadOnly opens the file read-only with a shared lock, so several
 // read-only stores may share it.
 //
+// # Damaged data
+//
+// bbolt keeps no checksum of its data pages (Guarantees.DetectsValueDamage
+// is false): a value whose bytes change on disk reads back changed, without
+// an error. A page whose structure no longer makes sense makes bbolt panic;
+// the panic is recovered and the call returns an error matching
+// kv.ErrCorrupt. A damaged meta page is replaced by the other one, silently:
+// the store opens in the state one commit older. Verify (kv.Verifier: DB.Verify,
+// polykv verify) runs bbolt's page consistency check and checks both meta
+// pages' checksums, so that these are at least found on demand.
+//
 // # Caveats
 //
 //   - bbolt also locks its file (flock). polykv's directory lock is taken
