@@ -55,6 +55,8 @@ func fileKind(b, name string) string {
 			return "manifest"
 		case name == "KEYREGISTRY":
 			return "key registry"
+		case name == "polykv-badger-tables":
+			return "clean-close record"
 		}
 	case "pebble":
 		switch {

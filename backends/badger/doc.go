@@ -160,7 +160,11 @@
 //     on the 2-core test machine; see BenchmarkVerification);
 //   - implements kv.Verifier with the same check, for DB.Verify and polykv
 //     verify;
-//   - maps Badger's corruption messages to kv.ErrCorrupt (errors.go).
+//   - maps Badger's corruption messages to kv.ErrCorrupt (errors.go);
+//   - records the tables at a clean close and, at the next Open, checks
+//     the MANIFEST against that record before Badger may delete anything
+//     (tables.go): Badger reads a damaged last MANIFEST record as a write
+//     a crash cut short, and would delete the tables it listed.
 //
 // What remains: a table damaged while the store is open (after its check at
 // Open) still ends an iteration early without an error; only DB.Verify (or

@@ -97,6 +97,9 @@ func (Driver) Open(ctx context.Context, dir string, cfg *kv.Config) (kv.Engine, 
 				kv.ErrNeedsRecovery, dir, name)
 		}
 	}
+	if err := checkCleanClose(dir, s.opts, !c.ReadOnly); err != nil {
+		return nil, err
+	}
 	db, err := badger.Open(s.opts)
 	if err != nil {
 		if c.ReadOnly && strings.Contains(err.Error(), "Log truncate required") {

@@ -77,6 +77,7 @@ var corruptMessages = []string{
 	"invalid checksum length",          // a table block's trailer
 	"failed to decode compressed data", // a table block that no longer decompresses
 	"Manifest file might be corrupted", // a manifest record longer than the file
+	"manifest has bad magic",           // the first bytes of the manifest
 	"Encryption key mismatch",          // the key registry (polykv never encrypts)
 	"Invalid datakey id",               // a value-log header (polykv never encrypts)
 }
