@@ -172,10 +172,12 @@
 // is false): a value whose bytes change on disk reads back changed, without
 // an error. A page whose structure no longer makes sense makes bbolt panic;
 // the panic is recovered and the call returns an error matching
-// kv.ErrCorrupt. A damaged meta page is replaced by the other one, silently:
-// the store opens in the state one commit older. Verify (kv.Verifier: DB.Verify,
+// kv.ErrCorrupt. bbolt replaces a damaged newer meta page with the older
+// one, silently (the state one commit older): on a store closed cleanly,
+// Open detects it (cleanclose.go: Close records the last transaction, Open
+// checks it) and fails with kv.ErrCorrupt. Verify (kv.Verifier: DB.Verify,
 // polykv verify) runs bbolt's page consistency check and checks both meta
-// pages' checksums, so that these are at least found on demand.
+// pages' checksums.
 //
 // # Caveats
 //

@@ -92,6 +92,9 @@ func (Driver) Open(ctx context.Context, dir string, cfg *kv.Config) (kv.Engine, 
 			return nil, wrapErr("open", path, err)
 		}
 	}
+	if err := checkTxidRecord(dir, path, !cfg.ReadOnly); err != nil {
+		return nil, err
+	}
 	db, err := openFile(path, bo, !o.initialMmapSizeSet, cfg)
 	if err != nil {
 		return nil, err

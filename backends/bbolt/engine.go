@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"sync"
 
@@ -352,9 +353,21 @@ func (e *engine) Close() (err error) {
 		errs = append(errs, fmt.Errorf("kv: bbolt: close %s: %d iterator(s) or snapshot(s) still open (rolled back now)", e.path, len(left)))
 	}
 	e.res.close()
+	txid := -1 // for the clean-close record (cleanclose.go)
+	if e.broken == nil && !e.readOnly && len(errs) == 0 {
+		if id, err := lastTxid(e.db); err == nil {
+			txid = id
+		}
+	}
 	// After a failed Compact the file is already closed: bbolt's Close of
 	// a closed DB does nothing.
-	errs = append(errs, wrapErr("close", e.path, e.db.Close()))
+	if err := e.db.Close(); err != nil {
+		errs = append(errs, wrapErr("close", e.path, err))
+	} else if txid >= 0 {
+		if err := writeTxidRecord(filepath.Dir(e.path), txid); err != nil {
+			errs = append(errs, fmt.Errorf("kv: bbolt: close %s: record the last transaction: %w", e.path, err))
+		}
+	}
 	return errors.Join(errs...)
 }
 

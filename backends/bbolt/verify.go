@@ -33,7 +33,7 @@ func (e *engine) Verify(ctx context.Context) (err error) {
 	defer e.mu.RUnlock()
 	defer recoverTo(&err, "verify", e.path)
 	var errs []error
-	if err := checkMetaPages(e.path, db.Info().PageSize); err != nil {
+	if err := checkMetaPages(e.path); err != nil {
 		errs = append(errs, err)
 	}
 	err = db.View(func(tx *bolt.Tx) error {
@@ -64,39 +64,70 @@ func (e *engine) VerifyName() string {
 	return "bbolt: page consistency (Tx.Check) and meta page checksums"
 }
 
-// checkMetaPages reads the two meta pages at the start of the bbolt file
-// at path and checks their checksums, as bbolt's meta.validate does: the
-// FNV-64a of the meta fields before the checksum. A page is 16 bytes of
-// header (id, flags, count, overflow), then the meta: magic, version, page
-// size, flags (4 bytes each), the root bucket (root page, sequence), the
-// freelist page, the high-water page, the transaction id and the checksum
-// (8 bytes each).
-func checkMetaPages(path string, pageSize int) error {
-	const (
-		pageHeader  = 16
-		checksumOff = 4*4 + 16 + 8*3
-		magic       = 0xED0CDAED
-	)
-	f, err := os.Open(path)
+// checkMetaPages checks the two meta pages of the bbolt file at path.
+func checkMetaPages(path string) error {
+	metas, err := readMetas(path)
 	if err != nil {
 		return fmt.Errorf("kv: bbolt: verify %s: %w", path, err)
 	}
-	defer f.Close()
 	var errs []error
-	for i := range 2 {
+	for i, m := range metas {
+		if m.err != nil {
+			errs = append(errs, fmt.Errorf("kv: bbolt: verify %s: %w: meta page %d %v", path, kv.ErrCorrupt, i, m.err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// meta is what readMetas found in one meta page.
+type meta struct {
+	txid uint64
+	err  error // why the page is not valid, or nil
+}
+
+// readMetas reads the two meta pages at the start of the bbolt file at
+// path and checks them as bbolt's meta.validate does: the magic number, and
+// the FNV-64a of the meta fields before the checksum. A page is 16 bytes
+// of header (id, flags, count, overflow), then the meta: magic, version,
+// page size, flags (4 bytes each), the root bucket (root page, sequence),
+// the freelist page, the high-water page, the transaction id and the
+// checksum (8 bytes each). The second page starts at the page size the
+// first one names (the system's page size when the first is damaged, as
+// bbolt does).
+func readMetas(path string) ([2]meta, error) {
+	const (
+		pageHeader  = 16
+		pageSizeOff = 8
+		txidOff     = 4*4 + 16 + 8*2
+		checksumOff = txidOff + 8
+		magic       = 0xED0CDAED
+	)
+	var metas [2]meta
+	f, err := os.Open(path)
+	if err != nil {
+		return metas, err
+	}
+	defer f.Close()
+	pageSize := os.Getpagesize()
+	for i := range metas {
 		buf := make([]byte, pageHeader+checksumOff+8)
 		if _, err := f.ReadAt(buf, int64(i*pageSize)); err != nil {
-			return fmt.Errorf("kv: bbolt: verify %s: read meta page %d: %w", path, i, err)
+			return metas, fmt.Errorf("read meta page %d: %w", i, err)
 		}
 		m := buf[pageHeader:]
 		h := fnv.New64a()
 		h.Write(m[:checksumOff])
 		switch {
 		case binary.LittleEndian.Uint32(m) != magic:
-			errs = append(errs, fmt.Errorf("kv: bbolt: verify %s: %w: meta page %d has no bbolt magic number", path, kv.ErrCorrupt, i))
+			metas[i].err = errors.New("has no bbolt magic number")
 		case binary.LittleEndian.Uint64(m[checksumOff:]) != h.Sum64():
-			errs = append(errs, fmt.Errorf("kv: bbolt: verify %s: %w: meta page %d fails its checksum (bbolt reads the other one, which may be one commit older)", path, kv.ErrCorrupt, i))
+			metas[i].err = errors.New("fails its checksum (bbolt reads the other one, which may be one commit older)")
+		default:
+			metas[i].txid = binary.LittleEndian.Uint64(m[txidOff:])
+			if i == 0 {
+				pageSize = int(binary.LittleEndian.Uint32(m[pageSizeOff:]))
+			}
 		}
 	}
-	return errors.Join(errs...)
+	return metas, nil
 }
