@@ -166,9 +166,16 @@
 //     (tables.go): Badger reads a damaged last MANIFEST record as a write
 //     a crash cut short, and would delete the tables it listed.
 //
-// What remains: a table damaged while the store is open (after its check at
-// Open) still ends an iteration early without an error; only DB.Verify (or
-// the next Open) sees it. Badger's own OnTableRead modes, which verify each
+//   - when a forward iteration runs out of keys before its upper bound,
+//     checks that no table holds a key the snapshot sees past the last key
+//     visited (iter.go, checkTail): a damaged block that cuts an iteration
+//     short at the end of a table is kv.ErrCorrupt, even when the damage
+//     happened while the store was open.
+//
+// What remains: a damaged block in the middle of a table, when another
+// table of the same level carries the iteration on, or in a reverse
+// iteration, while the store is open (after its check at Open), still
+// leaves a gap without an error; DB.Verify (or the next Open) sees it. Badger's own OnTableRead modes, which verify each
 // table as Badger opens it, are not offered: Badger 4.9 then dereferences a
 // nil block in one of its goroutines when a check fails, ending the
 // process. A damaged memtable log is read, as after a crash, up to its first
