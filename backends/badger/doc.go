@@ -164,8 +164,7 @@
 //   - records the tables at a clean close and, at the next Open, checks
 //     the MANIFEST against that record before Badger may delete anything
 //     (tables.go): Badger reads a damaged last MANIFEST record as a write
-//     a crash cut short, and would delete the tables it listed.
-//
+//     a crash cut short, and would delete the tables it listed;
 //   - when a forward iteration runs out of keys before its upper bound,
 //     checks that no table holds a key the snapshot sees past the last key
 //     visited (iter.go, checkTail): a damaged block that cuts an iteration
@@ -175,10 +174,10 @@
 // What remains: a damaged block in the middle of a table, when another
 // table of the same level carries the iteration on, or in a reverse
 // iteration, while the store is open (after its check at Open), still
-// leaves a gap without an error; DB.Verify (or the next Open) sees it. Badger's own OnTableRead modes, which verify each
-// table as Badger opens it, are not offered: Badger 4.9 then dereferences a
-// nil block in one of its goroutines when a check fails, ending the
-// process. A damaged memtable log is read, as after a crash, up to its first
+// leaves a gap without an error; DB.Verify (or the next Open) sees it.
+// Badger's own OnTableRead modes, which verify each table as Badger opens
+// it, are not offered: Badger 4.9 then dereferences a nil block in one of
+// its goroutines when a check fails, ending the process. A damaged memtable log is read, as after a crash, up to its first
 // damaged entry: the entries after it are dropped without an error. The
 // value log (values of value_threshold bytes or more) is checked only with
 // verify_value_checksum.
