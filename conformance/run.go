@@ -78,6 +78,7 @@ func kvGroups() []group {
 		{"Lifecycle", lifecycleRules()},
 		{"Persistence", persistenceRules()},
 		{"Backup", backupRules()},
+		{"Verify", verifyRules()},
 		{"Model", modelRules()},
 	}
 }

@@ -119,7 +119,14 @@ func (db *DB) errClosed() error {
 	return fmt.Errorf("%w (%s)", ErrClosed, db.info.Backend)
 }
 
+// checkWrite refuses a write to a closed or read-only store. The closed
+// state comes first, and before any shortcut of a write that has nothing
+// to do (an empty batch, an empty range): every method of a closed store
+// returns ErrClosed.
 func (db *DB) checkWrite() error {
+	if db.closed.Load() {
+		return db.errClosed()
+	}
 	if db.info.ReadOnly {
 		return ErrReadOnly
 	}

@@ -125,6 +125,7 @@ type Iter interface {
 //	Compacter        reclaim space                   fallback: nothing to do
 //	Stater           engine statistics               fallback: empty figures
 //	BackupWriter     native backup stream            fallback: Dump's format (dump.go)
+//	Verifier         whole-store damage check        fallback: the full scan alone (verify.go)
 //	Transactor       optimistic read-write txns      fallback: kv's writer lock (one writer per process)
 //	LimitDeclarer    smaller transaction/size limits fallback: DefaultLimits (the package constants)
 //

@@ -131,4 +131,16 @@ type Guarantees struct {
 	// all of them (the engine's optimistic transactions, Transactor).
 	// When false, a second open of the store fails with ErrLocked.
 	Shared bool
+	// DetectsValueDamage: the engine keeps checksums of the stored bytes,
+	// so that data damaged while the store was closed (a disk that flips
+	// bits, a file overwritten in the middle) makes Open, or the read or
+	// iteration that meets it, fail with an error (ErrCorrupt where the
+	// engine says what it is), and is never read back as a silently
+	// different value or a silently shorter iteration. (Badger checks its
+	// tables whole at Open: a table damaged while the store is open can
+	// still end an iteration early without an error; DB.Verify finds it.)
+	// When false (bbolt), damage the engine's structure checks miss is read
+	// back as it is: a value with changed bytes, without an error.
+	// DB.Verify checks whatever the engine can.
+	DetectsValueDamage bool
 }

@@ -44,7 +44,7 @@ var (
 // kill fails with kv.ErrNeedsRecovery: Badger must truncate the memtable
 // log the killed process left, which only a read-write open does.
 func (Driver) Guarantees() kv.Guarantees {
-	return kv.Guarantees{Persistent: true, NoSyncKeepsAckedOnKill: true, AtomicDeleteRange: false, ReadOnlyOpenAfterKill: false}
+	return kv.Guarantees{Persistent: true, NoSyncKeepsAckedOnKill: true, AtomicDeleteRange: false, ReadOnlyOpenAfterKill: false, DetectsValueDamage: true}
 }
 
 // ValidateConfig checks cfg.Options and the memory budget without touching
@@ -97,6 +97,9 @@ func (Driver) Open(ctx context.Context, dir string, cfg *kv.Config) (kv.Engine, 
 				kv.ErrNeedsRecovery, dir, name)
 		}
 	}
+	if err := checkCleanClose(dir, s.opts, !c.ReadOnly); err != nil {
+		return nil, err
+	}
 	db, err := badger.Open(s.opts)
 	if err != nil {
 		if c.ReadOnly && strings.Contains(err.Error(), "Log truncate required") {
@@ -110,6 +113,12 @@ func (Driver) Open(ctx context.Context, dir string, cfg *kv.Config) (kv.Engine, 
 		sync:     c.Durability == kv.Sync,
 		readOnly: s.opts.ReadOnly,
 		prefetch: s.prefetchSize,
+	}
+	if s.verifyOnOpen {
+		if err := e.Verify(ctx); err != nil {
+			db.Close()
+			return nil, err
+		}
 	}
 	if e.sync && !e.readOnly {
 		e.gs = newGroupSync(e)

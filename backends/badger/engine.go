@@ -229,6 +229,11 @@ func (e *engine) Close() error {
 	if err := e.db.Close(); err != nil {
 		return wrapErr("close", e.dir, err)
 	}
+	if !e.readOnly {
+		if err := writeTablesRecord(e.dir); err != nil {
+			return fmt.Errorf("kv: badger: close %s: record tables: %w", e.dir, err)
+		}
+	}
 	return nil
 }
 

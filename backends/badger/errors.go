@@ -3,6 +3,7 @@ package badger
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	badger "github.com/dgraph-io/badger/v4"
 
@@ -18,6 +19,8 @@ import (
 //	badger.ErrTxnTooBig                     kv.ErrTxnTooLarge (impossible: see checkTxnLimits)
 //	badger.ErrDiscardedTxn                  kv.ErrClosed (a snapshot used after Close)
 //	another holder of the directory lock   kv.ErrLocked
+//	a failed checksum or an undecodable    kv.ErrCorrupt (see corrupt)
+//	table block, manifest or key registry
 //
 // Other errors are wrapped as they are, with the operation and the path:
 // "kv: badger: <op> <path>: <badger's message>".
@@ -30,6 +33,8 @@ func translate(err error) error {
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, kv.ErrCorrupt):
+		return err
 	case errors.Is(err, badger.ErrKeyNotFound):
 		return kv.ErrNotFound
 	case errors.Is(err, badger.ErrConflict):
@@ -50,7 +55,7 @@ func wrapErr(op, dir string, err error) error {
 	if err == nil {
 		return nil
 	}
-	t := translate(err)
+	t := translate(corrupt(err))
 	if t == err {
 		return fmt.Errorf("kv: badger: %s %s: %w", op, dir, err)
 	}
@@ -60,4 +65,35 @@ func wrapErr(op, dir string, err error) error {
 // errClosed is returned by every call on a closed engine or snapshot.
 func errClosed(op, dir string) error {
 	return fmt.Errorf("kv: badger: %s %s: %w", op, dir, kv.ErrClosed)
+}
+
+// corruptMessages are Badger's fixed messages for damaged files. Badger
+// flattens the errors it wraps into strings (y.Wrap outside its debug
+// mode), so y.ErrChecksumMismatch cannot be matched with errors.Is once
+// wrapped: these messages are all that is left to recognize damage by.
+var corruptMessages = []string{
+	"checksum mismatch",                // y.ErrChecksumMismatch: a table block, the manifest, a log entry
+	"checksum validation failed",       // Table.VerifyChecksum
+	"invalid checksum length",          // a table block's trailer
+	"failed to decode compressed data", // a table block that no longer decompresses
+	"Manifest file might be corrupted", // a manifest record longer than the file
+	"manifest has bad magic",           // the first bytes of the manifest
+	"Encryption key mismatch",          // the key registry (polykv never encrypts)
+	"Invalid datakey id",               // a value-log header (polykv never encrypts)
+}
+
+// corrupt returns err marked with kv.ErrCorrupt when it is Badger's report
+// of damaged data, keeping Badger's message; other errors are returned as
+// they are.
+func corrupt(err error) error {
+	if err == nil || errors.Is(err, kv.ErrCorrupt) {
+		return err
+	}
+	msg := err.Error()
+	for _, m := range corruptMessages {
+		if strings.Contains(msg, m) {
+			return fmt.Errorf("%w: %w", kv.ErrCorrupt, err)
+		}
+	}
+	return err
 }

@@ -3,6 +3,7 @@ package badger
 import (
 	"bytes"
 	"errors"
+	"fmt"
 
 	badger "github.com/dgraph-io/badger/v4"
 
@@ -37,6 +38,7 @@ type iter struct {
 	item          *badger.Item
 	key           []byte // user key of item; aliases item.Key() unless escaped
 	keyBuf        []byte
+	last          []byte // forward: the stored form of the last key visited (for checkTail)
 	err           error
 }
 
@@ -164,10 +166,15 @@ func (it *iter) Next() bool {
 				continue // Seek landed on the exclusive upper bound
 			}
 			if it.lower != nil && bytes.Compare(k, it.lower) < 0 {
-				break
+				it.finish()
+				return false
 			}
-		} else if it.upper != nil && bytes.Compare(k, it.upper) >= 0 {
-			break
+		} else {
+			if it.upper != nil && bytes.Compare(k, it.upper) >= 0 {
+				it.finish()
+				return false
+			}
+			it.last = append(it.last[:0], k...)
 		}
 		if needsEscape(k) {
 			uk, ok := appendUserKey(it.keyBuf[:0], k)
@@ -180,8 +187,51 @@ func (it *iter) Next() bool {
 		it.item, it.key = item, k
 		return true
 	}
+	if !it.reverse {
+		it.err = it.checkTail()
+	}
 	it.finish()
 	return false
+}
+
+// checkTail is called when a forward iteration runs out of keys before its
+// upper bound. Badger's iterator also runs out, without an error, when a
+// table block cannot be read (its table iterator keeps the error, and the
+// merge goes on without that table): a table whose largest key lies after
+// the last key visited and before the upper bound should then have shown
+// it. If that key is visible in the iteration's snapshot (a deleted key,
+// or one written after the snapshot, is not), the iteration was cut short:
+// kv.ErrCorrupt. It costs one pass over Badger's table list and at most
+// one Get per table that ends past the last key, only at the natural end
+// of a forward iteration. It sees a cut at the end of a table, not a gap
+// in the middle of one that the next table of the level covers; Open's
+// verification (verify_on_open) and DB.Verify see both.
+func (it *iter) checkTail() error {
+	for _, t := range it.e.db.Tables() {
+		if len(t.Right) <= 8 {
+			continue
+		}
+		k := t.Right[:len(t.Right)-8] // Badger appends an 8-byte version
+		if (it.started && len(it.last) > 0 && bytes.Compare(k, it.last) <= 0) ||
+			(it.lower != nil && bytes.Compare(k, it.lower) < 0) ||
+			(it.upper != nil && bytes.Compare(k, it.upper) >= 0) {
+			continue
+		}
+		if needsEscape(k) {
+			if _, ok := appendUserKey(nil, k); !ok {
+				continue // one of Badger's own keys
+			}
+		}
+		_, err := it.txn.Get(k)
+		switch {
+		case err == nil:
+			return fmt.Errorf("kv: badger: iterate %s: %w: the iteration ended after %q, but table %06d.sst holds %q, which the snapshot sees: a block of it could not be read",
+				it.e.dir, kv.ErrCorrupt, it.last, t.ID, k)
+		case !errors.Is(err, badger.ErrKeyNotFound):
+			return wrapErr("iterate", it.e.dir, err)
+		}
+	}
+	return nil
 }
 
 func (it *iter) finish() {

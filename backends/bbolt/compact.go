@@ -46,7 +46,7 @@ func (e *engine) Compact(ctx context.Context) (err error) {
 			return err
 		}
 		e.mu.Lock()
-		if e.readers.Load() == 0 {
+		if e.readers.count() == 0 {
 			break
 		}
 		e.mu.Unlock()

@@ -166,6 +166,19 @@
 // Config.ReadOnly opens the file read-only with a shared lock, so several
 // read-only stores may share it.
 //
+// # Damaged data
+//
+// bbolt keeps no checksum of its data pages (Guarantees.DetectsValueDamage
+// is false): a value whose bytes change on disk reads back changed, without
+// an error. A page whose structure no longer makes sense makes bbolt panic;
+// the panic is recovered and the call returns an error matching
+// kv.ErrCorrupt. bbolt replaces a damaged newer meta page with the older
+// one, silently (the state one commit older): on a store closed cleanly,
+// Open detects it (cleanclose.go: Close records the last transaction, Open
+// checks it) and fails with kv.ErrCorrupt. Verify (kv.Verifier: DB.Verify,
+// polykv verify) runs bbolt's page consistency check and checks both meta
+// pages' checksums.
+//
 // # Caveats
 //
 //   - bbolt also locks its file (flock). polykv's directory lock is taken

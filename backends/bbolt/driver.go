@@ -41,7 +41,7 @@ var (
 // DeletePrefix run in one bbolt transaction and are atomic; a read-only
 // open after a kill reads the last committed meta page, as any open does.
 func (Driver) Guarantees() kv.Guarantees {
-	return kv.Guarantees{Persistent: true, NoSyncKeepsAckedOnKill: true, AtomicDeleteRange: true, ReadOnlyOpenAfterKill: true}
+	return kv.Guarantees{Persistent: true, NoSyncKeepsAckedOnKill: true, AtomicDeleteRange: true, ReadOnlyOpenAfterKill: true, DetectsValueDamage: false}
 }
 
 // Open opens (or creates) the bbolt store in a directory: cfg.Path is the
@@ -91,6 +91,9 @@ func (Driver) Open(ctx context.Context, dir string, cfg *kv.Config) (kv.Engine, 
 		if err := os.Remove(path + compactSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, wrapErr("open", path, err)
 		}
+	}
+	if err := checkTxidRecord(dir, path, !cfg.ReadOnly); err != nil {
+		return nil, err
 	}
 	db, err := openFile(path, bo, !o.initialMmapSizeSet, cfg)
 	if err != nil {

@@ -3,9 +3,11 @@ package bbolt
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
 	"slices"
 	"sync"
-	"sync/atomic"
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
@@ -27,7 +29,7 @@ type engine struct {
 	mu      sync.RWMutex
 	db      *bolt.DB
 	broken  error // set when Compact could not reopen the file
-	readers atomic.Int64
+	readers readerSet
 
 	order []int32 // Apply's scratch: the batch's writes in key order
 
@@ -148,7 +150,7 @@ func (e *engine) beginRead(op string) (tx *bolt.Tx, err error) {
 	if err != nil {
 		return nil, wrapErr(op, e.path, err)
 	}
-	e.readers.Add(1)
+	e.readers.add(tx)
 	return tx, nil
 }
 
@@ -168,7 +170,7 @@ func (e *engine) NewSnapshot() (s kv.Snapshot, err error) {
 		return nil, wrapErr("snapshot", e.path, err)
 	}
 	snap := &snapshot{tx: tx, b: tx.Bucket(bucketName), path: e.path, readers: &e.readers, res: e.res}
-	e.readers.Add(1)
+	e.readers.add(tx)
 	return snap, nil
 }
 
@@ -341,10 +343,32 @@ func (e *engine) Close() (err error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	defer recoverTo(&err, "close", e.path)
+	var errs []error
+	if left := e.readers.drain(); len(left) > 0 {
+		// Only an Engine used directly can get here: kv.DB closes its
+		// readers before it closes the engine.
+		for _, tx := range left {
+			tx.Rollback()
+		}
+		errs = append(errs, fmt.Errorf("kv: bbolt: close %s: %d iterator(s) or snapshot(s) still open (rolled back now)", e.path, len(left)))
+	}
 	e.res.close()
+	txid := -1 // for the clean-close record (cleanclose.go)
+	if e.broken == nil && !e.readOnly && len(errs) == 0 {
+		if id, err := lastTxid(e.db); err == nil {
+			txid = id
+		}
+	}
 	// After a failed Compact the file is already closed: bbolt's Close of
 	// a closed DB does nothing.
-	return wrapErr("close", e.path, e.db.Close())
+	if err := e.db.Close(); err != nil {
+		errs = append(errs, wrapErr("close", e.path, err))
+	} else if txid >= 0 {
+		if err := writeTxidRecord(filepath.Dir(e.path), txid); err != nil {
+			errs = append(errs, fmt.Errorf("kv: bbolt: close %s: record the last transaction: %w", e.path, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // snapshot is a kv.Snapshot over one bbolt read transaction.
@@ -353,7 +377,7 @@ type snapshot struct {
 	b       *bolt.Bucket
 	path    string
 	done    bool
-	readers *atomic.Int64 // the engine's count of open readers
+	readers *readerSet // the engine's open readers
 	res     *resident
 }
 
@@ -396,7 +420,9 @@ func (s *snapshot) Close() (err error) {
 		return nil
 	}
 	s.done = true
-	defer s.readers.Add(-1)
+	if !s.readers.remove(s.tx) {
+		return nil // the engine's Close rolled it back
+	}
 	defer recoverTo(&err, "close snapshot of", s.path)
 	return wrapErr("close snapshot of", s.path, s.tx.Rollback())
 }

@@ -62,6 +62,9 @@ func recoverTo(errp *error, op, path string) {
 	}
 }
 
+// panicErr is the error for a panic of bbolt: kv.ErrCorrupt, since bbolt
+// panics on the pages it cannot make sense of ("page expected to be N, but
+// self identifies as M", an invalid page type).
 func panicErr(op, path string, r any) error {
-	return fmt.Errorf("kv: bbolt: %s %s: bbolt panicked (damaged file?): %v", op, path, r)
+	return fmt.Errorf("kv: bbolt: %s %s: %w: bbolt panicked (damaged file?): %v", op, path, kv.ErrCorrupt, r)
 }

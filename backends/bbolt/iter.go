@@ -2,7 +2,6 @@ package bbolt
 
 import (
 	"bytes"
-	"sync/atomic"
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
@@ -18,11 +17,11 @@ import (
 // transaction is open; Key hands that memory out (kv.DB copies it before a
 // user sees it), Value appends a copy.
 type iter struct {
-	tx      *bolt.Tx      // rolled back by Close when readers is set
-	readers *atomic.Int64 // the engine's count of open readers; nil in a snapshot
-	res     *resident     // noted every iterStepsPerNote steps and at Close
-	steps   int           // steps since the last note
-	c       *bolt.Cursor  // nil: the bucket does not exist, nothing to visit
+	tx      *bolt.Tx     // rolled back by Close when readers is set
+	readers *readerSet   // the engine's open readers; nil in a snapshot
+	res     *resident    // noted every iterStepsPerNote steps and at Close
+	steps   int          // steps since the last note
+	c       *bolt.Cursor // nil: the bucket does not exist, nothing to visit
 	lower   []byte
 	upper   []byte
 	reverse bool
@@ -211,7 +210,9 @@ func (it *iter) Close() (err error) {
 	}
 	tx := it.tx
 	it.tx = nil
-	defer it.readers.Add(-1)
+	if !it.readers.remove(tx) {
+		return nil // the engine's Close rolled it back
+	}
 	defer recoverTo(&err, "close iterator of", it.path)
 	if it.res != nil {
 		it.res.note(tx, 1) // the iteration may have read many pages

@@ -112,6 +112,21 @@
 // (flushes, compactions) are at debug level, write stalls and slow disks at
 // warn, background errors and detected corruption at error.
 //
+// # Damaged data
+//
+// Pebble checks a checksum on every block it reads: a read or an iteration
+// that meets a damaged block fails with an error matching kv.ErrCorrupt
+// (errors.go), naming the file and the block. Pebble reads a damaged last
+// record of the MANIFEST as a write cut short by a crash and would open the
+// state before it, deleting the tables that record added: on a store closed
+// cleanly, Open detects this (tables.go: Close records the tables the
+// MANIFEST lists; the next Open checks them, read-only, before Pebble may
+// delete anything) and fails with kv.ErrCorrupt. After a crash there is no
+// record and no such check. In a write-ahead log, Pebble reads past a
+// damaged record: when intact records follow, Open fails with kv.ErrCorrupt;
+// a damaged last record is read as a write cut short by a crash and dropped
+// without an error (that commit is lost).
+//
 // # Caveats
 //
 //   - Pebble reports unrecoverable failures (a failed WAL or MANIFEST

@@ -35,7 +35,7 @@ var (
 //   - ReadOnlyOpenAfterKill: yes. A read-only open replays the WAL into
 //     memory without writing anything.
 func (Driver) Guarantees() kv.Guarantees {
-	return kv.Guarantees{Persistent: true, NoSyncKeepsAckedOnKill: false, AtomicDeleteRange: true, ReadOnlyOpenAfterKill: true}
+	return kv.Guarantees{Persistent: true, NoSyncKeepsAckedOnKill: false, AtomicDeleteRange: true, ReadOnlyOpenAfterKill: true, DetectsValueDamage: true}
 }
 
 // Open opens (creating it if needed) the Pebble store in dir, which kv has

@@ -115,8 +115,21 @@ func openEngine(dir string, cfg *kv.Config) (*engine, error) {
 	// memory inside it (Cache.Reserve), so blocks get what memtables leave.
 	cache := pebble.NewCache(budget)
 	opts.Cache = cache
+	defer cache.Unref() // the DB holds its own reference
+	recorded, haveRecord, err := readTablesRecord(fs, dir)
+	if err == nil && haveRecord && !cfg.ReadOnly {
+		err = checkClosedCleanly(dir, opts, recorded, fs)
+	}
+	if err != nil {
+		lock.Close()
+		return nil, translate("open", dir, err)
+	}
 	db, err := openPebble(dir, opts)
-	cache.Unref() // the DB holds its own reference
+	if err == nil && haveRecord && cfg.ReadOnly {
+		if err = checkTables(db, dir, recorded); err != nil {
+			db.Close()
+		}
+	}
 	if err != nil {
 		lock.Close()
 		return nil, err
@@ -125,6 +138,27 @@ func openEngine(dir string, cfg *kv.Config) (*engine, error) {
 	e.lock = lock
 	e.fs = fs
 	return e, nil
+}
+
+// checkClosedCleanly opens the store read-only (Pebble deletes nothing
+// then) and checks that its MANIFEST still lists the tables recorded at the
+// last clean close; then it removes the record, before the read-write open
+// (see tables.go).
+func checkClosedCleanly(dir string, opts *pebble.Options, recorded []uint64, fs vfs.FS) error {
+	ro := *opts
+	ro.ReadOnly = true
+	db, err := openPebble(dir, &ro)
+	if err != nil {
+		return err
+	}
+	err = checkTables(db, dir, recorded)
+	if cerr := db.Close(); err == nil && cerr != nil {
+		err = translate("open", dir, cerr)
+	}
+	if err != nil {
+		return err
+	}
+	return removeTablesRecord(fs, dir)
 }
 
 // openPebble is pebble.Open with a Fatalf during recovery turned into an
@@ -475,12 +509,19 @@ func (e *engine) Close() error {
 			flushed = true
 		}
 	}
+
 	if err := e.db.Close(); err != nil {
 		errs = append(errs, translate("close", e.path, err))
 	} else if flushed {
 		// Still under the directory lock: no one else has the store open.
 		if err := trimWALs(e.fs, e.path); err != nil {
 			errs = append(errs, fmt.Errorf("kv: pebble: close %s: %w", e.path, err))
+		} else if tables, err := tablesOnDisk(e.fs, e.path); err != nil {
+			errs = append(errs, fmt.Errorf("kv: pebble: close %s: list tables: %w", e.path, err))
+		} else {
+			if err := writeTablesRecord(e.fs, e.path, tables); err != nil {
+				errs = append(errs, fmt.Errorf("kv: pebble: close %s: record tables: %w", e.path, err))
+			}
 		}
 	}
 	if err := e.lock.Close(); err != nil {

@@ -18,7 +18,11 @@ import (
 //   - on open: a held Pebble LOCK file becomes kv.ErrLocked, a read-only open
 //     of a directory Pebble never initialised becomes kv.ErrNotAStore;
 //   - on a fatal engine failure (see FatalError): every later write returns
-//     the FatalError.
+//     the FatalError;
+//   - on any read, iteration or open that meets damaged data (a block, a
+//     MANIFEST or WAL record that fails its checksum or does not decode:
+//     pebble.IsCorruptionError) the error matches kv.ErrCorrupt, with
+//     Pebble's message naming the file and block.
 //
 // Everything else is wrapped as "kv: pebble: <op> <path>: <pebble's error>".
 
@@ -62,6 +66,10 @@ func translate(op, path string, err error) error {
 		return fmt.Errorf("kv: pebble: %s %s: %w", op, path, kv.ErrReadOnly)
 	case errors.Is(err, pebble.ErrDBDoesNotExist):
 		return fmt.Errorf("%w: pebble: %s %s: no pebble database in the directory (%v)", kv.ErrNotAStore, op, path, err)
+	case errors.Is(err, kv.ErrCorrupt):
+		return err
+	case pebble.IsCorruptionError(err):
+		return fmt.Errorf("kv: pebble: %s %s: %w: %w", op, path, kv.ErrCorrupt, err)
 	}
 	var fe *FatalError
 	if errors.As(err, &fe) {

@@ -77,7 +77,7 @@ func TestGuaranteesAndInfo(t *testing.T) {
 	info := db.Info()
 	require.Equal(t, "pebble", info.Backend)
 	require.Equal(t, cfg.Path, info.Path)
-	require.Equal(t, kv.Guarantees{Persistent: true, NoSyncKeepsAckedOnKill: false, AtomicDeleteRange: true, ReadOnlyOpenAfterKill: true}, info.Guarantees)
+	require.Equal(t, kv.Guarantees{Persistent: true, NoSyncKeepsAckedOnKill: false, AtomicDeleteRange: true, ReadOnlyOpenAfterKill: true, DetectsValueDamage: true}, info.Guarantees)
 	require.Contains(t, kv.Backends(), "pebble")
 }
 

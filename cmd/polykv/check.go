@@ -17,6 +17,10 @@ a full scan of the node keys. It reads one consistent snapshot; the store is
 opened read-only. Exit code 0: consistent; 1: problems found (listed) or the
 check could not run.
 
+check checks nodestore's bookkeeping (nodes, index, counters), not the
+stored bytes: run polykv verify for that. A value damaged on disk that still
+decodes, or a node lost with its index entry and counter, passes check.
+
 With --counts, it also prints the counters (queue, level, traversal/copy
 status, count).
 `
@@ -81,6 +85,7 @@ func runCheck(ctx context.Context, s stdio, args []string) error {
 	}
 	if !*asJSON {
 		fmt.Fprintln(s.out, "ok: nodes, index and counters are consistent")
+		fmt.Fprintln(s.out, "(checks nodestore's bookkeeping (nodes, index, counters), not the stored bytes: run polykv verify for that)")
 	}
 	return nil
 }

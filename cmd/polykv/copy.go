@@ -18,11 +18,15 @@ key order and their key counts and SHA-256 digests of every (key, value) must
 match. DST must be empty (it is created if its directory does not exist). SRC
 is opened read-only and copied from one consistent snapshot.
 
-The copy is written in atomic chunks below the transaction limit; it is not
+A new DST (its directory does not exist, or is empty) is built under a
+temporary name beside it and renamed into place only once the copy is
+verified, synced and closed: a copy that fails or is interrupted leaves no
+store under DST's name. Into an empty store created earlier, the copy is
+written in place in atomic chunks below the transaction limit and is not
 atomic as a whole: on failure DST holds a part of SRC. The exit code says so.
 `
 
-func runCopy(ctx context.Context, s stdio, args []string) error {
+func runCopy(ctx context.Context, s stdio, args []string) (err error) {
 	fs := newFlags(s, "copy", "SRC_DSN DST_DSN", copyDoc)
 	if err := parse(fs, s, args); err != nil {
 		return err
@@ -35,21 +39,49 @@ func runCopy(ctx context.Context, s stdio, args []string) error {
 		return fmt.Errorf("source: %w", err)
 	}
 	defer src.Close()
-	dst, err := openDSN(ctx, fs.Arg(1), false)
+	cfg, err := kv.ParseDSN(fs.Arg(1))
 	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	var staged *stagedStore
+	var dst *kv.DB
+	if cfg.ReadOnly {
+		dst, err = openDSN(ctx, fs.Arg(1), false) // refused at the first write
+	} else {
+		if cfg, staged, err = stageNewStore(cfg); err != nil {
+			return fmt.Errorf("destination: %w", err)
+		}
+		dst, err = kv.Open(ctx, cfg)
+	}
+	if err != nil {
+		staged.abandon()
 		return fmt.Errorf("destination: %w", err)
 	}
-	defer dst.Close()
+	defer func() {
+		dst.Close()
+		if err != nil {
+			staged.abandon()
+		}
+	}()
 	res, err := copyStore(ctx, src, dst)
 	if err != nil {
+		if staged != nil {
+			return fmt.Errorf("%w (%s was not created: the partial copy was removed)", err, fs.Arg(1))
+		}
+		return err
+	}
+	if err := src.Close(); err != nil {
+		return err
+	}
+	if err := dst.Close(); err != nil {
+		return err
+	}
+	if err := staged.commit(); err != nil {
 		return err
 	}
 	fmt.Fprintf(s.out, "copied %d keys (%d bytes) in %d chunks from %s to %s; verified: sha256 %s\n",
 		res.keys, res.bytes, res.chunks, src.Info().Backend, dst.Info().Backend, res.digest)
-	if err := src.Close(); err != nil {
-		return err
-	}
-	return dst.Close()
+	return nil
 }
 
 type copyResult struct {

@@ -39,13 +39,20 @@ Reads a polykv dump (see 'polykv dump --help') from stdin into the store,
 creating it if the directory does not exist. The store must be empty unless
 --merge is given (then dumped keys overwrite existing ones).
 
-The load is written in atomic chunks below the transaction limit; the load as
-a whole is NOT atomic: if it fails (a truncated or corrupt dump is detected by
-the trailer's count and CRC), the chunks written before the failure stay.
-Load into a fresh store and discard it on failure. The exit code says which.
+A new store (the directory does not exist, or is empty) is built under a
+temporary name beside it and renamed into place only once the whole dump is
+loaded, its trailer checked and the store synced and closed: a load that
+fails or is interrupted leaves no store under the name (the partial one is
+removed, or left as .NAME.partial-* if the process was killed).
+
+Into an existing store (--merge, or an empty store created earlier) the load
+is written in place, in atomic chunks below the transaction limit, and is
+NOT atomic as a whole: if it fails (a truncated or corrupt dump is detected by
+the trailer's count and CRC), the chunks written before the failure stay. The
+exit code and the message say which.
 `
 
-func runLoad(ctx context.Context, s stdio, args []string) error {
+func runLoad(ctx context.Context, s stdio, args []string) (err error) {
 	fs := newFlags(s, "load", "DSN < FILE", loadDoc)
 	merge := fs.Bool("merge", false, "load into a store that already has keys")
 	if err := parse(fs, s, args); err != nil {
@@ -54,7 +61,8 @@ func runLoad(ctx context.Context, s stdio, args []string) error {
 	if err := wantArgs(fs, "DSN"); err != nil {
 		return err
 	}
-	if _, err := parseDSN(fs.Arg(0)); err != nil {
+	cfg, err := parseDSN(fs.Arg(0))
+	if err != nil {
 		return err
 	}
 	// Refuse input that does not start like a dump before the store is
@@ -63,11 +71,26 @@ func runLoad(ctx context.Context, s stdio, args []string) error {
 	if head, err := in.Peek(len(kv.DumpMagic)); err != nil || string(head) != kv.DumpMagic {
 		return fmt.Errorf("%w: missing header %q (nothing was written)", kv.ErrBadDump, kv.DumpMagic)
 	}
-	db, err := openDSN(ctx, fs.Arg(0), false)
+	var staged *stagedStore
+	var db *kv.DB
+	if cfg.ReadOnly {
+		db, err = openDSN(ctx, fs.Arg(0), false) // refused below, as every write
+	} else {
+		if cfg, staged, err = stageNewStore(cfg); err != nil {
+			return err
+		}
+		db, err = kv.Open(ctx, cfg)
+	}
 	if err != nil {
+		staged.abandon()
 		return err
 	}
-	defer db.Close()
+	defer func() {
+		db.Close()
+		if err != nil {
+			staged.abandon()
+		}
+	}()
 	if !*merge {
 		empty, err := isEmpty(ctx, db)
 		if err != nil {
@@ -80,6 +103,10 @@ func runLoad(ctx context.Context, s stdio, args []string) error {
 	cw := &countingWriter{Store: db}
 	n, err := kv.Load(ctx, cw, in)
 	if err != nil {
+		if staged != nil {
+			return fmt.Errorf("%w; the load is incomplete and %s was not created (the %d keys written before the failure were removed with the partial store)",
+				err, fs.Arg(0), cw.writes)
+		}
 		if cw.writes > 0 {
 			// The chunks before the failure stay: say so, or the store
 			// looks untouched (and may hold keys of a damaged dump).
@@ -95,8 +122,14 @@ func runLoad(ctx context.Context, s stdio, args []string) error {
 	if err := db.Sync(); err != nil {
 		return err
 	}
+	if err := db.Close(); err != nil {
+		return err
+	}
+	if err := staged.commit(); err != nil {
+		return err
+	}
 	fmt.Fprintf(s.err, "polykv load: %d keys\n", n)
-	return db.Close()
+	return nil
 }
 
 // countingWriter counts the writes and batches that reach a store.

@@ -12,6 +12,7 @@
 //	polykv backup   write a consistent backup of a store to a file (restore: load)
 //	polykv copy     copy a store into another (any backends), then verify
 //	polykv check    check a nodestore's counters against a scan
+//	polykv verify   read every stored byte through the engine's checks, report damage
 //	polykv recover  recover a store a killed process left (Badger), for the read-only commands
 //
 // Stores are named by DSNs (see kv.ParseDSN): badger:///abs/dir,
@@ -66,6 +67,7 @@ func init() {
 		{name: "backup", summary: "write a consistent backup of a store to a file (restore it with load)", run: runBackup},
 		{name: "copy", summary: "copy every key of one store into another (any backends), then verify", run: runCopy},
 		{name: "check", summary: "check a nodestore's counters against a full scan", run: runCheck},
+		{name: "verify", summary: "read every key and value through the engine's checksums; report damage", run: runVerify},
 		{name: "recover", summary: "open a store a killed process left read-write once, so read-only commands can open it", run: runRecover},
 		{name: childCommand, hidden: true, run: runBenchChild},
 	}

@@ -383,6 +383,14 @@ func TestLoadFailureSaysWhatWasWritten(t *testing.T) {
 	truncated := dump.Bytes()[:dump.Len()-100]
 	for _, merge := range []bool{false, true} {
 		dst := "bbolt://" + t.TempDir() + "/dst"
+		// An empty store made earlier is loaded in place (a new one is
+		// staged: TestLoadIntoNewStoreIsAllOrNothing).
+		dcfg, _ := kv.ParseDSN(dst)
+		ddb, err := kv.Open(t.Context(), dcfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ddb.Close()
 		args := []string{"load", dst}
 		if merge {
 			args = []string{"load", "--merge", dst}
@@ -427,6 +435,64 @@ func TestBenchBackendList(t *testing.T) {
 	}
 	if n := strings.Count(out, "fill-seq-b100,memory"); n != 1 {
 		t.Errorf("--backends memory,memory: %d result rows, want 1:\n%s", n, out)
+	}
+}
+
+// TestLoadIntoNewStoreIsAllOrNothing: a load into a new store that fails
+// halfway (a truncated dump, detected at its end) leaves no store under the
+// name, not a store that opens like a complete one; a load that succeeds
+// leaves the store there and no temporary directory beside it. The same
+// for copy.
+func TestLoadIntoNewStoreIsAllOrNothing(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "src")
+	sdb, err := kv.Open(t.Context(), kv.Config{Backend: "pebble", Path: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := kv.NewBulkWriter(t.Context(), sdb)
+	for i := range 3000 {
+		if err := w.Set(fmt.Appendf(nil, "k%06d", i), bytes.Repeat([]byte{'v'}, 1000)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var dump bytes.Buffer
+	if _, err := kv.Dump(t.Context(), sdb, &dump); err != nil {
+		t.Fatal(err)
+	}
+	sdb.Close()
+	for _, b := range []string{"badger", "bbolt"} {
+		parent := t.TempDir()
+		dir := filepath.Join(parent, "new")
+		code, _, stderr := polykv(t, dump.Bytes()[:dump.Len()-100], "load", b+"://"+dir)
+		if code != 1 || !strings.Contains(stderr, "was not created") {
+			t.Errorf("%s: load of a truncated dump: exit %d: %s", b, code, stderr)
+		}
+		if entries, _ := os.ReadDir(parent); len(entries) != 0 {
+			t.Errorf("%s: a failed load into a new store left %v", b, entries)
+		}
+		code, _, stderr = polykv(t, dump.Bytes(), "load", b+"://"+dir)
+		if code != 0 {
+			t.Fatalf("%s: load: exit %d: %s", b, code, stderr)
+		}
+		if n := len(contents(t, b+"://"+dir)); n != 3000 {
+			t.Errorf("%s: loaded store has %d keys, want 3000", b, n)
+		}
+		if entries, _ := os.ReadDir(parent); len(entries) != 1 {
+			t.Errorf("%s: a load into a new store left %v beside it", b, entries)
+		}
+		copied := filepath.Join(parent, "copy")
+		if code, _, stderr := polykv(t, nil, "copy", "pebble://"+src, b+"://"+copied); code != 0 {
+			t.Fatalf("%s: copy: exit %d: %s", b, code, stderr)
+		}
+		if n := len(contents(t, b+"://"+copied)); n != 3000 {
+			t.Errorf("%s: copied store has %d keys, want 3000", b, n)
+		}
+		if entries, _ := os.ReadDir(parent); len(entries) != 2 {
+			t.Errorf("%s: a copy into a new store left %v beside it", b, entries)
+		}
 	}
 }
 

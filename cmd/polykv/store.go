@@ -5,6 +5,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 
 	"github.com/polykv/polykv/kv"
 )
@@ -63,4 +66,70 @@ func parseAndOpen(ctx context.Context, fs *flag.FlagSet, s stdio, args []string,
 		return nil, err
 	}
 	return openDSN(ctx, fs.Arg(0), readOnly)
+}
+
+// stagedStore is a new store that load or copy builds under a temporary
+// name beside its destination and renames into place only once it is
+// complete (loaded or copied, verified, synced and closed), so that a
+// failed or interrupted load or copy never leaves, under the destination's
+// name, a store that opens like a complete one.
+type stagedStore struct {
+	final, tmp string
+}
+
+// stageNewStore returns the configuration to open instead of cfg, and the
+// staging (nil when there is none): a store is staged when cfg.Path does
+// not exist yet or is an empty directory. A memory store, or a directory
+// that holds anything (an existing store: --merge, or an empty store made
+// earlier), is written in place.
+func stageNewStore(cfg kv.Config) (kv.Config, *stagedStore, error) {
+	if cfg.Backend == "memory" || cfg.Path == "" {
+		return cfg, nil, nil
+	}
+	final, err := filepath.Abs(cfg.Path)
+	if err != nil {
+		return cfg, nil, err
+	}
+	entries, err := os.ReadDir(final)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return cfg, nil, err
+	case len(entries) > 0:
+		return cfg, nil, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+		return cfg, nil, err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(final), "."+filepath.Base(final)+".partial-")
+	if err != nil {
+		return cfg, nil, err
+	}
+	staged := cfg
+	staged.Path = tmp
+	return staged, &stagedStore{final: final, tmp: tmp}, nil
+}
+
+// commit renames the complete, closed store into place (over the empty
+// directory, if there is one) and syncs the parent directory.
+func (s *stagedStore) commit() error {
+	if s == nil {
+		return nil
+	}
+	if err := os.Rename(s.tmp, s.final); err != nil {
+		return fmt.Errorf("move the complete store into place: %w (it is complete in %s)", err, s.tmp)
+	}
+	d, err := os.Open(filepath.Dir(s.final))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// abandon removes the partial store, after a failure.
+func (s *stagedStore) abandon() {
+	if s != nil {
+		os.RemoveAll(s.tmp)
+	}
 }
