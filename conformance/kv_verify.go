@@ -24,7 +24,9 @@ func verifyRules() []rule {
 			const n = 5000
 			for i := range n {
 				k, v := fmt.Appendf(nil, "verify/%05d", i), fmt.Appendf(nil, "value %d", i*i)
-				batch.Set(k, v)
+				if err := batch.Set(k, v); err != nil {
+					t.Fatal(err)
+				}
 				bytes += int64(len(k) + len(v))
 			}
 			if err := e.s.Write(e.ctx, &batch); err != nil {

@@ -20,7 +20,7 @@
 //
 // Recorded by the wrapper on each call (label op: get, set, delete,
 // iterate, view, update, write, delete_range, delete_prefix, sync,
-// compact, backup; GetAppend counts as get):
+// compact, backup, verify; GetAppend counts as get):
 //
 //	polykv_kv_ops_total{op}                   counter    calls, errors included
 //	polykv_kv_op_duration_seconds{op}         histogram  time of one call in Options.TimeEvery (default 8)

@@ -28,6 +28,7 @@ const (
 	opSync
 	opCompact
 	opBackup
+	opVerify
 	numOps
 )
 
@@ -44,6 +45,7 @@ var opNames = [numOps]string{
 	opSync:         "sync",
 	opCompact:      "compact",
 	opBackup:       "backup",
+	opVerify:       "verify",
 }
 
 // opMetrics are the label children of one op, looked up once by Wrap so
@@ -63,7 +65,7 @@ type opMetrics struct {
 
 // Store is a kv.Store that records metrics about every call and passes it
 // on to the store it wraps. It also has every method *kv.DB has beyond
-// kv.Store (GetAppend, Stats, Compact, Backup, Engine), forwarded to the
+// kv.Store (GetAppend, Stats, Compact, Backup, Verify, Engine), forwarded to the
 // wrapped store when it has them and otherwise falling back as *kv.DB
 // does for an engine without the capability; so code that discovers them
 // by type assertion finds them through the wrapper.
@@ -438,7 +440,7 @@ func (w *Store) Info() kv.Info { return w.s.Info() }
 // through the wrapper too.
 func (w *Store) Limits() kv.Limits { return kv.LimitsOf(w.s) }
 
-// stater, compacter, backuper and enginer are the capabilities of *kv.DB
+// stater, compacter, backuper, verifier and enginer are the capabilities of *kv.DB
 // beyond kv.Store that the wrapper forwards.
 type (
 	stater    interface{ Stats() (kv.Stats, error) }
@@ -447,6 +449,9 @@ type (
 	}
 	backuper interface {
 		Backup(ctx context.Context, w io.Writer) error
+	}
+	verifier interface {
+		Verify(ctx context.Context) (kv.VerifyReport, error)
 	}
 	enginer interface{ Engine() kv.Engine }
 )
@@ -485,6 +490,28 @@ func (w *Store) Backup(ctx context.Context, out io.Writer) error {
 	}
 	w.done(opBackup, t0, err)
 	return err
+}
+
+// Verify runs the wrapped store's Verify (kv.DB.Verify: the engine's own
+// check, then a full scan). A store without Verify gets the generic scan
+// alone, through the wrapper, so that its reads are recorded.
+func (w *Store) Verify(ctx context.Context) (kv.VerifyReport, error) {
+	t0 := w.start(opVerify)
+	var rep kv.VerifyReport
+	var err error
+	if v, ok := w.s.(verifier); ok {
+		rep, err = v.Verify(ctx)
+	} else {
+		err = w.s.View(ctx, func(tx kv.ReadTxn) error {
+			return tx.Iterate(kv.IterOptions{}, func(k, v []byte) error {
+				rep.Keys++
+				rep.Bytes += int64(len(k) + len(v))
+				return nil
+			})
+		})
+	}
+	w.done(opVerify, t0, err)
+	return rep, err
 }
 
 // Engine returns the wrapped store's engine, or nil when it has none.

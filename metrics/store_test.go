@@ -393,8 +393,8 @@ func TestWrapRefuses(t *testing.T) {
 			t.Errorf("Wrap with store=%s = %v", name, err)
 		}
 	}
-	if n, err := testutil.GatherAndCount(reg, "polykv_kv_op_duration_seconds"); err != nil || n != 2*12 {
-		t.Errorf("two stores gather %d duration series, %v; want 2×12", n, err)
+	if n, err := testutil.GatherAndCount(reg, "polykv_kv_op_duration_seconds"); err != nil || n != 2*13 {
+		t.Errorf("two stores gather %d duration series, %v; want 2×13 (one per op)", n, err)
 	}
 }
 

@@ -348,7 +348,7 @@ func (e *engine) Close() (err error) {
 		// Only an Engine used directly can get here: kv.DB closes its
 		// readers before it closes the engine.
 		for _, tx := range left {
-			tx.Rollback()
+			_ = tx.Rollback() // read-only: Rollback only releases it
 		}
 		errs = append(errs, fmt.Errorf("kv: bbolt: close %s: %d iterator(s) or snapshot(s) still open (rolled back now)", e.path, len(left)))
 	}

@@ -93,7 +93,7 @@ func writeTablesRecord(fs vfs.FS, dir string, nums []uint64) error {
 		err = fs.Rename(tmp, fs.PathJoin(dir, tablesFile))
 	}
 	if err != nil {
-		fs.Remove(tmp)
+		_ = fs.Remove(tmp) // best effort: err is what failed
 		return err
 	}
 	return syncDir(fs, dir)

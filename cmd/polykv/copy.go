@@ -34,15 +34,20 @@ func runCopy(ctx context.Context, s stdio, args []string) (err error) {
 	if err := wantArgs(fs, "SRC_DSN", "DST_DSN"); err != nil {
 		return err
 	}
+	// Both DSNs are checked before either store is opened: a mistake in
+	// the destination's is a usage error (exit code 2) like the source's.
+	cfg, err := parseDSN(fs.Arg(1))
+	if err != nil {
+		return fmt.Errorf("destination: %w", err)
+	}
+	if _, err := parseDSN(fs.Arg(0)); err != nil {
+		return fmt.Errorf("source: %w", err)
+	}
 	src, err := openDSN(ctx, fs.Arg(0), true)
 	if err != nil {
 		return fmt.Errorf("source: %w", err)
 	}
 	defer src.Close()
-	cfg, err := kv.ParseDSN(fs.Arg(1))
-	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
 	var staged *stagedStore
 	var dst *kv.DB
 	if cfg.ReadOnly {

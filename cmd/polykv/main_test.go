@@ -595,6 +595,18 @@ func TestRecoverAfterKill(t *testing.T) {
 	bin := polykvBinary(t)
 	dir := filepath.Join(t.TempDir(), "s")
 	dsn := "badger://" + dir
+	// The store exists (empty) before the load that is killed: load then
+	// writes in place rather than into a staged directory beside it.
+	empty, err := kv.Open(t.Context(), kv.Config{Backend: "badger", Path: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := empty.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if mem, _ := filepath.Glob(filepath.Join(dir, "*.mem")); len(mem) > 0 {
+		t.Fatalf("a closed badger store keeps %v: the wait below cannot tell when load opened it", mem)
+	}
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
