@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"html/template"
 	"net/url"
 	"strconv"
 	"strings"
@@ -45,13 +46,15 @@ type Keys struct {
 	Enc    string `json:"enc"`
 	Limit  int    `json:"limit"`
 	// PrefixHex and StartHex are the bytes searched, in hex.
-	PrefixHex string `json:"prefix_hex"`
-	StartHex  string `json:"start_hex"`
+	PrefixHex string  `json:"prefix_hex"`
+	StartHex  string  `json:"start_hex"`
 	Entries   []Entry `json:"entries"`
 	// Next is the query string of the next page ("" on the last page);
 	// NextStartHex the start key of that page, in hex.
 	Next         string `json:"next,omitempty"`
 	NextStartHex string `json:"next_start_hex,omitempty"`
+	// NextHref is the link to the next page (Next, encoded by url.Values).
+	NextHref template.URL `json:"-"`
 }
 
 // Entry is one key and its value as the key browser shows them.
@@ -146,6 +149,7 @@ func (h *Handler) keys(ctx context.Context, q url.Values) (*Keys, error) {
 		next := append(last, 0)
 		out.NextStartHex = hexString(next)
 		out.Next = url.Values{"enc": {"hex"}, "prefix": {hexString(prefix)}, "start": {out.NextStartHex}, "limit": {strconv.Itoa(limit)}}.Encode()
+		out.NextHref = template.URL("keys?" + out.Next) // #nosec: url.Values.Encode escapes every value
 	}
 	return out, nil
 }
@@ -154,16 +158,18 @@ func (h *Handler) keys(ctx context.Context, q url.Values) (*Keys, error) {
 type Logs struct {
 	// The query: levels (all when empty), time range (RFC 3339), filters,
 	// limit and the cursor the page starts after.
-	Levels   []string `json:"levels"`
-	Since    string   `json:"since,omitempty"`
-	Until    string   `json:"until,omitempty"`
-	Entity   string   `json:"entity,omitempty"`
-	Queue    string   `json:"queue,omitempty"`
-	Limit    int      `json:"limit"`
-	After    string   `json:"after,omitempty"`
-	Entries  []LogRow `json:"entries"`
+	Levels  []string `json:"levels"`
+	Since   string   `json:"since,omitempty"`
+	Until   string   `json:"until,omitempty"`
+	Entity  string   `json:"entity,omitempty"`
+	Queue   string   `json:"queue,omitempty"`
+	Limit   int      `json:"limit"`
+	After   string   `json:"after,omitempty"`
+	Entries []LogRow `json:"entries"`
 	// Next is the query string of the next (older) page; "" on the last.
 	Next string `json:"next,omitempty"`
+	// NextHref is the link to the next page (Next, encoded by url.Values).
+	NextHref template.URL `json:"-"`
 	// AllLevels lists the levels for the filter form.
 	AllLevels []LevelChoice `json:"-"`
 }
@@ -280,6 +286,7 @@ func (h *Handler) logs(ctx context.Context, q url.Values) (*Logs, error) {
 			next["level"] = out.Levels
 		}
 		out.Next = next.Encode()
+		out.NextHref = template.URL("logs?" + out.Next) // #nosec: url.Values.Encode escapes every value
 	}
 	return out, nil
 }

@@ -63,17 +63,17 @@ func (q QueueProgress) IsSrc() bool { return q.Queue == string(nodestore.QueueSr
 // LevelRow counts the nodes of one level (or of all, in Total) by
 // traversal status and, for src, by copy status.
 type LevelRow struct {
-	Level               int   `json:"level"` // -1 in Total
-	Nodes               int64 `json:"nodes"`
-	Pending             int64 `json:"pending"`
-	Successful          int64 `json:"successful"`
-	Failed              int64 `json:"failed"`
-	NotOnSrc            int64 `json:"not_on_src,omitempty"`
-	CopyPending         int64 `json:"copy_pending,omitempty"`
-	CopySuccessful      int64 `json:"copy_successful,omitempty"`
-	CopyFailed          int64 `json:"copy_failed,omitempty"`
-	PercentTraversed    float64 `json:"percent_traversed"`
-	PercentCopied       float64 `json:"percent_copied,omitempty"`
+	Level            int     `json:"level"` // -1 in Total
+	Nodes            int64   `json:"nodes"`
+	Pending          int64   `json:"pending"`
+	Successful       int64   `json:"successful"`
+	Failed           int64   `json:"failed"`
+	NotOnSrc         int64   `json:"not_on_src,omitempty"`
+	CopyPending      int64   `json:"copy_pending,omitempty"`
+	CopySuccessful   int64   `json:"copy_successful,omitempty"`
+	CopyFailed       int64   `json:"copy_failed,omitempty"`
+	PercentTraversed float64 `json:"percent_traversed"`
+	PercentCopied    float64 `json:"percent_copied,omitempty"`
 }
 
 // Duration is a time.Duration that reads as text ("1h2m3s") in JSON.
@@ -83,6 +83,16 @@ func (d Duration) String() string { return time.Duration(d).Round(time.Second).S
 
 // MarshalText writes the duration rounded to the second.
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText reads what MarshalText wrote (time.ParseDuration).
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("opview: duration %q: %w", b, err)
+	}
+	*d = Duration(v)
+	return nil
+}
 
 func (r *LevelRow) add(e nodestore.CountEntry) {
 	r.Nodes += e.N
