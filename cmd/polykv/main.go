@@ -7,6 +7,7 @@
 //	polykv copy     copy a store into another (any backends), then verify
 //	polykv check    check a nodestore's counters against a scan
 //	polykv recover  recover a store a killed process left (Badger), for the read-only commands
+//	polykv serve    serve the operator web view of a store at rest (read-only)
 //
 // Stores are named by DSNs (see kv.ParseDSN): badger:///abs/dir,
 // pebble:rel/dir, bbolt:///dir?sync=false, auto:///dir, memory:.
@@ -52,6 +53,7 @@ func init() {
 		{name: "copy", summary: "copy every key of one store into another (any backends), then verify", run: runCopy},
 		{name: "check", summary: "check a nodestore's counters against a full scan", run: runCheck},
 		{name: "recover", summary: "open a store a killed process left read-write once, so read-only commands can open it", run: runRecover},
+		{name: "serve", summary: "serve the operator web view (progress, logs, keys, metrics) of a store, read-only", run: runServe},
 		{name: childCommand, hidden: true, run: runBenchChild},
 	}
 }
