@@ -190,6 +190,7 @@ func TestEveryPage(t *testing.T) {
 		{"/view/logs.json", "application/json", []string{`"message": "copy failed"`}},
 		{"/view/keys.json", "application/json", []string{`"key_hex"`}},
 		{"/view/metrics", "text/plain", []string{"polykv_test_total 3"}},
+		{"/view/favicon.ico", "image/svg+xml", []string{"<svg"}},
 	} {
 		resp, body := get(t, "GET", srv.URL+tc.path)
 		if resp.StatusCode != 200 {

@@ -93,6 +93,11 @@ func traversedStore(t testing.TB, nodes int) string {
 	if _, err := ns.BatchSetStatus(ctx, nodestore.QueueSrc, again, nodestore.TraversalStatusPending); err != nil {
 		t.Fatal(err)
 	}
+	// A hostile key: markup that would load an image and run a handler if
+	// a page let it through.
+	if err := db.Set(ctx, []byte(hostileKey), []byte(`<script>console.error("value")</script>`)); err != nil {
+		t.Fatal(err)
+	}
 	buf := logstore.NewLogBuffer(db, 100, time.Second)
 	for _, e := range []logstore.LogEntry{
 		{Level: logstore.LevelInfo, Entity: "traverser", Queue: "src", Message: "level done"},
@@ -107,6 +112,8 @@ func traversedStore(t testing.TB, nodes int) string {
 	}
 	return dsn
 }
+
+const hostileKey = `<img src=x onerror=console.error("key")>`
 
 // lockedBuffer is an io.Writer safe for a command writing while the test
 // reads.
