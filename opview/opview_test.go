@@ -367,7 +367,7 @@ func TestProgressMatchesCounts(t *testing.T) {
 	want := map[string][]opview.LevelRow{
 		"src": {
 			{Level: 0, Nodes: 1, Successful: 1, CopyPending: 1, PercentTraversed: 100},
-			{Level: 1, Nodes: 3, Successful: 2, Failed: 1, CopyPending: 1, CopySuccessful: 1, CopyFailed: 1, PercentTraversed: 100, PercentCopied: 66.7},
+			{Level: 1, Nodes: 3, Successful: 2, Failed: 1, CopyPending: 1, CopySuccessful: 1, CopyFailed: 1, PercentTraversed: 100, PercentCopied: 66.6},
 			{Level: 2, Nodes: 2, Pending: 2, CopyPending: 2},
 		},
 		"dst": {

@@ -123,7 +123,8 @@ func (r *LevelRow) percents() {
 	}
 }
 
-func percent(a, b int64) float64 { return math.Round(1000*float64(a)/float64(b)) / 10 }
+// percent is a/b in percent, rounded down to 0.1: 100 only when all are.
+func percent(a, b int64) float64 { return math.Floor(1000*float64(a)/float64(b)) / 10 }
 
 // progress reads the counters (one snapshot) and the lowest pending level
 // of each queue, and adds the throughput the sampler measured.
@@ -208,7 +209,8 @@ func eta(left int64, perSec float64) *Duration {
 
 // Chart is the throughput chart: a small inline SVG drawn by the template.
 type Chart struct {
-	Width, Height int
+	Width, Height int // the plot area
+	BoxW, BoxH    int // the picture: the plot area and room for the labels
 	Series        []Series
 	Max           float64 // the top of the y axis, per second
 	Span          string  // the time the x axis covers
@@ -223,7 +225,7 @@ type Series struct {
 
 // chartOf draws the rate between consecutive samples of each series.
 func chartOf(ss []sample) Chart {
-	c := Chart{Width: 600, Height: 120}
+	c := Chart{Width: 600, Height: 120, BoxW: 660, BoxH: 134}
 	if len(ss) < 2 {
 		return c
 	}

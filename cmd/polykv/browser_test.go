@@ -5,8 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +21,7 @@ import (
 
 	"github.com/polykv/polykv/kv"
 	"github.com/polykv/polykv/nodestore"
+	"github.com/polykv/polykv/opview"
 )
 
 // chromiumPath finds a headless-capable Chromium: $POLYKV_CHROMIUM, or
@@ -281,12 +285,6 @@ func TestBrowserProgressPage(t *testing.T) {
 	if len(png) < 1000 || string(png[1:4]) != "PNG" {
 		t.Fatalf("screenshot: %d bytes, not a PNG", len(png))
 	}
-	if out := os.Getenv("POLYKV_OPVIEW_SCREENSHOT"); out != "" {
-		if err := os.WriteFile(out, png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("screenshot of the progress page: %s", out)
-	}
 
 	// Every other page, one with a hostile key among the shown ones.
 	for _, p := range []string{"", "logs", "logs?level=error", "keys", "keys?prefix=%3Cimg", "overview.json"} {
@@ -302,6 +300,129 @@ func TestBrowserProgressPage(t *testing.T) {
 		t.Errorf("the keys page holds %d <img> elements: a hostile key became markup", imgs)
 	}
 	time.Sleep(300 * time.Millisecond) // late console events
+	if errs := console.errors(); len(errs) > 0 {
+		t.Errorf("console errors and warnings:\n%s", strings.Join(errs, "\n"))
+	}
+}
+
+// TestBrowserLiveView: an engine's own server with the view mounted
+// (as opview's Example), while copies and traversals go on; the progress
+// page shows rates, an ETA and the chart, without console errors. With
+// POLYKV_OPVIEW_SCREENSHOT=file.png it saves the page (the README's
+// picture).
+func TestBrowserLiveView(t *testing.T) {
+	ctx := browser(t)
+	dsn := traversedStore(t, 3000)
+	cfg, err := kv.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := kv.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ns := nodestore.New(db)
+	var toCopy, toTraverse []string
+	err = ns.IterateNodes(context.Background(), kv.IterOptions{Prefix: []byte("src:")}, func(n nodestore.Node) error {
+		if n.Copy == nodestore.CopyStatusPending {
+			toCopy = append(toCopy, n.State.Path)
+		}
+		if n.Traversal == nodestore.TraversalStatusPending {
+			toTraverse = append(toTraverse, n.State.Path)
+		}
+		return nil
+	})
+	if err != nil || len(toCopy) < 500 || len(toTraverse) == 0 {
+		t.Fatalf("%d nodes to copy, %d to traverse: %v", len(toCopy), len(toTraverse), err)
+	}
+
+	// Start the browser first: it takes seconds.
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatal(err)
+	}
+	view, err := opview.New(db, opview.Options{ExpectedNodes: 3001, SampleInterval: 500 * time.Millisecond, SampleWindow: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer view.Close()
+	mux := http.NewServeMux()
+	mux.Handle("/debug/polykv/", http.StripPrefix("/debug/polykv", view))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	// The migration: a batch of copies every 100 ms, faster then slower,
+	// and the pending traversals finishing on the way.
+	work, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		defer close(done)
+		for i := 0; len(toCopy) > 0; i++ {
+			n := min(len(toCopy), 2+2*(i%12))
+			cs := nodestore.CopyStatusSuccessful
+			if i%9 == 4 {
+				cs = nodestore.CopyStatusFailed
+			}
+			if _, err := ns.BatchSetCopyStatus(work, nodestore.QueueSrc, toCopy[:n], cs); err != nil {
+				if work.Err() == nil {
+					done <- err
+				}
+				return
+			}
+			toCopy = toCopy[n:]
+			if i%4 == 3 && len(toTraverse) > 0 {
+				k := min(len(toTraverse), 3)
+				if _, err := ns.BatchSetStatus(work, nodestore.QueueSrc, toTraverse[:k], nodestore.TraversalStatusSuccessful); err != nil {
+					done <- err
+					return
+				}
+				toTraverse = toTraverse[k:]
+			}
+			select {
+			case <-work.Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	time.Sleep(8 * time.Second)
+
+	console := watchConsole(ctx)
+	if err := chromedp.Do(ctx,
+		chromedp.EmulateViewport(1100, 800),
+		chromedp.Navigate(srv.URL+"/debug/polykv/progress"),
+		chromedp.WaitVisible(chromedp.ID("levels-src")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	lines, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('svg polyline').length`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	summary, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('summary-src').textContent`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines != 3 || !strings.Contains(summary, "/s") || !regexp.MustCompile(`ETA copy\s*\d+(\.\d+)?(ms|s|m)`).MatchString(summary) {
+		t.Errorf("the live page shows %d chart lines (want 3), summary %q (want rates and a copy ETA)", lines, summary)
+	}
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := os.Getenv("POLYKV_OPVIEW_SCREENSHOT"); out != "" {
+		if err := os.WriteFile(out, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot of the live progress page: %s", out)
+	}
+	time.Sleep(300 * time.Millisecond)
 	if errs := console.errors(); len(errs) > 0 {
 		t.Errorf("console errors and warnings:\n%s", strings.Join(errs, "\n"))
 	}
