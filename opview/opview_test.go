@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -223,6 +224,25 @@ func TestEveryPage(t *testing.T) {
 	for _, p := range []string{"/view/nosuch", "/view/progress/", "/view/keys.jsonx"} {
 		if resp, body := get(t, "GET", srv.URL+p); resp.StatusCode != 404 || !strings.Contains(body, "opview: no page") {
 			t.Errorf("GET %s: %s %q, want 404", p, resp.Status, body)
+		}
+	}
+}
+
+// TestEmptyStore: every page of an empty store renders, and its JSON has
+// empty lists, not nulls.
+func TestEmptyStore(t *testing.T) {
+	h, err := opview.New(openStore(t), opview.Options{SampleInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	for _, p := range []string{"/", "/progress", "/logs", "/keys", "/overview.json", "/progress.json", "/logs.json", "/keys.json"} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", p, nil))
+		// Null means "not known" for these; lists are never null.
+		body := regexp.MustCompile(`"(lowest_pending_level|traversed_per_second)": null`).ReplaceAllString(rec.Body.String(), "")
+		if rec.Code != 200 || strings.Contains(body, "null") {
+			t.Errorf("GET %s of an empty store: %d\n%s", p, rec.Code, rec.Body.String())
 		}
 	}
 }

@@ -66,6 +66,7 @@ func (h *Handler) overview(ctx context.Context) (*Overview, error) {
 	o := &Overview{
 		Backend: info.Backend, Path: info.Path, Durability: info.Durability, ReadOnly: info.ReadOnly,
 		MemoryBudget: info.MemoryBudget, Guarantees: info.Guarantees, DiskBytes: -1,
+		EngineFigures: []Figure{}, Families: []Family{},
 	}
 	if st, ok := h.store.(interface{ Stats() (kv.Stats, error) }); ok {
 		s, err := st.Stats()
@@ -87,11 +88,12 @@ func (h *Handler) overview(ctx context.Context) (*Overview, error) {
 			o.DiskBytes = n
 		}
 	}
-	var err error
-	o.Families, o.FamiliesTruncated, err = families(ctx, h.store)
+	fams, truncated, err := families(ctx, h.store)
 	if err != nil {
 		return nil, err
 	}
+	o.Families = append(o.Families, fams...)
+	o.FamiliesTruncated = truncated
 	return o, nil
 }
 

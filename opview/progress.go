@@ -134,7 +134,7 @@ func (h *Handler) progress(ctx context.Context) (*Progress, error) {
 		return nil, err
 	}
 	ss, serr := h.sampler.samples()
-	p := &Progress{Time: h.now().UTC(), Samples: len(ss), ExpectedNodes: h.opts.ExpectedNodes}
+	p := &Progress{Time: h.now().UTC(), Samples: len(ss), ExpectedNodes: h.opts.ExpectedNodes, Counts: []Count{}}
 	if h.opts.SampleInterval > 0 {
 		p.SampleInterval, p.SampleWindow = h.opts.SampleInterval, h.opts.SampleWindow
 	}
@@ -146,7 +146,7 @@ func (h *Handler) progress(ctx context.Context) (*Progress, error) {
 	}
 	// The source first: it is what an operator watches.
 	for _, q := range []nodestore.QueueType{nodestore.QueueSrc, nodestore.QueueDst} {
-		qp := QueueProgress{Queue: string(q), Total: LevelRow{Level: -1}}
+		qp := QueueProgress{Queue: string(q), Levels: []LevelRow{}, Total: LevelRow{Level: -1}}
 		for _, e := range entries {
 			if e.Queue != q {
 				continue
