@@ -295,11 +295,15 @@ func (h *Handler) serveHTML(w http.ResponseWriter, r *http.Request, p page) {
 	if (p.name == "" || p.name == "progress") && h.opts.Refresh > 0 {
 		refresh = max(1, int(h.opts.Refresh/time.Second))
 	}
+	jsonLink := jsonName(p)
+	if q := r.URL.Query().Encode(); q != "" {
+		jsonLink += "?" + q // the same query, re-encoded
+	}
 	var buf strings.Builder
 	err = templates.ExecuteTemplate(&buf, pageTemplate(p), layout{
 		Title:   p.title,
 		Page:    p.name,
-		JSON:    jsonName(p),
+		JSON:    jsonLink,
 		Refresh: refresh,
 		Metrics: h.metrics != nil,
 		Nav:     navLinks(p),

@@ -541,6 +541,9 @@ func TestLogsQuery(t *testing.T) {
 		t.Errorf("since the first entry: %d entries", len(l.Entries))
 	}
 	_, body := get(t, "GET", srv.URL+"/view/logs?level=error&limit=1")
+	if !strings.Contains(body, `href="logs.json?level=error&amp;limit=1"`) {
+		t.Errorf("logs page: the JSON link does not carry the query:\n%s", body)
+	}
 	if !strings.Contains(body, `id="next"`) || !strings.Contains(body, `value="error" checked`) {
 		t.Errorf("logs page: no next link or checked level:\n%s", body)
 	}
