@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/polykv/polykv/kv"
 	"github.com/polykv/polykv/logstore"
@@ -126,6 +127,11 @@ func (h *Handler) keys(ctx context.Context, q url.Values) (*Keys, error) {
 	}
 	out := &Keys{Prefix: q.Get("prefix"), Start: q.Get("start"), Enc: enc, Limit: limit,
 		PrefixHex: hexString(prefix), StartHex: hexString(start), Entries: []Entry{}}
+	if enc == "text" && (!utf8.Valid(prefix) || !utf8.Valid(start)) {
+		// Bytes that are not text go back to the form as hex, so that the
+		// page holds only valid UTF-8 and the form finds the same keys.
+		out.Enc, out.Prefix, out.Start = "hex", out.PrefixHex, out.StartHex
+	}
 	var last []byte
 	more := false
 	err = h.store.Iterate(ctx, kv.IterOptions{Prefix: prefix, Start: start, Limit: limit + 1}, func(k, v []byte) error {

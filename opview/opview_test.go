@@ -291,6 +291,13 @@ func TestHostileKeysEscaped(t *testing.T) {
 		t.Errorf("logs page does not show the hostile message and attribute as text:\n%s", logs)
 	}
 
+	// A text prefix that is not UTF-8 comes back to the form as hex, and
+	// finds the same keys.
+	_, body = get(t, "GET", srv.URL+"/view/keys?prefix=bin:%FF")
+	if !strings.Contains(body, `value="62696e3aff"`) || !strings.Contains(body, `value="hex" checked`) || !strings.Contains(body, hex.EncodeToString(hostile[1])) {
+		t.Errorf("keys page with a non-UTF-8 text prefix:\n%s", body)
+	}
+
 	var keys opview.Keys
 	getJSON(t, srv.URL+"/view/keys.json?limit=1000", &keys)
 	found := map[string]bool{}
@@ -668,5 +675,52 @@ func TestClosedStore(t *testing.T) {
 	}
 	if err := h.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestOverviewFamilies: families and their counts on the seeded store; a
+// store of binary keys stops the listing after MaxFamilySteps and says so.
+func TestOverviewFamilies(t *testing.T) {
+	srv, _, _ := newView(t, opview.Options{})
+	var o opview.Overview
+	getJSON(t, srv.URL+"/view/overview.json", &o)
+	got := map[string]int64{}
+	for _, f := range o.Families {
+		got[f.Name] = f.Keys
+	}
+	want := map[string]int64{
+		"src:00000000": 1, "src:00000001": 3, "src:00000002": 2, "src:children": 5, "src:path": 6,
+		"dst:00000000": 1, "dst:00000001": 1, "dst:children": 1, "dst:path": 2,
+		"log:info": 2, "log:error": 2, "log:warning": 1,
+		"(other)": 2, "bin": 1, "quote": 1,
+	}
+	for name, n := range want {
+		if got[name] != n {
+			t.Errorf("family %s: %d keys, want %d (all: %v)", name, got[name], n, got)
+		}
+	}
+	if o.FamiliesTruncated || o.Backend != "memory" || o.DiskBytes != -1 {
+		t.Errorf("overview %+v", o)
+	}
+
+	db := openStore(t)
+	for i := range opview.MaxFamilySteps + 10 {
+		if err := db.Set(context.Background(), []byte{0, byte(i >> 8), byte(i)}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h, err := opview.New(db, opview.Options{SampleInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/overview.json", nil))
+	o = opview.Overview{}
+	if err := json.Unmarshal(rec.Body.Bytes(), &o); err != nil {
+		t.Fatal(err)
+	}
+	if !o.FamiliesTruncated || len(o.Families) != 1 || !o.Families[0].KeysCapped || o.Families[0].Keys != opview.MaxFamilySteps {
+		t.Errorf("overview of %d binary keys: truncated %v, families %+v", opview.MaxFamilySteps+10, o.FamiliesTruncated, o.Families)
 	}
 }

@@ -117,6 +117,9 @@ func families(ctx context.Context, store kv.Store) (out []Family, truncated bool
 		for step := 0; ; step++ {
 			if step == MaxFamilySteps {
 				truncated = true
+				if other >= 0 {
+					out[other].KeysCapped = true // only the keys stepped over
+				}
 				return nil
 			}
 			var key []byte
