@@ -71,7 +71,7 @@ func browser(t *testing.T) context.Context {
 		chromedp.UserDataDir(profile),
 	)
 	ctx, cancelCtx := chromedp.NewContext(alloc)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 4*time.Minute) // a loaded machine starts Chromium slowly
 	t.Cleanup(func() {
 		cancelTimeout()
 		cancelCtx()
