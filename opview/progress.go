@@ -267,7 +267,7 @@ func chartOf(ss []sample) Chart {
 			b.WriteString(strconv.FormatFloat(y, 'f', 1, 64))
 		}
 		if len(rates[i]) == 1 { // one rate: a flat line across
-			b.WriteString(fmt.Sprintf(" 0,%.1f", float64(c.Height)*(1-rates[i][0]/c.Max)))
+			fmt.Fprintf(&b, " 0,%.1f", float64(c.Height)*(1-rates[i][0]/c.Max))
 		}
 		c.Series = append(c.Series, Series{Name: d.name, Color: d.color, Points: b.String(), Last: rates[i][len(rates[i])-1]})
 	}
