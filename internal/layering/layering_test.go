@@ -59,6 +59,8 @@ func TestForbiddenImports(t *testing.T) {
 				t.Errorf("kv imports %s: kv imports no other package of the module (but internal/dirlock)", imp)
 			case (pkg == module+"/nodestore" || pkg == module+"/logstore") && strings.HasPrefix(imp, module+"/") && imp != module+"/kv":
 				t.Errorf("%s imports %s: the layers import kv only", pkg, imp)
+			case pkg == module+"/opview" && strings.HasPrefix(imp, module+"/") && imp != module+"/kv" && imp != module+"/nodestore" && imp != module+"/logstore":
+				t.Errorf("opview imports %s: the view reads through kv, nodestore and logstore only", imp)
 			case isBackend && !strings.HasPrefix(pkg, module+"/cmd/") && pkg != module+"/backends/all":
 				t.Errorf("%s imports the backend %s: only backends/all and commands choose backends", pkg, imp)
 			}
