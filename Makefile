@@ -9,17 +9,24 @@ FUZZTIME      ?= 30s
 BENCH_OUT     ?= bench-results
 BENCH_FLAGS   ?=
 
-.PHONY: all test test-short bench calibrate lint vet fmt stress fuzz build clean
+.PHONY: all test test-short chromium bench calibrate lint vet fmt stress fuzz build clean
 
 all: test
 
 ## test: vet, gofmt check, and every test (full conformance suite on every backend) with -race.
-test: vet fmt
+test: vet fmt chromium
 	$(GO) test -race -count=1 -timeout 25m ./...
 
 ## test-short: the same without -race, for a quick local loop.
 test-short:
 	$(GO) test -count=1 -short ./...
+
+## chromium: headless Chromium for the operator view's browser test, installed
+## from Debian when missing and possible (root, apt-get); otherwise that test skips.
+chromium:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "chromium not installed: the browser test (cmd/polykv TestBrowserProgressPage) will skip"
 
 vet:
 	$(GO) vet ./...

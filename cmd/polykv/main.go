@@ -14,6 +14,7 @@
 //	polykv check    check a nodestore's counters against a scan
 //	polykv verify   read every stored byte through the engine's checks, report damage
 //	polykv recover  recover a store a killed process left (Badger), for the read-only commands
+//	polykv serve    serve the operator web view of a store at rest (read-only)
 //
 // Stores are named by DSNs (see kv.ParseDSN): badger:///abs/dir,
 // pebble:rel/dir, bbolt:///dir?sync=false, auto:///dir, memory:.
@@ -69,6 +70,7 @@ func init() {
 		{name: "check", summary: "check a nodestore's counters against a full scan", run: runCheck},
 		{name: "verify", summary: "read every key and value through the engine's checksums; report damage", run: runVerify},
 		{name: "recover", summary: "open a store a killed process left read-write once, so read-only commands can open it", run: runRecover},
+		{name: "serve", summary: "serve the operator web view (progress, logs, keys, metrics) of a store, read-only", run: runServe},
 		{name: childCommand, hidden: true, run: runBenchChild},
 	}
 }

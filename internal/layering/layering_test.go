@@ -62,6 +62,8 @@ func TestForbiddenImports(t *testing.T) {
 				t.Errorf("%s imports %s: the layers import kv only", pkg, imp)
 			case imp == module+"/metrics" && (strings.HasPrefix(pkg, module+"/backends/") || pkg == module+"/conformance"):
 				t.Errorf("%s imports metrics: only programs wrap a store in metrics (it costs nothing unless used)", pkg)
+			case pkg == module+"/opview" && strings.HasPrefix(imp, module+"/") && imp != module+"/kv" && imp != module+"/nodestore" && imp != module+"/logstore":
+				t.Errorf("opview imports %s: the view reads through kv, nodestore and logstore only", imp)
 			case isBackend && !strings.HasPrefix(pkg, module+"/cmd/") && pkg != module+"/backends/all":
 				t.Errorf("%s imports the backend %s: only backends/all and commands choose backends", pkg, imp)
 			}

@@ -1,0 +1,298 @@
+package opview
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"html/template"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/polykv/polykv/kv"
+	"github.com/polykv/polykv/logstore"
+)
+
+// Limits of the paged pages.
+const (
+	DefaultKeysLimit = 50
+	MaxKeysLimit     = 1000
+	DefaultLogsLimit = 100
+	MaxLogsLimit     = 1000
+	// MaxValueShown is how many bytes of a value the key browser shows
+	// (as text and as hex); Value.Len says how long it is.
+	MaxValueShown = 256
+)
+
+// escapeText shows bytes as text: printable UTF-8 as is, everything else
+// (invalid UTF-8, NUL, control bytes, quotes and backslashes) as Go escapes
+// (\x00, \xff, \n, \"). The page template escapes the result for HTML, so
+// "<script>" shows as text.
+func escapeText(b []byte) string {
+	q := strconv.Quote(string(b))
+	return q[1 : len(q)-1]
+}
+
+func hexString(b []byte) string { return hex.EncodeToString(b) }
+
+// Keys is the key browser's data (keys.json).
+type Keys struct {
+	// The query, as given: Prefix and Start in the encoding Enc ("text"
+	// or "hex"), and the limit used.
+	Prefix string `json:"prefix"`
+	Start  string `json:"start"`
+	Enc    string `json:"enc"`
+	Limit  int    `json:"limit"`
+	// PrefixHex and StartHex are the bytes searched, in hex.
+	PrefixHex string  `json:"prefix_hex"`
+	StartHex  string  `json:"start_hex"`
+	Entries   []Entry `json:"entries"`
+	// Next is the query string of the next page ("" on the last page);
+	// NextStartHex the start key of that page, in hex.
+	Next         string `json:"next,omitempty"`
+	NextStartHex string `json:"next_start_hex,omitempty"`
+	// NextHref is the link to the next page (Next, encoded by url.Values).
+	NextHref template.URL `json:"-"`
+}
+
+// Entry is one key and its value as the key browser shows them.
+type Entry struct {
+	// Key is the key escaped as text (see escapeText), KeyHex its bytes in
+	// hex.
+	Key    string `json:"key"`
+	KeyHex string `json:"key_hex"`
+	// Value and ValueHex are the first MaxValueShown bytes of the value,
+	// escaped and in hex; ValueLen its full length.
+	Value     string `json:"value"`
+	ValueHex  string `json:"value_hex"`
+	ValueLen  int    `json:"value_len"`
+	Truncated bool   `json:"value_truncated,omitempty"`
+}
+
+// param decodes a key parameter in the request's encoding.
+func param(q url.Values, name, enc string) ([]byte, error) {
+	s := q.Get(name)
+	if s == "" {
+		return nil, nil
+	}
+	if enc == "hex" {
+		b, err := hex.DecodeString(s)
+		if err != nil {
+			return nil, badRequest("%s %q is not hex (enc=hex): %v", name, s, err)
+		}
+		return b, nil
+	}
+	return []byte(s), nil
+}
+
+func limitParam(q url.Values, def, maxLimit int) (int, error) {
+	s := q.Get("limit")
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n <= 0 {
+		return 0, badRequest("limit %q: want a number from 1 to %d", s, maxLimit)
+	}
+	return min(n, maxLimit), nil
+}
+
+// keys lists up to limit keys from start (inclusive) within prefix.
+func (h *Handler) keys(ctx context.Context, q url.Values) (*Keys, error) {
+	enc := q.Get("enc")
+	switch enc {
+	case "":
+		enc = "text"
+	case "text", "hex":
+	default:
+		return nil, badRequest("enc %q: want text or hex", enc)
+	}
+	prefix, err := param(q, "prefix", enc)
+	if err != nil {
+		return nil, err
+	}
+	start, err := param(q, "start", enc)
+	if err != nil {
+		return nil, err
+	}
+	limit, err := limitParam(q, DefaultKeysLimit, MaxKeysLimit)
+	if err != nil {
+		return nil, err
+	}
+	if len(prefix) > kv.MaxKeySize || len(start) > kv.MaxKeySize {
+		return nil, badRequest("prefix or start longer than the longest key (%d bytes)", kv.MaxKeySize)
+	}
+	out := &Keys{Prefix: q.Get("prefix"), Start: q.Get("start"), Enc: enc, Limit: limit,
+		PrefixHex: hexString(prefix), StartHex: hexString(start), Entries: []Entry{}}
+	if enc == "text" && (!utf8.Valid(prefix) || !utf8.Valid(start)) {
+		// Bytes that are not text go back to the form as hex, so that the
+		// page holds only valid UTF-8 and the form finds the same keys.
+		out.Enc, out.Prefix, out.Start = "hex", out.PrefixHex, out.StartHex
+	}
+	var last []byte
+	more := false
+	err = h.store.Iterate(ctx, kv.IterOptions{Prefix: prefix, Start: start, Limit: limit + 1}, func(k, v []byte) error {
+		if len(out.Entries) == limit {
+			more = true
+			return kv.SkipAll
+		}
+		shown := v[:min(len(v), MaxValueShown)]
+		out.Entries = append(out.Entries, Entry{
+			Key: escapeText(k), KeyHex: hexString(k),
+			Value: escapeText(shown), ValueHex: hexString(shown), ValueLen: len(v), Truncated: len(v) > len(shown),
+		})
+		last = append(last[:0], k...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if more {
+		// The next page starts just after the last key shown.
+		next := append(last, 0)
+		out.NextStartHex = hexString(next)
+		out.Next = url.Values{"enc": {"hex"}, "prefix": {hexString(prefix)}, "start": {out.NextStartHex}, "limit": {strconv.Itoa(limit)}}.Encode()
+		out.NextHref = template.URL("keys?" + out.Next) // #nosec: url.Values.Encode escapes every value
+	}
+	return out, nil
+}
+
+// Logs is the log page's data (logs.json).
+type Logs struct {
+	// The query: levels (all when empty), time range (RFC 3339), filters,
+	// limit and the cursor the page starts after.
+	Levels  []string `json:"levels"`
+	Since   string   `json:"since,omitempty"`
+	Until   string   `json:"until,omitempty"`
+	Entity  string   `json:"entity,omitempty"`
+	Queue   string   `json:"queue,omitempty"`
+	Limit   int      `json:"limit"`
+	After   string   `json:"after,omitempty"`
+	Entries []LogRow `json:"entries"`
+	// Next is the query string of the next (older) page; "" on the last.
+	Next string `json:"next,omitempty"`
+	// NextHref is the link to the next page (Next, encoded by url.Values).
+	NextHref template.URL `json:"-"`
+	// AllLevels lists the levels for the filter form.
+	AllLevels []LevelChoice `json:"-"`
+}
+
+// LevelChoice is one checkbox of the level filter.
+type LevelChoice struct {
+	Level   string
+	Checked bool
+}
+
+// LogRow is one log entry, newest first.
+type LogRow struct {
+	ID        string `json:"id"`
+	Timestamp string `json:"timestamp"`
+	Level     string `json:"level"`
+	Entity    string `json:"entity,omitempty"`
+	EntityID  string `json:"entity_id,omitempty"`
+	Queue     string `json:"queue,omitempty"`
+	Message   string `json:"message"`
+	// Attrs is the entry's attributes as a JSON object ("" when none).
+	Attrs string `json:"attrs,omitempty"`
+}
+
+// timeParam parses a time in RFC 3339, or as an HTML datetime-local value
+// ("2006-01-02T15:04", seconds optional) taken as UTC.
+func timeParam(q url.Values, name string) (time.Time, error) {
+	s := q.Get(name)
+	if s == "" {
+		return time.Time{}, nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, badRequest("%s %q: want a time like 2006-01-02T15:04:05Z (RFC 3339) or 2006-01-02T15:04 (UTC)", name, s)
+}
+
+// logs runs a newest-first logstore query: levels, time range, entity and
+// queue filters, a limit, and the cursor to resume after.
+func (h *Handler) logs(ctx context.Context, q url.Values) (*Logs, error) {
+	out := &Logs{Levels: []string{}, Entries: []LogRow{}}
+	var query logstore.Query
+	query.Newest = true
+	checked := map[string]bool{}
+	for _, s := range q["level"] {
+		for _, part := range strings.Split(s, ",") {
+			if part == "" {
+				continue
+			}
+			l, err := logstore.ParseLevel(part)
+			if err != nil {
+				return nil, badRequest("level %q: want one of trace, debug, info, warning, error, critical", part)
+			}
+			if !checked[string(l)] {
+				checked[string(l)] = true
+				query.Levels = append(query.Levels, l)
+				out.Levels = append(out.Levels, string(l))
+			}
+		}
+	}
+	for _, l := range logstore.Levels() {
+		out.AllLevels = append(out.AllLevels, LevelChoice{Level: string(l), Checked: checked[string(l)]})
+	}
+	var err error
+	if query.Since, err = timeParam(q, "since"); err != nil {
+		return nil, err
+	}
+	if query.Until, err = timeParam(q, "until"); err != nil {
+		return nil, err
+	}
+	if !query.Since.IsZero() && !query.Until.IsZero() && !query.Since.Before(query.Until) {
+		return nil, badRequest("since %s is not before until %s", q.Get("since"), q.Get("until"))
+	}
+	out.Since, out.Until = q.Get("since"), q.Get("until")
+	query.Entity, query.Queue = q.Get("entity"), q.Get("queue")
+	out.Entity, out.Queue = query.Entity, query.Queue
+	if query.Limit, err = limitParam(q, DefaultLogsLimit, MaxLogsLimit); err != nil {
+		return nil, err
+	}
+	out.Limit = query.Limit
+	if after := q.Get("after"); after != "" {
+		if _, _, err := logstore.ParseKey([]byte(after)); err != nil {
+			return nil, badRequest("after %q: not a log cursor: %v", after, err)
+		}
+		query.After = logstore.Cursor(after)
+		out.After = after
+	}
+	entries, cursor, err := logstore.Find(ctx, h.store, query)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		row := LogRow{ID: e.ID, Timestamp: e.Timestamp, Level: string(e.Level), Entity: e.Entity,
+			EntityID: e.EntityID, Queue: e.Queue, Message: e.Message}
+		if len(e.Attrs) > 0 {
+			var b bytes.Buffer
+			enc := json.NewEncoder(&b)
+			enc.SetEscapeHTML(false) // the template escapes
+			if err := enc.Encode(e.Attrs); err == nil {
+				row.Attrs = strings.TrimSpace(b.String())
+			}
+		}
+		out.Entries = append(out.Entries, row)
+	}
+	if len(entries) == query.Limit {
+		next := url.Values{"after": {string(cursor)}, "limit": {strconv.Itoa(query.Limit)}}
+		for _, k := range []string{"since", "until", "entity", "queue"} {
+			if v := q.Get(k); v != "" {
+				next.Set(k, v)
+			}
+		}
+		if len(out.Levels) > 0 {
+			next["level"] = out.Levels
+		}
+		out.Next = next.Encode()
+		out.NextHref = template.URL("logs?" + out.Next) // #nosec: url.Values.Encode escapes every value
+	}
+	return out, nil
+}
