@@ -93,6 +93,7 @@ func runBench(ctx context.Context, s stdio, args []string) error {
 	seed := fs.Uint64("seed", bench.DefaultSeed, "seed of every random choice")
 	tree := fs.String("tree", "", "directory traverse-dir walks (default: the Go toolchain's source tree, GOROOT/src)")
 	skew := fs.Bool("skew", false, "traverse-gen: skewed fan-out (a few huge directories) instead of uniform")
+	ceiling := fs.Bool("ceiling", false, "traverse workloads: record the kv writes and replay them as blind batches on a fresh store (the engine's ceiling; reported as traverse_vs_ceiling)")
 	budget := fs.String("memory-budget", "", "kv memory budget per store, like 256MiB (default: kv's default)")
 	producers := fs.Int("producers", 0, "logs: goroutines adding entries (default 4); copy-status: copy workers (default 16)")
 	workdir := fs.String("workdir", "", "where fresh store directories are created (default: the system temp dir)")
@@ -154,7 +155,7 @@ func runBench(ctx context.Context, s stdio, args []string) error {
 	o := bench.Options{
 		Workloads: names, Backends: bs, Durabilities: durs, Size: *size, Reps: *reps, Seed: *seed,
 		Calibrate: slices.Contains(strings.Split(*workload, ","), "calibrate"),
-		Template:  bench.Spec{Dir: *workdir, Tree: *tree, Skew: *skew, Producers: *producers},
+		Template:  bench.Spec{Dir: *workdir, Tree: *tree, Skew: *skew, Ceiling: *ceiling, Producers: *producers},
 	}
 	if *budget != "" {
 		n, err := kv.ParseSize(*budget)
