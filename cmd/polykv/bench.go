@@ -303,7 +303,17 @@ func runBenchChild(ctx context.Context, s stdio, args []string) error {
 	if err := json.NewDecoder(s.in).Decode(&spec); err != nil {
 		return fmt.Errorf("read spec: %w", err)
 	}
+	// The run's process is a polykv command like any other: it applies
+	// the suggested memory limit of its store (none on memory).
+	engine := strings.TrimPrefix(spec.Backend, bench.RawPrefix)
+	limit := applyMemoryLimit(kv.Config{Backend: engine, MemoryBudget: spec.MemoryBudget})
 	res, _ := bench.RunOne(ctx, spec) // a failed run is reported in res.Err
 	res.Isolated = true
+	if limit > 0 {
+		if res.Extra == nil {
+			res.Extra = map[string]float64{}
+		}
+		res.Extra["memory_limit_MiB"] = float64(limit >> 20)
+	}
 	return json.NewEncoder(s.out).Encode(res)
 }
