@@ -51,6 +51,7 @@ func init() {
 		{name: "load", summary: "read a polykv dump from stdin into an empty store", run: runLoad},
 		{name: "copy", summary: "copy every key of one store into another (any backends), then verify", run: runCopy},
 		{name: "check", summary: "check a nodestore's counters against a full scan", run: runCheck},
+		{name: "scale", summary: "chart throughput and peak RSS against size from bench reports (make bench-scale)", run: runScale},
 		{name: "recover", summary: "open a store a killed process left read-write once, so read-only commands can open it", run: runRecover},
 		{name: childCommand, hidden: true, run: runBenchChild},
 	}
