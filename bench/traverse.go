@@ -309,7 +309,7 @@ func (p *traversal) run() error {
 				case p.mode == perFolder:
 					files = append(files, n.State.Path)
 				default:
-					comps = append(comps, nodestore.Completion{Path: n.State.Path, Status: nodestore.TraversalStatusSuccessful})
+					comps = append(comps, nodestore.Completion{Path: n.State.Path, Status: nodestore.TraversalStatusSuccessful, Listed: &n})
 				}
 			}
 			p.comps = comps
@@ -441,7 +441,7 @@ func (p *traversal) complete(ctx context.Context, n nodestore.Node, i int32, lev
 			return nil, fmt.Errorf("complete %s: %d children skipped: %v", n.State.Path, len(res.Skipped), res.Skipped[0])
 		}
 	default:
-		return &nodestore.Completion{Path: n.State.Path, Status: nodestore.TraversalStatusSuccessful, Children: children}, nil
+		return &nodestore.Completion{Path: n.State.Path, Status: nodestore.TraversalStatusSuccessful, Children: children, Listed: &n}, nil
 	}
 	p.e.Record(time.Since(start))
 	return nil, nil

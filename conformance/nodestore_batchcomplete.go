@@ -22,10 +22,15 @@ func nsCompleteBatch(t *testing.T, e *nsEnv) {
 	}
 	bad := nsFile("/b/x", 2)
 	bad.ParentPath = "/a" // a child of /b that claims /a as parent
+	// Listed hints: right for /a, stale for /c.txt (it is successful) and
+	// /nope (missing): a hint never changes the outcome.
+	listedA := nsSrc(1, P, CP, nsFolder("/a", 1))
+	staleC := nsSrc(1, P, CP, nsFile("/c.txt", 1))
+	staleNope := nsSrc(1, P, CP, nsFolder("/nope", 1))
 	comps := []nodestore.Completion{
-		{Path: "/a", Status: S, Children: []nodestore.Node{kid(P, nsFolder("/a/d", 2)), kid(S, nsFile("/a/f", 2))}},
-		{Path: "/nope", Status: S},  // missing parent
-		{Path: "/c.txt", Status: S}, // a file: no children, status only
+		{Path: "/a", Status: S, Listed: &listedA, Children: []nodestore.Node{kid(P, nsFolder("/a/d", 2)), kid(S, nsFile("/a/f", 2))}},
+		{Path: "/nope", Status: S, Listed: &staleNope},                                               // missing parent
+		{Path: "/c.txt", Status: S, Listed: &staleC},                                                 // a file: no children, status only
 		{Path: "/b", Status: S, Children: []nodestore.Node{kid(S, nsFile("/b/ok", 2)), kid(S, bad)}}, // invalid child
 		{Path: "/a/d", Status: S, Children: []nodestore.Node{kid(S, nsFile("/a/d/g", 3))}},           // inserted by the first
 		{Path: "/a", Status: S, Children: []nodestore.Node{kid(P, nsFolder("/a/d", 2))}},             // a replay
