@@ -9,7 +9,7 @@ FUZZTIME      ?= 30s
 BENCH_OUT     ?= bench-results
 BENCH_FLAGS   ?=
 
-.PHONY: all test test-short chromium bench calibrate lint vet fmt stress fuzz build clean
+.PHONY: all test test-short chromium bench bench-scale calibrate lint vet fmt stress fuzz build clean
 
 all: test
 
@@ -38,6 +38,20 @@ fmt:
 ## bench: compare the backends on the default workload; results under bench-results/.
 bench:
 	$(GO) run ./cmd/polykv bench --out $(BENCH_OUT) $(BENCH_FLAGS)
+
+## bench-scale: traverse-gen at SCALE_SIZES nodes on the disk backends (one
+## process per run, default memory budget), then scale.txt and scale.png
+## (throughput and peak RSS against size) under $(BENCH_OUT)/scale. The 10M
+## run takes hours on a small machine: SCALE_SIZES=100000,1000000 to skip it.
+SCALE_SIZES    ?= 100000,1000000,10000000
+SCALE_BACKENDS ?= badger,pebble,bbolt
+bench-scale:
+	@set -e; reports=; for n in $$(echo $(SCALE_SIZES) | tr , ' '); do \
+	  $(GO) run ./cmd/polykv bench --workload traverse-gen --backends $(SCALE_BACKENDS) --size $$n --reps 1 \
+	    --out $(BENCH_OUT)/scale/$$n $(BENCH_FLAGS); \
+	  reports="$$reports $(BENCH_OUT)/scale/$$n/report.json"; \
+	done; \
+	$(GO) run ./cmd/polykv scale --out $(BENCH_OUT)/scale $$reports
 
 ## calibrate: polykv against each engine's own API, as paired Go benchmarks
 ## (short timed blocks alternating in one process); benchstat prints the

@@ -52,6 +52,9 @@ var benchBackends = []string{"badger", "pebble", "bbolt", "memory"}
 func BenchmarkTraverse(b *testing.B) {
 	for _, be := range benchBackends {
 		b.Run("gen/backend="+be, func(b *testing.B) { runBench(b, "traverse-gen", be, "nosync", benchSize(20_000, 200_000)) })
+		b.Run("gen-folder/backend="+be, func(b *testing.B) {
+			runBench(b, "traverse-gen-folder", be, "nosync", benchSize(20_000, 200_000))
+		})
 	}
 }
 

@@ -92,6 +92,34 @@ func TestTraverseSkewed(t *testing.T) {
 	}
 }
 
+// With Ceiling, the traversal's writes are replayed on a fresh store that
+// must end identical, and the run reports the ceiling and the kv
+// operations per node.
+func TestTraverseCeiling(t *testing.T) {
+	for _, be := range []string{"memory", "badger"} {
+		t.Run(be, func(t *testing.T) {
+			s := quick(t, "traverse-gen", be)
+			s.Ceiling = true
+			res, err := bench.RunOne(t.Context(), s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			x := res.Extra
+			if x["ceiling_node_per_s"] <= 0 || x["traverse_vs_ceiling"] <= 0 {
+				t.Errorf("no ceiling: %v", x)
+			}
+			// Every node is inserted (node key, index entry, path key) and
+			// moved once (new node key, path key; the old node key deleted).
+			if x["kv_sets_per_node"] < 4 || x["kv_deletes_per_node"] < 0.9 || x["kv_gets_per_node"] <= 0 {
+				t.Errorf("kv operations per node: %v", x)
+			}
+			if !strings.Contains(res.Verified, "identical") {
+				t.Errorf("verified: %s", res.Verified)
+			}
+		})
+	}
+}
+
 func TestLossyBackendFailsVerification(t *testing.T) {
 	for _, w := range []string{"fill-rand-b100", "fill-seq-b1", "read-uniform", "scan-100", "ycsb-a", "logs"} {
 		t.Run(w, func(t *testing.T) {

@@ -23,7 +23,16 @@
 //   - traverse-gen, traverse-dir: the migration engine's breadth-first
 //     traversal through nodestore, on a generated tree or a real directory
 //     (GOROOT/src by default), then a destination pass that compares each
-//     folder with the source's children.
+//     folder with the source's children. Each page of pending nodes is
+//     completed with one nodestore.CompleteBatch; traverse-gen-folder does
+//     one CompleteWithChildren per folder instead, for comparison.
+//     With Spec.Ceiling (--ceiling) the traversal's kv store is wrapped
+//     by a recorder that counts its reads and logs every committed write;
+//     the log is then replayed as blind batches (kv.BulkWriter) on a fresh
+//     store of the same backend, which must end identical. The extras
+//     traverse_vs_ceiling (and _cpu, in CPU time) give the share of the
+//     engine's write speed the traversal keeps, kv_*_per_node what the
+//     key layout costs per node.
 //   - logs: ingestion through logstore.LogBuffer by several producers, then
 //     queries by level and newest-first.
 //   - copy-status: concurrent copy workers marking files copied through
@@ -142,7 +151,8 @@
 //   - The traverse workloads cannot see the bytes nodestore writes: their
 //     write amplification divides by an estimate (150 bytes per node:
 //     key, value, index entry), so compare it across backends, not with
-//     the raw kv workloads'.
+//     the raw kv workloads'. With --ceiling, kv_written_B_per_node is
+//     the exact figure.
 //   - Workloads run in one goroutine except logs (producers): the figures
 //     are for one writer, which is how polykv serializes writes anyway.
 package bench

@@ -2,6 +2,8 @@ package bench
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"os/exec"
@@ -9,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/polykv/polykv/kv"
 	"github.com/polykv/polykv/nodestore"
 )
 
@@ -16,11 +19,13 @@ import (
 // traversal through nodestore, as the engine does:
 //
 //   - src pass: seed the root; for each level, pull the pending nodes page
-//     by page (PendingPage, a resumable cursor); for each folder, list its
-//     children and complete it and insert them in one transaction
-//     (CompleteWithChildren); mark the page's files traversed in one batch
-//     (BatchSetStatus); then count what is left pending at the level
-//     (PendingAt, must be 0) before the next level.
+//     by page (PendingPage, a resumable cursor); list the children of each
+//     folder and complete the page's folders with their children and its
+//     files in one call (CompleteBatch: each folder atomic, the page in as
+//     few transactions as the chunk size allows); then count what is left
+//     pending at the level (PendingAt, must be 0) before the next level.
+//     traverse-gen-folder does the same with one CompleteWithChildren per
+//     folder and one BatchSetStatus for the page's files.
 //   - dst pass: the same traversal of a destination tree that lacks every
 //     25th file of the source, where each destination folder is compared
 //     with its source folder by fetching the source children (Children).
@@ -67,7 +72,26 @@ func init() {
 			if err != nil {
 				return err
 			}
-			return runTraverse(e, t)
+			return runTraverse(e, t, perPage)
+		},
+	})
+	register(Workload{
+		Name:        "traverse-gen-folder",
+		Group:       "traverse",
+		DefaultSize: traverseDefault,
+		Doc: "traverse-gen with one CompleteWithChildren transaction per folder and one BatchSetStatus per page of files " +
+			"(the shape before CompleteBatch), to compare with traverse-gen's CompleteBatch per page; unit: node (src+dst)",
+		Run: func(e *Env) error {
+			n := e.Spec.sizeOr(traverseDefault)
+			var t *tree
+			err := e.Load(0, func() error {
+				t = genTree(e.Rand("tree"), n, traverseFanout, traverseDepth, e.Spec.Skew)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			return runTraverse(e, t, perFolder)
 		},
 	})
 	register(Workload{
@@ -96,7 +120,7 @@ func init() {
 			if err != nil {
 				return fmt.Errorf("read tree %s: %w", root, err)
 			}
-			return runTraverse(e, t)
+			return runTraverse(e, t, perPage)
 		},
 	})
 }
@@ -114,8 +138,17 @@ func goSourceTree() string {
 	return root
 }
 
+// completion says how a traversal records a page.
+type completion int
+
+const (
+	perPage   completion = iota // one CompleteBatch per page
+	perFolder                   // one CompleteWithChildren per folder, one BatchSetStatus per page of files
+)
+
 // traversal runs one pass over one queue.
 type traversal struct {
+	mode  completion
 	e     *Env
 	ns    *nodestore.Store
 	t     *tree
@@ -125,20 +158,28 @@ type traversal struct {
 	count []int64            // nodes traversed per level
 	ops   int64
 	rss   *rssPeaks
+	comps []nodestore.Completion // the page's completions (perPage)
 	// dst comparison
 	matched, missing int64
 }
 
-func runTraverse(e *Env, t *tree) error {
+func runTraverse(e *Env, t *tree, mode completion) error {
 	e.SetUnit("node")
 	st, err := e.OpenStore()
 	if err != nil {
 		return err
 	}
+	var rec *recorder
+	if e.Spec.Ceiling {
+		if rec, err = newRecorder(st, e.Dir("writes.log")); err != nil {
+			return err
+		}
+		st = rec
+	}
 	ns := nodestore.New(st)
 	rss := &rssPeaks{}
-	src := &traversal{e: e, ns: ns, t: t, q: nodestore.QueueSrc, rss: rss}
-	dst := &traversal{e: e, ns: ns, t: t, q: nodestore.QueueDst, rss: rss, skip: func(i int32) bool {
+	src := &traversal{mode: mode, e: e, ns: ns, t: t, q: nodestore.QueueSrc, rss: rss}
+	dst := &traversal{mode: mode, e: e, ns: ns, t: t, q: nodestore.QueueDst, rss: rss, skip: func(i int32) bool {
 		return !t.folder[i] && i%dstMissEvery == 0
 	}}
 	err = e.MeasureFunc(func() (int64, error) {
@@ -152,6 +193,10 @@ func runTraverse(e *Env, t *tree) error {
 	})
 	if err != nil {
 		return err
+	}
+	var reads readCounts
+	if rec != nil {
+		reads = rec.reads() // before the verification's own reads
 	}
 	// Verification.
 	var wantMissing int64
@@ -192,7 +237,13 @@ func runTraverse(e *Env, t *tree) error {
 		e.Extra("rss_anon_max_MiB", float64(rss.anon>>20))
 		e.Extra("rss_file_max_MiB", float64(rss.file>>20))
 	}
-	e.Verified(fmt.Sprintf("%d src + %d dst nodes traversed exactly once over %d levels, nothing left pending, counts and Check consistent, %d missing dst files found",
+	verified := ""
+	if rec != nil {
+		if verified, err = ceiling(e, rec, reads, src.ops+dst.ops); err != nil {
+			return err
+		}
+	}
+	e.Verified(verified + fmt.Sprintf("%d src + %d dst nodes traversed exactly once over %d levels, nothing left pending, counts and Check consistent, %d missing dst files found",
 		src.ops, dst.ops, len(t.levels), dst.missing))
 	return nil
 }
@@ -240,18 +291,43 @@ func (p *traversal) run() error {
 			}
 			cursor = next
 			var files []string
+			comps := p.comps[:0]
 			for _, n := range page {
 				i, err := p.claim(n, level)
 				if err != nil {
 					return err
 				}
-				if p.t.folder[i] {
-					if err := p.complete(ctx, n, i, level); err != nil {
+				switch {
+				case p.t.folder[i]:
+					c, err := p.complete(ctx, n, i, level)
+					if err != nil {
 						return err
 					}
-				} else {
+					if c != nil {
+						comps = append(comps, *c)
+					}
+				case p.mode == perFolder:
 					files = append(files, n.State.Path)
+				default:
+					comps = append(comps, nodestore.Completion{Path: n.State.Path, Status: nodestore.TraversalStatusSuccessful, Listed: &n})
 				}
+			}
+			p.comps = comps
+			if len(comps) > 0 {
+				start := time.Now()
+				res, err := p.ns.CompleteBatch(ctx, p.q, comps)
+				if err != nil {
+					return err
+				}
+				for j, r := range res {
+					if r.Err != nil {
+						return fmt.Errorf("level %d: %w", level, r.Err)
+					}
+					if len(r.Skipped) > 0 {
+						return fmt.Errorf("complete %s: %d children skipped: %v", comps[j].Path, len(r.Skipped), r.Skipped[0])
+					}
+				}
+				p.e.Record(time.Since(start))
 			}
 			if len(files) > 0 {
 				start := time.Now()
@@ -308,9 +384,12 @@ func (p *traversal) claim(n nodestore.Node, level int) (int32, error) {
 	return i, nil
 }
 
-// complete lists folder i, compares with src (dst pass) and completes it
-// with its children in one transaction.
-func (p *traversal) complete(ctx context.Context, n nodestore.Node, i int32, level int) error {
+// complete lists folder i and compares it with src (dst pass). A folder
+// of more than bigFolder children is completed here (chunked insert, then
+// SetStatus), and so is every folder in perFolder mode (one
+// CompleteWithChildren each); otherwise complete returns the folder's
+// completion, for the page's CompleteBatch.
+func (p *traversal) complete(ctx context.Context, n nodestore.Node, i int32, level int) (*nodestore.Completion, error) {
 	t := p.t
 	start := time.Now()
 	first, count := t.first[i], t.count[i]
@@ -324,10 +403,10 @@ func (p *traversal) complete(ctx context.Context, n nodestore.Node, i int32, lev
 	if p.q == nodestore.QueueDst {
 		srcKids, err := p.ns.Children(ctx, nodestore.QueueSrc, n.State.Path)
 		if err != nil {
-			return fmt.Errorf("fetch src children of %s: %w", n.State.Path, err)
+			return nil, fmt.Errorf("fetch src children of %s: %w", n.State.Path, err)
 		}
 		if len(srcKids) != int(count) {
-			return fmt.Errorf("src folder %s has %d children, tree %d", n.State.Path, len(srcKids), count)
+			return nil, fmt.Errorf("src folder %s has %d children, tree %d", n.State.Path, len(srcKids), count)
 		}
 		have := make(map[string]bool, len(children))
 		for _, c := range children {
@@ -341,28 +420,31 @@ func (p *traversal) complete(ctx context.Context, n nodestore.Node, i int32, lev
 			}
 		}
 	}
-	if len(children) > bigFolder {
+	switch {
+	case len(children) > bigFolder:
 		res, err := p.ns.BatchInsertNodes(ctx, insertOps(children))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if res.Applied != len(children) {
-			return fmt.Errorf("folder %s: %d of %d children inserted", n.State.Path, res.Applied, len(children))
+			return nil, fmt.Errorf("folder %s: %d of %d children inserted", n.State.Path, res.Applied, len(children))
 		}
 		if _, err := p.ns.SetStatus(ctx, p.q, n.State.Path, nodestore.TraversalStatusSuccessful); err != nil {
-			return err
+			return nil, err
 		}
-	} else {
+	case p.mode == perFolder:
 		res, err := p.ns.CompleteWithChildren(ctx, p.q, n.State.Path, nodestore.TraversalStatusSuccessful, children)
 		if err != nil {
-			return fmt.Errorf("complete %s: %w", n.State.Path, err)
+			return nil, fmt.Errorf("complete %s: %w", n.State.Path, err)
 		}
 		if len(res.Skipped) > 0 {
-			return fmt.Errorf("complete %s: %d children skipped: %v", n.State.Path, len(res.Skipped), res.Skipped[0])
+			return nil, fmt.Errorf("complete %s: %d children skipped: %v", n.State.Path, len(res.Skipped), res.Skipped[0])
 		}
+	default:
+		return &nodestore.Completion{Path: n.State.Path, Status: nodestore.TraversalStatusSuccessful, Children: children, Listed: &n}, nil
 	}
 	p.e.Record(time.Since(start))
-	return nil
+	return nil, nil
 }
 
 func insertOps(nodes []nodestore.Node) []nodestore.InsertOperation {
@@ -382,4 +464,78 @@ type rssPeaks struct{ anon, file int64 }
 func (r *rssPeaks) sample() {
 	a, f := rssSplit()
 	r.anon, r.file = max(r.anon, a), max(r.file, f)
+}
+
+// ceiling replays the writes rec logged during the measured phase, as
+// blind batches (kv.BulkWriter, in chunks of the size nodestore's batch
+// operations use on the backend, the faster size there) on a fresh store
+// of the same backend, and reports the replay's speed in nodes per second
+// beside the traversal's, with the kv operations per node. The replay's
+// time includes reading the log back (a sequential read of a file the
+// page cache holds). It checks that the fresh store then holds the same
+// number of keys as the traversed one, and returns what it verified.
+func ceiling(e *Env, rec *recorder, reads readCounts, nodes int64) (string, error) {
+	if err := rec.finish(); err != nil {
+		return "", err
+	}
+	traverse := e.measured
+	fresh, err := e.OpenStore()
+	if err != nil {
+		return "", err
+	}
+	chunk := nodestore.SmallChunkBytes
+	if e.Spec.Backend == "bbolt" {
+		chunk = nodestore.DefaultChunkBytes
+	}
+	cpu0 := cpuTime()
+	took, err := replay(rec.f.Name(), kv.NewBulkWriterSize(e.Ctx, fresh, chunk))
+	if err != nil {
+		return "", err
+	}
+	replayCPU := cpuTime() - cpu0
+	want, keys, err := digest(e.Ctx, rec.Store)
+	if err != nil {
+		return "", err
+	}
+	got, gotKeys, err := digest(e.Ctx, fresh)
+	if err != nil {
+		return "", err
+	}
+	if got != want || gotKeys != keys {
+		return "", fmt.Errorf("ceiling: the replayed store (%d keys) differs from the traversed one (%d keys)", gotKeys, keys)
+	}
+	n := float64(nodes)
+	e.Extra("ceiling_node_per_s", n/took.Seconds())
+	e.Extra("traverse_vs_ceiling", took.Seconds()/traverse.Seconds())
+	// The same ratio in CPU time (the process's, engine goroutines
+	// included): steadier than wall time on a loaded machine.
+	if e.cpu > 0 {
+		e.Extra("traverse_vs_ceiling_cpu", replayCPU.Seconds()/e.cpu.Seconds())
+	}
+	e.Extra("kv_gets_per_node", float64(reads.gets)/n)
+	e.Extra("kv_scans_per_node", float64(reads.scans)/n)
+	e.Extra("kv_scanned_per_node", float64(reads.scanned)/n)
+	e.Extra("kv_sets_per_node", float64(rec.sets)/n)
+	e.Extra("kv_deletes_per_node", float64(rec.deletes)/n)
+	e.Extra("kv_written_B_per_node", float64(rec.bytes)/n)
+	return fmt.Sprintf("ceiling: %d writes replayed to a store identical to the traversed one (%d keys); ", rec.sets+rec.deletes, keys), nil
+}
+
+// digest hashes every key and value of s, each with its length, in order.
+func digest(ctx context.Context, s kv.Store) ([sha256.Size]byte, int64, error) {
+	h := sha256.New()
+	var n int64
+	err := s.Iterate(ctx, kv.IterOptions{}, func(k, v []byte) error {
+		var l [8]byte
+		binary.BigEndian.PutUint32(l[:4], uint32(len(k)))
+		binary.BigEndian.PutUint32(l[4:], uint32(len(v)))
+		h.Write(l[:])
+		h.Write(k)
+		h.Write(v)
+		n++
+		return nil
+	})
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return sum, n, err
 }

@@ -56,6 +56,7 @@ func nsRules() []nsRule {
 		{"DuplicatePathNeverTwoKeys", nsDuplicates},
 		{"ExistingPathsFound", nsExistingFound},
 		{"CompleteWithChildrenAtomic", nsCompleteAtomic},
+		{"CompleteBatchAsSingleCalls", nsCompleteBatch},
 		{"BatchChunks", nsBatchChunks},
 		{"BatchUpdateSkips", nsBatchUpdateSkips},
 		{"BatchLargeNode", nsBatchLargeNode},

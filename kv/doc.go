@@ -84,4 +84,10 @@
 //   - DeleteRange and DeletePrefix are atomic only where
 //     Info().Guarantees.AtomicDeleteRange says so.
 //   - Close waits for calls in flight; do not call it from a callback.
+//   - kv never sets the process's memory limit (GOMEMLIMIT,
+//     runtime/debug.SetMemoryLimit): it is process-wide and belongs to the
+//     program. SuggestedMemoryLimit derives one from a store's memory
+//     budget (twice the budget; none for the memory backend); the polykv
+//     command applies it when GOMEMLIMIT is not set. Without a limit, the
+//     Go heap of a busy Badger store can grow well past the budget.
 package kv

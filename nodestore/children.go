@@ -108,87 +108,18 @@ func (s *Store) FetchChildrenByParentPath(ctx context.Context, indexPrefix, pare
 // SetStatus on the parent.
 func (s *Store) CompleteWithChildren(ctx context.Context, q QueueType, parentPath string, ts TraversalStatus, children []Node) (BatchResult, error) {
 	const op = "complete with children"
-	if err := checkTraversal(q, ts); err != nil {
+	if err := q.check(); err != nil {
 		return BatchResult{}, opErr(op, q, parentPath, err)
 	}
-	pp, err := NormalizePath(parentPath)
+	res, _, err := s.completeBatch(ctx, q, []Completion{{Path: parentPath, Status: ts, Children: children}})
+	if err == nil {
+		err = res[0].Err
+	}
 	if err != nil {
+		if pp, nerr := NormalizePath(parentPath); nerr == nil {
+			parentPath = pp
+		}
 		return BatchResult{}, opErr(op, q, parentPath, err)
 	}
-	ph := hashNormal(pp)
-	var res BatchResult
-	items := make([]prepared, len(children))
-	err = s.kv.Update(ctx, func(tx kv.Txn) error {
-		res = BatchResult{}
-		parent, err := getNode(tx, q, ph)
-		if err != nil {
-			return fmt.Errorf("parent: %w", err)
-		}
-		if parent.State.Type != NodeTypeFolder && len(children) > 0 {
-			return fmt.Errorf("parent: %w: a %s cannot have children", ErrInvalidNode, parent.State.Type)
-		}
-		level := parent.Level + 1
-		for i := range children {
-			it := &items[i]
-			*it = prepared{index: i, n: children[i]}
-			if it.n.Queue == "" {
-				it.n.Queue = q
-			}
-			if it.n.Level == 0 {
-				it.n.Level = level
-			}
-			if it.n.Queue != q {
-				return fmt.Errorf("child %d (%q): field Queue: %w: %q, the parent is in %q", i, it.n.State.Path, ErrInvalidQueue, it.n.Queue, q)
-			}
-			if it.n.Level != level {
-				return fmt.Errorf("child %d (%q): field Level: %w: %d, want the parent's level + 1 = %d", i, it.n.State.Path, ErrInvalidLevel, it.n.Level, level)
-			}
-			if it.n.State.ParentPath != pp {
-				return fmt.Errorf("child %d (%q): field ParentPath: %w: %q is not the parent %q", i, it.n.State.Path, ErrInvalidNode, it.n.State.ParentPath, pp)
-			}
-			if it.h, it.parent, it.root, err = validate(&it.n); err != nil {
-				return fmt.Errorf("child %d (%q): %w", i, it.n.State.Path, err)
-			}
-		}
-		// Every read (existence, counters) before the first write: a read
-		// after a write makes kv index the transaction's writes.
-		if err := findExisting(tx, items, s.pointExists); err != nil {
-			return err
-		}
-		var d deltas
-		for i := range items {
-			if it := &items[i]; it.skip == nil {
-				d.add(it.n.Queue, position{it.n.Level, it.n.Traversal, it.n.Copy}, 1)
-			}
-		}
-		from, to := position{parent.Level, parent.Traversal, parent.Copy}, position{parent.Level, ts, parent.Copy}
-		if from != to {
-			d.add(q, from, -1)
-			d.add(q, to, 1)
-		}
-		if err := d.load(tx); err != nil {
-			return err
-		}
-		buf := make([]byte, 0, 256)
-		for i := range items {
-			it := &items[i]
-			if it.skip != nil {
-				res.Skipped = append(res.Skipped, Skip{Index: i, Path: it.n.State.Path, Err: it.skip})
-				continue
-			}
-			if buf, err = writeNew(tx, &it.n, it.h, it.parent, it.root, nil, buf); err != nil {
-				return err
-			}
-			res.Applied++
-		}
-		if _, err := moveNode(tx, &parent, to, nil, buf); err != nil {
-			return err
-		}
-		return d.write(tx)
-	})
-	if err != nil {
-		return BatchResult{}, opErr(op, q, pp, err)
-	}
-	res.Chunks = 1
-	return res, nil
+	return BatchResult{Applied: res[0].Applied, Skipped: res[0].Skipped, Chunks: 1}, nil
 }

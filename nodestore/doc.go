@@ -11,6 +11,7 @@
 //	ns.Insert(ctx, nodestore.Node{Queue: nodestore.QueueSrc, Level: 0, ...})  // the roots
 //	page, cur, _ := ns.PendingPage(ctx, nodestore.QueueSrc, level, "", 100)  // pull work
 //	ns.CompleteWithChildren(ctx, nodestore.QueueSrc, path, nodestore.TraversalStatusSuccessful, kids)
+//	ns.CompleteBatch(ctx, nodestore.QueueSrc, comps)                         // a page of them at once
 //	ns.LowestPendingLevel(ctx, nodestore.QueueSrc)                            // what is left
 //	ns.Count(ctx, nodestore.QueueSrc, level, ts, cs)                          // O(1) counts
 //
@@ -85,7 +86,12 @@
 // counters stay exact. CompleteWithChildren sets a parent's status and
 // inserts all its children in ONE transaction; it fails with
 // kv.ErrTxnTooLarge, applying nothing, past kv's limits (about 20,000
-// small children). BatchInsertNodes, BatchUpdateNodeStatus,
+// small children). CompleteBatch applies many such completions (a page of
+// folders, and files with no children) in chunks, each completion atomic
+// and never split, one failing completion applying nothing and not
+// stopping the others: a worker pays one commit per chunk instead of one
+// per folder, and the store ends byte for byte as after the single calls
+// (the conformance rule CompleteBatchAsSingleCalls). BatchInsertNodes, BatchUpdateNodeStatus,
 // BatchSetStatus and BatchSetCopyStatus split their work into chunks below
 // kv.MaxTxnOps and kv.MaxTxnBytes, each one atomic transaction that never
 // separates a node from its index entry, path key and counts; the batch as

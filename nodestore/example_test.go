@@ -103,3 +103,56 @@ func Example() {
 	// src level 3: 3 successful, copy pending
 	// children of /photos/2024: 3
 }
+
+// ExampleStore_CompleteBatch completes a page of pending nodes in one
+// call: each folder with its children, each file with none. Every
+// completion is atomic; one that fails (here, a parent that does not
+// exist) applies nothing and leaves the others applied.
+func ExampleStore_CompleteBatch() {
+	ctx := context.Background()
+	db, err := memory.Open(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer func() { _ = db.Close() }()
+	ns := nodestore.New(db)
+	P, S := nodestore.TraversalStatusPending, nodestore.TraversalStatusSuccessful
+	node := func(path, parent string, depth int, typ nodestore.NodeType) nodestore.Node {
+		name := path[strings.LastIndexByte(path, '/')+1:]
+		if path == "/" {
+			name = "root"
+		}
+		return nodestore.Node{Queue: nodestore.QueueSrc, Level: depth, Traversal: P, Copy: nodestore.CopyStatusPending,
+			State: nodestore.NodeState{ID: path, Name: name, Path: path, ParentPath: parent, Type: typ, Depth: depth}}
+	}
+	for _, n := range []nodestore.Node{
+		node("/", "", 0, nodestore.NodeTypeFolder),
+		node("/docs", "/", 1, nodestore.NodeTypeFolder),
+		node("/readme.txt", "/", 1, nodestore.NodeTypeFile),
+	} {
+		if err := ns.Insert(ctx, n); err != nil {
+			log.Fatal(err)
+		}
+	}
+	res, err := ns.CompleteBatch(ctx, nodestore.QueueSrc, []nodestore.Completion{
+		{Path: "/docs", Status: S, Children: []nodestore.Node{
+			node("/docs/a.txt", "/docs", 2, nodestore.NodeTypeFile),
+			node("/docs/b.txt", "/docs", 2, nodestore.NodeTypeFile),
+		}},
+		{Path: "/readme.txt", Status: S}, // a file: its status only
+		{Path: "/gone", Status: S},       // listed, then deleted
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for i, r := range res {
+		fmt.Printf("completion %d: %d children inserted, error: %v\n", i, r.Applied, r.Err)
+	}
+	left, _ := ns.PendingAt(ctx, nodestore.QueueSrc, 1)
+	fmt.Println("pending at level 1:", left)
+	// Output:
+	// completion 0: 2 children inserted, error: <nil>
+	// completion 1: 0 children inserted, error: <nil>
+	// completion 2: 0 children inserted, error: nodestore: complete src "/gone": parent: nodestore: node not found (kv: key not found)
+	// pending at level 1: 0
+}

@@ -93,6 +93,7 @@ func runBench(ctx context.Context, s stdio, args []string) error {
 	seed := fs.Uint64("seed", bench.DefaultSeed, "seed of every random choice")
 	tree := fs.String("tree", "", "directory traverse-dir walks (default: the Go toolchain's source tree, GOROOT/src)")
 	skew := fs.Bool("skew", false, "traverse-gen: skewed fan-out (a few huge directories) instead of uniform")
+	ceiling := fs.Bool("ceiling", false, "traverse workloads: record the kv writes and replay them as blind batches on a fresh store (the engine's ceiling; reported as traverse_vs_ceiling)")
 	budget := fs.String("memory-budget", "", "kv memory budget per store, like 256MiB (default: kv's default)")
 	producers := fs.Int("producers", 0, "logs: goroutines adding entries (default 4); copy-status: copy workers (default 16)")
 	workdir := fs.String("workdir", "", "where fresh store directories are created (default: the system temp dir)")
@@ -154,7 +155,7 @@ func runBench(ctx context.Context, s stdio, args []string) error {
 	o := bench.Options{
 		Workloads: names, Backends: bs, Durabilities: durs, Size: *size, Reps: *reps, Seed: *seed,
 		Calibrate: slices.Contains(strings.Split(*workload, ","), "calibrate"),
-		Template:  bench.Spec{Dir: *workdir, Tree: *tree, Skew: *skew, Producers: *producers},
+		Template:  bench.Spec{Dir: *workdir, Tree: *tree, Skew: *skew, Ceiling: *ceiling, Producers: *producers},
 	}
 	if *budget != "" {
 		n, err := kv.ParseSize(*budget)
@@ -302,7 +303,17 @@ func runBenchChild(ctx context.Context, s stdio, args []string) error {
 	if err := json.NewDecoder(s.in).Decode(&spec); err != nil {
 		return fmt.Errorf("read spec: %w", err)
 	}
+	// The run's process is a polykv command like any other: it applies
+	// the suggested memory limit of its store (none on memory).
+	engine := strings.TrimPrefix(spec.Backend, bench.RawPrefix)
+	limit := applyMemoryLimit(kv.Config{Backend: engine, MemoryBudget: spec.MemoryBudget})
 	res, _ := bench.RunOne(ctx, spec) // a failed run is reported in res.Err
 	res.Isolated = true
+	if limit > 0 {
+		if res.Extra == nil {
+			res.Extra = map[string]float64{}
+		}
+		res.Extra["memory_limit_MiB"] = float64(limit >> 20)
+	}
 	return json.NewEncoder(s.out).Encode(res)
 }

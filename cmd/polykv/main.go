@@ -69,6 +69,7 @@ func init() {
 		{name: "copy", summary: "copy every key of one store into another (any backends), then verify", run: runCopy},
 		{name: "check", summary: "check a nodestore's counters against a full scan", run: runCheck},
 		{name: "verify", summary: "read every key and value through the engine's checksums; report damage", run: runVerify},
+		{name: "scale", summary: "chart throughput and peak RSS against size from bench reports (make bench-scale)", run: runScale},
 		{name: "recover", summary: "open a store a killed process left read-write once, so read-only commands can open it", run: runRecover},
 		{name: "serve", summary: "serve the operator web view (progress, logs, keys, metrics) of a store, read-only", run: runServe},
 		{name: childCommand, hidden: true, run: runBenchChild},

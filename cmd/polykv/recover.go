@@ -46,6 +46,7 @@ func runRecover(ctx context.Context, s stdio, args []string) error {
 	// a read-write open would create one.
 	ro := cfg
 	ro.ReadOnly = true
+	applyMemoryLimit(cfg)
 	db, err := kv.Open(ctx, ro)
 	switch {
 	case err == nil:

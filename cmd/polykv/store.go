@@ -22,6 +22,7 @@ func openDSN(ctx context.Context, dsn string, readOnly bool) (*kv.DB, error) {
 	if readOnly && cfg.Backend != "memory" {
 		cfg.ReadOnly = true
 	}
+	applyMemoryLimit(cfg)
 	db, err := kv.Open(ctx, cfg)
 	if errors.Is(err, kv.ErrNeedsRecovery) {
 		return nil, fmt.Errorf("%w\n(run 'polykv recover %s' once, then try again)", err, dsn)
