@@ -88,3 +88,12 @@ func (e *faultError) Unwrap() []error {
 	}
 	return []error{e.kind, e.err}
 }
+
+// readOnlyHint is appended to the error of a read-write open that failed
+// because the file system is mounted read-only.
+func readOnlyHint(err error) string {
+	if errors.Is(err, syscall.EROFS) {
+		return " (the file system is read-only: open the store with ReadOnly)"
+	}
+	return ""
+}

@@ -98,11 +98,14 @@ func openEngine(dir string, cfg *kv.Config) (*engine, error) {
 	opts.Logger = g
 	opts.EventListener = eventListener(g)
 
-	fs := vfs.Default
+	var fs vfs.FS = vfs.Default
 	if wrapFS != nil {
 		fs = wrapFS(fs)
-		opts.FS = fs
 	}
+	fs = &engineFS{FS: fs, readOnly: cfg.ReadOnly, onWALFault: func(err error) {
+		e.log.failure("WAL write failed: "+err.Error(), err)
+	}}
+	opts.FS = fs
 	// Take Pebble's LOCK ourselves so that a lock held elsewhere is told
 	// apart from any other open error without looking at messages.
 	lock, err := pebble.LockDirectory(dir, fs)
@@ -249,7 +252,7 @@ func (e *engine) ApplyDeferred(ctx context.Context, b *kv.Batch) (wait func() er
 		err := pb.SyncWait() // Pebble requires it before Close
 		_ = pb.Close()
 		if err != nil {
-			return e.log.failure("WAL sync failed after a commit: " + err.Error())
+			return e.log.failure("WAL sync failed after a commit: "+err.Error(), err)
 		}
 		return nil
 	}, nil
@@ -311,6 +314,11 @@ func (e *engine) committing(op string, commit func() error) (err error) {
 			err = fe
 		}
 	}()
+	// The last check before Pebble: a WAL failure seen since the batch
+	// was built (engineFS) must stop this commit.
+	if fe := e.fatal.Load(); fe != nil {
+		return fe
+	}
 	return translate(op, e.path, commit())
 }
 
