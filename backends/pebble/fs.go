@@ -10,7 +10,7 @@ import (
 // engineFS is the file system every engine gives Pebble: the real one with
 // two changes.
 //
-//   - A failed write, sync, preallocation or creation of a WAL file (*.log)
+//   - A failed write, sync or creation of a WAL file (*.log)
 //     is reported to the engine (onWALFault) before Pebble sees it. Pebble
 //     keeps such a failure in its WAL writer and hands it to the next commit
 //     that fills a WAL block, which panics with it while holding the commit
@@ -90,9 +90,12 @@ func (w *walFile) WriteAt(p []byte, off int64) (int, error) {
 	return n, w.fs.check(err)
 }
 
-func (w *walFile) Preallocate(off, n int64) error { return w.fs.check(w.File.Preallocate(off, n)) }
-func (w *walFile) Sync() error                    { return w.fs.check(w.File.Sync()) }
-func (w *walFile) SyncData() error                { return w.fs.check(w.File.SyncData()) }
+// Preallocate is not watched: Pebble ignores its failure (the WAL is
+// preallocated 110% of a memtable ahead, which a nearly full disk refuses
+// while the writes themselves still fit).
+
+func (w *walFile) Sync() error     { return w.fs.check(w.File.Sync()) }
+func (w *walFile) SyncData() error { return w.fs.check(w.File.SyncData()) }
 
 func (w *walFile) SyncTo(length int64) (bool, error) {
 	full, err := w.File.SyncTo(length)
