@@ -110,5 +110,6 @@ func (Driver) Open(ctx context.Context, dir string, cfg *kv.Config) (kv.Engine, 
 		sync:     s.opts.SyncWrites,
 		readOnly: s.opts.ReadOnly,
 		prefetch: s.prefetchSize,
+		reserve:  s.freeSpaceReserve,
 	}, nil
 }

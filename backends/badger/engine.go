@@ -32,6 +32,8 @@ type engine struct {
 	sync     bool // opened with kv.Sync: every commit is fsynced
 	readOnly bool
 	prefetch int
+	reserve  int64      // free space kept for Badger's own writes (space.go)
+	space    spaceGuard // when the free space was last checked
 	closed   atomic.Bool
 }
 
@@ -85,6 +87,9 @@ func (e *engine) Apply(ctx context.Context, b *kv.Batch) error {
 		return errClosed("write", e.dir)
 	}
 	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := e.checkSpace(b.Size()); err != nil {
 		return err
 	}
 	n := b.Len()
