@@ -34,3 +34,15 @@ func TestDiskFull(t *testing.T) {
 		})
 	}
 }
+
+// TestReadOnlyMedia puts a store of each persistent backend on a tmpfs
+// remounted read-only: read-only opens work side by side and read
+// everything, a read-write open fails with kv.ErrIO (see
+// conformance.RunReadOnlyMedia). Linux and root only.
+func TestReadOnlyMedia(t *testing.T) {
+	for _, b := range []string{"badger", "pebble", "bbolt"} {
+		t.Run(b, func(t *testing.T) {
+			conformance.RunReadOnlyMedia(t, kv.Config{Backend: b})
+		})
+	}
+}

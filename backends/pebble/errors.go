@@ -93,7 +93,7 @@ func translate(op, path string, err error) error {
 func translateLock(path string, err error) error {
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
-		return fmt.Errorf("kv: pebble: lock %s: %w", path, err)
+		return fmt.Errorf("kv: pebble: lock %s: %w", path, kv.Fault(err))
 	}
 	return fmt.Errorf("%w: pebble: %s: %v", kv.ErrLocked, path, err)
 }
