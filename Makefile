@@ -72,7 +72,7 @@ lint:
 ## stress: long crash/kill loops (200+ cycles per backend and mode), long model
 ## and conformance runs; prints each crash summary line. Log: stress.log.
 stress:
-	@set -o pipefail; POLYKV_STRESS=1 $(GO) test -v -count=1 -timeout 120m -run 'Crash|Model|Stress|Kill' ./... 2>&1 \
+	@set -o pipefail; POLYKV_STRESS=1 $(GO) test -v -count=1 -timeout 120m -run 'Crash|Model|Stress|Kill|DiskFull|FaultAtEveryWrite' ./... 2>&1 \
 	  | tee stress.log | grep -E '^(ok|FAIL|panic)|--- FAIL|crash: .*cycles|kill:'
 
 ## fuzz: run each fuzz target for FUZZTIME.

@@ -75,6 +75,35 @@
 // The memory backend has the same optimistic mode (memory:?opt.txn=optimistic)
 // for testing a program's behaviour under conflicts without a cluster.
 //
+// # Faults
+//
+// A fault of the medium reaches the caller as an error matching one of the
+// fault sentinels, on every backend and unchanged through nodestore and
+// logstore; the message keeps the engine's and the operating system's
+// words, and the operating system's error stays in the chain
+// (errors.Is(err, syscall.ENOSPC)). Fault is the classification backends
+// apply at their boundary.
+//
+//   - ErrNoSpace: the disk or a quota is full. The failed commit applied
+//     nothing. Free space and retry; where the error also matches
+//     ErrNeedsReopen, Close the store and open it again first. Badger
+//     refuses commits that would leave less than a free-space reserve
+//     (448 MiB by default; its free_space_reserve option) instead of
+//     letting a write to a full disk end the process.
+//   - ErrIO: another failure of the medium (EIO, a read-only file system).
+//     A read-write Open on a read-only file system fails with it (and
+//     syscall.EROFS); a read-only Open works there on every backend.
+//   - ErrNeedsReopen: the engine takes no more writes (Pebble after a
+//     failed write or sync of its log); reads still work. Close, fix the
+//     cause, open again.
+//
+// What survives: under Sync every commit acknowledged before the fault is
+// there after the store is reopened, and no commit is half applied. Under
+// NoSync a backend that may lose an acknowledged tail on a kill (pebble:
+// Guarantees.NoSyncKeepsAckedOnKill false) may lose the tail that was not
+// yet written when its log failed. The fault table in README.md lists what
+// each backend does, as the tests observe it.
+//
 // # Caveats
 //
 //   - Slices handed to iteration callbacks are valid only until the callback

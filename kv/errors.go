@@ -102,4 +102,11 @@ var (
 	// store stayed unreachable until the deadline): it may or may not have
 	// been applied. Every other commit error means nothing was applied.
 	ErrOutcomeUnknown = errors.New("kv: commit outcome unknown")
+	// ErrNeedsReopen is returned by every write to a store whose engine
+	// stopped taking writes after a fault it cannot recover from in place
+	// (Pebble after a failed write or sync of its log). The error also
+	// matches the fault (ErrNoSpace, ErrIO). Reads keep working; Close the
+	// store, fix the cause (free space) and open it again: every commit
+	// acknowledged before the fault is there.
+	ErrNeedsReopen = errors.New("kv: store must be reopened after a fault")
 )

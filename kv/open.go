@@ -116,7 +116,7 @@ func openDriver(ctx context.Context, cfg Config, d Driver) (*DB, error) {
 			detail := strings.TrimPrefix(err.Error(), dirlock.ErrLocked.Error()+": ")
 			return nil, fmt.Errorf("%w: %s: %s", ErrLocked, cfg.Backend, detail)
 		}
-		return nil, fmt.Errorf("kv: %s: open %s: %w", cfg.Backend, dir, err)
+		return nil, fmt.Errorf("kv: %s: open %s: %w%s", cfg.Backend, dir, Fault(err), readOnlyHint(err))
 	}
 	if !cfg.ReadOnly {
 		removeStaleMarkerTemps(dir)
@@ -133,7 +133,7 @@ func openDriver(ctx context.Context, cfg Config, d Driver) (*DB, error) {
 			m := Marker{Backend: cfg.Backend, Format: FormatVersion, Created: time.Now().UTC()}
 			if err := writeMarker(dir, m); err != nil {
 				_ = lock.Release() // the open failed: nothing to report beyond its error
-				return nil, fmt.Errorf("kv: %s: write marker in %s: %w", cfg.Backend, dir, err)
+				return nil, fmt.Errorf("kv: %s: write marker in %s: %w", cfg.Backend, dir, Fault(err))
 			}
 		}
 	}
@@ -155,16 +155,16 @@ func prepareDir(dir string, cfg Config) (created bool, err error) {
 			return false, fmt.Errorf("%w: %s: does not exist (read-only open needs an existing store)", ErrNotAStore, dir)
 		}
 		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return false, fmt.Errorf("kv: %s: create %s: %w", cfg.Backend, dir, err)
+			return false, fmt.Errorf("kv: %s: create %s: %w", cfg.Backend, dir, Fault(err))
 		}
 		// Make the new directory's entry durable, so that a power loss
 		// cannot lose the store with its marker.
 		if err := syncDir(filepath.Dir(filepath.Clean(dir))); err != nil {
-			return false, fmt.Errorf("kv: %s: create %s: sync parent: %w", cfg.Backend, dir, err)
+			return false, fmt.Errorf("kv: %s: create %s: sync parent: %w", cfg.Backend, dir, Fault(err))
 		}
 		return true, nil
 	case err != nil:
-		return false, fmt.Errorf("kv: %s: open %s: %w", cfg.Backend, dir, err)
+		return false, fmt.Errorf("kv: %s: open %s: %w", cfg.Backend, dir, Fault(err))
 	case !st.IsDir():
 		return false, fmt.Errorf("%w: %s: path is a file; Path must be a directory (bbolt too)", ErrNotAStore, dir)
 	}
@@ -175,7 +175,7 @@ func prepareDir(dir string, cfg Config) (created bool, err error) {
 	// engine's files.)
 	empty, err := dirIsEmpty(dir)
 	if err != nil {
-		return false, fmt.Errorf("kv: %s: read %s: %w", cfg.Backend, dir, err)
+		return false, fmt.Errorf("kv: %s: read %s: %w", cfg.Backend, dir, Fault(err))
 	}
 	m, err := ReadMarker(dir)
 	if err == nil {

@@ -113,6 +113,7 @@ func (Driver) Open(ctx context.Context, dir string, cfg *kv.Config) (kv.Engine, 
 		sync:     c.Durability == kv.Sync,
 		readOnly: s.opts.ReadOnly,
 		prefetch: s.prefetchSize,
+		reserve:  s.freeSpaceReserve,
 	}
 	if s.verifyOnOpen {
 		if err := e.Verify(ctx); err != nil {

@@ -35,6 +35,8 @@ type engine struct {
 	// groupsync.go); nil under NoSync and read-only.
 	gs       *groupSync
 	prefetch int
+	reserve  int64      // free space kept for Badger's own writes (space.go)
+	space    spaceGuard // when the free space was last checked
 	closed   atomic.Bool
 }
 
@@ -118,8 +120,11 @@ func (e *engine) commit(ctx context.Context, b *kv.Batch) error {
 	}
 	if e.gs != nil {
 		if err := e.gs.failed(); err != nil {
-			return fmt.Errorf("kv: badger: write %s: refused after a failed sync (reopen the store): %w", e.dir, err)
+			return fmt.Errorf("kv: badger: write %s: refused after a failed sync: %w: %w", e.dir, kv.ErrNeedsReopen, err)
 		}
+	}
+	if err := e.checkSpace(b.Size()); err != nil {
+		return err
 	}
 	n := b.Len()
 	// Badger keeps references to keys, values and entries until the

@@ -21,9 +21,13 @@ import (
 //	another holder of the directory lock   kv.ErrLocked
 //	a failed checksum or an undecodable    kv.ErrCorrupt (see corrupt)
 //	table block, manifest or key registry
+//	ENOSPC, EDQUOT (in the chain or text)   kv.ErrNoSpace (kv.Fault)
+//	EIO, EROFS, ... (in the chain or text)  kv.ErrIO (kv.Fault)
 //
 // Other errors are wrapped as they are, with the operation and the path:
-// "kv: badger: <op> <path>: <badger's message>".
+// "kv: badger: <op> <path>: <badger's message>". A full disk seldom comes
+// back as an error from Badger, which writes its logs and tables through
+// memory maps: the engine refuses writes before that (see freeSpace).
 
 // translate maps a Badger error to kv's sentinel (or returns it unchanged).
 // Badger's own wrapping (y.Wrap) flattens errors to strings outside its
@@ -57,6 +61,7 @@ func wrapErr(op, dir string, err error) error {
 	}
 	t := translate(corrupt(err))
 	if t == err {
+		err = kv.Fault(err)
 		return fmt.Errorf("kv: badger: %s %s: %w", op, dir, err)
 	}
 	return fmt.Errorf("kv: badger: %s %s: %w (%v)", op, dir, t, err)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/polykv/polykv/kv"
 )
 
 // Group commit under kv.Sync (kv.SyncDeferrer).
@@ -105,7 +107,7 @@ func (g *groupSync) syncNow() error {
 		return wrapErr("sync", g.e.dir, err)
 	}
 	if err := g.syncClosedLogs(); err != nil {
-		return fmt.Errorf("kv: badger: sync %s: %w", g.e.dir, err)
+		return fmt.Errorf("kv: badger: sync %s: %w", g.e.dir, kv.Fault(err))
 	}
 	return nil
 }

@@ -72,6 +72,7 @@ var optionDoc = map[string]string{
 	"verify_value_checksum": "true | false (default): verify value checksums on every read from the value log",
 	"compact_l0_on_close":   "true | false (default): flush level 0 into level 1 on Close",
 	"prefetch_size":         "0 (default, no prefetch) to 10000: values an iterator reads ahead, one goroutine each",
+	"free_space_reserve":    "size (default: (num_memtables + 7) × memtable_size, 448MiB by default): commits fail with kv.ErrNoSpace when they would leave less free on the file system; 0 turns the check off",
 }
 
 func acceptedOptions() string {
@@ -85,9 +86,10 @@ func acceptedOptions() string {
 
 // settings is what the driver derives from a kv.Config.
 type settings struct {
-	opts         badger.Options
-	prefetchSize int
-	verifyOnOpen bool
+	opts             badger.Options
+	prefetchSize     int
+	verifyOnOpen     bool
+	freeSpaceReserve int64
 }
 
 // memtableFootprint is the memory one memtable holds: Badger allocates
@@ -204,6 +206,7 @@ func buildSettings(dir string, cfg *kv.Config) (settings, error) {
 		blockCache, indexCache   int64
 		haveBlock, haveIndex     bool
 		haveNumMemtables, isZstd bool
+		reserve                  int64 = -1
 	)
 	keys := make([]string, 0, len(cfg.Options))
 	for k := range cfg.Options {
@@ -261,6 +264,8 @@ func buildSettings(dir string, cfg *kv.Config) (settings, error) {
 			o.CompactL0OnClose, err = strconv.ParseBool(v)
 		case "prefetch_size":
 			s.prefetchSize, err = parseInt(v, 0, 10000)
+		case "free_space_reserve":
+			reserve, err = parseSize(v, 0, math.MaxInt64)
 		default:
 			return s, fmt.Errorf("%w: badger: unknown option %q (accepted: %s)", kv.ErrInvalidConfig, k, acceptedOptions())
 		}
@@ -292,6 +297,10 @@ func buildSettings(dir string, cfg *kv.Config) (settings, error) {
 		return s, fmt.Errorf("%w: badger: option block_cache_size=0 needs compression=none", kv.ErrInvalidConfig)
 	}
 	o.NumMemtables = numMemtables
+	if reserve < 0 {
+		reserve = defaultFreeSpaceReserve(numMemtables, o.MemTableSize)
+	}
+	s.freeSpaceReserve = reserve
 	o.BlockCacheSize = blockCache
 	o.IndexCacheSize = indexCache
 	s.opts = o

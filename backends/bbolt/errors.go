@@ -47,7 +47,9 @@ func wrapErr(op, path string, err error) error {
 	case errors.Is(err, berrors.ErrValueTooLarge):
 		sentinel = kv.ErrValueTooLarge
 	default:
-		return fmt.Errorf("kv: bbolt: %s %s: %w", op, path, err)
+		// A full disk (ENOSPC from a write or from growing the file) or
+		// another fault of the medium: kv.ErrNoSpace, kv.ErrIO.
+		return fmt.Errorf("kv: bbolt: %s %s: %w", op, path, kv.Fault(err))
 	}
 	return fmt.Errorf("kv: bbolt: %s %s: %w: %w", op, path, sentinel, err)
 }

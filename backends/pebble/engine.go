@@ -48,6 +48,10 @@ type engine struct {
 	// returns it. log logs and records such failures.
 	fatal atomic.Pointer[FatalError]
 	log   *logger
+	// bgFault receives background errors that are faults of the medium
+	// (kv.Fault: a flush or compaction that met a full disk), without
+	// blocking Pebble: flushOnClose stops waiting on one.
+	bgFault chan error
 
 	// mu guards the iterators and snapshots handed out and not yet closed:
 	// Close closes any left over, so that none outlives the database.
@@ -90,6 +94,7 @@ func openEngine(dir string, cfg *kv.Config) (*engine, error) {
 		readOnly: cfg.ReadOnly,
 		iters:    make(map[*iter]struct{}),
 		snaps:    make(map[*snapshot]struct{}),
+		bgFault:  make(chan error, 1),
 	}
 	c := *cfg
 	c.MemoryBudget = budget
@@ -98,12 +103,24 @@ func openEngine(dir string, cfg *kv.Config) (*engine, error) {
 	e.log = g
 	opts.Logger = g
 	opts.EventListener = eventListener(g)
+	opts.EventListener.BackgroundError = func(err error) {
+		g.log(slog.LevelError, "pebble: background error: %v", err)
+		if f := kv.Fault(err); f != err {
+			select {
+			case e.bgFault <- f:
+			default:
+			}
+		}
+	}
 
-	fs := vfs.Default
+	var fs vfs.FS = vfs.Default
 	if wrapFS != nil {
 		fs = wrapFS(fs)
-		opts.FS = fs
 	}
+	fs = &engineFS{FS: fs, readOnly: cfg.ReadOnly, onWALFault: func(err error) {
+		e.log.failure("WAL write failed: "+err.Error(), err)
+	}}
+	opts.FS = fs
 	// Take Pebble's LOCK ourselves so that a lock held elsewhere is told
 	// apart from any other open error without looking at messages.
 	lock, err := pebble.LockDirectory(dir, fs)
@@ -284,7 +301,7 @@ func (e *engine) ApplyDeferred(ctx context.Context, b *kv.Batch) (wait func() er
 		err := pb.SyncWait() // Pebble requires it before Close
 		_ = pb.Close()
 		if err != nil {
-			return e.log.failure("WAL sync failed after a commit: " + err.Error())
+			return e.log.failure("WAL sync failed after a commit: "+err.Error(), err)
 		}
 		return nil
 	}, nil
@@ -333,6 +350,51 @@ func (e *engine) commitNoSyncWait(pb *pebble.Batch) error {
 	return e.committing("apply", func() error { return e.db.ApplyNoSyncWait(pb, pebble.Sync) })
 }
 
+// guard runs fn, a call into Pebble that may rotate the WAL (a flush, a
+// manual compaction), turning the panic Pebble raises when that fails
+// (rotateWAL: panic(err)) into a *FatalError: the engine takes no more
+// writes.
+func (e *engine) guard(op string, fn func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			fe, ok := r.(*FatalError)
+			if !ok {
+				perr, isErr := r.(error)
+				if !isErr {
+					panic(r)
+				}
+				fe = e.log.failure(op+": "+perr.Error(), perr)
+			}
+			e.setFatal(fe)
+			err = fe
+		}
+	}()
+	return fn()
+}
+
+// flushOnClose flushes the memtable so that Close can trim the WALs, unless
+// a flush fails on the way (Pebble retries a failed flush without end, and
+// DB.Flush waits for it: on a full disk, for ever).
+func (e *engine) flushOnClose() error {
+	select {
+	case <-e.bgFault: // an old failure; a flush failing now reports again
+	default:
+	}
+	done, err := e.db.AsyncFlush()
+	if err != nil {
+		return err
+	}
+	select {
+	case <-done:
+		if fe := e.fatal.Load(); fe != nil {
+			return fe
+		}
+		return nil
+	case err := <-e.bgFault:
+		return fmt.Errorf("kv: pebble: flush on close %s: %w", e.path, err)
+	}
+}
+
 // committing runs a commit, turning a fatal commit failure (Pebble's
 // Fatalf, a panic with *FatalError) into an error.
 func (e *engine) committing(op string, commit func() error) (err error) {
@@ -346,6 +408,11 @@ func (e *engine) committing(op string, commit func() error) (err error) {
 			err = fe
 		}
 	}()
+	// The last check before Pebble: a WAL failure seen since the batch
+	// was built (engineFS) must stop this commit.
+	if fe := e.fatal.Load(); fe != nil {
+		return fe
+	}
 	return translate(op, e.path, commit())
 }
 
@@ -401,7 +468,28 @@ func (e *engine) Compact(ctx context.Context) error {
 	if err := e.checkWrite(); err != nil {
 		return err
 	}
-	err := e.db.Compact(ctx, minKey, maxKey, true)
+	// A flush or compaction that fails on a full disk is retried by
+	// Pebble without end; the compaction waits for it. Stop waiting at the
+	// first such failure (bgFault) and return it.
+	select {
+	case <-e.bgFault: // an old failure; a failure now reports again
+	default:
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var fault atomic.Pointer[error]
+	go func() {
+		select {
+		case f := <-e.bgFault:
+			fault.Store(&f)
+			cancel()
+		case <-cctx.Done():
+		}
+	}()
+	err := e.guard("compact", func() error { return e.db.Compact(cctx, minKey, maxKey, true) })
+	if f := fault.Load(); f != nil && err != nil {
+		return fmt.Errorf("kv: pebble: compact %s: %w", e.path, *f)
+	}
 	if err != nil && ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -503,7 +591,7 @@ func (e *engine) Close() error {
 	}
 	flushed := false
 	if !e.readOnly && e.fatal.Load() == nil {
-		if err := e.db.Flush(); err != nil {
+		if err := e.guard("flush on close", e.flushOnClose); err != nil {
 			errs = append(errs, translate("flush on close", e.path, err))
 		} else {
 			flushed = true

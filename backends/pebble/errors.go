@@ -18,7 +18,10 @@ import (
 //   - on open: a held Pebble LOCK file becomes kv.ErrLocked, a read-only open
 //     of a directory Pebble never initialised becomes kv.ErrNotAStore;
 //   - on a fatal engine failure (see FatalError): every later write returns
-//     the FatalError;
+//     the FatalError, which matches kv.ErrNeedsReopen and the fault
+//     (kv.ErrNoSpace, kv.ErrIO);
+//   - a full disk or another fault of the medium met by a call: kv.ErrNoSpace
+//     or kv.ErrIO (kv.Fault), with the operating system's error kept;
 //   - on any read, iteration or open that meets damaged data (a block, a
 //     MANIFEST or WAL record that fails its checksum or does not decode:
 //     pebble.IsCorruptionError) the error matches kv.ErrCorrupt, with
@@ -47,10 +50,23 @@ type FatalError struct {
 	Path string
 	// Msg is Pebble's message.
 	Msg string
+	// Err is the error Pebble reported the failure with, if any (a failed
+	// write or sync of the WAL: the operating system's error).
+	Err error
 }
 
 func (e *FatalError) Error() string {
-	return "kv: pebble: fatal engine failure in " + e.Path + ": " + e.Msg
+	return "kv: pebble: fatal engine failure in " + e.Path + ": " + e.Msg + "; the store takes no more writes: close and reopen it"
+}
+
+// Unwrap makes a FatalError match kv.ErrNeedsReopen and, classified by
+// kv.Fault, the error it was reported with: kv.ErrNoSpace and
+// syscall.ENOSPC for a full disk, kv.ErrIO for another fault of the medium.
+func (e *FatalError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{kv.ErrNeedsReopen}
+	}
+	return []error{kv.ErrNeedsReopen, kv.Fault(e.Err)}
 }
 
 // translate maps a Pebble error onto kv's sentinels and adds context.
@@ -75,7 +91,7 @@ func translate(op, path string, err error) error {
 	if errors.As(err, &fe) {
 		return err
 	}
-	return fmt.Errorf("kv: pebble: %s %s: %w", op, path, err)
+	return fmt.Errorf("kv: pebble: %s %s: %w", op, path, kv.Fault(err))
 }
 
 // translateLock maps the error of taking Pebble's LOCK file. An error that is
@@ -85,7 +101,7 @@ func translate(op, path string, err error) error {
 func translateLock(path string, err error) error {
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
-		return fmt.Errorf("kv: pebble: lock %s: %w", path, err)
+		return fmt.Errorf("kv: pebble: lock %s: %w", path, kv.Fault(err))
 	}
 	return fmt.Errorf("%w: pebble: %s: %v", kv.ErrLocked, path, err)
 }

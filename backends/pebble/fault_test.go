@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io/fs"
 	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -51,6 +53,8 @@ func TestWALFailureIsReportedNotHidden(t *testing.T) {
 	var fe *pebble.FatalError
 	require.True(t, errors.As(err, &fe), "want a *pebble.FatalError, got %T: %v", err, err)
 	require.Equal(t, cfg.Path, fe.Path)
+	require.ErrorIs(t, err, kv.ErrNeedsReopen)
+	require.Contains(t, err.Error(), "reopen")
 	failWAL.Store(false)
 
 	// The engine is poisoned for writes; reads still work.
@@ -72,6 +76,64 @@ func TestWALFailureIsReportedNotHidden(t *testing.T) {
 	_, err = db.Get(ctx, []byte("after"))
 	require.ErrorIs(t, err, kv.ErrNotFound)
 	require.NoError(t, db.Set(ctx, []byte("again"), nil))
+}
+
+// A WAL write that fails with ENOSPC (disk full) is reported as
+// kv.ErrNoSpace, matching syscall.ENOSPC, and kv.ErrNeedsReopen: every
+// later write fails the same way until the store is reopened, after which
+// it takes writes again with every acknowledged one there.
+func TestWALNoSpaceIsTyped(t *testing.T) {
+	ctx := context.Background()
+	for _, d := range []kv.Durability{kv.Sync, kv.NoSync} {
+		t.Run(d.String(), func(t *testing.T) {
+			var full atomic.Bool
+			inject := errorfs.InjectorFunc(func(op errorfs.Op) error {
+				if !full.Load() {
+					return nil
+				}
+				switch op.Kind {
+				case errorfs.OpFileWrite, errorfs.OpFileWriteAt, errorfs.OpCreate, errorfs.OpFilePreallocate:
+					return &fs.PathError{Op: "write", Path: op.Path, Err: syscall.ENOSPC}
+				}
+				return nil
+			})
+			restore := pebble.SetWrapFS(func(fs vfs.FS) vfs.FS { return errorfs.Wrap(fs, inject) })
+			defer restore()
+			cfg := kv.Config{Path: t.TempDir(), Durability: d}
+			db, err := pebble.Open(ctx, cfg)
+			require.NoError(t, err)
+			require.NoError(t, db.Set(ctx, []byte("before"), []byte("1")))
+			require.NoError(t, db.Sync()) // NoSync may lose an unsynced tail
+			full.Store(true)
+			var werr error
+			// Under NoSync the WAL is written by a flusher goroutine: the
+			// failure surfaces on a later commit (Pebble itself would
+			// panic in that commit, holding its commit lock).
+			for i := 0; i < 10000 && werr == nil; i++ {
+				werr = db.Set(ctx, []byte("during"), bytes.Repeat([]byte{'x'}, 100))
+			}
+			require.Error(t, werr, "no write failed on a full disk")
+			require.ErrorIs(t, werr, kv.ErrNoSpace)
+			require.ErrorIs(t, werr, syscall.ENOSPC)
+			require.ErrorIs(t, werr, kv.ErrNeedsReopen)
+			full.Store(false)
+			// Space is back, but the engine stays failed until reopened.
+			err = db.Set(ctx, []byte("after"), []byte("3"))
+			require.ErrorIs(t, err, kv.ErrNeedsReopen)
+			require.ErrorIs(t, err, kv.ErrNoSpace)
+			v, err := db.Get(ctx, []byte("before"))
+			require.NoError(t, err)
+			require.Equal(t, "1", string(v))
+			_ = db.Close() // may repeat the failure
+			db, err = pebble.Open(ctx, cfg)
+			require.NoError(t, err)
+			defer db.Close()
+			v, err = db.Get(ctx, []byte("before"))
+			require.NoError(t, err)
+			require.Equal(t, "1", string(v))
+			require.NoError(t, db.Set(ctx, []byte("again"), nil))
+		})
+	}
 }
 
 // lockedBuffer is a bytes.Buffer safe for concurrent use.

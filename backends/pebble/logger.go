@@ -49,15 +49,22 @@ func (g *logger) Errorf(format string, args ...any) { g.log(slog.LevelError, for
 // Fatalf logs at error level and panics with a *FatalError: Pebble's code
 // after a call to Fatalf assumes it does not return.
 func (g *logger) Fatalf(format string, args ...any) {
-	panic(g.failure(strings.TrimRight(fmt.Sprintf(format, args...), "\n")))
+	var cause error
+	for _, a := range args {
+		if err, ok := a.(error); ok {
+			cause = err
+			break
+		}
+	}
+	panic(g.failure(strings.TrimRight(fmt.Sprintf(format, args...), "\n"), cause))
 }
 
 // failure logs a fatal failure at error level and records it (g.fatal).
 // Fatalf panics with it; failures Pebble returns as errors instead (a WAL
 // sync that fails after ApplyNoSyncWait returned) are reported with it
 // as they are.
-func (g *logger) failure(msg string) *FatalError {
-	fe := &FatalError{Path: g.path, Msg: msg}
+func (g *logger) failure(msg string, cause error) *FatalError {
+	fe := &FatalError{Path: g.path, Msg: msg, Err: cause}
 	g.l.Log(context.Background(), slog.LevelError, "pebble: fatal: "+fe.Msg, "backend", "pebble", "path", g.path)
 	if g.fatal != nil {
 		g.fatal(fe)

@@ -431,12 +431,16 @@ func TestLocked(t *testing.T) {
 	_, err = pebble.Driver{}.Open(ctx, cfg.Path, &cfg)
 	require.ErrorIs(t, err, kv.ErrLocked)
 	require.NoError(t, db.Close())
-	// Pebble locks even read-only: a second read-only Store of the same
-	// directory is refused.
+	// Read-only Stores share the directory (Pebble's own LOCK is not taken
+	// for them); a writer is refused while one is open.
 	cfg.ReadOnly = true
 	ro, err := pebble.Open(ctx, cfg)
 	require.NoError(t, err)
 	defer ro.Close()
+	ro2, err := pebble.Open(ctx, cfg)
+	require.NoError(t, err)
+	require.NoError(t, ro2.Close())
+	cfg.ReadOnly = false
 	_, err = pebble.Open(ctx, cfg)
 	require.ErrorIs(t, err, kv.ErrLocked)
 }

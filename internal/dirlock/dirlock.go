@@ -21,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 )
 
 // FileName is the lock file's name inside the directory.
@@ -40,7 +41,9 @@ type Lock struct {
 // true (any number of shared holders, no exclusive one). It fails at once
 // with an error wrapping ErrLocked when the lock is held in a conflicting
 // mode. A shared lock opens the lock file read-only when it exists, so it
-// works in a directory the caller may only read.
+// works in a directory the caller may only read; on a read-only file
+// system without the lock file it holds nothing (no writer can open the
+// directory there).
 func Acquire(dir string, shared bool) (*Lock, error) {
 	path := filepath.Join(dir, FileName)
 	var f *os.File
@@ -49,6 +52,12 @@ func Acquire(dir string, shared bool) (*Lock, error) {
 		f, err = os.Open(path)
 		if errors.Is(err, os.ErrNotExist) {
 			f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+			if errors.Is(err, syscall.EROFS) {
+				// A read-only file system without the lock file (a
+				// store copied there without it): no writer can open
+				// the directory, so there is nobody to exclude.
+				return &Lock{shared: true}, nil
+			}
 		}
 	} else {
 		f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)

@@ -1,0 +1,106 @@
+package badger
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/polykv/polykv/kv"
+)
+
+// Badger writes its memtable logs (.mem), value logs (.vlog) and tables
+// (.sst) through memory maps of files it makes large with ftruncate: sparse
+// files, whose blocks the file system allocates only when a page is first
+// written. On a full file system that write cannot be backed and the
+// kernel sends SIGBUS, which the Go runtime turns into a fatal error: the
+// process ends, whatever goroutine it was (Badger's writer for the logs,
+// its flush and compaction goroutines for the tables). No error reaches a
+// caller, and debug.SetPanicOnFault cannot help: it applies to the
+// goroutine that sets it, and these are Badger's.
+//
+// The engine therefore keeps a free-space reserve: a commit first checks
+// how much the file system has free (statfs, at least every 100 ms and
+// whenever the commits since the last statfs wrote half of what was then
+// free above the reserve: spaceGuard) and fails with kv.ErrNoSpace,
+// applying nothing, when it would leave less than the reserve. The
+// reserve is room for what Badger writes on its own once commits stop:
+// the flush of every memtable it may hold (numMemtables queued, one being
+// flushed, the one taking writes, which Close also flushes) and a
+// compaction of the level-0 tables they become (Badger compacts level 0
+// at 5 tables, into level 1):
+//
+//	reserve = (numMemtables + 2 + 5) × memtable_size
+//
+// 448 MiB with the defaults (one queued 56 MiB memtable). The
+// free_space_reserve option sets another size; 0 turns the check off.
+// Compactions of the deeper levels of a large store can still need more
+// than the reserve. Free space is what an unprivileged writer may use
+// (statfs f_bavail), so a root process keeps the file system's root
+// reserve as a margin.
+
+// level0Tables is Badger's NumLevelZeroTables default: level-0 tables
+// that trigger a compaction into level 1.
+const level0Tables = 5
+
+// defaultFreeSpaceReserve is the reserve for numMemtables memtables of
+// memTableSize (see above).
+func defaultFreeSpaceReserve(numMemtables int, memTableSize int64) int64 {
+	return int64(numMemtables+2+level0Tables) * memTableSize
+}
+
+// FreeSpaceReserve returns the free space, in bytes, under which a Badger
+// store opened with cfg refuses commits with kv.ErrNoSpace (see the
+// package documentation, # Full disk): the free_space_reserve option, or
+// the default derived from the memtables. 0 means the check is off.
+func FreeSpaceReserve(cfg kv.Config) (int64, error) {
+	if cfg.MemoryBudget == 0 {
+		cfg.MemoryBudget = kv.DefaultMemoryBudget
+	}
+	s, err := buildSettings(cfg.Path, &cfg)
+	if err != nil {
+		return 0, err
+	}
+	return s.freeSpaceReserve, nil
+}
+
+// spaceRecheck is the longest a commit trusts the last statfs.
+const spaceRecheck = 100 * time.Millisecond
+
+// spaceGuard spares most commits the statfs (8 µs on the test machine,
+// as much as a small NoSync commit): after a statfs finds free bytes
+// above the reserve, commits may write half of the difference, for at most
+// spaceRecheck, before the next one. The other half and the reserve are the
+// margin for other writers of the file system meanwhile.
+type spaceGuard struct {
+	mu        sync.Mutex
+	allowance int64
+	checked   time.Time
+}
+
+// checkSpace returns kv.ErrNoSpace when writing n more bytes would leave
+// less than the reserve free on the store's file system.
+func (e *engine) checkSpace(n int) error {
+	if e.reserve <= 0 || e.readOnly {
+		return nil
+	}
+	g := &e.space
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	now := time.Now()
+	if int64(n) <= g.allowance && now.Sub(g.checked) < spaceRecheck {
+		g.allowance -= int64(n)
+		return nil
+	}
+	g.allowance = 0
+	free, err := freeBytes(e.dir)
+	if err != nil {
+		return fmt.Errorf("kv: badger: write %s: free space: %w", e.dir, kv.Fault(err))
+	}
+	if free-int64(n) < e.reserve {
+		return fmt.Errorf("kv: badger: write %s: %w: %d bytes free, the commit needs %d and Badger keeps %d in reserve for its flushes and compactions (a write to a full disk would end the process); free space and retry, the store stays usable",
+			e.dir, kv.ErrNoSpace, free, n, e.reserve)
+	}
+	g.allowance = (free-e.reserve)/2 - int64(n)
+	g.checked = now
+	return nil
+}
