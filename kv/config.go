@@ -160,8 +160,8 @@ func (c Config) checkFields() error {
 		return invalidf("password: given without a username")
 	}
 	if c.isNetwork() {
-		if c.Path == "" {
-			return invalidf("path: backend %q needs a key prefix (the store's name on the cluster)", c.Backend)
+		if !strings.HasPrefix(c.Path, "/") {
+			return invalidf("path %q: backend %q needs a key prefix starting with '/' (the store's name on the cluster, such as \"/jobs/42\")", c.Path, c.Backend)
 		}
 		if len(c.Endpoints) == 0 {
 			return invalidf("endpoints: backend %q needs at least one cluster member (host:port)", c.Backend)
