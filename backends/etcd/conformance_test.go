@@ -10,5 +10,5 @@ import (
 // sections on the shared 3-member embedded cluster, each subtest on a
 // fresh prefix.
 func TestConformance(t *testing.T) {
-	conformance.Run(t, factory)
+	conformance.RunWith(t, factory, conformance.Options{BulkKeys: 30_000, CounterRounds: 50})
 }
