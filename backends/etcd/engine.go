@@ -69,12 +69,16 @@ func openEngine(ctx context.Context, cfg *kv.Config, s settings) (*engine, error
 		// clientv3's errors name endpoints, never the password.
 		return nil, translate("connect", err)
 	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	bg, stop := context.WithCancel(context.Background())
 	e := &engine{
 		cli:    cli,
 		l:      newLayout(cfg.Path),
 		set:    s,
-		log:    cfg.Logger,
+		log:    log,
 		bg:     bg,
 		stopBg: stop,
 		live:   make(map[int64]int),
