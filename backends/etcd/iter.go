@@ -39,8 +39,10 @@ type iter struct {
 
 	// rec, in a transaction, records what the iteration saw.
 	rec *rangeRead
-	// onPin is called with the revision the first page pinned (rev 0).
-	onPin func(rev int64)
+	// txn, when the iteration belongs to a transaction not pinned when the
+	// iteration was created: its first page reads at the transaction's
+	// revision if a read has pinned it since, else pins it.
+	txn *txn
 }
 
 func (e *engine) newIter(ctx context.Context, r kv.IterRange, rev int64, rec *rangeRead) *iter {
@@ -86,6 +88,9 @@ func (it *iter) fetch() bool {
 	if it.lo >= it.hi {
 		return false
 	}
+	if it.rev == 0 && it.txn != nil {
+		it.rev = it.txn.rev
+	}
 	ctx, cancel := it.e.callCtx(it.ctx)
 	defer cancel()
 	opts := []clientv3.OpOption{clientv3.WithRange(it.hi), clientv3.WithLimit(int64(it.pageSize))}
@@ -105,8 +110,8 @@ func (it *iter) fetch() bool {
 	}
 	if it.rev == 0 {
 		it.rev = resp.Header.Revision
-		if it.onPin != nil {
-			it.onPin(it.rev)
+		if it.txn != nil {
+			it.txn.pinned(it.rev)
 		}
 	}
 	it.page, it.i, it.more = resp.Kvs, 0, resp.More

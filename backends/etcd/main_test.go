@@ -26,7 +26,14 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	c, err := etcdtest.StartCluster(dir, 3, etcdtest.DefaultSettings())
+	// The shared cluster runs the rule checks (tens of thousands of
+	// commits: the nodestore traversal alone makes ~24,000): its members
+	// skip fsync (declared in etcdtest.Settings.UnsafeNoFsync). Commits
+	// are still replicated to a majority; the tests that depend on
+	// durability start clusters of their own, with fsync.
+	s := etcdtest.DefaultSettings()
+	s.UnsafeNoFsync = true
+	c, err := etcdtest.StartCluster(dir, 3, s)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

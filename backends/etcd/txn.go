@@ -84,7 +84,7 @@ func (t *txn) NewIter(r kv.IterRange) (kv.Iter, error) {
 	rec := &rangeRead{lo: it.lo, hi: it.hi, reverse: r.Reverse, seen: make(map[string]int64)}
 	it.rec = rec
 	if t.rev == 0 {
-		it.onPin = t.pinned
+		it.txn = t
 	}
 	t.ranges = append(t.ranges, rec)
 	return it, nil

@@ -52,6 +52,13 @@ type Settings struct {
 	// ("--auto-compaction-mode=revision"). Empty: off, as the backend's
 	// tests need (they compact themselves).
 	AutoCompactionRetention string
+	// UnsafeNoFsync turns off the members' fsyncs (--unsafe-no-fsync). A
+	// commit is still replicated to a majority before it is acknowledged,
+	// and survives the kill of any process; only a power loss of the
+	// machine could lose it. For rule checks that do not cut power and
+	// run tens of thousands of commits (the conformance suite); never for
+	// durability, kill or member-loss tests, nor for the bench.
+	UnsafeNoFsync bool
 }
 
 // DefaultSettings are the settings the tests run with. A transaction of
@@ -212,6 +219,7 @@ func (c *Cluster) config(m *member) *embed.Config {
 		cfg.AutoCompactionMode = embed.CompactorModeRevision
 		cfg.AutoCompactionRetention = c.settings.AutoCompactionRetention
 	}
+	cfg.UnsafeNoFsync = c.settings.UnsafeNoFsync
 	cfg.Logger = "zap"
 	cfg.LogLevel = "error"
 	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
