@@ -49,13 +49,18 @@ type Options struct {
 	// every increment is a serialized commit, and a replicated commit takes
 	// milliseconds.
 	CounterRounds int
+	// LongTraversalOnlyUnderStress, when not empty, runs Nodestore/Traversal
+	// (about 24,000 transactions one after the other, whose dump must match
+	// the golden digest) only with POLYKV_STRESS=1 (make stress), and says
+	// why: the reason is printed with the skip.
+	LongTraversalOnlyUnderStress string
 }
 
 // RunWith is Run with options.
 func RunWith(t *testing.T, f Factory, o Options) {
 	t.Helper()
 	runKV(t, f, o)
-	t.Run("Nodestore", func(t *testing.T) { RunNodestore(t, f) })
+	t.Run("Nodestore", func(t *testing.T) { runNodestore(t, f, o) })
 	t.Run("Logstore", func(t *testing.T) { RunLogstore(t, f) })
 }
 
