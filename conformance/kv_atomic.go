@@ -21,15 +21,15 @@ func (e *env) wantUnchanged(what string, before []pair) {
 	wantPairs(e.t, what+": the store must be unchanged", e.scan(kv.IterOptions{}), before)
 }
 
-// fillToLimit returns writes whose total size is exactly MaxTxnBytes
-// (plus extra bytes in the last value).
-func fillToLimit(extra int) (keys, values [][]byte) {
-	const chunk = 1 << 20
+// fillToLimit returns writes whose total size is exactly the store's
+// MaxTxnBytes (plus extra bytes in the last value).
+func fillToLimit(l kv.Limits, extra int) (keys, values [][]byte) {
+	chunk := min(1<<20, l.MaxValueSize/2)
 	size := 0
 	for i := 0; ; i++ {
 		k := fmt.Appendf(nil, "big%02d", i)
-		if size+kv.EntrySize(k, make([]byte, chunk))+kv.EntrySize(k, nil) >= kv.MaxTxnBytes {
-			v := make([]byte, kv.MaxTxnBytes-size-kv.EntrySize(k, nil)+extra)
+		if size+kv.EntrySize(k, make([]byte, chunk))+kv.EntrySize(k, nil) >= l.MaxTxnBytes {
+			v := make([]byte, l.MaxTxnBytes-size-kv.EntrySize(k, nil)+extra)
 			return append(keys, k), append(values, v)
 		}
 		keys = append(keys, k)
@@ -134,8 +134,9 @@ func atomicityRules() []rule {
 			e.setAll("a")
 			before := e.scan(kv.IterOptions{})
 			var setErrs int
+			maxOps := e.limits().MaxTxnOps
 			err := e.s.Update(e.ctx, func(tx kv.Txn) error {
-				for i := range kv.MaxTxnOps + 1 {
+				for i := range maxOps + 1 {
 					if tx.Set(strconv.AppendInt([]byte("o"), int64(i), 36), nil) != nil {
 						setErrs++ // ignored on purpose: the commit must still fail
 					}
@@ -151,27 +152,40 @@ func atomicityRules() []rule {
 			e.wantUnchanged("after a too-large Update", before)
 
 			b := new(kv.Batch)
-			for i := range kv.MaxTxnOps {
+			for i := range maxOps {
 				if err := b.Set(strconv.AppendInt([]byte("o"), int64(i), 36), nil); err != nil {
-					t.Fatalf("Batch.Set #%d of %d: %v", i, kv.MaxTxnOps, err)
+					t.Fatalf("Batch.Set #%d of %d: %v", i, maxOps, err)
 				}
 			}
-			if err := b.Set([]byte("one-too-many"), nil); !errors.Is(err, kv.ErrTxnTooLarge) {
-				t.Errorf("Batch.Set past MaxTxnOps = %v, want ErrTxnTooLarge", err)
+			if maxOps == kv.MaxTxnOps {
+				if err := b.Set([]byte("one-too-many"), nil); !errors.Is(err, kv.ErrTxnTooLarge) {
+					t.Errorf("Batch.Set past MaxTxnOps = %v, want ErrTxnTooLarge", err)
+				}
+			} else {
+				// A Batch knows only the package constants: the store
+				// refuses a batch past its own limit when written.
+				over := new(kv.Batch)
+				for i := range maxOps + 1 {
+					_ = over.Set(strconv.AppendInt([]byte("o"), int64(i), 36), nil)
+				}
+				if err := e.s.Write(e.ctx, over); !errors.Is(err, kv.ErrTxnTooLarge) {
+					t.Errorf("Write of the store's MaxTxnOps+1 (%d) writes = %v, want ErrTxnTooLarge", maxOps+1, err)
+				}
+				e.wantUnchanged("after a too-large Write", before)
 			}
 			if err := e.s.Write(e.ctx, b); err != nil {
 				t.Fatalf("Write of a batch of exactly MaxTxnOps writes: %v", err)
 			}
 			n := 0
 			_ = e.s.Iterate(e.ctx, kv.IterOptions{Prefix: []byte("o"), KeysOnly: true}, func(k, v []byte) error { n++; return nil })
-			if n != kv.MaxTxnOps {
+			if n != maxOps {
 				t.Errorf("after a Write of MaxTxnOps keys, %d keys are stored", n)
 			}
 		}},
 		{"TooManyBytesRejected", func(t *testing.T, e *env) {
 			e.setAll("a")
 			before := e.scan(kv.IterOptions{})
-			keys, values := fillToLimit(1)
+			keys, values := fillToLimit(e.limits(), 1)
 			var setErrs int
 			err := e.s.Update(e.ctx, func(tx kv.Txn) error {
 				for i := range keys {
@@ -189,7 +203,7 @@ func atomicityRules() []rule {
 			}
 			e.wantUnchanged("after a too-large Update", before)
 
-			keys, values = fillToLimit(0)
+			keys, values = fillToLimit(e.limits(), 0)
 			err = e.s.Update(e.ctx, func(tx kv.Txn) error {
 				for i := range keys {
 					if err := tx.Set(keys[i], values[i]); err != nil {
@@ -233,7 +247,7 @@ func atomicityRules() []rule {
 				r := rand.New(rand.NewPCG(7, 11))
 				model := map[string]string{}
 				big := new(kv.Batch)
-				for i := range 3000 {
+				for i := range min(3000, e.limits().MaxTxnOps) {
 					k := fmt.Sprintf("k%02d", r.IntN(40))
 					if r.IntN(4) == 0 {
 						delete(model, k)
@@ -252,7 +266,7 @@ func atomicityRules() []rule {
 				if err != nil {
 					t.Fatal(err)
 				}
-				wantPairs(t, how+" of 3000 writes to 40 keys in random order", e.scan(kv.IterOptions{}), modelScan(model, kv.IterOptions{}))
+				wantPairs(t, how+" of 3000 (or the store's MaxTxnOps) writes to 40 keys in random order", e.scan(kv.IterOptions{}), modelScan(model, kv.IterOptions{}))
 			}
 		}},
 		{"CancelledMidwayAllOrNothing", func(t *testing.T, e *env) {
@@ -375,11 +389,15 @@ func atomicityRules() []rule {
 
 // bulkKeys is how many keys Bulk/LoadsMillionKeysInChunks loads: 1,000,000
 // by default, 100,000 under -short, or POLYKV_CONFORMANCE_BULK_KEYS.
-func bulkKeys() int {
+func bulkKeys(e *env) int {
 	if s := os.Getenv("POLYKV_CONFORMANCE_BULK_KEYS"); s != "" {
 		if n, err := strconv.Atoi(s); err == nil && n > 0 {
 			return n
 		}
+	}
+	if e.opts.BulkKeys > 0 {
+		e.t.Logf("bulk load of %d keys, as the backend's conformance.Options.BulkKeys declares", e.opts.BulkKeys)
+		return e.opts.BulkKeys
 	}
 	if testing.Short() {
 		return 100_000
@@ -390,7 +408,7 @@ func bulkKeys() int {
 func bulkRules() []rule {
 	return []rule{
 		{"LoadsMillionKeysInChunks", func(t *testing.T, e *env) {
-			groups := (bulkKeys() + 2) / 3
+			groups := (bulkKeys(e) + 2) / 3
 			w := kv.NewBulkWriter(e.ctx, e.s)
 			key := func(dst []byte, g, part int) []byte { // g%08d then a, b or c
 				dst = append(dst[:0], "g00000000"...)
@@ -434,8 +452,8 @@ func bulkRules() []rule {
 			if written != 3*groups {
 				t.Errorf("Written() = %d writes, want %d", written, 3*groups)
 			}
-			if least := (written + kv.MaxTxnOps - 1) / kv.MaxTxnOps; chunks < least {
-				t.Errorf("Written() = %d chunks for %d writes, want at least %d (MaxTxnOps %d)", chunks, written, least, kv.MaxTxnOps)
+			if maxOps := e.limits().MaxTxnOps; chunks < (written+maxOps-1)/maxOps {
+				t.Errorf("Written() = %d chunks for %d writes, want at least %d (MaxTxnOps %d)", chunks, written, (written+maxOps-1)/maxOps, maxOps)
 			}
 			// Every group complete, every key once, in order.
 			n := 0
@@ -459,7 +477,8 @@ func bulkRules() []rule {
 		{"GroupNeverSplit", func(t *testing.T, e *env) {
 			// Large groups of odd sizes: chunk boundaries fall often.
 			w := kv.NewBulkWriter(e.ctx, e.s)
-			v := make([]byte, 300<<10)
+			// A group of 5 values must fit one transaction of the store.
+			v := make([]byte, min(300<<10, e.limits().MaxTxnBytes/6))
 			sizes := map[int]int{}
 			for g := range 60 {
 				n := 1 + g%5
@@ -499,14 +518,14 @@ func bulkRules() []rule {
 			if err := w.Set([]byte("before"), nil); err != nil {
 				t.Fatal(err)
 			}
-			ops := make([]kv.Op, kv.MaxTxnOps+1)
+			ops := make([]kv.Op, e.limits().MaxTxnOps+1)
 			for i := range ops {
 				ops[i] = kv.SetOp(fmt.Appendf(nil, "huge%06d", i), nil)
 			}
 			if err := w.Add(ops...); !errors.Is(err, kv.ErrTxnTooLarge) {
 				t.Errorf("Add of a group of MaxTxnOps+1 writes = %v, want ErrTxnTooLarge", err)
 			}
-			keys, values := fillToLimit(1)
+			keys, values := fillToLimit(e.limits(), 1)
 			ops = ops[:0]
 			for i := range keys {
 				ops = append(ops, kv.SetOp(keys[i], values[i]))

@@ -283,9 +283,7 @@ func iterateRules() []rule {
 			for i := range n {
 				_ = b.Set(fmt.Appendf(nil, "k%05d", i), []byte("v"))
 			}
-			if err := e.s.Write(e.ctx, b); err != nil {
-				t.Fatal(err)
-			}
+			e.writeChunked(b)
 			ways := []struct {
 				name string
 				run  func(ctx context.Context, fn func(k, v []byte) error) error
@@ -355,9 +353,7 @@ func iterateRules() []rule {
 				keys = append(keys, k)
 				_ = b.Set([]byte(k), []byte(strings.Repeat("x", i%7)))
 			}
-			if err := e.s.Write(e.ctx, b); err != nil {
-				t.Fatal(err)
-			}
+			e.writeChunked(b)
 			checkScans(t, e, keys,
 				kv.IterOptions{},
 				kv.IterOptions{Start: []byte("k01001"), End: []byte("k08999")},

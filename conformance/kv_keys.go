@@ -337,7 +337,7 @@ func valueRules() []rule {
 			wantPairs(t, "scan", e.scan(kv.IterOptions{}), []pair{{"a", ""}, {"b", ""}, {"c", ""}})
 		}},
 		{"MaxValueSizeAccepted", func(t *testing.T, e *env) {
-			v := bytesOf(kv.MaxValueSize, 'v')
+			v := bytesOf(e.limits().MaxValueSize, 'v')
 			v[0], v[len(v)-1] = 'F', 'L'
 			if err := e.s.Set(e.ctx, []byte("big"), v); err != nil {
 				t.Fatalf("Set of a value of MaxValueSize: %v", err)
@@ -361,7 +361,7 @@ func valueRules() []rule {
 			}
 		}},
 		{"ValueOverMaxRejected", func(t *testing.T, e *env) {
-			checkLimit(t, e, []byte("k"), bytesOf(kv.MaxValueSize+1, 'v'), true, kv.ErrValueTooLarge)
+			checkLimit(t, e, []byte("k"), bytesOf(e.limits().MaxValueSize+1, 'v'), true, kv.ErrValueTooLarge)
 		}},
 		{"DeleteMissingKeyIsNotError", func(t *testing.T, e *env) {
 			if err := e.s.Delete(e.ctx, []byte("never")); err != nil {

@@ -16,7 +16,12 @@ import (
 func concurrencyRules() []rule {
 	return []rule{
 		{"CounterIncrementsExact", func(t *testing.T, e *env) {
-			const workers, rounds = 8, 500
+			const workers = 8
+			rounds := 500
+			if e.opts.CounterRounds > 0 {
+				rounds = e.opts.CounterRounds
+				t.Logf("%d increments per goroutine, as the backend's conformance.Options.CounterRounds declares", rounds)
+			}
 			var wg sync.WaitGroup
 			errs := make(chan error, workers)
 			for range workers {
@@ -260,7 +265,7 @@ func deleteRangeRules() []rule {
 			}
 		}},
 		{"LargerThanOneTxn", func(t *testing.T, e *env) {
-			const n = kv.MaxTxnOps + 5000
+			n := e.limits().MaxTxnOps + 5000
 			w := kv.NewBulkWriter(e.ctx, e.s)
 			for i := range n {
 				_ = w.Set(fmt.Appendf(nil, "m%06d", i), nil)

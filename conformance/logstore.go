@@ -108,6 +108,10 @@ type hookStore struct {
 	before func(b *kv.Batch) error // may block or fail the write
 }
 
+// Limits forwards the wrapped store's limits, as every wrapper of a Store
+// should (kv.LimitsOf).
+func (h *hookStore) Limits() kv.Limits { return kv.LimitsOf(h.Store) }
+
 type writeInfo struct{ ops, size int }
 
 func (h *hookStore) Write(ctx context.Context, b *kv.Batch) error {
@@ -333,9 +337,10 @@ func testLogFlushBelowLimit(t *testing.T, f Factory) {
 	// A batch setting far above what a transaction holds.
 	buf := logstore.NewLogBufferOptions(h, logstore.Options{BatchSize: 10_000_000, MaxPending: 10_000_000, Interval: time.Hour})
 	msg := strings.Repeat("m", 2000)
-	n := 2*kv.MaxTxnBytes/2100 + 100
+	l := kv.LimitsOf(s)
+	n := 2*l.MaxTxnBytes/2100 + 100
 	if testing.Short() {
-		n = kv.MaxTxnBytes/2100 + 100
+		n = l.MaxTxnBytes/2100 + 100
 	}
 	for i := range n {
 		if err := buf.Add(logstore.LogEntry{Level: logstore.LevelInfo, Message: msg, EntityID: fmt.Sprint(i)}); err != nil {
@@ -346,7 +351,7 @@ func testLogFlushBelowLimit(t *testing.T, f Factory) {
 	total := 0
 	w := h.writeLog()
 	for _, x := range w {
-		if x.ops > kv.MaxTxnOps || x.size > kv.MaxTxnBytes {
+		if x.ops > l.MaxTxnOps || x.size > l.MaxTxnBytes {
 			t.Errorf("a flush of %d ops and %d bytes exceeds the transaction limit", x.ops, x.size)
 		}
 		total += x.ops

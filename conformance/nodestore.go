@@ -33,8 +33,16 @@ import (
 // and review the diff: every other backend must then produce the same bytes.
 func RunNodestore(t *testing.T, f Factory) {
 	t.Helper()
+	runNodestore(t, f, Options{})
+}
+
+func runNodestore(t *testing.T, f Factory, o Options) {
+	t.Helper()
 	for _, r := range nsRules() {
 		t.Run(r.name, func(t *testing.T) {
+			if r.name == "Traversal" && o.LongTraversalOnlyUnderStress != "" && !stress() {
+				t.Skipf("runs only with POLYKV_STRESS=1 on this backend, as its conformance.Options declares: %s", o.LongTraversalOnlyUnderStress)
+			}
 			r.fn(t, newNSEnv(t, f))
 		})
 	}

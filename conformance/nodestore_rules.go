@@ -514,7 +514,7 @@ func nsCompleteAtomic(t *testing.T, e *nsEnv) {
 	}
 	// Too large for one transaction: nothing is applied.
 	var many []nodestore.Node
-	for i := range kv.MaxTxnBytes / 2000 {
+	for i := range kv.LimitsOf(e.kv).MaxTxnBytes / 2000 {
 		st := nsFile(fmt.Sprintf("/b/f%06d", i), 2)
 		st.ID = strings.Repeat("i", 2000) // reach the byte limit with few keys
 		many = append(many, nodestore.Node{Traversal: nsS, Copy: nsCP, State: st})
@@ -532,7 +532,7 @@ func nsBatchChunks(t *testing.T, e *nsEnv) {
 	// More than one transaction holds: 2 KB IDs reach kv.MaxTxnBytes with
 	// few keys (kv.MaxTxnOps is checked by the traversal's sizes and by
 	// the chunk planner's unit tests).
-	n := 2 * kv.MaxTxnBytes / 2000
+	n := 2 * kv.LimitsOf(e.kv).MaxTxnBytes / 2000
 	ops := make([]nodestore.InsertOperation, n)
 	states := make([]nodestore.NodeState, n)
 	for i := range ops {

@@ -32,8 +32,35 @@ import (
 // environment variable POLYKV_STRESS=1 (longer model runs).
 func Run(t *testing.T, f Factory) {
 	t.Helper()
-	runKV(t, f)
-	t.Run("Nodestore", func(t *testing.T) { RunNodestore(t, f) })
+	RunWith(t, f, Options{})
+}
+
+// Options adjust the suite to a backend. Every adjustment is declared
+// where the backend calls RunWith and logged by the rule it changes: none
+// weakens a rule, they only size its workload.
+type Options struct {
+	// BulkKeys, when positive, is the size of Bulk/LoadsMillionKeysInChunks
+	// (default one million, 100,000 under -short; the environment variable
+	// POLYKV_CONFORMANCE_BULK_KEYS overrides both): for a networked backend
+	// whose throughput is a few thousand keys per second.
+	BulkKeys int
+	// CounterRounds, when positive, is how many increments each of the 8
+	// goroutines of Concurrency/CounterIncrementsExact makes (default 500):
+	// every increment is a serialized commit, and a replicated commit takes
+	// milliseconds.
+	CounterRounds int
+	// LongTraversalOnlyUnderStress, when not empty, runs Nodestore/Traversal
+	// (about 24,000 transactions one after the other, whose dump must match
+	// the golden digest) only with POLYKV_STRESS=1 (make stress), and says
+	// why: the reason is printed with the skip.
+	LongTraversalOnlyUnderStress string
+}
+
+// RunWith is Run with options.
+func RunWith(t *testing.T, f Factory, o Options) {
+	t.Helper()
+	runKV(t, f, o)
+	t.Run("Nodestore", func(t *testing.T) { runNodestore(t, f, o) })
 	t.Run("Logstore", func(t *testing.T) { RunLogstore(t, f) })
 }
 
@@ -50,12 +77,14 @@ type rule struct {
 }
 
 // runKV runs every group of the kv contract. New groups go into kvGroups.
-func runKV(t *testing.T, f Factory) {
+func runKV(t *testing.T, f Factory, o Options) {
 	for _, g := range kvGroups() {
 		t.Run(g.name, func(t *testing.T) {
 			for _, r := range g.tests {
 				t.Run(r.name, func(t *testing.T) {
-					r.fn(t, newEnv(t, f))
+					e := newEnv(t, f)
+					e.opts = o
+					r.fn(t, e)
 				})
 			}
 		})
@@ -94,6 +123,7 @@ type env struct {
 	s    kv.Store
 	// factory makes more stores of the same backend (a Load target).
 	factory Factory
+	opts    Options
 
 	mu     sync.Mutex
 	opened []kv.Store
@@ -157,10 +187,19 @@ func (e *env) set(k, v string) {
 	}
 }
 
+// setAll writes k = "v:"+k for every key, in one batch when the store's
+// limits allow, else in batches as large as they allow.
 func (e *env) setAll(keys ...string) {
 	e.t.Helper()
+	l := e.limits()
 	b := new(kv.Batch)
 	for _, k := range keys {
+		if b.Len() == l.MaxTxnOps || b.Size()+kv.EntrySize([]byte(k), []byte("v:"+k)) > l.MaxTxnBytes {
+			if err := e.s.Write(e.ctx, b); err != nil {
+				e.t.Fatalf("Write: %v", err)
+			}
+			b.Reset()
+		}
 		if err := b.Set([]byte(k), []byte("v:"+k)); err != nil {
 			e.t.Fatalf("Batch.Set(%q): %v", k, err)
 		}
@@ -169,6 +208,33 @@ func (e *env) setAll(keys ...string) {
 		e.t.Fatalf("Write: %v", err)
 	}
 }
+
+// writeChunked writes the sets and deletes of b, in one batch when the
+// store's limits allow, else through a BulkWriter (chunks as large as they
+// allow): for a rule's setup, not for the rule under test.
+func (e *env) writeChunked(b *kv.Batch) {
+	e.t.Helper()
+	w := kv.NewBulkWriter(e.ctx, e.s)
+	for i := 0; i < b.Len(); i++ {
+		kind, k, v := b.Op(i)
+		var err error
+		if kind == kv.OpSet {
+			err = w.Set(k, v)
+		} else {
+			err = w.Delete(k)
+		}
+		if err != nil {
+			e.t.Fatalf("BulkWriter: %v", err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		e.t.Fatalf("BulkWriter.Close: %v", err)
+	}
+}
+
+// limits returns the store's limits (kv.LimitsOf): the package constants,
+// or the smaller ones a networked backend declares.
+func (e *env) limits() kv.Limits { return kv.LimitsOf(e.s) }
 
 func (e *env) del(k string) {
 	e.t.Helper()

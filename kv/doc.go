@@ -55,8 +55,9 @@
 //     with each key it saw — and the commit applies the writes only if none
 //     of that changed, including keys deleted from or added to an iterated
 //     range (no write skew, no phantom). Otherwise the commit applies
-//     nothing and the function runs again, after a short random backoff, up
-//     to MaxConflictRetries times; then Update returns ErrConflict, which
+//     nothing and the function runs again, after a short random backoff
+//     (growing with the time a run takes, so that writers colliding on a
+//     slow cluster spread out), up to MaxConflictRetries times; then Update returns ErrConflict, which
 //     means nothing was applied. The function must therefore have no effect
 //     outside the transaction, as everywhere.
 //   - Set, Delete, Write and DeleteRange are atomic blind writes; a
@@ -71,6 +72,10 @@
 //   - The limits are the store's own (Limits, LimitsOf): a networked engine
 //     may declare smaller ones than the package constants, and BulkWriter,
 //     nodestore and logstore size their transactions by them.
+//     What a transaction reads counts too: an engine that checks the reads
+//     with a bounded number of compares (etcd: --max-txn-ops) fails a
+//     commit whose read set is larger with ErrTxnTooLarge, never with a
+//     weaker check.
 //
 // The memory backend has the same optimistic mode (memory:?opt.txn=optimistic)
 // for testing a program's behaviour under conflicts without a cluster.

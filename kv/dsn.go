@@ -16,11 +16,21 @@ import (
 //	badger:relative/dir          a path relative to the working directory
 //	auto:///var/lib/engine       whatever backend the directory's marker names
 //	memory:                      (or memory://) an in-memory store
+//	etcd://user:pass@h1:2379,h2:2379/jobs/42?opt.dial_timeout=5s
+//	                             a store on a cluster (a networked backend)
 //
 // The scheme is the backend. The path follows "//" when it is absolute
 // ("pebble:///abs") and follows the colon directly when it is relative
 // ("pebble:rel/dir"); "pebble://rel/dir" is refused, because a URL would read
-// "rel" as a host. Characters that mean something in a URL ('%', '?', '#')
+// "rel" as a host.
+//
+// Only a networked backend (one whose driver is a NetworkDriver: etcd)
+// takes a host: the comma-separated cluster members become
+// Config.Endpoints, the user information Config.Username and
+// Config.Password (percent-encoded), and the path, which starts with '/',
+// the store's key prefix (Config.Path). A DSN naming a host for a backend
+// that is not linked into the program says so. The password never appears
+// in an error (see RedactDSN) or in Config.String; Config.DSN does write it. Characters that mean something in a URL ('%', '?', '#')
 // are percent-encoded in the path.
 //
 // Query keys (each at most once; any other key is an error):
@@ -35,35 +45,119 @@ import (
 // ParseConfigJSON (whether the backend is registered is checked by Open).
 // Errors wrap ErrInvalidConfig.
 func ParseDSN(dsn string) (Config, error) {
-	u, err := url.Parse(dsn)
+	shown := RedactDSN(dsn)
+	rest, auth, hasAuth := splitAuthority(dsn)
+	u, err := url.Parse(rest)
 	if err != nil {
-		return Config{}, invalidf("dsn %q: %v", dsn, unwrapURLError(err))
+		return Config{}, invalidf("dsn %q: %v", shown, unwrapURLError(err))
 	}
 	if u.Scheme == "" {
-		return Config{}, invalidf("dsn %q: no backend: want backend:///absolute/path, backend:relative/path or memory:", dsn)
-	}
-	if u.User != nil || u.Host != "" {
-		return Config{}, invalidf("dsn %q: host %q: a DSN has no host; write %s:///absolute/path or %s:relative/path",
-			dsn, u.Host, u.Scheme, u.Scheme)
-	}
-	if u.Fragment != "" || strings.HasSuffix(dsn, "#") {
-		return Config{}, invalidf("dsn %q: unexpected fragment: percent-encode '#' in a path as %%23", dsn)
+		return Config{}, invalidf("dsn %q: no backend: want backend:///absolute/path, backend:relative/path or memory:", shown)
 	}
 	c := Config{Backend: strings.ToLower(u.Scheme), Path: u.Path}
+	if hasAuth {
+		if err := c.parseAuthority(auth); err != nil {
+			return Config{}, invalidf("dsn %q: %w", shown, err)
+		}
+	}
+	if u.Fragment != "" || strings.HasSuffix(dsn, "#") {
+		return Config{}, invalidf("dsn %q: unexpected fragment: percent-encode '#' in a path as %%23", shown)
+	}
 	if u.Opaque != "" {
 		p, err := url.PathUnescape(u.Opaque)
 		if err != nil {
-			return Config{}, invalidf("dsn %q: path: %v", dsn, unwrapURLError(err))
+			return Config{}, invalidf("dsn %q: path: %v", shown, unwrapURLError(err))
 		}
 		c.Path = p
 	}
 	if err := c.parseQuery(u.RawQuery); err != nil {
-		return Config{}, invalidf("dsn %q: %w", dsn, err)
+		return Config{}, invalidf("dsn %q: %w", shown, err)
 	}
 	if err := c.checkParsed(); err != nil {
 		return Config{}, err
 	}
 	return c, nil
+}
+
+// splitAuthority cuts the authority (what follows "scheme://" up to the
+// next '/', '?' or '#') out of a DSN; hasAuth is false when there is none
+// or it is empty. It does not use url.Parse: a list of hosts
+// ("h1:2379,[::1]:2379") is not a URL host.
+func splitAuthority(dsn string) (rest, auth string, hasAuth bool) {
+	i := strings.Index(dsn, "://")
+	if i <= 0 || strings.ContainsAny(dsn[:i], "/?#") {
+		return dsn, "", false
+	}
+	start := i + len("://")
+	end := len(dsn)
+	if j := strings.IndexAny(dsn[start:], "/?#"); j >= 0 {
+		end = start + j
+	}
+	if end == start {
+		return dsn, "", false
+	}
+	return dsn[:start] + dsn[end:], dsn[start:end], true
+}
+
+// RedactDSN returns dsn with the password of its user information, if
+// any, replaced by "xxxxx" (as url.URL.Redacted does), for messages and
+// logs. Everything else is kept as written.
+func RedactDSN(dsn string) string {
+	rest, auth, ok := splitAuthority(dsn)
+	if !ok {
+		return dsn
+	}
+	at := strings.LastIndex(auth, "@")
+	if at < 0 {
+		return dsn
+	}
+	colon := strings.Index(auth[:at], ":")
+	if colon < 0 {
+		return dsn
+	}
+	auth = auth[:colon+1] + "xxxxx" + auth[at:]
+	i := strings.Index(rest, "://") + len("://")
+	return rest[:i] + auth + rest[i:]
+}
+
+// parseAuthority reads "user:password@host1:port,host2:port" into c. Only
+// a networked backend takes one; the message for a directory backend says
+// how to write its path instead.
+func (c *Config) parseAuthority(auth string) error {
+	userinfo, hosts, hasUser := "", auth, false
+	if at := strings.LastIndex(auth, "@"); at >= 0 {
+		userinfo, hosts, hasUser = auth[:at], auth[at+1:], true
+	}
+	if !c.isNetwork() {
+		if _, ok := lookupDriver(c.Backend); !ok && !isLocalName(c.Backend) {
+			return dsnError("host " + strconv.Quote(hosts) + ": backend " + strconv.Quote(c.Backend) +
+				" is not linked in, and a host needs a networked backend (forgotten import of its package?)")
+		}
+		return dsnError("host " + strconv.Quote(hosts) + ": a " + c.Backend + " DSN has no host; write " +
+			c.Backend + ":///absolute/path or " + c.Backend + ":relative/path")
+	}
+	if hasUser {
+		user, pass, hasPass := strings.Cut(userinfo, ":")
+		u, err := url.PathUnescape(user)
+		if err != nil {
+			return dsnError("username: invalid percent-encoding")
+		}
+		p, err := url.PathUnescape(pass)
+		if err != nil {
+			return dsnError("password: invalid percent-encoding")
+		}
+		c.Username = u
+		if hasPass {
+			c.Password = p
+		}
+	}
+	for _, h := range strings.Split(hosts, ",") {
+		if h == "" {
+			return dsnError("hosts " + strconv.Quote(hosts) + ": an empty host; want host:port[,host:port...]")
+		}
+		c.Endpoints = append(c.Endpoints, h)
+	}
+	return nil
 }
 
 // dsnError is a DSN query problem; ParseDSN adds the DSN and
@@ -147,7 +241,24 @@ func (c Config) DSN() string {
 	}
 	sb.WriteString(backend)
 	sb.WriteByte(':')
-	if c.Path != "" {
+	if len(c.Endpoints) > 0 || c.Username != "" {
+		sb.WriteString("//")
+		if c.Username != "" {
+			ui := url.User(c.Username)
+			if c.Password != "" {
+				ui = url.UserPassword(c.Username, c.Password)
+			}
+			sb.WriteString(ui.String())
+			sb.WriteByte('@')
+		}
+		sb.WriteString(strings.Join(c.Endpoints, ","))
+		if c.Path != "" && !strings.HasPrefix(c.Path, "/") {
+			// A prefix without a leading '/' cannot follow a host:
+			// checkFields refuses it for a networked backend.
+			sb.WriteByte('/')
+		}
+		sb.WriteString((&url.URL{Path: c.Path}).EscapedPath())
+	} else if c.Path != "" {
 		escaped := (&url.URL{Path: c.Path}).EscapedPath()
 		if strings.HasPrefix(c.Path, "/") {
 			sb.WriteString("//")
@@ -187,5 +298,12 @@ func (c Config) DSN() string {
 	return sb.String()
 }
 
-// String returns c.DSN().
-func (c Config) String() string { return c.DSN() }
+// String returns c.DSN() with the password, if any, replaced by "xxxxx":
+// safe for messages and logs. DSN itself contains the password (it must
+// read back into the same Config).
+func (c Config) String() string {
+	if c.Password != "" {
+		c.Password = "xxxxx"
+	}
+	return c.DSN()
+}

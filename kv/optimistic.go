@@ -48,15 +48,22 @@ func (db *DB) runOptimistic(ctx context.Context, fn func(tx Txn) error) error {
 
 // Backoff between the runs of a conflicting optimistic transaction: the
 // writers that collided retry at spread-out times instead of colliding
-// again. attempt 0 waits up to 1 ms, doubling to at most 64 ms.
+// again. attempt 0 waits up to 1 ms, doubling to at most 64 ms; on an
+// engine whose transactions take longer than 1 ms (a networked engine's
+// round trips and replicated commit), the unit is the failed run's
+// duration instead, doubling to at most 64 ms or 16 runs' worth (a shorter window
+// would make the same writers collide again: with 8 writers on one
+// counter of a 3-member etcd cluster, 16 retries were not enough).
 const (
 	conflictBackoffBase = time.Millisecond
 	conflictBackoffMax  = 64 * time.Millisecond
+	conflictBackoffRuns = 16
 )
 
-func conflictBackoff(ctx context.Context, attempt int) error {
-	d := conflictBackoffBase << min(attempt, 6)
-	d = min(d, conflictBackoffMax)
+func conflictBackoff(ctx context.Context, attempt int, took time.Duration) error {
+	unit := max(conflictBackoffBase, took)
+	d := unit << min(attempt, 6)
+	d = min(d, max(conflictBackoffMax, took*conflictBackoffRuns))
 	d = time.Duration(rand.Int64N(int64(d)) + 1)
 	t := time.NewTimer(d)
 	defer t.Stop()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 )
 
 // Update runs fn in a serializable read-write transaction.
@@ -28,6 +29,7 @@ func (db *DB) Update(ctx context.Context, fn func(tx Txn) error) error {
 		run = db.runOptimistic
 	}
 	for attempt := 0; ; attempt++ {
+		start := time.Now()
 		err := run(ctx, fn)
 		if !errors.Is(err, errRetry) {
 			return err
@@ -39,7 +41,7 @@ func (db *DB) Update(ctx context.Context, fn func(tx Txn) error) error {
 			return err
 		}
 		if db.txner != nil {
-			if err := conflictBackoff(ctx, attempt); err != nil {
+			if err := conflictBackoff(ctx, attempt, time.Since(start)); err != nil {
 				return err
 			}
 		}

@@ -1,0 +1,262 @@
+package etcd_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/polykv/polykv/backends/etcd"
+	"github.com/polykv/polykv/internal/etcdtest"
+	"github.com/polykv/polykv/kv"
+)
+
+func TestSmoke(t *testing.T) {
+	ctx := context.Background()
+	db := openStore(t, cluster.Config(newPrefix()))
+	if err := db.Set(ctx, []byte("a"), []byte("1")); err != nil {
+		t.Fatal(err)
+	}
+	v, err := db.Get(ctx, []byte("a"))
+	if err != nil || string(v) != "1" {
+		t.Fatalf("Get = %q, %v", v, err)
+	}
+	if _, err := db.Get(ctx, []byte("b")); !errors.Is(err, kv.ErrNotFound) {
+		t.Fatalf("Get(b) = %v", err)
+	}
+	err = db.Update(ctx, func(tx kv.Txn) error {
+		v, err := tx.Get([]byte("a"))
+		if err != nil {
+			return err
+		}
+		return tx.Set([]byte("b"), append(v, '2'))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := db.Get(ctx, []byte("b")); err != nil || string(v) != "12" {
+		t.Fatalf("Get(b) = %q, %v", v, err)
+	}
+	if !db.Info().Guarantees.Shared {
+		t.Error("Info().Guarantees.Shared = false for an etcd store")
+	}
+}
+
+// TestPrefixesIsolated: two stores on one cluster see only their own keys,
+// and neither sees the other's marker or commit tokens.
+func TestPrefixesIsolated(t *testing.T) {
+	ctx := t.Context()
+	p := newPrefix()
+	a := openStore(t, cluster.Config(p))
+	b := openStore(t, cluster.Config(p+"x")) // a sibling, not nested: "P/k/..." vs "Px/k/..."
+	for i, db := range []*kv.DB{a, b} {
+		if err := db.Set(ctx, []byte{'k', byte('0' + i)}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, db := range []*kv.DB{a, b} {
+		var keys []string
+		if err := db.Iterate(ctx, kv.IterOptions{}, func(k, v []byte) error { keys = append(keys, string(k)); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if want := string([]byte{'k', byte('0' + i)}); len(keys) != 1 || keys[0] != want {
+			t.Errorf("store %d holds %q, want only %q", i, keys, want)
+		}
+	}
+}
+
+func TestMarkerRules(t *testing.T) {
+	ctx := t.Context()
+	p := newPrefix()
+	db := openStore(t, cluster.Config(p))
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The same prefix opened as another backend's store.
+	other := cluster.Config(p)
+	other.Backend = "etcd2"
+	if _, err := kv.OpenDriver(ctx, other, etcd.Driver{}); !errors.Is(err, kv.ErrBackendMismatch) {
+		t.Errorf("open of an etcd store as backend etcd2 = %v, want ErrBackendMismatch", err)
+	}
+	// Keys without a marker: not a store.
+	foreign := newPrefix()
+	w := openStore(t, cluster.Config(foreign+"/k")) // writes under foreign+"/k/..."
+	if err := w.Set(ctx, []byte("x"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Open(ctx, cluster.Config(foreign)); !errors.Is(err, kv.ErrNotAStore) {
+		t.Errorf("open of a prefix holding keys but no marker = %v, want ErrNotAStore", err)
+	}
+	ro := cluster.Config(newPrefix())
+	ro.ReadOnly = true
+	if _, err := kv.Open(ctx, ro); !errors.Is(err, kv.ErrNotAStore) {
+		t.Errorf("read-only open of an empty prefix = %v, want ErrNotAStore", err)
+	}
+}
+
+func TestConfigRefused(t *testing.T) {
+	ctx := t.Context()
+	for _, tc := range []struct {
+		name string
+		edit func(c *kv.Config)
+		want []string
+	}{
+		{"NoSync", func(c *kv.Config) { c.Durability = kv.NoSync }, []string{"nosync", "fsync"}},
+		{"UnknownOption", func(c *kv.Config) { c.Options["cache"] = "1" }, []string{`unknown etcd option "cache"`, "request_timeout"}},
+		{"BadTimeout", func(c *kv.Config) { c.Options[etcd.OptRequestTimeout] = "soon" }, []string{"request_timeout", "duration"}},
+		{"ZeroTimeout", func(c *kv.Config) { c.Options[etcd.OptDialTimeout] = "0s" }, []string{"dial_timeout"}},
+		{"TinyTxnOps", func(c *kv.Config) { c.Options[etcd.OptMaxTxnOps] = "1" }, []string{"max_txn_ops", "from 2"}},
+		{"CertWithoutKey", func(c *kv.Config) { c.Options[etcd.OptTLSCert] = "/x.pem" }, []string{"tls_cert", "tls_key"}},
+		{"MissingCA", func(c *kv.Config) { c.Options[etcd.OptTLSCA] = "/nonexistent/ca.pem" }, []string{"tls_ca"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := cluster.Config(newPrefix())
+			tc.edit(&cfg)
+			_, err := kv.Open(ctx, cfg)
+			if !errors.Is(err, kv.ErrInvalidConfig) {
+				t.Fatalf("Open = %v, want ErrInvalidConfig", err)
+			}
+			for _, s := range tc.want {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("error %q does not mention %q", err, s)
+				}
+			}
+		})
+	}
+}
+
+// TestDeclaredLimits: the store declares the limits of the server it is
+// told about, and a transaction of exactly those limits commits.
+func TestDeclaredLimits(t *testing.T) {
+	ctx := t.Context()
+	db := openStore(t, cluster.Config(newPrefix()))
+	l := kv.LimitsOf(db)
+	if want := int(cluster.Settings().MaxTxnOps) - 1; l.MaxTxnOps != want {
+		t.Errorf("MaxTxnOps = %d, want %d (the server's max-txn-ops less the commit token)", l.MaxTxnOps, want)
+	}
+	if l.MaxTxnBytes >= int(cluster.Settings().MaxRequestBytes) || l.MaxTxnBytes < 1<<20 {
+		t.Errorf("MaxTxnBytes = %d: want below the server's %d and at least 1 MiB", l.MaxTxnBytes, cluster.Settings().MaxRequestBytes)
+	}
+	// A maximal transaction: MaxTxnOps writes whose sizes add up close
+	// to MaxTxnBytes.
+	v := make([]byte, l.MaxTxnBytes/l.MaxTxnOps-kv.TxnEntryOverhead-8)
+	start := time.Now()
+	err := db.Update(ctx, func(tx kv.Txn) error {
+		for i := range l.MaxTxnOps {
+			if err := tx.Set([]byte{'m', byte(i >> 16), byte(i >> 8), byte(i)}, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Update of %d writes of %d bytes: %v", l.MaxTxnOps, len(v), err)
+	}
+	t.Logf("a maximal transaction (%d writes, %d bytes) committed in %v", l.MaxTxnOps, l.MaxTxnOps*(len(v)+4+kv.TxnEntryOverhead), time.Since(start))
+	// A read set larger than one Txn's compares fails clearly, never a
+	// weaker check.
+	err = db.Update(ctx, func(tx kv.Txn) error {
+		for i := range l.MaxTxnOps + 1 {
+			if _, err := tx.Get([]byte{'r', byte(i >> 16), byte(i >> 8), byte(i)}); !errors.Is(err, kv.ErrNotFound) {
+				return err
+			}
+		}
+		return tx.Set([]byte("w"), nil)
+	})
+	if !errors.Is(err, kv.ErrTxnTooLarge) || !strings.Contains(err.Error(), "max-txn-ops") {
+		t.Errorf("Update reading %d keys = %v, want ErrTxnTooLarge naming max-txn-ops", l.MaxTxnOps+1, err)
+	}
+}
+
+// TestUnavailableWithinDeadline: with its only member stopped, calls fail
+// with kv.ErrUnavailable within the caller's deadline, or within
+// request_timeout when the context has none; never hang.
+func TestUnavailableWithinDeadline(t *testing.T) {
+	c := etcdtest.Start(t, 1)
+	cfg := c.Config("/unavailable")
+	cfg.Options[etcd.OptRequestTimeout] = "1s"
+	db := openStore(t, cfg)
+	if err := db.Set(t.Context(), []byte("a"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Stop(0); err != nil {
+		t.Fatal(err)
+	}
+	check := func(what string, limit time.Duration, call func(ctx context.Context) error, ctx context.Context) {
+		t.Helper()
+		start := time.Now()
+		err := call(ctx)
+		took := time.Since(start)
+		if !errors.Is(err, kv.ErrUnavailable) {
+			t.Errorf("%s = %v, want ErrUnavailable", what, err)
+		}
+		if took > limit {
+			t.Errorf("%s took %v, want at most %v", what, took, limit)
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	defer cancel()
+	check("Set with a 2 s deadline", 3*time.Second, func(ctx context.Context) error { return db.Set(ctx, []byte("b"), nil) }, ctx)
+	noDeadline := context.Background()
+	check("Set without deadline (request_timeout 1s)", 2*time.Second, func(ctx context.Context) error { return db.Set(ctx, []byte("b"), nil) }, noDeadline)
+	check("Get without deadline", 2*time.Second, func(ctx context.Context) error { _, err := db.Get(ctx, []byte("a")); return err }, noDeadline)
+	check("Update without deadline", 2*time.Second, func(ctx context.Context) error {
+		return db.Update(ctx, func(tx kv.Txn) error { return tx.Set([]byte("c"), nil) })
+	}, noDeadline)
+	// Restarted, the same store works again.
+	if err := c.Restart(0); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Set(t.Context(), []byte("d"), nil); err != nil {
+		t.Errorf("Set after the member restarted: %v", err)
+	}
+}
+
+// TestCompactKeepsLiveSnapshots: Compact compacts up to the oldest live
+// snapshot of the process: that snapshot still reads what it saw. Stats
+// reports the cluster.
+func TestCompactKeepsLiveSnapshots(t *testing.T) {
+	ctx := t.Context()
+	db := openStore(t, cluster.Config(newPrefix()))
+	if err := db.Set(ctx, []byte("k"), []byte("old")); err != nil {
+		t.Fatal(err)
+	}
+	err := db.View(ctx, func(tx kv.ReadTxn) error {
+		if err := db.Set(ctx, []byte("k"), []byte("new")); err != nil {
+			return err
+		}
+		if err := db.Compact(ctx); err != nil {
+			return err
+		}
+		v, err := tx.Get([]byte("k"))
+		if err != nil || string(v) != "old" {
+			t.Errorf("snapshot read after Compact = %q, %v; want \"old\"", v, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := db.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Engine.DiskBytes <= 0 || st.Engine.Extra["revision"] <= 0 || st.Engine.Extra["members"] != 3 || st.Engine.Extra["leader"] == 0 {
+		t.Errorf("Stats = %+v: want db size, revision, a leader and 3 members", st.Engine)
+	}
+}
+
+func ExampleOpen() {
+	ctx := context.Background()
+	db, err := etcd.Open(ctx, kv.Config{
+		Endpoints: []string{"etcd1:2379", "etcd2:2379", "etcd3:2379"},
+		Path:      "/jobs/42", // the store's key prefix on the cluster
+		Options:   map[string]string{etcd.OptRequestTimeout: "5s"},
+	})
+	if err != nil {
+		return
+	}
+	defer db.Close()
+	_ = db.Update(ctx, func(tx kv.Txn) error { return tx.Set([]byte("k"), []byte("v")) })
+}
