@@ -150,6 +150,9 @@ type Result struct {
 // Ok reports whether the history is linearizable.
 func (r Result) Ok() bool { return r.Outcome == porcupine.Ok }
 
+// Illegal reports whether the history is proven not linearizable.
+func (r Result) Illegal() bool { return r.Outcome == porcupine.Illegal }
+
 // String summarizes r.
 func (r Result) String() string {
 	s := fmt.Sprintf("linearize: %d operations (%d pending) in %d groups: %s", r.Ops, r.Pending, r.Partitions, r.Outcome)
