@@ -8,6 +8,7 @@ import (
 	"time"
 
 	_ "github.com/polykv/polykv/backends/badger"
+	_ "github.com/polykv/polykv/backends/pebble"
 	"github.com/polykv/polykv/backends/memory"
 	"github.com/polykv/polykv/conformance"
 	"github.com/polykv/polykv/conformance/linearize"
@@ -145,4 +146,21 @@ func (t *blindTxn) Set(key, value []byte) error {
 func (t *blindTxn) Delete(key []byte) error {
 	t.pending[string(key)] = nil
 	return t.b.Delete(key)
+}
+
+// RunCrash with a Location: the children get the whole configuration as a
+// DSN (as on a cluster, whose endpoints only the parent knows). In the
+// children the test passes a configuration naming another backend, which
+// would fail with kv.ErrBackendMismatch: they must take theirs from the
+// DSN.
+func TestCrashByDSN(t *testing.T) {
+	cfg := kv.Config{Backend: "badger", Options: map[string]string{"value_threshold": "1024"}}
+	if conformance.InChild() {
+		cfg = kv.Config{Backend: "pebble"}
+	}
+	conformance.RunCrash(t, cfg, conformance.CrashOptions{
+		Modes:    []kv.Durability{kv.Sync},
+		Cycles:   3,
+		Location: func(t *testing.T) string { return t.TempDir() },
+	})
 }
