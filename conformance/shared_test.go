@@ -8,8 +8,8 @@ import (
 	"time"
 
 	_ "github.com/polykv/polykv/backends/badger"
-	_ "github.com/polykv/polykv/backends/pebble"
 	"github.com/polykv/polykv/backends/memory"
+	_ "github.com/polykv/polykv/backends/pebble"
 	"github.com/polykv/polykv/conformance"
 	"github.com/polykv/polykv/conformance/linearize"
 	"github.com/polykv/polykv/kv"
