@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,8 +40,19 @@ type Config struct {
 	// "memory") or "auto". Empty means DefaultBackend.
 	Backend string `json:"backend,omitempty" yaml:"backend,omitempty"`
 	// Path is the store's directory, for every persistent backend (bbolt
-	// too: its file lives inside). It must be empty for "memory".
+	// too: its file lives inside). It must be empty for "memory". For a
+	// networked backend (one whose driver is a NetworkDriver, such as
+	// "etcd") it is the store's key prefix on the cluster.
 	Path string `json:"path,omitempty" yaml:"path,omitempty"`
+	// Endpoints are the cluster members a networked backend connects to
+	// ("host:port"). Only a networked backend accepts them, and it needs
+	// at least one.
+	Endpoints []string `json:"endpoints,omitempty" yaml:"endpoints,omitempty"`
+	// Username and Password authenticate to a networked backend's cluster
+	// (a Password needs a Username). The password never appears in an
+	// error, String or Info; DSN does contain it.
+	Username string `json:"username,omitempty" yaml:"username,omitempty"`
+	Password string `json:"password,omitempty" yaml:"password,omitempty"`
 	// Durability is Sync (default) or NoSync; in JSON and YAML, "sync" or
 	// "nosync".
 	Durability Durability `json:"durability,omitempty" yaml:"durability,omitempty"`
@@ -70,6 +82,7 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	c.Endpoints = slices.Clone(c.Endpoints)
 	if c.Options != nil {
 		opts := make(map[string]string, len(c.Options))
 		for k, v := range c.Options {
@@ -138,6 +151,33 @@ func (c Config) checkFields() error {
 			return invalidf("options: an option has an empty name")
 		}
 	}
+	for i, ep := range c.Endpoints {
+		if ep == "" || strings.ContainsAny(ep, ",/?#@ ") {
+			return invalidf("endpoints[%d] %q: want host:port", i, ep)
+		}
+	}
+	if c.Password != "" && c.Username == "" {
+		return invalidf("password: given without a username")
+	}
+	if c.isNetwork() {
+		if c.Path == "" {
+			return invalidf("path: backend %q needs a key prefix (the store's name on the cluster)", c.Backend)
+		}
+		if len(c.Endpoints) == 0 {
+			return invalidf("endpoints: backend %q needs at least one cluster member (host:port)", c.Backend)
+		}
+		return nil
+	}
+	if len(c.Endpoints) > 0 || c.Username != "" || c.Password != "" {
+		what := "endpoints"
+		if len(c.Endpoints) == 0 {
+			what = "username"
+		}
+		if _, ok := lookupDriver(c.Backend); !ok && !isLocalName(c.Backend) {
+			return invalidf("%s: backend %q is not linked in, and only a networked backend takes endpoints or credentials (forgotten import of its package?)", what, c.Backend)
+		}
+		return invalidf("%s: backend %q keeps its store in a directory; endpoints and credentials are for a networked backend such as etcd", what, c.Backend)
+	}
 	if c.Backend == "memory" {
 		if c.Path != "" {
 			return invalidf("path %q: the memory backend keeps nothing on disk, path must be empty", c.Path)
@@ -149,6 +189,26 @@ func (c Config) checkFields() error {
 		return invalidf("path: backend %q needs a directory", c.Backend)
 	}
 	return nil
+}
+
+// isNetwork reports whether c's backend is registered with a NetworkDriver.
+func (c Config) isNetwork() bool {
+	d, ok := lookupDriver(c.Backend)
+	if !ok {
+		return false
+	}
+	_, ok = d.(NetworkDriver)
+	return ok
+}
+
+// isLocalName reports whether name is one of the standard directory (or
+// memory) backends, or "auto", linked in or not.
+func isLocalName(name string) bool {
+	switch name {
+	case "badger", "pebble", "bbolt", "memory", AutoBackend:
+		return true
+	}
+	return false
 }
 
 // invalidf returns an error wrapping ErrInvalidConfig.
@@ -185,7 +245,8 @@ func knownList(names []string) []string {
 // Loading a Config from JSON and YAML.
 //
 // Both formats use the field names of the struct tags (backend, path,
-// durability, memory_budget, read_only, options). durability is "sync" or
+// endpoints, username, password, durability, memory_budget, read_only,
+// options); endpoints is a list of "host:port" strings. durability is "sync" or
 // "nosync"; memory_budget is a number of bytes or a size string such as
 // "256MiB" (see ParseSize); options values may be strings, numbers or
 // booleans and are kept as their text. An unknown field is an error.
@@ -195,18 +256,24 @@ func knownList(names []string) []string {
 type configDoc struct {
 	Backend      string                 `json:"backend" yaml:"backend"`
 	Path         string                 `json:"path" yaml:"path"`
+	Endpoints    []string               `json:"endpoints" yaml:"endpoints"`
+	Username     string                 `json:"username" yaml:"username"`
+	Password     string                 `json:"password" yaml:"password"`
 	Durability   Durability             `json:"durability" yaml:"durability"`
 	MemoryBudget sizeText               `json:"memory_budget" yaml:"memory_budget"`
 	ReadOnly     bool                   `json:"read_only" yaml:"read_only"`
 	Options      map[string]optionValue `json:"options" yaml:"options"`
 }
 
-const configFields = "backend, path, durability, memory_budget, read_only, options"
+const configFields = "backend, path, endpoints, username, password, durability, memory_budget, read_only, options"
 
 func (d *configDoc) config() Config {
 	c := Config{
 		Backend:      d.Backend,
 		Path:         d.Path,
+		Endpoints:    slices.Clone(d.Endpoints),
+		Username:     d.Username,
+		Password:     d.Password,
 		Durability:   d.Durability,
 		MemoryBudget: int64(d.MemoryBudget),
 		ReadOnly:     d.ReadOnly,
@@ -326,6 +393,9 @@ func (c *Config) doc() configDoc {
 	d := configDoc{
 		Backend:      c.Backend,
 		Path:         c.Path,
+		Endpoints:    slices.Clone(c.Endpoints),
+		Username:     c.Username,
+		Password:     c.Password,
 		Durability:   c.Durability,
 		MemoryBudget: sizeText(c.MemoryBudget),
 		ReadOnly:     c.ReadOnly,
@@ -440,7 +510,8 @@ func (c Config) checkParsed() error {
 
 // LoadConfig reads a Config from a file: JSON for a ".json" name, YAML for
 // ".yaml" or ".yml". A relative Path in the file is taken relative to the
-// file's directory, so a configuration can sit beside its store.
+// file's directory, so a configuration can sit beside its store (a
+// networked backend's Path is a key prefix and stays as written).
 func LoadConfig(path string) (Config, error) {
 	var parse func([]byte) (Config, error)
 	switch strings.ToLower(filepath.Ext(path)) {
@@ -460,7 +531,7 @@ func LoadConfig(path string) (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("%w (config file %s)", err, path)
 	}
-	if c.Path != "" && !filepath.IsAbs(c.Path) {
+	if c.Path != "" && !filepath.IsAbs(c.Path) && !c.withDefaults().isNetwork() {
 		c.Path = filepath.Join(filepath.Dir(path), c.Path)
 	}
 	return c, nil

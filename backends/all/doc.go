@@ -10,8 +10,9 @@
 //	...
 //	db, err := kv.Open(ctx, cfg)
 //
-// Importing it registers "badger", "pebble", "bbolt" and "memory" with kv
-// (and "auto" then opens whichever of them a directory's marker names). It
+// Importing it registers "badger", "pebble", "bbolt", "memory" and "etcd"
+// (a store on an etcd cluster: see backends/etcd) with kv (and "auto" then
+// opens whichever directory backend a directory's marker names). It
 // has no API of its own. A program that knows its backend imports just that
 // backend's package instead, and links only that engine (Badger, Pebble and
 // bbolt together add several megabytes to a binary).

@@ -17,11 +17,16 @@ const module = "github.com/polykv/polykv"
 
 // engines maps each engine module to the only backend package allowed to
 // import it (bench's calibration also may: it measures the raw engines).
+// etcd's server is imported only by internal/etcdtest, which starts
+// embedded clusters for the tests and the bench.
 var engines = map[string]string{
 	"github.com/dgraph-io/badger/v4":   module + "/backends/badger",
 	"github.com/cockroachdb/pebble/v2": module + "/backends/pebble",
 	"go.etcd.io/bbolt":                 module + "/backends/bbolt",
 	"github.com/tidwall/btree":         module + "/backends/memory",
+	"go.etcd.io/etcd/client/v3":        module + "/backends/etcd",
+	"go.etcd.io/etcd/api/v3":           module + "/backends/etcd",
+	"go.etcd.io/etcd/server/v3":        module + "/internal/etcdtest",
 }
 
 // imports lists, for every package of the module, its non-test imports.

@@ -1,0 +1,79 @@
+// Package etcd is the polykv backend whose stores live on an etcd cluster
+// (go.etcd.io/etcd/client/v3): a store is a key prefix, not a directory,
+// and any number of processes on any machines may have it open at once,
+// with Update serializable between all of them.
+//
+// # Basics
+//
+// Import the package (or backends/all) and open a store by DSN or config:
+//
+//	etcd://user:pass@host1:2379,host2:2379,host3:2379/jobs/42?opt.request_timeout=5s
+//
+// or kv.Config{Backend: "etcd", Endpoints: []string{"host1:2379", ...},
+// Path: "/jobs/42"}. Path is the store's key prefix P; its keys live at
+// P+"/k/"+key, its marker at P+"/marker" (see keys.go for the layout). Two
+// stores on one cluster must not have nested prefixes. The options are
+// listed with their defaults at the Opt* constants: dial_timeout,
+// request_timeout, tls_ca/tls_cert/tls_key, auto_compact, page_size,
+// max_txn_ops, max_request_bytes.
+//
+// Update runs as an optimistic transaction (kv.Transactor), as etcd's own
+// STM does: reads at one revision R record what they saw (each key with
+// its ModRevision, each iterated range and the keys in it), and the commit
+// is one etcd Txn whose compares check that nothing read has changed since
+// R (per-key ModRevision compares catch changes and deletions, one ranged
+// "ModRevision < R+1" compare per range catches insertions). A failed
+// compare is kv.ErrConflict, and kv retries. View, Iterate and snapshots
+// read at one pinned revision, in pages (WithRev, WithLimit; never an
+// unbounded Range).
+//
+// # Durability
+//
+// Every commit returns once a majority of the members have it in their
+// Raft log, fsynced: it survives the loss of any minority of the members
+// and a power loss of all of them. kv.NoSync is refused (there is no
+// unsynced mode to declare). Sync does nothing.
+//
+// An error from a commit means nothing was applied: a commit whose answer
+// is lost (timeout, leader change, connection loss) is resolved by its
+// commit token before the call returns (commit.go). Only when the cluster
+// gives no answer at all before the deadline does the error wrap
+// kv.ErrOutcomeUnknown (and kv.ErrUnavailable). A call whose context has no
+// deadline gets request_timeout (default 10 s): no call waits forever, and
+// a cluster without quorum fails calls with kv.ErrUnavailable.
+//
+// # Limits
+//
+// The store declares its limits (kv.LimitsOf) from the server settings it
+// is told with max_txn_ops and max_request_bytes (defaults: etcd's own,
+// 128 and 1.5 MiB): MaxTxnOps = max_txn_ops - 1 (the commit token),
+// MaxTxnBytes about three quarters of max_request_bytes, scaled down for a
+// long prefix; BulkWriter, nodestore and logstore size their chunks by
+// them. A transaction that read more keys and ranges than max_txn_ops - 1
+// compares fails with kv.ErrTxnTooLarge rather than commit with a weaker
+// check. Size the server (--max-txn-ops, --max-request-bytes, the
+// client's send limit follows) and these options together, so that a
+// maximal transaction commits well inside the server's request timeout;
+// internal/etcdtest shows one sizing.
+//
+// # Caveats
+//
+//   - etcd keeps every revision until compacted. Compaction is cluster-wide:
+//     DB.Compact compacts up to the oldest revision this process still
+//     reads; auto_compact does it periodically (off by default: on a shared
+//     cluster the operator's --auto-compaction-* settings usually do).
+//     A snapshot or transaction reading a revision compacted away fails with
+//     an error wrapping kv.ErrConflict. Space inside the database file is
+//     reused after compaction; returning it to the file system needs
+//     etcdctl defrag. Past --quota-backend-bytes writes fail with
+//     kv.ErrNoSpace until the operator compacts, defrags and disarms.
+//   - A reverse iteration asks for descending pages, which etcd sorts after
+//     reading the whole rest of the range: each page costs the server a
+//     scan of what remains. Forward iteration costs one page per page.
+//   - Set, Delete, Write and DeleteRange outside Update are blind writes
+//     (no compares): atomic, and they make concurrent transactions that
+//     read their keys fail their commits.
+//   - Each commit puts a token key (P+"/t/...") on a 10-minute lease; the
+//     tokens of applied commits are deleted by later commits of the same
+//     store, the rest expire with their lease.
+package etcd

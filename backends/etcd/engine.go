@@ -1,0 +1,353 @@
+package etcd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
+	"github.com/polykv/polykv/kv"
+)
+
+// engine is one open store: a client of the cluster and the store's prefix.
+type engine struct {
+	cli    *clientv3.Client
+	l      layout
+	set    settings
+	limits kv.Limits
+	log    *slog.Logger
+
+	closed atomic.Bool
+	// bg is cancelled by Close: it ends the auto-compaction loop.
+	bg     context.Context
+	stopBg context.CancelFunc
+	bgDone chan struct{}
+
+	// live counts, per revision, the snapshots and transactions of this
+	// process reading at it: Compact never compacts past the oldest.
+	liveMu sync.Mutex
+	live   map[int64]int
+
+	tokens tokenState
+}
+
+var (
+	_ kv.NetworkEngine = (*engine)(nil)
+	_ kv.LimitDeclarer = (*engine)(nil)
+	_ kv.RangeDeleter  = (*engine)(nil)
+	_ kv.Compacter     = (*engine)(nil)
+	_ kv.Stater        = (*engine)(nil)
+)
+
+// openEngine connects to the cluster cfg names. It does not wait for the
+// cluster to answer: the marker check right after (kv.Open) does, within
+// the request timeout.
+func openEngine(ctx context.Context, cfg *kv.Config, s settings) (*engine, error) {
+	tlsc, err := s.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+	cli, err := clientv3.New(clientv3.Config{
+		Endpoints:          cfg.Endpoints,
+		DialTimeout:        s.dialTimeout,
+		DialKeepAliveTime:  10 * time.Second,
+		MaxCallSendMsgSize: s.maxRequestBytes + 1<<20,
+		TLS:                tlsc,
+		Username:           cfg.Username,
+		Password:           cfg.Password,
+		Logger:             zap.NewNop(),
+		Context:            context.WithoutCancel(ctx),
+	})
+	if err != nil {
+		// clientv3's errors name endpoints, never the password.
+		return nil, translate("connect", err)
+	}
+	bg, stop := context.WithCancel(context.Background())
+	e := &engine{
+		cli:    cli,
+		l:      newLayout(cfg.Path),
+		set:    s,
+		log:    cfg.Logger,
+		bg:     bg,
+		stopBg: stop,
+		live:   make(map[int64]int),
+	}
+	e.limits = s.limits(len(cfg.Path))
+	if s.autoCompact > 0 {
+		e.bgDone = make(chan struct{})
+		go e.autoCompact(s.autoCompact)
+	}
+	return e, nil
+}
+
+// callCtx returns ctx with the default request deadline when it has none,
+// and the leader requirement: a member without a leader (quorum lost)
+// refuses at once instead of waiting.
+func (e *engine) callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	var cancel context.CancelFunc = func() {}
+	if _, ok := ctx.Deadline(); !ok {
+		ctx, cancel = context.WithTimeout(ctx, e.set.requestTimeout)
+	}
+	return clientv3.WithRequireLeader(ctx), cancel
+}
+
+func (e *engine) Limits() kv.Limits { return e.limits }
+
+// Get reads the latest committed value of key (a linearizable read).
+func (e *engine) Get(key, dst []byte) ([]byte, error) {
+	if e.closed.Load() {
+		return nil, errClosed
+	}
+	ctx, cancel := e.callCtx(context.Background())
+	defer cancel()
+	v, _, _, err := e.get(ctx, key, dst, 0)
+	return v, err
+}
+
+// get reads key at rev (0: the latest) and returns the value appended to
+// dst, its ModRevision (0 when missing: with kv.ErrNotFound) and the
+// revision read at.
+func (e *engine) get(ctx context.Context, key, dst []byte, rev int64) (v []byte, mod, at int64, err error) {
+	opts := []clientv3.OpOption{}
+	if rev > 0 {
+		opts = append(opts, clientv3.WithRev(rev))
+	}
+	resp, err := e.cli.Get(ctx, e.l.key(key), opts...)
+	if err != nil {
+		return nil, 0, 0, translate("get", err)
+	}
+	at = resp.Header.Revision
+	if rev > 0 {
+		at = rev
+	}
+	if len(resp.Kvs) == 0 {
+		return nil, 0, at, kv.ErrNotFound
+	}
+	kvp := resp.Kvs[0]
+	if dst == nil {
+		dst = []byte{}
+	}
+	return append(dst, kvp.Value...), kvp.ModRevision, at, nil
+}
+
+// NewIter iterates over the latest committed state, pinned to the revision
+// its first page is read at.
+func (e *engine) NewIter(r kv.IterRange) (kv.Iter, error) {
+	if e.closed.Load() {
+		return nil, errClosed
+	}
+	return e.newIter(context.Background(), r, 0, nil), nil
+}
+
+// currentRevision returns the cluster's latest revision (a linearizable
+// read of the marker key).
+func (e *engine) currentRevision(ctx context.Context) (int64, error) {
+	ctx, cancel := e.callCtx(ctx)
+	defer cancel()
+	resp, err := e.cli.Get(ctx, e.l.marker, clientv3.WithCountOnly())
+	if err != nil {
+		return 0, translate("read revision", err)
+	}
+	return resp.Header.Revision, nil
+}
+
+// NewSnapshot pins the latest revision: every read of the snapshot is at
+// that revision.
+func (e *engine) NewSnapshot() (kv.Snapshot, error) {
+	if e.closed.Load() {
+		return nil, errClosed
+	}
+	rev, err := e.currentRevision(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	e.pin(rev)
+	return &snapshot{e: e, rev: rev}, nil
+}
+
+// pin and unpin count the readers of a revision (see Compact).
+func (e *engine) pin(rev int64) {
+	e.liveMu.Lock()
+	e.live[rev]++
+	e.liveMu.Unlock()
+}
+
+func (e *engine) unpin(rev int64) {
+	e.liveMu.Lock()
+	if e.live[rev]--; e.live[rev] <= 0 {
+		delete(e.live, rev)
+	}
+	e.liveMu.Unlock()
+}
+
+// oldestLive returns the oldest revision read by a live snapshot or
+// transaction of this process, or 0.
+func (e *engine) oldestLive() int64 {
+	e.liveMu.Lock()
+	defer e.liveMu.Unlock()
+	var oldest int64
+	for rev := range e.live {
+		if oldest == 0 || rev < oldest {
+			oldest = rev
+		}
+	}
+	return oldest
+}
+
+type snapshot struct {
+	e      *engine
+	rev    int64
+	closed atomic.Bool
+}
+
+func (s *snapshot) Get(key, dst []byte) ([]byte, error) {
+	if s.e.closed.Load() {
+		return nil, errClosed
+	}
+	ctx, cancel := s.e.callCtx(context.Background())
+	defer cancel()
+	v, _, _, err := s.e.get(ctx, key, dst, s.rev)
+	return v, err
+}
+
+func (s *snapshot) NewIter(r kv.IterRange) (kv.Iter, error) {
+	if s.e.closed.Load() {
+		return nil, errClosed
+	}
+	return s.e.newIter(context.Background(), r, s.rev, nil), nil
+}
+
+func (s *snapshot) Close() error {
+	if s.closed.CompareAndSwap(false, true) {
+		s.e.unpin(s.rev)
+	}
+	return nil
+}
+
+// Apply commits b as one etcd transaction (with its commit token: see
+// commit.go).
+func (e *engine) Apply(ctx context.Context, b *kv.Batch) error {
+	if e.closed.Load() {
+		return errClosed
+	}
+	return e.commit(ctx, "write", nil, batchOps(&e.l, b))
+}
+
+// batchOps turns b into etcd operations. etcd refuses two operations on
+// one key in a transaction, so only the last write of each key is kept
+// (the one that wins in a batch).
+func batchOps(l *layout, b *kv.Batch) []clientv3.Op {
+	n := b.Len()
+	last := make(map[string]int, n)
+	for i := 0; i < n; i++ {
+		_, k, _ := b.Op(i)
+		last[string(k)] = i
+	}
+	ops := make([]clientv3.Op, 0, len(last))
+	for i := 0; i < n; i++ {
+		kind, k, v := b.Op(i)
+		if last[string(k)] != i {
+			continue
+		}
+		if kind == kv.OpSet {
+			ops = append(ops, clientv3.OpPut(l.key(k), string(v)))
+		} else {
+			ops = append(ops, clientv3.OpDelete(l.key(k)))
+		}
+	}
+	return ops
+}
+
+// DeleteRange deletes the keys in [start, end) (nil: unbounded) in one
+// etcd transaction: atomic.
+func (e *engine) DeleteRange(ctx context.Context, start, end []byte) error {
+	if e.closed.Load() {
+		return errClosed
+	}
+	lo, hi := e.l.bounds(start, end)
+	return e.commit(ctx, "delete range", nil, []clientv3.Op{clientv3.OpDelete(lo, clientv3.WithRange(hi))})
+}
+
+// Sync has nothing to do: every commit is durable (fsynced on a majority
+// of the members) when it returns.
+func (e *engine) Sync() error {
+	if e.closed.Load() {
+		return errClosed
+	}
+	return nil
+}
+
+// Close closes the client. Stores of other processes are not affected.
+func (e *engine) Close() error {
+	if !e.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	e.stopBg()
+	if e.bgDone != nil {
+		<-e.bgDone
+	}
+	if err := e.cli.Close(); err != nil && !errors.Is(err, context.Canceled) {
+		return translate("close", err)
+	}
+	return nil
+}
+
+// ReadMarker reads the store's marker key.
+func (e *engine) ReadMarker(ctx context.Context) (kv.Marker, error) {
+	ctx, cancel := e.callCtx(ctx)
+	defer cancel()
+	resp, err := e.cli.Get(ctx, e.l.marker)
+	if err != nil {
+		return kv.Marker{}, translate("read marker", err)
+	}
+	if len(resp.Kvs) == 0 {
+		return kv.Marker{}, fmt.Errorf("kv: etcd: %s: %w", e.l.marker, fs.ErrNotExist)
+	}
+	return kv.ParseMarker(resp.Kvs[0].Value, "etcd key "+e.l.marker)
+}
+
+// Empty reports whether nothing at all lives under the store's prefix
+// (data, marker, tokens).
+func (e *engine) Empty(ctx context.Context) (bool, error) {
+	ctx, cancel := e.callCtx(ctx)
+	defer cancel()
+	resp, err := e.cli.Get(ctx, e.l.all, clientv3.WithPrefix(), clientv3.WithLimit(1), clientv3.WithKeysOnly())
+	if err != nil {
+		return false, translate("read store", err)
+	}
+	return len(resp.Kvs) == 0, nil
+}
+
+// CreateMarker writes m unless the store has a marker, in one transaction.
+func (e *engine) CreateMarker(ctx context.Context, m kv.Marker) (kv.Marker, error) {
+	ctx, cancel := e.callCtx(ctx)
+	defer cancel()
+	resp, err := e.cli.Txn(ctx).
+		If(clientv3.Compare(clientv3.CreateRevision(e.l.marker), "=", 0)).
+		Then(clientv3.OpPut(e.l.marker, string(m.Encode()))).
+		Else(clientv3.OpGet(e.l.marker)).
+		Commit()
+	if err != nil {
+		// A lost answer is harmless here: the marker is only ever created
+		// by this transaction, so reading it back tells.
+		if got, rerr := e.ReadMarker(ctx); rerr == nil {
+			return got, nil
+		}
+		return kv.Marker{}, translate("create marker", err)
+	}
+	if resp.Succeeded {
+		return m, nil
+	}
+	kvs := resp.Responses[0].GetResponseRange().Kvs
+	if len(kvs) == 0 {
+		return e.ReadMarker(ctx)
+	}
+	return kv.ParseMarker(kvs[0].Value, "etcd key "+e.l.marker)
+}

@@ -1,0 +1,100 @@
+package etcd
+
+import (
+	"context"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/polykv/polykv/kv"
+)
+
+// Stats reports the cluster as the first reachable endpoint sees it:
+// DiskBytes is that member's database file size; Extra holds
+// "revision", "raft_index", "raft_term", "leader" (member ID),
+// "members", "db_size_in_use_bytes" and "oldest_live_revision" (the oldest
+// revision a snapshot or transaction of this process reads, 0 for none).
+func (e *engine) Stats() (kv.EngineStats, error) {
+	if e.closed.Load() {
+		return kv.EngineStats{}, errClosed
+	}
+	ctx, cancel := e.callCtx(context.Background())
+	defer cancel()
+	var (
+		st      *clientv3.StatusResponse
+		lastErr error
+	)
+	for _, ep := range e.cli.Endpoints() {
+		s, err := e.cli.Status(ctx, ep)
+		if err == nil {
+			st = s
+			break
+		}
+		lastErr = err
+	}
+	if st == nil {
+		return kv.EngineStats{}, translate("status", lastErr)
+	}
+	members, err := e.cli.MemberList(ctx)
+	if err != nil {
+		return kv.EngineStats{}, translate("member list", err)
+	}
+	return kv.EngineStats{
+		DiskBytes: st.DbSize,
+		Extra: map[string]int64{
+			"revision":             st.Header.Revision,
+			"raft_index":           int64(st.RaftIndex),
+			"raft_term":            int64(st.RaftTerm),
+			"leader":               int64(st.Leader),
+			"members":              int64(len(members.Members)),
+			"db_size_in_use_bytes": st.DbSizeInUse,
+			"oldest_live_revision": e.oldestLive(),
+		},
+	}, nil
+}
+
+// Compact compacts the cluster's history up to the oldest revision a live
+// snapshot or transaction of this process reads (the latest revision when
+// there is none), waiting until the members have applied it. History is
+// the whole cluster's: another process's snapshot older than that revision
+// fails its next read (an error wrapping kv.ErrConflict). Compaction frees
+// space inside etcd's database file for reuse; giving it back to the file
+// system takes a defragmentation (etcdctl defrag), left to the operator
+// because it blocks the member while it runs.
+func (e *engine) Compact(ctx context.Context) error {
+	if e.closed.Load() {
+		return errClosed
+	}
+	rev, err := e.currentRevision(ctx)
+	if err != nil {
+		return err
+	}
+	if old := e.oldestLive(); old != 0 && old < rev {
+		rev = old
+	}
+	ctx, cancel := e.callCtx(ctx)
+	defer cancel()
+	_, err = e.cli.Compact(ctx, rev, clientv3.WithCompactPhysical())
+	if err != nil && etcdError(err) == rpctypes.ErrCompacted {
+		return nil // already compacted at least that far
+	}
+	return translate("compact", err)
+}
+
+// autoCompact runs Compact every interval until Close.
+func (e *engine) autoCompact(every time.Duration) {
+	defer close(e.bgDone)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.bg.Done():
+			return
+		case <-t.C:
+			if err := e.Compact(e.bg); err != nil && e.bg.Err() == nil {
+				e.log.Warn("etcd: auto compaction failed", "prefix", e.l.prefix, "err", err)
+			}
+		}
+	}
+}
