@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -110,18 +111,17 @@ type CrashOptions struct {
 	// Location, if set, returns the Path of a fresh, empty store for one
 	// mode instead of a new t.TempDir(): a new key prefix for a networked
 	// backend, whose store is not a directory. The children then receive
-	// the whole configuration as a DSN (Config.DSN, read back with
-	// kv.ParseDSN) rather than from the test: a child does not start the
-	// cluster its parent runs (see InChild), so it cannot know the
-	// endpoints.
+	// the whole configuration (as JSON, Logger aside) rather than from the
+	// test: a child does not start the cluster its parent runs (see
+	// InChild), so it cannot know the endpoints.
 	Location func(t *testing.T) string
 }
 
 // Environment of a crash-test child.
 const (
-	crashChildEnv = "POLYKV_CRASH_CHILD" // the test's full name
-	crashDirEnv   = "POLYKV_CRASH_DIR"   // the store directory
-	crashDSNEnv   = "POLYKV_CRASH_DSN"   // the whole configuration (CrashOptions.Location)
+	crashChildEnv = "POLYKV_CRASH_CHILD"  // the test's full name
+	crashDirEnv   = "POLYKV_CRASH_DIR"    // the store directory
+	crashCfgEnv   = "POLYKV_CRASH_CONFIG" // the whole kv.Config as JSON (CrashOptions.Location)
 )
 
 // RunCrash runs the crash test on the backend cfg names (cfg.Path is
@@ -168,10 +168,10 @@ func RunCrash(t *testing.T, cfg kv.Config, opts CrashOptions) {
 			c.Durability = mode
 			if os.Getenv(crashChildEnv) == t.Name() {
 				c.Path = os.Getenv(crashDirEnv)
-				if dsn := os.Getenv(crashDSNEnv); dsn != "" {
-					var err error
-					if c, err = kv.ParseDSN(dsn); err != nil {
-						crashChildFail(fmt.Errorf("%s: %w", crashDSNEnv, err))
+				if js := os.Getenv(crashCfgEnv); js != "" {
+					c = kv.Config{}
+					if err := json.Unmarshal([]byte(js), &c); err != nil {
+						crashChildFail(fmt.Errorf("%s: %w", crashCfgEnv, err))
 					}
 				}
 				crashChild(c, opts.Workload) // does not return
@@ -424,7 +424,7 @@ func crashChildPattern(name string) string {
 
 // runCrashChild starts one child, kills it as planned and returns what it
 // acknowledged.
-func runCrashChild(t *testing.T, cfg kv.Config, plan killPlan, byDSN bool) childResult {
+func runCrashChild(t *testing.T, cfg kv.Config, plan killPlan, wholeConfig bool) childResult {
 	t.Helper()
 	res := childResult{lastAck: -1}
 	r, w, err := os.Pipe()
@@ -440,8 +440,12 @@ func runCrashChild(t *testing.T, cfg kv.Config, plan killPlan, byDSN bool) child
 	var stderr bytes.Buffer
 	cmd := exec.Command(os.Args[0], "-test.run="+crashChildPattern(t.Name()), "-test.count=1")
 	cmd.Env = append(os.Environ(), crashChildEnv+"="+t.Name(), crashDirEnv+"="+cfg.Path)
-	if byDSN {
-		cmd.Env = append(cmd.Env, crashDSNEnv+"="+cfg.DSN())
+	if wholeConfig {
+		js, err := json.Marshal(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Env = append(cmd.Env, crashCfgEnv+"="+string(js))
 	}
 	cmd.Stdout = w
 	cmd.Stderr = &stderr

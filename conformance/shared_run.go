@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -22,10 +23,11 @@ import (
 
 // SharedOptions tune RunSharedTraversal.
 type SharedOptions struct {
-	// DSNs name the shared store; worker i opens DSNs[i%len(DSNs)] (on a
-	// cluster: each through another member). Required in the parent; a
-	// child takes its own from the environment.
-	DSNs []string
+	// Configs name the shared store; worker i opens Configs[i%len(Configs)]
+	// (on a cluster: each through another member; kv.ParseDSN turns a DSN
+	// into one). Required in the parent; a worker process receives its
+	// own (as JSON, Logger aside) and ignores the field.
+	Configs []kv.Config
 	// Workers is the number of child processes; 0 means 3. More than one
 	// needs a store that several processes may open at once
 	// (Guarantees.Shared); otherwise the test is skipped.
@@ -63,8 +65,8 @@ type SharedResult struct {
 
 // Environment of a shared-traversal worker process.
 const (
-	sharedChildEnv   = "POLYKV_SHARED_CHILD" // the test's full name
-	sharedDSNEnv     = "POLYKV_SHARED_DSN"
+	sharedChildEnv   = "POLYKV_SHARED_CHILD"  // the test's full name
+	sharedConfigEnv  = "POLYKV_SHARED_CONFIG" // the worker's kv.Config, as JSON
 	sharedWorkerEnv  = "POLYKV_SHARED_WORKER"
 	sharedHistoryEnv = "POLYKV_SHARED_HISTORY"
 )
@@ -103,12 +105,12 @@ func RunSharedTraversal(t *testing.T, opts SharedOptions) SharedResult {
 	if os.Getenv(sharedChildEnv) == t.Name() {
 		sharedChild(opts) // does not return
 	}
-	if len(opts.DSNs) == 0 {
-		t.Fatal("shared traversal: no DSN")
+	if len(opts.Configs) == 0 {
+		t.Fatal("shared traversal: no store configuration")
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), opts.Timeout)
 	defer cancel()
-	s := openDSN(t, ctx, opts.DSNs[0])
+	s := openConfig(t, ctx, opts.Configs[0])
 	if !s.Info().Guarantees.Shared && opts.Workers > 1 {
 		s.Close()
 		t.Skipf("shared traversal: backend %s does not declare Guarantees.Shared: %d processes cannot open one store", s.Info().Backend, opts.Workers)
@@ -158,7 +160,7 @@ func RunSharedTraversal(t *testing.T, opts SharedOptions) SharedResult {
 	t.Logf("shared traversal: %d workers, %d folders in %v, listed per worker %v, %d failed calls",
 		opts.Workers, res.Folders, res.Elapsed.Round(time.Millisecond), res.Listed, len(res.Failures))
 
-	s = openDSN(t, t.Context(), opts.DSNs[0])
+	s = openConfig(t, t.Context(), opts.Configs[0])
 	for _, p := range opts.Tree.CheckShared(t.Context(), s, listed) {
 		t.Error(p)
 	}
@@ -196,12 +198,8 @@ func RunSharedTraversal(t *testing.T, opts SharedOptions) SharedResult {
 	return res
 }
 
-func openDSN(t *testing.T, ctx context.Context, dsn string) kv.Store {
+func openConfig(t *testing.T, ctx context.Context, cfg kv.Config) kv.Store {
 	t.Helper()
-	cfg, err := kv.ParseDSN(dsn)
-	if err != nil {
-		t.Fatalf("DSN: %v", err)
-	}
 	db, err := kv.Open(ctx, cfg)
 	if err != nil {
 		t.Fatalf("open %s: %v", cfg.Backend, err)
@@ -234,9 +232,9 @@ func sharedChild(opts SharedOptions) {
 	if err != nil {
 		fail(fmt.Errorf("%s: %w", sharedWorkerEnv, err))
 	}
-	cfg, err := kv.ParseDSN(os.Getenv(sharedDSNEnv))
-	if err != nil {
-		fail(err)
+	var cfg kv.Config
+	if err := json.Unmarshal([]byte(os.Getenv(sharedConfigEnv)), &cfg); err != nil {
+		fail(fmt.Errorf("%s: %w", sharedConfigEnv, err))
 	}
 	// The store may be unreachable for a moment (a member restarting):
 	// try to open until the deadline.
@@ -290,11 +288,15 @@ func runSharedChild(ctx context.Context, t *testing.T, opts SharedOptions, i int
 		return err.Error()
 	}
 	defer stdinW.Close() // the child exits by itself when this closes
+	cfg, err := json.Marshal(opts.Configs[i%len(opts.Configs)])
+	if err != nil {
+		return err.Error()
+	}
 	var stderr bytes.Buffer
 	cmd := exec.Command(os.Args[0], "-test.run="+crashChildPattern(t.Name()), "-test.count=1")
 	cmd.Env = append(os.Environ(),
 		sharedChildEnv+"="+t.Name(),
-		sharedDSNEnv+"="+opts.DSNs[i%len(opts.DSNs)],
+		sharedConfigEnv+"="+string(cfg),
 		sharedWorkerEnv+"="+strconv.Itoa(i),
 		sharedHistoryEnv+"="+history)
 	cmd.Stdout, cmd.Stderr, cmd.Stdin = w, &stderr, stdin

@@ -84,8 +84,8 @@ func TestSharedTraversalCatchesUnserializableUpdate(t *testing.T) {
 // process at a time (on a shared backend, the backend's own tests run
 // several, each through another member).
 func TestSharedTraversalProcess(t *testing.T) {
-	dsn := "badger://" + t.TempDir()
-	res := conformance.RunSharedTraversal(t, conformance.SharedOptions{DSNs: []string{dsn}, Workers: 1})
+	cfg := kv.Config{Backend: "badger", Path: t.TempDir()}
+	res := conformance.RunSharedTraversal(t, conformance.SharedOptions{Configs: []kv.Config{cfg}, Workers: 1})
 	if res.Listed[0] != res.Folders || !res.History.Ok() {
 		t.Errorf("the worker listed %d of %d folders; history %v", res.Listed[0], res.Folders, res.History)
 	}
@@ -148,12 +148,12 @@ func (t *blindTxn) Delete(key []byte) error {
 	return t.b.Delete(key)
 }
 
-// RunCrash with a Location: the children get the whole configuration as a
-// DSN (as on a cluster, whose endpoints only the parent knows). In the
-// children the test passes a configuration naming another backend, which
-// would fail with kv.ErrBackendMismatch: they must take theirs from the
-// DSN.
-func TestCrashByDSN(t *testing.T) {
+// RunCrash with a Location: the children get the whole configuration from
+// the parent (as on a cluster, whose endpoints only the parent knows). In
+// the children the test passes a configuration naming another backend,
+// which would fail with kv.ErrBackendMismatch: they must take the
+// parent's.
+func TestCrashWholeConfig(t *testing.T) {
 	cfg := kv.Config{Backend: "badger", Options: map[string]string{"value_threshold": "1024"}}
 	if conformance.InChild() {
 		cfg = kv.Config{Backend: "pebble"}
