@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -107,12 +108,20 @@ type CrashOptions struct {
 	MaxRun time.Duration
 	// Seed seeds the kill schedule; 0 picks one (logged, for replay).
 	Seed uint64
+	// Location, if set, returns the Path of a fresh, empty store for one
+	// mode instead of a new t.TempDir(): a new key prefix for a networked
+	// backend, whose store is not a directory. The children then receive
+	// the whole configuration (as JSON, Logger aside) rather than from the
+	// test: a child does not start the cluster its parent runs (see
+	// InChild), so it cannot know the endpoints.
+	Location func(t *testing.T) string
 }
 
 // Environment of a crash-test child.
 const (
-	crashChildEnv = "POLYKV_CRASH_CHILD" // the test's full name
-	crashDirEnv   = "POLYKV_CRASH_DIR"   // the store directory
+	crashChildEnv = "POLYKV_CRASH_CHILD"  // the test's full name
+	crashDirEnv   = "POLYKV_CRASH_DIR"    // the store directory
+	crashCfgEnv   = "POLYKV_CRASH_CONFIG" // the whole kv.Config as JSON (CrashOptions.Location)
 )
 
 // RunCrash runs the crash test on the backend cfg names (cfg.Path is
@@ -159,9 +168,19 @@ func RunCrash(t *testing.T, cfg kv.Config, opts CrashOptions) {
 			c.Durability = mode
 			if os.Getenv(crashChildEnv) == t.Name() {
 				c.Path = os.Getenv(crashDirEnv)
+				if js := os.Getenv(crashCfgEnv); js != "" {
+					c = kv.Config{}
+					if err := json.Unmarshal([]byte(js), &c); err != nil {
+						crashChildFail(fmt.Errorf("%s: %w", crashCfgEnv, err))
+					}
+				}
 				crashChild(c, opts.Workload) // does not return
 			}
-			c.Path = t.TempDir()
+			if opts.Location != nil {
+				c.Path = opts.Location(t)
+			} else {
+				c.Path = t.TempDir()
+			}
 			runCrashParent(t, c, opts)
 		})
 	}
@@ -176,10 +195,7 @@ func crashChild(cfg kv.Config, w CrashWorkload) {
 		_, _ = io.Copy(io.Discard, os.Stdin)
 		os.Exit(3) // the parent is gone
 	}()
-	fail := func(err error) {
-		os.Stdout.WriteString("error " + strings.ReplaceAll(err.Error(), "\n", " ") + "\n")
-		os.Exit(2)
-	}
+	fail := crashChildFail
 	db, err := kv.Open(ctx, cfg)
 	if err != nil {
 		fail(fmt.Errorf("open: %w", err))
@@ -207,6 +223,12 @@ func crashChild(cfg kv.Config, w CrashWorkload) {
 	db.Close()
 	os.Stdout.WriteString("done\n")
 	os.Exit(0)
+}
+
+// crashChildFail reports err to the parent and exits.
+func crashChildFail(err error) {
+	os.Stdout.WriteString("error " + strings.ReplaceAll(err.Error(), "\n", " ") + "\n")
+	os.Exit(2)
 }
 
 // crashStats add up a mode's cycles for the summary line.
@@ -240,7 +262,7 @@ func runCrashParent(t *testing.T, cfg kv.Config, opts CrashOptions) {
 				plan.jitter = time.Duration(rng.Int64N(int64(2 * time.Millisecond)))
 			}
 		}
-		res := runCrashChild(t, cfg, plan)
+		res := runCrashChild(t, cfg, plan, opts.Location != nil)
 		if res.firstAck > 0 {
 			firstAck = res.firstAck
 		}
@@ -402,7 +424,7 @@ func crashChildPattern(name string) string {
 
 // runCrashChild starts one child, kills it as planned and returns what it
 // acknowledged.
-func runCrashChild(t *testing.T, cfg kv.Config, plan killPlan) childResult {
+func runCrashChild(t *testing.T, cfg kv.Config, plan killPlan, wholeConfig bool) childResult {
 	t.Helper()
 	res := childResult{lastAck: -1}
 	r, w, err := os.Pipe()
@@ -418,6 +440,13 @@ func runCrashChild(t *testing.T, cfg kv.Config, plan killPlan) childResult {
 	var stderr bytes.Buffer
 	cmd := exec.Command(os.Args[0], "-test.run="+crashChildPattern(t.Name()), "-test.count=1")
 	cmd.Env = append(os.Environ(), crashChildEnv+"="+t.Name(), crashDirEnv+"="+cfg.Path)
+	if wholeConfig {
+		js, err := json.Marshal(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Env = append(cmd.Env, crashCfgEnv+"="+string(js))
+	}
 	cmd.Stdout = w
 	cmd.Stderr = &stderr
 	cmd.Stdin = stdin

@@ -24,31 +24,57 @@ import (
 // nodestore.Check finds the store consistent: every node in exactly one
 // status key, path keys and children index in agreement, counters equal to
 // a scan.
-type NodestoreCrashWorkload struct{}
+//
+// Fanout and Depth size the tree; zero means the default tree: 4
+// subfolders per folder down to depth 6, 3 files each: 5,461 folders,
+// enough for about 50 kill cycles in which every commit survives (Sync)
+// before the workload is exhausted (ErrWorkloadExhausted). A networked
+// store, where Check's reads of every folder are round trips, takes a
+// smaller one.
+type NodestoreCrashWorkload struct {
+	Fanout, Depth int
+}
 
 var _ CrashWorkload = NodestoreCrashWorkload{}
 
-// The crash tree: 4 subfolders per folder down to depth 6, 3 files each:
-// 5,461 folders, enough for about 50 kill cycles in which every commit
-// survives (Sync) before the workload is exhausted (ErrWorkloadExhausted).
+// The default crash tree.
 const (
 	nsCrashFanout = 4
 	nsCrashDepth  = 6
 	nsCrashFiles  = 3
 )
 
-var nsCrashOrder = sync.OnceValue(func() []string {
+func (w NodestoreCrashWorkload) shape() (fanout, depth int) {
+	fanout, depth = w.Fanout, w.Depth
+	if fanout <= 0 {
+		fanout = nsCrashFanout
+	}
+	if depth <= 0 {
+		depth = nsCrashDepth
+	}
+	return fanout, depth
+}
+
+var nsCrashOrders sync.Map // [2]int{fanout, depth} -> []string
+
+// order returns the folders of the tree, breadth first.
+func (w NodestoreCrashWorkload) order() []string {
+	fanout, depth := w.shape()
+	if o, ok := nsCrashOrders.Load([2]int{fanout, depth}); ok {
+		return o.([]string)
+	}
 	order := []string{"/"}
 	for i := 0; i < len(order); i++ {
-		if nsDepth(order[i]) >= nsCrashDepth {
+		if nsDepth(order[i]) >= depth {
 			continue
 		}
-		for c := range nsCrashFanout {
+		for c := range fanout {
 			order = append(order, nsJoin(order[i], fmt.Sprintf("d%d", c)))
 		}
 	}
+	nsCrashOrders.Store([2]int{fanout, depth}, order)
 	return order
-})
+}
 
 func nsDepth(p string) int {
 	if p == "/" {
@@ -63,11 +89,12 @@ func nsDepth(p string) int {
 	return n
 }
 
-func nsCrashChildren(folder string) []nodestore.Node {
+func (w NodestoreCrashWorkload) children(folder string) []nodestore.Node {
+	fanout, depth := w.shape()
 	d := nsDepth(folder)
 	var kids []nodestore.Node
-	if d < nsCrashDepth {
-		for c := range nsCrashFanout {
+	if d < depth {
+		for c := range fanout {
 			kids = append(kids, nodestore.Node{Traversal: nsP, Copy: nsCP,
 				State: nsGenState(nodestore.QueueSrc, folder, fmt.Sprintf("d%d", c), true, d+1)})
 		}
@@ -81,7 +108,7 @@ func nsCrashChildren(folder string) []nodestore.Node {
 
 // Child seeds the root if needed and completes folders from the first
 // pending one.
-func (NodestoreCrashWorkload) Child(ctx context.Context, s kv.Store, ack func(i int)) error {
+func (w NodestoreCrashWorkload) Child(ctx context.Context, s kv.Store, ack func(i int)) error {
 	ns := nodestore.New(s)
 	if _, err := ns.Get(ctx, nodestore.QueueSrc, "/"); errors.Is(err, nodestore.ErrNotFound) {
 		st := nsGenState(nodestore.QueueSrc, "", "", true, 0)
@@ -92,7 +119,7 @@ func (NodestoreCrashWorkload) Child(ctx context.Context, s kv.Store, ack func(i 
 	} else if err != nil {
 		return err
 	}
-	order := nsCrashOrder()
+	order := w.order()
 	next := len(order)
 	for i, f := range order {
 		n, err := ns.Get(ctx, nodestore.QueueSrc, f)
@@ -105,7 +132,7 @@ func (NodestoreCrashWorkload) Child(ctx context.Context, s kv.Store, ack func(i 
 		}
 	}
 	for i := next; i < len(order) && ctx.Err() == nil; i++ {
-		res, err := ns.CompleteWithChildren(ctx, nodestore.QueueSrc, order[i], nsS, nsCrashChildren(order[i]))
+		res, err := ns.CompleteWithChildren(ctx, nodestore.QueueSrc, order[i], nsS, w.children(order[i]))
 		if err != nil {
 			return err
 		}
@@ -122,7 +149,7 @@ func (NodestoreCrashWorkload) Child(ctx context.Context, s kv.Store, ack func(i 
 
 // Check verifies the prefix property, the completeness of every completed
 // folder and nodestore's own invariants.
-func (NodestoreCrashWorkload) Check(t testing.TB, s kv.Store, lastAck int) CrashResult {
+func (w NodestoreCrashWorkload) Check(t testing.TB, s kv.Store, lastAck int) CrashResult {
 	ctx := context.Background()
 	ns := nodestore.New(s)
 	var res CrashResult
@@ -135,7 +162,7 @@ func (NodestoreCrashWorkload) Check(t testing.TB, s kv.Store, lastAck int) Crash
 	for _, p := range rep.Problems {
 		add("nodestore.Check: %s", p)
 	}
-	order := nsCrashOrder()
+	order := w.order()
 	done := true
 	want := 0
 	for i, f := range order {
@@ -163,14 +190,14 @@ func (NodestoreCrashWorkload) Check(t testing.TB, s kv.Store, lastAck int) Crash
 		switch {
 		case completed && !done:
 			add("folder %d %s is completed after a folder that is not (a gap)", i, f)
-		case completed && len(kids) != len(nsCrashChildren(f)):
-			add("folder %d %s is completed with %d of its %d children (half applied)", i, f, len(kids), len(nsCrashChildren(f)))
+		case completed && len(kids) != len(w.children(f)):
+			add("folder %d %s is completed with %d of its %d children (half applied)", i, f, len(kids), len(w.children(f)))
 		case !completed && len(kids) != 0:
 			add("folder %d %s is %s but has %d children (half applied)", i, f, n.Traversal, len(kids))
 		}
 		if completed && done {
 			res.Committed = i + 1
-			want += len(kids) - nsCrashFanoutOf(f) // files; subfolders are counted as folders
+			want += len(kids) - w.fanoutOf(f) // files; subfolders are counted as folders
 		} else {
 			done = false
 		}
@@ -181,9 +208,10 @@ func (NodestoreCrashWorkload) Check(t testing.TB, s kv.Store, lastAck int) Crash
 	return res
 }
 
-func nsCrashFanoutOf(folder string) int {
-	if nsDepth(folder) < nsCrashDepth {
-		return nsCrashFanout
+func (w NodestoreCrashWorkload) fanoutOf(folder string) int {
+	fanout, depth := w.shape()
+	if nsDepth(folder) < depth {
+		return fanout
 	}
 	return 0
 }

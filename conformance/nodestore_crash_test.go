@@ -3,6 +3,7 @@ package conformance_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -69,5 +70,26 @@ func TestNodestoreCrashWorkloadCheck(t *testing.T) {
 	hash := string(victim[len(victim)-32:])
 	if !strings.Contains(strings.Join(res.Problems, "\n"), hash) {
 		t.Errorf("problems do not name the damaged node %s: %v", hash, res.Problems)
+	}
+}
+
+// A smaller tree (for networked stores) is walked to its end: 7 folders
+// for fanout 2 and depth 2, then ErrWorkloadExhausted; Check agrees.
+func TestNodestoreCrashWorkloadSmallTree(t *testing.T) {
+	w := conformance.NodestoreCrashWorkload{Fanout: 2, Depth: 2}
+	db, err := memory.Open(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var acks []int
+	if err := w.Child(t.Context(), db, func(i int) { acks = append(acks, i) }); !errors.Is(err, conformance.ErrWorkloadExhausted) {
+		t.Fatalf("Child = %v, want ErrWorkloadExhausted", err)
+	}
+	if len(acks) != 7 {
+		t.Errorf("acknowledged %v, want 7 folders", acks)
+	}
+	if res := w.Check(t, db, 6); res.Committed != 7 || len(res.Problems) != 0 {
+		t.Errorf("Check = %+v, want 7 committed and no problem", res)
 	}
 }

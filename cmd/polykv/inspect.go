@@ -58,10 +58,20 @@ func runInspect(ctx context.Context, s stdio, args []string) error {
 		return err
 	}
 	in.DSN = fs.Arg(0)
+	// A store that is not a directory (a key prefix on a cluster) keeps
+	// its marker as a key: read it through the engine, before Close.
+	ne, network := db.Engine().(kv.NetworkEngine)
+	if network {
+		m, err := ne.ReadMarker(ctx)
+		if err != nil {
+			return fmt.Errorf("read the marker: %w", err)
+		}
+		in.Marker = &m
+	}
 	if err := db.Close(); err != nil {
 		return err
 	}
-	if in.Path != "" {
+	if in.Path != "" && !network {
 		// The open read the marker already: failing now is worth saying,
 		// not printing as no marker and 0 bytes.
 		m, err := kv.ReadMarker(in.Path)
@@ -79,13 +89,16 @@ func runInspect(ctx context.Context, s stdio, args []string) error {
 		return enc.Encode(in)
 	}
 	fmt.Fprintf(s.out, "store:    %s\nbackend:  %s\n", in.DSN, in.Backend)
-	if in.Path != "" {
+	switch {
+	case network:
+		fmt.Fprintf(s.out, "prefix:   %s (on the cluster)\n", in.Path)
+	case in.Path != "":
 		fmt.Fprintf(s.out, "path:     %s\n", in.Path)
 	}
 	if in.Marker != nil {
 		fmt.Fprintf(s.out, "marker:   backend %s, format %d, created %s\n", in.Marker.Backend, in.Marker.Format, in.Marker.Created.Format("2006-01-02 15:04:05 MST"))
 	}
-	if in.Path != "" {
+	if in.Path != "" && !network {
 		fmt.Fprintf(s.out, "on disk:  %d bytes (allocated blocks)\n", in.DiskBytes)
 	}
 	fmt.Fprintf(s.out, "keys:     %d in %d families\n\n", in.Keys, len(in.Families))

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/polykv/polykv/internal/etcdtest"
+	"github.com/polykv/polykv/kv"
+	"github.com/polykv/polykv/nodestore"
+)
+
+var etcdPrefixes atomic.Int64
+
+// etcdDSN starts a 1-member embedded cluster for t and returns the DSN of
+// a fresh store on it; the test is skipped when DSNs cannot name an etcd
+// store (kv.ParseDSN does not read the endpoints back).
+func etcdDSN(t *testing.T) (*etcdtest.Cluster, string) {
+	t.Helper()
+	c := etcdtest.Start(t, 1)
+	cfg := c.Config(fmt.Sprintf("/polykv-cli/%d/s%d", os.Getpid(), etcdPrefixes.Add(1)))
+	dsn := cfg.DSN()
+	if back, err := kv.ParseDSN(dsn); err != nil || len(back.Endpoints) == 0 {
+		t.Skipf("an etcd DSN does not round-trip through kv.ParseDSN yet (%q: %v): the commands cannot name an etcd store", dsn, err)
+	}
+	return c, dsn
+}
+
+// copy moves a local store into a cluster and back, each copy verified.
+func TestCopyThroughEtcd(t *testing.T) {
+	_, mid := etcdDSN(t)
+	src := "badger://" + t.TempDir() + "/src"
+	want := fill(t, src, 1500)
+	code, out, stderr := polykv(t, nil, "copy", src, mid)
+	if code != 0 || !strings.Contains(out, "copied 1500 keys") || !strings.Contains(out, "verified") {
+		t.Fatalf("copy badger → etcd: exit %d: %s %s", code, out, stderr)
+	}
+	sameContents(t, contents(t, mid), want)
+	back := "bbolt://" + t.TempDir() + "/back"
+	code, out, stderr = polykv(t, nil, "copy", mid, back)
+	if code != 0 || !strings.Contains(out, "copied 1500 keys") || !strings.Contains(out, "verified") {
+		t.Fatalf("copy etcd → bbolt: exit %d: %s %s", code, out, stderr)
+	}
+	sameContents(t, contents(t, back), want)
+	// Into the non-empty cluster store: refused.
+	if code, _, stderr := polykv(t, nil, "copy", src, mid); code != 1 || !strings.Contains(stderr, "not empty") {
+		t.Errorf("copy into a non-empty etcd store: exit %d: %s", code, stderr)
+	}
+}
+
+// inspect and dump read an etcd store as any other; the dump is the same
+// bytes as a local copy's.
+func TestInspectDumpEtcd(t *testing.T) {
+	_, dsn := etcdDSN(t)
+	fill(t, dsn, 700)
+	code, out, stderr := polykv(t, nil, "inspect", dsn)
+	if code != 0 {
+		t.Fatalf("inspect: exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"backend:  etcd", "prefix:   /polykv-cli/", "marker:   backend etcd", "keys:     700", "src:00000000", "log:info"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("inspect output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "on disk:") {
+		t.Errorf("inspect of a cluster store reports a size on disk:\n%s", out)
+	}
+	code, dumped, stderr := polykv(t, nil, "dump", dsn)
+	if code != 0 {
+		t.Fatalf("dump: exit %d: %s", code, stderr)
+	}
+	local := "pebble://" + t.TempDir() + "/copy"
+	if code, _, stderr := polykv(t, []byte(dumped), "load", local); code != 0 {
+		t.Fatalf("load: exit %d: %s", code, stderr)
+	}
+	if _, again, _ := polykv(t, nil, "dump", local); again != dumped {
+		t.Error("the dump of a local copy differs from the etcd store's dump")
+	}
+}
+
+// check finds an etcd store consistent, then names the damage.
+func TestCheckEtcd(t *testing.T) {
+	_, dsn := etcdDSN(t)
+	cfg, err := kv.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := kv.Open(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := nodestore.New(db)
+	root := nodestore.Node{Queue: nodestore.QueueSrc, Traversal: nodestore.TraversalStatusPending, Copy: nodestore.CopyStatusPending,
+		State: nodestore.NodeState{ID: "0", Name: "root", Path: "/", Type: nodestore.NodeTypeFolder}}
+	if err := ns.Insert(t.Context(), root); err != nil {
+		t.Fatal(err)
+	}
+	var kids []nodestore.Node
+	for _, name := range []string{"a", "b", "c"} {
+		kids = append(kids, nodestore.Node{Traversal: nodestore.TraversalStatusPending, Copy: nodestore.CopyStatusPending,
+			State: nodestore.NodeState{ID: name, Name: name, Path: "/" + name, ParentPath: "/", Type: nodestore.NodeTypeFile, Depth: 1}})
+	}
+	if _, err := ns.CompleteWithChildren(t.Context(), nodestore.QueueSrc, "/", nodestore.TraversalStatusSuccessful, kids); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr := polykv(t, nil, "check", "--counts", dsn)
+	if code != 0 || !strings.Contains(out, "src: 4 nodes") || !strings.Contains(out, "ok:") {
+		t.Fatalf("check of a consistent etcd store: exit %d\n%s%s", code, out, stderr)
+	}
+	key, err := nodestore.KeySrc(1, nodestore.TraversalStatusPending, nodestore.CopyStatusPending, "/b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Delete(t.Context(), key); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	code, out, stderr = polykv(t, nil, "check", dsn)
+	if code != 1 || !strings.Contains(out, "PROBLEM:") {
+		t.Fatalf("check of a damaged etcd store: exit %d\n%s%s", code, out, stderr)
+	}
+}

@@ -1,0 +1,339 @@
+package conformance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/polykv/polykv/kv"
+	"github.com/polykv/polykv/nodestore"
+)
+
+// SharedTraversal is a traversal of one generated tree by several workers
+// sharing one store, the way engine workers on several machines share one
+// cluster: each worker repeatedly finds the lowest level with pending
+// folders, claims one that nobody has claimed (an Update that reads the
+// folder's claim key and, if it is absent, writes it and increments a
+// shared counter of claims), lists it and completes it with its children
+// (nodestore.CompleteWithChildren). A worker goes through errors (a lost
+// member, a deadline): a failed call is reported and tried again, and a
+// folder whose claim or completion failed is resumed by the worker that
+// holds its claim.
+//
+// If Update is serializable across the workers, every folder is claimed
+// and listed exactly once, the counter of claims equals the number of
+// folders, and the store holds every node of the tree once, with exact
+// counters (CheckShared). RunSharedTraversal runs the workers as separate
+// processes; a test may also run Work in goroutines.
+//
+// The tree: Fanout subfolders per folder down to Depth, Files files in
+// every folder.
+type SharedTraversal struct {
+	Fanout, Depth, Files int
+	// CallTimeout bounds each call a worker makes; 0 means 10 s.
+	CallTimeout time.Duration
+}
+
+// Keys of the claims: work/claim/<level>/<path>, and the counter
+// work/claims. The prefix "work/" is what the histories record.
+const (
+	sharedPrefix     = "work/"
+	sharedClaimsKey  = "work/claims"
+	sharedClaimEvery = 20 * time.Millisecond // poll interval while others hold every pending folder
+)
+
+func sharedClaimPrefix(level int) []byte {
+	return fmt.Appendf(nil, "work/claim/%04d/", level)
+}
+
+func (w SharedTraversal) withDefaults() SharedTraversal {
+	if w.Fanout <= 0 {
+		w.Fanout = 3
+	}
+	if w.Depth <= 0 {
+		w.Depth = 4
+	}
+	if w.Files < 0 {
+		w.Files = 0
+	}
+	if w.CallTimeout <= 0 {
+		w.CallTimeout = 10 * time.Second
+	}
+	return w
+}
+
+// Folders returns every folder path of the tree, breadth first.
+func (w SharedTraversal) Folders() []string {
+	w = w.withDefaults()
+	order := []string{"/"}
+	for i := 0; i < len(order); i++ {
+		if nsDepth(order[i]) >= w.Depth {
+			continue
+		}
+		for c := range w.Fanout {
+			order = append(order, nsJoin(order[i], fmt.Sprintf("d%d", c)))
+		}
+	}
+	return order
+}
+
+func (w SharedTraversal) children(folder string) []nodestore.Node {
+	d := nsDepth(folder)
+	var kids []nodestore.Node
+	if d < w.Depth {
+		for c := range w.Fanout {
+			kids = append(kids, nodestore.Node{Traversal: nsP, Copy: nsCP,
+				State: nsGenState(nodestore.QueueSrc, folder, fmt.Sprintf("d%d", c), true, d+1)})
+		}
+	}
+	for f := range w.Files {
+		kids = append(kids, nodestore.Node{Traversal: nsS, Copy: nsCP,
+			State: nsGenState(nodestore.QueueSrc, folder, fmt.Sprintf("f%d", f), false, d+1)})
+	}
+	return kids
+}
+
+// Seed inserts the root folder, pending, unless it is there.
+func (w SharedTraversal) Seed(ctx context.Context, s kv.Store) error {
+	ns := nodestore.New(s)
+	_, err := ns.Get(ctx, nodestore.QueueSrc, "/")
+	if !errors.Is(err, nodestore.ErrNotFound) {
+		return err
+	}
+	st := nsGenState(nodestore.QueueSrc, "", "", true, 0)
+	st.Path, st.Name, st.ParentPath, st.ParentID = "/", "root", "", ""
+	return ns.Insert(ctx, nodestore.Node{Queue: nodestore.QueueSrc, Traversal: nsP, Copy: nsCP, State: st})
+}
+
+// SharedEvent is what a worker reports as it goes.
+type SharedEvent struct {
+	// Listed is the folder whose completion returned nil.
+	Listed string
+	// Err is a failed call, which took Elapsed (the worker goes on).
+	Err     error
+	Elapsed time.Duration
+}
+
+// Work runs one worker until the tree is traversed or ctx is done. worker
+// names it in its claims. Errors of single calls go to report and the
+// worker goes on; Work returns ctx's error if the tree is not traversed
+// by then.
+func (w SharedTraversal) Work(ctx context.Context, s kv.Store, worker int, report func(SharedEvent)) error {
+	w = w.withDefaults()
+	ns := nodestore.New(s)
+	me := "w" + strconv.Itoa(worker)
+	rng := rand.New(rand.NewPCG(uint64(worker), uint64(time.Now().UnixNano())))
+	// call runs one call under CallTimeout and reports its failure.
+	call := func(f func(ctx context.Context) error) error {
+		cctx, cancel := context.WithTimeout(ctx, w.CallTimeout)
+		defer cancel()
+		start := time.Now()
+		err := f(cctx)
+		if err != nil && ctx.Err() == nil {
+			report(SharedEvent{Err: err, Elapsed: time.Since(start)})
+		}
+		return err
+	}
+	pause := func() {
+		select {
+		case <-ctx.Done():
+		case <-time.After(sharedClaimEvery + time.Duration(rng.Int64N(int64(sharedClaimEvery)))):
+		}
+	}
+	for ctx.Err() == nil {
+		var level int
+		var any bool
+		if call(func(ctx context.Context) (err error) {
+			level, any, err = ns.LowestPendingLevel(ctx, nodestore.QueueSrc)
+			return err
+		}) != nil {
+			pause()
+			continue
+		}
+		if !any {
+			return nil
+		}
+		var page []nodestore.Node
+		claims := map[string]string{}
+		if call(func(ctx context.Context) (err error) {
+			page, _, err = ns.PendingPage(ctx, nodestore.QueueSrc, level, "", 1000)
+			if err != nil {
+				return err
+			}
+			clear(claims)
+			return s.Iterate(ctx, kv.IterOptions{Prefix: sharedClaimPrefix(level)}, func(k, v []byte) error {
+				claims[string(k)] = string(v)
+				return nil
+			})
+		}) != nil {
+			pause()
+			continue
+		}
+		// A folder this worker holds comes first (its completion failed);
+		// then the unclaimed ones, in random order to spread the workers.
+		var mine, free []nodestore.Node
+		for _, n := range page {
+			switch claims[sharedClaimKey(level, n.State.Path)] {
+			case me:
+				mine = append(mine, n)
+			case "":
+				free = append(free, n)
+			}
+		}
+		rng.Shuffle(len(free), func(i, j int) { free[i], free[j] = free[j], free[i] })
+		var todo *nodestore.Node
+		if len(mine) > 0 {
+			todo = &mine[0]
+		}
+		for i := 0; todo == nil && i < len(free); i++ {
+			owner, err := w.claim(ctx, s, level, free[i].State.Path, me, call)
+			if err != nil {
+				break // the next round sees whether the claim was applied
+			}
+			if owner == me {
+				todo = &free[i]
+			}
+		}
+		if todo == nil {
+			pause() // every pending folder is held by another worker
+			continue
+		}
+		p := todo.State.Path
+		if call(func(ctx context.Context) error {
+			_, err := ns.CompleteWithChildren(ctx, nodestore.QueueSrc, p, nsS, w.children(p))
+			return err
+		}) != nil {
+			pause()
+			continue
+		}
+		report(SharedEvent{Listed: p})
+	}
+	return ctx.Err()
+}
+
+func sharedClaimKey(level int, path string) string {
+	return string(sharedClaimPrefix(level)) + path
+}
+
+// claim claims a folder for me unless someone has, and returns its owner.
+func (w SharedTraversal) claim(ctx context.Context, s kv.Store, level int, path, me string, call func(func(context.Context) error) error) (string, error) {
+	key := []byte(sharedClaimKey(level, path))
+	var owner string
+	err := call(func(ctx context.Context) error {
+		return s.Update(ctx, func(tx kv.Txn) error {
+			v, err := tx.Get(key)
+			if err == nil {
+				owner = string(v)
+				return nil
+			}
+			if !errors.Is(err, kv.ErrNotFound) {
+				return err
+			}
+			n := 0
+			c, err := tx.Get([]byte(sharedClaimsKey))
+			switch {
+			case err == nil:
+				if n, err = strconv.Atoi(string(c)); err != nil {
+					return fmt.Errorf("%s = %q: %w", sharedClaimsKey, c, err)
+				}
+			case !errors.Is(err, kv.ErrNotFound):
+				return err
+			}
+			owner = me
+			return errors.Join(tx.Set(key, []byte(me)), tx.Set([]byte(sharedClaimsKey), []byte(strconv.Itoa(n+1))))
+		})
+	})
+	return owner, err
+}
+
+// CheckShared checks a traversed store: every folder completed with all
+// its children, nothing else there, nodestore.Check clean, one claim per
+// folder and the counter of claims equal to their number; and, from the
+// workers' reports, listed maps each folder to how many times a worker
+// listed it: exactly once each. It returns the problems found.
+func (w SharedTraversal) CheckShared(ctx context.Context, s kv.Store, listed map[string]int) []string {
+	w = w.withDefaults()
+	var problems []string
+	add := func(format string, args ...any) {
+		if len(problems) < 30 {
+			problems = append(problems, fmt.Sprintf(format, args...))
+		}
+	}
+	ns := nodestore.New(s)
+	rep, err := ns.Check(ctx)
+	if err != nil {
+		return []string{fmt.Sprintf("nodestore.Check: %v", err)}
+	}
+	for _, p := range rep.Problems {
+		add("nodestore.Check: %s", p)
+	}
+	folders := w.Folders()
+	want := 0
+	for _, f := range folders {
+		want += 1 + w.Files
+		n, err := ns.Get(ctx, nodestore.QueueSrc, f)
+		if err != nil {
+			add("folder %s: %v", f, err)
+			continue
+		}
+		if n.Traversal != nsS {
+			add("folder %s is %s, want %s", f, n.Traversal, nsS)
+		}
+		if c := listed[f]; c != 1 {
+			add("folder %s listed %d times, want exactly once", f, c)
+		}
+		v, err := s.Get(ctx, []byte(sharedClaimKey(n.Level, f)))
+		if err != nil || len(v) == 0 {
+			add("folder %s has no claim: %v", f, err)
+		}
+	}
+	for f, c := range listed {
+		if !slices.Contains(folders, f) {
+			add("a worker listed %s (%d times), which is no folder of the tree", f, c)
+		}
+	}
+	if got := rep.Nodes[nodestore.QueueSrc]; got != want {
+		add("%d src nodes, want %d (one per node of the tree)", got, want)
+	}
+	claims := 0
+	if err := s.Iterate(ctx, kv.IterOptions{Prefix: []byte("work/claim/")}, func(_, _ []byte) error {
+		claims++
+		return nil
+	}); err != nil {
+		add("iterate claims: %v", err)
+	}
+	c, err := s.Get(ctx, []byte(sharedClaimsKey))
+	if claims != len(folders) || err != nil || string(c) != strconv.Itoa(len(folders)) {
+		add("%d claim keys and %s = %q (%v), want %d of each: a claim was lost or made twice", claims, sharedClaimsKey, c, err, len(folders))
+	}
+	return problems
+}
+
+// sharedEventLine encodes an event on one line of a child's output.
+func sharedEventLine(e SharedEvent) string {
+	if e.Err != nil {
+		return "fail " + strconv.FormatInt(int64(e.Elapsed), 10) + " " + strings.ReplaceAll(e.Err.Error(), "\n", " ")
+	}
+	return "listed " + e.Listed
+}
+
+// parseSharedEvent decodes sharedEventLine; ok is false for other lines.
+func parseSharedEvent(line string) (e SharedEvent, ok bool) {
+	if p, found := strings.CutPrefix(line, "listed "); found {
+		return SharedEvent{Listed: p}, true
+	}
+	if rest, found := strings.CutPrefix(line, "fail "); found {
+		ns, msg, _ := strings.Cut(rest, " ")
+		d, err := strconv.ParseInt(ns, 10, 64)
+		if err != nil {
+			return e, false
+		}
+		return SharedEvent{Err: errors.New(msg), Elapsed: time.Duration(d)}, true
+	}
+	return e, false
+}
