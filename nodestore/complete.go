@@ -130,7 +130,7 @@ func (s *Store) completeBatch(ctx context.Context, q QueueType, comps []Completi
 			items, folders, owner = items[:0], folders[:0], owner[:0]
 			plan.reset()
 			clear(touched)
-			cp := chunkPlan{maxBytes: s.chunkBytes}
+			cp := chunkPlan{maxBytes: s.chunkBytes, lim: s.lim}
 			// Reads first (the parents, then which children exist, then the
 			// counters); the writes follow.
 			for end = start; end < len(comps); end++ {

@@ -590,9 +590,12 @@ func (e *engine) Close() error {
 		s.Close()
 	}
 	flushed := false
+	var live []uint64 // the tables the MANIFEST lists once flushed
 	if !e.readOnly && e.fatal.Load() == nil {
 		if err := e.guard("flush on close", e.flushOnClose); err != nil {
 			errs = append(errs, translate("flush on close", e.path, err))
+		} else if live, err = liveTables(e.db); err != nil {
+			errs = append(errs, translate("close", e.path, err))
 		} else {
 			flushed = true
 		}
@@ -604,9 +607,13 @@ func (e *engine) Close() error {
 		// Still under the directory lock: no one else has the store open.
 		if err := trimWALs(e.fs, e.path); err != nil {
 			errs = append(errs, fmt.Errorf("kv: pebble: close %s: %w", e.path, err))
-		} else if tables, err := tablesOnDisk(e.fs, e.path); err != nil {
+		} else if onDisk, err := tablesOnDisk(e.fs, e.path); err != nil {
 			errs = append(errs, fmt.Errorf("kv: pebble: close %s: list tables: %w", e.path, err))
 		} else {
+			// Listed after the flush and still on disk after Close: a
+			// table a fault left behind unlisted (its deletion failed), or
+			// one a compaction made obsolete during Close, is not recorded.
+			tables := intersect(live, onDisk)
 			if err := writeTablesRecord(e.fs, e.path, tables); err != nil {
 				errs = append(errs, fmt.Errorf("kv: pebble: close %s: record tables: %w", e.path, err))
 			}

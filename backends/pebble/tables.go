@@ -23,9 +23,10 @@ import (
 // MANIFEST of a store closed cleanly, a scan returned 0 of 3000 keys).
 //
 // The clean-close record catches this. Close, once the store is flushed
-// and closed (Pebble has then deleted every obsolete table: the tables in
-// the directory are those the MANIFEST lists), writes the numbers of the
-// tables in the directory into tablesFile. Open, when the file is there (the store was closed cleanly
+// and closed, writes into tablesFile the numbers of the tables the MANIFEST
+// listed after the flush that are still in the directory after Close (a
+// table whose deletion failed on a full disk stays in the directory
+// unlisted; one a compaction replaced during Close is gone). Open, when the file is there (the store was closed cleanly
 // and nothing ran since), first opens the store read-only (which deletes
 // nothing) and checks that every recorded table is still listed; a missing
 // one is kv.ErrCorrupt, and nothing is deleted. A read-write open then
@@ -49,6 +50,17 @@ func liveTables(db *pebble.DB) ([]uint64, error) {
 	}
 	slices.Sort(nums)
 	return nums, nil
+}
+
+// intersect returns the numbers in both sorted a and b.
+func intersect(a, b []uint64) []uint64 {
+	var both []uint64
+	for _, n := range a {
+		if _, found := slices.BinarySearch(b, n); found {
+			both = append(both, n)
+		}
+	}
+	return both
 }
 
 // tablesOnDisk returns the numbers of the tables (NNNNNN.sst) in dir.
