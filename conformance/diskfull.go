@@ -50,8 +50,10 @@ type DiskFullOptions struct {
 	// Cycles of fill, fault, free and reopen per mode: 0 means 2, or 20
 	// when POLYKV_STRESS=1.
 	Cycles int
-	// Size is the size of the tmpfs: 0 means 64 MiB. It must hold the
-	// store, whatever the engine creates when it opens, and Room.
+	// Size is the size of the tmpfs: 0 means 64 MiB or Room × (Cycles+4),
+	// whichever is larger. It must hold the store, whatever the engine
+	// creates when it opens, and Room once per cycle (a store may keep
+	// the space it filled).
 	Size int64
 	// Room is the free space the ballast leaves at the start of a cycle: 0
 	// means 4 MiB. A backend that refuses writes below a free-space
@@ -80,11 +82,14 @@ func RunDiskFull(t *testing.T, cfg kv.Config, opts DiskFullOptions) {
 			opts.Cycles = 20
 		}
 	}
-	if opts.Size <= 0 {
-		opts.Size = 64 << 20
-	}
 	if opts.Room <= 0 {
 		opts.Room = 4 << 20
+	}
+	if opts.Size <= 0 {
+		// Each cycle the store fills the room it is given, and a store
+		// that never gives space back to the file system (bbolt's file
+		// only grows) keeps it: leave room for every cycle.
+		opts.Size = max(64<<20, opts.Room*int64(opts.Cycles+4))
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = 2 * time.Minute
