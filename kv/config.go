@@ -138,7 +138,12 @@ func (c Config) checkBackendName() error {
 }
 
 // checkFields checks every field but the backend's registration.
-func (c Config) checkFields() error {
+func (c Config) checkFields() error { return c.checkFieldsFor(c.isNetwork()) }
+
+// checkFieldsFor is checkFields with network telling whether the backend is
+// a networked one (OpenDriver knows it from the driver it is given, whose
+// name need not be registered).
+func (c Config) checkFieldsFor(network bool) error {
 	if c.Durability != Sync && c.Durability != NoSync {
 		return errInvalidDurability(c.Durability.String())
 	}
@@ -159,7 +164,7 @@ func (c Config) checkFields() error {
 	if c.Password != "" && c.Username == "" {
 		return invalidf("password: given without a username")
 	}
-	if c.isNetwork() {
+	if network {
 		if !strings.HasPrefix(c.Path, "/") {
 			return invalidf("path %q: backend %q needs a key prefix starting with '/' (the store's name on the cluster, such as \"/jobs/42\")", c.Path, c.Backend)
 		}

@@ -72,7 +72,8 @@ func OpenDriver(ctx context.Context, cfg Config, d Driver) (*DB, error) {
 	if err := cfg.checkBackendName(); err != nil {
 		return nil, err
 	}
-	if err := cfg.checkFields(); err != nil {
+	_, network := d.(NetworkDriver)
+	if err := cfg.checkFieldsFor(network); err != nil {
 		return nil, err
 	}
 	return openDriver(ctx, cfg, d)
