@@ -13,6 +13,8 @@ import (
 
 	_ "github.com/polykv/polykv/backends/memory"
 	"github.com/polykv/polykv/kv"
+	"github.com/polykv/polykv/metrics"
+	"github.com/polykv/polykv/nodestore"
 	"github.com/polykv/polykv/opview"
 )
 
@@ -27,8 +29,23 @@ func Example() {
 	}
 	defer store.Close()
 
+	// The engine works through the wrapped store: every call is measured,
+	// and the engine's figures are registered with it.
 	registry := prometheus.NewRegistry()
-	registry.MustRegister(collectors.NewGoCollector())
+	measured, err := metrics.Wrap(store, registry, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	registry.MustRegister(
+		collectors.NewGoCollector(),
+		metrics.NewNodestoreCollector(nodestore.New(store), nil),
+	)
+	ns := nodestore.New(measured) // the engine's traversal state
+	_ = ns
+
+	// The view reads the store itself, so that its reads stay out of the
+	// kv metrics, and serves the registry at /metrics.
 	view, err := opview.New(store, opview.Options{Gatherer: registry, Token: "s3cret"})
 	if err != nil {
 		fmt.Println(err)
@@ -52,5 +69,18 @@ func Example() {
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	fmt.Println(resp.Status, strings.Contains(string(body), `"queues"`))
-	// Output: 200 OK true
+
+	req, _ = http.NewRequest("GET", srv.URL+"/debug/polykv/metrics", nil)
+	req.Header.Set("Authorization", "Bearer s3cret")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	fmt.Println(resp.Status, strings.Contains(string(body), "polykv_engine_disk_bytes"))
+	// Output:
+	// 200 OK true
+	// 200 OK true
 }
