@@ -678,6 +678,9 @@ func trimWALs(fs vfs.FS, dir string) error {
 // (fallocate with FALLOC_FL_KEEP_SIZE) are released. Only on the OS file
 // system; a wrapped one (tests) is left alone.
 func releasePrealloc(fs vfs.FS, path string) error {
+	if ef, ok := fs.(*engineFS); ok {
+		fs = ef.FS // the engine's own wrapper over the file system it was given
+	}
 	if fs != vfs.Default {
 		return nil
 	}

@@ -24,6 +24,8 @@ verified, synced and closed: a copy that fails or is interrupted leaves no
 store under DST's name. Into an empty store created earlier, the copy is
 written in place in atomic chunks below the transaction limit and is not
 atomic as a whole: on failure DST holds a part of SRC. The exit code says so.
+A store on a cluster (etcd://…/prefix) has no directory to stage: it is
+always written in place, in chunks below the store's own limits.
 `
 
 func runCopy(ctx context.Context, s stdio, args []string) (err error) {

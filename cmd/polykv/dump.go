@@ -49,7 +49,8 @@ Into an existing store (--merge, or an empty store created earlier) the load
 is written in place, in atomic chunks below the transaction limit, and is
 NOT atomic as a whole: if it fails (a truncated or corrupt dump is detected by
 the trailer's count and CRC), the chunks written before the failure stay. The
-exit code and the message say which.
+exit code and the message say which. A store on a cluster (etcd://…/prefix)
+has no directory to stage and is always loaded in place.
 `
 
 func runLoad(ctx context.Context, s stdio, args []string) (err error) {

@@ -84,7 +84,9 @@ type stagedStore struct {
 // that holds anything (an existing store: --merge, or an empty store made
 // earlier), is written in place.
 func stageNewStore(cfg kv.Config) (kv.Config, *stagedStore, error) {
-	if cfg.Backend == "memory" || cfg.Path == "" {
+	if cfg.Backend == "memory" || cfg.Path == "" || len(cfg.Endpoints) > 0 {
+		// Nothing to stage: no directory (a cluster store, with its
+		// endpoints, is a key prefix; see the command's doc).
 		return cfg, nil, nil
 	}
 	final, err := filepath.Abs(cfg.Path)
