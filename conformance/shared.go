@@ -23,7 +23,9 @@ import (
 // (nodestore.CompleteWithChildren). A worker goes through errors (a lost
 // member, a deadline): a failed call is reported and tried again, and a
 // folder whose claim or completion failed is resumed by the worker that
-// holds its claim.
+// holds its claim; one whose completion's outcome is unknown
+// (kv.ErrOutcomeUnknown) is read back, and counts as listed if it was
+// applied.
 //
 // If Update is serializable across the workers, every folder is claimed
 // and listed exactly once, the counter of claims equals the number of
@@ -145,7 +147,26 @@ func (w SharedTraversal) Work(ctx context.Context, s kv.Store, worker int, repor
 		case <-time.After(sharedClaimEvery + time.Duration(rng.Int64N(int64(sharedClaimEvery)))):
 		}
 	}
+	// unsure is a folder whose completion returned kv.ErrOutcomeUnknown:
+	// it may have been applied. Such a folder is no longer pending if it
+	// was, so the worker reads it back, as an engine must, before going on:
+	// completed means this worker listed it.
+	unsure := ""
 	for ctx.Err() == nil {
+		if unsure != "" {
+			var n nodestore.Node
+			if call(func(ctx context.Context) (err error) {
+				n, err = ns.Get(ctx, nodestore.QueueSrc, unsure)
+				return err
+			}) != nil {
+				pause()
+				continue
+			}
+			if n.Traversal == nsS {
+				report(SharedEvent{Listed: unsure})
+			}
+			unsure = ""
+		}
 		var level int
 		var any bool
 		if call(func(ctx context.Context) (err error) {
@@ -204,10 +225,13 @@ func (w SharedTraversal) Work(ctx context.Context, s kv.Store, worker int, repor
 			continue
 		}
 		p := todo.State.Path
-		if call(func(ctx context.Context) error {
+		if err := call(func(ctx context.Context) error {
 			_, err := ns.CompleteWithChildren(ctx, nodestore.QueueSrc, p, nsS, w.children(p))
 			return err
-		}) != nil {
+		}); err != nil {
+			if errors.Is(err, kv.ErrOutcomeUnknown) {
+				unsure = p
+			}
 			pause()
 			continue
 		}

@@ -161,8 +161,19 @@ func RunSharedTraversal(t *testing.T, opts SharedOptions) SharedResult {
 		opts.Workers, res.Folders, res.Elapsed.Round(time.Millisecond), res.Listed, len(res.Failures))
 
 	s = openConfig(t, t.Context(), opts.Configs[0])
-	for _, p := range opts.Tree.CheckShared(t.Context(), s, listed) {
+	problems := opts.Tree.CheckShared(t.Context(), s, listed)
+	for _, p := range problems {
 		t.Error(p)
+	}
+	if len(problems) > 0 {
+		// The workers' failed calls, to tell what led there.
+		for i, f := range res.Failures {
+			if i == 20 {
+				t.Logf("... and %d more failed calls", len(res.Failures)-i)
+				break
+			}
+			t.Logf("failed call after %v: %v", f.Elapsed.Round(time.Millisecond), f.Err)
+		}
 	}
 	if err := s.Close(); err != nil {
 		t.Errorf("close after the check: %v", err)
