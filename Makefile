@@ -70,10 +70,16 @@ lint:
 	$(GO) run $(GOLANGCI_LINT) run ./...
 
 ## stress: long crash/kill loops (200+ cycles per backend and mode), long model
-## and conformance runs; prints each crash summary line. Log: stress.log.
+## and conformance runs, disk-full cycles, Pebble faults at every write, the
+## corruption matrix at 25 seeds, the etcd member-loss and shared-traversal
+## runs and the etcd suite's long traversal; prints each summary line. Log:
+## stress.log.
 stress:
-	@set -o pipefail; POLYKV_STRESS=1 $(GO) test -v -count=1 -timeout 120m -run 'Crash|Model|Stress|Kill|DiskFull|FaultAtEveryWrite' ./... 2>&1 \
-	  | tee stress.log | grep -E '^(ok|FAIL|panic)|--- FAIL|crash: .*cycles|kill:'
+	@set -o pipefail; POLYKV_STRESS=1 $(GO) test -v -count=1 -timeout 120m \
+	  -run 'Crash|Model|Stress|Kill|DiskFull|FaultAtEveryWrite|Corrupt|MemberLoss|SharedTraversal|Linearizable' ./... 2>&1 \
+	  | tee stress.log | grep -E '^(ok|FAIL|panic)|--- FAIL|crash: .*cycles|kill:|diskfull:|errorfs|outage:'
+	@set -o pipefail; POLYKV_STRESS=1 $(GO) test -v -count=1 -timeout 30m -run 'TestConformance/Nodestore/Traversal' ./backends/etcd/ 2>&1 \
+	  | tee -a stress.log | grep -E '^(ok|FAIL|panic)|--- FAIL'
 
 ## fuzz: run each fuzz target for FUZZTIME.
 fuzz:
