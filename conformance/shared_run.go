@@ -232,8 +232,8 @@ func sharedChild(opts SharedOptions) {
 	say := func(line string) {
 		outMu.Lock()
 		defer outMu.Unlock()
-		out.WriteString(line + "\n")
-		out.Flush()
+		_, _ = out.WriteString(line + "\n")
+		_ = out.Flush() // stdout to the parent: nothing to do if it fails
 	}
 	fail := func(err error) {
 		say("error " + strings.ReplaceAll(err.Error(), "\n", " "))

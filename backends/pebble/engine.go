@@ -113,12 +113,12 @@ func openEngine(dir string, cfg *kv.Config) (*engine, error) {
 		}
 	}
 
-	var fs vfs.FS = vfs.Default
+	fs := vfs.FS(vfs.Default)
 	if wrapFS != nil {
 		fs = wrapFS(fs)
 	}
 	fs = &engineFS{FS: fs, readOnly: cfg.ReadOnly, onWALFault: func(err error) {
-		e.log.failure("WAL write failed: "+err.Error(), err)
+		_ = e.log.failure("WAL write failed: "+err.Error(), err) // recorded: every later write returns it
 	}}
 	opts.FS = fs
 	// Take Pebble's LOCK ourselves so that a lock held elsewhere is told
@@ -372,14 +372,21 @@ func (e *engine) guard(op string, fn func() error) (err error) {
 	return fn()
 }
 
+// dropOldFault empties bgFault of a background failure reported before
+// the caller started waiting: it is not the caller's.
+func (e *engine) dropOldFault() {
+	select {
+	case old := <-e.bgFault:
+		_ = old
+	default:
+	}
+}
+
 // flushOnClose flushes the memtable so that Close can trim the WALs, unless
 // a flush fails on the way (Pebble retries a failed flush without end, and
 // DB.Flush waits for it: on a full disk, for ever).
 func (e *engine) flushOnClose() error {
-	select {
-	case <-e.bgFault: // an old failure; a flush failing now reports again
-	default:
-	}
+	e.dropOldFault() // a flush failing now reports again
 	done, err := e.db.AsyncFlush()
 	if err != nil {
 		return err
@@ -471,10 +478,7 @@ func (e *engine) Compact(ctx context.Context) error {
 	// A flush or compaction that fails on a full disk is retried by
 	// Pebble without end; the compaction waits for it. Stop waiting at the
 	// first such failure (bgFault) and return it.
-	select {
-	case <-e.bgFault: // an old failure; a failure now reports again
-	default:
-	}
+	e.dropOldFault() // a failure now reports again
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var fault atomic.Pointer[error]
