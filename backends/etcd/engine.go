@@ -12,6 +12,8 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 
 	"github.com/polykv/polykv/kv"
 )
@@ -46,6 +48,21 @@ var (
 	_ kv.Stater        = (*engine)(nil)
 )
 
+// reconnect is how the client redials a member it lost: gRPC's default
+// backoff grows to 120 s, so a store whose cluster came back after an
+// outage of a few seconds still failed every call of the next several
+// seconds (each within request_timeout). Capped at 1 s, a call made a
+// second after the cluster is back reaches it.
+var reconnect = grpc.ConnectParams{
+	Backoff: backoff.Config{
+		BaseDelay:  100 * time.Millisecond,
+		Multiplier: 1.6,
+		Jitter:     0.2,
+		MaxDelay:   time.Second,
+	},
+	MinConnectTimeout: 2 * time.Second,
+}
+
 // openEngine connects to the cluster cfg names. It does not wait for the
 // cluster to answer: the marker check right after (kv.Open) does, within
 // the request timeout.
@@ -64,6 +81,7 @@ func openEngine(ctx context.Context, cfg *kv.Config, s settings) (*engine, error
 		Password:           cfg.Password,
 		Logger:             zap.NewNop(),
 		Context:            context.WithoutCancel(ctx),
+		DialOptions:        []grpc.DialOption{grpc.WithConnectParams(reconnect)},
 	})
 	if err != nil {
 		// clientv3's errors name endpoints, never the password.
