@@ -48,6 +48,9 @@ type engine struct {
 	// returns it. log logs and records such failures.
 	fatal atomic.Pointer[FatalError]
 	log   *logger
+	// walClosedByPanic is set when a recovered panic started in a failed
+	// WAL rotation: the DB holds a closed log writer (walrotation.go).
+	walClosedByPanic atomic.Bool
 	// bgFault receives background errors that are faults of the medium
 	// (kv.Fault: a flush or compaction that met a full disk), without
 	// blocking Pebble: flushOnClose stops waiting on one.
@@ -364,6 +367,9 @@ func (e *engine) guard(op string, fn func() error) (err error) {
 					panic(r)
 				}
 				fe = e.log.failure(op+": "+perr.Error(), perr)
+				if panicInRotateWAL() {
+					e.walClosedByPanic.Store(true)
+				}
 			}
 			e.setFatal(fe)
 			err = fe
@@ -605,6 +611,16 @@ func (e *engine) Close() error {
 		}
 	}
 
+	if e.walClosedByPanic.Load() {
+		if err := detachClosedWAL(e.db); err != nil {
+			// Closing the DB would close its log writer twice and
+			// could damage another store of this process: leave the
+			// DB open, and the directory locked, for the rest of the
+			// process.
+			return fmt.Errorf("kv: pebble: close %s after a failed log rotation: %w; the store stays open and locked until the process exits (%w)",
+				e.path, err, errors.Join(append(errs, e.fatal.Load())...))
+		}
+	}
 	if err := e.db.Close(); err != nil {
 		errs = append(errs, translate("close", e.path, err))
 	} else if flushed {
