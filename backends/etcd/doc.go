@@ -60,8 +60,11 @@
 //
 //   - etcd keeps every revision until compacted. Compaction is cluster-wide:
 //     DB.Compact compacts up to the oldest revision this process still
-//     reads; auto_compact does it periodically (off by default: on a shared
-//     cluster the operator's --auto-compaction-* settings usually do).
+//     reads, and returns once the members have dropped the old revisions
+//     from their files (up to 2 minutes when ctx has no deadline, not
+//     request_timeout: it is cluster-wide work); auto_compact does it
+//     periodically (off by default: on a shared cluster the operator's
+//     --auto-compaction-* settings usually do).
 //     A snapshot or transaction reading a revision compacted away fails with
 //     an error wrapping kv.ErrConflict. Space inside the database file is
 //     reused after compaction; returning it to the file system needs

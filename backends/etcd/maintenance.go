@@ -73,6 +73,15 @@ func (e *engine) Compact(ctx context.Context) error {
 	if old := e.oldestLive(); old != 0 && old < rev {
 		rev = old
 	}
+	// The call returns once the members have removed the old revisions
+	// from their database files (WithCompactPhysical): cluster-wide work
+	// that outlasts request_timeout on a large or busy cluster. Without a
+	// deadline of the caller's, it gets compactTimeout.
+	if _, ok := ctx.Deadline(); !ok {
+		var cancelTimeout context.CancelFunc
+		ctx, cancelTimeout = context.WithTimeout(ctx, max(compactTimeout, e.set.requestTimeout))
+		defer cancelTimeout()
+	}
 	ctx, cancel := e.callCtx(ctx)
 	defer cancel()
 	_, err = e.cli.Compact(ctx, rev, clientv3.WithCompactPhysical())
@@ -81,6 +90,9 @@ func (e *engine) Compact(ctx context.Context) error {
 	}
 	return translate("compact", err)
 }
+
+// compactTimeout bounds Compact when its context has no deadline.
+const compactTimeout = 2 * time.Minute
 
 // autoCompact runs Compact every interval until Close.
 func (e *engine) autoCompact(every time.Duration) {
