@@ -14,6 +14,7 @@ import (
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/polykv/polykv/internal/etcdtest"
 	"github.com/polykv/polykv/kv"
 )
 
@@ -29,6 +30,7 @@ type Env struct {
 	dir     string
 	nstores int
 	closers []func() error
+	cluster *etcdtest.Cluster // the embedded cluster of a cluster backend, once started
 
 	hist      *hdrhistogram.Histogram
 	histMu    sync.Mutex
@@ -78,7 +80,12 @@ func (e *Env) Config() (kv.Config, error) {
 	name, _ := e.Spec.engine()
 	e.nstores++
 	cfg := kv.Config{Backend: name, Durability: d, MemoryBudget: e.Spec.MemoryBudget}
-	if name != "memory" {
+	switch {
+	case isCluster(name):
+		if err := e.clusterConfig(&cfg, name); err != nil {
+			return kv.Config{}, err
+		}
+	case name != "memory":
 		cfg.Path = e.Dir(fmt.Sprintf("store%d", e.nstores))
 	}
 	return cfg, nil

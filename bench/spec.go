@@ -55,6 +55,9 @@ type Spec struct {
 	// Producers is the number of goroutines adding log entries in the logs
 	// workload (0 means 4) and of copy workers in copy-status (0 means 16).
 	Producers int `json:"producers,omitempty"`
+	// Endpoints, for the etcd backend, are the client URLs of an existing
+	// cluster to run on instead of an embedded one (cluster.go).
+	Endpoints []string `json:"endpoints,omitempty"`
 	// KeepDir keeps the store directory after the run (for inspection).
 	KeepDir bool `json:"keep_dir,omitempty"`
 }

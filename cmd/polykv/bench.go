@@ -46,6 +46,15 @@ tree, and logs with 200,000 entries, 3 repetitions on each backend: about
 3 minutes on a 2-core machine. --size 1000000 --reps 1 is the million-node
 check (about 8 minutes there).
 
+On a cluster: --backends etcd runs each store on an embedded one-member etcd
+cluster started in the run's directory (loopback, fsync on), etcd-3 on an
+embedded three-member one; --etcd-endpoints host:2379,... runs etcd on an
+existing cluster instead (each store under its own prefix /polykv-bench/...,
+left behind: remove it with etcdctl del --prefix /polykv-bench/). etcd has no
+NoSync: a comparison that includes it measures Sync unless --nosync is given
+(then its runs fail, saying so). The embedded members run in the measured
+process: CPU, RSS and disk figures include the server's.
+
 --workload takes workload names and groups, comma-separated:
 `
 
@@ -76,6 +85,7 @@ Examples:
   polykv bench --workload traverse-gen --size 1000000 --reps 5
   polykv bench --workload calibrate --backends badger,pebble,bbolt
   polykv bench --workload ycsb --nosync --format benchstat > ycsb.txt
+  polykv bench --workload traverse-gen,logs --size 20000 --ceiling --backends badger,etcd,etcd-3
 `)
 	return b.String()
 }
@@ -99,6 +109,7 @@ func runBench(ctx context.Context, s stdio, args []string) error {
 	workdir := fs.String("workdir", "", "where fresh store directories are created (default: the system temp dir)")
 	inProcess := fs.Bool("in-process", false, "run every repetition in this process instead of a child process each")
 	quick := fs.Bool("quick", false, "tiny sizes and one repetition: checks that everything runs, measures nothing")
+	etcdEndpoints := fs.String("etcd-endpoints", "", "backend etcd: comma-separated client endpoints of an existing cluster (default: an embedded one per run)")
 	if err := parse(fs, s, args); err != nil {
 		return err
 	}
@@ -130,8 +141,24 @@ func runBench(ctx context.Context, s stdio, args []string) error {
 			}
 			continue
 		}
-		if !slices.Contains(kv.Backends(), b) {
-			return fmt.Errorf("%w: backend %q is not in this build (registered: %s)", errUsage, b, strings.Join(kv.Backends(), ", "))
+		if !slices.Contains(kv.Backends(), b) && !slices.Contains(bench.ClusterBackends(), b) {
+			return fmt.Errorf("%w: backend %q is not in this build (registered: %s; on an embedded cluster: %s)", errUsage, b, strings.Join(kv.Backends(), ", "), strings.Join(bench.ClusterBackends(), ", "))
+		}
+	}
+	var endpoints []string
+	for ep := range strings.SplitSeq(*etcdEndpoints, ",") {
+		if ep = strings.TrimSpace(ep); ep != "" {
+			endpoints = append(endpoints, ep)
+		}
+	}
+	if len(endpoints) > 0 {
+		for _, b := range bs {
+			if bench.RefusesNoSync(b) && b != "etcd" {
+				return fmt.Errorf("%w: backend %s starts its own cluster: with --etcd-endpoints, use backend etcd", errUsage, b)
+			}
+		}
+		if !slices.Contains(bs, "etcd") {
+			return fmt.Errorf("%w: --etcd-endpoints is for backend etcd, which --backends does not name", errUsage)
 		}
 	}
 	if len(bs) == 0 {
@@ -146,6 +173,10 @@ func runBench(ctx context.Context, s stdio, args []string) error {
 	}
 	if len(durs) == 0 {
 		durs = []string{defaultDurability}
+		if slices.ContainsFunc(bs, bench.RefusesNoSync) {
+			durs = []string{"sync"}
+			fmt.Fprintf(s.err, "polykv bench: etcd has no NoSync: measuring Sync on every backend\n")
+		}
 	}
 	switch *format {
 	case "table", "benchstat", "json", "csv":
@@ -155,7 +186,7 @@ func runBench(ctx context.Context, s stdio, args []string) error {
 	o := bench.Options{
 		Workloads: names, Backends: bs, Durabilities: durs, Size: *size, Reps: *reps, Seed: *seed,
 		Calibrate: slices.Contains(strings.Split(*workload, ","), "calibrate"),
-		Template:  bench.Spec{Dir: *workdir, Tree: *tree, Skew: *skew, Ceiling: *ceiling, Producers: *producers},
+		Template:  bench.Spec{Dir: *workdir, Tree: *tree, Skew: *skew, Ceiling: *ceiling, Producers: *producers, Endpoints: endpoints},
 	}
 	if *budget != "" {
 		n, err := kv.ParseSize(*budget)

@@ -122,3 +122,39 @@ func TestCheckEtcd(t *testing.T) {
 		t.Fatalf("check of a damaged etcd store: exit %d\n%s%s", code, out, stderr)
 	}
 }
+
+// bench runs traverse-gen and logs on an embedded one-member cluster, on an
+// embedded three-member one and on an existing cluster (--etcd-endpoints),
+// side by side with a local backend, with the ceiling; every run verifies
+// its own result. etcd has no NoSync, so the table is the Sync one.
+func TestBenchEtcd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts etcd clusters")
+	}
+	code, out, stderr := polykv(t, nil, "bench", "--backends", "memory,etcd,etcd-3", "--workload", "traverse-gen,logs",
+		"--size", "1200", "--reps", "1", "--ceiling", "--in-process", "--out", "")
+	if code != 0 {
+		t.Fatalf("bench on embedded clusters: exit %d\n%s\n%s", code, out, stderr)
+	}
+	if !strings.Contains(stderr, "measuring Sync") || !strings.Contains(out, "== durability: sync ==") {
+		t.Errorf("bench with etcd did not measure Sync:\n%s\n%s", out, stderr)
+	}
+	for _, want := range []string{"traverse-gen/etcd: ceiling_node_per_s=", "traverse-gen/etcd-3: ceiling_node_per_s=", "logs          etcd-3"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("bench output lacks %q:\n%s", want, out)
+		}
+	}
+
+	c := etcdtest.Start(t, 1)
+	code, out, stderr = polykv(t, nil, "bench", "--backends", "etcd", "--etcd-endpoints", strings.Join(c.Endpoints(), ","),
+		"--workload", "traverse-gen", "--size", "800", "--reps", "1", "--in-process", "--out", "")
+	if code != 0 || !strings.Contains(out, "traverse-gen  etcd") {
+		t.Fatalf("bench on an existing cluster: exit %d\n%s\n%s", code, out, stderr)
+	}
+	if code, _, stderr := polykv(t, nil, "bench", "--backends", "badger", "--etcd-endpoints", "127.0.0.1:1"); code != 2 || !strings.Contains(stderr, "--etcd-endpoints") {
+		t.Errorf("--etcd-endpoints without backend etcd: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := polykv(t, nil, "bench", "--backends", "etcd,etcd-3", "--etcd-endpoints", "127.0.0.1:1"); code != 2 || !strings.Contains(stderr, "etcd-3 starts its own cluster") {
+		t.Errorf("--etcd-endpoints with backend etcd-3 only: exit %d: %s", code, stderr)
+	}
+}

@@ -1,0 +1,86 @@
+package bench
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/polykv/polykv/internal/etcdtest"
+	"github.com/polykv/polykv/kv"
+)
+
+// Cluster backends. A store of a networked backend is a key prefix on a
+// cluster, not a directory: the bench starts an embedded etcd cluster in
+// the run's directory (loopback, fsync on, the limits of
+// etcdtest.DefaultSettings) and gives each store of the run its own prefix
+// on it, or uses the cluster of Spec.Endpoints.
+//
+//   - "etcd": one member (or the external cluster of Spec.Endpoints);
+//   - "etcd-3": three members, every write committed by a majority.
+//
+// The embedded members run in the measured process: its CPU, peak RSS and
+// disk figures include the server's.
+var clusterBackends = map[string]struct {
+	driver  string
+	members int
+}{
+	"etcd":   {"etcd", 1},
+	"etcd-3": {"etcd", 3},
+}
+
+// ClusterBackends returns the bench backend names that run on an etcd
+// cluster, sorted. "etcd" is also a kv backend; "etcd-3" is a bench name
+// only.
+func ClusterBackends() []string {
+	names := make([]string, 0, len(clusterBackends))
+	for n := range clusterBackends {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// RefusesNoSync reports whether backend has no NoSync durability (etcd
+// always commits through its fsynced log): polykv bench measures Sync for
+// a report that includes one.
+func RefusesNoSync(backend string) bool {
+	_, ok := clusterBackends[backend]
+	return ok
+}
+
+// clusterConfig fills cfg for a store of a cluster backend: endpoints,
+// options matching the server's limits, and a fresh prefix.
+func (e *Env) clusterConfig(cfg *kv.Config, name string) error {
+	cb := clusterBackends[name]
+	cfg.Backend = cb.driver
+	run := fmt.Sprintf("/polykv-bench/%d-%d", os.Getpid(), time.Now().UnixNano())
+	if len(e.Spec.Endpoints) > 0 {
+		if cb.members != 1 {
+			return fmt.Errorf("bench: backend %s starts its own cluster; with --etcd-endpoints use backend etcd", name)
+		}
+		cfg.Endpoints = e.Spec.Endpoints
+		cfg.Options = map[string]string{} // the server's own limits are unknown: etcd's defaults
+	} else {
+		if e.cluster == nil {
+			c, err := etcdtest.StartCluster(e.Dir("cluster"), cb.members, etcdtest.DefaultSettings())
+			if err != nil {
+				return fmt.Errorf("bench: start a %d-member etcd cluster: %w", cb.members, err)
+			}
+			e.cluster = c
+			e.OnClose(c.Close) // after every store (closers run newest first)
+		}
+		cfg.Endpoints = e.cluster.Endpoints()
+		cfg.Options = e.cluster.Options()
+		run = "/polykv-bench"
+	}
+	cfg.Path = fmt.Sprintf("%s/store%d", run, e.nstores)
+	return nil
+}
+
+// isCluster reports whether name is a cluster backend.
+func isCluster(name string) bool {
+	_, ok := clusterBackends[strings.TrimSpace(name)]
+	return ok
+}
