@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -34,14 +35,7 @@ var clusterBackends = map[string]struct {
 // ClusterBackends returns the bench backend names that run on an etcd
 // cluster, sorted. "etcd" is also a kv backend; "etcd-3" is a bench name
 // only.
-func ClusterBackends() []string {
-	names := make([]string, 0, len(clusterBackends))
-	for n := range clusterBackends {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
-}
+func ClusterBackends() []string { return slices.Sorted(maps.Keys(clusterBackends)) }
 
 // RefusesNoSync reports whether backend has no NoSync durability (etcd
 // always commits through its fsynced log): polykv bench measures Sync for
