@@ -17,7 +17,7 @@ import (
 type deferringDriver struct {
 	memory.Driver
 	deferred, plain atomic.Int64
-	block           func()
+	block           func(n int64) // n: the apply's number, from 1
 	waitErr         error
 }
 
@@ -37,13 +37,13 @@ func (e *deferringEngine) Apply(ctx context.Context, b *kv.Batch) error {
 }
 
 func (e *deferringEngine) ApplyDeferred(ctx context.Context, b *kv.Batch) (func() error, error) {
-	e.d.deferred.Add(1)
+	n := e.d.deferred.Add(1)
 	if err := e.Engine.Apply(ctx, b); err != nil {
 		return nil, err
 	}
 	return func() error {
 		if e.d.block != nil {
-			e.d.block()
+			e.d.block(n)
 		}
 		return e.d.waitErr
 	}, nil
@@ -80,12 +80,15 @@ func TestSyncDeferrer(t *testing.T) {
 		t.Run("sync waits outside the writer lock/"+firstOp, func(t *testing.T) {
 			// The first commit's wait blocks until a second Update has
 			// run its function and committed: that can only happen if
-			// the first released the writer lock before waiting.
+			// the first released the writer lock before waiting. The
+			// block keys on the apply's number, not on which wait runs
+			// first: the second writer's wait may well start before
+			// the first's.
 			second := make(chan struct{})
 			d := &deferringDriver{}
-			var first, timedOut atomic.Bool
-			d.block = func() {
-				if first.CompareAndSwap(false, true) {
+			var timedOut atomic.Bool
+			d.block = func(n int64) {
+				if n == 1 {
 					select {
 					case <-second:
 					case <-time.After(5 * time.Second):
