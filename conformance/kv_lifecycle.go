@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/polykv/polykv/kv"
 )
@@ -56,6 +57,65 @@ func concurrencyRules() []rule {
 				t.Errorf("Update: %v", err)
 			}
 			e.wantValue("counter", strconv.Itoa(workers*rounds))
+		}},
+		{"LongTxnNotStarved", func(t *testing.T, e *env) {
+			// A long transaction (it reads a hot key and a range, then
+			// works a while before writing) must commit while short ones
+			// keep changing what it read. An optimistic engine that only
+			// re-runs it fails it with ErrConflict after
+			// MaxConflictRetries runs (a CompleteWithChildren among
+			// workers flipping statuses did, on etcd).
+			const writers, rangeKeys = 4, 50
+			for i := range rangeKeys {
+				e.set(fmt.Sprintf("long/%03d", i), "1")
+			}
+			e.set("hot", "0")
+			var stop atomic.Bool
+			var short atomic.Int64
+			var wg sync.WaitGroup
+			errs := make(chan error, writers)
+			for range writers {
+				wg.Go(func() {
+					for !stop.Load() {
+						if err := e.s.Update(e.ctx, incrementKey("hot", 1)); err != nil {
+							errs <- err
+							return
+						}
+						short.Add(1)
+					}
+				})
+			}
+			runs := 0
+			within(t, "a long transaction among 4 short writers", func() error {
+				defer func() { stop.Store(true); wg.Wait() }()
+				for short.Load() < writers {
+					time.Sleep(time.Millisecond)
+				}
+				return e.s.Update(e.ctx, func(tx kv.Txn) error {
+					runs++
+					sum := 0
+					err := tx.Iterate(kv.IterOptions{Prefix: []byte("long/")}, func(_, v []byte) error {
+						n, err := strconv.Atoi(string(v))
+						sum += n
+						return err
+					})
+					if err != nil {
+						return err
+					}
+					time.Sleep(20 * time.Millisecond) // the work
+					if err := tx.Set([]byte("long/sum"), []byte(strconv.Itoa(sum))); err != nil {
+						return err
+					}
+					return incrementKey("hot", 1000)(tx)
+				})
+			})
+			close(errs)
+			for err := range errs {
+				t.Errorf("short writer: %v", err)
+			}
+			t.Logf("the long transaction ran %d times; %d short ones committed", runs, short.Load())
+			e.wantValue("long/sum", strconv.Itoa(rangeKeys))
+			e.wantValue("hot", strconv.FormatInt(short.Load()+1000, 10))
 		}},
 		{"ReadersSeeCommittedStates", func(t *testing.T, e *env) {
 			// x and y are always written together with the same value.
@@ -673,3 +733,22 @@ func (c *countdownCtx) Err() error {
 }
 
 func (c *countdownCtx) Done() <-chan struct{} { return c.done }
+
+// incrementKey returns an Update function adding by to the decimal counter
+// at key (missing: 0).
+func incrementKey(key string, by int) func(tx kv.Txn) error {
+	return func(tx kv.Txn) error {
+		n := 0
+		v, err := tx.Get([]byte(key))
+		switch {
+		case errors.Is(err, kv.ErrNotFound):
+		case err != nil:
+			return err
+		default:
+			if n, err = strconv.Atoi(string(v)); err != nil {
+				return err
+			}
+		}
+		return tx.Set([]byte(key), strconv.AppendInt(nil, int64(n+by), 10))
+	}
+}

@@ -36,6 +36,10 @@ type DB struct {
 	drained  chan struct{} // signalled by the last call to exit once closed is set
 	closeMu  sync.Mutex
 	writeMu  sync.Mutex
+	// commitMu, with optimistic transactions (txner), is held shared by
+	// every commit and blind write of the process, and exclusively by an
+	// Update that has conflicted escalateAfter times (see Update).
+	commitMu sync.RWMutex
 	batches  sync.Pool
 	// large keeps one transaction batch whose buffer outgrew what the pool
 	// may pin (smallBatchCap). Writers run one at a time, so one is enough
@@ -78,19 +82,25 @@ func (db *DB) Info() Info { return db.info }
 func (db *DB) Limits() Limits { return db.limits }
 
 // lockWrites and unlockWrites bracket every write that reaches the engine.
-// They hold the writer lock that serializes writers within the process, or
-// nothing at all when the engine runs optimistic transactions itself
-// (Transactor): there, serializability comes from the commit's check, which
-// also covers writers in other processes.
+// They hold the writer lock that serializes writers within the process, or,
+// when the engine runs optimistic transactions itself (Transactor), only
+// the shared side of commitMu: there, writes run concurrently and
+// serializability comes from the commit's check, which also covers writers
+// in other processes; commitMu lets a starved Update keep this process's
+// writers out for one run (see Update).
 func (db *DB) lockWrites() {
 	if db.txner == nil {
 		db.writeMu.Lock()
+	} else {
+		db.commitMu.RLock()
 	}
 }
 
 func (db *DB) unlockWrites() {
 	if db.txner == nil {
 		db.writeMu.Unlock()
+	} else {
+		db.commitMu.RUnlock()
 	}
 }
 

@@ -59,7 +59,15 @@
 //     (growing with the time a run takes, so that writers colliding on a
 //     slow cluster spread out), up to MaxConflictRetries times; then Update returns ErrConflict, which
 //     means nothing was applied. The function must therefore have no effect
-//     outside the transaction, as everywhere.
+//     outside the transaction, as everywhere. Within one process, an Update
+//     that has conflicted three times runs its next attempts alone: no
+//     other write of the same *DB reaches the engine from its beginning to
+//     its commit, so a long transaction among many short ones that touch
+//     what it read (a folder's completion among workers updating the same
+//     counters) is not starved by its own process. Writers in other
+//     processes are not held back: against them a transaction that keeps
+//     losing can still give up with ErrConflict (a caller may run it
+//     again; nothing of it was applied).
 //   - Set, Delete, Write and DeleteRange are atomic blind writes; a
 //     transaction that read what they change fails its commit and retries.
 //   - View and Iterate read one consistent snapshot (one revision of the

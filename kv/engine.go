@@ -181,10 +181,12 @@ type BackupWriter interface {
 // and merges them into reads, so the function reads its own writes), and
 // hands the collected writes to EngineTxn.Commit. A commit that reports
 // ErrConflict is retried by kv's loop (after a short randomized backoff),
-// at most MaxConflictRetries times. Set, Delete, Write and DeleteRange go to
-// Apply and RangeDeleter without a lock: they are blind writes, atomic by
-// themselves, and any transaction that read what they change fails its
-// commit.
+// at most MaxConflictRetries times; from the fourth run on, the run keeps
+// the process's other writes from reaching the engine until it commits (a
+// lock of *DB's own, shared by every other commit: see kv/optimistic.go).
+// Set, Delete, Write and DeleteRange go to Apply and RangeDeleter without
+// a writer lock: they are blind writes, atomic by themselves, and any
+// transaction that read what they change fails its commit.
 //
 // Local engines do not implement it: one writer at a time under kv's lock
 // is serializable and costs them nothing.

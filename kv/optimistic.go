@@ -13,9 +13,25 @@ import (
 // collected by kv and committed by the engine with a check of everything
 // read. See Transactor and EngineTxn in engine.go.
 
+// escalateAfter is how many conflicts an Update suffers before its next
+// runs hold commitMu exclusively: from its beginning to its commit, no
+// other write of this process reaches the engine, so only writers in other
+// processes can still make it conflict. Without it, a long transaction
+// among short ones that touch what it read (a folder's completion among
+// workers flipping statuses, all updating the same counters) conflicts on
+// every run and gives up after MaxConflictRetries; short transactions
+// escalate too when they collide that often, which serializes the
+// process's hottest writers instead of letting them fail.
+const escalateAfter = 3
+
 // runOptimistic runs fn once in an engine transaction. A conflict at commit
-// comes back wrapped in errRetry, for Update's loop.
-func (db *DB) runOptimistic(ctx context.Context, fn func(tx Txn) error) error {
+// comes back wrapped in errRetry, for Update's loop. exclusive holds
+// commitMu for the whole run, else only its shared side for the commit.
+func (db *DB) runOptimistic(ctx context.Context, fn func(tx Txn) error, exclusive bool) error {
+	if exclusive {
+		db.commitMu.Lock()
+		defer db.commitMu.Unlock()
+	}
 	et, err := db.txner.BeginTxn(ctx)
 	if err != nil {
 		return err
@@ -39,7 +55,13 @@ func (db *DB) runOptimistic(ctx context.Context, fn func(tx Txn) error) error {
 		// which is a serializable read-only transaction by itself.
 		return nil
 	}
+	if !exclusive {
+		db.commitMu.RLock()
+	}
 	err = et.Commit(ctx, b)
+	if !exclusive {
+		db.commitMu.RUnlock()
+	}
 	if errors.Is(err, ErrConflict) {
 		return fmt.Errorf("%w: %w", errRetry, err)
 	}

@@ -24,13 +24,14 @@ func (db *DB) Update(ctx context.Context, fn func(tx Txn) error) error {
 		return err
 	}
 	defer db.exit()
-	run := db.runUpdate
-	if db.txner != nil {
-		run = db.runOptimistic
-	}
 	for attempt := 0; ; attempt++ {
 		start := time.Now()
-		err := run(ctx, fn)
+		var err error
+		if db.txner != nil {
+			err = db.runOptimistic(ctx, fn, attempt >= escalateAfter)
+		} else {
+			err = db.runUpdate(ctx, fn)
+		}
 		if !errors.Is(err, errRetry) {
 			return err
 		}
