@@ -79,3 +79,10 @@ func BenchmarkYCSB(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkTraverseEtcd runs traverse-gen on an embedded one-member etcd
+// cluster (in the measured process: a CPU profile shows client and
+// server), under Sync, the only durability etcd has.
+func BenchmarkTraverseEtcd(b *testing.B) {
+	runBench(b, "traverse-gen", "etcd", "sync", benchSize(5_000, 50_000))
+}

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
@@ -137,11 +138,7 @@ func (e *engine) Get(key, dst []byte) ([]byte, error) {
 // dst, its ModRevision (0 when missing: with kv.ErrNotFound) and the
 // revision read at.
 func (e *engine) get(ctx context.Context, key, dst []byte, rev int64) (v []byte, mod, at int64, err error) {
-	opts := []clientv3.OpOption{}
-	if rev > 0 {
-		opts = append(opts, clientv3.WithRev(rev))
-	}
-	resp, err := e.cli.Get(ctx, e.l.key(key), opts...)
+	resp, err := e.rangeAt(ctx, e.l.key(key), rev)
 	if err != nil {
 		return nil, 0, 0, translate("get", err)
 	}
@@ -157,6 +154,30 @@ func (e *engine) get(ctx context.Context, key, dst []byte, rev int64) (v []byte,
 		dst = []byte{}
 	}
 	return append(dst, kvp.Value...), kvp.ModRevision, at, nil
+}
+
+// rangeAt reads key (with opts: a range) at revision rev, or at the latest
+// revision when rev is 0.
+//
+// The latest revision needs a linearizable read (a round of the leader's
+// read index, then waiting for the member to apply up to it). A read at a
+// fixed revision does not: what revision rev holds never changes, so any
+// member that has applied it answers the same, and rangeAt asks for a
+// serializable read, answered from the member's own state. A member that
+// has not applied rev yet (a follower behind the leader) refuses with
+// ErrFutureRev; the read then goes again, linearizable, which waits for
+// it. Measured on traverse-gen (one member, 5,000 nodes): the reads of a
+// pinned transaction were most of its wall time.
+func (e *engine) rangeAt(ctx context.Context, key string, rev int64, opts ...clientv3.OpOption) (*clientv3.GetResponse, error) {
+	if rev <= 0 {
+		return e.cli.Get(ctx, key, opts...)
+	}
+	opts = append(opts, clientv3.WithRev(rev))
+	resp, err := e.cli.Get(ctx, key, append(opts, clientv3.WithSerializable())...)
+	if err != nil && etcdError(err) == rpctypes.ErrFutureRev {
+		resp, err = e.cli.Get(ctx, key, opts...)
+	}
+	return resp, err
 }
 
 // NewIter iterates over the latest committed state, pinned to the revision

@@ -94,16 +94,13 @@ func (it *iter) fetch() bool {
 	ctx, cancel := it.e.callCtx(it.ctx)
 	defer cancel()
 	opts := []clientv3.OpOption{clientv3.WithRange(it.hi), clientv3.WithLimit(int64(it.pageSize))}
-	if it.rev > 0 {
-		opts = append(opts, clientv3.WithRev(it.rev))
-	}
 	if it.keysOnly {
 		opts = append(opts, clientv3.WithKeysOnly())
 	}
 	if it.reverse {
 		opts = append(opts, clientv3.WithSort(clientv3.SortByKey, clientv3.SortDescend))
 	}
-	resp, err := it.e.cli.Get(ctx, it.lo, opts...)
+	resp, err := it.e.rangeAt(ctx, it.lo, it.rev, opts...)
 	if err != nil {
 		it.err = translate("iterate", err)
 		return false
