@@ -197,6 +197,13 @@ func (t *recReadTxn) Get(key []byte) ([]byte, error) {
 	return t.tx.Get(key)
 }
 
+// GetMany counts one get per key, as the layout's cost (the engine may
+// read them in one request).
+func (t *recReadTxn) GetMany(keys [][]byte, fn func(i int, value []byte) error) error {
+	t.r.gets.Add(int64(len(keys)))
+	return kv.GetMany(t.tx, keys, fn)
+}
+
 func (t *recReadTxn) Iterate(opts kv.IterOptions, fn func(key, value []byte) error) error {
 	t.r.scans.Add(1)
 	return t.tx.Iterate(opts, func(k, v []byte) error {

@@ -103,6 +103,7 @@ func kvGroups() []group {
 		{"Bulk", bulkRules()},
 		{"Concurrency", concurrencyRules()},
 		{"Serializable", serializableRules()},
+		{"GetMany", getManyRules()},
 		{"DeleteRange", deleteRangeRules()},
 		{"Lifecycle", lifecycleRules()},
 		{"Persistence", persistenceRules()},

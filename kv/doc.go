@@ -39,6 +39,13 @@
 // at most MaxTxnOps writes and MaxTxnBytes bytes; BulkWriter splits larger
 // loads into atomic chunks without splitting a group of writes.
 //
+// GetMany reads many keys of one transaction at once, with the answers of
+// one Get per key: on a local engine it is that loop, on a networked
+// engine (MultiGetter) one request per few hundred keys instead of one
+// round trip per key. A program that knows the keys it needs before it
+// reads them (nodestore: the parents of a page of completions, a folder's
+// children) should use it.
+//
 // # Writers in different processes
 //
 // A store in a directory belongs to one process: Open locks the directory,

@@ -121,6 +121,7 @@ type Iter interface {
 //	ConfigValidator  (on the Driver) checks Config.Options before the directory is touched
 //	RangeDeleter     native DeleteRange              fallback: chunked batches
 //	Scanner          a whole iteration in one call   fallback: stepping an Iter (iterate.go)
+//	MultiGetter      many point reads in one request fallback: one Get per key (getmany.go; on a Reader)
 //	SyncDeferrer     group commit under Sync         fallback: Apply, one writer and sync at a time
 //	Compacter        reclaim space                   fallback: nothing to do
 //	Stater           engine statistics               fallback: empty figures

@@ -207,3 +207,33 @@ func ExampleDB_Verify() {
 	// Output:
 	// 3 keys, 18 bytes intact; checksums kept: false
 }
+
+// Read the keys a step needs in one call: the values come in the order of
+// the keys, and a missing key is skipped. On a networked backend this is
+// one request instead of one round trip per key.
+func ExampleGetMany() {
+	ctx := context.Background()
+	db, err := kv.Open(ctx, kv.Config{Backend: "memory"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	for _, k := range []string{"node:a", "node:c"} {
+		if err := db.Set(ctx, []byte(k), []byte("pending")); err != nil {
+			log.Fatal(err)
+		}
+	}
+	keys := [][]byte{[]byte("node:a"), []byte("node:b"), []byte("node:c")}
+	err = db.Update(ctx, func(tx kv.Txn) error {
+		return kv.GetMany(tx, keys, func(i int, v []byte) error {
+			fmt.Printf("%s=%s\n", keys[i], v)
+			return tx.Set(keys[i], []byte("done"))
+		})
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	// Output:
+	// node:a=pending
+	// node:c=pending
+}

@@ -538,6 +538,17 @@ func (t *readTxn) Get(key []byte) ([]byte, error) {
 	return v, err
 }
 
+func (t *readTxn) GetMany(keys [][]byte, fn func(i int, value []byte) error) error {
+	if fn == nil {
+		return kv.GetMany(t.ReadTxn, keys, fn)
+	}
+	return kv.GetMany(t.ReadTxn, keys, func(i int, v []byte) error {
+		t.keys++
+		t.bytes += len(v)
+		return fn(i, v)
+	})
+}
+
 func (t *readTxn) Iterate(opts kv.IterOptions, fn func(key, value []byte) error) error {
 	if fn == nil {
 		return t.ReadTxn.Iterate(opts, fn)
@@ -560,6 +571,10 @@ func (t *txn) Get(key []byte) ([]byte, error) { return t.readTxn.Get(key) }
 
 func (t *txn) Iterate(opts kv.IterOptions, fn func(key, value []byte) error) error {
 	return t.readTxn.Iterate(opts, fn)
+}
+
+func (t *txn) GetMany(keys [][]byte, fn func(i int, value []byte) error) error {
+	return t.readTxn.GetMany(keys, fn)
 }
 
 func (t *txn) Set(key, value []byte) error {

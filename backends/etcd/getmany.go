@@ -1,0 +1,117 @@
+package etcd
+
+import (
+	"context"
+
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/polykv/polykv/kv"
+)
+
+// Many point reads in one request (kv.MultiGetter): a read-only etcd Txn
+// whose operations are one Get per key, at most max-txn-ops (and page_size)
+// per Txn. A read-only Txn is served like a Range: at a pinned revision
+// each Get is serializable, answered by the member without a read-index
+// round (see rangeAt); the first read of a transaction not pinned yet is
+// linearizable and pins it. Measured on traverse-gen (one member, 5,000
+// nodes): the point reads of nodestore's CompleteBatch, one round trip
+// each (~140 µs), were a quarter of the run's wall time.
+
+var (
+	_ kv.MultiGetter = (*txn)(nil)
+	_ kv.MultiGetter = (*snapshot)(nil)
+)
+
+// getMany reads the etcd keys at rev (0: the latest, then the revision of
+// the first answer) and calls fn for each key with what it found (nil
+// when missing). It returns the revision read at.
+func (e *engine) getMany(ctx context.Context, keys []string, rev int64, fn func(i int, kvp *mvccpb.KeyValue) error) (int64, error) {
+	per := max(1, min(e.set.maxTxnOps, e.set.pageSize))
+	for lo := 0; lo < len(keys); lo += per {
+		hi := min(lo+per, len(keys))
+		resp, err := e.readTxn(ctx, keys[lo:hi], rev)
+		if err != nil {
+			return rev, translate("get many", err)
+		}
+		if rev == 0 {
+			rev = resp.Header.Revision
+		}
+		for j, r := range resp.Responses {
+			var kvp *mvccpb.KeyValue
+			if kvs := r.GetResponseRange().GetKvs(); len(kvs) > 0 {
+				kvp = kvs[0]
+			}
+			if err := fn(lo+j, kvp); err != nil {
+				return rev, err
+			}
+		}
+	}
+	return rev, nil
+}
+
+// readTxn reads keys in one read-only Txn at rev, serializable when rev
+// is fixed (falling back to linearizable on ErrFutureRev, as rangeAt).
+func (e *engine) readTxn(ctx context.Context, keys []string, rev int64) (*clientv3.TxnResponse, error) {
+	ctx, cancel := e.callCtx(ctx)
+	defer cancel()
+	ops := func(opts ...clientv3.OpOption) []clientv3.Op {
+		out := make([]clientv3.Op, len(keys))
+		for i, k := range keys {
+			out[i] = clientv3.OpGet(k, opts...)
+		}
+		return out
+	}
+	if rev <= 0 {
+		return e.cli.Txn(ctx).Then(ops()...).Commit()
+	}
+	resp, err := e.cli.Txn(ctx).Then(ops(clientv3.WithRev(rev), clientv3.WithSerializable())...).Commit()
+	if err != nil && etcdError(err) == rpctypes.ErrFutureRev {
+		resp, err = e.cli.Txn(ctx).Then(ops(clientv3.WithRev(rev))...).Commit()
+	}
+	return resp, err
+}
+
+func (e *engine) etcdKeys(keys [][]byte) []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = e.l.key(k)
+	}
+	return out
+}
+
+// GetMany reads keys at the transaction's revision (the first answer's,
+// when no read has pinned it yet) and records each, with its ModRevision
+// (0 when missing), as Get does.
+func (t *txn) GetMany(keys [][]byte, fn func(i int, value []byte) error) error {
+	if t.e.closed.Load() {
+		return errClosed
+	}
+	ek := t.e.etcdKeys(keys)
+	at, err := t.e.getMany(t.ctx, ek, t.rev, func(i int, kvp *mvccpb.KeyValue) error {
+		if kvp == nil {
+			t.keys[ek[i]] = 0
+			return nil
+		}
+		t.keys[ek[i]] = kvp.ModRevision
+		return fn(i, kvp.Value)
+	})
+	if at != 0 {
+		t.pinned(at)
+	}
+	return err
+}
+
+func (s *snapshot) GetMany(keys [][]byte, fn func(i int, value []byte) error) error {
+	if s.e.closed.Load() {
+		return errClosed
+	}
+	_, err := s.e.getMany(context.Background(), s.e.etcdKeys(keys), s.rev, func(i int, kvp *mvccpb.KeyValue) error {
+		if kvp == nil {
+			return nil
+		}
+		return fn(i, kvp.Value)
+	})
+	return err
+}

@@ -1,0 +1,180 @@
+package conformance
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"testing"
+
+	"github.com/polykv/polykv/kv"
+)
+
+// getManyRules check kv.GetMany: the same answers as one Get per key, in
+// View and in Update (with the transaction's own writes), the keys checked
+// first, and every key read counted as read by the transaction, present
+// or missing (a networked engine reads them in one request: MultiGetter).
+func getManyRules() []rule {
+	type hit struct {
+		i int
+		v string
+	}
+	collect := func(tx kv.ReadTxn, keys ...string) ([]hit, error) {
+		var got []hit
+		bk := make([][]byte, len(keys))
+		for i, k := range keys {
+			bk[i] = []byte(k)
+		}
+		err := kv.GetMany(tx, bk, func(i int, v []byte) error {
+			got = append(got, hit{i, string(v)})
+			return nil
+		})
+		return got, err
+	}
+	return []rule{
+		{"SameAsGets", func(t *testing.T, e *env) {
+			e.set("a", "1")
+			e.set("b", "")
+			e.set("c", "3")
+			err := e.s.View(e.ctx, func(tx kv.ReadTxn) error {
+				got, err := collect(tx, "a", "missing", "b", "c", "a", "c\x00")
+				want := []hit{{0, "1"}, {2, ""}, {3, "3"}, {4, "1"}}
+				if err == nil && !slices.Equal(got, want) {
+					t.Errorf("GetMany = %v, want %v (index, value of each present key, in order)", got, want)
+				}
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"ManyKeys", func(t *testing.T, e *env) {
+			// More keys than a networked engine reads in one request.
+			const n = 5000
+			var b kv.Batch
+			var keys []string
+			for i := range n {
+				k := fmt.Sprintf("k%05d", i)
+				keys = append(keys, k, k+"-missing")
+				if err := b.Set([]byte(k), []byte(strconv.Itoa(i))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			e.writeChunked(&b)
+			err := e.s.View(e.ctx, func(tx kv.ReadTxn) error {
+				got, err := collect(tx, keys...)
+				if err != nil {
+					return err
+				}
+				if len(got) != n {
+					return fmt.Errorf("GetMany of %d keys found %d, want %d", len(keys), len(got), n)
+				}
+				for j, h := range got {
+					if h.i != 2*j || h.v != strconv.Itoa(j) {
+						return fmt.Errorf("hit %d = %v, want {%d %d}", j, h, 2*j, j)
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"ReadsOwnWrites", func(t *testing.T, e *env) {
+			e.set("a", "1")
+			e.set("b", "2")
+			err := e.s.Update(e.ctx, func(tx kv.Txn) error {
+				if err := errors.Join(tx.Set([]byte("x"), []byte("new")), tx.Delete([]byte("a")), tx.Set([]byte("b"), []byte("22"))); err != nil {
+					return err
+				}
+				got, err := collect(tx, "a", "x", "b", "zz", "x")
+				want := []hit{{1, "new"}, {2, "22"}, {4, "new"}}
+				if err == nil && !slices.Equal(got, want) {
+					t.Errorf("GetMany inside Update = %v, want %v", got, want)
+				}
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"InvalidKeyRejectedFirst", func(t *testing.T, e *env) {
+			e.set("a", "1")
+			err := e.s.View(e.ctx, func(tx kv.ReadTxn) error {
+				calls := 0
+				err := kv.GetMany(tx, [][]byte{[]byte("a"), nil}, func(int, []byte) error { calls++; return nil })
+				if !errors.Is(err, kv.ErrEmptyKey) || calls != 0 {
+					t.Errorf("GetMany with an empty key = %v after %d calls, want ErrEmptyKey before any", err, calls)
+				}
+				if err := kv.GetMany(tx, [][]byte{[]byte("a")}, nil); err == nil {
+					t.Error("GetMany with a nil function: no error")
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"FuncErrorStops", func(t *testing.T, e *env) {
+			e.set("a", "1")
+			e.set("b", "2")
+			stop := errors.New("stop")
+			err := e.s.View(e.ctx, func(tx kv.ReadTxn) error {
+				calls := 0
+				err := kv.GetMany(tx, [][]byte{[]byte("a"), []byte("b")}, func(int, []byte) error { calls++; return stop })
+				if !errors.Is(err, stop) || calls != 1 {
+					t.Errorf("GetMany = %v after %d calls, want the function's error after 1", err, calls)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"WriteSkew", func(t *testing.T, e *env) {
+			// Serializable.WriteSkew with both reads in one GetMany.
+			e.set("oncall/a", "on")
+			e.set("oncall/b", "on")
+			take := func(self string) func(tx kv.Txn, read func()) error {
+				return func(tx kv.Txn, read func()) error {
+					got, err := collect(tx, "oncall/a", "oncall/b")
+					if err != nil {
+						return err
+					}
+					read()
+					if len(got) == 2 && got[0].v == "on" && got[1].v == "on" {
+						return tx.Set([]byte("oncall/"+self), []byte("off"))
+					}
+					return nil
+				}
+			}
+			racePair(t, e, take("a"), take("b"))
+			a, _ := e.get("oncall/a")
+			b, _ := e.get("oncall/b")
+			if a == "off" && b == "off" {
+				t.Errorf("write skew through GetMany: both doctors off call; a serial order leaves one on")
+			}
+		}},
+		{"MissingKeyReadCounts", func(t *testing.T, e *env) {
+			// Each transaction takes the slot only if GetMany finds it
+			// missing, and leaves its own mark: serially, only one does.
+			claim := func(self string) func(tx kv.Txn, read func()) error {
+				return func(tx kv.Txn, read func()) error {
+					got, err := collect(tx, "slot")
+					if err != nil {
+						return err
+					}
+					read()
+					if len(got) > 0 {
+						return nil // taken
+					}
+					return errors.Join(tx.Set([]byte("slot"), []byte(self)), tx.Set([]byte("claimed/"+self), nil))
+				}
+			}
+			racePair(t, e, claim("1"), claim("2"))
+			if got := e.scanKeys(kv.IterOptions{Prefix: []byte("claimed/")}); len(got) != 1 {
+				t.Errorf("claims %q: both transactions found the slot missing and took it; a serial order lets one", got)
+			}
+		}},
+	}
+}

@@ -1,0 +1,167 @@
+package kv
+
+import (
+	"errors"
+	"fmt"
+)
+
+// This file is GetMany: many point reads of one transaction in as few
+// engine requests as the engine allows (MultiGetter). On a local engine a
+// point read is a function call and GetMany is a loop of them; on a
+// networked engine each Get is a round trip, and a caller that knows the
+// keys it needs up front (nodestore reading the parents of a page of
+// completions) saves all but one.
+
+// MultiGetter is implemented by engine Readers (a Snapshot, an EngineTxn)
+// that read many keys in one request. GetMany calls fn(i, value) for each
+// keys[i] that is present, in the order of keys, with a value valid only
+// during the call; a missing key is skipped. An EngineTxn records each key
+// read, present or missing, exactly as its Get would. An error from fn
+// stops GetMany and is returned. Without it, GetMany calls Get per key.
+type MultiGetter interface {
+	GetMany(keys [][]byte, fn func(i int, value []byte) error) error
+}
+
+// MaxGetMany is the most keys one GetMany call takes.
+const MaxGetMany = 1 << 16
+
+// GetMany reads keys in tx as one Get per key would, in one engine request
+// where the engine allows it (see MultiGetter), and calls fn(i, value) for
+// each keys[i] that is present, in the order of keys; a missing key is
+// skipped. value is valid only during the call (copy it to keep it). An
+// invalid key fails the call before anything is read; an error from fn
+// stops it and is returned. Inside Update it sees the transaction's own
+// writes made before the call (writes made by fn during the call do not
+// change what the rest of the call returns, as with Iterate), and every
+// key read counts as read by the transaction (a change to it, present or
+// missing, by another writer fails the commit), as Get.
+//
+// tx is a transaction of View or Update; for another ReadTxn (a wrapper),
+// GetMany calls its Get once per key.
+func GetMany(tx ReadTxn, keys [][]byte, fn func(i int, value []byte) error) error {
+	if fn == nil {
+		return fmt.Errorf("%w: GetMany with a nil function", ErrInvalidConfig)
+	}
+	if len(keys) > MaxGetMany {
+		return fmt.Errorf("%w: GetMany of %d keys, more than %d", ErrInvalidConfig, len(keys), MaxGetMany)
+	}
+	if m, ok := tx.(interface {
+		GetMany(keys [][]byte, fn func(i int, value []byte) error) error
+	}); ok {
+		return m.GetMany(keys, fn)
+	}
+	return getEach(tx.Get, keys, fn)
+}
+
+// getEach is GetMany by one get per key.
+func getEach(get func(key []byte) ([]byte, error), keys [][]byte, fn func(i int, value []byte) error) error {
+	for i, k := range keys {
+		v, err := get(k)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(i, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (tx *readTxn) GetMany(keys [][]byte, fn func(i int, value []byte) error) error {
+	if err := tx.usable(); err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := tx.db.checkKey(k); err != nil {
+			return fmt.Errorf("GetMany: key %q: %w", k, err)
+		}
+	}
+	return readMany(tx.r, keys, fn)
+}
+
+// readMany reads keys from r: in one call when r is a MultiGetter, else
+// one Get each.
+func readMany(r Reader, keys [][]byte, fn func(i int, value []byte) error) error {
+	if m, ok := r.(MultiGetter); ok {
+		return m.GetMany(keys, fn)
+	}
+	var buf []byte
+	for i, k := range keys {
+		v, err := r.Get(k, buf[:0])
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		buf = v
+		if err := fn(i, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// GetMany of Update: the keys the transaction wrote come from its batch,
+// the others from the engine in one readMany, and fn sees them all in the
+// order of keys.
+func (tx *txn) GetMany(keys [][]byte, fn func(i int, value []byte) error) error {
+	if err := tx.usable(); err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := tx.db.checkKey(k); err != nil {
+			return fmt.Errorf("GetMany: key %q: %w", k, err)
+		}
+	}
+	if tx.b.Len() == 0 {
+		return readMany(tx.r, keys, fn)
+	}
+	tx.syncIndex()
+	// own[i] is the batch position of keys[i]'s latest write, or -1.
+	own := make([]int, len(keys))
+	var rest [][]byte
+	var restAt []int
+	for i, k := range keys {
+		own[i] = -1
+		if j, ok := tx.index[string(k)]; ok {
+			own[i] = j
+			continue
+		}
+		rest = append(rest, k)
+		restAt = append(restAt, i)
+	}
+	// The engine's values, copied: fn must see them in key order, after
+	// the batch's values of earlier keys.
+	vals := make([][]byte, len(keys))
+	found := make([]bool, len(keys))
+	err := readMany(tx.r, rest, func(j int, v []byte) error {
+		i := restAt[j]
+		vals[i], found[i] = append([]byte{}, v...), true
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i := range keys {
+		if j := own[i]; j >= 0 {
+			kind, _, v := tx.b.Op(j)
+			if kind == OpDelete {
+				continue
+			}
+			if err := fn(i, v); err != nil {
+				return err
+			}
+			continue
+		}
+		if found[i] {
+			if err := fn(i, vals[i]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
