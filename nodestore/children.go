@@ -45,13 +45,12 @@ func children(tx kv.ReadTxn, q QueueType, ph PathHash) ([]Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Node, 0, len(hashes))
-	for _, h := range hashes {
-		n, err := getNode(tx, q, h)
-		if err != nil {
-			return nil, fmt.Errorf("child %s in the index: %w", h, err)
-		}
-		out = append(out, n)
+	out, err := getNodes(tx, q, hashes)
+	if err != nil {
+		return nil, fmt.Errorf("child in the index: %w", err)
+	}
+	if out == nil {
+		out = []Node{}
 	}
 	return out, nil
 }

@@ -131,6 +131,8 @@ func (s *Store) completeBatch(ctx context.Context, q QueueType, comps []Completi
 			plan.reset()
 			clear(touched)
 			cp := chunkPlan{maxBytes: s.chunkBytes, lim: s.lim}
+			parents := newListedReads(q, comps, hashes, valid, s.lim)
+			parents.next = start
 			// Reads first (the parents, then which children exist, then the
 			// counters); the writes follow.
 			for end = start; end < len(comps); end++ {
@@ -144,7 +146,7 @@ func (s *Store) completeBatch(ctx context.Context, q QueueType, comps []Completi
 					// it as this one leaves it.
 					break
 				}
-				f, err := s.planFolder(tx, q, &comps[end], paths[end], hashes[end], &items)
+				f, err := s.planFolder(tx, q, &comps[end], paths[end], hashes[end], &items, parents, end)
 				if errors.Is(err, errFolderInvalid) {
 					res[end].Err = errors.Unwrap(err)
 					continue
@@ -254,14 +256,15 @@ func (s *Store) completeBatch(ctx context.Context, q QueueType, comps []Completi
 // completion only.
 var errFolderInvalid = errors.New("nodestore: invalid completion")
 
-// planFolder reads the parent of c and validates its children, appending
-// them to items. An error of the completion itself wraps errFolderInvalid
+// planFolder reads the parent of c (completion ci: through parents when
+// its Listed hint is right, else through its path key) and validates its
+// children, appending them to items. An error of the completion itself wraps errFolderInvalid
 // (errors.Unwrap gives it back); any other error is the store's.
-func (s *Store) planFolder(tx kv.ReadTxn, q QueueType, c *Completion, pp string, ph PathHash, items *[]prepared) (completeFolder, error) {
+func (s *Store) planFolder(tx kv.ReadTxn, q QueueType, c *Completion, pp string, ph PathHash, items *[]prepared, parents *listedReads, ci int) (completeFolder, error) {
 	invalid := func(err error) (completeFolder, error) {
 		return completeFolder{}, &folderErr{err}
 	}
-	parent, ok, err := getListed(tx, q, ph, c.Listed)
+	parent, ok, err := parents.parent(tx, ci)
 	if err != nil {
 		return completeFolder{}, fmt.Errorf("parent %q: %w", pp, err)
 	}
@@ -314,29 +317,6 @@ func (s *Store) planFolder(tx kv.ReadTxn, q QueueType, c *Completion, pp string,
 		f.siz += nodeKeyLen(from) + nodeKeyLen(f.to) + encodedSize(&parent.State) + pathKeyLen + suffixLen(f.to) + 3*kv.TxnEntryOverhead
 	}
 	return f, nil
-}
-
-// getListed reads the node (q, h) at the position of listed, if listed
-// is a node of q. A node stored there is the node: a node has exactly one
-// node key, and its path key points to it.
-func getListed(tx kv.ReadTxn, q QueueType, h PathHash, listed *Node) (Node, bool, error) {
-	if listed == nil || listed.Queue != q || checkPosition(q, listed.Level, listed.Traversal, listed.Copy) != nil {
-		return Node{}, false, nil
-	}
-	var buf [96]byte
-	key := appendNodeKey(buf[:0], q, listed.Level, listed.Traversal, listed.Copy, h)
-	v, err := tx.Get(key)
-	if errors.Is(err, kv.ErrNotFound) {
-		return Node{}, false, nil
-	}
-	if err != nil {
-		return Node{}, false, err
-	}
-	n := Node{Queue: q, Level: listed.Level, Traversal: listed.Traversal, Copy: listed.Copy}
-	if err := decodeState(v, &n.State); err != nil {
-		return Node{}, false, fmt.Errorf("%s: %w", key, err)
-	}
-	return n, true, nil
 }
 
 // folderErr is an error of one completion (see errFolderInvalid).

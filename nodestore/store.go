@@ -235,6 +235,78 @@ func getNode(tx kv.ReadTxn, q QueueType, h PathHash) (Node, error) {
 	return n, nil
 }
 
+// getNodes reads the nodes (q, h) of hashes through their path keys, as
+// getNode each, in two kv.GetMany (path keys, then node keys): on a
+// networked engine two round trips instead of two per node. A missing
+// node is an error naming its hash (wrapping ErrNotFound).
+func getNodes(tx kv.ReadTxn, q QueueType, hashes []PathHash) ([]Node, error) {
+	var out []Node
+	for len(hashes) > 0 {
+		n := min(len(hashes), getNodesChunk)
+		part, err := getNodesChunked(tx, q, hashes[:n])
+		if err != nil {
+			return nil, err
+		}
+		out, hashes = append(out, part...), hashes[n:]
+	}
+	return out, nil
+}
+
+// getNodesChunk is how many nodes getNodes reads with one GetMany.
+const getNodesChunk = 4096
+
+func getNodesChunked(tx kv.ReadTxn, q QueueType, hashes []PathHash) ([]Node, error) {
+	keys := make([][]byte, len(hashes))
+	buf := make([]byte, 0, len(hashes)*pathKeyLen)
+	for i, h := range hashes {
+		start := len(buf)
+		buf = appendPathKey(buf, q, h)
+		keys[i] = buf[start:len(buf):len(buf)]
+	}
+	out := make([]Node, len(hashes))
+	found := make([]bool, len(hashes))
+	err := kv.GetMany(tx, keys, func(i int, v []byte) error {
+		level, ts, cs, err := parseStatusSuffix(q, v)
+		if err != nil {
+			return fmt.Errorf("path key of %s: %w", hashes[i], err)
+		}
+		out[i] = Node{Queue: q, Level: level, Traversal: ts, Copy: cs}
+		found[i] = true
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	buf = buf[:0]
+	for i, h := range hashes {
+		if !found[i] {
+			return nil, fmt.Errorf("%s: %w", h, ErrNotFound)
+		}
+		n := &out[i]
+		start := len(buf)
+		buf = appendNodeKey(buf, q, n.Level, n.Traversal, n.Copy, h)
+		keys[i] = buf[start:len(buf):len(buf)]
+	}
+	clear(found)
+	err = kv.GetMany(tx, keys, func(i int, v []byte) error {
+		found[i] = true
+		if err := decodeState(v, &out[i].State); err != nil {
+			return fmt.Errorf("%s: %w", keys[i], err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i := range hashes {
+		if !found[i] {
+			n := &out[i]
+			return nil, fmt.Errorf("%w: path key says %s but %s is missing", ErrCorrupt, position{n.Level, n.Traversal, n.Copy}, keys[i])
+		}
+	}
+	return out, nil
+}
+
 // Get returns the node of queue q at path (normalized first), whatever its
 // level and statuses, or an error wrapping ErrNotFound. It costs two point
 // reads.
