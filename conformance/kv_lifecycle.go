@@ -30,20 +30,7 @@ func concurrencyRules() []rule {
 				go func() {
 					defer wg.Done()
 					for range rounds {
-						err := e.s.Update(e.ctx, func(tx kv.Txn) error {
-							n := 0
-							v, err := tx.Get([]byte("counter"))
-							switch {
-							case errors.Is(err, kv.ErrNotFound):
-							case err != nil:
-								return err
-							default:
-								if n, err = strconv.Atoi(string(v)); err != nil {
-									return err
-								}
-							}
-							return tx.Set([]byte("counter"), strconv.AppendInt(nil, int64(n+1), 10))
-						})
+						err := e.s.Update(e.ctx, incrementKey("counter", 1))
 						if err != nil {
 							errs <- err
 							return

@@ -89,20 +89,13 @@ func readMany(r Reader, keys [][]byte, fn func(i int, value []byte) error) error
 		return m.GetMany(keys, fn)
 	}
 	var buf []byte
-	for i, k := range keys {
+	return getEach(func(k []byte) ([]byte, error) {
 		v, err := r.Get(k, buf[:0])
-		if errors.Is(err, ErrNotFound) {
-			continue
+		if err == nil {
+			buf = v
 		}
-		if err != nil {
-			return err
-		}
-		buf = v
-		if err := fn(i, v); err != nil {
-			return err
-		}
-	}
-	return nil
+		return v, err
+	}, keys, fn)
 }
 
 // GetMany of Update: the keys the transaction wrote come from its batch,
