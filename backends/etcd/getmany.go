@@ -25,18 +25,21 @@ var (
 )
 
 // getMany reads the etcd keys at rev (0: the latest, then the revision of
-// the first answer) and calls fn for each key with what it found (nil
-// when missing). It returns the revision read at.
-func (e *engine) getMany(ctx context.Context, keys []string, rev int64, fn func(i int, kvp *mvccpb.KeyValue) error) (int64, error) {
+// the first answer, handed to pin before fn sees anything) and calls fn
+// for each key with what it found (nil when missing).
+func (e *engine) getMany(ctx context.Context, keys []string, rev int64, pin func(rev int64), fn func(i int, kvp *mvccpb.KeyValue) error) error {
 	per := max(1, min(e.set.maxTxnOps, e.set.pageSize))
 	for lo := 0; lo < len(keys); lo += per {
 		hi := min(lo+per, len(keys))
 		resp, err := e.readTxn(ctx, keys[lo:hi], rev)
 		if err != nil {
-			return rev, translate("get many", err)
+			return translate("get many", err)
 		}
 		if rev == 0 {
 			rev = resp.Header.Revision
+			if pin != nil {
+				pin(rev)
+			}
 		}
 		for j, r := range resp.Responses {
 			var kvp *mvccpb.KeyValue
@@ -44,11 +47,11 @@ func (e *engine) getMany(ctx context.Context, keys []string, rev int64, fn func(
 				kvp = kvs[0]
 			}
 			if err := fn(lo+j, kvp); err != nil {
-				return rev, err
+				return err
 			}
 		}
 	}
-	return rev, nil
+	return nil
 }
 
 // readTxn reads keys in one read-only Txn at rev, serializable when rev
@@ -89,7 +92,9 @@ func (t *txn) GetMany(keys [][]byte, fn func(i int, value []byte) error) error {
 		return errClosed
 	}
 	ek := t.e.etcdKeys(keys)
-	at, err := t.e.getMany(t.ctx, ek, t.rev, func(i int, kvp *mvccpb.KeyValue) error {
+	// A read by fn (through kv's Txn) meanwhile reads at the revision the
+	// first answer pinned.
+	return t.e.getMany(t.ctx, ek, t.rev, t.pinned, func(i int, kvp *mvccpb.KeyValue) error {
 		if kvp == nil {
 			t.keys[ek[i]] = 0
 			return nil
@@ -97,21 +102,16 @@ func (t *txn) GetMany(keys [][]byte, fn func(i int, value []byte) error) error {
 		t.keys[ek[i]] = kvp.ModRevision
 		return fn(i, kvp.Value)
 	})
-	if at != 0 {
-		t.pinned(at)
-	}
-	return err
 }
 
 func (s *snapshot) GetMany(keys [][]byte, fn func(i int, value []byte) error) error {
 	if s.e.closed.Load() {
 		return errClosed
 	}
-	_, err := s.e.getMany(context.Background(), s.e.etcdKeys(keys), s.rev, func(i int, kvp *mvccpb.KeyValue) error {
+	return s.e.getMany(context.Background(), s.e.etcdKeys(keys), s.rev, nil, func(i int, kvp *mvccpb.KeyValue) error {
 		if kvp == nil {
 			return nil
 		}
 		return fn(i, kvp.Value)
 	})
-	return err
 }
