@@ -52,57 +52,16 @@ func concurrencyRules() []rule {
 			// re-runs it fails it with ErrConflict after
 			// MaxConflictRetries runs (a CompleteWithChildren among
 			// workers flipping statuses did, on etcd).
-			const writers, rangeKeys = 4, 50
-			for i := range rangeKeys {
-				e.set(fmt.Sprintf("long/%03d", i), "1")
+			longTxnAmongShort(t, e, e.s)
+		}},
+		{"LongTxnNotStarvedByOtherStores", func(t *testing.T, e *env) {
+			// The same with the short writers on another open store of
+			// the same data (another process, as far as kv can tell):
+			// only a backend shared between processes can do it.
+			if !e.s.Info().Guarantees.Shared {
+				t.Skipf("backend %q is not shared between processes (Guarantees.Shared=false): a second store cannot be open at once", e.s.Info().Backend)
 			}
-			e.set("hot", "0")
-			var stop atomic.Bool
-			var short atomic.Int64
-			var wg sync.WaitGroup
-			errs := make(chan error, writers)
-			for range writers {
-				wg.Go(func() {
-					for !stop.Load() {
-						if err := e.s.Update(e.ctx, incrementKey("hot", 1)); err != nil {
-							errs <- err
-							return
-						}
-						short.Add(1)
-					}
-				})
-			}
-			runs := 0
-			within(t, "a long transaction among 4 short writers", func() error {
-				defer func() { stop.Store(true); wg.Wait() }()
-				for short.Load() < writers {
-					time.Sleep(time.Millisecond)
-				}
-				return e.s.Update(e.ctx, func(tx kv.Txn) error {
-					runs++
-					sum := 0
-					err := tx.Iterate(kv.IterOptions{Prefix: []byte("long/")}, func(_, v []byte) error {
-						n, err := strconv.Atoi(string(v))
-						sum += n
-						return err
-					})
-					if err != nil {
-						return err
-					}
-					time.Sleep(20 * time.Millisecond) // the work
-					if err := tx.Set([]byte("long/sum"), []byte(strconv.Itoa(sum))); err != nil {
-						return err
-					}
-					return incrementKey("hot", 1000)(tx)
-				})
-			})
-			close(errs)
-			for err := range errs {
-				t.Errorf("short writer: %v", err)
-			}
-			t.Logf("the long transaction ran %d times; %d short ones committed", runs, short.Load())
-			e.wantValue("long/sum", strconv.Itoa(rangeKeys))
-			e.wantValue("hot", strconv.FormatInt(short.Load()+1000, 10))
+			longTxnAmongShort(t, e, e.mustOpen())
 		}},
 		{"ReadersSeeCommittedStates", func(t *testing.T, e *env) {
 			// x and y are always written together with the same value.
@@ -738,4 +697,61 @@ func incrementKey(key string, by int) func(tx kv.Txn) error {
 		}
 		return tx.Set([]byte(key), strconv.AppendInt(nil, int64(n+by), 10))
 	}
+}
+
+// longTxnAmongShort runs one long transaction on e.s while 4 goroutines
+// increment a key it reads, through other (e.s itself, or another store
+// of the same data), and checks that everything committed, exactly once.
+func longTxnAmongShort(t *testing.T, e *env, other kv.Store) {
+	const writers, rangeKeys = 4, 50
+	for i := range rangeKeys {
+		e.set(fmt.Sprintf("long/%03d", i), "1")
+	}
+	e.set("hot", "0")
+	var stop atomic.Bool
+	var short atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for range writers {
+		wg.Go(func() {
+			for !stop.Load() {
+				if err := other.Update(e.ctx, incrementKey("hot", 1)); err != nil {
+					errs <- err
+					return
+				}
+				short.Add(1)
+			}
+		})
+	}
+	runs := 0
+	within(t, "a long transaction among 4 short writers", func() error {
+		defer func() { stop.Store(true); wg.Wait() }()
+		for short.Load() < writers {
+			time.Sleep(time.Millisecond)
+		}
+		return e.s.Update(e.ctx, func(tx kv.Txn) error {
+			runs++
+			sum := 0
+			err := tx.Iterate(kv.IterOptions{Prefix: []byte("long/")}, func(_, v []byte) error {
+				n, err := strconv.Atoi(string(v))
+				sum += n
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			time.Sleep(20 * time.Millisecond) // the work
+			if err := tx.Set([]byte("long/sum"), []byte(strconv.Itoa(sum))); err != nil {
+				return err
+			}
+			return incrementKey("hot", 1000)(tx)
+		})
+	})
+	close(errs)
+	for err := range errs {
+		t.Errorf("short writer: %v", err)
+	}
+	t.Logf("the long transaction ran %d times; %d short ones committed", runs, short.Load())
+	e.wantValue("long/sum", strconv.Itoa(rangeKeys))
+	e.wantValue("hot", strconv.FormatInt(short.Load()+1000, 10))
 }

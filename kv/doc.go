@@ -71,10 +71,14 @@
 //     other write of the same *DB reaches the engine from its beginning to
 //     its commit, so a long transaction among many short ones that touch
 //     what it read (a folder's completion among workers updating the same
-//     counters) is not starved by its own process. Writers in other
-//     processes are not held back: against them a transaction that keeps
-//     losing can still give up with ErrConflict (a caller may run it
-//     again; nothing of it was applied).
+//     counters) is not starved by its own process. From its seventh run
+//     on, on an engine that has them (PriorityTransactor: etcd), it runs as
+//     a priority transaction, which writers in other processes do not
+//     commit over either: their commits wait until it is done (at most a
+//     short lease if its process dies). On an engine without them, a
+//     transaction that keeps losing to other processes can still give up
+//     with ErrConflict (a caller may run it again; nothing of it was
+//     applied).
 //   - Set, Delete, Write and DeleteRange are atomic blind writes; a
 //     transaction that read what they change fails its commit and retries.
 //   - View and Iterate read one consistent snapshot (one revision of the

@@ -128,6 +128,7 @@ type Iter interface {
 //	BackupWriter     native backup stream            fallback: Dump's format (dump.go)
 //	Verifier         whole-store damage check        fallback: the full scan alone (verify.go)
 //	Transactor       optimistic read-write txns      fallback: kv's writer lock (one writer per process)
+//	PriorityTransactor a starved txn goes first     fallback: only the process's own writers wait for it
 //	LimitDeclarer    smaller transaction/size limits fallback: DefaultLimits (the package constants)
 //
 // And on the Driver:
@@ -194,6 +195,22 @@ type BackupWriter interface {
 type Transactor interface {
 	// BeginTxn starts a transaction reading the latest committed state.
 	BeginTxn(ctx context.Context) (EngineTxn, error)
+}
+
+// PriorityTransactor is implemented by Transactors that can let one
+// transaction commit ahead of the store's writers in every process: kv
+// begins the runs of an Update that has conflicted priorityAfter times
+// (see kv/optimistic.go) with BeginPriorityTxn instead of BeginTxn. While
+// a priority transaction is open, every other commit to the store, from
+// any process, fails with ErrConflict (and runs again once the priority
+// transaction is done) and blind writes wait; at most one priority
+// transaction per store is open at a time (BeginPriorityTxn waits for the
+// current one, within ctx; a holder that dies releases it after a short
+// lease). Without it, an Update starved by writers in other processes
+// gives up with ErrConflict after MaxConflictRetries runs.
+type PriorityTransactor interface {
+	Transactor
+	BeginPriorityTxn(ctx context.Context) (EngineTxn, error)
 }
 
 // EngineTxn is one optimistic transaction of a Transactor.

@@ -24,15 +24,35 @@ import (
 // process's hottest writers instead of letting them fail.
 const escalateAfter = 3
 
-// runOptimistic runs fn once in an engine transaction. A conflict at commit
-// comes back wrapped in errRetry, for Update's loop. exclusive holds
-// commitMu for the whole run, else only its shared side for the commit.
-func (db *DB) runOptimistic(ctx context.Context, fn func(tx Txn) error, exclusive bool) error {
+// priorityAfter is how many conflicts an Update suffers before its next
+// runs are priority transactions (PriorityTransactor), which writers in
+// other processes do not commit over either: escalating costs the engine
+// extra round trips and holds every other writer of the store back, so
+// it comes after the process's own writers have been held back and it
+// still conflicted.
+const priorityAfter = 6
+
+// runOptimistic runs fn once in an engine transaction; attempt is the
+// number of conflicts before it. A conflict at commit comes back wrapped
+// in errRetry, for Update's loop. From escalateAfter on, the run holds
+// commitMu for its whole length, else only the shared side for its commit;
+// from priorityAfter on, it is a priority transaction when the engine has
+// them.
+func (db *DB) runOptimistic(ctx context.Context, fn func(tx Txn) error, attempt int) error {
+	exclusive := attempt >= escalateAfter
 	if exclusive {
 		db.commitMu.Lock()
 		defer db.commitMu.Unlock()
 	}
-	et, err := db.txner.BeginTxn(ctx)
+	begin := db.txner.BeginTxn
+	if pt, ok := db.txner.(PriorityTransactor); ok && attempt >= priorityAfter {
+		begin = pt.BeginPriorityTxn
+	}
+	et, err := begin(ctx)
+	if errors.Is(err, ErrConflict) {
+		// A priority transaction that could not get its turn in time.
+		return fmt.Errorf("%w: %w", errRetry, err)
+	}
 	if err != nil {
 		return err
 	}

@@ -28,7 +28,7 @@ func (db *DB) Update(ctx context.Context, fn func(tx Txn) error) error {
 		start := time.Now()
 		var err error
 		if db.txner != nil {
-			err = db.runOptimistic(ctx, fn, attempt >= escalateAfter)
+			err = db.runOptimistic(ctx, fn, attempt)
 		} else {
 			err = db.runUpdate(ctx, fn)
 		}

@@ -105,7 +105,14 @@ func (e *engine) giveApplied(tokens ...string) {
 // commit runs If(cmps) Then(ops) as one etcd Txn with a commit token, and
 // resolves its outcome when the answer is lost (see above). A failed
 // compare is an error wrapping kv.ErrConflict.
-func (e *engine) commit(ctx context.Context, op string, cmps []clientv3.Cmp, ops []clientv3.Op) error {
+//
+// turn is the priority transaction's turn it holds, or "" (see
+// priority.go): a commit without it also requires that no one holds the
+// turn; when someone does, a blind write (no cmps) waits for the turn to
+// be released and goes again, a transaction waits too and then reports
+// its conflict (it runs again). The holder's commit requires that it still
+// holds the turn, and releases it.
+func (e *engine) commit(ctx context.Context, op string, cmps []clientv3.Cmp, ops []clientv3.Op, turn string) error {
 	ctx, cancel := e.callCtx(ctx)
 	defer cancel()
 	start := time.Now()
@@ -115,15 +122,21 @@ func (e *engine) commit(ctx context.Context, op string, cmps []clientv3.Cmp, ops
 			return err
 		}
 		token := e.l.tokens + rand.Text()
-		old := e.takeApplied(min(tokenDeletesPerCommit, e.set.maxTxnOps-len(ops)-1))
+		old := e.takeApplied(min(tokenDeletesPerCommit, e.set.maxTxnOps-len(ops)-2))
 		tops := append(ops[:len(ops):len(ops)], clientv3.OpPut(token, tokenApplied, clientv3.WithLease(lease)))
 		for _, k := range old {
 			tops = append(tops, clientv3.OpDelete(k))
 		}
 		tcmps := append(cmps[:len(cmps):len(cmps)], clientv3.Compare(clientv3.CreateRevision(token), "=", 0))
+		if turn == "" {
+			tcmps = append(tcmps, clientv3.Compare(clientv3.CreateRevision(e.l.turn), "=", 0))
+		} else {
+			tcmps = append(tcmps, clientv3.Compare(clientv3.Value(e.l.turn), "=", turn))
+			tops = append(tops, clientv3.OpDelete(e.l.turn))
+		}
 
 		actx, acancel := attemptCtx(ctx)
-		resp, err := e.cli.Txn(actx).If(tcmps...).Then(tops...).Commit()
+		resp, err := e.cli.Txn(actx).If(tcmps...).Then(tops...).Else(clientv3.OpGet(e.l.turn, clientv3.WithCountOnly())).Commit()
 		acancel()
 		switch {
 		case err == nil && resp.Succeeded:
@@ -131,6 +144,20 @@ func (e *engine) commit(ctx context.Context, op string, cmps []clientv3.Cmp, ops
 			return nil
 		case err == nil:
 			e.giveApplied(old...)
+			if turn == "" && resp.Responses[0].GetResponseRange().GetCount() > 0 {
+				// Someone holds the turn: wait for it, then go again
+				// (a blind write) or run again (a transaction).
+				if err := e.waitTurn(ctx); err != nil {
+					return fmt.Errorf("kv: etcd: %s: waiting for a priority transaction of another writer: %w", op, err)
+				}
+				if len(cmps) == 0 {
+					continue
+				}
+				return fmt.Errorf("kv: etcd: %s: %w: a priority transaction of another writer held the store", op, kv.ErrConflict)
+			}
+			if turn != "" {
+				return fmt.Errorf("kv: etcd: %s: %w: the transaction lost its priority turn (its lease expired) or read a changed key", op, kv.ErrConflict)
+			}
 			return fmt.Errorf("kv: etcd: %s: %w: a key or range the transaction read has changed since it was read", op, kv.ErrConflict)
 		case notApplied(err):
 			e.giveApplied(old...)

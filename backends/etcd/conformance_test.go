@@ -13,7 +13,7 @@ import (
 // logged by the rules they change:
 //
 //   - Bulk/LoadsMillionKeysInChunks loads 30,000 keys (15 chunks of this
-//     cluster's 2,047-write limit) instead of a million;
+//     cluster's 2,046-write limit) instead of a million;
 //   - Concurrency/CounterIncrementsExact makes 8 × 50 increments instead of
 //     8 × 500 (each is a serialized commit; 8 × 500 took over 30 s);
 //   - Nodestore/Traversal (about 24,000 commits one after the other) runs

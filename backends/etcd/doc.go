@@ -23,9 +23,15 @@
 // is one etcd Txn whose compares check that nothing read has changed since
 // R (per-key ModRevision compares catch changes and deletions, one ranged
 // "ModRevision < R+1" compare per range catches insertions). A failed
-// compare is kv.ErrConflict, and kv retries. View, Iterate and snapshots
-// read at one pinned revision, in pages (WithRev, WithLimit; never an
-// unbounded Range).
+// compare is kv.ErrConflict, and kv retries. An Update that keeps
+// conflicting becomes a priority transaction (kv.PriorityTransactor): it
+// holds the store's turn (the key P/turn, on a 5-second lease kept alive
+// while it runs), and every other commit to the store, from any process,
+// compares the turn absent, so they wait for it (priority.go). View,
+// Iterate and snapshots read at one pinned revision, in pages (WithRev,
+// WithLimit; never an unbounded Range), serializable (answered by the
+// member, no read-index round); kv.GetMany reads up to page_size keys in
+// one read-only Txn.
 //
 // # Durability
 //
@@ -46,10 +52,11 @@
 //
 // The store declares its limits (kv.LimitsOf) from the server settings it
 // is told with max_txn_ops and max_request_bytes (defaults: etcd's own,
-// 128 and 1.5 MiB): MaxTxnOps = max_txn_ops - 1 (the commit token),
+// 128 and 1.5 MiB): MaxTxnOps = max_txn_ops - 2 (the commit token and the
+// priority turn's release),
 // MaxTxnBytes about three quarters of max_request_bytes, scaled down for a
 // long prefix; BulkWriter, nodestore and logstore size their chunks by
-// them. A transaction that read more keys and ranges than max_txn_ops - 1
+// them. A transaction that read more keys and ranges than max_txn_ops - 2
 // compares fails with kv.ErrTxnTooLarge rather than commit with a weaker
 // check. Size the server (--max-txn-ops, --max-request-bytes, the
 // client's send limit follows) and these options together, so that a

@@ -280,7 +280,7 @@ func (e *engine) Apply(ctx context.Context, b *kv.Batch) error {
 	if e.closed.Load() {
 		return errClosed
 	}
-	return e.commit(ctx, "write", nil, batchOps(&e.l, b))
+	return e.commit(ctx, "write", nil, batchOps(&e.l, b), "")
 }
 
 // batchOps turns b into etcd operations. etcd refuses two operations on
@@ -315,7 +315,7 @@ func (e *engine) DeleteRange(ctx context.Context, start, end []byte) error {
 		return errClosed
 	}
 	lo, hi := e.l.bounds(start, end)
-	return e.commit(ctx, "delete range", nil, []clientv3.Op{clientv3.OpDelete(lo, clientv3.WithRange(hi))})
+	return e.commit(ctx, "delete range", nil, []clientv3.Op{clientv3.OpDelete(lo, clientv3.WithRange(hi))}, "")
 }
 
 // Sync has nothing to do: every commit is durable (fsynced on a majority

@@ -132,8 +132,8 @@ func TestDeclaredLimits(t *testing.T) {
 	ctx := t.Context()
 	db := openStore(t, cluster.Config(newPrefix()))
 	l := kv.LimitsOf(db)
-	if want := int(cluster.Settings().MaxTxnOps) - 1; l.MaxTxnOps != want {
-		t.Errorf("MaxTxnOps = %d, want %d (the server's max-txn-ops less the commit token)", l.MaxTxnOps, want)
+	if want := int(cluster.Settings().MaxTxnOps) - 2; l.MaxTxnOps != want {
+		t.Errorf("MaxTxnOps = %d, want %d (the server's max-txn-ops less the commit token and the priority turn)", l.MaxTxnOps, want)
 	}
 	if l.MaxTxnBytes >= int(cluster.Settings().MaxRequestBytes) || l.MaxTxnBytes < 1<<20 {
 		t.Errorf("MaxTxnBytes = %d: want below the server's %d and at least 1 MiB", l.MaxTxnBytes, cluster.Settings().MaxRequestBytes)

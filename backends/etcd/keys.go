@@ -7,6 +7,7 @@ import "github.com/polykv/polykv/kv"
 //	P + "/k/" + key     the store's key `key` (data keys)
 //	P + "/marker"       the polykv marker (kv.Marker.Encode's JSON)
 //	P + "/t/" + token   commit tokens (see commit.go), each on a lease
+//	P + "/turn"         the priority transaction's turn (see priority.go), on a lease
 //
 // The data keys are exactly the etcd range [P+"/k/", P+"/k0"): the marker
 // and the tokens sort outside it, so no iteration, DeleteRange or Empty
@@ -17,6 +18,7 @@ const (
 	dataInfix   = "/k/"
 	markerName  = "/marker"
 	tokenInfix  = "/t/"
+	turnName    = "/turn"
 	storeSuffix = "/"
 )
 
@@ -27,6 +29,7 @@ type layout struct {
 	dataEnd []byte // kv.PrefixEnd(data)
 	marker  string
 	tokens  string
+	turn    string
 	all     string // P + "/": everything of the store
 }
 
@@ -38,6 +41,7 @@ func newLayout(prefix string) layout {
 		dataEnd: kv.PrefixEnd(data),
 		marker:  prefix + markerName,
 		tokens:  prefix + tokenInfix,
+		turn:    prefix + turnName,
 		all:     prefix + storeSuffix,
 	}
 }

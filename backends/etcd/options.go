@@ -187,10 +187,12 @@ func (s settings) tlsConfig() (*tls.Config, error) {
 
 // limits are the kv limits a store declares for these server settings and
 // key prefix. A commit sends, besides its writes, one compare and one put
-// of its commit token, and one compare per key or range it read; the bytes
-// of a request count every key with the store's prefix. So:
+// of its commit token, one compare of the priority turn (and, by a
+// priority transaction, its delete), and one compare per key or range it
+// read; the bytes of a request count every key with the store's prefix.
+// So:
 //
-//   - MaxTxnOps is max_txn_ops - 1 (the token's put);
+//   - MaxTxnOps is max_txn_ops - 2 (the token's put, the turn's delete);
 //   - MaxTxnBytes keeps a quarter of max_request_bytes for the compares
 //     and the token, and scales the rest by what one write really costs on
 //     the wire (the prefix, "/k/" and about 16 bytes of framing) against
@@ -204,7 +206,7 @@ func (s settings) limits(prefixLen int) kv.Limits {
 		budget = budget * kv.TxnEntryOverhead / wire
 	}
 	l := kv.DefaultLimits()
-	l.MaxTxnOps = min(l.MaxTxnOps, s.maxTxnOps-1)
+	l.MaxTxnOps = min(l.MaxTxnOps, s.maxTxnOps-2)
 	l.MaxTxnBytes = min(l.MaxTxnBytes, budget)
 	l.MaxValueSize = min(l.MaxValueSize, budget-l.MaxKeySize-kv.TxnEntryOverhead)
 	return l

@@ -27,8 +27,8 @@ import (
 //     at R, so the transaction is serializable at its commit revision.
 //
 // etcd limits a Txn to --max-txn-ops compares (and as many operations,
-// counted separately). A read set larger than that (keys read + ranges + 1
-// for the commit token) fails the commit with kv.ErrTxnTooLarge naming the
+// counted separately). A read set larger than that (keys read + ranges + 2
+// for the commit token and the priority turn) fails the commit with kv.ErrTxnTooLarge naming the
 // sizes; it is never weakened to fit.
 
 var _ kv.Transactor = (*engine)(nil)
@@ -52,6 +52,11 @@ type txn struct {
 	keys   map[string]int64
 	ranges []*rangeRead
 	done   bool
+	// turn, turnLease and stopKeepAlive: a priority transaction's hold
+	// of the store's turn (priority.go); turn is "" otherwise.
+	turn          string
+	turnLease     clientv3.LeaseID
+	stopKeepAlive context.CancelFunc
 }
 
 func (t *txn) pinned(rev int64) {
@@ -109,11 +114,11 @@ func (t *txn) Commit(ctx context.Context, b *kv.Batch) error {
 	for k, mod := range t.keys {
 		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(k), "=", mod))
 	}
-	if n := len(cmps) + 1; n > t.e.set.maxTxnOps {
+	if n := len(cmps) + 2; n > t.e.set.maxTxnOps {
 		return fmt.Errorf("%w: etcd: the transaction read %d keys and %d ranges: its commit needs %d compares, more than the cluster's max-txn-ops %d (read less in one Update)",
 			kv.ErrTxnTooLarge, len(t.keys), len(cmps)-len(t.keys), n, t.e.set.maxTxnOps)
 	}
-	return t.e.commit(ctx, "commit", cmps, batchOps(&t.e.l, b))
+	return t.e.commit(ctx, "commit", cmps, batchOps(&t.e.l, b), t.turn)
 }
 
 func (t *txn) Discard() {
@@ -122,5 +127,6 @@ func (t *txn) Discard() {
 		if t.rev != 0 {
 			t.e.unpin(t.rev)
 		}
+		t.releaseTurn()
 	}
 }
