@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"slices"
@@ -133,27 +134,17 @@ func getManyRules() []rule {
 		}},
 		{"WriteSkew", func(t *testing.T, e *env) {
 			// Serializable.WriteSkew with both reads in one GetMany.
-			e.set("oncall/a", "on")
-			e.set("oncall/b", "on")
-			take := func(self string) func(tx kv.Txn, read func()) error {
-				return func(tx kv.Txn, read func()) error {
-					got, err := collect(tx, "oncall/a", "oncall/b")
-					if err != nil {
-						return err
-					}
-					read()
-					if len(got) == 2 && got[0].v == "on" && got[1].v == "on" {
-						return tx.Set([]byte("oncall/"+self), []byte("off"))
+			writeSkew(t, e, func(tx kv.Txn) (a, b []byte, err error) {
+				err = kv.GetMany(tx, [][]byte{[]byte("oncall/a"), []byte("oncall/b")}, func(i int, v []byte) error {
+					if i == 0 {
+						a = bytes.Clone(v)
+					} else {
+						b = bytes.Clone(v)
 					}
 					return nil
-				}
-			}
-			racePair(t, e, take("a"), take("b"))
-			a, _ := e.get("oncall/a")
-			b, _ := e.get("oncall/b")
-			if a == "off" && b == "off" {
-				t.Errorf("write skew through GetMany: both doctors off call; a serial order leaves one on")
-			}
+				})
+				return a, b, err
+			})
 		}},
 		{"MissingKeyReadCounts", func(t *testing.T, e *env) {
 			// Each transaction takes the slot only if GetMany finds it

@@ -22,30 +22,11 @@ import (
 func serializableRules() []rule {
 	return []rule{
 		{"WriteSkew", func(t *testing.T, e *env) {
-			// Two doctors on call; each transaction takes one off call only
-			// if both are on. Serially, the second sees one already off.
-			e.set("oncall/a", "on")
-			e.set("oncall/b", "on")
-			take := func(self string) func(tx kv.Txn, read func()) error {
-				return func(tx kv.Txn, read func()) error {
-					a, err1 := tx.Get([]byte("oncall/a"))
-					b, err2 := tx.Get([]byte("oncall/b"))
-					if err := errors.Join(err1, err2); err != nil {
-						return err
-					}
-					read()
-					if string(a) == "on" && string(b) == "on" {
-						return tx.Set([]byte("oncall/"+self), []byte("off"))
-					}
-					return nil
-				}
-			}
-			racePair(t, e, take("a"), take("b"))
-			a, _ := e.get("oncall/a")
-			b, _ := e.get("oncall/b")
-			if a == "off" && b == "off" {
-				t.Errorf("write skew: both transactions took their doctor off call (a=%s b=%s); a serial order leaves one on", a, b)
-			}
+			writeSkew(t, e, func(tx kv.Txn) (a, b []byte, err error) {
+				a, err1 := tx.Get([]byte("oncall/a"))
+				b, err2 := tx.Get([]byte("oncall/b"))
+				return a, b, errors.Join(err1, err2)
+			})
 		}},
 		{"PhantomInsert", func(t *testing.T, e *env) {
 			// Each transaction claims the empty range by inserting into it
@@ -215,5 +196,33 @@ func racePair(t *testing.T, e *env, f1, f2 func(tx kv.Txn, read func()) error) {
 		if err != nil {
 			t.Errorf("transaction %d: %v", i+1, err)
 		}
+	}
+}
+
+// writeSkew is the write-skew case, with the reads made by read: two
+// doctors on call; each transaction takes one off call only if both are
+// on. Serially, the second sees one already off.
+func writeSkew(t *testing.T, e *env, read func(tx kv.Txn) (a, b []byte, err error)) {
+	t.Helper()
+	e.set("oncall/a", "on")
+	e.set("oncall/b", "on")
+	take := func(self string) func(tx kv.Txn, rendezvous func()) error {
+		return func(tx kv.Txn, rendezvous func()) error {
+			a, b, err := read(tx)
+			if err != nil {
+				return err
+			}
+			rendezvous()
+			if string(a) == "on" && string(b) == "on" {
+				return tx.Set([]byte("oncall/"+self), []byte("off"))
+			}
+			return nil
+		}
+	}
+	racePair(t, e, take("a"), take("b"))
+	a, _ := e.get("oncall/a")
+	b, _ := e.get("oncall/b")
+	if a == "off" && b == "off" {
+		t.Errorf("write skew: both transactions took their doctor off call (a=%s b=%s); a serial order leaves one on", a, b)
 	}
 }

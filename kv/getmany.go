@@ -70,7 +70,9 @@ func getEach(get func(key []byte) ([]byte, error), keys [][]byte, fn func(i int,
 	return nil
 }
 
-func (tx *readTxn) GetMany(keys [][]byte, fn func(i int, value []byte) error) error {
+// checkMany refuses a GetMany on a finished transaction or with an
+// invalid key, before anything is read.
+func (tx *readTxn) checkMany(keys [][]byte) error {
 	if err := tx.usable(); err != nil {
 		return err
 	}
@@ -78,6 +80,13 @@ func (tx *readTxn) GetMany(keys [][]byte, fn func(i int, value []byte) error) er
 		if err := tx.db.checkKey(k); err != nil {
 			return fmt.Errorf("GetMany: key %q: %w", k, err)
 		}
+	}
+	return nil
+}
+
+func (tx *readTxn) GetMany(keys [][]byte, fn func(i int, value []byte) error) error {
+	if err := tx.checkMany(keys); err != nil {
+		return err
 	}
 	return readMany(tx.r, keys, fn)
 }
@@ -102,13 +111,8 @@ func readMany(r Reader, keys [][]byte, fn func(i int, value []byte) error) error
 // the others from the engine in one readMany, and fn sees them all in the
 // order of keys.
 func (tx *txn) GetMany(keys [][]byte, fn func(i int, value []byte) error) error {
-	if err := tx.usable(); err != nil {
+	if err := tx.checkMany(keys); err != nil {
 		return err
-	}
-	for _, k := range keys {
-		if err := tx.db.checkKey(k); err != nil {
-			return fmt.Errorf("GetMany: key %q: %w", k, err)
-		}
 	}
 	if tx.b.Len() == 0 {
 		return readMany(tx.r, keys, fn)

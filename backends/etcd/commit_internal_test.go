@@ -18,18 +18,7 @@ import (
 // and fences it, so that a commit carrying that token, arriving late
 // (still in flight inside Raft), cannot apply any more.
 func TestResolveFencesLostCommits(t *testing.T) {
-	c := etcdtest.Start(t, 1)
-	cfg := c.Config("/resolve")
-	s, err := parseSettings(cfg.Options)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Logger = nil
-	e, err := openEngine(t.Context(), &cfg, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	e := openTestEngines(t, etcdtest.Start(t, 1), "/resolve", 1)[0]
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 
@@ -75,4 +64,26 @@ func TestResolveFencesLostCommits(t *testing.T) {
 	if err != nil || ok {
 		t.Errorf("second resolve(fenced token) = %v, %v; want not applied", ok, err)
 	}
+}
+
+// openTestEngines opens n engines of the store prefix on c, closed at the
+// end of the test.
+func openTestEngines(t *testing.T, c *etcdtest.Cluster, prefix string, n int) []*engine {
+	t.Helper()
+	cfg := c.Config(prefix)
+	s, err := parseSettings(cfg.Options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Logger = nil
+	out := make([]*engine, n)
+	for i := range out {
+		e, err := openEngine(t.Context(), &cfg, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { e.Close() })
+		out[i] = e
+	}
+	return out
 }

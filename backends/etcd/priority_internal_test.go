@@ -15,22 +15,8 @@ import (
 // with a conflict; the holder commits; a holder that stops renewing its
 // lease (a dead process) releases the turn within turnTTL.
 func TestPriorityTurn(t *testing.T) {
-	c := etcdtest.Start(t, 1)
-	cfg := c.Config("/priority")
-	s, err := parseSettings(cfg.Options)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Logger = nil
-	open := func() *engine {
-		e, err := openEngine(t.Context(), &cfg, s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { e.Close() })
-		return e
-	}
-	a, b := open(), open()
+	engines := openTestEngines(t, etcdtest.Start(t, 1), "/priority", 2)
+	a, b := engines[0], engines[1]
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	set := func(k, v string) *kv.Batch {
