@@ -44,8 +44,10 @@
 // commits share syncs (group commit, kv.SyncDeferrer): Badger runs without
 // its own SyncWrites, which would sync once per commit, and the backend
 // syncs after the commit is visible, one sync for every commit applied
-// before it began — Badger's DB.Sync plus an fsync of each memtable or
-// value log that was rotated since the last sync (groupsync.go). Measured
+// before it began — an fsync of the newest memtable log and value log and
+// of each one rotated since the last sync, through the backend's own
+// descriptors, so that commits go on while it runs (Badger's DB.Sync
+// would hold its DB lock and stop them; groupsync.go). Measured
 // with BenchmarkSyncUpdates (bench), 2026-12-04 on a shared 2-core machine
 // whose fsync was slow that day (~1-5 ms): 16 goroutines 6.6 ms -> 0.37 ms
 // per Update (SyncWrites vs group sync, same run conditions); one

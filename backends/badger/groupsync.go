@@ -23,14 +23,25 @@ import (
 // began after it; one sync covers every commit applied before it began, so
 // the commits that wait while a sync runs share the next one.
 //
-// What one sync does: Badger's DB.Sync (the active memtable's log and the
-// current value-log file), then an fsync of each memtable log or value-log
-// file that stopped taking writes since the last sync (Badger rotates its
-// memtable when it is full, and does not sync the old log without
-// SyncWrites), and of the directory when such files appeared. Badger's logs
-// are append-only with a checksum per entry, and replay stops at the first
-// damaged one, so the commits that survive a crash stay a prefix of the
-// applied ones.
+// What one sync does: an fsync of the newest memtable log (.mem) and
+// value-log file (.vlog), of each older one that stopped taking writes since
+// the last sync (Badger rotates its memtable when it is full, and does not
+// sync the old log without SyncWrites), and of the directory when such
+// files appeared. Badger's logs are append-only with a checksum per entry,
+// and replay stops at the first damaged one, so the commits that survive a
+// crash stay a prefix of the applied ones.
+//
+// Badger's own DB.Sync would do the same for the two newest logs, but it
+// holds Badger's DB lock while it syncs the memtable's log, and Badger's
+// write goroutine takes that lock before every write to a memtable
+// (ensureRoomForWrite): every commit would wait for the sync in progress,
+// so no commit could be applied while a sync runs and each sync would
+// cover one or two commits. An fsync through a descriptor of our own
+// flushes the same pages (the logs are shared memory maps of the files;
+// Linux's msync(MS_SYNC), which Badger uses, is an fsync of the range)
+// and takes no lock of Badger's, so commits go on while it runs.
+// Measured with copy-status --sync (16 workers, 20,000 files, one run
+// each, 2026-12-05): see the commit that made this change.
 //
 // A failed sync is sticky: the engine refuses every later write (the wait
 // of every commit after it returns the error), as kv.SyncDeferrer asks.
@@ -51,8 +62,9 @@ type groupSync struct {
 	closedLogs map[string]bool
 	known      map[string]bool
 	// beforeSync, when set (tests only, before the first commit), runs at
-	// the start of each sync.
-	beforeSync func()
+	// the start of each sync; beforeFsync before each log's fsync.
+	beforeSync  func()
+	beforeFsync func(name string)
 }
 
 func newGroupSync(e *engine) *groupSync {
@@ -103,19 +115,17 @@ func (g *groupSync) syncNow() error {
 	if g.beforeSync != nil {
 		g.beforeSync()
 	}
-	if err := g.e.db.Sync(); err != nil {
-		return wrapErr("sync", g.e.dir, err)
-	}
-	if err := g.syncClosedLogs(); err != nil {
+	if err := g.syncLogs(); err != nil {
 		return fmt.Errorf("kv: badger: sync %s: %w", g.e.dir, kv.Fault(err))
 	}
 	return nil
 }
 
-// syncClosedLogs fsyncs the logs that stopped taking writes (every .mem and
-// .vlog file but the newest of each kind) once, and the directory when a
-// log appeared since the last look.
-func (g *groupSync) syncClosedLogs() error {
+// syncLogs fsyncs the newest .mem and .vlog files, each older one once
+// (after it stopped taking writes), and the directory when a log appeared
+// since the last look. A log deleted meanwhile was flushed into a table,
+// which Badger synced.
+func (g *groupSync) syncLogs() error {
 	entries, err := os.ReadDir(g.e.dir)
 	if err != nil {
 		return err
@@ -147,8 +157,11 @@ func (g *groupSync) syncClosedLogs() error {
 			g.known[l.name] = true
 			appeared = true
 		}
-		if l.fid == newest[l.ext] || g.closedLogs[l.name] {
+		if g.closedLogs[l.name] {
 			continue
+		}
+		if g.beforeFsync != nil {
+			g.beforeFsync(l.name)
 		}
 		if err := fsyncFile(filepath.Join(g.e.dir, l.name)); err != nil {
 			if errors.Is(err, os.ErrNotExist) {
@@ -156,7 +169,9 @@ func (g *groupSync) syncClosedLogs() error {
 			}
 			return err
 		}
-		g.closedLogs[l.name] = true
+		if l.fid != newest[l.ext] {
+			g.closedLogs[l.name] = true
+		}
 	}
 	for name := range g.known {
 		if !seen[name] {

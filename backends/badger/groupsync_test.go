@@ -3,6 +3,7 @@ package badger_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -61,6 +62,63 @@ func TestGroupCommit(t *testing.T) {
 	wg.Wait()
 	if n := syncs.Load(); n > 3 {
 		t.Errorf("16 concurrent commits took %d syncs, want at most 3 (1 held + shared ones)", n)
+	}
+}
+
+// TestGroupSyncLeavesCommitsRunning holds a sync in the middle of its fsync
+// of the memtable's log: a second Update must still commit (become visible)
+// meanwhile, and return only once a sync covering it has finished. Every
+// sync fsyncs the newest memtable log (.mem), which holds the commits.
+func TestGroupSyncLeavesCommitsRunning(t *testing.T) {
+	ctx := context.Background()
+	db, err := badger.Open(ctx, kv.Config{Path: t.TempDir(), Durability: kv.Sync})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	gate := make(chan struct{})
+	var mu sync.Mutex
+	var memSyncs int
+	var held atomic.Bool
+	badger.SetBeforeFsync(db, func(name string) {
+		if !strings.HasSuffix(name, ".mem") {
+			return
+		}
+		mu.Lock()
+		memSyncs++
+		mu.Unlock()
+		if held.CompareAndSwap(false, true) {
+			<-gate
+		}
+	})
+	set := func(k string, done chan<- error) {
+		done <- db.Update(ctx, func(tx kv.Txn) error { return tx.Set([]byte(k), []byte(k)) })
+	}
+	first, second := make(chan error, 1), make(chan error, 1)
+	go set("a", first)
+	waitFor(t, "the first sync to reach the memtable's log", held.Load)
+	go set("b", second)
+	waitFor(t, "the second commit to be visible while the sync is held", func() bool {
+		_, err := db.Get(ctx, []byte("b"))
+		return err == nil
+	})
+	select {
+	case err := <-first:
+		t.Fatalf("first Update returned (%v) before its sync finished", err)
+	case err := <-second:
+		t.Fatalf("second Update returned (%v) before any sync covering it", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(gate)
+	for _, c := range []chan error{first, second} {
+		if err := <-c; err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if memSyncs < 2 {
+		t.Errorf("the memtable's log was fsynced %d times for two syncs, want at least 2", memSyncs)
 	}
 }
 
