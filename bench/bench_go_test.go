@@ -86,3 +86,12 @@ func BenchmarkYCSB(b *testing.B) {
 func BenchmarkTraverseEtcd(b *testing.B) {
 	runBench(b, "traverse-gen", "etcd", "sync", benchSize(5_000, 50_000))
 }
+
+// BenchmarkCopyStatus is copy-status under Sync: 16 copy workers, one
+// SetCopyStatus transaction each, sharing commits where the engine can
+// (group commit).
+func BenchmarkCopyStatus(b *testing.B) {
+	for _, be := range []string{"badger", "pebble", "bbolt"} {
+		b.Run("backend="+be, func(b *testing.B) { runBench(b, "copy-status", be, "sync", benchSize(10_000, 20_000)) })
+	}
+}

@@ -45,6 +45,14 @@ func concurrencyRules() []rule {
 			}
 			e.wantValue("counter", strconv.Itoa(workers*rounds))
 		}},
+		{"FailedUpdatesAmongCommits", func(t *testing.T, e *env) {
+			// Concurrent Updates, every third of which writes and then
+			// fails. An engine that lets writers share a commit (group
+			// commit) must leave out exactly the failed ones: their
+			// writes nowhere, every other one's in place, the counter
+			// they all increment exact.
+			failedUpdatesAmongCommits(t, e)
+		}},
 		{"LongTxnNotStarved", func(t *testing.T, e *env) {
 			// A long transaction (it reads a hot key and a range, then
 			// works a while before writing) must commit while short ones
@@ -754,4 +762,61 @@ func longTxnAmongShort(t *testing.T, e *env, other kv.Store) {
 	t.Logf("the long transaction ran %d times; %d short ones committed", runs, short.Load())
 	e.wantValue("long/sum", strconv.Itoa(rangeKeys))
 	e.wantValue("hot", strconv.FormatInt(short.Load()+1000, 10))
+}
+
+// errDeliberate is what the failing Updates of failedUpdatesAmongCommits
+// return.
+var errDeliberate = errors.New("conformance: deliberate failure")
+
+// failedUpdatesAmongCommits runs 16 goroutines of Updates that increment a
+// counter and write a key of their own; every third one writes a "bad/" key
+// too and returns errDeliberate.
+func failedUpdatesAmongCommits(t *testing.T, e *env) {
+	const workers, rounds = 16, 30
+	var wg sync.WaitGroup
+	var committed atomic.Int64
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range rounds {
+				fail := (w*rounds+i)%3 == 0
+				err := e.s.Update(e.ctx, func(tx kv.Txn) error {
+					if err := incrementKey("count", 1)(tx); err != nil {
+						return err
+					}
+					if fail {
+						if err := tx.Set(fmt.Appendf(nil, "bad/%02d/%02d", w, i), []byte("x")); err != nil {
+							return err
+						}
+						return errDeliberate
+					}
+					return tx.Set(fmt.Appendf(nil, "good/%02d/%02d", w, i), []byte("x"))
+				})
+				switch {
+				case fail && !errors.Is(err, errDeliberate):
+					errs <- fmt.Errorf("failing Update %d/%d returned %v, want its own error", w, i, err)
+					return
+				case !fail && err != nil:
+					errs <- fmt.Errorf("Update %d/%d: %w", w, i, err)
+					return
+				case !fail:
+					committed.Add(1)
+				}
+			}
+		}()
+	}
+	within(t, "16 goroutines of Updates, a third of them failing", func() error { wg.Wait(); return nil })
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if bad := e.scanKeys(kv.IterOptions{Prefix: []byte("bad/")}); len(bad) > 0 {
+		t.Errorf("%d writes of failed Updates were applied, e.g. %q", len(bad), bad[0])
+	}
+	if good := e.scanKeys(kv.IterOptions{Prefix: []byte("good/")}); int64(len(good)) != committed.Load() {
+		t.Errorf("%d keys of committed Updates stored, want %d", len(good), committed.Load())
+	}
+	e.wantValue("count", strconv.FormatInt(committed.Load(), 10))
 }

@@ -40,6 +40,12 @@ func (db *DB) Compact(ctx context.Context) error {
 	}
 	defer db.exit()
 	if c, ok := db.e.(Compacter); ok {
+		if db.grouper != nil {
+			// No group may hold the engine's write transaction open
+			// while it compacts (bbolt replaces its file).
+			db.lockEngineWrites()
+			defer db.unlockWrites()
+		}
 		return c.Compact(ctx)
 	}
 	return nil

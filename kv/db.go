@@ -15,7 +15,8 @@ import (
 // serializable on every engine.
 //
 // Writers (Set, Delete, Write, Update, DeleteRange) run one at a time in a
-// process, as in bbolt and SQLite; readers never wait for them. An Update's
+// process, as in bbolt and SQLite; readers never wait for them. Their
+// commits may be shared (SyncDeferrer, GroupCommitter), never their turns. An Update's
 // function therefore must not call the same store's write methods (it would
 // wait for itself): write through its Txn instead.
 type DB struct {
@@ -26,6 +27,12 @@ type DB struct {
 	// txner is e's optimistic transactions (Transactor): when set, kv takes
 	// no writer lock (see lockWrites) and Update runs in the engine.
 	txner Transactor
+	// grouper is e's group commit (GroupCommitter): writers share engine
+	// commits (group.go). group is the open group, guarded by writeMu;
+	// writersWaiting counts the writers waiting for writeMu.
+	grouper        GroupCommitter
+	group          *writeGroup
+	writersWaiting atomic.Int32
 	// limits are the store's (LimitDeclarer); reduced is set when they are
 	// smaller than the package constants, which Batch checks by itself.
 	limits   Limits
@@ -63,6 +70,8 @@ func NewDB(e Engine, info Info, release func() error) *DB {
 	db.reduced = db.limits != DefaultLimits()
 	if t, ok := e.(Transactor); ok {
 		db.txner = t
+	} else if g, ok := e.(GroupCommitter); ok {
+		db.grouper = g
 	} else if d, ok := e.(SyncDeferrer); ok && info.Durability == Sync {
 		db.deferrer = d
 	}
@@ -87,10 +96,14 @@ func (db *DB) Limits() Limits { return db.limits }
 // the shared side of commitMu: there, writes run concurrently and
 // serializability comes from the commit's check, which also covers writers
 // in other processes; commitMu lets a starved Update keep this process's
-// writers out for one run (see Update).
+// writers out for one run (see Update). With group commit (grouper),
+// unlockWrites commits the open group unless another writer waits to add
+// to it (group.go).
 func (db *DB) lockWrites() {
 	if db.txner == nil {
+		db.writersWaiting.Add(1)
 		db.writeMu.Lock()
+		db.writersWaiting.Add(-1)
 	} else {
 		db.commitMu.RLock()
 	}
@@ -98,9 +111,21 @@ func (db *DB) lockWrites() {
 
 func (db *DB) unlockWrites() {
 	if db.txner == nil {
+		if db.grouper != nil {
+			db.settleGroup()
+		}
 		db.writeMu.Unlock()
 	} else {
 		db.commitMu.RUnlock()
+	}
+}
+
+// lockEngineWrites is lockWrites for a write that goes to the engine
+// itself rather than through apply: it commits the open group first.
+func (db *DB) lockEngineWrites() {
+	db.lockWrites()
+	if db.grouper != nil {
+		db.flushGroup()
 	}
 }
 
@@ -288,6 +313,9 @@ func (db *DB) applyLocked(ctx context.Context, b *Batch) (wait func() error, err
 
 // apply applies b; the caller holds the writer lock. See applyLocked.
 func (db *DB) apply(ctx context.Context, b *Batch) (wait func() error, err error) {
+	if db.grouper != nil {
+		return db.addToGroup(ctx, b)
+	}
 	if db.deferrer != nil {
 		return db.deferrer.ApplyDeferred(ctx, b)
 	}

@@ -38,7 +38,7 @@ func (db *DB) DeleteRange(ctx context.Context, start, end []byte) error {
 		if start == nil {
 			start = []byte{0} // keys are non-empty: {0} is the smallest
 		}
-		db.lockWrites()
+		db.lockEngineWrites()
 		defer db.unlockWrites()
 		return rd.DeleteRange(ctx, start, end)
 	}
@@ -84,7 +84,7 @@ func (db *DB) deleteRangeChunked(ctx context.Context, start, end []byte) error {
 		if b.Len() == 0 {
 			return nil
 		}
-		db.lockWrites()
+		db.lockEngineWrites()
 		err = db.e.Apply(ctx, b)
 		db.unlockWrites()
 		if err != nil {

@@ -33,9 +33,15 @@
 // applied atomically when the function returns nil. On the local engines,
 // writers are serialized within the process (one Update, Write, Set, Delete or DeleteRange at a
 // time), which makes Update serializable on every engine. Under Sync, an
-// engine that can (SyncDeferrer: pebble) lets the next writer run while a
-// commit waits for its fsync, so that concurrent commits share fsyncs; a
-// commit still returns only once durable. A transaction holds
+// engine that can (SyncDeferrer: pebble, badger) lets the next writer run
+// while a commit waits for its fsync, so that concurrent commits share
+// fsyncs; a commit still returns only once durable. An engine whose commit
+// cannot be visible before it is durable (GroupCommitter: bbolt) lets
+// concurrent writers share one commit instead: each in turn runs its
+// function on the state left by the writers before it, and one engine
+// transaction commits them all; each returns its own result once that
+// commit is done, and a writer whose function fails adds nothing. A
+// transaction holds
 // at most MaxTxnOps writes and MaxTxnBytes bytes; BulkWriter splits larger
 // loads into atomic chunks without splitting a group of writes.
 //

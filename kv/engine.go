@@ -40,6 +40,41 @@ type SyncDeferrer interface {
 	ApplyDeferred(ctx context.Context, b *Batch) (wait func() error, err error)
 }
 
+// GroupCommitter is an optional capability of an Engine whose commits
+// cannot be made visible before they are durable, so that SyncDeferrer does
+// not fit (bbolt: a commit is one read-write transaction and its fsyncs,
+// and the next one cannot begin before they end). Instead, several writers
+// share one engine commit: kv begins a group (one engine write
+// transaction), and while other writers wait for the writer lock, each in
+// turn runs its function reading the group (the latest commit plus every
+// batch added to the group before it) and adds its writes; the last one
+// commits the group, and every writer in it returns once that commit has.
+// Writers still run one at a time, each seeing every write before it:
+// Update stays serializable. A writer whose function fails adds nothing.
+// See kv/group.go.
+type GroupCommitter interface {
+	BeginGroup(ctx context.Context) (WriteGroup, error)
+}
+
+// WriteGroup is one engine write transaction shared by several writers,
+// one at a time (kv's writer lock is held around every call but Commit's
+// wait). While a group is open, no other write reaches the engine.
+type WriteGroup interface {
+	// Reader reads the state of the last commit with every batch added to
+	// the group applied over it. kv closes every iterator before the next
+	// Add.
+	Reader
+	// Add applies b to the group. b stays valid until Commit or Rollback
+	// returns. An error means the group must not be committed: kv rolls it
+	// back, and every writer in it gets an error.
+	Add(b *Batch) error
+	// Commit applies every batch added, atomically, with the durability the
+	// engine was opened with; on error nothing of the group is applied.
+	Commit() error
+	// Rollback discards the group.
+	Rollback() error
+}
+
 // ConfigValidator is implemented by drivers that check their
 // backend-specific settings (Config.Options). kv.Open and Config.Validate
 // call it before anything touches the directory, so a bad option never
@@ -123,6 +158,7 @@ type Iter interface {
 //	Scanner          a whole iteration in one call   fallback: stepping an Iter (iterate.go)
 //	MultiGetter      many point reads in one request fallback: one Get per key (getmany.go; on a Reader)
 //	SyncDeferrer     group commit under Sync         fallback: Apply, one writer and sync at a time
+//	GroupCommitter   writers share one engine commit fallback: Apply, one engine commit per writer
 //	Compacter        reclaim space                   fallback: nothing to do
 //	Stater           engine statistics               fallback: empty figures
 //	BackupWriter     native backup stream            fallback: Dump's format (dump.go)

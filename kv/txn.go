@@ -69,9 +69,17 @@ func (db *DB) runUpdate(ctx context.Context, fn func(tx Txn) error) error {
 // writer lock; wait, when not nil, waits for them to be durable and must
 // be called after the lock is released (see DB.apply).
 func (db *DB) commitLocked(ctx context.Context, b *Batch, fn func(tx Txn) error) (wait func() error, err error) {
-	db.writeMu.Lock()
-	defer db.writeMu.Unlock()
-	tx := &txn{readTxn: readTxn{ctx: ctx, db: db, r: db.e}, b: b}
+	db.lockWrites()
+	defer db.unlockWrites()
+	var r Reader = db.e
+	if db.grouper != nil {
+		g, err := db.openGroup(ctx)
+		if err != nil {
+			return nil, err
+		}
+		r = g.wg // the writes of the writers before this one in the group
+	}
+	tx := &txn{readTxn: readTxn{ctx: ctx, db: db, r: r}, b: b}
 	err = func() error {
 		defer func() { tx.done = true }()
 		return fn(tx)

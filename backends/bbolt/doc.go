@@ -61,6 +61,17 @@
 // that must survive a power loss, or use kv.Sync. Durability does not
 // change how the freelist is written (see OptNoFreelistSync).
 //
+// # Group commit
+//
+// bbolt runs one read-write transaction at a time, and its commit (two
+// fdatasyncs under kv.Sync) must end before the next begins, so commits
+// cannot share syncs as Pebble's and Badger's do. Concurrent writers share
+// the transaction instead (kv.GroupCommitter, group.go): while one writer
+// runs, those waiting for kv's writer lock each in turn run their function
+// in the same transaction, seeing the writes before theirs, and the last
+// one commits it for all of them. A lone writer commits by itself, as
+// before. Stats reports group_commits and group_batches.
+//
 // # Writing while iterating
 //
 // bbolt must remap its file when it grows past the mapped size, and a remap
@@ -78,7 +89,8 @@
 //
 //   - A store whose file grows past the mapping (OptInitialMmapSize) can
 //     still deadlock a write made while the same goroutine, or a goroutine
-//     waiting for that write, has an iteration or View open. Set
+//     waiting for that write, or one whose write shares its commit (group
+//     commit), has an iteration or View open. Set
 //     initial_mmap_size above the largest file you expect; a reopen maps
 //     at least the file's size. When the file passes half of the mapping,
 //     the next write logs a warning (once per open) naming the option.

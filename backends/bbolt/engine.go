@@ -40,6 +40,9 @@ type engine struct {
 	// res keeps the resident pages of the file's mapping within
 	// OptResidentLimit; the calls that read or write note their work.
 	res *resident
+
+	// groups counts the group commits (group.go).
+	groups groupCounters
 }
 
 // use takes mu shared and returns the open bbolt DB; release with
@@ -206,26 +209,9 @@ func (e *engine) Apply(ctx context.Context, b *kv.Batch) (err error) {
 	defer recoverTo(&err, "apply", e.path)
 	err = db.Update(func(tx *bolt.Tx) error {
 		e.mapping.check(tx)
-		bk := tx.Bucket(bucketName)
-		// bbolt's writer lock is held: the scratch order is ours alone.
-		e.order = keyOrder(b, e.order[:0])
-		for _, i := range e.order {
-			kind, k, v := b.Op(int(i))
-			var err error
-			if kind == kv.OpSet {
-				err = bk.Put(k, v)
-			} else {
-				err = bk.Delete(k)
-			}
-			if err != nil {
-				return err
-			}
-		}
-		return nil
+		return e.write(tx.Bucket(bucketName), b)
 	})
-	if cap(e.order) > 1<<16 {
-		e.order = nil // do not pin the memory of an unusually large batch
-	}
+	e.trimOrder()
 	if err != nil {
 		return wrapErr("apply", e.path, err)
 	}
@@ -233,6 +219,34 @@ func (e *engine) Apply(ctx context.Context, b *kv.Batch) (err error) {
 	// key it changes.
 	e.res.noteAfterWrite(db, b.Len())
 	return nil
+}
+
+// write applies b's writes to bk, in key order. bbolt's writer lock is
+// held (bk belongs to the read-write transaction): the scratch order is
+// ours alone.
+func (e *engine) write(bk *bolt.Bucket, b *kv.Batch) error {
+	e.order = keyOrder(b, e.order[:0])
+	for _, i := range e.order {
+		kind, k, v := b.Op(int(i))
+		var err error
+		if kind == kv.OpSet {
+			err = bk.Put(k, v)
+		} else {
+			err = bk.Delete(k)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// trimOrder drops the scratch order after an unusually large batch, so as
+// not to pin its memory. The caller holds bbolt's writer lock or kv's.
+func (e *engine) trimOrder() {
+	if cap(e.order) > 1<<16 {
+		e.order = nil
+	}
 }
 
 // keyOrder appends to order the positions of b's writes sorted by key,

@@ -27,6 +27,10 @@ import (
 //	                    supported on this platform
 //	resident_drops      times the store dropped its mapping of the file
 //	                    since Open (see OptResidentLimit)
+//	group_commits       transactions that committed writers' batches
+//	                    together since Open (group.go)
+//	group_batches       the batches they committed: group_batches /
+//	                    group_commits writers shared each commit
 func (e *engine) Stats() (st kv.EngineStats, err error) {
 	db, err := e.use()
 	if err != nil {
@@ -58,6 +62,8 @@ func (e *engine) Stats() (st kv.EngineStats, err error) {
 		"spills":               ts.GetSpill(),
 		"rebalances":           ts.GetRebalance(),
 		"resident_limit":       e.res.activeLimit(),
+		"group_commits":        e.groups.commits.Load(),
+		"group_batches":        e.groups.batches.Load(),
 		"resident_drops":       e.res.drops.Load(),
 	}
 	return st, nil

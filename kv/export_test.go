@@ -1,0 +1,4 @@
+package kv
+
+// WritersWaiting is how many writers wait for db's writer lock.
+func WritersWaiting(db *DB) int32 { return db.writersWaiting.Load() }
