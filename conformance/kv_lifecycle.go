@@ -799,7 +799,7 @@ func failedUpdatesAmongCommits(t *testing.T, e *env) {
 					errs <- fmt.Errorf("failing Update %d/%d returned %v, want its own error", w, i, err)
 					return
 				case !fail && err != nil:
-					errs <- fmt.Errorf("Update %d/%d: %w", w, i, err)
+					errs <- fmt.Errorf("committing Update %d/%d: %w", w, i, err)
 					return
 				case !fail:
 					committed.Add(1)

@@ -21,11 +21,7 @@ import (
 // synced by itself, one after the other.
 func TestGroupCommit(t *testing.T) {
 	ctx := context.Background()
-	db, err := badger.Open(ctx, kv.Config{Path: t.TempDir(), Durability: kv.Sync})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openSynced(t)
 	gate := make(chan struct{})
 	var syncs atomic.Int64
 	badger.SetBeforeSync(db, func() {
@@ -71,11 +67,7 @@ func TestGroupCommit(t *testing.T) {
 // sync fsyncs the newest memtable log (.mem), which holds the commits.
 func TestGroupSyncLeavesCommitsRunning(t *testing.T) {
 	ctx := context.Background()
-	db, err := badger.Open(ctx, kv.Config{Path: t.TempDir(), Durability: kv.Sync})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openSynced(t)
 	gate := make(chan struct{})
 	var mu sync.Mutex
 	var memSyncs int
@@ -120,6 +112,18 @@ func TestGroupSyncLeavesCommitsRunning(t *testing.T) {
 	if memSyncs < 2 {
 		t.Errorf("the memtable's log was fsynced %d times for two syncs, want at least 2", memSyncs)
 	}
+}
+
+// openSynced opens a store under kv.Sync in a temporary directory, closed
+// at the end of the test.
+func openSynced(t *testing.T) *kv.DB {
+	t.Helper()
+	db, err := badger.Open(context.Background(), kv.Config{Path: t.TempDir(), Durability: kv.Sync})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
