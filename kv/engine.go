@@ -86,9 +86,11 @@ type ConfigValidator interface {
 // Engine is one open engine.
 //
 // Writes reach the engine only through Apply and (if implemented)
-// SyncDeferrer.ApplyDeferred and RangeDeleter.DeleteRange, and *DB never
-// runs two of them at once (the wait ApplyDeferred returns runs outside
-// that lock, alongside the next write). Reads
+// SyncDeferrer.ApplyDeferred, GroupCommitter's WriteGroup and
+// RangeDeleter.DeleteRange, and *DB never runs two of them at once (the
+// wait ApplyDeferred returns runs outside that lock, alongside the next
+// write; a WriteGroup stays open across several writers' turns, and no
+// other write reaches the engine until it is committed). Reads
 // (Get, NewIter, NewSnapshot) may run concurrently with each other and with
 // a write.
 type Engine interface {
