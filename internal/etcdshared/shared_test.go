@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -105,12 +106,22 @@ func TestMemberLossTwo(t *testing.T) {
 		Configs: cfgs, Workers: 3, Tree: tree,
 		Disrupt: func(ctx context.Context, listed func() int) {
 			waitListed(ctx, listed, folders/4)
+			// Both at once and at once each: a graceful stop (a leader
+			// handing over, requests in flight finishing) let the
+			// workers list the rest of the tree before quorum was lost.
+			var stops sync.WaitGroup
 			for _, i := range []int{1, 2} {
-				if err := c.Stop(i); err != nil {
-					t.Errorf("stop member %d: %v", i, err)
-				}
+				stops.Go(func() {
+					if err := c.StopNow(i); err != nil {
+						t.Errorf("stop member %d: %v", i, err)
+					}
+				})
 			}
+			stops.Wait()
 			stalled[0] = listed()
+			if stalled[0] == folders {
+				t.Errorf("the workers listed the whole tree (%d folders) before two members were stopped: the outage came too late to test anything", folders)
+			}
 			for i, d := range []time.Duration{500 * time.Millisecond, 2 * time.Second, 0} {
 				p := probed{key: fmt.Sprintf("probe/%d", i), deadline: d}
 				pctx, cancel := context.WithCancel(ctx)

@@ -290,8 +290,18 @@ func (c *Cluster) Config(prefix string) kv.Config {
 }
 
 // Stop stops member i (its data stays for Restart). Stopping a stopped
-// member does nothing.
-func (c *Cluster) Stop(i int) error {
+// member does nothing. The stop is graceful: a leader first hands its
+// leadership over, and client requests in flight get up to the request
+// timeout to finish, so the cluster may serve for seconds more.
+func (c *Cluster) Stop(i int) error { return c.stop(i, false) }
+
+// StopNow stops member i at once, as a crash would (its data stays for
+// Restart): its Raft node stops before anything else, without handing
+// leadership over, so the member stops taking part the moment StopNow
+// begins.
+func (c *Cluster) StopNow(i int) error { return c.stop(i, true) }
+
+func (c *Cluster) stop(i int, now bool) error {
 	c.mu.Lock()
 	m := c.members[i]
 	e := m.etcd
@@ -299,6 +309,9 @@ func (c *Cluster) Stop(i int) error {
 	c.mu.Unlock()
 	if e == nil {
 		return nil
+	}
+	if now {
+		e.Server.HardStop()
 	}
 	e.Close()
 	return nil
