@@ -39,6 +39,13 @@ type engine struct {
 	live   map[int64]int
 
 	tokens tokenState
+
+	// streamless is set once a member refused RangeStream (before etcd
+	// v3.7): iterations page from then on (stream.go).
+	streamless atomic.Bool
+	// rangeStreams and rangePages count the iterations' streams and
+	// paged Range requests (Stats).
+	rangeStreams, rangePages atomic.Int64
 }
 
 var (

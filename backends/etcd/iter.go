@@ -3,6 +3,7 @@ package etcd
 import (
 	"bytes"
 	"context"
+	"errors"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -10,12 +11,15 @@ import (
 	"github.com/polykv/polykv/kv"
 )
 
-// iter is a paged iteration at one revision: each page is one Range
-// request with WithRev and WithLimit, never an unbounded Range. The first
-// page is small (firstPageSize keys) and each next one twice as large, up
-// to page_size, so that a short iteration costs a short request. When the
-// iteration is not pinned yet (rev 0), the first page is read at the latest
-// revision and pins the rest to it.
+// iter is an iteration at one revision. A forward iteration is one
+// RangeStream read chunk by chunk as it goes (stream.go says why). A
+// reverse one, or any on a member without RangeStream, pages: each page is
+// one Range request with WithRev and WithLimit, never an unbounded Range.
+// The first page is small (firstPageSize keys) and each next one twice as
+// large, up to page_size, so that a short iteration costs a short request.
+// When the iteration is not pinned yet (rev 0), its first request reads
+// at the latest revision and pins the rest to it; in a transaction, a
+// stream pins the transaction's revision first (one more round trip).
 //
 // A reverse iteration asks for its pages in descending key order; etcd
 // sorts a descending Range after reading the whole remaining range, so each
@@ -29,6 +33,8 @@ type iter struct {
 	reverse  bool
 	keysOnly bool
 	pageSize int
+
+	stream *rangeStream // open while a forward iteration streams
 
 	page []*mvccpb.KeyValue
 	i    int
@@ -85,12 +91,25 @@ func (it *iter) fetch() bool {
 		it.err = errClosed
 		return false
 	}
+	if it.stream != nil {
+		ok, err := it.fetchChunk()
+		if err != nil {
+			it.err = translate("iterate", err)
+		}
+		return ok
+	}
 	if it.lo >= it.hi {
 		return false
 	}
 	if it.rev == 0 && it.txn != nil {
 		it.rev = it.txn.rev
 	}
+	if !it.reverse && !it.e.streamless.Load() {
+		if ok, streamed := it.startStream(); streamed {
+			return ok
+		}
+	}
+	it.e.rangePages.Add(1)
 	ctx, cancel := it.e.callCtx(it.ctx)
 	defer cancel()
 	opts := []clientv3.OpOption{clientv3.WithRange(it.hi), clientv3.WithLimit(int64(it.pageSize))}
@@ -125,6 +144,81 @@ func (it *iter) fetch() bool {
 	return true
 }
 
+// startStream opens the iteration's stream and reads its first chunk.
+// streamed is false when the member does not serve RangeStream: nothing
+// was read, and the iteration pages instead.
+func (it *iter) startStream() (ok, streamed bool) {
+	if it.rev == 0 && it.txn != nil {
+		rev, err := it.e.currentRevision(it.ctx)
+		if err != nil {
+			it.err = err
+			return false, true
+		}
+		it.txn.pinned(rev)
+		it.rev = it.txn.rev
+	}
+	serializable := it.rev > 0
+	for {
+		s, err := it.e.openStream(it.ctx, it.lo, it.hi, it.rev, it.keysOnly, serializable)
+		if err == nil {
+			it.stream = s
+			ok, err = it.fetchChunk()
+		}
+		switch {
+		case errors.Is(err, errStreamUnsupported):
+			it.closeStream()
+			it.e.streamless.Store(true)
+			return false, false
+		case serializable && isFutureRev(err):
+			// The member has not applied rev yet: read linearizable,
+			// which waits for it (as rangeAt does).
+			it.closeStream()
+			serializable = false
+			continue
+		case err != nil:
+			it.err = translate("iterate", err)
+			return false, true
+		}
+		it.e.rangeStreams.Add(1)
+		return ok, true
+	}
+}
+
+// fetchChunk takes the stream's next chunk of keys as the page; false at
+// the end of the range or on error. Each wait for a chunk is bounded as a
+// request is (callCtx).
+func (it *iter) fetchChunk() (bool, error) {
+	for {
+		ctx, cancel := it.e.callCtx(it.ctx)
+		kvs, rev, last, err := it.stream.next(ctx)
+		cancel()
+		if err != nil {
+			it.closeStream()
+			return false, err
+		}
+		it.more = !last
+		if last {
+			it.closeStream()
+			if it.rev == 0 {
+				it.rev = rev
+			}
+		}
+		if len(kvs) > 0 {
+			it.page, it.i = kvs, 0
+			it.lo = string(kv.KeySuccessor(kvs[len(kvs)-1].Key))
+			return true, nil
+		}
+		if last {
+			return false, nil
+		}
+	}
+}
+
+func (it *iter) closeStream() {
+	it.stream.close()
+	it.stream = nil
+}
+
 func (it *iter) Key() []byte {
 	if it.cur == nil {
 		return nil
@@ -145,6 +239,7 @@ func (it *iter) Value(dst []byte) ([]byte, error) {
 func (it *iter) Err() error { return it.err }
 
 func (it *iter) Close() error {
+	it.closeStream()
 	it.done = true
 	it.page, it.cur = nil, nil
 	return nil

@@ -13,8 +13,10 @@ import (
 // Stats reports the cluster as the first reachable endpoint sees it:
 // DiskBytes is that member's database file size; Extra holds
 // "revision", "raft_index", "raft_term", "leader" (member ID),
-// "members", "db_size_in_use_bytes" and "oldest_live_revision" (the oldest
-// revision a snapshot or transaction of this process reads, 0 for none).
+// "members", "db_size_in_use_bytes", "oldest_live_revision" (the oldest
+// revision a snapshot or transaction of this process reads, 0 for none),
+// and this process's "range_streams" and "range_pages" (iterations read as
+// one RangeStream; paged Range requests, see stream.go).
 func (e *engine) Stats() (kv.EngineStats, error) {
 	if e.closed.Load() {
 		return kv.EngineStats{}, errClosed
@@ -50,6 +52,8 @@ func (e *engine) Stats() (kv.EngineStats, error) {
 			"members":              int64(len(members.Members)),
 			"db_size_in_use_bytes": st.DbSizeInUse,
 			"oldest_live_revision": e.oldestLive(),
+			"range_streams":        e.rangeStreams.Load(),
+			"range_pages":          e.rangePages.Load(),
 		},
 	}, nil
 }
