@@ -45,6 +45,19 @@ func RefusesNoSync(backend string) bool {
 	return ok
 }
 
+// EmbedsServer reports whether a run of spec starts its cluster's members
+// in its own process (a cluster backend without Spec.Endpoints). A soft
+// memory limit derived from the store's memory budget
+// (kv.SuggestedMemoryLimit) does not fit such a process: the members'
+// heap (etcd's in-memory index of every key, its Raft log since the last
+// snapshot) is not the store's and grows with the data. Under polykv's
+// limit of 512 MiB the garbage collector ran without pause: traverse-gen
+// at 200,000 nodes on one member went 1,172 node/s with it, 2,392 with
+// GOMEMLIMIT=off (one run each, side by side, 2026-12-06).
+func EmbedsServer(spec Spec) bool {
+	return isCluster(spec.Backend) && len(spec.Endpoints) == 0
+}
+
 // benchAutoCompact is how often a store on the bench's own cluster
 // compacts (the etcd backend's auto_compact option).
 const benchAutoCompact = 30 * time.Second

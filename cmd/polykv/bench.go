@@ -335,9 +335,13 @@ func runBenchChild(ctx context.Context, s stdio, args []string) error {
 		return fmt.Errorf("read spec: %w", err)
 	}
 	// The run's process is a polykv command like any other: it applies
-	// the suggested memory limit of its store (none on memory).
-	engine := strings.TrimPrefix(spec.Backend, bench.RawPrefix)
-	limit := applyMemoryLimit(kv.Config{Backend: engine, MemoryBudget: spec.MemoryBudget})
+	// the suggested memory limit of its store (none on memory), unless it
+	// also runs the cluster's members (bench.EmbedsServer).
+	var limit int64
+	if !bench.EmbedsServer(spec) {
+		engine := strings.TrimPrefix(spec.Backend, bench.RawPrefix)
+		limit = applyMemoryLimit(kv.Config{Backend: engine, MemoryBudget: spec.MemoryBudget})
+	}
 	res, _ := bench.RunOne(ctx, spec) // a failed run is reported in res.Err
 	res.Isolated = true
 	if limit > 0 {
