@@ -106,6 +106,9 @@ func (e *Env) OpenStore() (kv.Store, error) {
 		return nil, fmt.Errorf("bench: open %s: %w", cfg.Backend, err)
 	}
 	e.OnClose(db.Close)
+	if isCluster(e.Spec.Backend) && e.nstores == 1 {
+		e.watchClusterSpace(db)
+	}
 	return db, nil
 }
 

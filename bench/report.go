@@ -150,6 +150,7 @@ const (
 var memoryTargetDeclared = map[string]string{
 	"badger": "declared for badger: memory-mapped tables and memtable logs, pooled table-builder buffers and the Go heap's headroom (backends/badger doc)",
 	"memory": "declared for memory: the store lives in the Go heap",
+	"etcd":   "declared for etcd: the embedded cluster's members run inside the bench process, their index of every key revision in the Go heap and their bbolt files mapped (backends/etcd doc)",
 }
 
 // MemoryCheck is the memory target's verdict on one backend.

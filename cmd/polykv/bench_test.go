@@ -2,12 +2,16 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/polykv/polykv/internal/etcdtest"
 )
 
 // TestBenchInterruptRemovesStores: stopping polykv bench (SIGTERM, or
@@ -58,5 +62,61 @@ func TestBenchInterruptRemovesStores(t *testing.T) {
 		var names []string
 		filepath.WalkDir(work, func(p string, _ os.DirEntry, _ error) error { names = append(names, p); return nil })
 		t.Errorf("interrupted bench left %d file(s) behind, %v...\n%s", len(names), names[:min(len(names), 5)], stderr.String())
+	}
+}
+
+// TestBenchEtcdSpace: a run on the embedded cluster reports the members'
+// database (its largest size, the part in use, the quota) and applies no
+// memory limit derived from the store's budget: the members' heap is in
+// the run's process. A run on a local backend still applies it.
+func TestBenchEtcdSpace(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and starts a cluster")
+	}
+	bin := polykvBinary(t)
+	cmd := exec.Command(bin, "bench", "--quick", "--backends", "etcd,bbolt", "--workload", "traverse-gen",
+		"--format", "json", "--out", "", "--workdir", t.TempDir())
+	for _, kv := range os.Environ() { // GOMEMLIMIT unset: the child chooses
+		if !strings.HasPrefix(kv, "GOMEMLIMIT=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	var rep struct {
+		Runs []struct {
+			Backend string             `json:"backend"`
+			Extra   map[string]float64 `json:"extra"`
+		} `json:"runs"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, stdout.String())
+	}
+	seen := map[string]bool{}
+	for _, r := range rep.Runs {
+		seen[r.Backend] = true
+		limit, limited := r.Extra["memory_limit_MiB"]
+		switch r.Backend {
+		case "etcd":
+			if limited {
+				t.Errorf("etcd run applied a memory limit of %v MiB to the process that runs the members", limit)
+			}
+			if r.Extra["db_max_MiB"] <= 0 && r.Extra["db_in_use_MiB"] <= 0 || r.Extra["quota_MiB"] != float64(etcdtest.DefaultSettings().QuotaBackendBytes>>20) {
+				t.Errorf("etcd run's space figures: %v; want db_max_MiB, db_in_use_MiB and the default quota_MiB", r.Extra)
+			}
+			if r.Extra["db_in_use_MiB"] > r.Extra["db_max_MiB"] {
+				t.Errorf("etcd: %v MiB in use in a file of at most %v MiB", r.Extra["db_in_use_MiB"], r.Extra["db_max_MiB"])
+			}
+		case "bbolt":
+			if !limited {
+				t.Errorf("bbolt run applied no memory limit: %v", r.Extra)
+			}
+		}
+	}
+	if !seen["etcd"] || !seen["bbolt"] {
+		t.Errorf("results for %v; want etcd and bbolt", seen)
 	}
 }
