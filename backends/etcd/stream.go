@@ -3,6 +3,7 @@ package etcd
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -97,10 +98,39 @@ func (s *rangeStream) close() {
 	s.ch = nil
 }
 
-// streamError marks a member that does not serve RangeStream.
+// streamError marks a member that does not serve RangeStream, and gives
+// back the status a member passed on inside an Unknown one.
 func streamError(err error) error {
+	err = innerStatus(err)
 	if st, ok := status.FromError(err); ok && st.Code() == codes.Unimplemented {
 		return errStreamUnsupported
+	}
+	return err
+}
+
+// innerStatus undoes a wrapping seen in a stream's mid-flight error: a
+// member with no leader ends a RangeStream with the status
+// Unknown("rpc error: code = Unavailable desc = etcdserver: no leader"),
+// which neither the client's error table nor a status code check reads as
+// "no leader". The status it describes is returned instead (err itself
+// when it is not such a wrapping).
+func innerStatus(err error) error {
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != codes.Unknown {
+		return err
+	}
+	rest, found := strings.CutPrefix(st.Message(), "rpc error: code = ")
+	if !found {
+		return err
+	}
+	name, desc, found := strings.Cut(rest, " desc = ")
+	if !found {
+		return err
+	}
+	for c := codes.OK; c <= codes.Unauthenticated; c++ {
+		if c.String() == name {
+			return innerStatus(status.Error(c, desc))
+		}
 	}
 	return err
 }

@@ -125,6 +125,15 @@ func TestIterationStreams(t *testing.T) {
 	}
 	it.Close()
 
+	// A stream ended by a member with no leader: its status comes wrapped
+	// in an Unknown one (seen in TestMemberLossTwo).
+	wrapped := status.Error(codes.Unknown, "rpc error: code = Unavailable desc = etcdserver: no leader")
+	if err := translate("iterate", streamError(wrapped)); !errors.Is(err, kv.ErrUnavailable) {
+		t.Errorf("a stream ended by a member with no leader: %v, want kv.ErrUnavailable", err)
+	}
+	if err := streamError(status.Error(codes.Unknown, "rpc error: code = Bogus desc = x")); status.Code(err) != codes.Unknown {
+		t.Errorf("an Unknown status naming no code became %v", err)
+	}
 	// A member that refuses RangeStream: the engine pages from then on.
 	if !errors.Is(streamError(status.Error(codes.Unimplemented, "unknown method RangeStream")), errStreamUnsupported) {
 		t.Errorf("Unimplemented is not read as a member without RangeStream")
