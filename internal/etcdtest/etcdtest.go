@@ -32,6 +32,7 @@ import (
 
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
 
 	"github.com/polykv/polykv/kv"
 )
@@ -97,12 +98,16 @@ type Cluster struct {
 }
 
 type member struct {
-	name       string
-	dir        string
-	peerURL    url.URL
-	clientURL  url.URL
-	etcd       *embed.Etcd // nil while stopped
-	started    bool        // started once: a restart joins the existing cluster
+	name      string
+	dir       string
+	peerURL   url.URL
+	clientURL url.URL
+	etcd      *embed.Etcd // nil while stopped
+	// grpc are the member's client-facing gRPC servers while it runs
+	// (embed's ServiceRegister hands them over): StopNow stops them
+	// before the Raft node (stop).
+	grpc       []*grpc.Server
+	started    bool // started once: a restart joins the existing cluster
 	initial    string
 	clusterTok string
 }
@@ -218,6 +223,12 @@ func (c *Cluster) config(m *member) *embed.Config {
 	cfg.ListenPeerUrls = []url.URL{m.peerURL}
 	cfg.AdvertisePeerUrls = []url.URL{m.peerURL}
 	cfg.ListenClientUrls = []url.URL{m.clientURL}
+	m.grpc = nil
+	cfg.ServiceRegister = func(gs *grpc.Server) {
+		c.mu.Lock()
+		m.grpc = append(m.grpc, gs)
+		c.mu.Unlock()
+	}
 	cfg.AdvertiseClientUrls = []url.URL{m.clientURL}
 	cfg.InitialCluster = m.initial
 	cfg.InitialClusterToken = m.clusterTok
@@ -321,12 +332,22 @@ func (c *Cluster) stop(i int, now bool) error {
 	c.mu.Lock()
 	m := c.members[i]
 	e := m.etcd
-	m.etcd = nil
+	servers := m.grpc
+	m.etcd, m.grpc = nil, nil
 	c.mu.Unlock()
 	if e == nil {
 		return nil
 	}
 	if now {
+		// Clients first, as etcd's own integration framework stops a
+		// member: HardStop closes the member's database, and a read still
+		// served after that dereferences a closed bbolt transaction and
+		// panics the process (seen in TestMemberLossTwo, a serializable
+		// Range). grpc's Stop closes every connection and refuses new
+		// calls at once.
+		for _, gs := range servers {
+			gs.Stop()
+		}
 		e.Server.HardStop()
 	}
 	e.Close()
