@@ -32,18 +32,10 @@ type clusterSpace struct {
 	maxDB, inUse int64
 }
 
-type statser interface {
-	Stats() (kv.Stats, error)
-}
-
-// watchClusterSpace starts sampling st's cluster; the figures are
+// watchClusterSpace starts sampling db's cluster; the figures are
 // reported when the run's stores close.
-func (e *Env) watchClusterSpace(st kv.Store) {
-	s, ok := st.(statser)
-	if !ok {
-		return
-	}
-	w := &clusterSpace{stats: s.Stats, stop: make(chan struct{}), done: make(chan struct{})}
+func (e *Env) watchClusterSpace(db *kv.DB) {
+	w := &clusterSpace{stats: db.Stats, stop: make(chan struct{}), done: make(chan struct{})}
 	go w.run()
 	// Registered after the store's own closer: it runs first (newest
 	// first), while the store is still open.
