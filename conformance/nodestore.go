@@ -65,6 +65,7 @@ func nsRules() []nsRule {
 		{"ExistingPathsFound", nsExistingFound},
 		{"CompleteWithChildrenAtomic", nsCompleteAtomic},
 		{"CompleteBatchAsSingleCalls", nsCompleteBatch},
+		{"CompleteBatchListedPage", nsCompleteListedPage},
 		{"BatchChunks", nsBatchChunks},
 		{"BatchUpdateSkips", nsBatchUpdateSkips},
 		{"BatchLargeNode", nsBatchLargeNode},

@@ -131,7 +131,7 @@ func (s *Store) completeBatch(ctx context.Context, q QueueType, comps []Completi
 			plan.reset()
 			clear(touched)
 			cp := chunkPlan{maxBytes: s.chunkBytes, lim: s.lim}
-			parents := newListedReads(q, comps, hashes, valid, s.lim)
+			parents := newListedReads(q, comps, hashes, valid, s.lim, s.scanListed)
 			parents.next = start
 			// Reads first (the parents, then which children exist, then the
 			// counters); the writes follow.
