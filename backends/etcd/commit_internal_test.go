@@ -68,7 +68,7 @@ func TestResolveFencesLostCommits(t *testing.T) {
 
 // openTestEngines opens n engines of the store prefix on c, closed at the
 // end of the test.
-func openTestEngines(t *testing.T, c *etcdtest.Cluster, prefix string, n int) []*engine {
+func openTestEngines(t testing.TB, c *etcdtest.Cluster, prefix string, n int) []*engine {
 	t.Helper()
 	cfg := c.Config(prefix)
 	s, err := parseSettings(cfg.Options)

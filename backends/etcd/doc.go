@@ -31,8 +31,12 @@
 // Iterate and snapshots read at one pinned revision, serializable
 // (answered by the member, no read-index round). A forward iteration is
 // one RangeStream (etcd v3.7) read chunk by chunk as the caller consumes
-// it and cancelled by Close; a reverse one, or any on a member before
-// v3.7, reads in pages (WithRev, WithLimit; never an unbounded Range).
+// it and cancelled by Close. A reverse one streams its range once, keys
+// only, keeping every page_size-th key, then reads the pages between those
+// bounds as ascending Ranges at the same revision and hands them out
+// backwards (iter.go: etcd has no descending stream). Any iteration on a
+// member before v3.7 reads in pages (WithRev, WithLimit; never an
+// unbounded Range).
 // kv.GetMany reads up to page_size keys in one read-only Txn.
 //
 // # Durability
@@ -90,8 +94,11 @@
 //     range, whatever its limit: each page of a paged iteration costs the
 //     server a walk of its index over the rest of the range. Forward
 //     iterations stream to avoid it (stream.go), so they cost what they
-//     read; a reverse iteration, whose descending pages etcd also sorts,
-//     and every iteration on a member before v3.7, pay it per page.
+//     read; a reverse one reads its keys once more (BenchmarkReverseIteration,
+//     20,000 keys on one member: 1.9 µs per key, against 11 µs with
+//     descending pages, which etcd reads whole and sorts before it applies
+//     the limit). Every iteration on a member before v3.7 pays the count
+//     per page, and a reverse one the sort too.
 //   - Set, Delete, Write and DeleteRange outside Update are blind writes
 //     (no compares): atomic, and they make concurrent transactions that
 //     read their keys fail their commits.

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -35,6 +37,10 @@ type iter struct {
 	pageSize int
 
 	stream *rangeStream // open while a forward iteration streams
+
+	// bounds, for a reverse iteration on a member that streams: the first
+	// key of each page not read yet, ascending (fetchReverse).
+	bounds []string
 
 	page []*mvccpb.KeyValue
 	i    int
@@ -104,8 +110,12 @@ func (it *iter) fetch() bool {
 	if it.rev == 0 && it.txn != nil {
 		it.rev = it.txn.rev
 	}
-	if !it.reverse && !it.e.streamless.Load() {
-		if ok, streamed := it.startStream(); streamed {
+	if !it.e.streamless.Load() {
+		if it.reverse {
+			if ok, streamed := it.fetchReverse(); streamed {
+				return ok
+			}
+		} else if ok, streamed := it.startStream(); streamed {
 			return ok
 		}
 	}
@@ -148,27 +158,40 @@ func (it *iter) fetch() bool {
 // streamed is false when the member does not serve RangeStream: nothing
 // was read, and the iteration pages instead.
 func (it *iter) startStream() (ok, streamed bool) {
+	streamed = it.openPinned(it.keysOnly, func() (err error) {
+		ok, err = it.fetchChunk()
+		return err
+	})
+	return ok, streamed
+}
+
+// openPinned opens the iteration's stream over what is left of its range
+// (keys only if keysOnly) at its revision, pinning a transaction's
+// revision first, and calls first to read from it. streamed is false when
+// the member does not serve RangeStream (nothing was read); an error is
+// left in it.err.
+func (it *iter) openPinned(keysOnly bool, first func() error) (streamed bool) {
 	if it.rev == 0 && it.txn != nil {
 		rev, err := it.e.currentRevision(it.ctx)
 		if err != nil {
 			it.err = err
-			return false, true
+			return true
 		}
 		it.txn.pinned(rev)
 		it.rev = it.txn.rev
 	}
 	serializable := it.rev > 0
 	for {
-		s, err := it.e.openStream(it.ctx, it.lo, it.hi, it.rev, it.keysOnly, serializable)
+		s, err := it.e.openStream(it.ctx, it.lo, it.hi, it.rev, keysOnly, serializable)
 		if err == nil {
 			it.stream = s
-			ok, err = it.fetchChunk()
+			err = first()
 		}
 		switch {
 		case errors.Is(err, errStreamUnsupported):
 			it.closeStream()
 			it.e.streamless.Store(true)
-			return false, false
+			return false
 		case serializable && isFutureRev(err):
 			// The member has not applied rev yet: read linearizable,
 			// which waits for it (as rangeAt does).
@@ -176,11 +199,103 @@ func (it *iter) startStream() (ok, streamed bool) {
 			serializable = false
 			continue
 		case err != nil:
+			it.closeStream()
+			it.err = translate("iterate", err)
+			return true
+		}
+		it.e.rangeStreams.Add(1)
+		return true
+	}
+}
+
+// fetchReverse reads the next page of a reverse iteration; streamed is
+// false when the member does not serve RangeStream (the iteration pages
+// with descending Ranges instead).
+//
+// etcd has no descending stream, and it sorts a descending Range only
+// after reading its whole range, values and all: paged that way, a
+// reverse iteration over n keys reads O(n²/page) values. Instead, its
+// first call streams the range once, keys only (served from the member's
+// in-memory index), and keeps every page_size-th key: the bounds of
+// pages of page_size keys at the iteration's revision. Each page is then
+// one ascending Range between two bounds, read with its values and
+// handed out backwards. The whole iteration reads each key twice and each
+// value once, and holds one key per page.
+func (it *iter) fetchReverse() (ok, streamed bool) {
+	if it.bounds == nil {
+		if !it.openPinned(true, it.readBounds) {
+			return false, false
+		}
+		if it.err != nil {
+			return false, true
+		}
+	}
+	for len(it.bounds) > 0 {
+		lo := it.bounds[len(it.bounds)-1]
+		it.bounds = it.bounds[:len(it.bounds)-1]
+		hi := it.hi
+		it.e.rangePages.Add(1)
+		ctx, cancel := it.e.callCtx(it.ctx)
+		opts := []clientv3.OpOption{clientv3.WithRange(hi), clientv3.WithLimit(int64(it.pageSize))}
+		if it.keysOnly {
+			opts = append(opts, clientv3.WithKeysOnly())
+		}
+		resp, err := it.e.rangeAt(ctx, lo, it.rev, opts...)
+		cancel()
+		if err != nil {
 			it.err = translate("iterate", err)
 			return false, true
 		}
-		it.e.rangeStreams.Add(1)
-		return ok, true
+		if resp.More {
+			// A pinned revision does not change: the page holds the
+			// keys the bounds were taken from, at most page_size.
+			it.err = fmt.Errorf("kv: etcd: iterate: a reverse page from %q held more than %d keys at revision %d", it.e.l.userKey([]byte(lo)), it.pageSize, it.rev)
+			return false, true
+		}
+		it.hi = lo
+		if len(resp.Kvs) == 0 {
+			continue
+		}
+		slices.Reverse(resp.Kvs)
+		it.page, it.i = resp.Kvs, 0
+		it.more = len(it.bounds) > 0
+		return true, true
+	}
+	it.more = false
+	return false, true
+}
+
+// readBounds reads the open keys-only stream to its end, keeping every
+// pageSize-th key (the first one included) in it.bounds and the stream's
+// revision when the iteration had none.
+func (it *iter) readBounds() error {
+	it.pageSize = it.e.set.pageSize
+	it.bounds = []string{}
+	n := 0
+	for {
+		ctx, cancel := it.e.callCtx(it.ctx)
+		kvs, rev, last, err := it.stream.next(ctx)
+		cancel()
+		if err != nil {
+			return err
+		}
+		for _, kv := range kvs {
+			if n%it.pageSize == 0 {
+				it.bounds = append(it.bounds, string(kv.Key))
+			}
+			n++
+		}
+		if last {
+			it.closeStream()
+			if it.rev == 0 {
+				it.rev = rev
+			}
+			if it.rev == 0 {
+				// The pages must be read at the revision the bounds were.
+				return errors.New("kv: etcd: iterate: the keys' stream ended without its revision")
+			}
+			return nil
+		}
 	}
 }
 

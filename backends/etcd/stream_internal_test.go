@@ -18,7 +18,8 @@ import (
 // TestIterationStreams: a forward iteration is one RangeStream (no paged
 // Range, so no count of the rest of the range per page), whatever its
 // length, in a snapshot, a transaction or on the latest state; a reverse
-// one pages; after a refused stream the engine pages. Every way reads the
+// one streams its keys once and then reads ascending pages; after a
+// refused stream the engine pages. Every way reads the
 // same keys, and closing a stream early leaves no goroutine behind.
 func TestIterationStreams(t *testing.T) {
 	s := etcdtest.DefaultSettings()
@@ -42,6 +43,8 @@ func TestIterationStreams(t *testing.T) {
 	reverse.Reverse = true
 	keysOnly := all
 	keysOnly.KeysOnly = true
+	reverseKeys := reverse
+	reverseKeys.KeysOnly = true
 
 	snap, err := e.NewSnapshot()
 	if err != nil {
@@ -64,7 +67,10 @@ func TestIterationStreams(t *testing.T) {
 		{"keys only", e, keysOnly, true, false},
 		{"snapshot", snap, all, true, false},
 		{"transaction", tx, all, true, false},
-		{"reverse", e, reverse, false, true},
+		{"reverse", e, reverse, true, true},
+		{"reverse keys only", e, reverseKeys, true, true},
+		{"reverse snapshot", snap, reverse, true, true},
+		{"reverse transaction", tx, reverse, true, true},
 	} {
 		streams0, pages0 := e.rangeStreams.Load(), e.rangePages.Load()
 		checkKeys(t, c.name, c.r, c.rng, n)
@@ -72,6 +78,40 @@ func TestIterationStreams(t *testing.T) {
 		if (streams == 1) != c.streams || (pages > 0) != c.pages {
 			t.Errorf("%s: %d streams, %d paged requests; want streamed %v, paged %v", c.name, streams, pages, c.streams, c.pages)
 		}
+	}
+
+	// A reverse iteration reads its pages at the revision of its keys'
+	// stream: a key written or deleted in a page not read yet does not
+	// change what it returns.
+	it, err := e.NewIter(reverse)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !it.Next() || string(it.Key()) != fmt.Sprintf("k%05d", n-1) {
+		t.Fatalf("reverse: first key %q, %v", it.Key(), it.Err())
+	}
+	b := new(kv.Batch)
+	_ = b.Set([]byte("k00000a"), []byte("new"))
+	_ = b.Delete([]byte("k00001"))
+	if err := e.Apply(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	got := 1
+	for it.Next() {
+		if want := fmt.Sprintf("k%05d", n-1-got); string(it.Key()) != want {
+			t.Fatalf("reverse across writes: key %d = %q, want %q", got, it.Key(), want)
+		}
+		got++
+	}
+	if err := it.Err(); err != nil || got != n {
+		t.Errorf("reverse across writes: %d keys, %v; want %d", got, err, n)
+	}
+	it.Close()
+	b = new(kv.Batch)
+	_ = b.Delete([]byte("k00000a"))
+	_ = b.Set([]byte("k00001"), []byte("v1"))
+	if err := e.Apply(ctx, b); err != nil {
+		t.Fatal(err)
 	}
 
 	// An iteration closed after a few keys cancels its stream.
@@ -102,7 +142,7 @@ func TestIterationStreams(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer old.Close()
-	b := new(kv.Batch)
+	b = new(kv.Batch)
 	_ = b.Set([]byte("j"), []byte("new")) // outside the range: the revision is what is compacted
 	if err := e.Apply(ctx, b); err != nil {
 		t.Fatal(err)
@@ -114,7 +154,7 @@ func TestIterationStreams(t *testing.T) {
 	if _, err := e.cli.Compact(ctx, rev); err != nil { // past the live snapshot, as another process may
 		t.Fatal(err)
 	}
-	it, err := old.NewIter(all)
+	it, err = old.NewIter(all)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,6 +181,7 @@ func TestIterationStreams(t *testing.T) {
 	e.streamless.Store(true)
 	streams0, pages0 := e.rangeStreams.Load(), e.rangePages.Load()
 	checkKeys(t, "streamless", e, all, n)
+	checkKeys(t, "streamless reverse", e, reverse, n)
 	if e.rangeStreams.Load() != streams0 || e.rangePages.Load() == pages0 {
 		t.Errorf("streamless engine: %d streams, %d pages; want 0 streams", e.rangeStreams.Load()-streams0, e.rangePages.Load()-pages0)
 	}
@@ -176,5 +217,51 @@ func checkKeys(t *testing.T, name string, r kv.Reader, rng kv.IterRange, n int) 
 	}
 	if i != n {
 		t.Errorf("%s: %d keys; want %d", name, i, n)
+	}
+}
+
+// BenchmarkReverseIteration: a whole reverse iteration of 20,000 keys on
+// one member, as descending pages (the way of a member without
+// RangeStream, and of this engine before) and as a keys-only stream of
+// page bounds followed by ascending pages.
+func BenchmarkReverseIteration(b *testing.B) {
+	s := etcdtest.DefaultSettings()
+	s.UnsafeNoFsync = true
+	e := openTestEngines(b, etcdtest.StartWith(b, 1, s), "/reverse", 1)[0]
+	const n = 20_000
+	for lo := 0; lo < n; lo += 1000 {
+		batch := new(kv.Batch)
+		for i := lo; i < lo+1000; i++ {
+			_ = batch.Set(fmt.Appendf(nil, "k%05d", i), make([]byte, 100))
+		}
+		if err := e.Apply(b.Context(), batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	rng := kv.IterRange{Lower: []byte("k"), Upper: []byte("l"), Reverse: true}
+	for _, paged := range []bool{true, false} {
+		name := "bounds"
+		if paged {
+			name = "descending-pages"
+		}
+		b.Run(name, func(b *testing.B) {
+			e.streamless.Store(paged)
+			defer e.streamless.Store(false)
+			for b.Loop() {
+				it, err := e.NewIter(rng)
+				if err != nil {
+					b.Fatal(err)
+				}
+				got := 0
+				for it.Next() {
+					got++
+				}
+				if err := it.Err(); err != nil || got != n {
+					b.Fatalf("%d keys, %v", got, err)
+				}
+				it.Close()
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/key")
+		})
 	}
 }
