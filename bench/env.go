@@ -45,6 +45,9 @@ type Env struct {
 	verified  string
 	unit      string
 	extra     map[string]float64
+	// workPeak is the highest RSS seen when a measured phase ended
+	// (VmHWM: the load and measured phases, not what follows).
+	workPeak int64
 }
 
 // Histogram range: 100 ns to 100 s, 3 significant digits.
@@ -217,6 +220,7 @@ func (e *Env) endMeasure(start time.Time, n int64) {
 	e.mallocs += ms.Mallocs
 	e.allocated += ms.TotalAlloc
 	e.ops += n
+	e.workPeak = max(e.workPeak, peakRSS())
 }
 
 // RunOne runs one spec in this process and returns its figures. The
@@ -257,6 +261,7 @@ func RunOne(ctx context.Context, spec Spec) (Result, error) {
 	}
 	wb1, _ := procWriteBytes()
 	res.PeakRSS = peakRSS()
+	res.PeakRSSWork = e.workPeak
 	res.DiskBytes, _ = DiskUsage(dir)
 	res.WriteBytes = wb1 - wb0
 	res.LogicalBytes = e.logical

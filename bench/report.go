@@ -103,6 +103,7 @@ type Summary struct {
 	BytesPerOp  float64 `json:"bytes_per_op"`
 	CPUPerOp    float64 `json:"cpu_ns_per_op"`
 	PeakRSS     int64   `json:"peak_rss"`
+	PeakRSSWork int64   `json:"peak_rss_work,omitempty"` // the maximum too (Result.PeakRSSWork)
 	DiskBytes   int64   `json:"disk_bytes"`
 	WriteAmp    float64 `json:"write_amp"`
 	LoadSeconds float64 `json:"load_seconds"`
@@ -159,8 +160,10 @@ type MemoryCheck struct {
 	Workload   string `json:"workload"`
 	Backend    string `json:"backend"`
 	Nodes      int    `json:"nodes"`
-	PeakRSS    int64  `json:"peak_rss"`
-	Met        bool   `json:"met"`
+	// PeakRSS is the judged figure: the peak through the load and
+	// measured phases (Summary.JudgedRSS).
+	PeakRSS int64 `json:"peak_rss"`
+	Met     bool  `json:"met"`
 	// Declared is why the backend is known to miss the target, if it is.
 	Declared string `json:"declared,omitempty"`
 }
@@ -285,11 +288,20 @@ func memoryCheck(s Summary, runs []Result) (MemoryCheck, bool) {
 		nodes = min(nodes, run.Size)
 	}
 	c := MemoryCheck{Durability: s.Durability, Workload: s.Workload, Backend: s.Backend, Nodes: nodes,
-		PeakRSS: s.PeakRSS, Met: s.PeakRSS <= MemoryTargetBytes}
+		PeakRSS: s.JudgedRSS(), Met: s.JudgedRSS() <= MemoryTargetBytes}
 	if !c.Met {
 		c.Declared = memoryTargetDeclared[s.Backend]
 	}
 	return c, true
+}
+
+// JudgedRSS is the peak RSS the memory target judges: through the load and
+// measured phases when the runs recorded it, else the whole run's.
+func (s Summary) JudgedRSS() int64 {
+	if s.PeakRSSWork > 0 {
+		return s.PeakRSSWork
+	}
+	return s.PeakRSS
 }
 
 func summarize(d, w, b string, runs []Result) Summary {
@@ -316,6 +328,7 @@ func summarize(d, w, b string, runs []Result) Summary {
 		wamp = append(wamp, res.WriteAmp)
 		load = append(load, res.LoadSeconds)
 		s.PeakRSS = max(s.PeakRSS, res.PeakRSS)
+		s.PeakRSSWork = max(s.PeakRSSWork, res.PeakRSSWork)
 		for k, v := range res.Extra {
 			extra[k] = append(extra[k], v)
 		}
@@ -446,6 +459,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if len(r.MemoryChecks) > 0 {
 		fmt.Fprintf(bw, "\n== memory target: traverse-gen of %d nodes or more within %s peak RSS at the default memory budget ==\n",
 			MemoryTargetNodes, formatBytes(MemoryTargetBytes))
+		fmt.Fprintf(bw, "(peak RSS through the load and measured phases; the verification after them is not counted)\n")
 		rows := [][]string{{"durability", "workload", "backend", "nodes", "peak RSS", "target"}}
 		for _, c := range r.MemoryChecks {
 			verdict := "ok"

@@ -34,6 +34,12 @@ type Result struct {
 	// PeakRSS is the highest resident set size during the run (VmHWM,
 	// reset before the run; per process when the run had its own process).
 	PeakRSS int64 `json:"peak_rss"`
+	// PeakRSSWork is the highest resident set size through the load and
+	// measured phases (VmHWM read when the measured phase ends): what the
+	// workload's own verification does after it is not counted
+	// (traverse's nodestore.Check holds a map entry per node). 0 when the
+	// workload has no measured phase or the platform gives no VmHWM.
+	PeakRSSWork int64 `json:"peak_rss_work,omitempty"`
 	// DiskBytes is the store directory's allocated blocks after Close.
 	DiskBytes int64 `json:"disk_bytes"`
 	// WriteBytes is write_bytes of /proc/self/io over the whole run (load,

@@ -26,7 +26,7 @@ type ScalePoint struct {
 	Backend   string  `json:"backend"`
 	Nodes     int     `json:"nodes"`
 	OpsPerSec float64 `json:"ops_per_sec"` // median of the repetitions
-	PeakRSS   int64   `json:"peak_rss"`
+	PeakRSS   int64   `json:"peak_rss"`    // Summary.JudgedRSS
 }
 
 // ScalePoints collects the points of workload under durability from
@@ -39,7 +39,7 @@ func ScalePoints(reports []*Report, workload, durability string) []ScalePoint {
 			if s.Workload != workload || s.Durability != durability || s.Reps == 0 {
 				continue
 			}
-			pts = append(pts, ScalePoint{Backend: s.Backend, Nodes: r.Size, OpsPerSec: s.Median, PeakRSS: s.PeakRSS})
+			pts = append(pts, ScalePoint{Backend: s.Backend, Nodes: r.Size, OpsPerSec: s.Median, PeakRSS: s.JudgedRSS()})
 		}
 	}
 	slices.SortFunc(pts, func(a, b ScalePoint) int {
@@ -57,7 +57,7 @@ func ScalePoints(reports []*Report, workload, durability string) []ScalePoint {
 // WriteScaleTable writes, per backend and size, the throughput, its ratio
 // to the backend's smallest size and the peak RSS, with the verdicts.
 func WriteScaleTable(w io.Writer, pts []ScalePoint) error {
-	rows := [][]string{{"backend", "nodes", "throughput", "vs smallest", "peak RSS", "ok"}}
+	rows := [][]string{{"backend", "nodes", "throughput", "vs smallest", "peak RSS (load+run)", "ok"}}
 	for i, p := range pts {
 		base := p
 		for j := i; j >= 0 && pts[j].Backend == p.Backend; j-- {
@@ -91,7 +91,7 @@ func WriteScaleChart(path, title string, pts []ScalePoint) error {
 		}
 	}
 	tput, rss := plot.New(), plot.New()
-	tput.Title.Text, rss.Title.Text = "throughput", "peak RSS"
+	tput.Title.Text, rss.Title.Text = "throughput", "peak RSS (load and traversal)"
 	tput.Y.Label.Text, rss.Y.Label.Text = "node/s", "MiB"
 	for _, p := range []*plot.Plot{tput, rss} {
 		p.X.Label.Text = "nodes"
