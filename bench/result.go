@@ -36,8 +36,7 @@ type Result struct {
 	PeakRSS int64 `json:"peak_rss"`
 	// PeakRSSWork is the highest resident set size through the load and
 	// measured phases (VmHWM read when the measured phase ends): what the
-	// workload's own verification does after it is not counted
-	// (traverse's nodestore.Check holds a map entry per node). 0 when the
+	// workload's own verification does after it is not counted. 0 when the
 	// workload has no measured phase or the platform gives no VmHWM.
 	PeakRSSWork int64 `json:"peak_rss_work,omitempty"`
 	// DiskBytes is the store directory's allocated blocks after Close.

@@ -300,7 +300,7 @@ func (s *Store) Counts(ctx context.Context) ([]CountEntry, error) {
 	var out []CountEntry
 	err := s.kv.View(ctx, func(tx kv.ReadTxn) error {
 		var err error
-		out, err = storedCounts(tx)
+		out, err = storedCounts(tx, failOnBadCounter)
 		return err
 	})
 	if err != nil {
@@ -309,18 +309,18 @@ func (s *Store) Counts(ctx context.Context) ([]CountEntry, error) {
 	return out, nil
 }
 
-func storedCounts(tx kv.ReadTxn) ([]CountEntry, error) {
+func storedCounts(tx kv.ReadTxn, bad func(error) error) ([]CountEntry, error) {
 	var out []CountEntry
 	for _, q := range Queues {
 		prefix := append(appendQueue(nil, q), familyCount...)
 		err := tx.Iterate(kv.IterOptions{Prefix: prefix}, func(k, v []byte) error {
 			level, ts, cs, err := parseStatusSuffix(q, k[len(prefix):])
 			if err != nil {
-				return err
+				return bad(fmt.Errorf("key %q: %w", k, err))
 			}
 			n, err := decodeCounter(k, v)
 			if err != nil {
-				return err
+				return bad(err)
 			}
 			out = append(out, CountEntry{Queue: q, Level: level, Traversal: ts, Copy: cs, N: n})
 			return nil
@@ -411,7 +411,19 @@ func checkCounts(tx kv.ReadTxn) ([]CountMismatch, error) {
 	if err != nil {
 		return nil, err
 	}
-	stored, err := storedCounts(tx)
+	return compareCounts(tx, scanned, failOnBadCounter)
+}
+
+// failOnBadCounter is the bad function of compareCounts and storedCounts
+// that stops them at the first counter or pending-level key that does not
+// parse, with its error.
+func failOnBadCounter(err error) error { return err }
+
+// compareCounts compares the stored counters and pending-level keys with
+// the node keys counted per position. A counter or pending-level key that
+// does not parse is given to bad: it is skipped if bad returns nil.
+func compareCounts(tx kv.ReadTxn, scanned map[countID]int64, bad func(error) error) ([]CountMismatch, error) {
+	stored, err := storedCounts(tx, bad)
 	if err != nil {
 		return nil, err
 	}
@@ -442,11 +454,11 @@ func checkCounts(tx kv.ReadTxn) ([]CountMismatch, error) {
 		err := tx.Iterate(kv.IterOptions{Prefix: prefix}, func(k, v []byte) error {
 			level, err := parseLevel(k[len(prefix):])
 			if err != nil {
-				return fmt.Errorf("%w: key %q", ErrCorrupt, k)
+				return bad(fmt.Errorf("%w: key %q", ErrCorrupt, k))
 			}
 			n, err := decodeCounter(k, v)
 			if err != nil {
-				return err
+				return bad(err)
 			}
 			id := countID{q: q, pos: position{level: level, ts: TraversalStatusPending}}
 			if pending[id] != n {
