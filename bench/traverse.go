@@ -65,9 +65,9 @@ func init() {
 		Run: func(e *Env) error {
 			n := e.Spec.sizeOr(traverseDefault)
 			var t *tree
-			err := e.Load(0, func() error {
-				t = genTree(e.Rand("tree"), n, traverseFanout, traverseDepth, e.Spec.Skew)
-				return nil
+			err := e.Load(0, func() (err error) {
+				t, err = genTree(e.Rand("tree"), n, traverseFanout, traverseDepth, e.Spec.Skew)
+				return err
 			})
 			if err != nil {
 				return err
@@ -84,9 +84,9 @@ func init() {
 		Run: func(e *Env) error {
 			n := e.Spec.sizeOr(traverseDefault)
 			var t *tree
-			err := e.Load(0, func() error {
-				t = genTree(e.Rand("tree"), n, traverseFanout, traverseDepth, e.Spec.Skew)
-				return nil
+			err := e.Load(0, func() (err error) {
+				t, err = genTree(e.Rand("tree"), n, traverseFanout, traverseDepth, e.Spec.Skew)
+				return err
 			})
 			if err != nil {
 				return err
@@ -254,7 +254,7 @@ func runTraverse(e *Env, t *tree, mode completion) error {
 func (p *traversal) node(i int32, level int, parentPath, parentID string) nodestore.Node {
 	t := p.t
 	n := nodestore.Node{Queue: p.q, Level: level, Traversal: nodestore.TraversalStatusPending, State: nodestore.NodeState{
-		ID: strconv.Itoa(int(i)), Name: t.name[i], Type: nodestore.NodeTypeFile,
+		ID: strconv.Itoa(int(i)), Name: t.name(i), Type: nodestore.NodeTypeFile,
 		Size: t.size[i], Depth: level, CopyNeeded: p.q == nodestore.QueueSrc,
 		ParentPath: parentPath, ParentID: parentID,
 	}}
@@ -268,9 +268,9 @@ func (p *traversal) node(i int32, level int, parentPath, parentID string) nodest
 	case i == 0:
 		n.State.Name, n.State.Path = "root", "/"
 	case parentPath == "/":
-		n.State.Path = "/" + t.name[i]
+		n.State.Path = "/" + t.name(i)
 	default:
-		n.State.Path = parentPath + "/" + t.name[i]
+		n.State.Path = parentPath + "/" + t.name(i)
 	}
 	return n
 }
