@@ -72,6 +72,7 @@ func NewDB(e Engine, info Info, release func() error) *DB {
 		db.txner = t
 	} else if g, ok := e.(GroupCommitter); ok {
 		db.grouper = g
+		db.info.GroupCommit = true
 	} else if d, ok := e.(SyncDeferrer); ok && info.Durability == Sync {
 		db.deferrer = d
 	}

@@ -107,6 +107,10 @@ type Info struct {
 	ReadOnly     bool
 	MemoryBudget int64 // bytes the engine may use for caches and memtables
 	Guarantees   Guarantees
+	// GroupCommit: concurrent Update calls share one engine commit (the
+	// engine is a GroupCommitter), so a layer above gains nothing by
+	// gathering concurrent writes itself.
+	GroupCommit bool
 }
 
 // Guarantees declares what a backend promises beyond the common contract.
