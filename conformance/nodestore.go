@@ -71,6 +71,7 @@ func nsRules() []nsRule {
 		{"BatchLargeNode", nsBatchLargeNode},
 		{"PagingCursor", nsPaging},
 		{"ConcurrentWorkersExactCounts", nsConcurrent},
+		{"ConcurrentCompletionsAsSingleCalls", nsConcurrentComplete},
 		{"RebuildCounts", nsRebuildCounts},
 		{"DumpLoad", nsDumpLoad},
 		{"AfterClose", nsAfterClose},

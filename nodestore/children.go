@@ -105,14 +105,30 @@ func (s *Store) FetchChildrenByParentPath(ctx context.Context, indexPrefix, pare
 // kv.ErrTxnTooLarge and nothing is applied. For larger folders, insert the
 // children with BatchInsertNodes (chunked, resumable) and then call
 // SetStatus on the parent.
+//
+// Concurrent calls (one per worker goroutine) share commits: the calls of
+// a queue type that arrive while another is committing are applied
+// together with one CompleteBatch, each still atomic and told its own
+// outcome, so that workers calling it per folder pay about one commit per
+// group instead of one each (on a store whose kv already commits
+// concurrent writers together, kv.Info.GroupCommit, each call is its own
+// transaction and kv groups them). A call whose context ends while it
+// waits for its group returns the context's error with nothing applied;
+// once its group commits, it waits for the outcome (see combine.go).
 func (s *Store) CompleteWithChildren(ctx context.Context, q QueueType, parentPath string, ts TraversalStatus, children []Node) (BatchResult, error) {
 	const op = "complete with children"
 	if err := q.check(); err != nil {
 		return BatchResult{}, opErr(op, q, parentPath, err)
 	}
-	res, _, err := s.completeBatch(ctx, q, []Completion{{Path: parentPath, Status: ts, Children: children}})
-	if err == nil {
-		err = res[0].Err
+	var res CompletionResult
+	var err error
+	if c := (Completion{Path: parentPath, Status: ts, Children: children}); s.combine {
+		res, err = s.complete(ctx, q, s.combinerFor(q), c)
+	} else {
+		var rs []CompletionResult
+		if rs, _, err = s.completeBatch(ctx, q, []Completion{c}); err == nil {
+			res, err = rs[0], rs[0].Err
+		}
 	}
 	if err != nil {
 		if pp, nerr := NormalizePath(parentPath); nerr == nil {
@@ -120,5 +136,5 @@ func (s *Store) CompleteWithChildren(ctx context.Context, q QueueType, parentPat
 		}
 		return BatchResult{}, opErr(op, q, parentPath, err)
 	}
-	return BatchResult{Applied: res[0].Applied, Skipped: res[0].Skipped, Chunks: 1}, nil
+	return BatchResult{Applied: res.Applied, Skipped: res.Skipped, Chunks: 1}, nil
 }

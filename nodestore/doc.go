@@ -91,7 +91,13 @@
 // and never split, one failing completion applying nothing and not
 // stopping the others: a worker pays one commit per chunk instead of one
 // per folder, and the store ends byte for byte as after the single calls
-// (the conformance rule CompleteBatchAsSingleCalls). BatchInsertNodes, BatchUpdateNodeStatus,
+// (the conformance rule CompleteBatchAsSingleCalls). Workers that call
+// CompleteWithChildren concurrently, one folder each, get the same without
+// batching by hand: the calls of a queue type that arrive while another
+// commits are applied together with one CompleteBatch, each still atomic
+// and told its own outcome (combine.go; not where kv groups concurrent
+// writers itself, kv.Info.GroupCommit; the conformance rule
+// ConcurrentCompletionsAsSingleCalls). BatchInsertNodes, BatchUpdateNodeStatus,
 // BatchSetStatus and BatchSetCopyStatus split their work into chunks below
 // kv.MaxTxnOps and kv.MaxTxnBytes, each one atomic transaction that never
 // separates a node from its index entry, path key and counts; the batch as

@@ -1,0 +1,206 @@
+package nodestore
+
+import (
+	"context"
+	"errors"
+	"sync"
+)
+
+// Concurrent CompleteWithChildren calls share commits.
+//
+// The engine's workers complete one folder at a time, each in its own
+// goroutine. Alone, every call pays one transaction; a store's writers
+// commit one after the other (kv's writer lock), so sixteen workers wait
+// in line for sixteen commits. Instead, the calls of one queue type that
+// arrive while a completion is being committed wait together, and the
+// first of them, once the commit before it is done, applies all of them
+// with one completeBatch: one transaction for the group, chunked as
+// CompleteBatch chunks, each completion still atomic (its parent's
+// status, its children and its counts in one transaction, never split)
+// and each caller told its own outcome. A call on an idle store is a
+// group of one: the same single transaction as before, and no wait.
+//
+// What a caller sees is what it saw with a transaction of its own: it
+// returns after the transaction holding its completion committed (or
+// failed, with nothing of the completion applied); another call's invalid
+// child or missing parent is that call's error, not its own. Two calls
+// that race have no order between them either way.
+//
+// Contexts: a call whose context ends while it still waits for a group
+// leaves it and returns the context's error, nothing applied. Once its
+// group is being committed it waits for the outcome, so that an error
+// still means that nothing was applied: the group's commit is cancelled
+// only when the context of every call in it has ended.
+
+// maxCombined bounds the calls one group takes (completeBatch chunks
+// them further by the store's limits).
+const maxCombined = 1024
+
+// combiner gathers the concurrent completions of one queue type.
+type combiner struct {
+	mu      sync.Mutex
+	busy    bool            // a group is being committed
+	waiting []*combinedCall // arrived since, in order
+}
+
+// combinedCall is one CompleteWithChildren call in a combiner.
+type combinedCall struct {
+	ctx  context.Context
+	comp Completion
+	// lead is signalled when this call is to commit the next group.
+	lead chan struct{}
+	// done is closed once res and err are set.
+	done chan struct{}
+	res  CompletionResult
+	err  error
+}
+
+// complete applies c through cb, with the calls that arrive meanwhile.
+func (s *Store) complete(ctx context.Context, q QueueType, cb *combiner, c Completion) (CompletionResult, error) {
+	if err := ctx.Err(); err != nil {
+		return CompletionResult{}, err
+	}
+	call := &combinedCall{ctx: ctx, comp: c, lead: make(chan struct{}, 1), done: make(chan struct{})}
+	cb.mu.Lock()
+	if cb.busy {
+		cb.waiting = append(cb.waiting, call)
+		cb.mu.Unlock()
+		select {
+		case <-call.lead:
+		case <-call.done:
+			return call.res, call.err
+		case <-ctx.Done():
+			if cb.leave(call) {
+				return CompletionResult{}, ctx.Err()
+			}
+			// Taken into a group already: wait for it (or lead it).
+			select {
+			case <-call.lead:
+			case <-call.done:
+				return call.res, call.err
+			}
+		}
+		// Leading: the group is every call waiting, this one first.
+		cb.mu.Lock()
+	}
+	cb.busy = true
+	group := cb.take(call)
+	cb.mu.Unlock()
+
+	s.commitGroup(q, group)
+
+	cb.mu.Lock()
+	if len(cb.waiting) > 0 {
+		// Hand the next group to the first call waiting (still in
+		// cb.waiting: take removes it).
+		cb.waiting[0].lead <- struct{}{}
+	} else {
+		cb.busy = false
+	}
+	cb.mu.Unlock()
+	return call.res, call.err
+}
+
+// take returns the next group, led by call: call first, then the calls
+// waiting, up to maxCombined in all. The caller holds cb.mu.
+func (cb *combiner) take(call *combinedCall) []*combinedCall {
+	group := []*combinedCall{call}
+	rest := cb.waiting[:0]
+	for _, w := range cb.waiting {
+		if w != call && len(group) < maxCombined {
+			group = append(group, w)
+		} else if w != call {
+			rest = append(rest, w)
+		}
+	}
+	clear(cb.waiting[len(rest):])
+	cb.waiting = rest
+	return group
+}
+
+// leave removes call from the waiting calls, reporting whether it was
+// there (false: a group has taken it).
+func (cb *combiner) leave(call *combinedCall) bool {
+	cb.mu.Lock()
+	defer cb.mu.Unlock()
+	for i, w := range cb.waiting {
+		if w == call {
+			if i == 0 {
+				// A lead signal may be on its way to this call: drain it
+				// and pass it on.
+				select {
+				case <-call.lead:
+					if len(cb.waiting) > 1 {
+						cb.waiting[1].lead <- struct{}{}
+					} else {
+						cb.busy = false
+					}
+				default:
+				}
+			}
+			cb.waiting = append(cb.waiting[:i], cb.waiting[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// commitGroup applies the group's completions with one completeBatch and
+// gives each call its outcome.
+func (s *Store) commitGroup(q QueueType, group []*combinedCall) {
+	ctx, stop := groupContext(group)
+	defer stop()
+	comps := make([]Completion, len(group))
+	for i, c := range group {
+		comps[i] = c.comp
+	}
+	res, _, err := s.completeBatch(ctx, q, comps)
+	for i, c := range group {
+		c.res, c.err = res[i], res[i].Err
+		if errors.Is(c.err, errNotCommitted) {
+			c.err = err // its chunk failed: the store's (or context's) error
+		}
+		if c.err != nil {
+			c.res = CompletionResult{}
+		}
+		close(c.done)
+	}
+}
+
+// combinerFor returns the combiner of queue q (valid).
+func (s *Store) combinerFor(q QueueType) *combiner {
+	if q == QueueSrc {
+		return &s.combiners[1]
+	}
+	return &s.combiners[0]
+}
+
+// groupContext returns a context for a group's commit: the values of its
+// first call's context, and done only once the context of every call in
+// the group is done (with the cause of the last one to end).
+func groupContext(group []*combinedCall) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(context.WithoutCancel(group[0].ctx))
+	var (
+		mu   sync.Mutex
+		left = len(group)
+	)
+	stops := make([]func() bool, 0, len(group))
+	for _, c := range group {
+		cc := c.ctx
+		stops = append(stops, context.AfterFunc(cc, func() {
+			mu.Lock()
+			left--
+			last := left == 0
+			mu.Unlock()
+			if last {
+				cancel(context.Cause(cc))
+			}
+		}))
+	}
+	return ctx, func() {
+		for _, stop := range stops {
+			stop()
+		}
+		cancel(nil)
+	}
+}

@@ -1,0 +1,178 @@
+package nodestore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/polykv/polykv/backends/memory"
+)
+
+// combineStore returns a store with a src root and folders /a0../a{n-1}.
+func combineStore(t *testing.T, n int) *Store {
+	t.Helper()
+	ctx := context.Background()
+	db, err := memory.Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	s := New(db)
+	root := Node{Queue: QueueSrc, Traversal: TraversalStatusSuccessful, Copy: CopyStatusPending,
+		State: NodeState{ID: "r", Path: "/", Name: "root", Type: NodeTypeFolder}}
+	if err := s.Insert(ctx, root); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		p := fmt.Sprintf("/a%d", i)
+		f := Node{Queue: QueueSrc, Level: 1, Traversal: TraversalStatusPending, Copy: CopyStatusPending,
+			State: NodeState{ID: p, Path: p, Name: p[1:], Type: NodeTypeFolder, Depth: 1, ParentPath: "/", ParentID: "r"}}
+		if err := s.Insert(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
+}
+
+func combineKids(parent string) []Node {
+	return []Node{{Traversal: TraversalStatusPending, Copy: CopyStatusPending, State: NodeState{
+		ID: parent + "/f", Path: parent + "/f", Name: "f", Type: NodeTypeFile, Depth: 2, ParentPath: parent, ParentID: parent}}}
+}
+
+// waitWaiting waits until cb holds n waiting calls.
+func waitWaiting(t *testing.T, cb *combiner, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		cb.mu.Lock()
+		got := len(cb.waiting)
+		cb.mu.Unlock()
+		if got == n {
+			return
+		}
+	}
+	t.Fatalf("combiner: never %d calls waiting", n)
+}
+
+type callResult struct {
+	res BatchResult
+	err error
+}
+
+// While a group commits (busy, held here by the test), calls wait; the
+// first is handed the lead and commits every call waiting with it in one
+// group. A call whose context ends while it waits leaves with the
+// context's error and nothing applied, and a lead handed to it passes on.
+func TestCombinerWaitLeadAndLeave(t *testing.T) {
+	s := combineStore(t, 3)
+	ctx := context.Background()
+	cb := s.combinerFor(QueueSrc)
+	cb.mu.Lock()
+	cb.busy = true // a group "commits"
+	cb.mu.Unlock()
+
+	start := func(ctx context.Context, path string) chan callResult {
+		ch := make(chan callResult, 1)
+		go func() {
+			res, err := s.CompleteWithChildren(ctx, QueueSrc, path, TraversalStatusSuccessful, combineKids(path))
+			ch <- callResult{res, err}
+		}()
+		return ch
+	}
+	leaving, cancel := context.WithCancel(ctx)
+	first := start(leaving, "/a0")
+	waitWaiting(t, cb, 1)
+	second := start(ctx, "/a1")
+	waitWaiting(t, cb, 2)
+	third := start(ctx, "/a2")
+	waitWaiting(t, cb, 3)
+
+	// The "group" ends: hand the lead to the first waiting call, whose
+	// context ends at the same moment. Whichever it sees first, the lead
+	// must reach the others or it must commit them.
+	cb.mu.Lock()
+	cb.waiting[0].lead <- struct{}{}
+	cancel()
+	cb.mu.Unlock()
+
+	r1 := <-first
+	for _, ch := range []chan callResult{second, third} {
+		if r := <-ch; r.err != nil || r.res.Applied != 1 {
+			t.Errorf("a call waiting with a leaving one: %+v", r)
+		}
+	}
+	// The first either committed (it took the lead before it saw its
+	// context end) or left: its outcome must match the store.
+	n, err := s.Get(ctx, QueueSrc, "/a0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch {
+	case r1.err == nil && (r1.res.Applied != 1 || n.Traversal != TraversalStatusSuccessful):
+		t.Errorf("leader /a0: %+v, stored %s", r1.res, n.Traversal)
+	case r1.err != nil && (!errors.Is(r1.err, context.Canceled) || n.Traversal != TraversalStatusPending):
+		t.Errorf("leaving /a0: %v, stored %s; want context.Canceled and pending", r1.err, n.Traversal)
+	}
+	cb.mu.Lock()
+	busy, waiting := cb.busy, len(cb.waiting)
+	cb.mu.Unlock()
+	if busy || waiting != 0 {
+		t.Errorf("combiner after the group: busy %v, %d waiting", busy, waiting)
+	}
+	rep, err := s.Check(ctx)
+	if err != nil || !rep.OK() {
+		t.Fatalf("Check: %v %q", err, rep.Problems)
+	}
+}
+
+// A waiting call whose context ends leaves the group at once, with
+// nothing applied, while the group before it still commits.
+func TestCombinerCancelWhileWaiting(t *testing.T) {
+	s := combineStore(t, 1)
+	cb := s.combinerFor(QueueSrc)
+	cb.mu.Lock()
+	cb.busy = true
+	cb.mu.Unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.CompleteWithChildren(ctx, QueueSrc, "/a0", TraversalStatusSuccessful, combineKids("/a0"))
+		done <- err
+	}()
+	waitWaiting(t, cb, 1)
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled waiting call: %v, want context.Canceled", err)
+	}
+	waitWaiting(t, cb, 0)
+	if n, err := s.Get(context.Background(), QueueSrc, "/a0"); err != nil || n.Traversal != TraversalStatusPending {
+		t.Fatalf("/a0 after a cancelled call: %s, %v", n.Traversal, err)
+	}
+}
+
+// A group's commit is cancelled only when every call's context is done,
+// with the cause of the last.
+func TestGroupContext(t *testing.T) {
+	c1, cancel1 := context.WithCancel(context.Background())
+	c2, cancel2 := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel2()
+	group := []*combinedCall{{ctx: c1}, {ctx: c2}}
+	ctx, stop := groupContext(group)
+	defer stop()
+	cancel1()
+	select {
+	case <-ctx.Done():
+		t.Fatal("the group's context ended with one call's context still live")
+	case <-time.After(20 * time.Millisecond):
+	}
+	cancel2()
+	select {
+	case <-ctx.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the group's context lives on after every call's context ended")
+	}
+	if !errors.Is(context.Cause(ctx), context.Canceled) {
+		t.Errorf("cause %v", context.Cause(ctx))
+	}
+}
