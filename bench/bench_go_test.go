@@ -55,6 +55,9 @@ func BenchmarkTraverse(b *testing.B) {
 		b.Run("gen-folder/backend="+be, func(b *testing.B) {
 			runBench(b, "traverse-gen-folder", be, "nosync", benchSize(20_000, 200_000))
 		})
+		b.Run("gen-workers/backend="+be, func(b *testing.B) {
+			runBench(b, "traverse-gen-workers", be, "nosync", benchSize(20_000, 200_000))
+		})
 	}
 }
 

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -9,6 +10,8 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/polykv/polykv/kv"
@@ -95,6 +98,25 @@ func init() {
 		},
 	})
 	register(Workload{
+		Name:        "traverse-gen-workers",
+		Group:       "traverse",
+		DefaultSize: traverseDefault,
+		Doc: fmt.Sprintf("traverse-gen-folder with each page's folders shared by --producers goroutines (default %d), "+
+			"each calling CompleteWithChildren per folder (an engine's worker pool; nodestore commits concurrent calls together); unit: node (src+dst)", traverseWorkers),
+		Run: func(e *Env) error {
+			n := e.Spec.sizeOr(traverseDefault)
+			var t *tree
+			err := e.Load(0, func() (err error) {
+				t, err = genTree(e.Rand("tree"), n, traverseFanout, traverseDepth, e.Spec.Skew)
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			return runTraverse(e, t, perFolderWorkers)
+		},
+	})
+	register(Workload{
 		Name:        "traverse-dir",
 		Group:       "traverse",
 		DefaultSize: 0,
@@ -142,9 +164,14 @@ func goSourceTree() string {
 type completion int
 
 const (
-	perPage   completion = iota // one CompleteBatch per page
-	perFolder                   // one CompleteWithChildren per folder, one BatchSetStatus per page of files
+	perPage          completion = iota // one CompleteBatch per page
+	perFolder                          // one CompleteWithChildren per folder, one BatchSetStatus per page of files
+	perFolderWorkers                   // perFolder, the page's folders shared by Spec.Producers goroutines
 )
+
+// traverseWorkers is the default number of goroutines of
+// traverse-gen-workers.
+const traverseWorkers = 8
 
 // traversal runs one pass over one queue.
 type traversal struct {
@@ -159,8 +186,9 @@ type traversal struct {
 	ops   int64
 	rss   *rssPeaks
 	comps []nodestore.Completion // the page's completions (perPage)
-	// dst comparison
-	matched, missing int64
+	// dst comparison (atomic: perFolderWorkers compares from many
+	// goroutines)
+	matched, missing atomic.Int64
 }
 
 func runTraverse(e *Env, t *tree, mode completion) error {
@@ -212,8 +240,8 @@ func runTraverse(e *Env, t *tree, mode completion) error {
 			}
 		}
 	}
-	if dst.missing != wantMissing || dst.matched+dst.missing != int64(t.len()-1) {
-		return fmt.Errorf("dst comparison: %d matched, %d missing; want %d missing of %d", dst.matched, dst.missing, wantMissing, t.len()-1)
+	if matched, missing := dst.matched.Load(), dst.missing.Load(); missing != wantMissing || matched+missing != int64(t.len()-1) {
+		return fmt.Errorf("dst comparison: %d matched, %d missing; want %d missing of %d", matched, missing, wantMissing, t.len()-1)
 	}
 	for level, want := range t.levels {
 		got, err := ns.Count(e.Ctx, nodestore.QueueSrc, level, nodestore.TraversalStatusSuccessful, nodestore.CopyStatusPending)
@@ -244,7 +272,7 @@ func runTraverse(e *Env, t *tree, mode completion) error {
 		}
 	}
 	e.Verified(verified + fmt.Sprintf("%d src + %d dst nodes traversed exactly once over %d levels, nothing left pending, counts and Check consistent, %d missing dst files found",
-		src.ops, dst.ops, len(t.levels), dst.missing))
+		src.ops, dst.ops, len(t.levels), dst.missing.Load()))
 	return nil
 }
 
@@ -291,6 +319,7 @@ func (p *traversal) run() error {
 			}
 			cursor = next
 			var files []string
+			var folders []listedFolder
 			comps := p.comps[:0]
 			for _, n := range page {
 				i, err := p.claim(n, level)
@@ -298,6 +327,8 @@ func (p *traversal) run() error {
 					return err
 				}
 				switch {
+				case p.t.folder[i] && p.mode == perFolderWorkers:
+					folders = append(folders, listedFolder{n, i})
 				case p.t.folder[i]:
 					c, err := p.complete(ctx, n, i, level)
 					if err != nil {
@@ -306,11 +337,14 @@ func (p *traversal) run() error {
 					if c != nil {
 						comps = append(comps, *c)
 					}
-				case p.mode == perFolder:
+				case p.mode != perPage:
 					files = append(files, n.State.Path)
 				default:
 					comps = append(comps, nodestore.Completion{Path: n.State.Path, Status: nodestore.TraversalStatusSuccessful, Listed: &n})
 				}
+			}
+			if err := p.completeConcurrently(ctx, folders, level); err != nil {
+				return err
 			}
 			p.comps = comps
 			if len(comps) > 0 {
@@ -414,9 +448,9 @@ func (p *traversal) complete(ctx context.Context, n nodestore.Node, i int32, lev
 		}
 		for _, s := range srcKids {
 			if have[s.State.Name] {
-				p.matched++
+				p.matched.Add(1)
 			} else {
-				p.missing++
+				p.missing.Add(1)
 			}
 		}
 	}
@@ -432,7 +466,7 @@ func (p *traversal) complete(ctx context.Context, n nodestore.Node, i int32, lev
 		if _, err := p.ns.SetStatus(ctx, p.q, n.State.Path, nodestore.TraversalStatusSuccessful); err != nil {
 			return nil, err
 		}
-	case p.mode == perFolder:
+	case p.mode != perPage:
 		res, err := p.ns.CompleteWithChildren(ctx, p.q, n.State.Path, nodestore.TraversalStatusSuccessful, children)
 		if err != nil {
 			return nil, fmt.Errorf("complete %s: %w", n.State.Path, err)
@@ -445,6 +479,45 @@ func (p *traversal) complete(ctx context.Context, n nodestore.Node, i int32, lev
 	}
 	p.e.Record(time.Since(start))
 	return nil, nil
+}
+
+// listedFolder is a folder of a pending page and its tree index.
+type listedFolder struct {
+	n nodestore.Node
+	i int32
+}
+
+// completeConcurrently completes folders (perFolderWorkers) from
+// Spec.Producers goroutines, each taking the next folder of the page.
+func (p *traversal) completeConcurrently(ctx context.Context, folders []listedFolder, level int) error {
+	if len(folders) == 0 {
+		return nil
+	}
+	var (
+		next  atomic.Int64
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	for range min(p.e.Spec.producersOr(traverseWorkers), len(folders)) {
+		wg.Go(func() {
+			for {
+				j := next.Add(1) - 1
+				if j >= int64(len(folders)) {
+					return
+				}
+				if _, err := p.complete(ctx, folders[j].n, folders[j].i, level); err != nil {
+					mu.Lock()
+					first = cmp.Or(first, err)
+					mu.Unlock()
+					next.Store(int64(len(folders))) // the others stop
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return first
 }
 
 func insertOps(nodes []nodestore.Node) []nodestore.InsertOperation {
