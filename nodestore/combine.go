@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 )
 
 // Concurrent CompleteWithChildren calls share commits.
@@ -176,31 +177,68 @@ func (s *Store) combinerFor(q QueueType) *combiner {
 }
 
 // groupContext returns a context for a group's commit: the values of its
-// first call's context, and done only once the context of every call in
-// the group is done (with the cause of the last one to end).
-func groupContext(group []*combinedCall) (context.Context, func()) {
-	ctx, cancel := context.WithCancelCause(context.WithoutCancel(group[0].ctx))
-	var (
-		mu   sync.Mutex
-		left = len(group)
-	)
+// first call's context; done only once the context of every call in the
+// group is done, with the error of the last to end (a deadline stays a
+// deadline: context.DeadlineExceeded, not Canceled, for the engine to
+// report as such); and the latest of their deadlines, or none when one
+// of them has none (the engine then applies its own default). stop
+// releases it.
+func groupContext(group []*combinedCall) (ctx context.Context, stop func()) {
+	g := &groupCtx{Context: context.WithoutCancel(group[0].ctx), done: make(chan struct{}), left: len(group)}
+	g.hasDeadline = true
+	for _, c := range group {
+		d, ok := c.ctx.Deadline()
+		if !ok {
+			g.hasDeadline = false
+		} else if d.After(g.deadline) {
+			g.deadline = d
+		}
+	}
+	if !g.hasDeadline {
+		g.deadline = time.Time{}
+	}
 	stops := make([]func() bool, 0, len(group))
 	for _, c := range group {
 		cc := c.ctx
-		stops = append(stops, context.AfterFunc(cc, func() {
-			mu.Lock()
-			left--
-			last := left == 0
-			mu.Unlock()
-			if last {
-				cancel(context.Cause(cc))
-			}
-		}))
+		stops = append(stops, context.AfterFunc(cc, func() { g.end(cc.Err()) }))
 	}
-	return ctx, func() {
+	return g, func() {
 		for _, stop := range stops {
 			stop()
 		}
-		cancel(nil)
+	}
+}
+
+// groupCtx is groupContext's context. Its Done channel is its own (not a
+// context package cancelCtx's), so that contexts derived from it take
+// its Err when it ends.
+type groupCtx struct {
+	context.Context // the values; never done
+	deadline        time.Time
+	hasDeadline     bool
+	done            chan struct{}
+
+	mu   sync.Mutex
+	left int   // calls whose context has not ended
+	err  error // set when the last one ends
+}
+
+func (g *groupCtx) Deadline() (time.Time, bool) { return g.deadline, g.hasDeadline }
+func (g *groupCtx) Done() <-chan struct{}       { return g.done }
+
+func (g *groupCtx) Err() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.err
+}
+
+// end records that one call's context ended with err.
+func (g *groupCtx) end(err error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.left--
+	if g.left == 0 && g.err == nil {
+		g.err = err
+		close(g.done)
 	}
 }

@@ -152,27 +152,53 @@ func TestCombinerCancelWhileWaiting(t *testing.T) {
 }
 
 // A group's commit is cancelled only when every call's context is done,
-// with the cause of the last.
+// with the error of the last (a deadline stays a deadline, also in the
+// contexts derived from it); its deadline is the latest of the calls', or
+// none when one has none.
 func TestGroupContext(t *testing.T) {
 	c1, cancel1 := context.WithCancel(context.Background())
-	c2, cancel2 := context.WithTimeout(context.Background(), time.Hour)
+	c2, cancel2 := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel2()
-	group := []*combinedCall{{ctx: c1}, {ctx: c2}}
-	ctx, stop := groupContext(group)
+	ctx, stop := groupContext([]*combinedCall{{ctx: c1}, {ctx: c2}})
 	defer stop()
+	if _, ok := ctx.Deadline(); ok {
+		t.Error("a group with a call without deadline has a deadline")
+	}
+	derived, cancelDerived := context.WithCancel(ctx)
+	defer cancelDerived()
 	cancel1()
 	select {
 	case <-ctx.Done():
 		t.Fatal("the group's context ended with one call's context still live")
 	case <-time.After(20 * time.Millisecond):
 	}
-	cancel2()
 	select {
 	case <-ctx.Done():
 	case <-time.After(10 * time.Second):
 		t.Fatal("the group's context lives on after every call's context ended")
 	}
-	if !errors.Is(context.Cause(ctx), context.Canceled) {
-		t.Errorf("cause %v", context.Cause(ctx))
+	if !errors.Is(ctx.Err(), context.DeadlineExceeded) || !errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
+		t.Errorf("the group ended by a deadline: Err %v, Cause %v", ctx.Err(), context.Cause(ctx))
+	}
+	<-derived.Done()
+	if !errors.Is(derived.Err(), context.DeadlineExceeded) {
+		t.Errorf("a context derived from the group: Err %v, want the deadline", derived.Err())
+	}
+
+	d1, cancelD1 := context.WithTimeout(context.Background(), time.Hour)
+	defer cancelD1()
+	d2, cancelD2 := context.WithTimeout(context.Background(), 2*time.Hour)
+	defer cancelD2()
+	ctx, stop = groupContext([]*combinedCall{{ctx: d1}, {ctx: d2}})
+	defer stop()
+	want, _ := d2.Deadline()
+	if got, ok := ctx.Deadline(); !ok || !got.Equal(want) {
+		t.Errorf("deadline %v %v, want the latest, %v", got, ok, want)
+	}
+	cancelD1()
+	cancelD2()
+	<-ctx.Done()
+	if !errors.Is(ctx.Err(), context.Canceled) {
+		t.Errorf("the group ended by cancellations: %v", ctx.Err())
 	}
 }
