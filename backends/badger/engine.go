@@ -37,7 +37,9 @@ type engine struct {
 	prefetch int
 	reserve  int64      // free space kept for Badger's own writes (space.go)
 	space    spaceGuard // when the free space was last checked
-	closed   atomic.Bool
+	// tableEnds is checkTail's copy of the tables' end keys.
+	tableEnds tableEnds
+	closed    atomic.Bool
 }
 
 var (
