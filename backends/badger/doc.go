@@ -123,7 +123,10 @@
 //     kernel can reclaim, but counted all the same).
 //
 // compression=none halves the flush but makes the tables, and the mapped
-// pages read, larger (no smaller peak measured); compression=zstd makes
+// pages read, larger (no smaller peak measured: traverse-gen at 1,000,000
+// nodes under a 512 MiB soft limit peaked at 1.38 GiB against 1.10 GiB
+// with snappy), and it is faster (17.8k against 13.3k node/s there: no
+// block compression or decoding, and less garbage); compression=zstd makes
 // them smaller and compactions slower. A process that must stay under a
 // limit sets GOMEMLIMIT (runtime/debug.SetMemoryLimit): with 512 MiB, the
 // same run peaked at 1.2 GiB (1.0 GiB with the earlier defaults), the heap
