@@ -113,6 +113,7 @@ func (s *Store) completeBatch(ctx context.Context, q QueueType, comps []Completi
 		}
 		paths[i], hashes[i], valid[i] = pp, hashNormal(pp), true
 	}
+	comps = s.listed.hints(q, comps, hashes, valid)
 	var (
 		items   []prepared
 		folders []completeFolder

@@ -55,6 +55,7 @@ func (s *Store) listPrefix(ctx context.Context, prefix []byte, after Cursor, lim
 		opts.Start = kv.KeySuccessor([]byte(after))
 	}
 	out := make([]Node, 0, min(limit, 1024))
+	hashes := make([]PathHash, 0, cap(out))
 	next := after
 	err := s.kv.Iterate(ctx, opts, func(k, v []byte) error {
 		ki, err := ParseNodeKey(k)
@@ -66,11 +67,19 @@ func (s *Store) listPrefix(ctx context.Context, prefix []byte, after Cursor, lim
 			return fmt.Errorf("%s: %w", k, err)
 		}
 		out = append(out, n)
+		hashes = append(hashes, ki.Hash)
 		next = Cursor(k)
 		return nil
 	})
 	if err != nil {
 		return nil, after, fmt.Errorf("nodestore: list %s: %w", prefix, err)
+	}
+	if len(out) > 0 {
+		pos := make([]position, len(out))
+		for i, n := range out {
+			pos[i] = position{n.Level, n.Traversal, n.Copy}
+		}
+		s.listed.remember(out[0].Queue, hashes, pos)
 	}
 	return out, next, nil
 }

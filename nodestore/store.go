@@ -44,6 +44,9 @@ type Store struct {
 	// (traverse-gen-workers, 2026-12-06).
 	combine   bool
 	combiners [2]combiner
+	// listed remembers where recently listed nodes were, as hints for
+	// completions that name their parent by path (listed.go).
+	listed listedPositions
 }
 
 // DefaultChunkBytes is the default Options.ChunkBytes on bbolt and on

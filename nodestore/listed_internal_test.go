@@ -1,0 +1,112 @@
+package nodestore
+
+import (
+	"context"
+	"fmt"
+	"testing"
+)
+
+// TestListedHints: a page listed by PendingPage gives the completions of
+// its folders a Listed hint at the position they were listed at, on a
+// copy of the caller's completions; a hint is taken once.
+func TestListedHints(t *testing.T) {
+	ctx := context.Background()
+	s := combineStore(t, 3)
+	page, _, err := s.PendingPage(ctx, QueueSrc, 1, "", 10)
+	if err != nil || len(page) != 3 {
+		t.Fatalf("page: %d nodes, %v", len(page), err)
+	}
+	comps := []Completion{{Path: "/a0"}, {Path: "/zz"}, {Path: "/a2"}}
+	hashes := []PathHash{hashNormal("/a0"), hashNormal("/zz"), hashNormal("/a2")}
+	valid := []bool{true, true, true}
+	got := s.listed.hints(QueueSrc, comps, hashes, valid)
+	for i, c := range comps {
+		if c.Listed != nil {
+			t.Fatalf("the caller's completion %d was given a hint", i)
+		}
+	}
+	for i, want := range []bool{true, false, true} {
+		l := got[i].Listed
+		if (l != nil) != want {
+			t.Fatalf("completion %s: hint %v, want one: %v", comps[i].Path, l, want)
+		}
+		if l != nil && (l.Queue != QueueSrc || l.Level != 1 || l.Traversal != TraversalStatusPending || l.Copy != CopyStatusPending) {
+			t.Fatalf("completion %s: hint at %+v", comps[i].Path, *l)
+		}
+	}
+	if again := s.listed.hints(QueueSrc, comps, hashes, valid); again[0].Listed != nil || again[2].Listed != nil {
+		t.Fatal("a hint was given twice")
+	}
+	// The other queue has no hints for these paths.
+	s.listed.remember(QueueSrc, hashes[:1], []position{{1, TraversalStatusPending, CopyStatusPending}})
+	if dst := s.listed.hints(QueueDst, comps, hashes, valid); dst[0].Listed != nil {
+		t.Fatal("a src listing gave a dst completion a hint")
+	}
+}
+
+// TestListedBounded: the remembered positions stay within two
+// generations, the newest kept.
+func TestListedBounded(t *testing.T) {
+	var lp listedPositions
+	const pages, pageLen = 100, listedMax / 20
+	var last []PathHash
+	for p := range pages {
+		hashes := make([]PathHash, pageLen)
+		pos := make([]position, pageLen)
+		for i := range hashes {
+			hashes[i] = hashNormal(fmt.Sprintf("/p%d/n%d", p, i))
+		}
+		lp.remember(QueueDst, hashes, pos)
+		last = hashes
+	}
+	if n := len(lp.cur) + len(lp.old); n > 2*listedMax {
+		t.Fatalf("%d positions remembered, want at most %d", n, 2*listedMax)
+	}
+	for _, h := range last {
+		if _, ok := lp.cur[queueHash{QueueDst, h}]; !ok {
+			t.Fatal("a position of the last page listed is gone")
+		}
+	}
+}
+
+// TestListedStaleHint: a position remembered before another Store (another
+// process) moved the node is only a wrong guess: the completion finds the
+// parent through its path key and does what a Store without the hint does.
+func TestListedStaleHint(t *testing.T) {
+	ctx := context.Background()
+	run := func(listFirst bool) (BatchResult, Node) {
+		a := combineStore(t, 2)
+		b := New(a.KV()) // the other process
+		if listFirst {
+			if _, _, err := a.PendingPage(ctx, QueueSrc, 1, "", 10); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := b.CompleteWithChildren(ctx, QueueSrc, "/a0", TraversalStatusFailed, nil); err != nil {
+			t.Fatal(err)
+		}
+		res, err := a.CompleteWithChildren(ctx, QueueSrc, "/a0", TraversalStatusSuccessful, combineKids("/a0"))
+		if err != nil {
+			t.Fatalf("listed first %v: %v", listFirst, err)
+		}
+		n, err := a.Get(ctx, QueueSrc, "/a0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := a.Check(ctx)
+		if err != nil || len(rep.Problems) > 0 {
+			t.Fatalf("check: %v %v", rep.Problems, err)
+		}
+		return res, n
+	}
+	hintedRes, hinted := run(true)
+	plainRes, plain := run(false)
+	if hintedRes.Applied != plainRes.Applied || len(hintedRes.Skipped) != len(plainRes.Skipped) ||
+		hinted.Level != plain.Level || hinted.Traversal != plain.Traversal || hinted.Copy != plain.Copy {
+		t.Fatalf("with a stale hint: %+v at %d/%s/%s; without: %+v at %d/%s/%s",
+			hintedRes, hinted.Level, hinted.Traversal, hinted.Copy, plainRes, plain.Level, plain.Traversal, plain.Copy)
+	}
+	if hinted.Traversal != TraversalStatusSuccessful {
+		t.Fatalf("parent left %s", hinted.Traversal)
+	}
+}
