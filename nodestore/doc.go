@@ -97,7 +97,10 @@
 // commits are applied together with one CompleteBatch, each still atomic
 // and told its own outcome (combine.go; not where kv groups concurrent
 // writers itself, kv.Info.GroupCommit; the conformance rule
-// ConcurrentCompletionsAsSingleCalls). BatchInsertNodes, BatchUpdateNodeStatus,
+// ConcurrentCompletionsAsSingleCalls). A completion that names its parent
+// by path alone reads it at the position where a recent PendingPage or
+// ListByStatus of the same Store listed it, one read instead of two when
+// the node has not moved since (listed.go). BatchInsertNodes, BatchUpdateNodeStatus,
 // BatchSetStatus and BatchSetCopyStatus split their work into chunks below
 // kv.MaxTxnOps and kv.MaxTxnBytes, each one atomic transaction that never
 // separates a node from its index entry, path key and counts; the batch as
