@@ -201,9 +201,9 @@ func (it *iter) Next() bool {
 // the last key visited and before the upper bound should then have shown
 // it. If that key is visible in the iteration's snapshot (a deleted key,
 // or one written after the snapshot, is not), the iteration was cut short:
-// kv.ErrCorrupt. It costs one pass over Badger's table list and at most
-// one Get per table that ends past the last key, only at the natural end
-// of a forward iteration (a copy of the list, see tableends.go). It sees a
+// kv.ErrCorrupt. It costs a binary search of a copy of the tables' end
+// keys (tableends.go) and one Get per table that ends inside what is left
+// of the range, only at the natural end of a forward iteration. It sees a
 // cut at the end of a table, not a gap in the middle of one that the next
 // table of the level covers; Open's verification (verify_on_open) and
 // DB.Verify see both.
