@@ -31,8 +31,9 @@ type listedPositions struct {
 // queue, at about 100 bytes each.
 const listedMax = 1 << 14
 
-// remember records where the nodes of a page were listed.
-func (lp *listedPositions) remember(q QueueType, hashes []PathHash, pos []position) {
+// remember records where the nodes of a page were listed: nodes[i], whose
+// path hash is hashes[i].
+func (lp *listedPositions) remember(hashes []PathHash, nodes []Node) {
 	if len(hashes) == 0 {
 		return
 	}
@@ -42,7 +43,8 @@ func (lp *listedPositions) remember(q QueueType, hashes []PathHash, pos []positi
 		if lp.cur == nil || len(lp.cur) >= listedMax {
 			lp.old, lp.cur = lp.cur, make(map[queueHash]position, min(listedMax, 2*len(hashes)))
 		}
-		lp.cur[queueHash{q, h}] = pos[i]
+		n := &nodes[i]
+		lp.cur[queueHash{n.Queue, h}] = position{n.Level, n.Traversal, n.Copy}
 	}
 }
 

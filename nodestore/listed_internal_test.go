@@ -38,7 +38,7 @@ func TestListedHints(t *testing.T) {
 		t.Fatal("a hint was given twice")
 	}
 	// The other queue has no hints for these paths.
-	s.listed.remember(QueueSrc, hashes[:1], []position{{1, TraversalStatusPending, CopyStatusPending}})
+	s.listed.remember(hashes[:1], []Node{{Queue: QueueSrc, Level: 1, Traversal: TraversalStatusPending, Copy: CopyStatusPending}})
 	if dst := s.listed.hints(QueueDst, comps, hashes, valid); dst[0].Listed != nil {
 		t.Fatal("a src listing gave a dst completion a hint")
 	}
@@ -52,11 +52,12 @@ func TestListedBounded(t *testing.T) {
 	var last []PathHash
 	for p := range pages {
 		hashes := make([]PathHash, pageLen)
-		pos := make([]position, pageLen)
+		nodes := make([]Node, pageLen)
 		for i := range hashes {
 			hashes[i] = hashNormal(fmt.Sprintf("/p%d/n%d", p, i))
+			nodes[i].Queue = QueueDst
 		}
-		lp.remember(QueueDst, hashes, pos)
+		lp.remember(hashes, nodes)
 		last = hashes
 	}
 	if n := len(lp.cur) + len(lp.old); n > 2*listedMax {

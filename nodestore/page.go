@@ -74,13 +74,7 @@ func (s *Store) listPrefix(ctx context.Context, prefix []byte, after Cursor, lim
 	if err != nil {
 		return nil, after, fmt.Errorf("nodestore: list %s: %w", prefix, err)
 	}
-	if len(out) > 0 {
-		pos := make([]position, len(out))
-		for i, n := range out {
-			pos[i] = position{n.Level, n.Traversal, n.Copy}
-		}
-		s.listed.remember(out[0].Queue, hashes, pos)
-	}
+	s.listed.remember(hashes, out)
 	return out, next, nil
 }
 
