@@ -188,6 +188,7 @@ func TestUnavailableWithinDeadline(t *testing.T) {
 		start := time.Now()
 		err := call(ctx)
 		took := time.Since(start)
+		t.Logf("%s: %v after %v", what, err, took.Round(time.Millisecond))
 		if !errors.Is(err, kv.ErrUnavailable) {
 			t.Errorf("%s = %v, want ErrUnavailable", what, err)
 		}
@@ -201,6 +202,14 @@ func TestUnavailableWithinDeadline(t *testing.T) {
 	noDeadline := context.Background()
 	check("Set without deadline (request_timeout 1s)", 2*time.Second, func(ctx context.Context) error { return db.Set(ctx, []byte("b"), nil) }, noDeadline)
 	check("Get without deadline", 2*time.Second, func(ctx context.Context) error { _, err := db.Get(ctx, []byte("a")); return err }, noDeadline)
+	check("Iterate without deadline", 2*time.Second, func(ctx context.Context) error {
+		return db.Iterate(ctx, kv.IterOptions{}, func(_, _ []byte) error { return nil })
+	}, noDeadline)
+	check("View without deadline", 2*time.Second, func(ctx context.Context) error {
+		return db.View(ctx, func(tx kv.ReadTxn) error {
+			return tx.Iterate(kv.IterOptions{}, func(_, _ []byte) error { return nil })
+		})
+	}, noDeadline)
 	check("Update without deadline", 2*time.Second, func(ctx context.Context) error {
 		return db.Update(ctx, func(tx kv.Txn) error { return tx.Set([]byte("c"), nil) })
 	}, noDeadline)

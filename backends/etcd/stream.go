@@ -3,7 +3,9 @@ package etcd
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -42,11 +44,25 @@ type rangeStream struct {
 // errStreamUnsupported: the member does not serve RangeStream.
 var errStreamUnsupported = errors.New("etcd: RangeStream not served")
 
+// errOpenTimeout: a stream could not be opened within request_timeout.
+var errOpenTimeout = errors.New("no stream opened within request_timeout")
+
 // openStream starts a stream over [lo, hi) at rev (0: the latest, pinned
 // by the server at its first chunk). A read at a fixed revision is
 // serializable, as in rangeAt.
+//
+// The stream lives as long as its iteration, so its context cannot carry
+// a request deadline; opening it can wait, though (the client waits for a
+// member to connect to, and with none up it would wait forever). When ctx
+// has no deadline, the open is cancelled after request_timeout and fails
+// as a deadline would.
 func (e *engine) openStream(ctx context.Context, lo, hi string, rev int64, keysOnly, serializable bool) (*rangeStream, error) {
-	ctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	ctx, cancelCause := context.WithCancelCause(clientv3.WithRequireLeader(ctx))
+	cancel := func() { cancelCause(nil) }
+	if _, ok := ctx.Deadline(); !ok {
+		t := time.AfterFunc(e.set.requestTimeout, func() { cancelCause(errOpenTimeout) })
+		defer t.Stop()
+	}
 	opts := []clientv3.OpOption{clientv3.WithRange(hi)}
 	if keysOnly {
 		opts = append(opts, clientv3.WithKeysOnly())
@@ -59,6 +75,9 @@ func (e *engine) openStream(ctx context.Context, lo, hi string, rev int64, keysO
 	}
 	ch, err := e.cli.GetStream(ctx, lo, opts...)
 	if err != nil {
+		if errors.Is(context.Cause(ctx), errOpenTimeout) {
+			err = fmt.Errorf("%w: %w", errOpenTimeout, context.DeadlineExceeded)
+		}
 		cancel()
 		return nil, streamError(err)
 	}
