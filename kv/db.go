@@ -30,7 +30,10 @@ type DB struct {
 	// grouper is e's group commit (GroupCommitter): writers share engine
 	// commits (group.go). group is the open group, guarded by writeMu;
 	// writersWaiting counts the writers waiting for writeMu.
-	grouper        GroupCommitter
+	grouper GroupCommitter
+	// ctxReader is e's reads with a context (ContextReader), nil when e
+	// has none (readctx.go).
+	ctxReader      ContextReader
 	group          *writeGroup
 	writersWaiting atomic.Int32
 	// limits are the store's (LimitDeclarer); reduced is set when they are
@@ -68,6 +71,7 @@ func NewDB(e Engine, info Info, release func() error) *DB {
 		db.limits = ld.Limits().clamp()
 	}
 	db.reduced = db.limits != DefaultLimits()
+	db.ctxReader, _ = e.(ContextReader)
 	if t, ok := e.(Transactor); ok {
 		db.txner = t
 	} else if g, ok := e.(GroupCommitter); ok {
@@ -225,7 +229,7 @@ func (db *DB) GetAppend(ctx context.Context, dst, key []byte) ([]byte, error) {
 	if err := db.enter(); err != nil {
 		return dst, err
 	}
-	v, err := db.e.Get(key, dst)
+	v, err := db.reader(ctx).Get(key, dst)
 	db.exit()
 	if err != nil {
 		return dst, err

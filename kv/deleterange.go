@@ -70,7 +70,7 @@ func (db *DB) deleteRangeChunked(ctx context.Context, start, end []byte) error {
 		}
 		b.Reset()
 		var last []byte
-		err := iterate(ctx, db.e, nil, IterOptions{Start: from, End: end, KeysOnly: true, Limit: min(deleteRangeChunk, db.limits.MaxTxnOps)},
+		err := iterate(ctx, db.reader(ctx), nil, IterOptions{Start: from, End: end, KeysOnly: true, Limit: min(deleteRangeChunk, db.limits.MaxTxnOps)},
 			func(k, _ []byte) error {
 				if !b.Fits(k, nil) || b.Size()+EntrySize(k, nil) > db.limits.MaxTxnBytes {
 					return SkipAll

@@ -93,7 +93,9 @@
 //     ErrOutcomeUnknown, returned only when the engine could not learn the
 //     outcome before the deadline. When the cluster cannot serve a call
 //     (no quorum), it fails with ErrUnavailable or the context's error
-//     within the caller's deadline, never hangs.
+//     within the caller's deadline, never hangs: reads too (Get, Iterate,
+//     View), which carry the caller's context to the engine
+//     (ContextReader).
 //   - The limits are the store's own (Limits, LimitsOf): a networked engine
 //     may declare smaller ones than the package constants, and BulkWriter,
 //     nodestore and logstore size their transactions by them.

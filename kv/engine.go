@@ -168,6 +168,7 @@ type Iter interface {
 //	Transactor       optimistic read-write txns      fallback: kv's writer lock (one writer per process)
 //	PriorityTransactor a starved txn goes first     fallback: only the process's own writers wait for it
 //	LimitDeclarer    smaller transaction/size limits fallback: DefaultLimits (the package constants)
+//	ContextReader    reads that carry the caller's ctx fallback: Reader's methods, bounded by the engine (readctx.go)
 //
 // And on the Driver:
 //

@@ -24,7 +24,7 @@ func (db *DB) Iterate(ctx context.Context, opts IterOptions, fn func(key, value 
 		return err
 	}
 	defer db.exit()
-	return iterate(ctx, db.e, nil, opts, fn)
+	return iterate(ctx, db.reader(ctx), nil, opts, fn)
 }
 
 // View runs fn on a consistent snapshot.
@@ -39,7 +39,7 @@ func (db *DB) View(ctx context.Context, fn func(tx ReadTxn) error) error {
 		return err
 	}
 	defer db.exit()
-	snap, err := db.e.NewSnapshot()
+	snap, err := db.snapshot(ctx)
 	if err != nil {
 		return err
 	}

@@ -71,7 +71,7 @@ func (db *DB) runUpdate(ctx context.Context, fn func(tx Txn) error) error {
 func (db *DB) commitLocked(ctx context.Context, b *Batch, fn func(tx Txn) error) (wait func() error, err error) {
 	db.lockWrites()
 	defer db.unlockWrites()
-	var r Reader = db.e
+	r := db.reader(ctx)
 	if db.grouper != nil {
 		g, err := db.openGroup(ctx)
 		if err != nil {

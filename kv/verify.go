@@ -53,7 +53,7 @@ func (db *DB) Verify(ctx context.Context) (VerifyReport, error) {
 			errs = append(errs, err)
 		}
 	}
-	err := iterate(ctx, db.e, nil, IterOptions{}, func(k, v []byte) error {
+	err := iterate(ctx, db.reader(ctx), nil, IterOptions{}, func(k, v []byte) error {
 		rep.Keys++
 		rep.Bytes += int64(len(k) + len(v))
 		rep.LastGoodKey = append(rep.LastGoodKey[:0], k...)

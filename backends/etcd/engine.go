@@ -130,15 +130,11 @@ func (e *engine) callCtx(ctx context.Context) (context.Context, context.CancelFu
 
 func (e *engine) Limits() kv.Limits { return e.limits }
 
-// Get reads the latest committed value of key (a linearizable read).
+// Get reads the latest committed value of key (a linearizable read),
+// bounded by request_timeout: kv calls it only without a context (see
+// ReaderContext).
 func (e *engine) Get(key, dst []byte) ([]byte, error) {
-	if e.closed.Load() {
-		return nil, errClosed
-	}
-	ctx, cancel := e.callCtx(context.Background())
-	defer cancel()
-	v, _, _, err := e.get(ctx, key, dst, 0)
-	return v, err
+	return latest{e: e, ctx: context.Background()}.Get(key, dst)
 }
 
 // get reads key at rev (0: the latest) and returns the value appended to
@@ -188,12 +184,9 @@ func (e *engine) rangeAt(ctx context.Context, key string, rev int64, opts ...cli
 }
 
 // NewIter iterates over the latest committed state, pinned to the revision
-// its first page is read at.
+// its first page is read at; each step is bounded by request_timeout.
 func (e *engine) NewIter(r kv.IterRange) (kv.Iter, error) {
-	if e.closed.Load() {
-		return nil, errClosed
-	}
-	return e.newIter(context.Background(), r, 0, nil), nil
+	return latest{e: e, ctx: context.Background()}.NewIter(r)
 }
 
 // currentRevision returns the cluster's latest revision (a linearizable
@@ -209,17 +202,9 @@ func (e *engine) currentRevision(ctx context.Context) (int64, error) {
 }
 
 // NewSnapshot pins the latest revision: every read of the snapshot is at
-// that revision.
+// that revision, bounded by request_timeout.
 func (e *engine) NewSnapshot() (kv.Snapshot, error) {
-	if e.closed.Load() {
-		return nil, errClosed
-	}
-	rev, err := e.currentRevision(context.Background())
-	if err != nil {
-		return nil, err
-	}
-	e.pin(rev)
-	return &snapshot{e: e, rev: rev}, nil
+	return e.NewSnapshotContext(context.Background())
 }
 
 // pin and unpin count the readers of a revision (see Compact).
@@ -249,29 +234,6 @@ func (e *engine) oldestLive() int64 {
 		}
 	}
 	return oldest
-}
-
-type snapshot struct {
-	e      *engine
-	rev    int64
-	closed atomic.Bool
-}
-
-func (s *snapshot) Get(key, dst []byte) ([]byte, error) {
-	if s.e.closed.Load() {
-		return nil, errClosed
-	}
-	ctx, cancel := s.e.callCtx(context.Background())
-	defer cancel()
-	v, _, _, err := s.e.get(ctx, key, dst, s.rev)
-	return v, err
-}
-
-func (s *snapshot) NewIter(r kv.IterRange) (kv.Iter, error) {
-	if s.e.closed.Load() {
-		return nil, errClosed
-	}
-	return s.e.newIter(context.Background(), r, s.rev, nil), nil
 }
 
 func (s *snapshot) Close() error {

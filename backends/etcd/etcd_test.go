@@ -180,6 +180,11 @@ func TestUnavailableWithinDeadline(t *testing.T) {
 	if err := db.Set(t.Context(), []byte("a"), nil); err != nil {
 		t.Fatal(err)
 	}
+	// A second handle whose own deadline is far away: its reads must end
+	// at the caller's deadline (kv.ContextReader), not at request_timeout.
+	patient := c.Config("/unavailable")
+	patient.Options[etcd.OptRequestTimeout] = "60s"
+	pdb := openStore(t, patient)
 	if err := c.Stop(0); err != nil {
 		t.Fatal(err)
 	}
@@ -213,6 +218,24 @@ func TestUnavailableWithinDeadline(t *testing.T) {
 	check("Update without deadline", 2*time.Second, func(ctx context.Context) error {
 		return db.Update(ctx, func(tx kv.Txn) error { return tx.Set([]byte("c"), nil) })
 	}, noDeadline)
+	// Reads with a 1 s deadline on the handle whose request_timeout is 60 s.
+	reads := map[string]func(ctx context.Context) error{
+		"Get": func(ctx context.Context) error { _, err := pdb.Get(ctx, []byte("a")); return err },
+		"Iterate": func(ctx context.Context) error {
+			return pdb.Iterate(ctx, kv.IterOptions{}, func(_, _ []byte) error { return nil })
+		},
+		"View": func(ctx context.Context) error {
+			return pdb.View(ctx, func(tx kv.ReadTxn) error { _, err := tx.Get([]byte("a")); return err })
+		},
+		"Update reading": func(ctx context.Context) error {
+			return pdb.Update(ctx, func(tx kv.Txn) error { _, err := tx.Get([]byte("a")); return err })
+		},
+	}
+	for what, call := range reads {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		check(what+" with a 1 s deadline (request_timeout 60s)", 5*time.Second, call, ctx)
+		cancel()
+	}
 	// Restarted, the same store works again once the client has redialled
 	// the member (its backoff is capped at 1 s): each call before that
 	// fails within request_timeout with ErrUnavailable or, for a write,

@@ -108,7 +108,7 @@ func (s *snapshot) GetMany(keys [][]byte, fn func(i int, value []byte) error) er
 	if s.e.closed.Load() {
 		return errClosed
 	}
-	return s.e.getMany(context.Background(), s.e.etcdKeys(keys), s.rev, nil, func(i int, kvp *mvccpb.KeyValue) error {
+	return s.e.getMany(s.ctx, s.e.etcdKeys(keys), s.rev, nil, func(i int, kvp *mvccpb.KeyValue) error {
 		if kvp == nil {
 			return nil
 		}

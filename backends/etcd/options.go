@@ -19,9 +19,9 @@ const (
 	// duration. Default 5s.
 	OptDialTimeout = "dial_timeout"
 	// OptRequestTimeout is the deadline of every call whose context has
-	// none (and of the reads that take no context: Engine.Get, a step of
-	// an iteration), a Go duration. Default 10s. No call waits for the
-	// cluster longer than its deadline.
+	// none (reads included: kv gives them the caller's context through
+	// kv.ContextReader), a Go duration. Default 10s. No call waits for
+	// the cluster longer than its deadline.
 	OptRequestTimeout = "request_timeout"
 	// OptTLSCA, OptTLSCert and OptTLSKey are PEM files: the CA that signed
 	// the members' certificates, and this client's certificate and key
