@@ -309,6 +309,18 @@ func (s *Store) batchMove(ctx context.Context, op string, q QueueType, paths []s
 		}
 		norm[i], hashes[i] = n, hashNormal(n)
 	}
+	// Nodes listed recently (PendingPage, ListByStatus) are read at the
+	// position they were listed at (listed.go): one read instead of two,
+	// a page's files in one iteration on local engines.
+	var hinted []Completion
+	var valid []bool
+	if !s.listed.empty() {
+		valid = make([]bool, len(paths))
+		for i := range valid {
+			valid[i] = true
+		}
+		hinted = s.listed.hints(q, asCompletions(norm), hashes, valid)
+	}
 	var res BatchResult
 	var skips []Skip
 	type move struct {
@@ -329,12 +341,27 @@ func (s *Store) batchMove(ctx context.Context, op string, q QueueType, paths []s
 			// so that the next chunk reads the node as this one left it.
 			var d deltas
 			cp := chunkPlan{maxBytes: s.chunkBytes, lim: s.lim}
+			var listed *listedReads
+			if hinted != nil {
+				listed = newListedReads(q, hinted, hashes, valid, s.lim, s.scanListed)
+				listed.next = start
+			}
 			end = start
 			for ; end < len(paths); end++ {
 				if _, dup := inChunk[hashes[end]]; dup {
 					break
 				}
-				n, err := getNode(tx, q, hashes[end])
+				var n Node
+				var err error
+				ok := false
+				if listed != nil {
+					if n, ok, err = listed.node(tx, end); err != nil {
+						return fmt.Errorf("path %d (%q): %w", end, norm[end], err)
+					}
+				}
+				if !ok {
+					n, err = getNode(tx, q, hashes[end])
+				}
 				if errors.Is(err, ErrNotFound) {
 					skips = append(skips, Skip{Index: end, Path: norm[end], Err: err})
 					continue

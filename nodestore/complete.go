@@ -265,7 +265,7 @@ func (s *Store) planFolder(tx kv.ReadTxn, q QueueType, c *Completion, pp string,
 	invalid := func(err error) (completeFolder, error) {
 		return completeFolder{}, &folderErr{err}
 	}
-	parent, ok, err := parents.parent(tx, ci)
+	parent, ok, err := parents.node(tx, ci)
 	if err != nil {
 		return completeFolder{}, fmt.Errorf("parent %q: %w", pp, err)
 	}

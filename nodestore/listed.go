@@ -48,6 +48,13 @@ func (lp *listedPositions) remember(hashes []PathHash, nodes []Node) {
 	}
 }
 
+// empty reports whether no position is remembered.
+func (lp *listedPositions) empty() bool {
+	lp.mu.Lock()
+	defer lp.mu.Unlock()
+	return len(lp.cur) == 0 && len(lp.old) == 0
+}
+
 // hints returns comps with a Listed hint for each valid completion that
 // has none and whose parent was listed recently (a copy: comps, the
 // caller's, is never modified), taking those entries; comps itself when
@@ -85,4 +92,14 @@ func (lp *listedPositions) hints(q QueueType, comps []Completion, hashes []PathH
 		return comps
 	}
 	return out
+}
+
+// asCompletions returns a completion per path, naming it and nothing else:
+// the form hints takes, for the batch operations that move nodes by path.
+func asCompletions(paths []string) []Completion {
+	comps := make([]Completion, len(paths))
+	for i, p := range paths {
+		comps[i].Path = p
+	}
+	return comps
 }

@@ -1,9 +1,13 @@
 package nodestore
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
+
+	"github.com/polykv/polykv/kv"
 )
 
 // TestListedHints: a page listed by PendingPage gives the completions of
@@ -109,5 +113,72 @@ func TestListedStaleHint(t *testing.T) {
 	}
 	if hinted.Traversal != TraversalStatusSuccessful {
 		t.Fatalf("parent left %s", hinted.Traversal)
+	}
+}
+
+// pathReads counts the point reads of path keys in Update transactions.
+type pathReads struct {
+	kv.Store
+	n atomic.Int64
+}
+
+func (p *pathReads) Update(ctx context.Context, fn func(tx kv.Txn) error) error {
+	return p.Store.Update(ctx, func(tx kv.Txn) error { return fn(pathReadsTxn{tx, p}) })
+}
+
+type pathReadsTxn struct {
+	kv.Txn
+	p *pathReads
+}
+
+func (t pathReadsTxn) Get(key []byte) ([]byte, error) {
+	if bytes.Contains(key, []byte(familyPath)) {
+		t.p.n.Add(1)
+	}
+	return t.Txn.Get(key)
+}
+
+// TestListedBatchMove: BatchSetStatus of nodes a PendingPage has just
+// listed reads them at the position they were listed at, never through
+// their path keys; a node moved by another Store since is found through
+// its path key all the same.
+func TestListedBatchMove(t *testing.T) {
+	ctx := context.Background()
+	base := combineStore(t, 6)
+	counted := &pathReads{Store: base.KV()}
+	s := New(counted)
+	other := New(base.KV()) // another process
+	page, _, err := s.PendingPage(ctx, QueueSrc, 1, "", 10)
+	if err != nil || len(page) != 6 {
+		t.Fatalf("page: %d nodes, %v", len(page), err)
+	}
+	if _, err := other.SetStatus(ctx, QueueSrc, "/a3", TraversalStatusFailed); err != nil {
+		t.Fatal(err)
+	}
+	paths := []string{"/a0", "/a1", "/a2", "/a3", "/a4", "/a5"}
+	res, err := s.BatchSetStatus(ctx, QueueSrc, paths, TraversalStatusSuccessful)
+	if err != nil || res.Applied != len(paths) {
+		t.Fatalf("BatchSetStatus: %+v, %v", res, err)
+	}
+	if n := counted.n.Load(); n != 1 {
+		t.Errorf("%d path keys read, want 1 (the node moved since its listing)", n)
+	}
+	for _, p := range paths {
+		n, err := s.Get(ctx, QueueSrc, p)
+		if err != nil || n.Traversal != TraversalStatusSuccessful {
+			t.Fatalf("%s: %+v, %v", p, n, err)
+		}
+	}
+	rep, err := s.Check(ctx)
+	if err != nil || len(rep.Problems) > 0 {
+		t.Fatalf("check: %v %v", rep.Problems, err)
+	}
+	// Nothing listed: every node through its path key.
+	counted.n.Store(0)
+	if _, err := s.BatchSetStatus(ctx, QueueSrc, paths, TraversalStatusFailed); err != nil {
+		t.Fatal(err)
+	}
+	if n := counted.n.Load(); n != int64(len(paths)) {
+		t.Errorf("%d path keys read without a listing, want %d", n, len(paths))
 	}
 }

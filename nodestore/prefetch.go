@@ -8,7 +8,9 @@ import (
 )
 
 // listedReads reads, for CompleteBatch, the parents named by the
-// completions' Listed hints ahead of the planning loop, a group of
+// completions' Listed hints (for BatchSetStatus and the other batch moves,
+// the nodes themselves, hinted by a recent listing) ahead of the planning
+// loop, a group of
 // completions at a time with kv.GetMany: on a networked engine one round
 // trip per group instead of one per completion (measured on traverse-gen,
 // etcd, one member: these reads were a quarter of the run's wall time). A
@@ -51,10 +53,10 @@ func newListedReads(q QueueType, comps []Completion, hashes []PathHash, valid []
 		group: 8, max: max(1, min(256, lim.MaxTxnOps/8)), got: map[int]Node{}, scan: scan}
 }
 
-// parent returns completion i's parent as its Listed hint places it, and
-// false when the hint is missing or stale (the caller then reads the
-// parent through its path key).
-func (r *listedReads) parent(tx kv.ReadTxn, i int) (Node, bool, error) {
+// node returns completion i's parent (or, for the batch moves, node i) as
+// its Listed hint places it, and false when the hint is missing or stale
+// (the caller then reads it through its path key).
+func (r *listedReads) node(tx kv.ReadTxn, i int) (Node, bool, error) {
 	if !usableHint(r.q, r.comps[i].Listed) {
 		return Node{}, false, nil
 	}
