@@ -17,15 +17,17 @@ import (
 // SharedTraversal is a traversal of one generated tree by several workers
 // sharing one store, the way engine workers on several machines share one
 // cluster: each worker repeatedly finds the lowest level with pending
-// folders, claims one that nobody has claimed (an Update that reads the
-// folder's claim key and, if it is absent, writes it and increments a
-// shared counter of claims), lists it and completes it with its children
-// (nodestore.CompleteWithChildren). A worker goes through errors (a lost
-// member, a deadline): a failed call is reported and tried again, and a
-// folder whose claim or completion failed is resumed by the worker that
-// holds its claim; one whose completion's outcome is unknown
-// (kv.ErrOutcomeUnknown) is read back, and counts as listed if it was
-// applied.
+// folders, claims a few that nobody has claimed (one Update that reads
+// each folder's claim key, writes those that are absent, and adds their
+// number to a shared counter of claims), lists them and completes them
+// with their children (one nodestore.CompleteBatch). A worker goes
+// through errors (a lost member, a deadline): a failed call is reported
+// and tried again, and a folder whose claim or completion failed is
+// resumed by the worker that holds its claim; after a completion that
+// failed, each of its folders is read back (a CompleteBatch of several
+// transactions may have applied some, and one whose outcome is unknown,
+// kv.ErrOutcomeUnknown, may have been applied), and counts as listed if
+// it was completed.
 //
 // If Update is serializable across the workers, every folder is claimed
 // and listed exactly once, the counter of claims equals the number of
@@ -39,6 +41,11 @@ type SharedTraversal struct {
 	Fanout, Depth, Files int
 	// CallTimeout bounds each call a worker makes; 0 means 10 s.
 	CallTimeout time.Duration
+	// ClaimBatch is the most folders a worker claims in one Update and
+	// completes in one CompleteBatch (fewer when few are free: at most
+	// half of them, so that other workers find some); 0 means 8, 1 one
+	// folder at a time.
+	ClaimBatch int
 }
 
 // Keys of the claims: work/claim/<level>/<path>, and the counter
@@ -65,6 +72,9 @@ func (w SharedTraversal) withDefaults() SharedTraversal {
 	}
 	if w.CallTimeout <= 0 {
 		w.CallTimeout = 10 * time.Second
+	}
+	if w.ClaimBatch <= 0 {
+		w.ClaimBatch = 8
 	}
 	return w
 }
@@ -147,25 +157,30 @@ func (w SharedTraversal) Work(ctx context.Context, s kv.Store, worker int, repor
 		case <-time.After(sharedClaimEvery + time.Duration(rng.Int64N(int64(sharedClaimEvery)))):
 		}
 	}
-	// unsure is a folder whose completion returned kv.ErrOutcomeUnknown:
-	// it may have been applied. Such a folder is no longer pending if it
-	// was, so the worker reads it back, as an engine must, before going on:
-	// completed means this worker listed it.
-	unsure := ""
+	// unsure are the folders of a completion that failed: some may have
+	// been applied (an earlier transaction of the CompleteBatch, or one
+	// whose outcome is unknown). Such a folder is no longer pending if it
+	// was, so the worker reads each back, as an engine must, before going
+	// on: completed means this worker listed it (only the holder of a
+	// folder's claim completes it).
+	var unsure []string
 	for ctx.Err() == nil {
-		if unsure != "" {
+		for len(unsure) > 0 {
 			var n nodestore.Node
 			if call(func(ctx context.Context) (err error) {
-				n, err = ns.Get(ctx, nodestore.QueueSrc, unsure)
+				n, err = ns.Get(ctx, nodestore.QueueSrc, unsure[0])
 				return err
 			}) != nil {
-				pause()
-				continue
+				break
 			}
 			if n.Traversal == nsS {
-				report(SharedEvent{Listed: unsure})
+				report(SharedEvent{Listed: unsure[0]})
 			}
-			unsure = ""
+			unsure = unsure[1:]
+		}
+		if len(unsure) > 0 {
+			pause()
+			continue
 		}
 		var level int
 		var any bool
@@ -195,8 +210,8 @@ func (w SharedTraversal) Work(ctx context.Context, s kv.Store, worker int, repor
 			pause()
 			continue
 		}
-		// A folder this worker holds comes first (its completion failed);
-		// then the unclaimed ones, in random order to spread the workers.
+		// Folders this worker holds come first (their completion failed);
+		// then unclaimed ones, in random order to spread the workers.
 		var mine, free []nodestore.Node
 		for _, n := range page {
 			switch claims[sharedClaimKey(level, n.State.Path)] {
@@ -206,36 +221,47 @@ func (w SharedTraversal) Work(ctx context.Context, s kv.Store, worker int, repor
 				free = append(free, n)
 			}
 		}
-		rng.Shuffle(len(free), func(i, j int) { free[i], free[j] = free[j], free[i] })
-		var todo *nodestore.Node
-		if len(mine) > 0 {
-			todo = &mine[0]
-		}
-		for i := 0; todo == nil && i < len(free); i++ {
-			owner, err := w.claim(ctx, s, level, free[i].State.Path, me, call)
+		todo := mine[:min(len(mine), w.ClaimBatch)]
+		if len(todo) == 0 {
+			if len(free) == 0 {
+				pause() // every pending folder is held by another worker
+				continue
+			}
+			rng.Shuffle(len(free), func(i, j int) { free[i], free[j] = free[j], free[i] })
+			got, err := w.claim(s, level, free[:min(w.ClaimBatch, max(1, len(free)/2))], me, call)
 			if err != nil {
-				break // the next round sees whether the claim was applied
+				pause() // the next round sees whether the claim was applied
+				continue
 			}
-			if owner == me {
-				todo = &free[i]
+			if len(got) == 0 {
+				continue // others claimed them meanwhile: list again
 			}
+			todo = got
 		}
-		if todo == nil {
-			pause() // every pending folder is held by another worker
-			continue
+		comps := make([]nodestore.Completion, len(todo))
+		for i := range todo {
+			p := todo[i].State.Path
+			comps[i] = nodestore.Completion{Path: p, Status: nsS, Children: w.children(p), Listed: &todo[i]}
 		}
-		p := todo.State.Path
-		if err := call(func(ctx context.Context) error {
-			_, err := ns.CompleteWithChildren(ctx, nodestore.QueueSrc, p, nsS, w.children(p))
+		var res []nodestore.CompletionResult
+		if err := call(func(ctx context.Context) (err error) {
+			res, err = ns.CompleteBatch(ctx, nodestore.QueueSrc, comps)
 			return err
 		}); err != nil {
-			if errors.Is(err, kv.ErrOutcomeUnknown) {
-				unsure = p
+			for _, c := range comps {
+				unsure = append(unsure, c.Path)
 			}
 			pause()
 			continue
 		}
-		report(SharedEvent{Listed: p})
+		for i, r := range res {
+			if r.Err != nil {
+				// Left pending and claimed: this worker tries it again.
+				report(SharedEvent{Err: fmt.Errorf("complete %s: %w", comps[i].Path, r.Err)})
+				continue
+			}
+			report(SharedEvent{Listed: comps[i].Path})
+		}
 	}
 	return ctx.Err()
 }
@@ -244,19 +270,34 @@ func sharedClaimKey(level int, path string) string {
 	return string(sharedClaimPrefix(level)) + path
 }
 
-// claim claims a folder for me unless someone has, and returns its owner.
-func (w SharedTraversal) claim(ctx context.Context, s kv.Store, level int, path, me string, call func(func(context.Context) error) error) (string, error) {
-	key := []byte(sharedClaimKey(level, path))
-	var owner string
+// claim claims, in one Update, each of folders that nobody has claimed
+// for me, and returns those that are mine (claimed now or before).
+func (w SharedTraversal) claim(s kv.Store, level int, folders []nodestore.Node, me string, call func(func(context.Context) error) error) ([]nodestore.Node, error) {
+	var mine []nodestore.Node
 	err := call(func(ctx context.Context) error {
 		return s.Update(ctx, func(tx kv.Txn) error {
-			v, err := tx.Get(key)
-			if err == nil {
-				owner = string(v)
-				return nil
+			mine = mine[:0]
+			claimed := 0
+			for _, f := range folders {
+				key := []byte(sharedClaimKey(level, f.State.Path))
+				v, err := tx.Get(key)
+				if err == nil {
+					if string(v) == me {
+						mine = append(mine, f)
+					}
+					continue
+				}
+				if !errors.Is(err, kv.ErrNotFound) {
+					return err
+				}
+				if err := tx.Set(key, []byte(me)); err != nil {
+					return err
+				}
+				mine = append(mine, f)
+				claimed++
 			}
-			if !errors.Is(err, kv.ErrNotFound) {
-				return err
+			if claimed == 0 {
+				return nil
 			}
 			n := 0
 			c, err := tx.Get([]byte(sharedClaimsKey))
@@ -268,11 +309,10 @@ func (w SharedTraversal) claim(ctx context.Context, s kv.Store, level int, path,
 			case !errors.Is(err, kv.ErrNotFound):
 				return err
 			}
-			owner = me
-			return errors.Join(tx.Set(key, []byte(me)), tx.Set([]byte(sharedClaimsKey), []byte(strconv.Itoa(n+1))))
+			return tx.Set([]byte(sharedClaimsKey), []byte(strconv.Itoa(n+claimed)))
 		})
 	})
-	return owner, err
+	return mine, err
 }
 
 // CheckShared checks a traversed store: every folder completed with all
