@@ -59,9 +59,10 @@ var errOpenTimeout = errors.New("no stream opened within request_timeout")
 func (e *engine) openStream(ctx context.Context, lo, hi string, rev int64, keysOnly, serializable bool) (*rangeStream, error) {
 	ctx, cancelCause := context.WithCancelCause(clientv3.WithRequireLeader(ctx))
 	cancel := func() { cancelCause(nil) }
+	opened := func() bool { return true } // stops the open's timer; false if it fired
 	if _, ok := ctx.Deadline(); !ok {
 		t := time.AfterFunc(e.set.requestTimeout, func() { cancelCause(errOpenTimeout) })
-		defer t.Stop()
+		opened = t.Stop
 	}
 	opts := []clientv3.OpOption{clientv3.WithRange(hi)}
 	if keysOnly {
@@ -74,10 +75,15 @@ func (e *engine) openStream(ctx context.Context, lo, hi string, rev int64, keysO
 		}
 	}
 	ch, err := e.cli.GetStream(ctx, lo, opts...)
-	if err != nil {
-		if errors.Is(context.Cause(ctx), errOpenTimeout) {
-			err = fmt.Errorf("%w: %w", errOpenTimeout, context.DeadlineExceeded)
+	if !opened() {
+		// The timer fired, during the open or just after it: the
+		// stream's context is cancelled either way.
+		err = fmt.Errorf("%w: %w", errOpenTimeout, context.DeadlineExceeded)
+		if ch != nil {
+			(&rangeStream{ch: ch, cancel: cancel}).close()
 		}
+	}
+	if err != nil {
 		cancel()
 		return nil, streamError(err)
 	}
