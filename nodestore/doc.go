@@ -100,7 +100,9 @@
 // ConcurrentCompletionsAsSingleCalls). A completion that names its parent
 // by path alone reads it at the position where a recent PendingPage or
 // ListByStatus of the same Store listed it, one read instead of two when
-// the node has not moved since (listed.go). BatchInsertNodes, BatchUpdateNodeStatus,
+// the node has not moved since (listed.go); so do BatchSetStatus,
+// BatchSetCopyStatus and BatchUpdateNodeStatus for the nodes they move.
+// BatchInsertNodes, BatchUpdateNodeStatus,
 // BatchSetStatus and BatchSetCopyStatus split their work into chunks below
 // kv.MaxTxnOps and kv.MaxTxnBytes, each one atomic transaction that never
 // separates a node from its index entry, path key and counts; the batch as
