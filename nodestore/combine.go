@@ -182,8 +182,11 @@ func (s *Store) combinerFor(q QueueType) *combiner {
 // deadline: context.DeadlineExceeded, not Canceled, for the engine to
 // report as such); and the latest of their deadlines, or none when one
 // of them has none (the engine then applies its own default). stop
-// releases it.
+// releases it. A group of one call commits with that call's context.
 func groupContext(group []*combinedCall) (ctx context.Context, stop func()) {
+	if len(group) == 1 {
+		return group[0].ctx, func() {}
+	}
 	g := &groupCtx{Context: context.WithoutCancel(group[0].ctx), done: make(chan struct{}), left: len(group)}
 	g.hasDeadline = true
 	for _, c := range group {
