@@ -68,6 +68,7 @@ func nsRules() []nsRule {
 		{"CompleteBatchListedPage", nsCompleteListedPage},
 		{"BatchChunks", nsBatchChunks},
 		{"BatchUpdateSkips", nsBatchUpdateSkips},
+		{"BatchReadsBounded", nsBatchReadsBounded},
 		{"BatchLargeNode", nsBatchLargeNode},
 		{"PagingCursor", nsPaging},
 		{"ConcurrentWorkersExactCounts", nsConcurrent},

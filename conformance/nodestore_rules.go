@@ -916,3 +916,65 @@ func nsAfterClose(t *testing.T, e *nsEnv) {
 		wantErrIs(t, "Check after Close", err, kv.ErrClosed)
 	})
 }
+
+// nsBatchReadsBounded: a batch whose nodes mostly need no write (already
+// at their target, at another status, or missing) still splits its work
+// into transactions the store takes: on a store that bounds what one
+// transaction may read (a networked engine compares every key read at
+// commit), a chunk must end on its reads too, not only on its writes, or
+// the one write after many reads makes its commit fail with
+// kv.ErrTxnTooLarge.
+func nsBatchReadsBounded(t *testing.T, e *nsEnv) {
+	e.seedSmallTree()
+	n := min(kv.LimitsOf(e.kv).MaxTxnOps, 2048)
+	ops := make([]nodestore.InsertOperation, n, n+1)
+	states := make([]nodestore.NodeState, n+1)
+	paths := make([]string, n)
+	for i := range n {
+		states[i] = nsFile(fmt.Sprintf("/a/f%06d", i), 2)
+		paths[i] = states[i].Path
+		ops[i] = nodestore.InsertOperation{QueueType: nodestore.QueueSrc, Level: 2, TraversalStatus: nsS, CopyStatus: nsCP, State: &states[i]}
+	}
+	// One pending folder, which each batch below moves after the n nodes
+	// it only reads.
+	states[n] = nsFolder("/a/last", 2)
+	ops = append(ops, nodestore.InsertOperation{QueueType: nodestore.QueueSrc, Level: 2, TraversalStatus: nsP, CopyStatus: nsCP, State: &states[n]})
+	if res, err := e.ns.BatchInsertNodes(e.ctx, ops); err != nil || res.Applied != n+1 {
+		t.Fatalf("BatchInsertNodes of %d nodes = %+v, %v", n+1, res, err)
+	}
+	last := "/a/last"
+	res, err := e.ns.BatchUpdateNodeStatus(e.ctx, nodestore.QueueSrc, 2, nsP, nsF, nsCP, append(paths[:n:n], last))
+	if err != nil || res.Applied != 1 || len(res.Skipped) != n {
+		t.Errorf("BatchUpdateNodeStatus of %d nodes at another status, then one to move = applied %d, skipped %d, %v; want 1, %d, no error", n, res.Applied, len(res.Skipped), err, n)
+	}
+	if res, err := e.ns.BatchSetStatus(e.ctx, nodestore.QueueSrc, append(paths[:n:n], last), nsS); err != nil {
+		t.Errorf("BatchSetStatus of %d nodes already at the status, then one to move = %+v, %v; want no error", n, res, err)
+	}
+	missing := make([]string, n, n+1)
+	comps := make([]nodestore.Completion, n, n+1)
+	for i := range missing {
+		missing[i] = fmt.Sprintf("/a/none%06d", i)
+		comps[i] = nodestore.Completion{Path: missing[i], Status: nsS}
+	}
+	res, err = e.ns.BatchSetStatus(e.ctx, nodestore.QueueSrc, append(missing, last), nsP)
+	if err != nil || res.Applied != 1 || len(res.Skipped) != n {
+		t.Errorf("BatchSetStatus of %d missing nodes, then one to move = applied %d, skipped %d, %v; want 1, %d, no error", n, res.Applied, len(res.Skipped), err, n)
+	}
+	cres, err := e.ns.CompleteBatch(e.ctx, nodestore.QueueSrc, append(comps, nodestore.Completion{Path: last, Status: nsS}))
+	if err != nil {
+		t.Fatalf("CompleteBatch of %d completions of missing folders, then one to apply = %v; want one error each, none for the call", n, err)
+	}
+	for i, r := range cres[:n] {
+		if !errors.Is(r.Err, nodestore.ErrNotFound) {
+			t.Errorf("completion %d of a missing folder: %v, want ErrNotFound", i, r.Err)
+			break
+		}
+	}
+	if r := cres[n]; r.Err != nil {
+		t.Errorf("completion of %s after them: %v", last, r.Err)
+	}
+	if n, err := e.ns.Get(e.ctx, nodestore.QueueSrc, last); err != nil || n.Traversal != nsS {
+		t.Errorf("%s after the batches: %+v, %v; want successful", last, n, err)
+	}
+	e.wantConsistent("after batches that mostly read")
+}

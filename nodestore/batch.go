@@ -68,6 +68,25 @@ type chunkPlan struct {
 	ops, bytes int
 	maxBytes   int
 	lim        kv.Limits // the store's transaction limits
+	// reads counts the keys the chunk has read, at most: a networked
+	// engine compares every key a transaction read at its commit and
+	// bounds them as it bounds writes (kv.Limits.MaxTxnOps), so a chunk
+	// that reads many nodes it does not write (skipped, already there)
+	// must end on its reads too.
+	reads int
+}
+
+// readsFit reports whether n more reads may join the chunk: always for
+// a chunk that has read nothing yet (every chunk makes progress).
+func (c *chunkPlan) readsFit(n int) bool {
+	return c.reads == 0 || c.reads+n <= readBudget(c.lim)
+}
+
+// readBudget is what a chunk may read of nodes and parents: the
+// transaction's budget less room for the counter reads planned last and a
+// group of reads ahead (listedReads).
+func readBudget(lim kv.Limits) int {
+	return txnOpsBudget(lim) - min(256, lim.MaxTxnOps/8)
 }
 
 // fits reports whether writes of ops and bytes may join the chunk. The
@@ -351,16 +370,23 @@ func (s *Store) batchMove(ctx context.Context, op string, q QueueType, paths []s
 				if _, dup := inChunk[hashes[end]]; dup {
 					break
 				}
+				// At most a hinted read, then the path key and the node key
+				// if the hint was stale.
+				if !cp.readsFit(3) {
+					break
+				}
 				var n Node
 				var err error
 				ok := false
-				if listed != nil {
+				if listed != nil && hinted[end].Listed != nil {
 					if n, ok, err = listed.node(tx, end); err != nil {
 						return fmt.Errorf("path %d (%q): %w", end, norm[end], err)
 					}
+					cp.reads++
 				}
 				if !ok {
 					n, err = getNode(tx, q, hashes[end])
+					cp.reads += 2
 				}
 				if errors.Is(err, ErrNotFound) {
 					skips = append(skips, Skip{Index: end, Path: norm[end], Err: err})

@@ -94,6 +94,12 @@ type completeFolder struct {
 	ops, siz int
 }
 
+// completionReads is how many keys a completion's planning reads, at most,
+// besides the children it finds already there: its parent (a hinted read,
+// then the path key and node key when the hint was stale) and the range of
+// its children index.
+const completionReads = 4
+
 // completeBatch does CompleteBatch; per-completion errors are returned
 // unwrapped, and the number of transactions committed.
 func (s *Store) completeBatch(ctx context.Context, q QueueType, comps []Completion) ([]CompletionResult, int, error) {
@@ -147,6 +153,12 @@ func (s *Store) completeBatch(ctx context.Context, q QueueType, comps []Completi
 					// it as this one leaves it.
 					break
 				}
+				// The parent (hinted, then path key and node key), and the
+				// scan of its children index.
+				if !cp.readsFit(completionReads) {
+					break
+				}
+				cp.reads += completionReads
 				f, err := s.planFolder(tx, q, &comps[end], paths[end], hashes[end], &items, parents, end)
 				if errors.Is(err, errFolderInvalid) {
 					res[end].Err = errors.Unwrap(err)
