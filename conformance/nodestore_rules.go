@@ -976,5 +976,13 @@ func nsBatchReadsBounded(t *testing.T, e *nsEnv) {
 	if n, err := e.ns.Get(e.ctx, nodestore.QueueSrc, last); err != nil || n.Traversal != nsS {
 		t.Errorf("%s after the batches: %+v, %v; want successful", last, n, err)
 	}
+	// A new node, then the n nodes again, all there, under the same
+	// parent: findExisting reads the parent's children index.
+	more := nsFile("/a/new", 2)
+	again := append([]nodestore.InsertOperation{{QueueType: nodestore.QueueSrc, Level: 2, TraversalStatus: nsS, CopyStatus: nsCP, State: &more}}, ops[:n]...)
+	res, err = e.ns.BatchInsertNodes(e.ctx, again)
+	if err != nil || res.Applied != 1 || len(res.Skipped) != n {
+		t.Errorf("BatchInsertNodes of a new node and %d already there = applied %d, skipped %d, %v; want 1, %d, no error", n, res.Applied, len(res.Skipped), err, n)
+	}
 	e.wantConsistent("after batches that mostly read")
 }

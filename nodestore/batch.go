@@ -199,11 +199,13 @@ func (s *Store) insertItems(ctx context.Context, op string, items []prepared) (B
 	var res BatchResult
 	var d deltas
 	var buf []byte
+	parents := map[queueHash]struct{}{} // the parents of the chunk's items
 	for start := 0; start < len(items); {
 		// Plan the chunk: as many items as fit with their worst-case counter
 		// writes.
 		plan := chunkPlan{maxBytes: s.chunkBytes, lim: s.lim}
 		d.reset()
+		clear(parents)
 		end := start
 		for end < len(items) {
 			it := &items[end]
@@ -211,6 +213,18 @@ func (s *Store) insertItems(ctx context.Context, op string, items []prepared) (B
 			if !plan.fits(it.ops+co, it.bytes+cb) {
 				break
 			}
+			// findExisting's reads, at most: the item's share of its
+			// parent's scan and a point read, and the scan's slack once
+			// per parent.
+			reads := 3
+			if _, ok := parents[queueHash{it.n.Queue, it.parent}]; !ok {
+				reads += s.scanSlack
+			}
+			if !plan.readsFit(reads) {
+				break
+			}
+			plan.reads += reads
+			parents[queueHash{it.n.Queue, it.parent}] = struct{}{}
 			plan.add(it.ops+co, it.bytes+cb)
 			d.add(it.n.Queue, position{it.n.Level, it.n.Traversal, it.n.Copy}, 1)
 			end++
@@ -226,7 +240,7 @@ func (s *Store) insertItems(ctx context.Context, op string, items []prepared) (B
 			d.reset()
 			// Reads first (no read follows a write, which keeps kv's
 			// read-your-writes index out of the hot path).
-			if err := findExisting(tx, chunk, s.pointExists); err != nil {
+			if err := findExisting(tx, chunk, s.pointExists, s.scanSlack); err != nil {
 				return err
 			}
 			for i := range chunk {

@@ -205,7 +205,7 @@ func (s *Store) completeBatch(ctx context.Context, q QueueType, comps []Completi
 			if len(folders) == 0 {
 				return nil
 			}
-			if err := findExisting(tx, items, s.pointExists); err != nil {
+			if err := findExisting(tx, items, s.pointExists, s.scanSlack); err != nil {
 				return err
 			}
 			d.reset()

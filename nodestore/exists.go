@@ -29,8 +29,10 @@ type queueHash struct {
 // findExisting sets skip on every item whose path is already stored in
 // its queue, or repeated earlier in items. It only reads, so it is called
 // before a transaction's first write. With pointOnly it reads the path key
-// of every item and never iterates (see Store.pointExists).
-func findExisting(tx kv.ReadTxn, items []prepared, pointOnly bool) error {
+// of every item and never iterates (see Store.pointExists). A parent's
+// children index is scanned up to twice the items under it plus slack
+// keys (Store.scanSlack), then read by point reads instead.
+func findExisting(tx kv.ReadTxn, items []prepared, pointOnly bool, slack int) error {
 	found := make([]bool, len(items))
 	var order []queueHash
 	groups := map[queueHash][]int{}
@@ -59,7 +61,7 @@ func findExisting(tx kv.ReadTxn, items []prepared, pointOnly bool) error {
 	}
 	for _, k := range order {
 		idx := groups[k]
-		have, err := scanHashes(tx, appendChildrenPrefix(nil, k.q, k.h), 2*len(idx)+64, hashOfIndexKey)
+		have, err := scanHashes(tx, appendChildrenPrefix(nil, k.q, k.h), 2*len(idx)+slack, hashOfIndexKey)
 		if err != nil {
 			return err
 		}

@@ -36,6 +36,12 @@ type Store struct {
 	// iteration (listedReads.scan): on local engines but memory. A shared
 	// engine reads them with GetMany, one request per group.
 	scanListed bool
+	// scanSlack is how many keys of a parent's children index beyond
+	// twice the batch's children under it findExisting scans before it
+	// falls back to point reads: 64, and 2 on a shared store, where every
+	// key scanned is compared at commit and counts against the
+	// transaction's limit (chunkPlan.reads).
+	scanSlack int
 	// combiners gather concurrent CompleteWithChildren calls per queue
 	// type (dst, src) into shared commits (combine.go), when combine is
 	// set: not on a store whose kv commits concurrent writers together
@@ -99,6 +105,10 @@ func NewWithOptions(s kv.Store, opts *Options) *Store {
 	lim := kv.LimitsOf(s)
 	st := &Store{kv: s, lim: lim, chunkBytes: defaultChunkBytes(backend), pointExists: backend == "memory"}
 	st.scanListed = !st.pointExists && !s.Info().Guarantees.Shared
+	st.scanSlack = 64
+	if s.Info().Guarantees.Shared {
+		st.scanSlack = 2
+	}
 	st.combine = !s.Info().GroupCommit
 	if opts != nil && opts.ChunkBytes > 0 {
 		st.chunkBytes = opts.ChunkBytes
