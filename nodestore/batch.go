@@ -68,18 +68,26 @@ type chunkPlan struct {
 	ops, bytes int
 	maxBytes   int
 	lim        kv.Limits // the store's transaction limits
-	// reads counts the keys the chunk has read, at most: a networked
-	// engine compares every key a transaction read at its commit and
-	// bounds them as it bounds writes (kv.Limits.MaxTxnOps), so a chunk
-	// that reads many nodes it does not write (skipped, already there)
-	// must end on its reads too.
-	reads int
+	// reads counts the keys the chunk has read, at most, when
+	// boundReads: a shared store's engine compares every key a
+	// transaction read at its commit and bounds them as it bounds writes
+	// (kv.Limits.MaxTxnOps), so a chunk that reads many nodes it does not
+	// write (skipped, already there) must end on its reads too. Local
+	// engines read without limit.
+	reads      int
+	boundReads bool
 }
 
-// readsFit reports whether n more reads may join the chunk: always for
-// a chunk that has read nothing yet (every chunk makes progress).
+// newChunkPlan starts the plan of one chunk.
+func (s *Store) newChunkPlan() chunkPlan {
+	return chunkPlan{maxBytes: s.chunkBytes, lim: s.lim, boundReads: s.boundReads}
+}
+
+// readsFit reports whether n more reads may join the chunk: always when
+// reads are not bounded, and for a chunk that has read nothing yet (every
+// chunk makes progress).
 func (c *chunkPlan) readsFit(n int) bool {
-	return c.reads == 0 || c.reads+n <= readBudget(c.lim)
+	return !c.boundReads || c.reads == 0 || c.reads+n <= readBudget(c.lim)
 }
 
 // readBudget is what a chunk may read of nodes and parents: the
@@ -203,7 +211,7 @@ func (s *Store) insertItems(ctx context.Context, op string, items []prepared) (B
 	for start := 0; start < len(items); {
 		// Plan the chunk: as many items as fit with their worst-case counter
 		// writes.
-		plan := chunkPlan{maxBytes: s.chunkBytes, lim: s.lim}
+		plan := s.newChunkPlan()
 		d.reset()
 		clear(parents)
 		end := start
@@ -373,7 +381,7 @@ func (s *Store) batchMove(ctx context.Context, op string, q QueueType, paths []s
 			// transaction's writes). A path repeated in the chunk ends it,
 			// so that the next chunk reads the node as this one left it.
 			var d deltas
-			cp := chunkPlan{maxBytes: s.chunkBytes, lim: s.lim}
+			cp := s.newChunkPlan()
 			var listed *listedReads
 			if hinted != nil {
 				listed = newListedReads(q, hinted, hashes, valid, s.lim, s.scanListed)

@@ -137,7 +137,7 @@ func (s *Store) completeBatch(ctx context.Context, q QueueType, comps []Completi
 			items, folders, owner = items[:0], folders[:0], owner[:0]
 			plan.reset()
 			clear(touched)
-			cp := chunkPlan{maxBytes: s.chunkBytes, lim: s.lim}
+			cp := s.newChunkPlan()
 			parents := newListedReads(q, comps, hashes, valid, s.lim, s.scanListed)
 			parents.next = start
 			// Reads first (the parents, then which children exist, then the

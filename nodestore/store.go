@@ -42,6 +42,10 @@ type Store struct {
 	// key scanned is compared at commit and counts against the
 	// transaction's limit (chunkPlan.reads).
 	scanSlack int
+	// boundReads: the store compares what a transaction read at its
+	// commit, within its limits (a shared store): chunks end on their
+	// reads too (chunkPlan).
+	boundReads bool
 	// combiners gather concurrent CompleteWithChildren calls per queue
 	// type (dst, src) into shared commits (combine.go), when combine is
 	// set: not on a store whose kv commits concurrent writers together
@@ -107,7 +111,7 @@ func NewWithOptions(s kv.Store, opts *Options) *Store {
 	st.scanListed = !st.pointExists && !s.Info().Guarantees.Shared
 	st.scanSlack = 64
 	if s.Info().Guarantees.Shared {
-		st.scanSlack = 2
+		st.scanSlack, st.boundReads = 2, true
 	}
 	st.combine = !s.Info().GroupCommit
 	if opts != nil && opts.ChunkBytes > 0 {
