@@ -10,14 +10,14 @@ import (
 // listedReads reads, for CompleteBatch, the parents named by the
 // completions' Listed hints (for BatchSetStatus and the other batch moves,
 // the nodes themselves, hinted by a recent listing) ahead of the planning
-// loop, a group of
-// completions at a time with kv.GetMany: on a networked engine one round
-// trip per group instead of one per completion (measured on traverse-gen,
-// etcd, one member: these reads were a quarter of the run's wall time). A
-// group starts small and doubles, so that a chunk that ends early has read
-// few parents it does not use (each one read counts in the transaction's
-// read set, which a networked engine bounds); local engines read them one
-// by one all the same (GetMany's fallback).
+// loop, a group of completions at a time with kv.GetMany: on a networked
+// engine one round trip per group instead of one per completion (measured
+// on traverse-gen, etcd, one member: these reads were a quarter of the
+// run's wall time). A group starts small and doubles, so that a chunk that
+// ends early has read few parents it does not use (each one read counts
+// in the transaction's read set, which a networked engine bounds: the
+// chunk plan keeps a group's worth of room, readBudget); local engines
+// read them one by one all the same (GetMany's fallback).
 //
 // A node stored at the position a hint names is the node: a node has
 // exactly one node key, and its path key points to it.
