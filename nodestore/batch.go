@@ -207,7 +207,7 @@ func (s *Store) insertItems(ctx context.Context, op string, items []prepared) (B
 	var res BatchResult
 	var d deltas
 	var buf []byte
-	parents := map[queueHash]struct{}{} // the parents of the chunk's items
+	parents := map[queueHash]struct{}{} // the parents of the chunk's items (boundReads)
 	for start := 0; start < len(items); {
 		// Plan the chunk: as many items as fit with their worst-case counter
 		// writes.
@@ -221,18 +221,20 @@ func (s *Store) insertItems(ctx context.Context, op string, items []prepared) (B
 			if !plan.fits(it.ops+co, it.bytes+cb) {
 				break
 			}
-			// findExisting's reads, at most: the item's share of its
-			// parent's scan and a point read, and the scan's slack once
-			// per parent.
-			reads := 3
-			if _, ok := parents[queueHash{it.n.Queue, it.parent}]; !ok {
-				reads += s.scanSlack
+			if s.boundReads {
+				// findExisting's reads, at most: the item's share of its
+				// parent's scan and a point read, and the scan's slack
+				// once per parent.
+				reads := 3
+				if _, ok := parents[queueHash{it.n.Queue, it.parent}]; !ok {
+					reads += s.scanSlack
+				}
+				if !plan.readsFit(reads) {
+					break
+				}
+				plan.reads += reads
+				parents[queueHash{it.n.Queue, it.parent}] = struct{}{}
 			}
-			if !plan.readsFit(reads) {
-				break
-			}
-			plan.reads += reads
-			parents[queueHash{it.n.Queue, it.parent}] = struct{}{}
 			plan.add(it.ops+co, it.bytes+cb)
 			d.add(it.n.Queue, position{it.n.Level, it.n.Traversal, it.n.Copy}, 1)
 			end++
