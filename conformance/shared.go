@@ -211,7 +211,12 @@ func (w SharedTraversal) Work(ctx context.Context, s kv.Store, worker int, repor
 			continue
 		}
 		// Folders this worker holds come first (their completion failed);
-		// then unclaimed ones, in random order to spread the workers.
+		// then unclaimed ones, in random order to spread the workers. The
+		// worker goes through the whole listing, a batch at a time, before
+		// it lists again: a claim reads each folder's claim key, so a
+		// folder that another worker took meanwhile is skipped, and
+		// listing a page for every batch would read far more keys than
+		// the traversal writes.
 		var mine, free []nodestore.Node
 		for _, n := range page {
 			switch claims[sharedClaimKey(level, n.State.Path)] {
@@ -221,20 +226,38 @@ func (w SharedTraversal) Work(ctx context.Context, s kv.Store, worker int, repor
 				free = append(free, n)
 			}
 		}
-		todo := mine[:min(len(mine), w.ClaimBatch)]
-		if len(todo) == 0 {
-			if len(free) == 0 {
-				pause() // every pending folder is held by another worker
-				continue
-			}
-			rng.Shuffle(len(free), func(i, j int) { free[i], free[j] = free[j], free[i] })
-			got, err := w.claim(s, level, free[:min(w.ClaimBatch, max(1, len(free)/2))], me, call)
+		if len(mine) == 0 && len(free) == 0 {
+			pause() // every pending folder is held by another worker
+			continue
+		}
+		rng.Shuffle(len(free), func(i, j int) { free[i], free[j] = free[j], free[i] })
+		if !w.workListing(ctx, ns, s, level, mine, free, me, call, report, &unsure) {
+			pause() // a call failed: list again after a pause
+		}
+	}
+	return ctx.Err()
+}
+
+// workListing claims and completes, a batch at a time, the folders of one
+// listing: first mine (claimed by this worker before), then free. It
+// returns false when a call failed (the caller lists again after a
+// pause); a completion that failed leaves its folders in unsure.
+func (w SharedTraversal) workListing(ctx context.Context, ns *nodestore.Store, s kv.Store, level int, mine, free []nodestore.Node, me string,
+	call func(func(context.Context) error) error, report func(SharedEvent), unsure *[]string) bool {
+	for (len(mine) > 0 || len(free) > 0) && ctx.Err() == nil {
+		var todo []nodestore.Node
+		if len(mine) > 0 {
+			todo, mine = mine[:min(len(mine), w.ClaimBatch)], mine[min(len(mine), w.ClaimBatch):]
+		} else {
+			n := min(w.ClaimBatch, max(1, len(free)/2))
+			batch := free[:n]
+			free = free[n:]
+			got, err := w.claim(s, level, batch, me, call)
 			if err != nil {
-				pause() // the next round sees whether the claim was applied
-				continue
+				return false // the next listing sees whether the claim was applied
 			}
 			if len(got) == 0 {
-				continue // others claimed them meanwhile: list again
+				continue // others claimed them meanwhile
 			}
 			todo = got
 		}
@@ -249,21 +272,21 @@ func (w SharedTraversal) Work(ctx context.Context, s kv.Store, worker int, repor
 			return err
 		}); err != nil {
 			for _, c := range comps {
-				unsure = append(unsure, c.Path)
+				*unsure = append(*unsure, c.Path)
 			}
-			pause()
-			continue
+			return false
 		}
 		for i, r := range res {
 			if r.Err != nil {
-				// Left pending and claimed: this worker tries it again.
+				// Left pending and claimed: this worker tries it again
+				// after its next listing.
 				report(SharedEvent{Err: fmt.Errorf("complete %s: %w", comps[i].Path, r.Err)})
 				continue
 			}
 			report(SharedEvent{Listed: comps[i].Path})
 		}
 	}
-	return ctx.Err()
+	return true
 }
 
 func sharedClaimKey(level int, path string) string {
