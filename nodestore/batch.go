@@ -223,8 +223,9 @@ func (s *Store) insertItems(ctx context.Context, op string, items []prepared) (B
 			}
 			if s.boundReads {
 				// findExisting's reads, at most: the item's share of its
-				// parent's scan and a point read, and the scan's slack
-				// once per parent.
+				// parent's scan and a point read (on a shared store, which
+				// does not scan: its path key, read twice if it exists),
+				// and the scan's slack once per parent.
 				reads := 3
 				if _, ok := parents[queueHash{it.n.Queue, it.parent}]; !ok {
 					reads += s.scanSlack
@@ -250,7 +251,7 @@ func (s *Store) insertItems(ctx context.Context, op string, items []prepared) (B
 			d.reset()
 			// Reads first (no read follows a write, which keeps kv's
 			// read-your-writes index out of the hot path).
-			if err := findExisting(tx, chunk, s.pointExists, s.scanSlack); err != nil {
+			if err := s.findExisting(tx, chunk); err != nil {
 				return err
 			}
 			for i := range chunk {
@@ -258,7 +259,7 @@ func (s *Store) insertItems(ctx context.Context, op string, items []prepared) (B
 					d.add(it.n.Queue, position{it.n.Level, it.n.Traversal, it.n.Copy}, 1)
 				}
 			}
-			if err := d.load(tx); err != nil {
+			if err := d.load(tx, s.manyReads); err != nil {
 				return err
 			}
 			for i := range chunk {
@@ -449,7 +450,7 @@ func (s *Store) batchMove(ctx context.Context, op string, q QueueType, paths []s
 				moves = append(moves, move{n, to})
 				inChunk[hashes[end]] = struct{}{}
 			}
-			if err := d.load(tx); err != nil {
+			if err := d.load(tx, s.manyReads); err != nil {
 				return err
 			}
 			buf := make([]byte, 0, 256)

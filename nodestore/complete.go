@@ -205,7 +205,7 @@ func (s *Store) completeBatch(ctx context.Context, q QueueType, comps []Completi
 			if len(folders) == 0 {
 				return nil
 			}
-			if err := findExisting(tx, items, s.pointExists, s.scanSlack); err != nil {
+			if err := s.findExisting(tx, items); err != nil {
 				return err
 			}
 			d.reset()
@@ -221,7 +221,7 @@ func (s *Store) completeBatch(ctx context.Context, q QueueType, comps []Completi
 					d.add(q, f.to, 1)
 				}
 			}
-			if err := d.load(tx); err != nil {
+			if err := d.load(tx, s.manyReads); err != nil {
 				return err
 			}
 			for fi := range folders {

@@ -16,7 +16,9 @@ import (
 // or small, one seek — and the level-0 node keys (the roots, a handful).
 // When a parent already has many more children than the batch inserts
 // under it, or a store has many roots, it falls back to point reads, so
-// the cost stays proportional to the batch.
+// the cost stays proportional to the batch. On the memory backend and on a
+// shared (networked) store it reads the path keys only (Store.pointExists),
+// on the latter all of them with one kv.GetMany.
 
 // rootScanLimit bounds the number of roots findExisting reads per queue.
 const rootScanLimit = 1024
@@ -29,10 +31,12 @@ type queueHash struct {
 // findExisting sets skip on every item whose path is already stored in
 // its queue, or repeated earlier in items. It only reads, so it is called
 // before a transaction's first write. With pointOnly it reads the path key
-// of every item and never iterates (see Store.pointExists). A parent's
+// of every item and never iterates (see Store.pointExists), with one
+// kv.GetMany where point reads are round trips (Store.manyReads). A parent's
 // children index is scanned up to twice the items under it plus slack
 // keys (Store.scanSlack), then read by point reads instead.
-func findExisting(tx kv.ReadTxn, items []prepared, pointOnly bool, slack int) error {
+func (s *Store) findExisting(tx kv.ReadTxn, items []prepared) error {
+	pointOnly, slack := s.pointExists, s.scanSlack
 	found := make([]bool, len(items))
 	var order []queueHash
 	groups := map[queueHash][]int{}
@@ -79,13 +83,19 @@ func findExisting(tx kv.ReadTxn, items []prepared, pointOnly bool, slack int) er
 		}
 	}
 	buf := make([]byte, 0, pathKeyLen)
-	for _, i := range point {
-		it := &items[i]
-		_, ok, err := getPosition(tx, it.n.Queue, it.h, buf[:0])
-		if err != nil {
+	if s.manyReads {
+		if err := pathsExist(tx, items, point, found); err != nil {
 			return err
 		}
-		found[i] = ok
+	} else {
+		for _, i := range point {
+			it := &items[i]
+			_, ok, err := getPosition(tx, it.n.Queue, it.h, buf[:0])
+			if err != nil {
+				return err
+			}
+			found[i] = ok
+		}
 	}
 	seen := make(map[queueHash]struct{}, len(items))
 	for i := range items {
@@ -110,6 +120,34 @@ func findExisting(tx kv.ReadTxn, items []prepared, pointOnly bool, slack int) er
 		seen[k] = struct{}{}
 	}
 	return nil
+}
+
+// pathsExist sets found[i] for each item i of point whose path key is
+// stored, reading them with one kv.GetMany (on a networked engine one
+// round trip, not one per item).
+func pathsExist(tx kv.ReadTxn, items []prepared, point []int, found []bool) error {
+	if len(point) == 0 {
+		return nil
+	}
+	buf := make([]byte, 0, len(point)*pathKeyLen)
+	ends := make([]int, len(point))
+	for j, i := range point {
+		buf = appendPathKey(buf, items[i].n.Queue, items[i].h)
+		ends[j] = len(buf)
+	}
+	keys := make([][]byte, len(point))
+	start := 0
+	for j, end := range ends {
+		keys[j] = buf[start:end:end]
+		start = end
+	}
+	return kv.GetMany(tx, keys, func(j int, v []byte) error {
+		if _, _, _, err := parseStatusSuffix(items[point[j]].n.Queue, v); err != nil {
+			return fmt.Errorf("path key of %s: %w", items[point[j]].h, err)
+		}
+		found[point[j]] = true
+		return nil
+	})
 }
 
 // scanHashes reads the path hashes at the end of the keys under prefix. It

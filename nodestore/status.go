@@ -66,7 +66,7 @@ func (s *Store) change(ctx context.Context, op string, q QueueType, path string,
 			d.add(q, from, -1)
 			d.add(q, to, 1)
 		}
-		if err := d.load(tx); err != nil {
+		if err := d.load(tx, s.manyReads); err != nil {
 			return err
 		}
 		if _, err := moveNode(tx, &n, to, nil, nil); err != nil {

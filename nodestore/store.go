@@ -30,7 +30,9 @@ type Store struct {
 	// than 256 keys (the root's children index, say) clones the tree, and
 	// the commit that follows then copies every tree node it touches
 	// (measured on 2026-11-26: 0.76-0.79 of the raw speed with point
-	// reads, 0.63-0.67 with scans).
+	// reads, 0.63-0.67 with scans). On a shared (networked) store too:
+	// the point reads of a chunk go in one kv.GetMany, one round trip,
+	// where scans cost one per parent.
 	pointExists bool
 	// scanListed lets CompleteBatch read a page's hinted parents with one
 	// iteration (listedReads.scan): on local engines but memory. A shared
@@ -38,10 +40,13 @@ type Store struct {
 	scanListed bool
 	// scanSlack is how many keys of a parent's children index beyond
 	// twice the batch's children under it findExisting scans before it
-	// falls back to point reads: 64, and 2 on a shared store, where every
-	// key scanned is compared at commit and counts against the
-	// transaction's limit (chunkPlan.reads).
+	// falls back to point reads: 64, and 0 where it never scans
+	// (pointExists).
 	scanSlack int
+	// manyReads: the store's point reads are round trips (a shared,
+	// networked store): reads a transaction needs together go in one
+	// kv.GetMany (counters, existence checks).
+	manyReads bool
 	// boundReads: the store compares what a transaction read at its
 	// commit, within its limits (a shared store): chunks end on their
 	// reads too (chunkPlan).
@@ -107,12 +112,14 @@ func NewWithOptions(s kv.Store, opts *Options) *Store {
 	}
 	backend := s.Info().Backend
 	lim := kv.LimitsOf(s)
-	st := &Store{kv: s, lim: lim, chunkBytes: defaultChunkBytes(backend), pointExists: backend == "memory"}
-	st.scanListed = !st.pointExists && !s.Info().Guarantees.Shared
+	shared := s.Info().Guarantees.Shared
+	st := &Store{kv: s, lim: lim, chunkBytes: defaultChunkBytes(backend), pointExists: backend == "memory" || shared}
+	st.scanListed = !st.pointExists
 	st.scanSlack = 64
-	if s.Info().Guarantees.Shared {
-		st.scanSlack, st.boundReads = 2, true
+	if st.pointExists {
+		st.scanSlack = 0
 	}
+	st.boundReads, st.manyReads = shared, shared
 	st.combine = !s.Info().GroupCommit
 	if opts != nil && opts.ChunkBytes > 0 {
 		st.chunkBytes = opts.ChunkBytes
@@ -512,7 +519,7 @@ func (s *Store) Insert(ctx context.Context, n Node) error {
 		}
 		var d deltas
 		d.add(n.Queue, position{n.Level, n.Traversal, n.Copy}, 1)
-		if err := d.load(tx); err != nil {
+		if err := d.load(tx, s.manyReads); err != nil {
 			return err
 		}
 		if _, err := writeNew(tx, &n, h, parent, root, nil, buf[:0]); err != nil {
