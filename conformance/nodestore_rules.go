@@ -984,5 +984,34 @@ func nsBatchReadsBounded(t *testing.T, e *nsEnv) {
 	if err != nil || res.Applied != 1 || len(res.Skipped) != n {
 		t.Errorf("BatchInsertNodes of a new node and %d already there = applied %d, skipped %d, %v; want 1, %d, no error", n, res.Applied, len(res.Skipped), err, n)
 	}
+	// Folders whose children are all stored already (a completion that
+	// comes again after its children were inserted): each completion
+	// reads every child it would insert, about a transaction's worth.
+	per := max(1, min((n-64)/3, 200)) // and well within etcd's request bytes
+	var pre []nodestore.InsertOperation
+	var again2 []nodestore.Completion
+	for f := range 2 {
+		folder := nsFolder(fmt.Sprintf("/b/re%d", f), 2)
+		pre = append(pre, nodestore.InsertOperation{QueueType: nodestore.QueueSrc, Level: 2, TraversalStatus: nsP, CopyStatus: nsCP, State: &folder})
+		c := nodestore.Completion{Path: folder.Path, Status: nsS}
+		for i := range per {
+			kid := nsFile(fmt.Sprintf("%s/k%05d", folder.Path, i), 3)
+			pre = append(pre, nodestore.InsertOperation{QueueType: nodestore.QueueSrc, Level: 3, TraversalStatus: nsP, CopyStatus: nsCP, State: &kid})
+			c.Children = append(c.Children, nodestore.Node{Traversal: nsP, Copy: nsCP, State: kid})
+		}
+		again2 = append(again2, c)
+	}
+	if res, err := e.ns.BatchInsertNodes(e.ctx, pre); err != nil || res.Applied != len(pre) {
+		t.Fatalf("BatchInsertNodes of 2 folders and their %d children each = applied %d, %v", per, res.Applied, err)
+	}
+	cres, err = e.ns.CompleteBatch(e.ctx, nodestore.QueueSrc, again2)
+	if err != nil {
+		t.Fatalf("CompleteBatch of 2 folders whose %d children each are stored = %v", per, err)
+	}
+	for i, r := range cres {
+		if r.Err != nil || r.Applied != 0 || len(r.Skipped) != per {
+			t.Errorf("completion of %s (children all stored) = applied %d, skipped %d, %v; want 0, %d, no error", again2[i].Path, r.Applied, len(r.Skipped), r.Err, per)
+		}
+	}
 	e.wantConsistent("after batches that mostly read")
 }

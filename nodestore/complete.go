@@ -95,9 +95,10 @@ type completeFolder struct {
 }
 
 // completionReads is how many keys a completion's planning reads, at most,
-// besides the children it finds already there: its parent (a hinted read,
-// then the path key and node key when the hint was stale) and the range of
-// its children index.
+// besides its children's existence checks: its parent (a hinted read, then
+// the path key and node key when the hint was stale) and the range of its
+// children index. The children's reads stay below their planned writes (on
+// a shared store one path key each, against three writes).
 const completionReads = 4
 
 // completeBatch does CompleteBatch; per-completion errors are returned
