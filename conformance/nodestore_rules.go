@@ -989,7 +989,7 @@ func nsBatchReadsBounded(t *testing.T, e *nsEnv) {
 	// reads every child it would insert, about a transaction's worth.
 	per := max(1, min((n-64)/3, 200)) // and well within etcd's request bytes
 	var pre []nodestore.InsertOperation
-	var again2 []nodestore.Completion
+	var redo []nodestore.Completion
 	for f := range 2 {
 		folder := nsFolder(fmt.Sprintf("/b/re%d", f), 2)
 		pre = append(pre, nodestore.InsertOperation{QueueType: nodestore.QueueSrc, Level: 2, TraversalStatus: nsP, CopyStatus: nsCP, State: &folder})
@@ -999,18 +999,18 @@ func nsBatchReadsBounded(t *testing.T, e *nsEnv) {
 			pre = append(pre, nodestore.InsertOperation{QueueType: nodestore.QueueSrc, Level: 3, TraversalStatus: nsP, CopyStatus: nsCP, State: &kid})
 			c.Children = append(c.Children, nodestore.Node{Traversal: nsP, Copy: nsCP, State: kid})
 		}
-		again2 = append(again2, c)
+		redo = append(redo, c)
 	}
 	if res, err := e.ns.BatchInsertNodes(e.ctx, pre); err != nil || res.Applied != len(pre) {
 		t.Fatalf("BatchInsertNodes of 2 folders and their %d children each = applied %d, %v", per, res.Applied, err)
 	}
-	cres, err = e.ns.CompleteBatch(e.ctx, nodestore.QueueSrc, again2)
+	cres, err = e.ns.CompleteBatch(e.ctx, nodestore.QueueSrc, redo)
 	if err != nil {
 		t.Fatalf("CompleteBatch of 2 folders whose %d children each are stored = %v", per, err)
 	}
 	for i, r := range cres {
 		if r.Err != nil || r.Applied != 0 || len(r.Skipped) != per {
-			t.Errorf("completion of %s (children all stored) = applied %d, skipped %d, %v; want 0, %d, no error", again2[i].Path, r.Applied, len(r.Skipped), r.Err, per)
+			t.Errorf("completion of %s (children all stored) = applied %d, skipped %d, %v; want 0, %d, no error", redo[i].Path, r.Applied, len(r.Skipped), r.Err, per)
 		}
 	}
 	e.wantConsistent("after batches that mostly read")

@@ -32,7 +32,6 @@ func TestManyReadsSameResult(t *testing.T) {
 			t.Fatal(err)
 		}
 		skips[mode] = append(skips[mode], res.Applied, len(res.Skipped))
-		// A completion whose children are partly stored already.
 		cr, err := s.CompleteBatch(ctx, QueueSrc, []Completion{
 			{Path: "/a1", Status: TraversalStatusSuccessful, Children: kids("/a1", "p", "q")},
 			{Path: "/a2", Status: TraversalStatusFailed, Children: kids("/a2", "r")},
@@ -40,6 +39,8 @@ func TestManyReadsSameResult(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// A batch insert of children partly stored already (/a1/p) or
+		// repeated (/a1/s).
 		ops := []InsertOperation{}
 		for _, n := range kids("/a1", "p", "s", "s") {
 			st := n.State
