@@ -48,6 +48,18 @@ type SharedOptions struct {
 	HistoryTimeout time.Duration
 }
 
+// Traversal returns the traversal RunSharedTraversal runs: Tree, or with
+// POLYKV_STRESS=1 and no shape of its own (Fanout and Depth 0) a tree of
+// 5,461 folders (fanout 4, depth 6, 3 files each). A test that counts
+// folders (Folders) counts them on this one.
+func (o SharedOptions) Traversal() SharedTraversal {
+	t := o.Tree
+	if stress() && t.Fanout == 0 && t.Depth == 0 {
+		t.Fanout, t.Depth, t.Files = 4, 6, 3
+	}
+	return t
+}
+
 // SharedResult is what RunSharedTraversal saw.
 type SharedResult struct {
 	// Elapsed is the time from the workers' start to the last one's end.
@@ -99,9 +111,7 @@ func RunSharedTraversal(t *testing.T, opts SharedOptions) SharedResult {
 	if opts.HistoryTimeout <= 0 {
 		opts.HistoryTimeout = 2 * time.Minute
 	}
-	if stress() && opts.Tree.Fanout == 0 && opts.Tree.Depth == 0 {
-		opts.Tree.Fanout, opts.Tree.Depth, opts.Tree.Files = 4, 6, 3
-	}
+	opts.Tree = opts.Traversal()
 	if os.Getenv(sharedChildEnv) == t.Name() {
 		sharedChild(opts) // does not return
 	}

@@ -48,7 +48,7 @@ func TestMemberLossOne(t *testing.T) {
 		c = etcdtest.Start(t, 3)
 		cfgs = memberConfigs(c, newPrefix())
 	}
-	tree := conformance.SharedTraversal{CallTimeout: 5 * time.Second}
+	tree := conformance.SharedOptions{Tree: conformance.SharedTraversal{CallTimeout: 5 * time.Second}}.Traversal()
 	folders := len(tree.Folders())
 	var stoppedAt, doneAt int
 	res := conformance.RunSharedTraversal(t, conformance.SharedOptions{
@@ -88,7 +88,7 @@ func TestMemberLossTwo(t *testing.T) {
 		probe = open(t, cfg)
 	}
 	const callTimeout = 2 * time.Second
-	tree := conformance.SharedTraversal{CallTimeout: callTimeout}
+	tree := conformance.SharedOptions{Tree: conformance.SharedTraversal{CallTimeout: callTimeout}}.Traversal()
 	folders := len(tree.Folders())
 	type probed struct {
 		key      string
