@@ -251,15 +251,13 @@ func (s *Store) insertItems(ctx context.Context, op string, items []prepared) (B
 			d.reset()
 			// Reads first (no read follows a write, which keeps kv's
 			// read-your-writes index out of the hot path).
-			if err := s.findExisting(tx, chunk); err != nil {
-				return err
-			}
-			for i := range chunk {
-				if it := &chunk[i]; it.skip == nil {
-					d.add(it.n.Queue, position{it.n.Level, it.n.Traversal, it.n.Copy}, 1)
+			if err := s.readBeforeWrites(tx, chunk, &d, func(d *deltas) {
+				for i := range chunk {
+					if it := &chunk[i]; it.skip == nil {
+						d.add(it.n.Queue, position{it.n.Level, it.n.Traversal, it.n.Copy}, 1)
+					}
 				}
-			}
-			if err := d.load(tx, s.manyReads); err != nil {
+			}); err != nil {
 				return err
 			}
 			for i := range chunk {

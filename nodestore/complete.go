@@ -206,23 +206,20 @@ func (s *Store) completeBatch(ctx context.Context, q QueueType, comps []Completi
 			if len(folders) == 0 {
 				return nil
 			}
-			if err := s.findExisting(tx, items); err != nil {
-				return err
-			}
-			d.reset()
-			for i := range items {
-				if it := &items[i]; it.skip == nil {
-					d.add(q, position{it.n.Level, it.n.Traversal, it.n.Copy}, 1)
+			if err := s.readBeforeWrites(tx, items, &d, func(d *deltas) {
+				for i := range items {
+					if it := &items[i]; it.skip == nil {
+						d.add(q, position{it.n.Level, it.n.Traversal, it.n.Copy}, 1)
+					}
 				}
-			}
-			for i := range folders {
-				f := &folders[i]
-				if from := (position{f.parent.Level, f.parent.Traversal, f.parent.Copy}); from != f.to {
-					d.add(q, from, -1)
-					d.add(q, f.to, 1)
+				for i := range folders {
+					f := &folders[i]
+					if from := (position{f.parent.Level, f.parent.Traversal, f.parent.Copy}); from != f.to {
+						d.add(q, from, -1)
+						d.add(q, f.to, 1)
+					}
 				}
-			}
-			if err := d.load(tx, s.manyReads); err != nil {
+			}); err != nil {
 				return err
 			}
 			for fi := range folders {

@@ -117,20 +117,30 @@ func (d *deltas) load(tx kv.ReadTxn, many bool) error {
 	if !many {
 		return d.loadEach(tx)
 	}
+	if keys := d.counterKeys(false); len(keys) > 0 {
+		return kv.GetMany(tx, keys, d.take)
+	}
+	return nil
+}
+
+// counterKeys sets d.keys to the keys of d's counters — those with a
+// change, or all of them — each with its value's place in d.dst (set to
+// zero: a missing key is a zero count), and returns them.
+func (d *deltas) counterKeys(all bool) [][]byte {
 	d.buf, d.ends, d.keys, d.dst = d.buf[:0], d.ends[:0], d.keys[:0], d.dst[:0]
 	for i := range d.counts {
 		c := &d.counts[i]
-		if c.delta == 0 {
+		if c.delta == 0 && !all {
 			continue
 		}
-		c.cur = 0 // GetMany skips a missing key: a zero count
+		c.cur = 0
 		d.buf = appendCountKey(d.buf, c.id.q, c.id.pos.level, c.id.pos.ts, c.id.pos.cs)
 		d.ends = append(d.ends, len(d.buf))
 		d.dst = append(d.dst, &c.cur)
 	}
 	for i := range d.levels {
 		l := &d.levels[i]
-		if l.delta == 0 {
+		if l.delta == 0 && !all {
 			continue
 		}
 		l.cur = 0
@@ -138,15 +148,53 @@ func (d *deltas) load(tx kv.ReadTxn, many bool) error {
 		d.ends = append(d.ends, len(d.buf))
 		d.dst = append(d.dst, &l.cur)
 	}
-	if len(d.ends) == 0 {
-		return nil
-	}
 	start := 0
 	for _, end := range d.ends {
 		d.keys = append(d.keys, d.buf[start:end:end])
 		start = end
 	}
-	return kv.GetMany(tx, d.keys, d.take)
+	return d.keys
+}
+
+// loaded is the counters of a deltas with their values, kept across a
+// reset (keep, restore).
+type loaded struct {
+	counts []countDelta
+	levels []levelDelta
+}
+
+// keep copies d's counters with their values into l.
+func (d *deltas) keep(l *loaded) {
+	l.counts = append(l.counts[:0], d.counts...)
+	l.levels = append(l.levels[:0], d.levels...)
+}
+
+// restore gives each counter of d with a change its value from l, and
+// reports whether l had them all.
+func (d *deltas) restore(l *loaded) bool {
+	for i := range d.counts {
+		c := &d.counts[i]
+		if c.delta == 0 {
+			continue
+		}
+		j := slices.IndexFunc(l.counts, func(k countDelta) bool { return k.id == c.id })
+		if j < 0 {
+			return false
+		}
+		c.cur = l.counts[j].cur
+	}
+	for i := range d.levels {
+		lv := &d.levels[i]
+		if lv.delta == 0 {
+			continue
+		}
+		j := slices.IndexFunc(l.levels, func(k levelDelta) bool { return k.q == lv.q && k.level == lv.level })
+		if j < 0 {
+			return false
+		}
+		lv.cur = l.levels[j].cur
+	}
+	return true
 }
 
 // loadEach is load by one Get per counter.

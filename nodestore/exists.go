@@ -18,7 +18,8 @@ import (
 // under it, or a store has many roots, it falls back to point reads, so
 // the cost stays proportional to the batch. On the memory backend and on a
 // shared (networked) store it reads the path keys only (Store.pointExists),
-// on the latter all of them with one kv.GetMany.
+// on the latter all of them with one kv.GetMany, which also reads the
+// transaction's counters (readBeforeWrites).
 
 // rootScanLimit bounds the number of roots findExisting reads per queue.
 const rootScanLimit = 1024
@@ -82,12 +83,14 @@ func (s *Store) findExisting(tx kv.ReadTxn, items []prepared) error {
 			found[i] = have[h] || rootSet[h]
 		}
 	}
-	buf := make([]byte, 0, pathKeyLen)
+	var at []position // the positions read with the path keys, when known
 	if s.manyReads {
-		if err := pathsExist(tx, items, point, found); err != nil {
+		at = make([]position, len(items))
+		if err := pathsExist(tx, items, point, found, at, nil, nil); err != nil {
 			return err
 		}
 	} else {
+		buf := make([]byte, 0, pathKeyLen)
 		for _, i := range point {
 			it := &items[i]
 			_, ok, err := getPosition(tx, it.n.Queue, it.h, buf[:0])
@@ -97,14 +100,31 @@ func (s *Store) findExisting(tx kv.ReadTxn, items []prepared) error {
 			found[i] = ok
 		}
 	}
+	if !pointOnly {
+		at = nil // items found by a scan have no position read
+	}
+	return markExisting(tx, items, found, at)
+}
+
+// markExisting sets skip on the items found stored (saying where: at[i]
+// when at holds it, else read from the path key) and on those repeated
+// earlier in items.
+func markExisting(tx kv.ReadTxn, items []prepared, found []bool, at []position) error {
+	buf := make([]byte, 0, pathKeyLen)
 	seen := make(map[queueHash]struct{}, len(items))
 	for i := range items {
 		it := &items[i]
 		k := queueHash{it.n.Queue, it.h}
 		if found[i] {
-			pos, ok, err := getPosition(tx, it.n.Queue, it.h, buf[:0])
-			if err != nil {
-				return err
+			var pos position
+			ok := true
+			if at != nil {
+				pos = at[i]
+			} else {
+				var err error
+				if pos, ok, err = getPosition(tx, it.n.Queue, it.h, buf[:0]); err != nil {
+					return err
+				}
 			}
 			if ok {
 				it.skip = fmt.Errorf("%w (at %s)", ErrExists, pos)
@@ -122,11 +142,13 @@ func (s *Store) findExisting(tx kv.ReadTxn, items []prepared) error {
 	return nil
 }
 
-// pathsExist sets found[i] for each item i of point whose path key is
-// stored, reading them with one kv.GetMany (on a networked engine one
-// round trip, not one per item).
-func pathsExist(tx kv.ReadTxn, items []prepared, point []int, found []bool) error {
-	if len(point) == 0 {
+// pathsExist sets found[i] and at[i] for each item i of point whose path
+// key is stored, reading them with one kv.GetMany (on a networked engine
+// one round trip, not one per item). extra keys are read in the same
+// GetMany, after the path keys; other(j, value) gets the value of each
+// extra[j] that is present.
+func pathsExist(tx kv.ReadTxn, items []prepared, point []int, found []bool, at []position, extra [][]byte, other func(j int, v []byte) error) error {
+	if len(point)+len(extra) == 0 {
 		return nil
 	}
 	buf := make([]byte, 0, len(point)*pathKeyLen)
@@ -135,17 +157,23 @@ func pathsExist(tx kv.ReadTxn, items []prepared, point []int, found []bool) erro
 		buf = appendPathKey(buf, items[i].n.Queue, items[i].h)
 		ends[j] = len(buf)
 	}
-	keys := make([][]byte, len(point))
+	keys := make([][]byte, len(point), len(point)+len(extra))
 	start := 0
 	for j, end := range ends {
 		keys[j] = buf[start:end:end]
 		start = end
 	}
+	keys = append(keys, extra...)
 	return kv.GetMany(tx, keys, func(j int, v []byte) error {
-		if _, _, _, err := parseStatusSuffix(items[point[j]].n.Queue, v); err != nil {
-			return fmt.Errorf("path key of %s: %w", items[point[j]].h, err)
+		if j >= len(point) {
+			return other(j-len(point), v)
 		}
-		found[point[j]] = true
+		i := point[j]
+		level, ts, cs, err := parseStatusSuffix(items[i].n.Queue, v)
+		if err != nil {
+			return fmt.Errorf("path key of %s: %w", items[i].h, err)
+		}
+		found[i], at[i] = true, position{level, ts, cs}
 		return nil
 	})
 }
