@@ -116,7 +116,11 @@
 // a parent already holds many more children than the chunk adds. On the
 // memory backend it reads every path key instead: a scan of more than 256
 // keys there clones the tree, and the commit that follows would copy every
-// tree node it touches. Chunks default to SmallChunkBytes on badger, pebble and
+// tree node it touches. On a shared store (a networked engine, where each
+// read is a round trip and every key read is compared at commit) it reads
+// the path keys too, all of a chunk's with the counters the chunk changes
+// in one kv.GetMany, and a chunk ends on its reads as well as its writes
+// (the conformance rule BatchReadsBounded). Chunks default to SmallChunkBytes on badger, pebble and
 // memory and to DefaultChunkBytes on bbolt (Options.ChunkBytes). Every
 // write transaction (Insert, the status changes, CompleteWithChildren and
 // each chunk of a batch) likewise reads everything it needs — nodes,
