@@ -26,3 +26,10 @@ func setDefault(t *testing.T, name, value string) {
 		t.Setenv(name, value)
 	}
 }
+
+// FuzzModel is the model test on fuzz input (conformance.Fuzz). Each input
+// opens a fresh store, about 0.1 s on Badger, so `go test -fuzz` explores
+// about ten inputs a second here; `go test` runs the seed corpus.
+func FuzzModel(f *testing.F) {
+	conformance.Fuzz(f, conformance.ConfigFactory(kv.Config{Backend: "badger", Durability: kv.NoSync}))
+}

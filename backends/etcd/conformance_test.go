@@ -25,3 +25,10 @@ func TestConformance(t *testing.T) {
 		LongTraversalOnlyUnderStress: "about 24,000 serial replicated commits: 205 s on a 3-member loopback cluster without -race",
 	})
 }
+
+// FuzzModel is the model test on fuzz input (conformance.Fuzz), each input
+// on a fresh prefix of the shared cluster (each fuzz worker process starts
+// a cluster of its own in TestMain).
+func FuzzModel(f *testing.F) {
+	conformance.Fuzz(f, factory)
+}
