@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
@@ -108,9 +109,15 @@ func TestWALNoSpaceIsTyped(t *testing.T) {
 			var werr error
 			// Under NoSync the WAL is written by a flusher goroutine: the
 			// failure surfaces on a later commit (Pebble itself would
-			// panic in that commit, holding its commit lock).
+			// panic in that commit, holding its commit lock). Each write
+			// leaves the flusher time to run: a failure first met by the
+			// commit that fills the memtable, when Pebble closes the WAL
+			// to start the next one, ends the process instead (a panic
+			// with Pebble's mutex released: see engineFS), which on a
+			// loaded machine a tight loop reached before the flusher ran.
 			for i := 0; i < 10000 && werr == nil; i++ {
 				werr = db.Set(ctx, []byte("during"), bytes.Repeat([]byte{'x'}, 100))
+				time.Sleep(50 * time.Microsecond)
 			}
 			require.Error(t, werr, "no write failed on a full disk")
 			require.ErrorIs(t, werr, kv.ErrNoSpace)

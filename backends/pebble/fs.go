@@ -19,6 +19,15 @@ import (
 //     kv runs one commit at a time, and a commit that reads the failure from
 //     the WAL writer was preceded by one that stored it there, after the
 //     failed write: by then the engine refuses writes.
+//     One window is left, and it is Pebble's: when the commit that fills
+//     the memtable closes the WAL (rotateWAL) and that close is the first
+//     to meet the failure (its flush of the tail the flusher goroutine had
+//     not written yet), Pebble panics with its mutex released, a fatal
+//     error that ends the process. Under NoSync on a machine too busy to
+//     run the flusher, a test that failed every WAL write met it (the
+//     test now leaves the flusher time to run); on a real disk the WAL is
+//     preallocated ahead (110% of a memtable), so a full disk seldom fails
+//     a WAL write at all (the tmpfs disk-full runs never met the window).
 //   - For a read-only open, Lock takes no lock and creates no LOCK file, so
 //     that a read-only store opens on a read-only file system and beside
 //     other read-only opens. kv's directory lock (shared for read-only
