@@ -104,6 +104,7 @@ func kvGroups() []group {
 		{"Concurrency", concurrencyRules()},
 		{"Serializable", serializableRules()},
 		{"GetMany", getManyRules()},
+		{"IterateMany", iterateManyRules()},
 		{"DeleteRange", deleteRangeRules()},
 		{"Lifecycle", lifecycleRules()},
 		{"Persistence", persistenceRules()},

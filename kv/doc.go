@@ -50,7 +50,9 @@
 // engine (MultiGetter) one request per few hundred keys instead of one
 // round trip per key. A program that knows the keys it needs before it
 // reads them (nodestore: the parents of a page of completions, a folder's
-// children) should use it.
+// children) should use it. IterateMany does the same for many short
+// iterations (MultiScanner: nodestore's ChildrenMany reads the children
+// index of a page of folders in one request).
 //
 // # Writers in different processes
 //

@@ -159,6 +159,7 @@ type Iter interface {
 //	RangeDeleter     native DeleteRange              fallback: chunked batches
 //	Scanner          a whole iteration in one call   fallback: stepping an Iter (iterate.go)
 //	MultiGetter      many point reads in one request fallback: one Get per key (getmany.go; on a Reader)
+//	MultiScanner     many ranges in one request      fallback: one iteration per range (itermany.go; on a Reader)
 //	SyncDeferrer     group commit under Sync         fallback: Apply, one writer and sync at a time
 //	GroupCommitter   writers share one engine commit fallback: Apply, one engine commit per writer
 //	Compacter        reclaim space                   fallback: nothing to do

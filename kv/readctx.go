@@ -16,7 +16,7 @@ import "context"
 // whose reads carry ctx. Either may be called for one call only: *DB never
 // uses them after the call whose context it gave has returned. The Reader
 // and the Snapshot implement the same optional Reader capabilities
-// (Scanner, MultiGetter) as the engine's own.
+// (Scanner, MultiGetter, MultiScanner) as the engine's own.
 //
 // Local engines, whose reads never wait on anything but their own files,
 // do not implement it.
