@@ -37,7 +37,10 @@
 // backwards (iter.go: etcd has no descending stream). Any iteration on a
 // member before v3.7 reads in pages (WithRev, WithLimit; never an
 // unbounded Range).
-// kv.GetMany reads up to page_size keys in one read-only Txn.
+// kv.GetMany reads up to page_size keys in one read-only Txn, and
+// kv.IterateMany in View many short ranges in one read-only Txn of Ranges
+// (up to 64 keys each; a longer range goes on as an iteration:
+// scanmany.go).
 //
 // # Durability
 //

@@ -54,18 +54,24 @@ func (e *engine) getMany(ctx context.Context, keys []string, rev int64, pin func
 	return nil
 }
 
-// readTxn reads keys in one read-only Txn at rev, serializable when rev
-// is fixed (falling back to linearizable on ErrFutureRev, as rangeAt).
+// readTxn reads keys in one read-only Txn at rev (see readOps).
 func (e *engine) readTxn(ctx context.Context, keys []string, rev int64) (*clientv3.TxnResponse, error) {
-	ctx, cancel := e.callCtx(ctx)
-	defer cancel()
-	ops := func(opts ...clientv3.OpOption) []clientv3.Op {
+	return e.readOps(ctx, rev, func(opts ...clientv3.OpOption) []clientv3.Op {
 		out := make([]clientv3.Op, len(keys))
 		for i, k := range keys {
 			out[i] = clientv3.OpGet(k, opts...)
 		}
 		return out
-	}
+	})
+}
+
+// readOps runs the read operations ops(opts...) builds as one read-only
+// Txn at rev, serializable when rev is fixed (falling back to
+// linearizable on ErrFutureRev, as rangeAt), linearizable at the latest
+// revision when rev is 0.
+func (e *engine) readOps(ctx context.Context, rev int64, ops func(opts ...clientv3.OpOption) []clientv3.Op) (*clientv3.TxnResponse, error) {
+	ctx, cancel := e.callCtx(ctx)
+	defer cancel()
 	if rev <= 0 {
 		return e.cli.Txn(ctx).Then(ops()...).Commit()
 	}
