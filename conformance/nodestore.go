@@ -70,6 +70,7 @@ func nsRules() []nsRule {
 		{"BatchUpdateSkips", nsBatchUpdateSkips},
 		{"BatchReadsBounded", nsBatchReadsBounded},
 		{"BatchLargeNode", nsBatchLargeNode},
+		{"ChildrenMany", nsChildrenMany},
 		{"PagingCursor", nsPaging},
 		{"ConcurrentWorkersExactCounts", nsConcurrent},
 		{"ConcurrentCompletionsAsSingleCalls", nsConcurrentComplete},

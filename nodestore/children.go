@@ -55,6 +55,68 @@ func children(tx kv.ReadTxn, q QueueType, ph PathHash) ([]Node, error) {
 	return out, nil
 }
 
+// ChildrenMany returns the children of each node (q, parentPaths[i]), as
+// Children would for each: out[i] holds those of parentPaths[i] (empty
+// when it has none), in the order of their path hashes. It reads them all
+// on one snapshot, with as few engine requests as the engine allows: the
+// children index of every parent with one kv.IterateMany, then every
+// child with kv.GetMany. On a networked store that is a few round trips
+// for a whole page of folders instead of two per folder; on a local
+// engine it saves a snapshot per folder. An invalid path fails the call,
+// naming its index, before anything is read.
+func (s *Store) ChildrenMany(ctx context.Context, q QueueType, parentPaths []string) ([][]Node, error) {
+	if err := q.check(); err != nil {
+		return nil, fmt.Errorf("nodestore: children many: %w", err)
+	}
+	if len(parentPaths) > kv.MaxIterateMany {
+		return nil, fmt.Errorf("nodestore: children many: %w: %d parents, more than %d", ErrInvalidArgument, len(parentPaths), kv.MaxIterateMany)
+	}
+	opts := make([]kv.IterOptions, len(parentPaths))
+	for i, p := range parentPaths {
+		ph, err := HashPath(p)
+		if err != nil {
+			return nil, fmt.Errorf("nodestore: children many: parent %d: %w", i, opErr("children", q, p, err))
+		}
+		opts[i] = kv.IterOptions{Prefix: appendChildrenPrefix(nil, q, ph), KeysOnly: true}
+	}
+	var out [][]Node
+	err := s.kv.View(ctx, func(tx kv.ReadTxn) error {
+		out = make([][]Node, len(parentPaths))
+		var hashes []PathHash
+		ends := make([]int, len(parentPaths)) // hashes[ends[i-1]:ends[i]] are parent i's
+		err := kv.IterateMany(tx, opts, func(i int, k, _ []byte) error {
+			h, ok := parseHashHex(k[len(opts[i].Prefix):])
+			if !ok {
+				return fmt.Errorf("%w: index key %q", ErrCorrupt, k)
+			}
+			hashes = append(hashes, h)
+			ends[i] = len(hashes)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		nodes, err := getNodes(tx, q, hashes)
+		if err != nil {
+			return fmt.Errorf("child in the index: %w", err)
+		}
+		start := 0
+		for i := range out {
+			end := max(ends[i], start)
+			out[i] = nodes[start:end:end]
+			if out[i] == nil {
+				out[i] = []Node{}
+			}
+			start = end
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("nodestore: children of %d parents in %s: %w", len(parentPaths), q, err)
+	}
+	return out, nil
+}
+
 // FetchChildrenByParentPath is the seed's children lookup: the children of
 // parentPath in the queue of indexPrefix, whose parent is at level (so the
 // children are at level+1). queueTypes is kept for the seed's signature:

@@ -12,6 +12,7 @@
 //	page, cur, _ := ns.PendingPage(ctx, nodestore.QueueSrc, level, "", 100)  // pull work
 //	ns.CompleteWithChildren(ctx, nodestore.QueueSrc, path, nodestore.TraversalStatusSuccessful, kids)
 //	ns.CompleteBatch(ctx, nodestore.QueueSrc, comps)                         // a page of them at once
+//	ns.ChildrenMany(ctx, nodestore.QueueSrc, folderPaths)                    // compare a dst page with src
 //	ns.LowestPendingLevel(ctx, nodestore.QueueSrc)                            // what is left
 //	ns.Count(ctx, nodestore.QueueSrc, level, ts, cs)                          // O(1) counts
 //
