@@ -212,6 +212,16 @@ func (t *recReadTxn) Iterate(opts kv.IterOptions, fn func(key, value []byte) err
 	})
 }
 
+// IterateMany counts one scan per range, as the layout's cost (the
+// engine may read them in one request).
+func (t *recReadTxn) IterateMany(opts []kv.IterOptions, fn func(i int, key, value []byte) error) error {
+	t.r.scans.Add(int64(len(opts)))
+	return kv.IterateMany(t.tx, opts, func(i int, k, v []byte) error {
+		t.r.scanned.Add(1)
+		return fn(i, k, v)
+	})
+}
+
 type recTxn struct {
 	recReadTxn
 	txn           kv.Txn

@@ -31,7 +31,9 @@ import (
 //     folder and one BatchSetStatus for the page's files.
 //   - dst pass: the same traversal of a destination tree that lacks every
 //     25th file of the source, where each destination folder is compared
-//     with its source folder by fetching the source children (Children).
+//     with its source folder by fetching the source children: those of a
+//     page's folders with one ChildrenMany (traverse-gen, traverse-dir),
+//     or one Children per folder (traverse-gen-folder, -workers).
 //
 // The tree is built in the load phase (generated, or read from a real
 // directory) and listed from memory in the measured phase, so the timing is
@@ -186,6 +188,9 @@ type traversal struct {
 	ops   int64
 	rss   *rssPeaks
 	comps []nodestore.Completion // the page's completions (perPage)
+	// srcKids: the src children of the page's folders (dst pass of
+	// perPage), by path.
+	srcKids map[string][]nodestore.Node
 	// dst comparison (atomic: perFolderWorkers compares from many
 	// goroutines)
 	matched, missing atomic.Int64
@@ -318,6 +323,9 @@ func (p *traversal) run() error {
 				return err
 			}
 			cursor = next
+			if err := p.prefetchChildren(ctx, page); err != nil {
+				return err
+			}
 			var files []string
 			var folders []listedFolder
 			comps := p.comps[:0]
@@ -435,9 +443,12 @@ func (p *traversal) complete(ctx context.Context, n nodestore.Node, i int32, lev
 		children = append(children, p.node(c, level+1, n.State.Path, n.State.ID))
 	}
 	if p.q == nodestore.QueueDst {
-		srcKids, err := p.ns.Children(ctx, nodestore.QueueSrc, n.State.Path)
-		if err != nil {
-			return nil, fmt.Errorf("fetch src children of %s: %w", n.State.Path, err)
+		srcKids, ok := p.srcKids[n.State.Path]
+		if !ok {
+			var err error
+			if srcKids, err = p.ns.Children(ctx, nodestore.QueueSrc, n.State.Path); err != nil {
+				return nil, fmt.Errorf("fetch src children of %s: %w", n.State.Path, err)
+			}
 		}
 		if len(srcKids) != int(count) {
 			return nil, fmt.Errorf("src folder %s has %d children, tree %d", n.State.Path, len(srcKids), count)
@@ -479,6 +490,35 @@ func (p *traversal) complete(ctx context.Context, n nodestore.Node, i int32, lev
 	}
 	p.e.Record(time.Since(start))
 	return nil, nil
+}
+
+// prefetchChildren reads, in the dst pass of perPage, the src children of
+// every folder of the page with one ChildrenMany (a batch form, as the
+// page's completions are one CompleteBatch); complete takes them from
+// p.srcKids. The per-folder modes read them with Children, folder by
+// folder.
+func (p *traversal) prefetchChildren(ctx context.Context, page []nodestore.Node) error {
+	clear(p.srcKids)
+	if p.q != nodestore.QueueDst || p.mode != perPage {
+		return nil
+	}
+	var paths []string
+	for _, n := range page {
+		if n.State.Type == nodestore.NodeTypeFolder {
+			paths = append(paths, n.State.Path)
+		}
+	}
+	kids, err := p.ns.ChildrenMany(ctx, nodestore.QueueSrc, paths)
+	if err != nil {
+		return fmt.Errorf("fetch src children of %d folders: %w", len(paths), err)
+	}
+	if p.srcKids == nil {
+		p.srcKids = make(map[string][]nodestore.Node, len(paths))
+	}
+	for i, path := range paths {
+		p.srcKids[path] = kids[i]
+	}
+	return nil
 }
 
 // listedFolder is a folder of a pending page and its tree index.
