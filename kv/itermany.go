@@ -31,11 +31,11 @@ const MaxIterateMany = 1 << 16
 // Iterate's. An invalid option (a negative Limit) fails the call before
 // anything is read; an error from fn stops it and is returned.
 //
-// In View, forward iterations without a Limit are read in as few engine
-// requests as the engine allows (MultiScanner), on the View's one
-// snapshot; the others, and every iteration of Update (which sees the
-// transaction's own writes and records what it read), are one Iterate
-// each. For another ReadTxn (a wrapper) it calls its IterateMany when it
+// In View, when every iteration is forward and without a Limit, they are
+// read in as few engine requests as the engine allows (MultiScanner), on
+// the View's one snapshot; otherwise, and always in Update (which sees
+// the transaction's own writes and records what it read), each is one
+// Iterate. For another ReadTxn (a wrapper) it calls its IterateMany when it
 // has one, else its Iterate once per range.
 func IterateMany(tx ReadTxn, opts []IterOptions, fn func(i int, key, value []byte) error) error {
 	if fn == nil {
