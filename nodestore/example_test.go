@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"slices"
 	"strings"
 
 	"github.com/polykv/polykv/backends/memory"
@@ -155,4 +156,70 @@ func ExampleStore_CompleteBatch() {
 	// completion 1: 0 children inserted, error: <nil>
 	// completion 2: 0 children inserted, error: nodestore: complete src "/gone": parent: nodestore: node not found (kv: key not found)
 	// pending at level 1: 0
+}
+
+// ExampleStore_ChildrenMany compares a page of destination folders with
+// their sources the way the engine's destination pass does: the source
+// children of every folder of the page in one call (one snapshot, and on
+// a networked store a few requests for the whole page), then a comparison
+// per folder.
+func ExampleStore_ChildrenMany() {
+	ctx := context.Background()
+	db, err := memory.Open(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer func() { _ = db.Close() }()
+	ns := nodestore.New(db)
+	// The source tree of the listing above, already traversed.
+	var ops []nodestore.InsertOperation
+	add := func(path, parent string, depth int, typ nodestore.NodeType) {
+		name := path[strings.LastIndexByte(path, '/')+1:]
+		if path == "/" {
+			name = "root"
+		}
+		ops = append(ops, nodestore.InsertOperation{QueueType: nodestore.QueueSrc, Level: depth,
+			TraversalStatus: nodestore.TraversalStatusSuccessful, CopyStatus: nodestore.CopyStatusPending,
+			State: &nodestore.NodeState{ID: path, Name: name, Path: path, ParentPath: parent, Type: typ, Depth: depth}})
+	}
+	add("/", "", 0, nodestore.NodeTypeFolder)
+	for dir, entries := range listing {
+		depth := strings.Count(dir, "/")
+		if dir == "/" {
+			depth = 0
+		}
+		for _, e := range entries {
+			name, isDir := strings.CutSuffix(e, "/")
+			typ := nodestore.NodeTypeFile
+			if isDir {
+				typ = nodestore.NodeTypeFolder
+			}
+			add(strings.TrimSuffix(dir, "/")+"/"+name, dir, depth+1, typ)
+		}
+	}
+	if _, err := ns.BatchInsertNodes(ctx, ops); err != nil {
+		log.Fatal(err)
+	}
+
+	// A page of destination folders, and what each holds on the destination.
+	page := []string{"/docs", "/photos", "/photos/2024"}
+	onDst := map[string][]string{"/docs": {"a.txt"}, "/photos": {"2024", "cover.jpg"}, "/photos/2024": {"x.jpg", "z.jpg"}}
+	src, err := ns.ChildrenMany(ctx, nodestore.QueueSrc, page)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for i, folder := range page {
+		var missing []string
+		for _, kid := range src[i] {
+			if !slices.Contains(onDst[folder], kid.State.Name) {
+				missing = append(missing, kid.State.Name)
+			}
+		}
+		slices.Sort(missing)
+		fmt.Printf("%s: %d on src, missing on dst: %v\n", folder, len(src[i]), missing)
+	}
+	// Output:
+	// /docs: 2 on src, missing on dst: [b.txt]
+	// /photos: 2 on src, missing on dst: []
+	// /photos/2024: 3 on src, missing on dst: [y.jpg]
 }
