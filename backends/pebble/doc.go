@@ -96,6 +96,19 @@
 // freed by deletes and range deletes comes back as compactions run, or at
 // once with DB.Compact.
 //
+// # Full disk
+//
+// A store takes writes while its disk can hold the WAL's next reservation
+// (FreeSpaceReserve: 110% of the memtable size, 70.4 MiB at the default
+// budget). The first reservation the disk refuses (ENOSPC, EDQUOT) makes
+// every later write fail with kv.ErrNoSpace and kv.ErrNeedsReopen (a
+// *FatalError); reads go on, and the store reopens with every acknowledged
+// write, under NoSync too, once there is space. Refusing at the
+// reservation, before any WAL write can fail, is what keeps the process
+// alive: a WAL write that fails where Pebble rotates the log ends the
+// process (see the Caveats). On a file system without fallocate nothing
+// is reserved, and a full disk is first met by a failed write.
+//
 // # Options
 //
 // kv.Config.Options accepts these keys (see the Opt constants): compression,
@@ -132,6 +145,11 @@
 //   - Pebble reports unrecoverable failures (a failed WAL or MANIFEST
 //     write) through Logger.Fatalf, after which its state is unusable; see
 //     FatalError for what this package does.
+//   - A WAL write that fails while Pebble closes the log to rotate it
+//     panics with Pebble's mutex released: "fatal error: sync: unlock of
+//     unlocked mutex", which ends the process (cockroachdb/pebble#5601).
+//     A full disk no longer gets there (# Full disk); an I/O error (EIO)
+//     at that moment still can.
 //   - Pebble takes its own LOCK file (fcntl) besides kv's directory lock,
 //     even read-only: one directory can be open by one Store at a time, even
 //     for reading (kv.ErrLocked otherwise).

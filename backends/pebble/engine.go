@@ -120,8 +120,8 @@ func openEngine(dir string, cfg *kv.Config) (*engine, error) {
 	if wrapFS != nil {
 		fs = wrapFS(fs)
 	}
-	fs = &engineFS{FS: fs, readOnly: cfg.ReadOnly, onWALFault: func(err error) {
-		_ = e.log.failure("WAL write failed: "+err.Error(), err) // recorded: every later write returns it
+	fs = &engineFS{FS: fs, readOnly: cfg.ReadOnly, onWALFault: func(what string, err error) {
+		_ = e.log.failure(what+": "+err.Error(), err) // recorded: every later write returns it
 	}}
 	opts.FS = fs
 	// Take Pebble's LOCK ourselves so that a lock held elsewhere is told

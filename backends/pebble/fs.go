@@ -1,33 +1,51 @@
 package pebble
 
 import (
+	"errors"
+	"fmt"
 	"io"
 	"strings"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/polykv/polykv/kv"
 )
 
 // engineFS is the file system every engine gives Pebble: the real one with
 // two changes.
 //
-//   - A failed write, sync or creation of a WAL file (*.log)
-//     is reported to the engine (onWALFault) before Pebble sees it. Pebble
-//     keeps such a failure in its WAL writer and hands it to the next commit
-//     that fills a WAL block, which panics with it while holding the commit
-//     pipeline's lock; the engine refuses every write from the first
-//     failure on instead (FatalError), so that no commit reaches that panic.
-//     kv runs one commit at a time, and a commit that reads the failure from
-//     the WAL writer was preceded by one that stored it there, after the
-//     failed write: by then the engine refuses writes.
-//     One window is left, and it is Pebble's: when the commit that fills
-//     the memtable closes the WAL (rotateWAL) and that close is the first
-//     to meet the failure (its flush of the tail the flusher goroutine had
-//     not written yet), Pebble panics with its mutex released, a fatal
-//     error that ends the process. Under NoSync on a machine too busy to
-//     run the flusher, a test that failed every WAL write met it (the
-//     test now leaves the flusher time to run); on a real disk the WAL is
-//     preallocated ahead (110% of a memtable), so a full disk seldom fails
-//     a WAL write at all (the tmpfs disk-full runs never met the window).
+//   - A failed write, sync or creation of a WAL file (*.log), and a
+//     reservation of WAL space that the disk refuses, are reported to the
+//     engine (onWALFault) before Pebble sees them; from then on the engine
+//     refuses every write (FatalError, kv.ErrNeedsReopen).
+//
+//     Pebble keeps a failed WAL write in its WAL writer and hands it to the
+//     next commit that fills a WAL block, which panics with it while
+//     holding the commit pipeline's lock. kv runs one commit at a time, and
+//     a commit that reads the failure from the WAL writer was preceded by
+//     one that stored it there, after the failed write: by then the engine
+//     refuses writes. One window is left, and it is Pebble's: when the
+//     commit that fills the memtable closes the WAL (rotateWAL) and that
+//     close is the first to meet the failure (its flush of the tail the
+//     flusher goroutine had not written yet), Pebble panics with its mutex
+//     released, a fatal error that ends the process and that no recover
+//     catches (cockroachdb/pebble#5601, open).
+//
+//     A full disk does not reach that window: Pebble reserves the WAL's
+//     blocks ahead of its end (fallocate of 110% of a memtable, once a log
+//     has its first bytes and each time it grows past the reservation) and
+//     ignores a refusal. A write inside reserved blocks cannot run out of
+//     space, so the engine stops at the first reservation the disk refuses
+//     (ENOSPC, EDQUOT: kv.ErrNoSpace), while the writes already made still
+//     fit: a store needs 1.1 × its memtable size of free space to take
+//     writes (FreeSpaceReserve: 70.4 MiB at the default memory budget).
+//     TestWALReserveRefusedBeforeWritesFail, a disk modelled with 1 MiB
+//     left for the WAL: the engine that ignored the refusal wrote on until
+//     a WAL write failed, and ended the test process in one run of a
+//     dozen; now no WAL write fails. A file system without fallocate
+//     (EOPNOTSUPP) reserves nothing and keeps the window; so does an I/O
+//     error (EIO), which no reservation foresees (TestFaultAtEveryWrite).
+//
 //   - For a read-only open, Lock takes no lock and creates no LOCK file, so
 //     that a read-only store opens on a read-only file system and beside
 //     other read-only opens. kv's directory lock (shared for read-only
@@ -35,7 +53,7 @@ import (
 type engineFS struct {
 	vfs.FS
 	readOnly   bool
-	onWALFault func(error)
+	onWALFault func(what string, err error)
 }
 
 func isWAL(name string) bool { return strings.HasSuffix(name, ".log") }
@@ -70,7 +88,7 @@ func (f *engineFS) wal(name string, file vfs.File, err error) (vfs.File, error) 
 		return file, err
 	}
 	if err != nil {
-		f.onWALFault(err)
+		f.onWALFault("WAL creation failed", err)
 		return nil, err
 	}
 	return &walFile{File: file, fs: f}, nil
@@ -78,7 +96,7 @@ func (f *engineFS) wal(name string, file vfs.File, err error) (vfs.File, error) 
 
 func (f *engineFS) check(err error) error {
 	if err != nil {
-		f.onWALFault(err)
+		f.onWALFault("WAL write failed", err)
 	}
 	return err
 }
@@ -99,9 +117,15 @@ func (w *walFile) WriteAt(p []byte, off int64) (int, error) {
 	return n, w.fs.check(err)
 }
 
-// Preallocate is not watched: Pebble ignores its failure (the WAL is
-// preallocated 110% of a memtable ahead, which a nearly full disk refuses
-// while the writes themselves still fit).
+// Preallocate reserves the WAL's blocks (see engineFS). Pebble ignores its
+// error; a disk too full for the reservation stops the engine's writes.
+func (w *walFile) Preallocate(off, length int64) error {
+	err := w.File.Preallocate(off, length)
+	if err != nil && errors.Is(kv.Fault(err), kv.ErrNoSpace) {
+		w.fs.onWALFault(fmt.Sprintf("reserving %d more bytes for the WAL failed (the disk cannot hold the next memtable's log)", length), err)
+	}
+	return err
+}
 
 func (w *walFile) Sync() error     { return w.fs.check(w.File.Sync()) }
 func (w *walFile) SyncData() error { return w.fs.check(w.File.SyncData()) }

@@ -1,0 +1,181 @@
+package pebble_test
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/polykv/polykv/backends/pebble"
+	"github.com/polykv/polykv/kv"
+	"github.com/stretchr/testify/require"
+)
+
+// On a nearly full disk the store refuses writes as soon as Pebble cannot
+// reserve room for its WAL (its fallocate of 110% of a memtable ahead of
+// the log's end fails), before any WAL write fails: a failed write that
+// Pebble first meets when it closes the log to rotate it ends the process
+// (see engineFS). Modelled by walBudgetFS: a file system that has only a
+// budget of bytes left for WAL files, where fallocate reserves blocks and a
+// write inside reserved blocks needs no more. The budget (1 MiB) is less
+// than one reservation (4.4 MiB with a 16 MiB memory budget) but holds many
+// small commits: the old engine went on committing into it until a WAL
+// write failed; the engine must stop at the failed reservation instead,
+// report kv.ErrNoSpace, and reopen with every acknowledged write.
+func TestWALReserveRefusedBeforeWritesFail(t *testing.T) {
+	ctx := context.Background()
+	for _, d := range []kv.Durability{kv.Sync, kv.NoSync} {
+		t.Run(d.String(), func(t *testing.T) {
+			bfs := &walBudgetFS{}
+			restore := pebble.SetWrapFS(func(inner vfs.FS) vfs.FS { bfs.FS = inner; return bfs })
+			defer restore()
+			cfg := kv.Config{Path: t.TempDir(), Durability: d, MemoryBudget: 16 << 20}
+			db, err := pebble.Open(ctx, cfg)
+			require.NoError(t, err)
+			bfs.limit(1 << 20)
+			value := make([]byte, 1024)
+			var acked int
+			var werr error
+			for ; acked < 20000; acked++ { // 20 MiB: several memtables
+				if werr = db.Set(ctx, fmt.Appendf(nil, "k%06d", acked), value); werr != nil {
+					break
+				}
+			}
+			require.Error(t, werr, "20 MiB committed on a disk with 1 MiB left for the WAL")
+			require.ErrorIs(t, werr, kv.ErrNoSpace)
+			require.ErrorIs(t, werr, kv.ErrNeedsReopen)
+			// The reservation refused is the size FreeSpaceReserve reports.
+			require.Contains(t, werr.Error(), fmt.Sprintf("reserving %d more bytes", pebble.FreeSpaceReserve(cfg)))
+			require.Positive(t, bfs.refusedReserves.Load(), "no WAL reservation was refused")
+			require.Zero(t, bfs.failedWrites.Load(), "a WAL write failed before the engine refused commits (%d acknowledged)", acked)
+			t.Logf("%s: %d commits acknowledged, then: %v", d, acked, werr)
+
+			bfs.limit(-1) // space is back
+			require.NoError(t, db.Close())
+			db, err = pebble.Open(ctx, cfg)
+			require.NoError(t, err)
+			defer db.Close()
+			for i := range acked {
+				_, err := db.Get(ctx, fmt.Appendf(nil, "k%06d", i))
+				require.NoError(t, err, "acknowledged write %d", i)
+			}
+			require.NoError(t, db.Set(ctx, []byte("again"), nil))
+		})
+	}
+}
+
+// walBudgetFS models the space left on a disk for the WAL files (*.log)
+// of the file system it wraps; other files are not counted. Unlimited
+// until limit. A WAL file's blocks up to its reserved size are allocated
+// (its size when reused, what Preallocate reserved); a Preallocate or a
+// write beyond them takes the rest from the budget or fails with ENOSPC.
+type walBudgetFS struct {
+	vfs.FS
+	mu              sync.Mutex
+	limited         bool
+	free            int64
+	refusedReserves atomic.Int64
+	failedWrites    atomic.Int64
+}
+
+// limit leaves free bytes for WAL growth; a negative free lifts the limit.
+func (b *walBudgetFS) limit(free int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.limited, b.free = free >= 0, free
+}
+
+// take allocates n more bytes, reporting whether they were there.
+func (b *walBudgetFS) take(n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.limited {
+		return true
+	}
+	if n > b.free {
+		return false
+	}
+	b.free -= n
+	return true
+}
+
+func (b *walBudgetFS) Create(name string, c vfs.DiskWriteCategory) (vfs.File, error) {
+	f, err := b.FS.Create(name, c)
+	return b.wrap(name, f, err, 0)
+}
+
+func (b *walBudgetFS) ReuseForWrite(oldname, newname string, c vfs.DiskWriteCategory) (vfs.File, error) {
+	var size int64
+	if fi, err := b.FS.Stat(oldname); err == nil {
+		size = fi.Size()
+	}
+	f, err := b.FS.ReuseForWrite(oldname, newname, c)
+	return b.wrap(newname, f, err, size)
+}
+
+func (b *walBudgetFS) wrap(name string, f vfs.File, err error, allocated int64) (vfs.File, error) {
+	if err != nil || !strings.HasSuffix(name, ".log") {
+		return f, err
+	}
+	return &walBudgetFile{File: f, fs: b, name: name, allocated: allocated}, nil
+}
+
+type walBudgetFile struct {
+	vfs.File
+	fs   *walBudgetFS
+	name string
+	// off is where the next Write goes; allocated is the end of the
+	// file's allocated blocks.
+	mu             sync.Mutex
+	off, allocated int64
+}
+
+// grow allocates the file's blocks up to end, or fails with ENOSPC. The
+// caller holds f.mu.
+func (f *walBudgetFile) grow(end int64) bool {
+	if end <= f.allocated {
+		return true
+	}
+	if !f.fs.take(end - f.allocated) {
+		return false
+	}
+	f.allocated = end
+	return true
+}
+
+func (f *walBudgetFile) Write(p []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.grow(f.off + int64(len(p))) {
+		f.fs.failedWrites.Add(1)
+		return 0, &fs.PathError{Op: "write", Path: f.name, Err: syscall.ENOSPC}
+	}
+	n, err := f.File.Write(p)
+	f.off += int64(n)
+	return n, err
+}
+
+func (f *walBudgetFile) WriteAt(p []byte, off int64) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.grow(off + int64(len(p))) {
+		f.fs.failedWrites.Add(1)
+		return 0, &fs.PathError{Op: "write", Path: f.name, Err: syscall.ENOSPC}
+	}
+	return f.File.WriteAt(p, off)
+}
+
+func (f *walBudgetFile) Preallocate(off, n int64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.grow(off + n) {
+		f.fs.refusedReserves.Add(1)
+		return &fs.PathError{Op: "fallocate", Path: f.name, Err: syscall.ENOSPC}
+	}
+	return f.File.Preallocate(off, n)
+}
