@@ -32,10 +32,9 @@ func TestDiskFull(t *testing.T) {
 				opts.Room = reserve + 4<<20
 			}
 			if b == "pebble" {
-				// Pebble takes writes while the disk can hold its next
-				// WAL reservation (1.1 memtables): a small memtable
-				// keeps the reservation below the room, so that cycles
-				// commit until the disk is full.
+				// Pebble takes writes while the disk can hold the log's
+				// next reservation (pebble.FreeSpaceReserve); small
+				// memtables rotate the log within a cycle.
 				cfg.MemoryBudget = 16 << 20
 				opts.Room = pebble.FreeSpaceReserve(cfg) + 4<<20
 			}

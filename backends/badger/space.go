@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/polykv/polykv/internal/diskspace"
 	"github.com/polykv/polykv/kv"
 )
 
@@ -92,7 +93,7 @@ func (e *engine) checkSpace(n int) error {
 		return nil
 	}
 	g.allowance = 0
-	free, err := freeBytes(e.dir)
+	free, err := diskspace.Free(e.dir)
 	if err != nil {
 		return fmt.Errorf("kv: badger: write %s: free space: %w", e.dir, kv.Fault(err))
 	}

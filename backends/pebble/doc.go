@@ -98,16 +98,25 @@
 //
 // # Full disk
 //
-// A store takes writes while its disk can hold the WAL's next reservation
-// (FreeSpaceReserve: 110% of the memtable size, 70.4 MiB at the default
-// budget). The first reservation the disk refuses (ENOSPC, EDQUOT) makes
-// every later write fail with kv.ErrNoSpace and kv.ErrNeedsReopen (a
-// *FatalError); reads go on, and the store reopens with every acknowledged
-// write, under NoSync too, once there is space. Refusing at the
-// reservation, before any WAL write can fail, is what keeps the process
-// alive: a WAL write that fails where Pebble rotates the log ends the
-// process (see the Caveats). On a file system without fallocate nothing
-// is reserved, and a full disk is first met by a failed write.
+// No WAL write may fail for want of space: Pebble meets such a failure, at
+// worst, while it rotates the log, and then ends the process (see the
+// Caveats). So the engine keeps space allocated to the log ahead of its
+// end (16 MiB, reserved 32 MiB at a time), and the first reservation the
+// disk refuses (ENOSPC, EDQUOT) makes every later write fail with
+// kv.ErrNoSpace and kv.ErrNeedsReopen (a *FatalError) while the log's
+// writes still fit. A store thus takes writes while its disk has more than
+// FreeSpaceReserve (32 MiB) free besides what its files hold; a young
+// store, whose log rotates often, holds a reservation per log not yet
+// flushed. Reads go on, and once there is space the store reopens with
+// every acknowledged write, under NoSync too.
+//
+// A store that was not closed cleanly flushes its logs before Open
+// returns, and Pebble retries a flush that fails for want of space for as
+// long as the disk stays full: a writable open would never return. Such an
+// open is refused with kv.ErrNoSpace when the disk has less free space
+// than the logs' size (and a margin); a read-only open flushes nothing and
+// reads everything. On a file system without fallocate nothing is
+// reserved, and a full disk is first met by a failed write.
 //
 // # Options
 //

@@ -137,6 +137,9 @@ func openEngine(dir string, cfg *kv.Config) (*engine, error) {
 	opts.Cache = cache
 	defer cache.Unref() // the DB holds its own reference
 	recorded, haveRecord, err := readTablesRecord(fs, dir)
+	if err == nil && !cfg.ReadOnly {
+		err = checkOpenSpace(fs, dir, haveRecord)
+	}
 	if err == nil && haveRecord && !cfg.ReadOnly {
 		err = checkClosedCleanly(dir, opts, recorded, fs)
 	}

@@ -1,23 +1,20 @@
 package pebble
 
 import (
-	"errors"
-	"fmt"
 	"io"
 	"strings"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
-
-	"github.com/polykv/polykv/kv"
 )
 
 // engineFS is the file system every engine gives Pebble: the real one with
 // two changes.
 //
-//   - A failed write, sync or creation of a WAL file (*.log), and a
-//     reservation of WAL space that the disk refuses, are reported to the
-//     engine (onWALFault) before Pebble sees them; from then on the engine
-//     refuses every write (FatalError, kv.ErrNeedsReopen).
+//   - A failed write, sync or creation of a WAL file (*.log) is reported to
+//     the engine (onWALFault) before Pebble sees it, and so is a
+//     reservation of WAL space that the disk refuses (walreserve.go); from
+//     then on the engine refuses every write (FatalError,
+//     kv.ErrNeedsReopen).
 //
 //     Pebble keeps a failed WAL write in its WAL writer and hands it to the
 //     next commit that fills a WAL block, which panics with it while
@@ -29,22 +26,10 @@ import (
 //     close is the first to meet the failure (its flush of the tail the
 //     flusher goroutine had not written yet), Pebble panics with its mutex
 //     released, a fatal error that ends the process and that no recover
-//     catches (cockroachdb/pebble#5601, open).
-//
-//     A full disk does not reach that window: Pebble reserves the WAL's
-//     blocks ahead of its end (fallocate of 110% of a memtable, once a log
-//     has its first bytes and each time it grows past the reservation) and
-//     ignores a refusal. A write inside reserved blocks cannot run out of
-//     space, so the engine stops at the first reservation the disk refuses
-//     (ENOSPC, EDQUOT: kv.ErrNoSpace), while the writes already made still
-//     fit: a store needs 1.1 × its memtable size of free space to take
-//     writes (FreeSpaceReserve: 70.4 MiB at the default memory budget).
-//     TestWALReserveRefusedBeforeWritesFail, a disk modelled with 1 MiB
-//     left for the WAL: the engine that ignored the refusal wrote on until
-//     a WAL write failed, and ended the test process in one run of a
-//     dozen; now no WAL write fails. A file system without fallocate
-//     (EOPNOTSUPP) reserves nothing and keeps the window; so does an I/O
-//     error (EIO), which no reservation foresees (TestFaultAtEveryWrite).
+//     catches (cockroachdb/pebble#5601, open). A full disk does not reach
+//     it: the engine stops while the log's writes still fit in space
+//     reserved for them (walreserve.go). An I/O error (EIO) still can
+//     (TestFaultAtEveryWrite).
 //
 //   - For a read-only open, Lock takes no lock and creates no LOCK file, so
 //     that a read-only store opens on a read-only file system and beside
@@ -60,17 +45,31 @@ func isWAL(name string) bool { return strings.HasSuffix(name, ".log") }
 
 func (f *engineFS) Create(name string, c vfs.DiskWriteCategory) (vfs.File, error) {
 	file, err := f.FS.Create(name, c)
-	return f.wal(name, file, err)
+	return f.wal(name, file, err, 0)
 }
 
+// ReuseForWrite renames an old WAL for a new one: its blocks, up to its
+// old size, are allocated already.
 func (f *engineFS) ReuseForWrite(oldname, newname string, c vfs.DiskWriteCategory) (vfs.File, error) {
+	var allocated int64
+	if isWAL(newname) {
+		if fi, err := f.FS.Stat(oldname); err == nil {
+			allocated = fi.Size()
+		}
+	}
 	file, err := f.FS.ReuseForWrite(oldname, newname, c)
-	return f.wal(newname, file, err)
+	return f.wal(newname, file, err, allocated)
 }
 
 func (f *engineFS) OpenReadWrite(name string, c vfs.DiskWriteCategory, opts ...vfs.OpenOption) (vfs.File, error) {
 	file, err := f.FS.OpenReadWrite(name, c, opts...)
-	return f.wal(name, file, err)
+	var allocated int64
+	if err == nil && isWAL(name) {
+		if fi, serr := file.Stat(); serr == nil {
+			allocated = fi.Size()
+		}
+	}
+	return f.wal(name, file, err, allocated)
 }
 
 func (f *engineFS) Lock(name string) (io.Closer, error) {
@@ -83,7 +82,9 @@ func (f *engineFS) Lock(name string) (io.Closer, error) {
 // Unwrap returns the wrapped file system.
 func (f *engineFS) Unwrap() vfs.FS { return f.FS }
 
-func (f *engineFS) wal(name string, file vfs.File, err error) (vfs.File, error) {
+// wal wraps a WAL file opened for writing, whose blocks are allocated up
+// to allocated bytes.
+func (f *engineFS) wal(name string, file vfs.File, err error, allocated int64) (vfs.File, error) {
 	if !isWAL(name) {
 		return file, err
 	}
@@ -91,7 +92,7 @@ func (f *engineFS) wal(name string, file vfs.File, err error) (vfs.File, error) 
 		f.onWALFault("WAL creation failed", err)
 		return nil, err
 	}
-	return &walFile{File: file, fs: f}, nil
+	return &walFile{File: file, fs: f, res: walReservation{reserved: allocated}}, nil
 }
 
 func (f *engineFS) check(err error) error {
@@ -101,30 +102,29 @@ func (f *engineFS) check(err error) error {
 	return err
 }
 
-// walFile is a WAL file whose write failures are reported (engineFS).
+// walFile is a WAL file whose write failures are reported (engineFS) and
+// whose writes go to space reserved ahead of them (walreserve.go).
 type walFile struct {
 	vfs.File
-	fs *engineFS
+	fs  *engineFS
+	res walReservation
 }
 
 func (w *walFile) Write(p []byte) (int, error) {
+	w.res.mu.Lock()
+	defer w.res.mu.Unlock()
+	w.reserveAhead(w.res.off + int64(len(p)))
 	n, err := w.File.Write(p)
+	w.res.off += int64(n)
 	return n, w.fs.check(err)
 }
 
 func (w *walFile) WriteAt(p []byte, off int64) (int, error) {
+	w.res.mu.Lock()
+	defer w.res.mu.Unlock()
+	w.reserveAhead(off + int64(len(p)))
 	n, err := w.File.WriteAt(p, off)
 	return n, w.fs.check(err)
-}
-
-// Preallocate reserves the WAL's blocks (see engineFS). Pebble ignores its
-// error; a disk too full for the reservation stops the engine's writes.
-func (w *walFile) Preallocate(off, length int64) error {
-	err := w.File.Preallocate(off, length)
-	if err != nil && errors.Is(kv.Fault(err), kv.ErrNoSpace) {
-		w.fs.onWALFault(fmt.Sprintf("reserving %d more bytes for the WAL failed (the disk cannot hold the next memtable's log)", length), err)
-	}
-	return err
 }
 
 func (w *walFile) Sync() error     { return w.fs.check(w.File.Sync()) }

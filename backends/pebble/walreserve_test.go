@@ -16,57 +16,65 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// On a nearly full disk the store refuses writes as soon as Pebble cannot
-// reserve room for its WAL (its fallocate of 110% of a memtable ahead of
-// the log's end fails), before any WAL write fails: a failed write that
-// Pebble first meets when it closes the log to rotate it ends the process
-// (see engineFS). Modelled by walBudgetFS: a file system that has only a
-// budget of bytes left for WAL files, where fallocate reserves blocks and a
-// write inside reserved blocks needs no more. The budget (1 MiB) is less
-// than one reservation (4.4 MiB with a 16 MiB memory budget) but holds many
-// small commits: the old engine went on committing into it until a WAL
-// write failed; the engine must stop at the failed reservation instead,
-// report kv.ErrNoSpace, and reopen with every acknowledged write.
+// On a nearly full disk the store refuses writes as soon as the engine
+// cannot reserve WAL space ahead of the log's end (walreserve.go), before
+// any WAL write fails: a failed write that Pebble first meets when it
+// closes the log to rotate it ends the process (see engineFS). Modelled by
+// walBudgetFS: a file system with only a budget of bytes left for WAL
+// files, where fallocate reserves blocks and a write inside reserved blocks
+// needs no more. With a 16 MiB memory budget (4 MiB memtables, Pebble's
+// own reservations 4.4 MiB), two budgets: 1 MiB, less than any
+// reservation but room for many small commits (an engine that ignored
+// refused reservations went on committing into it until a WAL write
+// failed), and 40 MiB, where the first reservations succeed and the log
+// is rotated before one is refused. Either way the engine must stop at the
+// refused reservation, report kv.ErrNoSpace, and reopen with every
+// acknowledged write.
 func TestWALReserveRefusedBeforeWritesFail(t *testing.T) {
 	ctx := context.Background()
-	for _, d := range []kv.Durability{kv.Sync, kv.NoSync} {
-		t.Run(d.String(), func(t *testing.T) {
-			bfs := &walBudgetFS{}
-			restore := pebble.SetWrapFS(func(inner vfs.FS) vfs.FS { bfs.FS = inner; return bfs })
-			defer restore()
-			cfg := kv.Config{Path: t.TempDir(), Durability: d, MemoryBudget: 16 << 20}
-			db, err := pebble.Open(ctx, cfg)
-			require.NoError(t, err)
-			bfs.limit(1 << 20)
-			value := make([]byte, 1024)
-			var acked int
-			var werr error
-			for ; acked < 20000; acked++ { // 20 MiB: several memtables
-				if werr = db.Set(ctx, fmt.Appendf(nil, "k%06d", acked), value); werr != nil {
-					break
-				}
-			}
-			require.Error(t, werr, "20 MiB committed on a disk with 1 MiB left for the WAL")
-			require.ErrorIs(t, werr, kv.ErrNoSpace)
-			require.ErrorIs(t, werr, kv.ErrNeedsReopen)
-			// The reservation refused is the size FreeSpaceReserve reports.
-			require.Contains(t, werr.Error(), fmt.Sprintf("reserving %d more bytes", pebble.FreeSpaceReserve(cfg)))
-			require.Positive(t, bfs.refusedReserves.Load(), "no WAL reservation was refused")
-			require.Zero(t, bfs.failedWrites.Load(), "a WAL write failed before the engine refused commits (%d acknowledged)", acked)
-			t.Logf("%s: %d commits acknowledged, then: %v", d, acked, werr)
-
-			bfs.limit(-1) // space is back
-			require.NoError(t, db.Close())
-			db, err = pebble.Open(ctx, cfg)
-			require.NoError(t, err)
-			defer db.Close()
-			for i := range acked {
-				_, err := db.Get(ctx, fmt.Appendf(nil, "k%06d", i))
-				require.NoError(t, err, "acknowledged write %d", i)
-			}
-			require.NoError(t, db.Set(ctx, []byte("again"), nil))
-		})
+	for _, budget := range []int64{1 << 20, 40 << 20} {
+		for _, d := range []kv.Durability{kv.Sync, kv.NoSync} {
+			t.Run(fmt.Sprintf("%dMiB/%s", budget>>20, d), func(t *testing.T) {
+				walReserveCase(t, ctx, budget, d)
+			})
+		}
 	}
+}
+
+func walReserveCase(t *testing.T, ctx context.Context, budget int64, d kv.Durability) {
+	bfs := &walBudgetFS{}
+	restore := pebble.SetWrapFS(func(inner vfs.FS) vfs.FS { bfs.FS = inner; return bfs })
+	defer restore()
+	cfg := kv.Config{Path: t.TempDir(), Durability: d, MemoryBudget: 16 << 20}
+	db, err := pebble.Open(ctx, cfg)
+	require.NoError(t, err)
+	bfs.limit(budget)
+	value := make([]byte, 1024)
+	var acked int
+	var werr error
+	for ; acked < 100_000; acked++ { // 100 MiB: many memtables
+		if werr = db.Set(ctx, fmt.Appendf(nil, "k%06d", acked), value); werr != nil {
+			break
+		}
+	}
+	require.Error(t, werr, "100 MiB committed with %d MiB left for the WAL", budget>>20)
+	require.ErrorIs(t, werr, kv.ErrNoSpace)
+	require.ErrorIs(t, werr, kv.ErrNeedsReopen)
+	require.Contains(t, werr.Error(), "reserving")
+	require.Positive(t, bfs.refusedReserves.Load(), "no WAL reservation was refused")
+	require.Zero(t, bfs.failedWrites.Load(), "a WAL write failed before the engine refused commits (%d acknowledged)", acked)
+	t.Logf("%d commits acknowledged, %d WAL files, then: %v", acked, bfs.files.Load(), werr)
+
+	bfs.limit(-1) // space is back
+	require.NoError(t, db.Close())
+	db, err = pebble.Open(ctx, cfg)
+	require.NoError(t, err)
+	defer db.Close()
+	for i := range acked {
+		_, err := db.Get(ctx, fmt.Appendf(nil, "k%06d", i))
+		require.NoError(t, err, "acknowledged write %d", i)
+	}
+	require.NoError(t, db.Set(ctx, []byte("again"), nil))
 }
 
 // walBudgetFS models the space left on a disk for the WAL files (*.log)
@@ -81,6 +89,7 @@ type walBudgetFS struct {
 	free            int64
 	refusedReserves atomic.Int64
 	failedWrites    atomic.Int64
+	files           atomic.Int64 // WAL files opened for writing
 }
 
 // limit leaves free bytes for WAL growth; a negative free lifts the limit.
@@ -122,6 +131,7 @@ func (b *walBudgetFS) wrap(name string, f vfs.File, err error, allocated int64) 
 	if err != nil || !strings.HasSuffix(name, ".log") {
 		return f, err
 	}
+	b.files.Add(1)
 	return &walBudgetFile{File: f, fs: b, name: name, allocated: allocated}, nil
 }
 

@@ -1,0 +1,130 @@
+package pebble_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/polykv/polykv/backends/pebble"
+	"github.com/polykv/polykv/conformance"
+	"github.com/polykv/polykv/kv"
+	"github.com/stretchr/testify/require"
+)
+
+const fullOpenChildEnv = "POLYKV_PEBBLE_FULLOPEN_CHILD" // the store directory
+
+// fullOpenKeys is what the child commits before it ends without closing.
+const fullOpenKeys = 2000
+
+// A store left by a crash has a log to flush before Pebble's Open returns.
+// On a full disk that flush fails, and Pebble retries it at once, for as
+// long as the disk stays full: Open never returns (seen with the engine
+// before this test: a store reopened on a tmpfs left full hung in
+// pebble.Open). The engine must refuse the open instead, with
+// kv.ErrNoSpace naming the space it needs, while a read-only open still
+// reads everything; once space is back the store opens with every
+// acknowledged write. Linux and root only (a size-limited tmpfs).
+func TestOpenOnFullDiskIsRefused(t *testing.T) {
+	if dir := os.Getenv(fullOpenChildEnv); dir != "" {
+		fullOpenChild(dir)
+		return
+	}
+	mnt := conformance.MountTmpfs(t, 256<<20)
+	cfg := kv.Config{Backend: "pebble", Path: filepath.Join(mnt, "store")}
+	ctx := context.Background()
+
+	// The child commits (Sync) and exits without closing: a crash.
+	cmd := exec.Command(os.Args[0], "-test.run=^TestOpenOnFullDiskIsRefused$", "-test.count=1")
+	cmd.Env = append(os.Environ(), fullOpenChildEnv+"="+cfg.Path)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "child: %s", out)
+
+	ballast := filepath.Join(mnt, "ballast")
+	require.NoError(t, conformance.FillTo(ballast, 0))
+
+	// Bounded by a timer: the engine that hung must fail the test, not
+	// stop the test binary.
+	type result struct {
+		db  *kv.DB
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		db, err := kv.Open(ctx, cfg)
+		done <- result{db, err}
+	}()
+	var res result
+	select {
+	case res = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("opening a store with a log to flush on a full disk did not return in 30 s")
+	}
+	if res.err == nil {
+		res.db.Close()
+		t.Fatal("a store with a log to flush opened on a full disk")
+	}
+	require.ErrorIs(t, res.err, kv.ErrNoSpace)
+	require.ErrorIs(t, res.err, syscall.ENOSPC)
+	require.Contains(t, res.err.Error(), "read-only")
+	t.Logf("on the full disk: %v", res.err)
+
+	// Read-only, nothing is flushed: everything is there.
+	ro := cfg
+	ro.ReadOnly = true
+	db, err := kv.Open(ctx, ro)
+	require.NoError(t, err)
+	checkFullOpenKeys(t, db)
+	require.NoError(t, db.Close())
+
+	require.NoError(t, os.Remove(ballast))
+	db, err = kv.Open(ctx, cfg)
+	require.NoError(t, err)
+	checkFullOpenKeys(t, db)
+	require.NoError(t, db.Set(ctx, []byte("after"), nil))
+	require.NoError(t, db.Close())
+
+	// A store closed cleanly has no log to flush: on a disk too full for
+	// the log's next reservation it opens, reads, and refuses the first
+	// write after the one that met the refused reservation with
+	// kv.ErrNoSpace.
+	require.NoError(t, conformance.FillTo(ballast, pebble.FreeSpaceReserve(cfg)/2))
+	db, err = kv.Open(ctx, cfg)
+	require.NoError(t, err)
+	checkFullOpenKeys(t, db)
+	for i := 0; i < 100 && err == nil; i++ {
+		err = db.Set(ctx, []byte("refused"), nil)
+	}
+	require.ErrorIs(t, err, kv.ErrNoSpace)
+	_ = db.Close()
+	require.NoError(t, os.Remove(ballast))
+}
+
+func fullOpenChild(dir string) {
+	ctx := context.Background()
+	db, err := kv.Open(ctx, kv.Config{Backend: "pebble", Path: dir})
+	if err != nil {
+		fmt.Println(err)
+		os.Exit(2)
+	}
+	value := make([]byte, 1000)
+	for i := range fullOpenKeys {
+		if err := db.Set(ctx, fmt.Appendf(nil, "k%06d", i), value); err != nil {
+			fmt.Println(err)
+			os.Exit(2)
+		}
+	}
+	os.Exit(0) // no Close: the log is not flushed
+}
+
+func checkFullOpenKeys(t *testing.T, db *kv.DB) {
+	t.Helper()
+	for i := range fullOpenKeys {
+		_, err := db.Get(context.Background(), fmt.Appendf(nil, "k%06d", i))
+		require.NoError(t, err, "acknowledged key %d", i)
+	}
+}
