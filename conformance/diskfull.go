@@ -31,7 +31,12 @@ import (
 //     transactions, acknowledging each, until a commit fails; the child
 //     reports how the error matches kv's sentinels, checks that a read
 //     still works, closes the store and exits;
-//  3. removes the ballast and reopens the store in the parent: every
+//  3. fills what space is left, to the last block, and opens the store
+//     again in a second child, as a process restarted on a disk that stays
+//     full would: the open must return within the child's timeout (an
+//     engine whose open retries a flush forever hangs it), and an error
+//     must match kv.ErrNoSpace or kv.ErrIO;
+//  4. removes the ballast and reopens the store in the parent: every
 //     acknowledged transaction is there (under NoSync where the backend
 //     promises NoSyncKeepsAckedOnKill), none is half applied, and the store
 //     takes writes again.
@@ -67,6 +72,7 @@ type DiskFullOptions struct {
 const (
 	diskFullChildEnv = "POLYKV_DISKFULL_CHILD" // the test's full name
 	diskFullDirEnv   = "POLYKV_DISKFULL_DIR"   // the store directory
+	diskFullOpenEnv  = "POLYKV_DISKFULL_OPEN"  // "1": the child only opens the store (step 3)
 )
 
 // RunDiskFull runs the disk-full test on the backend cfg names (cfg.Path
@@ -103,6 +109,9 @@ func RunDiskFull(t *testing.T, cfg kv.Config, opts DiskFullOptions) {
 			c.Durability = mode
 			if os.Getenv(diskFullChildEnv) == t.Name() {
 				c.Path = os.Getenv(diskFullDirEnv)
+				if os.Getenv(diskFullOpenEnv) == "1" {
+					diskFullOpenChild(c) // does not return
+				}
 				diskFullChild(c) // does not return
 			}
 			mnt := MountTmpfs(t, opts.Size)
@@ -116,10 +125,11 @@ func RunDiskFull(t *testing.T, cfg kv.Config, opts DiskFullOptions) {
 type diskFullStats struct {
 	cycles, acked, lost, problems int
 	faults                        map[string]int
+	fullOpens                     map[string]int // step 3: "ok" or the fault kinds
 }
 
 func runDiskFullParent(t *testing.T, cfg kv.Config, mnt string, opts DiskFullOptions) {
-	st := diskFullStats{faults: map[string]int{}}
+	st := diskFullStats{faults: map[string]int{}, fullOpens: map[string]int{}}
 	for cycle := 0; cycle < opts.Cycles; cycle++ {
 		ballast := filepath.Join(mnt, "ballast")
 		if err := FillTo(ballast, opts.Room); err != nil {
@@ -130,6 +140,18 @@ func runDiskFullParent(t *testing.T, cfg kv.Config, mnt string, opts DiskFullOpt
 		st.acked += res.acks
 		if res.fault != "" {
 			st.faults[res.fault]++
+		}
+		if !t.Failed() {
+			full := filepath.Join(mnt, "ballast-full")
+			if err := FillTo(full, 0); err != nil {
+				t.Fatalf("cycle %d: fill the disk: %v", cycle, err)
+			}
+			if opened := runDiskFullOpenChild(t, cfg, opts.Timeout); opened != "" {
+				st.fullOpens[opened]++
+			}
+			if err := os.Remove(full); err != nil {
+				t.Fatalf("cycle %d: remove ballast: %v", cycle, err)
+			}
 		}
 		if err := os.Remove(ballast); err != nil {
 			t.Fatalf("cycle %d: remove ballast: %v", cycle, err)
@@ -175,8 +197,8 @@ func runDiskFullParent(t *testing.T, cfg kv.Config, mnt string, opts DiskFullOpt
 			break
 		}
 	}
-	t.Logf("diskfull: %s %s: %d cycles, %d acked, %d lost, %d half-applied, faults: %v",
-		cfg.Backend, cfg.Durability, st.cycles, st.acked, st.lost, st.problems, st.faults)
+	t.Logf("diskfull: %s %s: %d cycles, %d acked, %d lost, %d half-applied, faults: %v, opens on the full disk: %v",
+		cfg.Backend, cfg.Durability, st.cycles, st.acked, st.lost, st.problems, st.faults, st.fullOpens)
 }
 
 type diskFullResult struct {
@@ -242,6 +264,60 @@ func runDiskFullChild(t *testing.T, cfg kv.Config, timeout time.Duration) diskFu
 		}
 	}
 	return res
+}
+
+// runDiskFullOpenChild opens the store on the full disk in a child (step
+// 3) and returns how the open ended: "ok", or the fault kinds of its
+// error; "" when it failed the test.
+func runDiskFullOpenChild(t *testing.T, cfg kv.Config, timeout time.Duration) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), timeout)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run="+crashChildPattern(t.Name()), "-test.count=1")
+	cmd.Env = append(os.Environ(), diskFullChildEnv+"="+t.Name(), diskFullDirEnv+"="+cfg.Path, diskFullOpenEnv+"=1")
+	cmd.Stdout = &stdout
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	out := strings.TrimSpace(stdout.String())
+	switch {
+	case ctx.Err() != nil:
+		t.Errorf("opening the store on a full disk did not return within %v (the engine waits for space that does not come)\nchild said:\n%s\nstderr:\n%s",
+			timeout, out, head(stderr.String(), 3000))
+		return ""
+	case err != nil:
+		t.Errorf("opening the store on a full disk ended the child (%v)\nchild said:\n%s\nstderr:\n%s", err, out, head(stderr.String(), 3000))
+		return ""
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if l == "open ok" {
+			return "ok"
+		}
+		if f, ok := strings.CutPrefix(l, "open-fault "); ok {
+			kinds, msg, _ := strings.Cut(f, " ")
+			if !strings.Contains(kinds+",", "nospace,") && !strings.Contains(kinds+",", "io,") {
+				t.Errorf("opening the store on a full disk failed with an error that matches neither kv.ErrNoSpace nor kv.ErrIO: %s", msg)
+			}
+			return kinds
+		}
+	}
+	t.Errorf("the open child on the full disk said nothing of its open\nchild said:\n%s", out)
+	return ""
+}
+
+// diskFullOpenChild is step 3's child: open the store, say how that went,
+// close, exit.
+func diskFullOpenChild(cfg kv.Config) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	db, err := kv.Open(ctx, cfg)
+	if err != nil {
+		os.Stdout.WriteString("open-fault " + faultKinds(err) + " " + strings.ReplaceAll(err.Error(), "\n", " ") + "\n")
+		os.Exit(0)
+	}
+	os.Stdout.WriteString("open ok\n")
+	_ = db.Close() // may fail on the full disk
+	os.Exit(0)
 }
 
 func head(s string, n int) string {

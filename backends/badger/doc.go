@@ -133,6 +133,18 @@
 // under 0.5 GiB and the rest mapped file pages. polykv never sets it for
 // the program.
 //
+// # Full disk
+//
+// Badger writes its logs and tables through memory maps of sparse files,
+// and a write that a full file system cannot back is a SIGBUS that ends the
+// process. So the engine keeps a free-space reserve (FreeSpaceReserve: 448
+// MiB by default, the free_space_reserve option; 0 turns the check off): a
+// commit that would leave less free fails with kv.ErrNoSpace, applying
+// nothing, and a writable open on a disk with less free is refused with
+// kv.ErrNoSpace (Badger's open writes through memory maps too). The store
+// stays usable: once space is freed, commits go on. A read-only open
+// writes nothing and is not checked. See space.go for the reserve's size.
+//
 // # Options
 //
 // kv.Config.Options accepts these keys (sizes are bytes, optionally

@@ -87,6 +87,9 @@ func (Driver) Open(ctx context.Context, dir string, cfg *kv.Config) (kv.Engine, 
 		if err := removeEmptyLogs(dir, c.Logger); err != nil {
 			return nil, fmt.Errorf("kv: badger: open %s: %w", dir, err)
 		}
+		if err := checkOpenSpace(dir, s.freeSpaceReserve); err != nil {
+			return nil, err
+		}
 	} else {
 		name, err := uncleanLog(dir)
 		if err != nil {

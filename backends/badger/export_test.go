@@ -1,6 +1,9 @@
 package badger
 
-import "github.com/polykv/polykv/kv"
+import (
+	"github.com/polykv/polykv/internal/diskspace"
+	"github.com/polykv/polykv/kv"
+)
 
 // SetBeforeSync makes the group sync of the engine under db call fn at the
 // start of each sync. Call it before the first commit.
@@ -11,4 +14,12 @@ func SetBeforeSync(db *kv.DB, fn func()) { db.Engine().(*engine).gs.beforeSync =
 // commit.
 func SetBeforeFsync(db *kv.DB, fn func(name string)) {
 	db.Engine().(*engine).gs.beforeFsync = fn
+}
+
+// SetFreeSpace makes the engines measure free space with fn until the
+// returned function restores the measure. Tests using it must not run in
+// parallel.
+func SetFreeSpace(fn func(dir string) (int64, error)) (restore func()) {
+	freeSpace = fn
+	return func() { freeSpace = diskspace.Free }
 }

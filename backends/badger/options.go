@@ -72,7 +72,7 @@ var optionDoc = map[string]string{
 	"verify_value_checksum": "true | false (default): verify value checksums on every read from the value log",
 	"compact_l0_on_close":   "true | false (default): flush level 0 into level 1 on Close",
 	"prefetch_size":         "0 (default, no prefetch) to 10000: values an iterator reads ahead, one goroutine each",
-	"free_space_reserve":    "size (default: (num_memtables + 7) × memtable_size, 448MiB by default): commits fail with kv.ErrNoSpace when they would leave less free on the file system; 0 turns the check off",
+	"free_space_reserve":    "size (default: (num_memtables + 7) × memtable_size, 448MiB by default): commits fail with kv.ErrNoSpace when they would leave less free on the file system, and a writable open is refused with less free; 0 turns the check off",
 }
 
 func acceptedOptions() string {
