@@ -3,6 +3,7 @@ package nodestore
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -85,6 +86,15 @@ func (s *Store) complete(ctx context.Context, q QueueType, cb *combiner, c Compl
 		cb.mu.Lock()
 	}
 	cb.busy = true
+	// Before taking the group, let the goroutines that are runnable reach
+	// the queue: on a local engine without sync a commit is short and
+	// CPU-bound, so the callers released by the last one are often still
+	// on their way. Measured (traverse-gen-workers, 8 goroutines, pebble,
+	// 20,000 nodes): 3.3 completions per group without the yield, 5.9 with
+	// it; an idle store pays one Gosched per call.
+	cb.mu.Unlock()
+	runtime.Gosched()
+	cb.mu.Lock()
 	group := cb.take(call)
 	cb.mu.Unlock()
 
