@@ -7,6 +7,7 @@ import (
 
 	badger "github.com/dgraph-io/badger/v4"
 
+	"github.com/polykv/polykv/internal/diskspace"
 	"github.com/polykv/polykv/kv"
 )
 
@@ -116,7 +117,7 @@ func (Driver) Open(ctx context.Context, dir string, cfg *kv.Config) (kv.Engine, 
 		sync:     c.Durability == kv.Sync,
 		readOnly: s.opts.ReadOnly,
 		prefetch: s.prefetchSize,
-		reserve:  s.freeSpaceReserve,
+		space:    diskspace.Guard{Dir: dir, Reserve: s.freeSpaceReserve, Free: freeSpace},
 	}
 	if s.verifyOnOpen {
 		if err := e.Verify(ctx); err != nil {

@@ -12,6 +12,7 @@ import (
 
 	badger "github.com/dgraph-io/badger/v4"
 
+	"github.com/polykv/polykv/internal/diskspace"
 	"github.com/polykv/polykv/kv"
 )
 
@@ -35,8 +36,7 @@ type engine struct {
 	// groupsync.go); nil under NoSync and read-only.
 	gs       *groupSync
 	prefetch int
-	reserve  int64      // free space kept for Badger's own writes (space.go)
-	space    spaceGuard // when the free space was last checked
+	space    diskspace.Guard // the free space kept for Badger's own writes (space.go)
 	// tableEnds is checkTail's copy of the tables' end keys.
 	tableEnds tableEnds
 	closed    atomic.Bool

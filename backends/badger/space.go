@@ -2,9 +2,7 @@ package badger
 
 import (
 	"fmt"
-	"sync"
 	"syscall"
-	"time"
 
 	"github.com/polykv/polykv/internal/diskspace"
 	"github.com/polykv/polykv/kv"
@@ -23,7 +21,7 @@ import (
 // The engine therefore keeps a free-space reserve: a commit first checks
 // how much the file system has free (statfs, at least every 100 ms and
 // whenever the commits since the last statfs wrote half of what was then
-// free above the reserve: spaceGuard) and fails with kv.ErrNoSpace,
+// free above the reserve: diskspace.Guard) and fails with kv.ErrNoSpace,
 // applying nothing, when it would leave less than the reserve. The
 // reserve is room for what Badger writes on its own once commits stop:
 // the flush of every memtable it may hold (numMemtables queued, one being
@@ -69,45 +67,20 @@ func FreeSpaceReserve(cfg kv.Config) (int64, error) {
 // variable for the tests).
 var freeSpace = diskspace.Free
 
-// spaceRecheck is the longest a commit trusts the last statfs.
-const spaceRecheck = 100 * time.Millisecond
-
-// spaceGuard spares most commits the statfs (8 µs on the test machine,
-// as much as a small NoSync commit): after a statfs finds free bytes
-// above the reserve, commits may write half of the difference, for at most
-// spaceRecheck, before the next one. The other half and the reserve are the
-// margin for other writers of the file system meanwhile.
-type spaceGuard struct {
-	mu        sync.Mutex
-	allowance int64
-	checked   time.Time
-}
-
 // checkSpace returns kv.ErrNoSpace when writing n more bytes would leave
 // less than the reserve free on the store's file system.
 func (e *engine) checkSpace(n int) error {
-	if e.reserve <= 0 || e.readOnly {
+	if e.readOnly {
 		return nil
 	}
-	g := &e.space
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	now := time.Now()
-	if int64(n) <= g.allowance && now.Sub(g.checked) < spaceRecheck {
-		g.allowance -= int64(n)
-		return nil
-	}
-	g.allowance = 0
-	free, err := freeSpace(e.dir)
+	free, ok, err := e.space.Check(int64(n))
 	if err != nil {
 		return fmt.Errorf("kv: badger: write %s: free space: %w", e.dir, kv.Fault(err))
 	}
-	if free-int64(n) < e.reserve {
+	if !ok {
 		return fmt.Errorf("kv: badger: write %s: %w: %d bytes free, the commit needs %d and Badger keeps %d in reserve for its flushes and compactions (a write to a full disk would end the process); free space and retry, the store stays usable",
-			e.dir, kv.ErrNoSpace, free, n, e.reserve)
+			e.dir, kv.ErrNoSpace, free, n, e.space.Reserve)
 	}
-	g.allowance = (free-e.reserve)/2 - int64(n)
-	g.checked = now
 	return nil
 }
 
