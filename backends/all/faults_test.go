@@ -32,11 +32,16 @@ func TestDiskFull(t *testing.T) {
 				opts.Room = reserve + 4<<20
 			}
 			if b == "pebble" {
-				// Pebble takes writes while the disk can hold the log's
-				// next reservation (pebble.FreeSpaceReserve); small
-				// memtables rotate the log within a cycle.
+				// Pebble refuses commits below its free-space reserve
+				// (7 memtables and 64 MiB of log space): small
+				// memtables keep it small, and rotate the log within a
+				// cycle.
 				cfg.MemoryBudget = 16 << 20
-				opts.Room = pebble.FreeSpaceReserve(cfg) + 4<<20
+				reserve, err := pebble.FreeSpaceReserve(cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				opts.Room = reserve + 4<<20
 			}
 			conformance.RunDiskFull(t, cfg, opts)
 		})

@@ -98,32 +98,39 @@
 //
 // # Full disk
 //
-// No WAL write may fail for want of space: Pebble meets such a failure, at
-// worst, while it rotates the log, and then ends the process (see the
-// Caveats). So the engine keeps space allocated to the log ahead of its
-// end (16 MiB, reserved 32 MiB at a time), and the first reservation the
-// disk refuses (ENOSPC, EDQUOT) makes every later write fail with
-// kv.ErrNoSpace and kv.ErrNeedsReopen (a *FatalError) while the log's
-// writes still fit. A store thus takes writes while its disk has more than
-// FreeSpaceReserve (32 MiB) free besides what its files hold; a young
-// store, whose log rotates often, holds a reservation per log not yet
-// flushed. Reads go on, and once there is space the store reopens with
-// every acknowledged write, under NoSync too.
+// Three guards keep a full disk from hanging a call or ending the process:
 //
-// A store that was not closed cleanly flushes its logs before Open
-// returns, and Pebble retries a flush that fails for want of space for as
-// long as the disk stays full: a writable open would never return. Such an
-// open is refused with kv.ErrNoSpace when the disk has less free space
-// than the logs' size (and a margin); a read-only open flushes nothing and
-// reads everything. On a file system without fallocate nothing is
-// reserved, and a full disk is first met by a failed write.
+//   - A free-space reserve (FreeSpaceReserve, the free_space_reserve
+//     option: 7 memtables and 64 MiB of log space, 512 MiB at the default
+//     budget; 0 turns it off): a commit that would leave less free fails
+//     with kv.ErrNoSpace, applying nothing, and the store stays usable
+//     (deletions are not refused: they give space back). Without it Pebble
+//     fills the disk with its own flushes and compactions, a flush fails
+//     and is retried, and commits wait in Pebble's write stall for as long
+//     as the disk stays full.
+//   - Space reserved ahead of the log: every WAL file keeps 16 MiB of
+//     allocated blocks ahead of its end, reserved 32 MiB at a time, so that
+//     no log write fails for want of space (Pebble ends the process when
+//     one fails while it rotates the log: see the Caveats). Should the
+//     disk refuse a reservation anyway (other writers took the reserve),
+//     every later write fails with kv.ErrNoSpace and kv.ErrNeedsReopen (a
+//     *FatalError) while the log's writes still fit; reads go on, and the
+//     store reopens with every acknowledged write, under NoSync too.
+//   - A store that was not closed cleanly flushes its logs before Open
+//     returns, and Pebble retries a flush that fails for want of space for
+//     as long as the disk stays full: a writable open would never return.
+//     Such an open is refused with kv.ErrNoSpace when the disk has less
+//     free space than the logs' size (and a margin); a read-only open
+//     flushes nothing and reads everything.
+//
+// On a file system without fallocate nothing is reserved ahead of the log.
 //
 // # Options
 //
 // kv.Config.Options accepts these keys (see the Opt constants): compression,
 // bloom_bits_per_key, bytes_per_sync, wal_bytes_per_sync,
 // l0_compaction_threshold, l0_stop_writes_threshold,
-// max_concurrent_compactions, max_open_files. Any other key is an error
+// max_concurrent_compactions, max_open_files, free_space_reserve. Any other key is an error
 // (kv.ErrInvalidConfig) naming it and listing these. The on-disk format is
 // pinned (FormatMajorVersion) rather than left to Pebble's default.
 //

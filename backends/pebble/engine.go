@@ -15,6 +15,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/polykv/polykv/internal/diskspace"
 	"github.com/polykv/polykv/kv"
 	dto "github.com/prometheus/client_model/go"
 )
@@ -55,6 +56,8 @@ type engine struct {
 	// (kv.Fault: a flush or compaction that met a full disk), without
 	// blocking Pebble: flushOnClose stops waiting on one.
 	bgFault chan error
+	// space keeps the free-space reserve (space.go).
+	space diskspace.Guard
 
 	// mu guards the iterators and snapshots handed out and not yet closed:
 	// Close closes any left over, so that none outlives the database.
@@ -98,6 +101,7 @@ func openEngine(dir string, cfg *kv.Config) (*engine, error) {
 		iters:    make(map[*iter]struct{}),
 		snaps:    make(map[*snapshot]struct{}),
 		bgFault:  make(chan error, 1),
+		space:    diskspace.Guard{Dir: dir, Reserve: s.reserve(budget)},
 	}
 	c := *cfg
 	c.MemoryBudget = budget
@@ -270,6 +274,9 @@ func (e *engine) NewSnapshot() (kv.Snapshot, error) {
 // to the memtable at one sequence number: atomically. It is visible to
 // every read as soon as Commit returns.
 func (e *engine) Apply(ctx context.Context, b *kv.Batch) error {
+	if err := e.checkSpace(b); err != nil {
+		return err
+	}
 	pb, err := e.batch(ctx, b)
 	if err != nil {
 		return err
@@ -288,6 +295,9 @@ func (e *engine) Apply(ctx context.Context, b *kv.Batch) error {
 func (e *engine) ApplyDeferred(ctx context.Context, b *kv.Batch) (wait func() error, err error) {
 	if e.wo != pebble.Sync {
 		return nil, e.Apply(ctx, b)
+	}
+	if err := e.checkSpace(b); err != nil {
+		return nil, err
 	}
 	pb, err := e.batch(ctx, b)
 	if err != nil {

@@ -21,6 +21,10 @@ const fullOpenChildEnv = "POLYKV_PEBBLE_FULLOPEN_CHILD" // the store directory
 // fullOpenKeys is what the child commits before it ends without closing.
 const fullOpenKeys = 2000
 
+// fullOpenBudget keeps the free-space reserve (7 memtables) well inside
+// the tmpfs.
+const fullOpenBudget = 16 << 20
+
 // A store left by a crash has a log to flush before Pebble's Open returns.
 // On a full disk that flush fails, and Pebble retries it at once, for as
 // long as the disk stays full: Open never returns (seen with the engine
@@ -35,7 +39,7 @@ func TestOpenOnFullDiskIsRefused(t *testing.T) {
 		return
 	}
 	mnt := conformance.MountTmpfs(t, 256<<20)
-	cfg := kv.Config{Backend: "pebble", Path: filepath.Join(mnt, "store")}
+	cfg := kv.Config{Backend: "pebble", Path: filepath.Join(mnt, "store"), MemoryBudget: fullOpenBudget}
 	ctx := context.Background()
 
 	// The child commits (Sync) and exits without closing: a crash.
@@ -88,11 +92,12 @@ func TestOpenOnFullDiskIsRefused(t *testing.T) {
 	require.NoError(t, db.Set(ctx, []byte("after"), nil))
 	require.NoError(t, db.Close())
 
-	// A store closed cleanly has no log to flush: on a disk too full for
-	// the log's next reservation it opens, reads, and refuses the first
-	// write after the one that met the refused reservation with
+	// A store closed cleanly has no log to flush: on a disk with less than
+	// the reserve free it opens, reads, and refuses writes with
 	// kv.ErrNoSpace.
-	require.NoError(t, conformance.FillTo(ballast, pebble.FreeSpaceReserve(cfg)/2))
+	reserve, err := pebble.FreeSpaceReserve(cfg)
+	require.NoError(t, err)
+	require.NoError(t, conformance.FillTo(ballast, reserve/2))
 	db, err = kv.Open(ctx, cfg)
 	require.NoError(t, err)
 	checkFullOpenKeys(t, db)
@@ -106,7 +111,7 @@ func TestOpenOnFullDiskIsRefused(t *testing.T) {
 
 func fullOpenChild(dir string) {
 	ctx := context.Background()
-	db, err := kv.Open(ctx, kv.Config{Backend: "pebble", Path: dir})
+	db, err := kv.Open(ctx, kv.Config{Backend: "pebble", Path: dir, MemoryBudget: fullOpenBudget})
 	if err != nil {
 		fmt.Println(err)
 		os.Exit(2)

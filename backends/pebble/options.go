@@ -57,6 +57,13 @@ const (
 	// OptMaxOpenFiles is a soft limit on the files Pebble keeps open.
 	// Default 1000.
 	OptMaxOpenFiles = "max_open_files"
+	// OptFreeSpaceReserve is the free space, a size ("512MiB"), below
+	// which commits fail with kv.ErrNoSpace, so that Pebble's own flushes
+	// and compactions keep room (see FreeSpaceReserve). Default:
+	// (max queued memtables + 1 + l0_compaction_threshold) memtables and
+	// 64 MiB of log space, 512 MiB at the default budget; 0 turns the
+	// check off.
+	OptFreeSpaceReserve = "free_space_reserve"
 )
 
 // settings are the parsed Config.Options.
@@ -69,6 +76,8 @@ type settings struct {
 	l0StopWritesThresh  int
 	maxConcurrentCompac int
 	maxOpenFiles        int
+	// freeSpaceReserve: -1 until set, then the option's size.
+	freeSpaceReserve int64
 }
 
 func defaultSettings() settings {
@@ -81,7 +90,22 @@ func defaultSettings() settings {
 		l0StopWritesThresh:  12,
 		maxConcurrentCompac: 1,
 		maxOpenFiles:        1000,
+		freeSpaceReserve:    -1,
 	}
+}
+
+// reserve is the free space commits keep for Pebble's own writes with a
+// memory budget: the option's, or room for the flush of every memtable
+// Pebble may hold (memTableStopWrites queued and the mutable one), an L0
+// compaction of l0_compaction_threshold memtables' worth, and two of the
+// engine's reservations of log space (the current log's next, the next
+// log's first: walreserve.go), so that commits stop at the reserve before
+// a log reservation is refused.
+func (s settings) reserve(budget int64) int64 {
+	if s.freeSpaceReserve >= 0 {
+		return s.freeSpaceReserve
+	}
+	return int64(memTableStopWrites+1+s.l0CompactionThresh)*int64(memTableSize(budget)) + 2*walReserveChunk
 }
 
 // intOption describes one integer option: where it goes and its range.
@@ -116,7 +140,7 @@ var compressions = map[string]func() pebble.DBCompressionSettings{
 
 // OptionKeys returns the keys accepted in kv.Config.Options, sorted.
 func OptionKeys() []string {
-	keys := []string{OptCompression}
+	keys := []string{OptCompression, OptFreeSpaceReserve}
 	for k := range intOptions {
 		keys = append(keys, k)
 	}
@@ -142,6 +166,15 @@ func parseSettings(opts map[string]string) (settings, error) {
 					kv.ErrInvalidConfig, k, v, strings.Join(compressionNames(), ", "))
 			}
 			s.compression = name
+			continue
+		}
+		if k == OptFreeSpaceReserve {
+			n, err := kv.ParseSize(v)
+			if err != nil || n < 0 {
+				return s, fmt.Errorf("%w: pebble option %s=%q: want a size such as 512MiB, or 0 to turn the check off",
+					kv.ErrInvalidConfig, k, v)
+			}
+			s.freeSpaceReserve = n
 			continue
 		}
 		o, ok := intOptions[k]

@@ -464,6 +464,7 @@ func TestOptions(t *testing.T) {
 	}{
 		{map[string]string{"cache_size": "1"}, []string{`"cache_size"`, "compression", "bloom_bits_per_key", "max_open_files"}},
 		{map[string]string{"compression": "lz4"}, []string{"compression", `"lz4"`, "snappy", "zstd"}},
+		{map[string]string{"free_space_reserve": "lots"}, []string{"free_space_reserve", `"lots"`, "size"}},
 		{map[string]string{"bloom_bits_per_key": "-1"}, []string{"bloom_bits_per_key", "0 to 32"}},
 		{map[string]string{"bytes_per_sync": "lots"}, []string{"bytes_per_sync"}},
 		{map[string]string{"l0_compaction_threshold": "8", "l0_stop_writes_threshold": "4"}, []string{"l0_stop_writes_threshold=4", "l0_compaction_threshold=8"}},
@@ -483,7 +484,7 @@ func TestOptions(t *testing.T) {
 	good := map[string]string{
 		"compression": "ZSTD", "bloom_bits_per_key": "0", "bytes_per_sync": "1048576",
 		"wal_bytes_per_sync": "65536", "l0_compaction_threshold": "2", "l0_stop_writes_threshold": "20",
-		"max_concurrent_compactions": "2", "max_open_files": "500",
+		"max_concurrent_compactions": "2", "max_open_files": "500", "free_space_reserve": "64MiB",
 	}
 	require.ElementsMatch(t, pebble.OptionKeys(), func() []string {
 		var ks []string

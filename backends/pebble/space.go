@@ -10,15 +10,52 @@ import (
 	"github.com/polykv/polykv/kv"
 )
 
-// FreeSpaceReserve returns the free space, in bytes, that a Pebble store
-// opened with cfg needs to take writes besides the space its files hold:
-// one reservation of WAL space (32 MiB, whatever cfg). When the disk
-// refuses a reservation the store refuses every later write with
-// kv.ErrNoSpace until it is reopened (see the package documentation,
-// # Full disk).
-func FreeSpaceReserve(cfg kv.Config) int64 {
-	_ = cfg
-	return walReserveChunk
+// FreeSpaceReserve returns the free space, in bytes, under which a Pebble
+// store opened with cfg refuses commits with kv.ErrNoSpace: the
+// free_space_reserve option, or room for Pebble's own flushes and an L0
+// compaction (7 memtables) and for two reservations of log space (64 MiB):
+// 512 MiB at the default memory budget. 0 means the check is off. Should
+// the disk still refuse the space the engine keeps ahead of its log (32
+// MiB at a time: other writers took the reserve), the store stops taking
+// writes until it is reopened. See the package documentation, # Full disk.
+func FreeSpaceReserve(cfg kv.Config) (int64, error) {
+	s, err := parseSettings(cfg.Options)
+	if err != nil {
+		return 0, err
+	}
+	if cfg.MemoryBudget == 0 {
+		cfg.MemoryBudget = kv.DefaultMemoryBudget
+	}
+	return s.reserve(cfg.MemoryBudget), nil
+}
+
+// checkSpace refuses a commit of b, with kv.ErrNoSpace, when it would leave
+// less than the reserve free. Pebble writes its flushes and compactions on
+// its own; a flush that fails for want of space is retried, and once
+// memtables wait for it a commit waits in Pebble's write stall for as long
+// as the disk stays full (TestFullDiskRefusesInsteadOfStalling). The
+// reserve keeps them room. A batch of deletions only is not refused: it is
+// how space is given back.
+func (e *engine) checkSpace(b *kv.Batch) error {
+	if e.readOnly {
+		return nil
+	}
+	free, ok, err := e.space.Check(int64(b.Size()))
+	if ok || err != nil || deletesOnly(b) {
+		return nil // an unknown free space: Pebble's own writes decide
+	}
+	return fmt.Errorf("kv: pebble: write %s: %w: %s free, the commit needs %s and Pebble keeps %s in reserve for its flushes and compactions (free_space_reserve); free space (a deletion is allowed) and retry, the store stays usable",
+		e.path, kv.ErrNoSpace, mib(free), mib(int64(b.Size())), mib(e.space.Reserve))
+}
+
+// deletesOnly reports whether b holds no Set.
+func deletesOnly(b *kv.Batch) bool {
+	for i := range b.Len() {
+		if kind, _, _ := b.Op(i); kind == kv.OpSet {
+			return false
+		}
+	}
+	return true
 }
 
 // checkOpenSpace refuses a writable open that could not return.

@@ -19,9 +19,9 @@ import (
 // refuses that reservation (ENOSPC, EDQUOT), the engine refuses every later
 // write with kv.ErrNoSpace, and the writes still to come (the write being
 // made, the tail of commits already acknowledged, the log's end-of-file
-// trailer) go to the slack that is left. A store therefore takes writes
-// while the disk has more than walReserveChunk free, besides what its
-// files hold (FreeSpaceReserve).
+// trailer) go to the slack that is left. The free-space reserve
+// (space.go) counts two chunks, so that commits stop there first; this
+// refusal is the last resort, when other writers took the reserve.
 //
 // Pebble reserves too, 110% of a memtable at a time (70.4 MiB at the
 // default budget), and ignores a refusal; its reservations count here when
