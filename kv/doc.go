@@ -121,15 +121,19 @@
 //   - ErrNoSpace: the disk or a quota is full. The failed commit applied
 //     nothing. Free space and retry; where the error also matches
 //     ErrNeedsReopen, Close the store and open it again first. Badger
-//     refuses commits that would leave less than a free-space reserve
-//     (448 MiB by default; its free_space_reserve option) instead of
-//     letting a write to a full disk end the process.
+//     and Pebble refuse commits that would leave less than a free-space
+//     reserve (448 and 512 MiB by default; their free_space_reserve
+//     option), so that their own flushes and compactions keep room: a
+//     full disk would otherwise end the process (Badger) or stall commits
+//     forever (Pebble). An Open that a full disk would hang or end (a
+//     Pebble store with logs to flush, a Badger store below its reserve)
+//     fails with ErrNoSpace; a read-only Open works.
 //   - ErrIO: another failure of the medium (EIO, a read-only file system).
 //     A read-write Open on a read-only file system fails with it (and
 //     syscall.EROFS); a read-only Open works there on every backend.
 //   - ErrNeedsReopen: the engine takes no more writes (Pebble after a
-//     failed write or sync of its log); reads still work. Close, fix the
-//     cause, open again.
+//     failed write or sync of its log, or a refused reservation of log
+//     space); reads still work. Close, fix the cause, open again.
 //
 // What survives: under Sync every commit acknowledged before the fault is
 // there after the store is reopened, and no commit is half applied. Under
