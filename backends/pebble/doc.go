@@ -164,8 +164,9 @@
 //   - A WAL write that fails while Pebble closes the log to rotate it
 //     panics with Pebble's mutex released: "fatal error: sync: unlock of
 //     unlocked mutex", which ends the process (cockroachdb/pebble#5601).
-//     A full disk no longer gets there (# Full disk); an I/O error (EIO)
-//     at that moment still can.
+//     A full disk no longer gets there (# Full disk), nor a medium whose
+//     failure shows first in a reservation of log space; an I/O error
+//     (EIO) first met by that write still can.
 //   - Pebble takes its own LOCK file (fcntl) besides kv's directory lock,
 //     even read-only: one directory can be open by one Store at a time, even
 //     for reading (kv.ErrLocked otherwise).

@@ -28,8 +28,9 @@ import (
 //     released, a fatal error that ends the process and that no recover
 //     catches (cockroachdb/pebble#5601, open). A full disk does not reach
 //     it: the engine stops while the log's writes still fit in space
-//     reserved for them (walreserve.go). An I/O error (EIO) still can
-//     (TestFaultAtEveryWrite).
+//     reserved for them (walreserve.go). A medium that fails a
+//     reservation (EIO, read-only) stops the writes there too; an I/O
+//     error first met by a write still can (TestFaultAtEveryWrite).
 //
 //   - For a read-only open, Lock takes no lock and creates no LOCK file, so
 //     that a read-only store opens on a read-only file system and beside

@@ -70,8 +70,14 @@ func (w *walFile) reserveAhead(end int64) {
 	case errors.Is(kv.Fault(err), kv.ErrNoSpace):
 		r.stopped = true
 		w.fs.onWALFault(fmt.Sprintf("reserving %d more bytes for the WAL failed (the disk has less free space than a store needs to take writes)", length), err)
+	case errors.Is(kv.Fault(err), kv.ErrIO):
+		// The medium failed (EIO, a file system gone read-only): the
+		// writes to come would fail too, so stop them now, while no log
+		// write has failed yet.
+		r.stopped = true
+		w.fs.onWALFault(fmt.Sprintf("reserving %d more bytes for the WAL failed", length), err)
 	default:
-		r.stopped = true // no fallocate here: nothing is reserved
+		r.stopped = true // no fallocate here (EOPNOTSUPP): nothing is reserved
 	}
 }
 

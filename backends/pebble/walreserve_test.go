@@ -77,6 +77,40 @@ func walReserveCase(t *testing.T, ctx context.Context, budget int64, d kv.Durabi
 	require.NoError(t, db.Set(ctx, []byte("again"), nil))
 }
 
+// A reservation that fails because the medium does (EIO, a file system
+// gone read-only) stops the writes too, typed kv.ErrIO, before any log
+// write fails; other fallocate errors (EOPNOTSUPP: a file system that
+// cannot reserve) stop nothing.
+func TestWALReserveFailingMediumStopsWrites(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		errno syscall.Errno
+		stops bool
+	}{{syscall.EIO, true}, {syscall.EROFS, true}, {syscall.EOPNOTSUPP, false}} {
+		t.Run(c.errno.Error(), func(t *testing.T) {
+			bfs := &walBudgetFS{}
+			restore := pebble.SetWrapFS(func(inner vfs.FS) vfs.FS { bfs.FS = inner; return bfs })
+			defer restore()
+			db, err := pebble.Open(ctx, kv.Config{Path: t.TempDir(), Durability: kv.Sync, MemoryBudget: 16 << 20})
+			require.NoError(t, err)
+			defer db.Close()
+			bfs.failReserves(c.errno)
+			var werr error
+			for i := 0; i < 1000 && werr == nil; i++ {
+				werr = db.Set(ctx, fmt.Appendf(nil, "k%04d", i), make([]byte, 1024))
+			}
+			require.Zero(t, bfs.failedWrites.Load())
+			if !c.stops {
+				require.NoError(t, werr, "a file system without fallocate stopped the writes")
+				return
+			}
+			require.ErrorIs(t, werr, kv.ErrIO)
+			require.ErrorIs(t, werr, kv.ErrNeedsReopen)
+			require.ErrorIs(t, werr, c.errno)
+		})
+	}
+}
+
 // walBudgetFS models the space left on a disk for the WAL files (*.log)
 // of the file system it wraps; other files are not counted. Unlimited
 // until limit. A WAL file's blocks up to its reserved size are allocated
@@ -89,6 +123,7 @@ type walBudgetFS struct {
 	free            int64
 	refusedReserves atomic.Int64
 	failedWrites    atomic.Int64
+	reserveErrno    atomic.Int64 // when not 0, every Preallocate fails with it
 	files           atomic.Int64 // WAL files opened for writing
 }
 
@@ -98,6 +133,9 @@ func (b *walBudgetFS) limit(free int64) {
 	defer b.mu.Unlock()
 	b.limited, b.free = free >= 0, free
 }
+
+// failReserves makes every later Preallocate fail with errno.
+func (b *walBudgetFS) failReserves(errno syscall.Errno) { b.reserveErrno.Store(int64(errno)) }
 
 // take allocates n more bytes, reporting whether they were there.
 func (b *walBudgetFS) take(n int64) bool {
@@ -183,6 +221,9 @@ func (f *walBudgetFile) WriteAt(p []byte, off int64) (int, error) {
 func (f *walBudgetFile) Preallocate(off, n int64) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if errno := syscall.Errno(f.fs.reserveErrno.Load()); errno != 0 {
+		return &fs.PathError{Op: "fallocate", Path: f.name, Err: errno}
+	}
 	if !f.grow(off + n) {
 		f.fs.refusedReserves.Add(1)
 		return &fs.PathError{Op: "fallocate", Path: f.name, Err: syscall.ENOSPC}
