@@ -125,9 +125,9 @@
 //     reserve (448 and 512 MiB by default; their free_space_reserve
 //     option), so that their own flushes and compactions keep room: a
 //     full disk would otherwise end the process (Badger) or stall commits
-//     forever (Pebble). An Open that a full disk would hang or end (a
-//     Pebble store with logs to flush, a Badger store below its reserve)
-//     fails with ErrNoSpace; a read-only Open works.
+//     forever (Pebble). A writable Open below the reserve, which a full
+//     disk would hang or end, fails with ErrNoSpace; a read-only Open
+//     works.
 //   - ErrIO: another failure of the medium (EIO, a read-only file system).
 //     A read-write Open on a read-only file system fails with it (and
 //     syscall.EROFS); a read-only Open works there on every backend.

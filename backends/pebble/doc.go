@@ -116,12 +116,14 @@
 //     every later write fails with kv.ErrNoSpace and kv.ErrNeedsReopen (a
 //     *FatalError) while the log's writes still fit; reads go on, and the
 //     store reopens with every acknowledged write, under NoSync too.
-//   - A store that was not closed cleanly flushes its logs before Open
+//   - A writable open is refused with kv.ErrNoSpace below the reserve:
+//     its commits would be, and its Close, which flushes and so rotates
+//     the log, would write the log's end into space that is not there. A
+//     store that was not closed cleanly flushes its logs before Open
 //     returns, and Pebble retries a flush that fails for want of space for
-//     as long as the disk stays full: a writable open would never return.
-//     Such an open is refused with kv.ErrNoSpace when the disk has less
-//     free space than the logs' size (and a margin); a read-only open
-//     flushes nothing and reads everything.
+//     as long as the disk stays full: such an open is refused too when the
+//     disk has less free space than the logs' size (and a margin). A
+//     read-only open flushes nothing and reads everything.
 //
 // On a file system without fallocate nothing is reserved ahead of the log.
 //

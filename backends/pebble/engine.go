@@ -126,7 +126,7 @@ func openEngine(dir string, cfg *kv.Config) (*engine, error) {
 	}
 	fs = &engineFS{FS: fs, readOnly: cfg.ReadOnly, onWALFault: func(what string, err error) {
 		_ = e.log.failure(what+": "+err.Error(), err) // recorded: every later write returns it
-	}}
+	}, onReserved: e.space.Spent}
 	opts.FS = fs
 	// Take Pebble's LOCK ourselves so that a lock held elsewhere is told
 	// apart from any other open error without looking at messages.
@@ -142,7 +142,7 @@ func openEngine(dir string, cfg *kv.Config) (*engine, error) {
 	defer cache.Unref() // the DB holds its own reference
 	recorded, haveRecord, err := readTablesRecord(fs, dir)
 	if err == nil && !cfg.ReadOnly {
-		err = checkOpenSpace(fs, dir, haveRecord)
+		err = checkOpenSpace(fs, dir, haveRecord, e.space.Reserve)
 	}
 	if err == nil && haveRecord && !cfg.ReadOnly {
 		err = checkClosedCleanly(dir, opts, recorded, fs)

@@ -40,6 +40,9 @@ type engineFS struct {
 	vfs.FS
 	readOnly   bool
 	onWALFault func(what string, err error)
+	// onReserved is told of each reservation of log space the engine
+	// makes (walreserve.go).
+	onReserved func()
 }
 
 func isWAL(name string) bool { return strings.HasSuffix(name, ".log") }

@@ -58,7 +58,7 @@ func deletesOnly(b *kv.Batch) bool {
 	return true
 }
 
-// checkOpenSpace refuses a writable open that could not return.
+// checkOpenSpace refuses a writable open on a disk too full for it.
 //
 // Before it returns, Pebble's Open flushes what the logs hold beyond the
 // last flush (a store that was not closed cleanly), and a flush that fails
@@ -66,41 +66,54 @@ func deletesOnly(b *kv.Batch) bool {
 // full: Open would never return (TestOpenOnFullDiskIsRefused). So such an
 // open needs room for the tables that flush writes: the size of the logs
 // (an upper bound of what they hold: logs kept for reuse count too), with
-// a margin for the tables' own overhead. A store closed cleanly has
-// nothing to flush; on a disk too full for the next reservation of log
-// space it opens, and refuses its first write with kv.ErrNoSpace. Where
-// free space is not known, nothing is checked; space that other writers
-// take while Pebble flushes can still make it wait.
-func checkOpenSpace(fs vfs.FS, dir string, closedCleanly bool) error {
-	if closedCleanly || !diskspace.Known {
+// a margin for the tables' own overhead.
+//
+// Any writable open also needs the free-space reserve: below it every
+// commit is refused anyway, and Close, which flushes and so rotates the
+// log, would write the log's end into space that is not there, where
+// Pebble ends the process (TestDiskFull, a store closed cleanly and opened
+// on a disk filled to the last block). Where free space is not known,
+// nothing is checked; space that other writers take meanwhile can still
+// make an open wait.
+func checkOpenSpace(fs vfs.FS, dir string, closedCleanly bool, reserve int64) error {
+	if !diskspace.Known {
 		return nil
 	}
 	var logs int64
-	names, err := fs.List(dir)
-	if err != nil {
-		return nil // Pebble's own open meets what is wrong
-	}
-	for _, name := range names {
-		if !isWAL(name) {
-			continue
+	if !closedCleanly {
+		names, err := fs.List(dir)
+		if err != nil {
+			return nil // Pebble's own open meets what is wrong
 		}
-		if fi, err := fs.Stat(fs.PathJoin(dir, name)); err == nil {
-			logs += fi.Size()
+		for _, name := range names {
+			if !isWAL(name) {
+				continue
+			}
+			if fi, err := fs.Stat(fs.PathJoin(dir, name)); err == nil {
+				logs += fi.Size()
+			}
 		}
 	}
-	if logs == 0 {
+	if logs == 0 && reserve <= 0 {
 		return nil
 	}
 	free, err := diskspace.Free(dir)
 	if err != nil {
 		return nil
 	}
-	need := logs + logs/16 + 1<<20
-	if free >= need {
+	flush := int64(0)
+	if logs > 0 {
+		flush = logs + logs/16 + 1<<20
+	}
+	if free >= max(flush, reserve) {
 		return nil
 	}
-	return fmt.Errorf("%w: the disk has %s free; the store was not closed cleanly, and opening it for writing flushes its logs (%s), which needs %s: free some space, or open the store read-only",
-		kv.Fault(syscall.ENOSPC), mib(free), mib(logs), mib(need))
+	if free < flush {
+		return fmt.Errorf("%w: the disk has %s free; the store was not closed cleanly, and opening it for writing flushes its logs (%s), which needs %s: free some space, or open the store read-only",
+			kv.Fault(syscall.ENOSPC), mib(free), mib(logs), mib(flush))
+	}
+	return fmt.Errorf("%w: the disk has %s free, less than the %s Pebble keeps in reserve for its flushes and compactions (free_space_reserve): free some space, or open the store read-only",
+		kv.Fault(syscall.ENOSPC), mib(free), mib(reserve))
 }
 
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }

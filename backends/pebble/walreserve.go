@@ -67,6 +67,9 @@ func (w *walFile) reserveAhead(end int64) {
 	switch {
 	case err == nil:
 		r.reserved += length
+		if w.fs.onReserved != nil {
+			w.fs.onReserved() // the reserve's guard measures again
+		}
 	case errors.Is(kv.Fault(err), kv.ErrNoSpace):
 		r.stopped = true
 		w.fs.onWALFault(fmt.Sprintf("reserving %d more bytes for the WAL failed (the disk has less free space than a store needs to take writes)", length), err)

@@ -57,3 +57,11 @@ func (g *Guard) Check(n int64) (free int64, ok bool, err error) {
 	g.checked = now
 	return free, true, nil
 }
+
+// Spent tells the guard that space was taken outside the writes it checks
+// (an engine's own reservation): the next Check measures again.
+func (g *Guard) Spent() {
+	g.mu.Lock()
+	g.allowance = 0
+	g.mu.Unlock()
+}
