@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 )
@@ -140,6 +141,42 @@ func (b *Batch) Reset() {
 	b.data = b.data[:0]
 	b.ops = b.ops[:0]
 	b.size = 0
+}
+
+// KeyOrder appends to order the positions of b's writes sorted by key,
+// stably (writes to one key keep their order), and returns it. Applying a
+// batch in this order gives the same result as in its own order, since only
+// writes to one key depend on their order; engines whose inserts are cheaper
+// in key order apply it so (a B+tree walks fewer pages, Pebble's memtable
+// skiplist reuses the previous insert's position). A batch already in key
+// order is not sorted again.
+func (b *Batch) KeyOrder(order []int32) []int32 {
+	start := len(order)
+	for i := range b.ops {
+		order = append(order, int32(i))
+	}
+	if !b.InKeyOrder() {
+		slices.SortStableFunc(order[start:], func(x, y int32) int {
+			return bytes.Compare(b.key(int(x)), b.key(int(y)))
+		})
+	}
+	return order
+}
+
+// InKeyOrder reports whether b's writes are already in key order (equal keys
+// allowed): an engine can then apply them as they are, without KeyOrder.
+func (b *Batch) InKeyOrder() bool {
+	for i := 1; i < len(b.ops); i++ {
+		if bytes.Compare(b.key(i-1), b.key(i)) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func (b *Batch) key(i int) []byte {
+	op := b.ops[i]
+	return b.data[op.koff : op.koff+op.klen]
 }
 
 // Op returns the i-th write. key and value alias the batch's memory: they are

@@ -3,6 +3,7 @@ package kv_test
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -84,5 +85,50 @@ func TestBatchSetFunc(t *testing.T) {
 	}
 	if _, k, _ := b.Op(1); string(k) != "b" {
 		t.Fatalf("op 1 key %q after growth, want b", k)
+	}
+}
+
+func TestBatchKeyOrder(t *testing.T) {
+	var b kv.Batch
+	if !b.InKeyOrder() || len(b.KeyOrder(nil)) != 0 {
+		t.Fatal("an empty batch: want in key order and an empty order")
+	}
+	// Writes to "b" in three places: their relative order must survive.
+	writes := []struct {
+		del bool
+		key string
+	}{{false, "c"}, {false, "b"}, {false, "a"}, {true, "b"}, {false, "d"}, {false, "b"}, {false, "a"}}
+	for i, w := range writes {
+		var err error
+		if w.del {
+			err = b.Delete([]byte(w.key))
+		} else {
+			err = b.Set([]byte(w.key), []byte(strconv.Itoa(i)))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if b.InKeyOrder() {
+		t.Fatal("InKeyOrder = true for c, b, a, ...")
+	}
+	scratch := []int32{99} // KeyOrder appends: the caller's prefix stays
+	got := b.KeyOrder(scratch)
+	want := []int32{99, 2, 6, 1, 3, 5, 0, 4}
+	if !slices.Equal(got, want) {
+		t.Fatalf("KeyOrder = %v, want %v (stable: writes to one key keep their order)", got, want)
+	}
+
+	var sorted kv.Batch
+	for _, k := range []string{"a", "a", "b", "c"} {
+		if err := sorted.Set([]byte(k), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !sorted.InKeyOrder() {
+		t.Fatal("InKeyOrder = false for a, a, b, c")
+	}
+	if got := sorted.KeyOrder(nil); !slices.Equal(got, []int32{0, 1, 2, 3}) {
+		t.Fatalf("KeyOrder of a sorted batch = %v, want 0 1 2 3", got)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"slices"
 	"sync"
 
 	bolt "go.etcd.io/bbolt"
@@ -225,7 +224,7 @@ func (e *engine) Apply(ctx context.Context, b *kv.Batch) (err error) {
 // held (bk belongs to the read-write transaction): the scratch order is
 // ours alone.
 func (e *engine) write(bk *bolt.Bucket, b *kv.Batch) error {
-	e.order = keyOrder(b, e.order[:0])
+	e.order = b.KeyOrder(e.order[:0])
 	for _, i := range e.order {
 		kind, k, v := b.Op(int(i))
 		var err error
@@ -247,29 +246,6 @@ func (e *engine) trimOrder() {
 	if cap(e.order) > 1<<16 {
 		e.order = nil
 	}
-}
-
-// keyOrder appends to order the positions of b's writes sorted by key,
-// stably (writes to one key keep their order).
-func keyOrder(b *kv.Batch, order []int32) []int32 {
-	sorted := true
-	var prev []byte
-	for i := range b.Len() {
-		_, k, _ := b.Op(i)
-		if i > 0 && bytes.Compare(prev, k) > 0 {
-			sorted = false
-		}
-		prev = k
-		order = append(order, int32(i))
-	}
-	if !sorted {
-		slices.SortStableFunc(order, func(x, y int32) int {
-			_, kx, _ := b.Op(int(x))
-			_, ky, _ := b.Op(int(y))
-			return bytes.Compare(kx, ky)
-		})
-	}
-	return order
 }
 
 // deleteRangeCtxEvery is how many deletions DeleteRange makes between
