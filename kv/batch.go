@@ -2,6 +2,7 @@ package kv
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"slices"
 )
@@ -156,8 +157,13 @@ func (b *Batch) KeyOrder(order []int32) []int32 {
 		order = append(order, int32(i))
 	}
 	if !b.InKeyOrder() {
-		slices.SortStableFunc(order[start:], func(x, y int32) int {
-			return bytes.Compare(b.key(int(x)), b.key(int(y)))
+		// Ties broken by position: stable, at the cost of pdqsort rather
+		// than SortStableFunc's insertion sorts and merges.
+		slices.SortFunc(order[start:], func(x, y int32) int {
+			if c := bytes.Compare(b.key(int(x)), b.key(int(y))); c != 0 {
+				return c
+			}
+			return cmp.Compare(x, y)
 		})
 	}
 	return order
