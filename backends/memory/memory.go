@@ -119,6 +119,7 @@ func less(a, b item) bool { return bytes.Compare(a.key, b.key) < 0 }
 type engine struct {
 	mu     sync.RWMutex
 	w      *btree.BTreeG[item] // nil after Close
+	order  []int32             // applyLocked's scratch (under mu)
 	cur    *epoch              // the state w holds
 	bytes  int64               // sum of len(key)+len(value)
 	clones atomic.Int64        // clones of w taken (Stats)
@@ -307,23 +308,30 @@ func (e *engine) Apply(ctx context.Context, b *kv.Batch) error {
 // applyLocked applies b; the caller holds e.mu and has checked e is open.
 func (e *engine) applyLocked(b *kv.Batch) {
 	e.nextEpoch(false)
-	for i := 0; i < b.Len(); i++ {
-		kind, k, v := b.Op(i)
+	// In key order, with a path hint, each write starts its descent where
+	// the previous one ended (kv.Batch.KeyOrder).
+	e.order = b.KeyOrder(e.order[:0])
+	var hint btree.PathHint
+	for _, i := range e.order {
+		kind, k, v := b.Op(int(i))
 		switch kind {
 		case kv.OpSet:
 			buf := make([]byte, len(k)+len(v))
 			copy(buf, k)
 			copy(buf[len(k):], v)
 			it := item{key: buf[:len(k):len(k)], value: buf[len(k):]}
-			if prev, ok := e.w.Set(it); ok {
+			if prev, ok := e.w.SetHint(it, &hint); ok {
 				e.bytes -= int64(len(prev.key) + len(prev.value))
 			}
 			e.bytes += int64(len(buf))
 		case kv.OpDelete:
-			if prev, ok := e.w.Delete(item{key: k}); ok {
+			if prev, ok := e.w.DeleteHint(item{key: k}, &hint); ok {
 				e.bytes -= int64(len(prev.key) + len(prev.value))
 			}
 		}
+	}
+	if cap(e.order) > 1<<16 {
+		e.order = nil // an unusually large batch: do not pin its scratch
 	}
 }
 
