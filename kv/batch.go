@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"sync"
 )
 
 // OpKind is the kind of one write in a Batch.
@@ -152,22 +153,45 @@ func (b *Batch) Reset() {
 // skiplist reuses the previous insert's position). A batch already in key
 // order is not sorted again.
 func (b *Batch) KeyOrder(order []int32) []int32 {
-	start := len(order)
-	for i := range b.ops {
-		order = append(order, int32(i))
+	if b.InKeyOrder() {
+		for i := range b.ops {
+			order = append(order, int32(i))
+		}
+		return order
 	}
-	if !b.InKeyOrder() {
-		// Ties broken by position: stable, at the cost of pdqsort rather
-		// than SortStableFunc's insertion sorts and merges.
-		slices.SortFunc(order[start:], func(x, y int32) int {
-			if c := bytes.Compare(b.key(int(x)), b.key(int(y))); c != 0 {
-				return c
-			}
-			return cmp.Compare(x, y)
-		})
+	// The keys are sorted beside their positions, not through them: a
+	// third faster than comparing b.key(x) with b.key(y) (BenchmarkKeyOrder).
+	// Ties are broken by position: stable, with pdqsort.
+	sp := keyPosPool.Get().(*[]keyPos)
+	kp := (*sp)[:0]
+	for i := range b.ops {
+		kp = append(kp, keyPos{b.key(i), int32(i)})
+	}
+	slices.SortFunc(kp, func(x, y keyPos) int {
+		if c := bytes.Compare(x.key, y.key); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.pos, y.pos)
+	})
+	for _, p := range kp {
+		order = append(order, p.pos)
+	}
+	if cap(kp) <= 1<<16 {
+		clear(kp) // drop the references to b's memory
+		*sp = kp[:0]
+		keyPosPool.Put(sp)
 	}
 	return order
 }
+
+type keyPos struct {
+	key []byte
+	pos int32
+}
+
+// keyPosPool holds KeyOrder's scratch; one of more than 65,536 writes (an
+// unusually large batch) is dropped.
+var keyPosPool = sync.Pool{New: func() any { return new([]keyPos) }}
 
 // InKeyOrder reports whether b's writes are already in key order (equal keys
 // allowed): an engine can then apply them as they are, without KeyOrder.
