@@ -1,6 +1,11 @@
 package logstore
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+
+	"github.com/polykv/polykv/kv"
+)
 
 // Errors of the logstore package, matched with errors.Is. Errors of the
 // underlying store (kv.ErrClosed, kv.ErrValueTooLarge, ...) are wrapped, not
@@ -17,8 +22,9 @@ var (
 	// produce.
 	ErrInvalidCursor = errors.New("logstore: invalid cursor")
 	// ErrCorruptEntry is returned when a stored value cannot be decoded, or
-	// its key and value disagree.
-	ErrCorruptEntry = errors.New("logstore: corrupt entry")
+	// its key and value disagree. It wraps kv.ErrCorrupt, the sentinel of
+	// damaged data on every layer.
+	ErrCorruptEntry = fmt.Errorf("logstore: corrupt entry: %w", kv.ErrCorrupt)
 	// ErrUnsupportedVersion is returned for a stored value written by a
 	// newer encoding version than this build reads.
 	ErrUnsupportedVersion = errors.New("logstore: unsupported entry encoding version")

@@ -2,6 +2,7 @@ package logstore_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/polykv/polykv/kv"
 	"github.com/polykv/polykv/logstore"
 )
 
@@ -291,5 +293,29 @@ func TestSeededIDsAreReproducible(t *testing.T) {
 		if a[i] != b[i] {
 			t.Fatalf("ID %d differs between two seeded generators: %s, %s", i, a[i], b[i])
 		}
+	}
+}
+
+// TestDamagedEntryThroughStore: a stored value that does not decode stops a
+// query with ErrCorruptEntry, which also matches kv.ErrCorrupt (the
+// sentinel of damaged data through every layer), instead of being skipped.
+func TestDamagedEntryThroughStore(t *testing.T) {
+	ctx := context.Background()
+	s, err := kv.Open(ctx, kv.Config{Backend: "memory"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	e := logstore.LogEntry{ID: logstore.GenerateLogID(), Level: logstore.LevelWarning, Message: "m"}
+	k, err := e.Key()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set(ctx, k, []byte("not json")); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := logstore.Find(ctx, s, logstore.Query{})
+	if !errors.Is(err, logstore.ErrCorruptEntry) || !errors.Is(err, kv.ErrCorrupt) {
+		t.Fatalf("Find over a damaged entry = %d entries, %v; want ErrCorruptEntry matching kv.ErrCorrupt", len(got), err)
 	}
 }

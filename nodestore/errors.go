@@ -58,6 +58,7 @@ var (
 var (
 	// ErrCorrupt: a stored value or key of a nodestore family does not
 	// decode, or the families disagree (a lookup key pointing to a missing
-	// node). Check and RebuildCounts help to diagnose and repair.
-	ErrCorrupt = errors.New("nodestore: corrupt data")
+	// node). Check and RebuildCounts help to diagnose and repair. It wraps
+	// kv.ErrCorrupt, the sentinel of damaged data on every layer.
+	ErrCorrupt = fmt.Errorf("nodestore: corrupt data: %w", kv.ErrCorrupt)
 )

@@ -95,8 +95,8 @@ func TestCorruptValue(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err := ns.Get(ctx, nodestore.QueueDst, "/")
-		if !errors.Is(err, nodestore.ErrCorrupt) {
-			t.Errorf("value %x: Get error %v, want ErrCorrupt", v, err)
+		if !errors.Is(err, nodestore.ErrCorrupt) || !errors.Is(err, kv.ErrCorrupt) {
+			t.Errorf("value %x: Get error %v, want nodestore.ErrCorrupt, matching kv.ErrCorrupt", v, err)
 		}
 		if rep, err := ns.Check(ctx); err != nil || rep.OK() {
 			t.Errorf("value %x: Check found nothing (%v)", v, err)
