@@ -322,9 +322,27 @@ func (db *DB) apply(ctx context.Context, b *Batch) (wait func() error, err error
 		return db.addToGroup(ctx, b)
 	}
 	if db.deferrer != nil {
-		return db.deferrer.ApplyDeferred(ctx, b)
+		wait, err := db.deferrer.ApplyDeferred(ctx, b)
+		if err != nil || wait == nil {
+			return wait, err
+		}
+		return func() error { return db.syncOutcome(wait()) }, nil
 	}
 	return nil, db.e.Apply(ctx, b)
+}
+
+// syncOutcome is the error of a commit that was applied and whose sync
+// then failed (SyncDeferrer's wait): the commit is visible in this
+// process, and whether it survives a crash or a reopen is not known, so
+// the error says ErrOutcomeUnknown, beside the engine's own (the fault,
+// ErrNeedsReopen). "An error means nothing was applied" would be false
+// here.
+func (db *DB) syncOutcome(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("kv: %s: the commit was applied but its sync failed; whether it survives a reopen is unknown: %w: %w",
+		db.info.Backend, ErrOutcomeUnknown, err)
 }
 
 // Sync makes every committed write durable.

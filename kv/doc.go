@@ -133,7 +133,14 @@
 //     syscall.EROFS); a read-only Open works there on every backend.
 //   - ErrNeedsReopen: the engine takes no more writes (Pebble after a
 //     failed write or sync of its log, or a refused reservation of log
-//     space); reads still work. Close, fix the cause, open again.
+//     space; Badger after a failed sync); reads still work. Close, fix the
+//     cause, open again.
+//   - ErrOutcomeUnknown, with the fault and ErrNeedsReopen: under Sync the
+//     commit was applied (badger and pebble make a commit visible, then
+//     sync it together with its neighbours) and its sync failed. It is
+//     visible in this process until the store is closed; whether it is
+//     there after the reopen is not known. Every other failed commit
+//     applied nothing.
 //
 // What survives: under Sync every commit acknowledged before the fault is
 // there after the store is reopened, and no commit is half applied. Under

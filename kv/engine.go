@@ -35,7 +35,9 @@ type Driver interface {
 // serializable) and a sync makes every write applied before it durable
 // (the commits that survive a crash stay a prefix of the acknowledged
 // ones). wait is called exactly once; an error from it means b is visible
-// but may not be durable, and the engine must refuse every later write.
+// but may not be durable, and the engine must refuse every later write
+// (ErrNeedsReopen). *DB returns that error to the writer wrapped with
+// ErrOutcomeUnknown: nothing was refused, the commit may or may not last.
 type SyncDeferrer interface {
 	ApplyDeferred(ctx context.Context, b *Batch) (wait func() error, err error)
 }

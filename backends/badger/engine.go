@@ -122,7 +122,7 @@ func (e *engine) commit(ctx context.Context, b *kv.Batch) error {
 	}
 	if e.gs != nil {
 		if err := e.gs.failed(); err != nil {
-			return fmt.Errorf("kv: badger: write %s: refused after a failed sync: %w: %w", e.dir, kv.ErrNeedsReopen, err)
+			return fmt.Errorf("kv: badger: write %s: refused after a failed sync: %w", e.dir, err)
 		}
 	}
 	if err := e.checkSpace(b.Size()); err != nil {

@@ -16,6 +16,15 @@ func SetBeforeFsync(db *kv.DB, fn func(name string)) {
 	db.Engine().(*engine).gs.beforeFsync = fn
 }
 
+// SetSyncFault makes each group sync of the engine under db that succeeded
+// return fn's error instead. Call it before the commits it is to fail.
+func SetSyncFault(db *kv.DB, fn func() error) {
+	g := db.Engine().(*engine).gs
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.syncFault = fn
+}
+
 // SetFreeSpace makes the engines measure free space with fn until the
 // returned function restores the measure. Tests using it must not run in
 // parallel.

@@ -65,6 +65,9 @@ type groupSync struct {
 	// the start of each sync; beforeFsync before each log's fsync.
 	beforeSync  func()
 	beforeFsync func(name string)
+	// syncFault, when set (tests only), is the result of each sync that
+	// succeeded: a failed fsync without a failing disk.
+	syncFault func() error
 }
 
 func newGroupSync(e *engine) *groupSync {
@@ -115,8 +118,14 @@ func (g *groupSync) syncNow() error {
 	if g.beforeSync != nil {
 		g.beforeSync()
 	}
-	if err := g.syncLogs(); err != nil {
-		return fmt.Errorf("kv: badger: sync %s: %w", g.e.dir, kv.Fault(err))
+	err := g.syncLogs()
+	if err == nil && g.syncFault != nil {
+		err = g.syncFault()
+	}
+	if err != nil {
+		// Sticky: the commits it leaves undurable are visible, so no later
+		// commit may be acknowledged on top of them (kv.SyncDeferrer).
+		return fmt.Errorf("kv: badger: sync %s: %w: %w", g.e.dir, kv.ErrNeedsReopen, kv.Fault(err))
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"strings"
@@ -57,6 +58,13 @@ func TestWALFailureIsReportedNotHidden(t *testing.T) {
 	require.ErrorIs(t, err, kv.ErrNeedsReopen)
 	require.Contains(t, err.Error(), "reopen")
 	failWAL.Store(false)
+	// "An error from a commit means nothing was applied", unless it says
+	// the outcome is unknown: then it may be either.
+	duringFailed := !errors.Is(err, kv.ErrOutcomeUnknown)
+	if duringFailed {
+		_, gerr := db.Get(ctx, []byte("during"))
+		require.ErrorIs(t, gerr, kv.ErrNotFound, "a commit reported failed (%v) is visible", err)
+	}
 
 	// The engine is poisoned for writes; reads still work.
 	require.ErrorAs(t, db.Set(ctx, []byte("after"), []byte("3")), &fe)
@@ -76,6 +84,10 @@ func TestWALFailureIsReportedNotHidden(t *testing.T) {
 	require.Equal(t, "1", string(v))
 	_, err = db.Get(ctx, []byte("after"))
 	require.ErrorIs(t, err, kv.ErrNotFound)
+	if duringFailed {
+		_, err = db.Get(ctx, []byte("during"))
+		require.ErrorIs(t, err, kv.ErrNotFound, "a commit reported failed is there after a reopen")
+	}
 	require.NoError(t, db.Set(ctx, []byte("again"), nil))
 }
 
@@ -107,6 +119,7 @@ func TestWALNoSpaceIsTyped(t *testing.T) {
 			require.NoError(t, db.Sync()) // NoSync may lose an unsynced tail
 			full.Store(true)
 			var werr error
+			var failedKey []byte
 			// Under NoSync the WAL is written by a flusher goroutine: the
 			// failure surfaces on a later commit (Pebble itself would
 			// panic in that commit, holding its commit lock). Each write
@@ -116,7 +129,8 @@ func TestWALNoSpaceIsTyped(t *testing.T) {
 			// with Pebble's mutex released: see engineFS), which on a
 			// loaded machine a tight loop reached before the flusher ran.
 			for i := 0; i < 10000 && werr == nil; i++ {
-				werr = db.Set(ctx, []byte("during"), bytes.Repeat([]byte{'x'}, 100))
+				failedKey = []byte(fmt.Sprintf("during-%05d", i))
+				werr = db.Set(ctx, failedKey, bytes.Repeat([]byte{'x'}, 100))
 				time.Sleep(50 * time.Microsecond)
 			}
 			require.Error(t, werr, "no write failed on a full disk")
@@ -124,6 +138,12 @@ func TestWALNoSpaceIsTyped(t *testing.T) {
 			require.ErrorIs(t, werr, syscall.ENOSPC)
 			require.ErrorIs(t, werr, kv.ErrNeedsReopen)
 			full.Store(false)
+			// The write that failed must not be visible unless its error
+			// says the outcome is unknown.
+			if !errors.Is(werr, kv.ErrOutcomeUnknown) {
+				_, err := db.Get(ctx, failedKey)
+				require.ErrorIs(t, err, kv.ErrNotFound, "the commit reported failed (%v) is visible", werr)
+			}
 			// Space is back, but the engine stays failed until reopened.
 			err = db.Set(ctx, []byte("after"), []byte("3"))
 			require.ErrorIs(t, err, kv.ErrNeedsReopen)
@@ -138,6 +158,10 @@ func TestWALNoSpaceIsTyped(t *testing.T) {
 			v, err = db.Get(ctx, []byte("before"))
 			require.NoError(t, err)
 			require.Equal(t, "1", string(v))
+			if !errors.Is(werr, kv.ErrOutcomeUnknown) {
+				_, err = db.Get(ctx, failedKey)
+				require.ErrorIs(t, err, kv.ErrNotFound, "the commit reported failed is there after a reopen")
+			}
 			require.NoError(t, db.Set(ctx, []byte("again"), nil))
 		})
 	}
