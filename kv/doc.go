@@ -133,11 +133,13 @@
 //     syscall.EROFS); a read-only Open works there on every backend.
 //   - ErrNeedsReopen: the engine takes no more writes (Pebble after a
 //     failed write or sync of its log, or a refused reservation of log
-//     space; Badger after a failed sync); reads still work. Close, fix the
+//     space; Badger after a failed sync; bbolt after a commit that failed
+//     once its meta page was written); reads still work. Close, fix the
 //     cause, open again.
-//   - ErrOutcomeUnknown, with the fault and ErrNeedsReopen: under Sync the
-//     commit was applied (badger and pebble make a commit visible, then
-//     sync it together with its neighbours) and its sync failed. It is
+//   - ErrOutcomeUnknown, with the fault and ErrNeedsReopen: the commit was
+//     applied and its sync failed (badger and pebble make a commit
+//     visible, then sync it together with its neighbours; bbolt's is
+//     visible once its meta page is written, before that page's sync). It is
 //     visible in this process until the store is closed; whether it is
 //     there after the reopen is not known. Every other failed commit
 //     applied nothing.

@@ -100,10 +100,10 @@ var (
 	// ErrOutcomeUnknown is returned by a commit whose outcome could not be
 	// resolved: on a cluster, the connection was lost after the request was
 	// sent and the store stayed unreachable until the deadline; on a local
-	// engine under Sync (badger, pebble), the commit was applied and its
-	// sync then failed, so it is visible in this process and may or may not
-	// survive a reopen (the error also matches the fault and
-	// ErrNeedsReopen). It may or may not have been applied. Every other
+	// engine, the commit was applied and its sync then failed (badger and
+	// pebble under Sync; bbolt when the sync of its meta page failed), so
+	// it is visible in this process and may or may not survive a reopen
+	// (the error also matches the fault and ErrNeedsReopen). It may or may not have been applied. Every other
 	// commit error means nothing was applied.
 	ErrOutcomeUnknown = errors.New("kv: commit outcome unknown")
 	// ErrNeedsReopen is returned by every write to a store whose engine

@@ -41,6 +41,9 @@ func (e *engine) Compact(ctx context.Context) (err error) {
 	if e.readOnly {
 		return wrapErr("compact", e.path, berrors.ErrDatabaseReadOnly)
 	}
+	if err := e.checkWrites(); err != nil {
+		return err
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return err

@@ -61,6 +61,15 @@
 // that must survive a power loss, or use kv.Sync. Durability does not
 // change how the freelist is written (see OptNoFreelistSync).
 //
+// A commit that fails once its meta page is written (the meta page's
+// fdatasync failed) is nonetheless visible: bbolt reads its meta pages
+// through the mapping, and its rollback returns the commit's pages to the
+// free list. The write then fails with kv.ErrOutcomeUnknown, the fault and
+// kv.ErrNeedsReopen, and the store refuses every later write until it is
+// reopened, so that no commit writes over those pages (commitfault.go). A
+// commit that fails before (a full disk, its pages' write or sync) applied
+// nothing, and the store goes on.
+//
 // # Group commit
 //
 // bbolt runs one read-write transaction at a time, and its commit (two

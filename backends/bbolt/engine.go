@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
@@ -31,6 +32,13 @@ type engine struct {
 	readers readerSet
 
 	order []int32 // Apply's scratch: the batch's writes in key order
+
+	// writesStopped is the error every write returns after a commit that
+	// failed once its meta page was written (commitfault.go).
+	writesStopped atomic.Pointer[error]
+	// afterCommit, when set (tests only, before the first write), replaces
+	// the result of each commit.
+	afterCommit afterCommitHook
 
 	// mapping watches the file's size against the mapping made at open
 	// (written by Apply only, which kv serializes).
@@ -200,19 +208,22 @@ func (e *engine) Apply(ctx context.Context, b *kv.Batch) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := e.checkWrites(); err != nil {
+		return err
+	}
 	db, err := e.use()
 	if err != nil {
 		return err
 	}
 	defer e.mu.RUnlock()
 	defer recoverTo(&err, "apply", e.path)
-	err = db.Update(func(tx *bolt.Tx) error {
+	err = e.update(db, "apply", func(tx *bolt.Tx) error {
 		e.mapping.check(tx)
 		return e.write(tx.Bucket(bucketName), b)
 	})
 	e.trimOrder()
 	if err != nil {
-		return wrapErr("apply", e.path, err)
+		return err
 	}
 	// A commit reads, through the mapping, every page on the path to each
 	// key it changes.
@@ -260,13 +271,16 @@ func (e *engine) DeleteRange(ctx context.Context, start, end []byte) (err error)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := e.checkWrites(); err != nil {
+		return err
+	}
 	db, err := e.use()
 	if err != nil {
 		return err
 	}
 	defer e.mu.RUnlock()
 	defer recoverTo(&err, "delete range in", e.path)
-	err = db.Update(func(tx *bolt.Tx) error {
+	err = e.update(db, "delete range in", func(tx *bolt.Tx) error {
 		if end == nil && (len(start) == 0 || bytes.Equal(start, []byte{0})) {
 			if err := tx.DeleteBucket(bucketName); err != nil {
 				return err
@@ -277,7 +291,7 @@ func (e *engine) DeleteRange(ctx context.Context, start, end []byte) (err error)
 		return deleteRange(ctx, tx.Bucket(bucketName).Cursor(), start, end)
 	})
 	if err != nil {
-		return wrapErr("delete range in", e.path, err)
+		return err
 	}
 	// It may have read every page of the range: check now.
 	e.res.noteAfterWrite(db, residentCheckEvery)

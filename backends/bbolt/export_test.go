@@ -36,3 +36,9 @@ func RewriteThenDeleteRange(e kv.Engine, start, end []byte) error {
 // ResidentSupported reports whether this platform keeps the mapping within
 // OptResidentLimit.
 const ResidentSupported = residentSupported
+
+// SetAfterCommit makes every commit of the engine under db return fn's
+// result in place of its own. Call it before the commits it is to change.
+func SetAfterCommit(db *kv.DB, fn func(err error) error) {
+	db.Engine().(*engine).afterCommit = fn
+}

@@ -52,6 +52,9 @@ func (e *engine) BeginGroup(ctx context.Context) (_ kv.WriteGroup, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if err := e.checkWrites(); err != nil {
+		return nil, err
+	}
 	db, err := e.use()
 	if err != nil {
 		return nil, err
@@ -136,10 +139,14 @@ func (g *group) Commit() (err error) {
 	g.done = true
 	defer g.e.mu.RUnlock()
 	defer recoverTo(&err, "apply", g.e.path)
+	txid := g.tx.ID()
 	err = g.tx.Commit()
+	if g.e.afterCommit != nil {
+		err = g.e.afterCommit(err)
+	}
 	g.e.trimOrder()
 	if err != nil {
-		return wrapErr("apply", g.e.path, err)
+		return g.e.commitFailed(g.db, txid, "apply", err)
 	}
 	g.e.groups.commits.Add(1)
 	g.e.res.noteAfterWrite(g.db, g.ops)
