@@ -11,8 +11,11 @@
 //
 // or kv.Config{Backend: "etcd", Endpoints: []string{"host1:2379", ...},
 // Path: "/jobs/42"}. Path is the store's key prefix P; its keys live at
-// P+"/k/"+key, its marker at P+"/marker" (see keys.go for the layout). Two
-// stores on one cluster must not have nested prefixes. The options are
+// P+"/k/"+key, its marker at P+"/marker" (see keys.go for the layout).
+// Stores on one cluster must not nest: opening or creating "/jobs/42/a"
+// while "/jobs/42" is a store (or "/jobs" around an existing "/jobs/42")
+// fails with kv.ErrNotAStore, checked in the same request as the marker
+// (nesting.go). The options are
 // listed with their defaults at the Opt* constants: dial_timeout,
 // request_timeout, tls_ca/tls_cert/tls_key, auto_compact, page_size,
 // max_txn_ops, max_request_bytes.

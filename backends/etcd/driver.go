@@ -65,6 +65,9 @@ func check(cfg *kv.Config) (settings, error) {
 	if cfg.Durability == kv.NoSync {
 		return settings{}, fmt.Errorf("%w: durability nosync: etcd commits every write through Raft with fsync on a majority of its members; there is no unsynced mode (use sync, the default)", kv.ErrInvalidConfig)
 	}
+	if _, err := ancestorsOf(cfg.Path); err != nil {
+		return settings{}, err
+	}
 	return parseSettings(cfg.Options)
 }
 

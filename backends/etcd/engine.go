@@ -75,6 +75,10 @@ var reconnect = grpc.ConnectParams{
 // cluster to answer: the marker check right after (kv.Open) does, within
 // the request timeout.
 func openEngine(ctx context.Context, cfg *kv.Config, s settings) (*engine, error) {
+	l, err := newLayout(cfg.Path)
+	if err != nil {
+		return nil, err
+	}
 	tlsc, err := s.tlsConfig()
 	if err != nil {
 		return nil, err
@@ -102,7 +106,7 @@ func openEngine(ctx context.Context, cfg *kv.Config, s settings) (*engine, error
 	bg, stop := context.WithCancel(context.Background())
 	e := &engine{
 		cli:    cli,
-		l:      newLayout(cfg.Path),
+		l:      l,
 		set:    s,
 		log:    log,
 		bg:     bg,
@@ -311,18 +315,29 @@ func (e *engine) Close() error {
 	return nil
 }
 
-// ReadMarker reads the store's marker key.
+// ReadMarker reads the store's marker key, and in the same request the
+// marker keys of the stores whose prefix would contain this one's (see
+// nesting.go): a store nested in another is refused with kv.ErrNotAStore,
+// whether it exists yet or not.
 func (e *engine) ReadMarker(ctx context.Context) (kv.Marker, error) {
 	ctx, cancel := e.callCtx(ctx)
 	defer cancel()
-	resp, err := e.cli.Get(ctx, e.l.marker)
+	ops := []clientv3.Op{clientv3.OpGet(e.l.marker)}
+	for _, a := range e.l.ancestors {
+		ops = append(ops, clientv3.OpGet(a+markerName, clientv3.WithKeysOnly()))
+	}
+	resp, err := e.cli.Txn(ctx).Then(ops...).Commit()
 	if err != nil {
 		return kv.Marker{}, translate("read marker", err)
 	}
-	if len(resp.Kvs) == 0 {
+	if err := e.l.nestedErr(resp.Responses[1:]); err != nil {
+		return kv.Marker{}, err
+	}
+	kvs := resp.Responses[0].GetResponseRange().Kvs
+	if len(kvs) == 0 {
 		return kv.Marker{}, fmt.Errorf("kv: etcd: %s: %w", e.l.marker, fs.ErrNotExist)
 	}
-	return kv.ParseMarker(resp.Kvs[0].Value, "etcd key "+e.l.marker)
+	return kv.ParseMarker(kvs[0].Value, "etcd key "+e.l.marker)
 }
 
 // Empty reports whether nothing at all lives under the store's prefix
@@ -337,15 +352,20 @@ func (e *engine) Empty(ctx context.Context) (bool, error) {
 	return len(resp.Kvs) == 0, nil
 }
 
-// CreateMarker writes m unless the store has a marker, in one transaction.
+// CreateMarker writes m unless the store has a marker, in one transaction
+// that also requires nothing else under the store's prefix and no marker
+// of a store containing it (nesting.go): two processes creating nested
+// stores at once cannot both succeed.
 func (e *engine) CreateMarker(ctx context.Context, m kv.Marker) (kv.Marker, error) {
 	ctx, cancel := e.callCtx(ctx)
 	defer cancel()
-	resp, err := e.cli.Txn(ctx).
-		If(clientv3.Compare(clientv3.CreateRevision(e.l.marker), "=", 0)).
-		Then(clientv3.OpPut(e.l.marker, string(m.Encode()))).
-		Else(clientv3.OpGet(e.l.marker)).
-		Commit()
+	cmps := []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(e.l.all), "=", 0).WithPrefix()}
+	elseOps := []clientv3.Op{clientv3.OpGet(e.l.marker), clientv3.OpGet(e.l.all, clientv3.WithPrefix(), clientv3.WithLimit(1), clientv3.WithKeysOnly())}
+	for _, a := range e.l.ancestors {
+		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(a+markerName), "=", 0))
+		elseOps = append(elseOps, clientv3.OpGet(a+markerName, clientv3.WithKeysOnly()))
+	}
+	resp, err := e.cli.Txn(ctx).If(cmps...).Then(clientv3.OpPut(e.l.marker, string(m.Encode()))).Else(elseOps...).Commit()
 	if err != nil {
 		// A lost answer is harmless here: the marker is only ever created
 		// by this transaction, so reading it back tells.
@@ -357,9 +377,14 @@ func (e *engine) CreateMarker(ctx context.Context, m kv.Marker) (kv.Marker, erro
 	if resp.Succeeded {
 		return m, nil
 	}
-	kvs := resp.Responses[0].GetResponseRange().Kvs
-	if len(kvs) == 0 {
-		return e.ReadMarker(ctx)
+	if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) > 0 {
+		return kv.ParseMarker(kvs[0].Value, "etcd key "+e.l.marker) // another process created it
 	}
-	return kv.ParseMarker(kvs[0].Value, "etcd key "+e.l.marker)
+	if err := e.l.nestedErr(resp.Responses[2:]); err != nil {
+		return kv.Marker{}, err
+	}
+	if len(resp.Responses[1].GetResponseRange().Kvs) > 0 {
+		return kv.Marker{}, fmt.Errorf("%w: etcd store %s: keys appeared under the prefix while the store was being created (another store nested in it?)", kv.ErrNotAStore, e.l.prefix)
+	}
+	return e.ReadMarker(ctx)
 }

@@ -309,3 +309,39 @@ func ExampleOpen() {
 	defer db.Close()
 	_ = db.Update(ctx, func(tx kv.Txn) error { return tx.Set([]byte("k"), []byte("v")) })
 }
+
+// TestNestedStoresRefused: a store's keys are everything under P+"/", so a
+// store whose prefix lies under another's (P+"/k" holds P's data keys,
+// P+"/t" its commit tokens) would share keys with it: one store's
+// DeletePrefix would wipe the other. Opening it is refused with
+// ErrNotAStore, whichever is opened first; a sibling prefix is not nested.
+func TestNestedStoresRefused(t *testing.T) {
+	ctx := t.Context()
+	p := newPrefix()
+	outer := openStore(t, cluster.Config(p))
+	if err := outer.Set(ctx, []byte("x"), []byte("outer")); err != nil {
+		t.Fatal(err)
+	}
+	for _, inner := range []string{p + "/k", p + "/t", p + "/k/x/y", p + "/", p + "//z"} {
+		db, err := kv.Open(ctx, cluster.Config(inner))
+		if err == nil {
+			_ = db.Close()
+		}
+		if !errors.Is(err, kv.ErrNotAStore) || !strings.Contains(err.Error(), p) {
+			t.Errorf("open of %q inside the store %q = %v; want ErrNotAStore naming the outer store", inner, p, err)
+		}
+	}
+	// The other order: the inner store first, then the outer one.
+	q := newPrefix()
+	openStore(t, cluster.Config(q+"/a/b"))
+	if db, err := kv.Open(ctx, cluster.Config(q+"/a")); !errors.Is(err, kv.ErrNotAStore) {
+		if err == nil {
+			_ = db.Close()
+		}
+		t.Errorf("open of %q around the store %q = %v; want ErrNotAStore", q+"/a", q+"/a/b", err)
+	}
+	openStore(t, cluster.Config(p+"x")) // a sibling: "P/..." and "Px/..." share no key
+	if v, err := outer.Get(ctx, []byte("x")); err != nil || string(v) != "outer" {
+		t.Errorf("the outer store's key after the refused opens: %q, %v", v, err)
+	}
+}

@@ -12,8 +12,9 @@ import "github.com/polykv/polykv/kv"
 // The data keys are exactly the etcd range [P+"/k/", P+"/k0"): the marker
 // and the tokens sort outside it, so no iteration, DeleteRange or Empty
 // check of the data ever meets them. Two stores on one cluster must not
-// have nested prefixes (P and P+"/k/x" overlap); distinct prefixes that are
-// not path-prefixes of each other never share a key.
+// have nested prefixes (P and P+"/k/x" overlap: refused, see nesting.go);
+// distinct prefixes that are not path-prefixes of each other never share a
+// key.
 const (
 	dataInfix   = "/k/"
 	markerName  = "/marker"
@@ -31,19 +32,27 @@ type layout struct {
 	tokens  string
 	turn    string
 	all     string // P + "/": everything of the store
+	// ancestors are the prefixes of the stores that would contain this
+	// one (nesting.go).
+	ancestors []string
 }
 
-func newLayout(prefix string) layout {
+func newLayout(prefix string) (layout, error) {
+	ancestors, err := ancestorsOf(prefix)
+	if err != nil {
+		return layout{}, err
+	}
 	data := []byte(prefix + dataInfix)
 	return layout{
-		prefix:  prefix,
-		data:    data,
-		dataEnd: kv.PrefixEnd(data),
-		marker:  prefix + markerName,
-		tokens:  prefix + tokenInfix,
-		turn:    prefix + turnName,
-		all:     prefix + storeSuffix,
-	}
+		ancestors: ancestors,
+		prefix:    prefix,
+		data:      data,
+		dataEnd:   kv.PrefixEnd(data),
+		marker:    prefix + markerName,
+		tokens:    prefix + tokenInfix,
+		turn:      prefix + turnName,
+		all:       prefix + storeSuffix,
+	}, nil
 }
 
 // key returns the etcd key of the store's key k.
