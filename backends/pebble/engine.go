@@ -385,9 +385,21 @@ func addOp(pb *pebble.Batch, b *kv.Batch, i int) error {
 	}
 }
 
-// commit commits pb.
+// commit commits pb. A synced commit that fails with a fault of the WAL
+// may be applied all the same: Pebble publishes the batch (every read sees
+// it) before it waits for the sync, then returns the sync's error. Such a
+// failure is reported with kv.ErrOutcomeUnknown. Unsynced, the failure is
+// met while the batch is queued, before it is applied.
 func (e *engine) commit(op string, pb *pebble.Batch, wo *pebble.WriteOptions) error {
-	return e.committing(op, func() error { return pb.Commit(wo) })
+	if fe := e.fatal.Load(); fe != nil {
+		return fe // refused: nothing reached Pebble
+	}
+	err := e.committing(op, func() error { return pb.Commit(wo) })
+	if err != nil && wo.Sync && errors.Is(err, kv.ErrNeedsReopen) {
+		return fmt.Errorf("kv: pebble: %s %s: the commit failed in its WAL write or sync and may be applied (it is visible in this process): %w: %w",
+			op, e.path, kv.ErrOutcomeUnknown, err)
+	}
+	return err
 }
 
 // commitNoSyncWait commits pb with pebble.Sync without waiting for the
