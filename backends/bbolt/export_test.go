@@ -42,3 +42,11 @@ const ResidentSupported = residentSupported
 func SetAfterCommit(db *kv.DB, fn func(err error) error) {
 	db.Engine().(*engine).afterCommit = fn
 }
+
+// BoltNoSync reports whether the bbolt DB under db skips fdatasync.
+func BoltNoSync(db *kv.DB) bool {
+	e := db.Engine().(*engine)
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.db.NoSync
+}
