@@ -145,19 +145,24 @@ func (b *Batch) Reset() {
 	b.size = 0
 }
 
-// KeyOrder appends to order the positions of b's writes sorted by key,
-// stably (writes to one key keep their order), and returns it. Applying a
-// batch in this order gives the same result as in its own order, since only
-// writes to one key depend on their order; engines whose inserts are cheaper
-// in key order apply it so (a B+tree walks fewer pages, Pebble's memtable
-// skiplist reuses the previous insert's position). A batch already in key
-// order is not sorted again.
-func (b *Batch) KeyOrder(order []int32) []int32 {
-	if b.InKeyOrder() {
+// EachInKeyOrder calls fn with each of b's writes, sorted by key, stably
+// (writes to one key keep their order), and stops at the first error fn
+// returns, which it returns. Applying a batch in this order gives the same
+// result as in its own order, since only writes to one key depend on their
+// order; engines whose inserts are cheaper in key order apply it so (bbolt
+// splits its nodes only at commit, so that random inserts into one leaf
+// cost time quadratic in their number; Pebble's memtable skiplist and the
+// memory backend's B-tree start each insert where the previous one
+// ended). A batch already in key order is not sorted. key and value are
+// valid only during the call, as with Op.
+func (b *Batch) EachInKeyOrder(fn func(kind OpKind, key, value []byte) error) error {
+	if b.inKeyOrder() {
 		for i := range b.ops {
-			order = append(order, int32(i))
+			if err := fn(b.Op(i)); err != nil {
+				return err
+			}
 		}
-		return order
+		return nil
 	}
 	// The keys are sorted beside their positions, not through them: a
 	// third faster than comparing b.key(x) with b.key(y) (BenchmarkKeyOrder).
@@ -173,15 +178,18 @@ func (b *Batch) KeyOrder(order []int32) []int32 {
 		}
 		return cmp.Compare(x.pos, y.pos)
 	})
+	var err error
 	for _, p := range kp {
-		order = append(order, p.pos)
+		if err = fn(b.Op(int(p.pos))); err != nil {
+			break
+		}
 	}
-	if cap(kp) <= 1<<16 {
+	if cap(kp) <= maxPooledKeyPos {
 		clear(kp) // drop the references to b's memory
 		*sp = kp[:0]
 		keyPosPool.Put(sp)
 	}
-	return order
+	return err
 }
 
 type keyPos struct {
@@ -189,13 +197,15 @@ type keyPos struct {
 	pos int32
 }
 
-// keyPosPool holds KeyOrder's scratch; one of more than 65,536 writes (an
-// unusually large batch) is dropped.
+// keyPosPool holds EachInKeyOrder's scratch; one of more than
+// maxPooledKeyPos writes (an unusually large batch) is dropped.
 var keyPosPool = sync.Pool{New: func() any { return new([]keyPos) }}
 
-// InKeyOrder reports whether b's writes are already in key order (equal keys
-// allowed): an engine can then apply them as they are, without KeyOrder.
-func (b *Batch) InKeyOrder() bool {
+const maxPooledKeyPos = 1 << 16
+
+// inKeyOrder reports whether b's writes are already in key order (equal
+// keys allowed).
+func (b *Batch) inKeyOrder() bool {
 	for i := 1; i < len(b.ops); i++ {
 		if bytes.Compare(b.key(i-1), b.key(i)) > 0 {
 			return false

@@ -89,10 +89,29 @@ func TestBatchSetFunc(t *testing.T) {
 	}
 }
 
-func TestBatchKeyOrder(t *testing.T) {
+// order lists b's writes as EachInKeyOrder gives them, as "set k=v" and
+// "del k".
+func order(t *testing.T, b *kv.Batch) []string {
+	t.Helper()
+	var out []string
+	err := b.EachInKeyOrder(func(kind kv.OpKind, k, v []byte) error {
+		if kind == kv.OpDelete {
+			out = append(out, "del "+string(k))
+		} else {
+			out = append(out, "set "+string(k)+"="+string(v))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestBatchEachInKeyOrder(t *testing.T) {
 	var b kv.Batch
-	if !b.InKeyOrder() || len(b.KeyOrder(nil)) != 0 {
-		t.Fatal("an empty batch: want in key order and an empty order")
+	if got := order(t, &b); len(got) != 0 {
+		t.Fatalf("an empty batch gives %q", got)
 	}
 	// Writes to "b" in three places: their relative order must survive.
 	writes := []struct {
@@ -110,32 +129,32 @@ func TestBatchKeyOrder(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if b.InKeyOrder() {
-		t.Fatal("InKeyOrder = true for c, b, a, ...")
+	want := []string{"set a=2", "set a=6", "set b=1", "del b", "set b=5", "set c=0", "set d=4"}
+	if got := order(t, &b); !slices.Equal(got, want) {
+		t.Fatalf("EachInKeyOrder = %q, want %q (stable: writes to one key keep their order)", got, want)
 	}
-	scratch := []int32{99} // KeyOrder appends: the caller's prefix stays
-	got := b.KeyOrder(scratch)
-	want := []int32{99, 2, 6, 1, 3, 5, 0, 4}
-	if !slices.Equal(got, want) {
-		t.Fatalf("KeyOrder = %v, want %v (stable: writes to one key keep their order)", got, want)
-	}
-
+	// A sorted batch, equal keys included, comes back as it is.
 	var sorted kv.Batch
-	for _, k := range []string{"a", "a", "b", "c"} {
-		if err := sorted.Set([]byte(k), nil); err != nil {
+	for i, k := range []string{"a", "a", "b", "c"} {
+		if err := sorted.Set([]byte(k), []byte(strconv.Itoa(i))); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if !sorted.InKeyOrder() {
-		t.Fatal("InKeyOrder = false for a, a, b, c")
+	if got, want := order(t, &sorted), []string{"set a=0", "set a=1", "set b=2", "set c=3"}; !slices.Equal(got, want) {
+		t.Fatalf("EachInKeyOrder of a sorted batch = %q, want %q", got, want)
 	}
-	if got := sorted.KeyOrder(nil); !slices.Equal(got, []int32{0, 1, 2, 3}) {
-		t.Fatalf("KeyOrder of a sorted batch = %v, want 0 1 2 3", got)
+	// fn's error stops the walk and is returned.
+	stop := errors.New("stop")
+	calls := 0
+	err := b.EachInKeyOrder(func(kv.OpKind, []byte, []byte) error { calls++; return stop })
+	if !errors.Is(err, stop) || calls != 1 {
+		t.Fatalf("EachInKeyOrder with fn failing = %v after %d calls, want stop after 1", err, calls)
 	}
 }
 
-// BenchmarkKeyOrder sorts a batch of 6,000 node-shaped keys in a random
-// order: about what one page of traverse-gen commits.
+// BenchmarkKeyOrder walks a batch of 6,000 node-shaped keys in a random
+// order in key order (EachInKeyOrder): about what one page of traverse-gen
+// commits.
 func BenchmarkKeyOrder(b *testing.B) {
 	var bt kv.Batch
 	r := rand.New(rand.NewPCG(1, 2))
@@ -144,8 +163,8 @@ func BenchmarkKeyOrder(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	var order []int32
+	n := 0
 	for b.Loop() {
-		order = bt.KeyOrder(order[:0])
+		_ = bt.EachInKeyOrder(func(kv.OpKind, []byte, []byte) error { n++; return nil })
 	}
 }

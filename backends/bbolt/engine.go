@@ -31,8 +31,6 @@ type engine struct {
 	broken  error // set when Compact could not reopen the file
 	readers readerSet
 
-	order []int32 // Apply's scratch: the batch's writes in key order
-
 	// writesStopped is the error every write returns after a commit that
 	// failed once its meta page was written (commitfault.go).
 	writesStopped atomic.Pointer[error]
@@ -221,7 +219,6 @@ func (e *engine) Apply(ctx context.Context, b *kv.Batch) (err error) {
 		e.mapping.check(tx)
 		return e.write(tx.Bucket(bucketName), b)
 	})
-	e.trimOrder()
 	if err != nil {
 		return err
 	}
@@ -231,32 +228,14 @@ func (e *engine) Apply(ctx context.Context, b *kv.Batch) (err error) {
 	return nil
 }
 
-// write applies b's writes to bk, in key order. bbolt's writer lock is
-// held (bk belongs to the read-write transaction): the scratch order is
-// ours alone.
+// write applies b's writes to bk, in key order (kv.Batch.EachInKeyOrder).
 func (e *engine) write(bk *bolt.Bucket, b *kv.Batch) error {
-	e.order = b.KeyOrder(e.order[:0])
-	for _, i := range e.order {
-		kind, k, v := b.Op(int(i))
-		var err error
+	return b.EachInKeyOrder(func(kind kv.OpKind, k, v []byte) error {
 		if kind == kv.OpSet {
-			err = bk.Put(k, v)
-		} else {
-			err = bk.Delete(k)
+			return bk.Put(k, v)
 		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// trimOrder drops the scratch order after an unusually large batch, so as
-// not to pin its memory. The caller holds bbolt's writer lock or kv's.
-func (e *engine) trimOrder() {
-	if cap(e.order) > 1<<16 {
-		e.order = nil
-	}
+		return bk.Delete(k)
+	})
 }
 
 // deleteRangeCtxEvery is how many deletions DeleteRange makes between

@@ -144,7 +144,6 @@ func (g *group) Commit() (err error) {
 	if g.e.afterCommit != nil {
 		err = g.e.afterCommit(err)
 	}
-	g.e.trimOrder()
 	if err != nil {
 		return g.e.commitFailed(g.db, txid, "apply", err)
 	}
@@ -162,6 +161,5 @@ func (g *group) Rollback() (err error) {
 	defer g.e.mu.RUnlock()
 	defer recoverTo(&err, "roll back a write to", g.e.path)
 	err = g.tx.Rollback()
-	g.e.trimOrder()
 	return wrapErr("roll back a write to", g.e.path, err)
 }

@@ -119,7 +119,6 @@ func less(a, b item) bool { return bytes.Compare(a.key, b.key) < 0 }
 type engine struct {
 	mu     sync.RWMutex
 	w      *btree.BTreeG[item] // nil after Close
-	order  []int32             // applyLocked's scratch (under mu)
 	cur    *epoch              // the state w holds
 	bytes  int64               // sum of len(key)+len(value)
 	clones atomic.Int64        // clones of w taken (Stats)
@@ -309,11 +308,9 @@ func (e *engine) Apply(ctx context.Context, b *kv.Batch) error {
 func (e *engine) applyLocked(b *kv.Batch) {
 	e.nextEpoch(false)
 	// In key order, with a path hint, each write starts its descent where
-	// the previous one ended (kv.Batch.KeyOrder).
-	e.order = b.KeyOrder(e.order[:0])
+	// the previous one ended (kv.Batch.EachInKeyOrder).
 	var hint btree.PathHint
-	for _, i := range e.order {
-		kind, k, v := b.Op(int(i))
+	_ = b.EachInKeyOrder(func(kind kv.OpKind, k, v []byte) error {
 		switch kind {
 		case kv.OpSet:
 			buf := make([]byte, len(k)+len(v))
@@ -329,10 +326,8 @@ func (e *engine) applyLocked(b *kv.Batch) {
 				e.bytes -= int64(len(prev.key) + len(prev.value))
 			}
 		}
-	}
-	if cap(e.order) > 1<<16 {
-		e.order = nil // an unusually large batch: do not pin its scratch
-	}
+		return nil
+	})
 }
 
 // DeleteRange deletes [start, end) atomically (end nil: unbounded).

@@ -336,53 +336,25 @@ func (e *engine) batch(ctx context.Context, b *kv.Batch) (*pebble.Batch, error) 
 	// 11 bytes on top of key and value, less than kv counts per write.
 	size := 12 + b.Size() - b.Len()*(kv.TxnEntryOverhead-11)
 	pb := e.db.NewBatchWithSize(size)
-	var err error
-	if b.InKeyOrder() {
-		for i := range b.Len() {
-			if err = addOp(pb, b, i); err != nil {
-				break
-			}
+	// The memtable's skiplist inserts a batch in its order, starting each
+	// search from the previous insert's position: in key order the
+	// searches are short (traverse-gen at 200,000 nodes: +6% node/s in
+	// the median of 13 pairs, and its ceiling's blind batches +2-30%).
+	err := b.EachInKeyOrder(func(kind kv.OpKind, k, v []byte) error {
+		switch kind {
+		case kv.OpSet:
+			return pb.Set(k, v, nil)
+		case kv.OpDelete:
+			return pb.Delete(k, nil)
+		default:
+			return fmt.Errorf("%w: batch op of kind %d", kv.ErrInvalidConfig, kind)
 		}
-	} else {
-		// The memtable's skiplist inserts a batch in its order, starting
-		// each search from the previous insert's position: in key order
-		// the searches are short (traverse-gen at 200,000 nodes: +7–11%
-		// node/s, and +7–10% for its ceiling's blind batches).
-		order := orderPool.Get().(*[]int32)
-		*order = b.KeyOrder((*order)[:0])
-		for _, i := range *order {
-			if err = addOp(pb, b, int(i)); err != nil {
-				break
-			}
-		}
-		if cap(*order) <= maxPooledOrder {
-			orderPool.Put(order)
-		}
-	}
+	})
 	if err != nil {
 		_ = pb.Close()
 		return nil, translate("apply", e.path, err)
 	}
 	return pb, nil
-}
-
-// orderPool holds the scratch slices of batch's key order; slices of more
-// than maxPooledOrder positions (an unusually large batch) are dropped.
-var orderPool = sync.Pool{New: func() any { return new([]int32) }}
-
-const maxPooledOrder = 1 << 16
-
-// addOp adds b's i-th write to pb.
-func addOp(pb *pebble.Batch, b *kv.Batch, i int) error {
-	kind, k, v := b.Op(i)
-	switch kind {
-	case kv.OpSet:
-		return pb.Set(k, v, nil)
-	case kv.OpDelete:
-		return pb.Delete(k, nil)
-	default:
-		return fmt.Errorf("%w: batch op %d has kind %d", kv.ErrInvalidConfig, i, kind)
-	}
 }
 
 // commit commits pb. A synced commit that fails with a fault of the WAL
