@@ -28,18 +28,7 @@ import (
 // store must close and reopen with every acknowledged write.
 func TestWALFailureIsReportedNotHidden(t *testing.T) {
 	ctx := context.Background()
-	var failWAL atomic.Bool
-	inject := errorfs.InjectorFunc(func(op errorfs.Op) error {
-		if !failWAL.Load() || !strings.HasSuffix(op.Path, ".log") {
-			return nil
-		}
-		switch op.Kind {
-		case errorfs.OpFileWrite, errorfs.OpFileWriteAt, errorfs.OpFileSync, errorfs.OpFileSyncData, errorfs.OpFileSyncTo:
-			return errorfs.ErrInjected
-		}
-		return nil
-	})
-	restore := pebble.SetWrapFS(func(fs vfs.FS) vfs.FS { return errorfs.Wrap(fs, inject) })
+	failWAL, restore := failingWAL()
 	defer restore()
 
 	logged := new(lockedBuffer)
@@ -167,6 +156,24 @@ func TestWALNoSpaceIsTyped(t *testing.T) {
 	}
 }
 
+// failingWAL makes the engines opened next write their WAL through errorfs:
+// while the returned flag is set, every write and sync of a WAL file fails
+// with errorfs.ErrInjected. restore puts the plain file system back.
+func failingWAL() (fail *atomic.Bool, restore func()) {
+	fail = new(atomic.Bool)
+	inject := errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if !fail.Load() || !strings.HasSuffix(op.Path, ".log") {
+			return nil
+		}
+		switch op.Kind {
+		case errorfs.OpFileWrite, errorfs.OpFileWriteAt, errorfs.OpFileSync, errorfs.OpFileSyncData, errorfs.OpFileSyncTo:
+			return errorfs.ErrInjected
+		}
+		return nil
+	})
+	return fail, pebble.SetWrapFS(func(fs vfs.FS) vfs.FS { return errorfs.Wrap(fs, inject) })
+}
+
 // lockedBuffer is a bytes.Buffer safe for concurrent use.
 type lockedBuffer struct {
 	mu sync.Mutex
@@ -191,18 +198,7 @@ func (l *lockedBuffer) String() string {
 // there, in the process and after the reopen.
 func TestWALFailureDuringDeleteRange(t *testing.T) {
 	ctx := context.Background()
-	var failWAL atomic.Bool
-	inject := errorfs.InjectorFunc(func(op errorfs.Op) error {
-		if !failWAL.Load() || !strings.HasSuffix(op.Path, ".log") {
-			return nil
-		}
-		switch op.Kind {
-		case errorfs.OpFileWrite, errorfs.OpFileWriteAt, errorfs.OpFileSync, errorfs.OpFileSyncData, errorfs.OpFileSyncTo:
-			return errorfs.ErrInjected
-		}
-		return nil
-	})
-	restore := pebble.SetWrapFS(func(fs vfs.FS) vfs.FS { return errorfs.Wrap(fs, inject) })
+	failWAL, restore := failingWAL()
 	defer restore()
 	cfg := kv.Config{Path: t.TempDir(), Durability: kv.Sync}
 	db, err := pebble.Open(ctx, cfg)
