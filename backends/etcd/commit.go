@@ -66,7 +66,7 @@ func (e *engine) lease(ctx context.Context) (clientv3.LeaseID, time.Time, error)
 	at := time.Now()
 	resp, err := e.cli.Grant(ctx, tokenTTL)
 	if err != nil {
-		return 0, at, translate("grant token lease", err)
+		return 0, at, e.fail("grant token lease", err)
 	}
 	ts.lease, ts.leaseAt = resp.ID, at
 	return ts.lease, at, nil
@@ -167,19 +167,19 @@ func (e *engine) commit(ctx context.Context, op string, cmps []clientv3.Cmp, ops
 				e.dropLease(lease)
 				continue
 			}
-			return translate(op, err)
+			return e.fail(op, err)
 		}
 		// The answer was lost: resolve before returning.
 		applied, rerr := e.resolve(ctx, token, leaseAt, start)
 		e.giveApplied(old...)
 		switch {
 		case rerr != nil:
-			return fmt.Errorf("kv: etcd: %s: %w: %w (and resolving it: %w)", op, kv.ErrOutcomeUnknown, translate("txn", err), rerr)
+			return fmt.Errorf("kv: etcd: %s %s: %w: %w (and resolving it: %w)", op, e.l.prefix, kv.ErrOutcomeUnknown, translate("txn", err), rerr)
 		case applied:
 			e.giveApplied(token)
 			return nil
 		default:
-			return fmt.Errorf("kv: etcd: %s: not applied (confirmed): %w", op, translate("txn", err))
+			return fmt.Errorf("kv: etcd: %s %s: not applied (confirmed): %w", op, e.l.prefix, translate("txn", err))
 		}
 	}
 }
@@ -236,7 +236,7 @@ func (e *engine) resolve(ctx context.Context, token string, leaseAt, start time.
 			if err == nil {
 				err = ctx.Err()
 			}
-			return false, translate(fmt.Sprintf("resolve commit (%s after it started)", time.Since(start).Round(time.Millisecond)), err)
+			return false, e.fail(fmt.Sprintf("resolve commit (%s after it started)", time.Since(start).Round(time.Millisecond)), err)
 		case <-t.C:
 		}
 		wait = min(wait*2, 500*time.Millisecond)

@@ -147,7 +147,7 @@ func (e *engine) Get(key, dst []byte) ([]byte, error) {
 func (e *engine) get(ctx context.Context, key, dst []byte, rev int64) (v []byte, mod, at int64, err error) {
 	resp, err := e.rangeAt(ctx, e.l.key(key), rev)
 	if err != nil {
-		return nil, 0, 0, translate("get", err)
+		return nil, 0, 0, e.fail("get", err)
 	}
 	at = resp.Header.Revision
 	if rev > 0 {
@@ -200,7 +200,7 @@ func (e *engine) currentRevision(ctx context.Context) (int64, error) {
 	defer cancel()
 	resp, err := e.cli.Get(ctx, e.l.marker, clientv3.WithCountOnly())
 	if err != nil {
-		return 0, translate("read revision", err)
+		return 0, e.fail("read revision", err)
 	}
 	return resp.Header.Revision, nil
 }
@@ -310,7 +310,7 @@ func (e *engine) Close() error {
 		<-e.bgDone
 	}
 	if err := e.cli.Close(); err != nil && !errors.Is(err, context.Canceled) {
-		return translate("close", err)
+		return e.fail("close", err)
 	}
 	return nil
 }
@@ -328,7 +328,7 @@ func (e *engine) ReadMarker(ctx context.Context) (kv.Marker, error) {
 	}
 	resp, err := e.cli.Txn(ctx).Then(ops...).Commit()
 	if err != nil {
-		return kv.Marker{}, translate("read marker", err)
+		return kv.Marker{}, e.fail("read marker", err)
 	}
 	if err := e.l.nestedErr(resp.Responses[1:]); err != nil {
 		return kv.Marker{}, err
@@ -347,7 +347,7 @@ func (e *engine) Empty(ctx context.Context) (bool, error) {
 	defer cancel()
 	resp, err := e.cli.Get(ctx, e.l.all, clientv3.WithPrefix(), clientv3.WithLimit(1), clientv3.WithKeysOnly())
 	if err != nil {
-		return false, translate("read store", err)
+		return false, e.fail("read store", err)
 	}
 	return len(resp.Kvs) == 0, nil
 }
@@ -372,7 +372,7 @@ func (e *engine) CreateMarker(ctx context.Context, m kv.Marker) (kv.Marker, erro
 		if got, rerr := e.ReadMarker(ctx); rerr == nil {
 			return got, nil
 		}
-		return kv.Marker{}, translate("create marker", err)
+		return kv.Marker{}, e.fail("create marker", err)
 	}
 	if resp.Succeeded {
 		return m, nil

@@ -48,6 +48,13 @@ func translate(op string, err error) error {
 	return fmt.Errorf("kv: etcd: %s: %w", op, err)
 }
 
+// fail is translate for a call of the store: the message names the
+// store's prefix after op ("kv: etcd: get /jobs/42: ..."), so that a
+// program with several stores on one cluster can tell which failed.
+func (e *engine) fail(op string, err error) error {
+	return translate(op+" "+e.l.prefix, err)
+}
+
 // sentinel returns the kv sentinel err belongs to, or nil.
 func sentinel(err error) error {
 	switch {

@@ -197,6 +197,9 @@ func TestUnavailableWithinDeadline(t *testing.T) {
 		if !errors.Is(err, kv.ErrUnavailable) {
 			t.Errorf("%s = %v, want ErrUnavailable", what, err)
 		}
+		if err != nil && !strings.Contains(err.Error(), "/unavailable") {
+			t.Errorf("%s = %v: the message does not name the store (/unavailable)", what, err)
+		}
 		if took > limit {
 			t.Errorf("%s took %v, want at most %v", what, took, limit)
 		}

@@ -33,7 +33,7 @@ func (e *engine) getMany(ctx context.Context, keys []string, rev int64, pin func
 		hi := min(lo+per, len(keys))
 		resp, err := e.readTxn(ctx, keys[lo:hi], rev)
 		if err != nil {
-			return translate("get many", err)
+			return e.fail("get many", err)
 		}
 		if rev == 0 {
 			rev = resp.Header.Revision

@@ -100,7 +100,7 @@ func (it *iter) fetch() bool {
 	if it.stream != nil {
 		ok, err := it.fetchChunk()
 		if err != nil {
-			it.err = translate("iterate", err)
+			it.err = it.e.fail("iterate", err)
 		}
 		return ok
 	}
@@ -131,7 +131,7 @@ func (it *iter) fetch() bool {
 	}
 	resp, err := it.e.rangeAt(ctx, it.lo, it.rev, opts...)
 	if err != nil {
-		it.err = translate("iterate", err)
+		it.err = it.e.fail("iterate", err)
 		return false
 	}
 	if it.rev == 0 {
@@ -200,7 +200,7 @@ func (it *iter) openPinned(keysOnly bool, first func() error) (streamed bool) {
 			continue
 		case err != nil:
 			it.closeStream()
-			it.err = translate("iterate", err)
+			it.err = it.e.fail("iterate", err)
 			return true
 		}
 		it.e.rangeStreams.Add(1)
@@ -243,7 +243,7 @@ func (it *iter) fetchReverse() (ok, streamed bool) {
 		resp, err := it.e.rangeAt(ctx, lo, it.rev, opts...)
 		cancel()
 		if err != nil {
-			it.err = translate("iterate", err)
+			it.err = it.e.fail("iterate", err)
 			return false, true
 		}
 		if resp.More {

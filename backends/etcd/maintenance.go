@@ -36,11 +36,11 @@ func (e *engine) Stats() (kv.EngineStats, error) {
 		lastErr = err
 	}
 	if st == nil {
-		return kv.EngineStats{}, translate("status", lastErr)
+		return kv.EngineStats{}, e.fail("status", lastErr)
 	}
 	members, err := e.cli.MemberList(ctx)
 	if err != nil {
-		return kv.EngineStats{}, translate("member list", err)
+		return kv.EngineStats{}, e.fail("member list", err)
 	}
 	return kv.EngineStats{
 		DiskBytes: st.DbSize,
@@ -92,7 +92,7 @@ func (e *engine) Compact(ctx context.Context) error {
 	if err != nil && etcdError(err) == rpctypes.ErrCompacted {
 		return nil // already compacted at least that far
 	}
-	return translate("compact", err)
+	return e.fail("compact", err)
 }
 
 // compactTimeout bounds Compact when its context has no deadline.

@@ -40,7 +40,7 @@ func (e *engine) BeginPriorityTxn(ctx context.Context) (kv.EngineTxn, error) {
 	defer cancel()
 	grant, err := e.cli.Grant(cctx, turnTTL)
 	if err != nil {
-		return nil, translate("grant priority lease", err)
+		return nil, e.fail("grant priority lease", err)
 	}
 	id := rand.Text()
 	wait := 10 * time.Millisecond
@@ -60,7 +60,7 @@ func (e *engine) BeginPriorityTxn(ctx context.Context) (kv.EngineTxn, error) {
 			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 				return nil, fmt.Errorf("kv: etcd: %w: another writer held the store's priority turn until the request timeout", kv.ErrConflict)
 			}
-			return nil, translate("take the priority turn", err)
+			return nil, e.fail("take the priority turn", err)
 		}
 	}
 	kctx, stop := context.WithCancel(context.Background())
@@ -68,7 +68,7 @@ func (e *engine) BeginPriorityTxn(ctx context.Context) (kv.EngineTxn, error) {
 	if err != nil {
 		stop()
 		e.revoke(grant.ID)
-		return nil, translate("keep the priority lease alive", err)
+		return nil, e.fail("keep the priority lease alive", err)
 	}
 	go func() {
 		for range ch { // drained until stop: the client warns when it fills
@@ -105,13 +105,13 @@ func (e *engine) waitTurn(ctx context.Context) error {
 	for {
 		resp, err := e.cli.Get(ctx, e.l.turn, clientv3.WithCountOnly())
 		if err != nil {
-			return translate("read the priority turn", err)
+			return e.fail("read the priority turn", err)
 		}
 		if resp.Count == 0 {
 			return nil
 		}
 		if err := e.sleep(ctx, &wait); err != nil {
-			return translate("wait for the priority turn", err)
+			return e.fail("wait for the priority turn", err)
 		}
 	}
 }

@@ -49,7 +49,7 @@ func (s *snapshot) ScanMany(ranges []kv.IterRange, fn func(i int, key, value []b
 			return out
 		})
 		if err != nil {
-			return translate("scan many", err)
+			return s.e.fail("scan many", err)
 		}
 		for j, rr := range resp.Responses {
 			i := lo + j
