@@ -123,9 +123,10 @@ const maxLevelLen = len(LevelCritical)
 // A failed flush keeps its entries and is retried with exponential backoff
 // between RetryMin and RetryMax, forever while the buffer runs. Every
 // failure is reported to Options.OnError, Err returns the latest one until
-// a flush succeeds, and Stop returns them all. If the store is closed or
-// read-only (no retry can succeed) and the buffer is full, Add returns
-// ErrFull instead of blocking forever.
+// a flush succeeds, and Stop returns them all. If the store is closed,
+// read-only or needs reopening after a fault (kv.ErrNeedsReopen: no retry
+// can succeed), Stop returns at once with the entries unwritten, and when
+// the buffer is full Add returns ErrFull instead of blocking forever.
 //
 // # Crash loss
 //
@@ -684,8 +685,11 @@ func (b *LogBuffer) apply(batch *kv.Batch) (err error) {
 	return b.store.Write(context.Background(), batch)
 }
 
+// isPermanent reports whether no retry on this store can succeed: it is
+// closed, read-only, needs reopening after a fault (every write to it is
+// refused until then), or nil.
 func (b *LogBuffer) isPermanent(err error) bool {
-	return errors.Is(err, kv.ErrClosed) || errors.Is(err, kv.ErrReadOnly) || errors.Is(err, errNilStore)
+	return errors.Is(err, kv.ErrClosed) || errors.Is(err, kv.ErrReadOnly) || errors.Is(err, kv.ErrNeedsReopen) || errors.Is(err, errNilStore)
 }
 
 // errNilStore is the error of every flush of a buffer made with a nil store.

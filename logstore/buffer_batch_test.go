@@ -168,3 +168,31 @@ func TestQueryRepeatedLevel(t *testing.T) {
 		}
 	}
 }
+
+// A store that needs reopening after a fault (kv.ErrNeedsReopen: Pebble
+// after a failed log write, any backend after a failed sync) refuses every
+// later write, so retrying is futile, as for a closed or read-only store:
+// Stop returns at once with the entries unwritten, not after StopTimeout.
+func TestNeedsReopenIsPermanent(t *testing.T) {
+	fault := fmt.Errorf("kv: pebble: fatal engine failure: %w", kv.ErrNeedsReopen)
+	b := logstore.NewLogBufferOptions(kv.FailingStore(fault), logstore.Options{
+		BatchSize: 2, MaxPending: 4, Interval: time.Millisecond, StopTimeout: time.Hour})
+	for i := range 3 {
+		if err := b.Add(logstore.LogEntry{Level: logstore.LevelError, Message: fmt.Sprint(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- b.Stop() }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, logstore.ErrUnwritten) || !errors.Is(err, kv.ErrNeedsReopen) {
+			t.Fatalf("Stop = %v, want ErrUnwritten and ErrNeedsReopen", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Stop still retrying a store that needs reopening after 20 s (StopTimeout 1 h)")
+	}
+	if got := len(b.Unwritten()); got != 3 {
+		t.Errorf("Unwritten = %d entries, want 3", got)
+	}
+}
