@@ -31,7 +31,7 @@ func TestPowerLoss(t *testing.T) {
 				ctx := context.Background()
 				mem := vfs.NewCrashableMem()
 				restore := pebble.SetWrapFS(func(vfs.FS) vfs.FS { return mem })
-				defer restore()
+				defer func() { restore() }() // the restore of the clone's wrap, set below
 				dir := t.TempDir()
 				mkdirSynced(t, mem, dir)
 				db, err := pebble.Open(ctx, kv.Config{Path: dir, Durability: d})
