@@ -99,6 +99,45 @@ func getManyRules() []rule {
 				t.Fatal(err)
 			}
 		}},
+		{"ScribbledValuesChangeNothing", func(t *testing.T, e *env) {
+			// fn owns nothing it is given: a callback that writes over its
+			// value slice changes neither the store nor the transaction's
+			// pending writes (kv once handed Update's GetMany the batch's
+			// own memory, and the scribble was committed).
+			e.set("stored", "hello")
+			scribble := func(tx kv.ReadTxn) error {
+				return kv.GetMany(tx, [][]byte{[]byte("stored"), []byte("pending")}, func(_ int, v []byte) error {
+					for j := range v {
+						v[j] = 'X'
+					}
+					return nil
+				})
+			}
+			if err := e.s.View(e.ctx, scribble); err != nil {
+				t.Fatal(err)
+			}
+			err := e.s.Update(e.ctx, func(tx kv.Txn) error {
+				if err := tx.Set([]byte("pending"), []byte("world")); err != nil {
+					return err
+				}
+				if err := scribble(tx); err != nil {
+					return err
+				}
+				got, err := collect(tx, "stored", "pending")
+				if want := []hit{{0, "hello"}, {1, "world"}}; err == nil && !slices.Equal(got, want) {
+					t.Errorf("GetMany after a callback scribbled on its values = %v, want %v", got, want)
+				}
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, want := range map[string]string{"stored": "hello", "pending": "world"} {
+				if got, ok := e.get(k); !ok || got != want {
+					t.Errorf("after the commit %s = %q (present %v), want %q", k, got, ok, want)
+				}
+			}
+		}},
 		{"InvalidKeyRejectedFirst", func(t *testing.T, e *env) {
 			e.set("a", "1")
 			err := e.s.View(e.ctx, func(tx kv.ReadTxn) error {
@@ -109,6 +148,9 @@ func getManyRules() []rule {
 				}
 				if err := kv.GetMany(tx, [][]byte{[]byte("a")}, nil); err == nil {
 					t.Error("GetMany with a nil function: no error")
+				}
+				if err := kv.GetMany(nil, [][]byte{[]byte("a")}, func(int, []byte) error { return nil }); !errors.Is(err, kv.ErrInvalidConfig) {
+					t.Errorf("GetMany with a nil transaction = %v, want ErrInvalidConfig", err)
 				}
 				return nil
 			})

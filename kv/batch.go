@@ -54,23 +54,35 @@ func (b *Batch) Delete(key []byte) error {
 // encode a value straight into the batch instead of into a buffer of its
 // own that Set would then copy. If appendValue returns an error, or the
 // value is too large or does not fit the transaction limits, nothing is
-// added and SetFunc returns the error (ErrValueTooLarge, ErrTxnTooLarge).
+// added and SetFunc returns the error (ErrValueTooLarge, ErrTxnTooLarge;
+// ErrInvalidConfig when appendValue returned a buffer that does not begin
+// with dst). The batch's earlier writes are never changed.
 func (b *Batch) SetFunc(key []byte, appendValue func(dst []byte) ([]byte, error)) error {
 	if err := CheckKey(key); err != nil {
 		return fmt.Errorf("%w (key of %d bytes, limit %d)", err, len(key), MaxKeySize)
 	}
+	if appendValue == nil {
+		return fmt.Errorf("%w: Batch.SetFunc: appendValue is nil", ErrInvalidConfig)
+	}
 	n := len(b.data)
-	data := append(b.data, key...)
-	data, err := appendValue(data)
-	if len(data) >= n {
+	dst := append(b.data, key...)
+	data, err := appendValue(dst)
+	extended := extends(data, dst)
+	switch {
+	case extended:
 		// Keep what appendValue grew, drop what it wrote.
 		b.data = data[:n]
+	case cap(dst) > cap(b.data):
+		b.data = dst[:n]
 	}
 	if err != nil {
 		return err
 	}
-	if len(data) < n+len(key) {
-		return fmt.Errorf("kv: Batch.SetFunc: appendValue shortened the batch's buffer from %d to %d bytes", n+len(key), len(data))
+	if !extended {
+		// A buffer of its own (json.Marshal's habit) or a shortened dst:
+		// taking it would overwrite the batch's earlier writes.
+		return fmt.Errorf("%w: Batch.SetFunc: appendValue must append to dst and return the result; it returned %d bytes that do not begin with dst's %d (the write of %q was not added)",
+			ErrInvalidConfig, len(data), len(dst), key)
 	}
 	value := data[n+len(key):]
 	if err := b.checkValue(key, value); err != nil {
@@ -79,6 +91,19 @@ func (b *Batch) SetFunc(key []byte, appendValue func(dst []byte) ([]byte, error)
 	b.data = data
 	b.record(OpSet, n, key, value)
 	return nil
+}
+
+// extends reports whether data is dst with bytes appended: in dst's own
+// memory, or in a copy that append made when it grew dst. Only the copy
+// is compared byte by byte, so the cost is amortized like append's.
+func extends(data, dst []byte) bool {
+	if len(data) < len(dst) {
+		return false
+	}
+	if len(dst) == 0 || &data[0] == &dst[0] {
+		return true
+	}
+	return bytes.Equal(data[:len(dst)], dst)
 }
 
 // Fits reports whether a write of key and value could still be added

@@ -57,7 +57,12 @@ func TestBatchSetFunc(t *testing.T) {
 			return append(dst, make([]byte, kv.MaxValueSize+1)...), nil
 		}, kv.ErrValueTooLarge},
 		{"empty key", nil, func(dst []byte) ([]byte, error) { return append(dst, 'v'), nil }, kv.ErrEmptyKey},
-		{"shortened buffer", []byte("c"), func(dst []byte) ([]byte, error) { return dst[:1], nil }, nil},
+		{"shortened buffer", []byte("c"), func(dst []byte) ([]byte, error) { return dst[:1], nil }, kv.ErrInvalidConfig},
+		// json.Marshal's habit: a buffer of its own, ignoring dst. Taken,
+		// it once overwrote the batch's earlier writes.
+		{"buffer of its own", []byte("c"), func([]byte) ([]byte, error) { return []byte(`{"json":"value"}`), nil }, kv.ErrInvalidConfig},
+		{"buffer of its own and an error", []byte("c"), func([]byte) ([]byte, error) { return []byte("XXXXXXXXXXXXXXXXXXXXXXXX"), boom }, boom},
+		{"nil appendValue", []byte("c"), nil, kv.ErrInvalidConfig},
 	}
 	for _, f := range failures {
 		err := b.SetFunc(f.key, f.fn)
@@ -65,6 +70,11 @@ func TestBatchSetFunc(t *testing.T) {
 			t.Fatalf("%s: SetFunc = %v, want %v", f.name, err, f.want)
 		}
 		wantOps("after "+f.name, "a", "first", "b", "n=42")
+	}
+	// On a fresh batch too: the value's first len(key) bytes were lost.
+	var fresh kv.Batch
+	if err := fresh.SetFunc([]byte("key"), func([]byte) ([]byte, error) { return []byte("VALUE"), nil }); !errors.Is(err, kv.ErrInvalidConfig) || fresh.Len() != 0 {
+		t.Fatalf("SetFunc with a buffer of its own on a fresh batch = %v, %d ops; want ErrInvalidConfig, 0 ops", err, fresh.Len())
 	}
 	// A batch with room for one more value of 3 MiB only: the next one is
 	// refused with ErrTxnTooLarge.

@@ -87,6 +87,10 @@ func NewBulkWriterSize(ctx context.Context, s Store, chunkBytes int) *BulkWriter
 	return &BulkWriter{ctx: ctx, s: s, lim: lim, chunkBytes: chunkBytes}
 }
 
+// errBulkNoStore is what a BulkWriter with no store returns: a nil Store
+// given to NewBulkWriter, or a zero BulkWriter.
+var errBulkNoStore = fmt.Errorf("%w: BulkWriter has no store (make it with NewBulkWriter and a non-nil Store)", ErrInvalidConfig)
+
 // Set adds a group of one write of value under key.
 func (w *BulkWriter) Set(key, value []byte) error {
 	return w.Add(SetOp(key, value))
@@ -104,6 +108,9 @@ func (w *BulkWriter) Delete(key []byte) error {
 func (w *BulkWriter) Add(group ...Op) error {
 	if w.err != nil {
 		return w.err
+	}
+	if w.s == nil {
+		return errBulkNoStore
 	}
 	size := 0
 	for i, op := range group {
@@ -172,6 +179,9 @@ func (w *BulkWriter) chunkLimit() int {
 func (w *BulkWriter) Flush() error {
 	if w.err != nil {
 		return w.err
+	}
+	if w.s == nil {
+		return errBulkNoStore
 	}
 	if w.b.Len() == 0 {
 		return nil

@@ -35,6 +35,9 @@ var ErrBadDump = errors.New("kv: not a valid polykv dump")
 // engine's own stream when it has one (BackupWriter), otherwise Dump's
 // backend-independent format.
 func (db *DB) Backup(ctx context.Context, w io.Writer) error {
+	if w == nil {
+		return fmt.Errorf("%w: Backup to a nil io.Writer", ErrInvalidConfig)
+	}
 	if err := db.enter(); err != nil {
 		return err
 	}
@@ -50,6 +53,9 @@ func (db *DB) Backup(ctx context.Context, w io.Writer) error {
 // in the polykv dump format, and returns the number of records. Load reads
 // it back into any backend.
 func Dump(ctx context.Context, s Store, w io.Writer) (int64, error) {
+	if s == nil || w == nil {
+		return 0, fmt.Errorf("%w: Dump of a nil Store or to a nil io.Writer", ErrInvalidConfig)
+	}
 	bw := bufio.NewWriterSize(w, 1<<20)
 	if _, err := bw.WriteString(DumpMagic); err != nil {
 		return 0, err
@@ -97,6 +103,9 @@ func Dump(ctx context.Context, s Store, w io.Writer) (int64, error) {
 // (repeated, or out of order) is ErrBadDump too: Dump writes each key once,
 // in order.
 func Load(ctx context.Context, s Store, r io.Reader) (int64, error) {
+	if s == nil || r == nil {
+		return 0, fmt.Errorf("%w: Load into a nil Store or from a nil io.Reader", ErrInvalidConfig)
+	}
 	br := bufio.NewReaderSize(r, 1<<20)
 	magic := make([]byte, len(DumpMagic))
 	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != DumpMagic {

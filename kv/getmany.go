@@ -42,6 +42,9 @@ func GetMany(tx ReadTxn, keys [][]byte, fn func(i int, value []byte) error) erro
 	if fn == nil {
 		return fmt.Errorf("%w: GetMany with a nil function", ErrInvalidConfig)
 	}
+	if tx == nil {
+		return fmt.Errorf("%w: GetMany with a nil transaction", ErrInvalidConfig)
+	}
 	if len(keys) > MaxGetMany {
 		return fmt.Errorf("%w: GetMany of %d keys, more than %d", ErrInvalidConfig, len(keys), MaxGetMany)
 	}
@@ -143,13 +146,17 @@ func (tx *txn) GetMany(keys [][]byte, fn func(i int, value []byte) error) error 
 	if err != nil {
 		return err
 	}
+	var scratch []byte
 	for i := range keys {
 		if j := own[i]; j >= 0 {
 			kind, _, v := tx.b.Op(j)
 			if kind == OpDelete {
 				continue
 			}
-			if err := fn(i, v); err != nil {
+			// A copy: v is the transaction's pending write, and fn may
+			// scribble on the slice it is given.
+			scratch = append(scratch[:0], v...)
+			if err := fn(i, scratch); err != nil {
 				return err
 			}
 			continue

@@ -41,6 +41,9 @@ func IterateMany(tx ReadTxn, opts []IterOptions, fn func(i int, key, value []byt
 	if fn == nil {
 		return fmt.Errorf("%w: IterateMany with a nil function", ErrInvalidConfig)
 	}
+	if tx == nil {
+		return fmt.Errorf("%w: IterateMany with a nil transaction", ErrInvalidConfig)
+	}
 	if len(opts) > MaxIterateMany {
 		return fmt.Errorf("%w: IterateMany of %d iterations, more than %d", ErrInvalidConfig, len(opts), MaxIterateMany)
 	}
