@@ -3,9 +3,12 @@ package nodestore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"sync"
 	"time"
+
+	"github.com/polykv/polykv/kv"
 )
 
 // Concurrent CompleteWithChildren calls share commits.
@@ -97,19 +100,25 @@ func (s *Store) complete(ctx context.Context, q QueueType, cb *combiner, c Compl
 	cb.mu.Lock()
 	group := cb.take(call)
 	cb.mu.Unlock()
-
+	// Deferred: a panic in the commit (a kv.Store wrapper's, say) must
+	// not leave the combiner busy with no leader, which would hang every
+	// later call.
+	defer cb.handOn()
 	s.commitGroup(q, group)
+	return call.res, call.err
+}
 
+// handOn ends a leader's turn: the first call waiting leads the next
+// group, or the combiner is idle.
+func (cb *combiner) handOn() {
 	cb.mu.Lock()
+	defer cb.mu.Unlock()
 	if len(cb.waiting) > 0 {
-		// Hand the next group to the first call waiting (still in
-		// cb.waiting: take removes it).
+		// Still in cb.waiting: take removes it.
 		cb.waiting[0].lead <- struct{}{}
 	} else {
 		cb.busy = false
 	}
-	cb.mu.Unlock()
-	return call.res, call.err
 }
 
 // take returns the next group, led by call: call first, then the calls
@@ -161,6 +170,24 @@ func (cb *combiner) leave(call *combinedCall) bool {
 func (s *Store) commitGroup(q QueueType, group []*combinedCall) {
 	ctx, stop := groupContext(group)
 	defer stop()
+	settled := false
+	defer func() {
+		if settled {
+			return
+		}
+		// completeBatch panicked: the panic goes on in the leader's
+		// goroutine, and every other call of the group returns an error
+		// instead of waiting forever. Whether the commit happened is not
+		// known (the panic may have come after it).
+		for _, c := range group {
+			select {
+			case <-c.done:
+			default:
+				c.res, c.err = CompletionResult{}, errGroupPanicked
+				close(c.done)
+			}
+		}
+	}()
 	comps := make([]Completion, len(group))
 	for i, c := range group {
 		comps[i] = c.comp
@@ -176,7 +203,12 @@ func (s *Store) commitGroup(q QueueType, group []*combinedCall) {
 		}
 		close(c.done)
 	}
+	settled = true
 }
+
+// errGroupPanicked is the error of the calls whose group's commit panicked
+// in another call's goroutine.
+var errGroupPanicked = fmt.Errorf("nodestore: the commit of a group of completions panicked in the goroutine of another call: %w", kv.ErrOutcomeUnknown)
 
 // combinerFor returns the combiner of queue q (valid).
 func (s *Store) combinerFor(q QueueType) *combiner {

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/polykv/polykv/backends/memory"
+	"github.com/polykv/polykv/kv"
 )
 
 // combineStore returns a store with a src root and folders /a0../a{n-1}.
@@ -200,5 +202,82 @@ func TestGroupContext(t *testing.T) {
 	<-ctx.Done()
 	if !errors.Is(ctx.Err(), context.Canceled) {
 		t.Errorf("the group ended by cancellations: %v", ctx.Err())
+	}
+}
+
+// panicOnce is a kv.Store wrapper (a metrics layer, say) whose next Update
+// panics once armed.
+type panicOnce struct {
+	kv.Store
+	armed atomic.Bool
+}
+
+func (p *panicOnce) Update(ctx context.Context, fn func(kv.Txn) error) error {
+	if p.armed.CompareAndSwap(true, false) {
+		panic("panicOnce: Update")
+	}
+	return p.Store.Update(ctx, fn)
+}
+
+// A panic in a group's commit goes on in the leader's goroutine; the other
+// calls of the group return kv.ErrOutcomeUnknown instead of waiting for
+// ever, and the combiner is not left busy: later calls commit. (Before,
+// the leader's turn never ended and every later call hung.)
+func TestCombinerSurvivesPanicInCommit(t *testing.T) {
+	base := combineStore(t, 3)
+	ps := &panicOnce{Store: base.kv}
+	s := New(ps)
+	ctx := context.Background()
+	cb := s.combinerFor(QueueSrc)
+	cb.mu.Lock()
+	cb.busy = true // a group "commits"
+	cb.mu.Unlock()
+	type outcome struct {
+		err      error
+		panicked any
+	}
+	start := func(path string) chan outcome {
+		ch := make(chan outcome, 1)
+		go func() {
+			var o outcome
+			defer func() {
+				o.panicked = recover()
+				ch <- o
+			}()
+			_, o.err = s.CompleteWithChildren(ctx, QueueSrc, path, TraversalStatusSuccessful, combineKids(path))
+		}()
+		return ch
+	}
+	leader := start("/a0")
+	waitWaiting(t, cb, 1)
+	member := start("/a1")
+	waitWaiting(t, cb, 2)
+	ps.armed.Store(true)
+	cb.handOn() // the "group" ends: /a0 leads /a0 and /a1
+
+	wait := func(ch chan outcome, what string) outcome {
+		t.Helper()
+		select {
+		case o := <-ch:
+			return o
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: no return within 10 s", what)
+			return outcome{}
+		}
+	}
+	if o := wait(leader, "leader"); o.panicked == nil {
+		t.Errorf("leader: %v, want the store's panic", o.err)
+	}
+	if o := wait(member, "the other call of the group"); o.panicked != nil || !errors.Is(o.err, kv.ErrOutcomeUnknown) {
+		t.Errorf("the other call of the group: %v (panic %v), want kv.ErrOutcomeUnknown", o.err, o.panicked)
+	}
+	if o := wait(start("/a2"), "a call after the panic"); o.panicked != nil || o.err != nil {
+		t.Errorf("a call after the panic: %v (panic %v)", o.err, o.panicked)
+	}
+	cb.mu.Lock()
+	busy := cb.busy
+	cb.mu.Unlock()
+	if busy {
+		t.Error("combiner still busy after the calls returned")
 	}
 }
