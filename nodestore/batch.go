@@ -194,7 +194,7 @@ func (s *Store) BatchInsertNodes(ctx context.Context, ops []InsertOperation) (Ba
 			}
 		}
 		var err error
-		if it.h, it.parent, it.root, err = validateCached(&it.n, &hc); err != nil {
+		if it.h, it.parent, it.root, err = s.validateNode(&it.n, &hc); err != nil {
 			return BatchResult{}, fmt.Errorf("nodestore: batch insert: operation %d (%s %q): %w", i, op.QueueType, op.State.Path, err)
 		}
 		it.ops, it.bytes = insertCost(&it.n, it.root)

@@ -360,15 +360,37 @@ func TestLoadRefusesForeignKey(t *testing.T) {
 	if err := ns.Dump(ctx, &buf); err != nil {
 		t.Fatal(err)
 	}
-	dump := buf.Bytes()
-	for _, rec := range [][2]string{{"log:info:x", "v"}} {
+	nodeKey, _ := nodestore.KeySrc(0, nodestore.TraversalStatusPending, nodestore.CopyStatusPending, "/")
+	hash := strings.Repeat("ab", 16)
+	// Each record is refused on its own, after a valid dump: Load checks
+	// every key's family and form and its value's (it once checked only
+	// the src:/dst: prefix, and loaded the rest for Check to find).
+	for _, rec := range [][2]string{
+		{"log:info:x", "v"},
+		{"src:garbage:family", "whatever"},
+		{string(nodeKey), "not a node value"},
+		{"src:children:" + hash, ""},
+		{"src:children:" + hash + ":" + hash, "x"},
+		{"dst:path:" + hash, "00000001:bogus:"},
+		{"dst:path:xyz", "00000001:pending:"},
+		{"dst:count:00000000:pending:", "\x00\x00\x00\x00\x00\x00\x00\x00"},
+		{"dst:count:00000000:pending:", "7"},
+		{"src:pendinglevel:1", "\x00\x00\x00\x00\x00\x00\x00\x01"},
+	} {
+		dump := bytes.Clone(buf.Bytes())
 		for _, f := range rec {
 			dump = binary.AppendUvarint(dump, uint64(len(f)))
 			dump = append(dump, f...)
 		}
+		_, other := newMemory(t)
+		if _, err := other.Load(ctx, bytes.NewReader(dump)); !errors.Is(err, nodestore.ErrCorrupt) || !strings.Contains(err.Error(), "record ") {
+			t.Errorf("Load of a dump with %q = %q: %v, want ErrCorrupt naming the record", rec[0], rec[1], err)
+		}
 	}
+	// A length that is not a varint is corrupt input too, with its record.
+	dump := append(bytes.Clone(buf.Bytes()), bytes.Repeat([]byte{0xff}, 11)...)
 	_, other := newMemory(t)
 	if _, err := other.Load(ctx, bytes.NewReader(dump)); !errors.Is(err, nodestore.ErrCorrupt) {
-		t.Errorf("Load of a dump with a log: key: %v, want ErrCorrupt", err)
+		t.Errorf("Load of a dump with a bad length: %v, want ErrCorrupt", err)
 	}
 }

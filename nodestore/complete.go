@@ -312,7 +312,7 @@ func (s *Store) planFolder(tx kv.ReadTxn, q QueueType, c *Completion, pp string,
 		case it.n.State.ParentPath != pp:
 			err = fmt.Errorf("field ParentPath: %w: %q is not the parent %q", ErrInvalidNode, it.n.State.ParentPath, pp)
 		default:
-			it.h, it.parent, it.root, err = validateCached(&it.n, &hc)
+			it.h, it.parent, it.root, err = s.validateNode(&it.n, &hc)
 		}
 		if err != nil {
 			*items = (*items)[:f.lo]

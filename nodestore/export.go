@@ -81,7 +81,9 @@ func (s *Store) Dump(ctx context.Context, w io.Writer) error {
 
 // Load reads a stream written by Dump into s, which must hold no nodestore
 // key yet (ErrExists otherwise). Every key must belong to a nodestore
-// family. It writes in chunks (kv.BulkWriter): the load is not atomic, and
+// family and have its form, and every value the form of its family's (a
+// node that decodes and is valid, a position, a positive count): any other
+// record fails the load with ErrCorrupt naming the record. It writes in chunks (kv.BulkWriter): the load is not atomic, and
 // an interrupted load leaves a partial store — delete the "dst:" and "src:"
 // prefixes and load again. Run Check afterwards to verify the result. It
 // returns the number of keys written.
@@ -128,12 +130,13 @@ func (s *Store) Load(ctx context.Context, r io.Reader) (int, error) {
 		if err != nil {
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 				err = fmt.Errorf("%w: truncated dump after %d keys", ErrCorrupt, n)
+			} else if !errors.Is(err, ErrCorrupt) {
+				err = fmt.Errorf("%w: record %d: %v", ErrCorrupt, n+1, err) // a length that is not a varint, or a read error
 			}
 			return n, fmt.Errorf("nodestore: load: %w", err)
 		}
-		var q QueueType
-		if _, ok := cutQueue(key, &q); !ok {
-			return n, fmt.Errorf("nodestore: load: %w: key %q is not a nodestore key", ErrCorrupt, key)
+		if err := checkLoadedKey(key, val); err != nil {
+			return n, fmt.Errorf("nodestore: load: %w: record %d: %v", ErrCorrupt, n+1, err)
 		}
 		if err := bw.Set(key, val); err != nil {
 			return n, fmt.Errorf("nodestore: load: %w", err)

@@ -377,6 +377,38 @@ func TestBatchNodeLargerThanChunk(t *testing.T) {
 	wantOK(t, ns)
 }
 
+// A node whose value exceeds the store's value limit is invalid input,
+// refused before anything is written: BatchInsertNodes once wrote the
+// chunks before it and then failed at its own.
+func TestNodeOverValueLimitRefusedFirst(t *testing.T) {
+	ctx := context.Background()
+	_, ns := newMemory(t)
+	q := nodestore.QueueDst
+	if err := ns.Insert(ctx, root(q)); err != nil {
+		t.Fatal(err)
+	}
+	a, big := file(q, "/", "a", 1), file(q, "/", "big", 1)
+	big.State.ID = strings.Repeat("i", kv.MaxValueSize) // below MaxTxnBytes
+	_, err := ns.BatchInsertNodes(ctx, []nodestore.InsertOperation{
+		{QueueType: q, Level: 1, TraversalStatus: a.Traversal, State: &a.State},
+		{QueueType: q, Level: 1, TraversalStatus: big.Traversal, State: &big.State},
+	})
+	if !errors.Is(err, kv.ErrValueTooLarge) || !strings.Contains(err.Error(), "operation 1") {
+		t.Errorf("BatchInsertNodes with an oversized node = %v, want ErrValueTooLarge naming operation 1", err)
+	}
+	if err := ns.Insert(ctx, big); !errors.Is(err, kv.ErrValueTooLarge) {
+		t.Errorf("Insert of an oversized node = %v, want ErrValueTooLarge", err)
+	}
+	big.Traversal = nodestore.TraversalStatusPending
+	if _, err := ns.CompleteWithChildren(ctx, q, "/", nodestore.TraversalStatusSuccessful, []nodestore.Node{a, big}); !errors.Is(err, kv.ErrValueTooLarge) {
+		t.Errorf("CompleteWithChildren with an oversized child = %v, want ErrValueTooLarge", err)
+	}
+	if _, err := ns.Get(ctx, q, "/a"); !errors.Is(err, nodestore.ErrNotFound) {
+		t.Errorf("/a after the refused calls: %v, want ErrNotFound (nothing written)", err)
+	}
+	wantOK(t, ns)
+}
+
 // A nil callback, writer or reader is an invalid argument, reported as an
 // error (as kv.Store.Iterate reports a nil function), not a panic.
 func TestNilArguments(t *testing.T) {

@@ -228,6 +228,20 @@ func validateCached(n *Node, c *hashCache) (h, parent PathHash, root bool, err e
 	return h, parent, root, nil
 }
 
+// validateNode is validateCached for a node to be written to s: its
+// encoded value must also fit the store's value limit, or a batch would
+// fail at that node's chunk after writing the chunks before it.
+func (s *Store) validateNode(n *Node, c *hashCache) (h, parent PathHash, root bool, err error) {
+	if h, parent, root, err = validateCached(n, c); err != nil {
+		return h, parent, root, err
+	}
+	if size, limit := encodedSize(&n.State), s.lim.MaxValueSize; size > limit {
+		return h, parent, root, fmt.Errorf("field State: %w: encodes to about %d bytes, more than this store's value limit %d (ID of %d bytes, Path of %d)",
+			kv.ErrValueTooLarge, size, limit, len(n.State.ID), len(n.State.Path))
+	}
+	return h, parent, root, nil
+}
+
 func opErr(op string, q QueueType, path string, err error) error {
 	return fmt.Errorf("nodestore: %s %s %q: %w", op, q, path, err)
 }
@@ -504,7 +518,7 @@ func writeNew(tx kv.Txn, n *Node, h, parent PathHash, root bool, d *deltas, buf 
 // The parent need not be stored: the index entry is written regardless
 // (Check reports children whose parent is missing).
 func (s *Store) Insert(ctx context.Context, n Node) error {
-	h, parent, root, err := validate(&n)
+	h, parent, root, err := s.validateNode(&n, nil)
 	if err != nil {
 		return opErr("insert", n.Queue, n.State.Path, err)
 	}
