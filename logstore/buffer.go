@@ -231,6 +231,9 @@ func (b *LogBuffer) AddContext(ctx context.Context, entry LogEntry) error {
 }
 
 func (b *LogBuffer) add(ctx context.Context, e *LogEntry, fillTime bool) error {
+	if b.done == nil {
+		return errNotMade
+	}
 	if err := checkEntry(e); err != nil {
 		return err
 	}
@@ -381,6 +384,9 @@ func (b *LogBuffer) kickFlusher() {
 // they are written or ctx is done. It returns ErrStopped after Stop. A
 // failing store makes Flush wait (the flush is retried): bound it with ctx.
 func (b *LogBuffer) Flush(ctx context.Context) error {
+	if b.done == nil {
+		return errNotMade
+	}
 	b.mu.Lock()
 	if b.stopped {
 		b.mu.Unlock()
@@ -478,6 +484,9 @@ func (b *LogBuffer) Stop() error {
 // longer retries a failure). A later Stop or StopContext waits for that and
 // returns the outcome; until then Unwritten returns nil.
 func (b *LogBuffer) StopContext(ctx context.Context) error {
+	if b.done == nil {
+		return errNotMade
+	}
 	b.stopOnce.Do(func() {
 		b.mu.Lock()
 		b.stopped = true
@@ -691,6 +700,10 @@ func (b *LogBuffer) apply(batch *kv.Batch) (err error) {
 func (b *LogBuffer) isPermanent(err error) bool {
 	return errors.Is(err, kv.ErrClosed) || errors.Is(err, kv.ErrReadOnly) || errors.Is(err, kv.ErrNeedsReopen) || errors.Is(err, errNilStore)
 }
+
+// errNotMade is the error of a LogBuffer not made by NewLogBuffer (a zero
+// LogBuffer), which has no flusher.
+var errNotMade = fmt.Errorf("%w: logstore: LogBuffer not made with NewLogBuffer or NewLogBufferOptions", kv.ErrInvalidConfig)
 
 // errNilStore is the error of every flush of a buffer made with a nil store.
 var errNilStore = fmt.Errorf("%w: logstore: NewLogBuffer: nil kv.Store", kv.ErrInvalidConfig)

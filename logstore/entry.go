@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -27,6 +28,14 @@ type LogEntry struct {
 	Level Level
 	// Entity, EntityID and Queue say what logged the entry ("worker",
 	// "worker-1", "src"); queries can filter on each.
+	//
+	// The text fields (Timestamp, Entity, EntityID, Message, Queue) are
+	// stored as UTF-8: a byte that is not valid UTF-8 (a file name in
+	// another encoding, say) is read back as U+FFFD, as encoding/json and
+	// log/slog's JSON handler store it. A query filter is compared in the
+	// same form, so it finds the entries it was written with. Keep the
+	// exact bytes in Attrs, encoded (strconv.Quote, base64), when they
+	// matter.
 	Entity   string
 	EntityID string
 	Message  string
@@ -135,6 +144,26 @@ func encodeValue(dst []byte, e *LogEntry) ([]byte, error) {
 		return dst, err
 	}
 	return appendBody(appendHead(dst, e.Timestamp), e, attrs), nil
+}
+
+// storedText returns s as an entry stores it and reads it back: each byte
+// that is not part of valid UTF-8 becomes U+FFFD (appendJSONString,
+// encoding/json and log/slog's JSON handler do the same).
+func storedText(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b.WriteRune(utf8.RuneError)
+		} else {
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
 }
 
 // appendJSONString appends s as a JSON string, escaped as encoding/json

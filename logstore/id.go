@@ -1,6 +1,7 @@
 package logstore
 
 import (
+	"cmp"
 	"crypto/rand"
 	"fmt"
 	"io"
@@ -32,7 +33,8 @@ const IDLen = 36
 // millisecond it moves to the next millisecond before the clock does.
 //
 // An IDGenerator is safe for concurrent use; IDs issued one after the other
-// (in any goroutines) compare in issue order.
+// (in any goroutines) compare in issue order. The zero IDGenerator uses
+// time.Now and crypto/rand, as NewIDGenerator(nil, nil) does.
 type IDGenerator struct {
 	mu     sync.Mutex
 	now    func() time.Time
@@ -42,6 +44,10 @@ type IDGenerator struct {
 	rbuf   [512]byte
 	roff   int
 }
+
+// maxIDMillis is the last millisecond an ID's 48-bit time field holds
+// (in the year 10889).
+const maxIDMillis = 1<<48 - 1
 
 // NewIDGenerator returns a generator reading the time from now and random
 // bits from random. A nil now is time.Now; a nil random is crypto/rand.
@@ -79,20 +85,33 @@ func GenerateLogID() string {
 
 // Next returns a new ID and the clock reading it was made from. The ID's
 // millisecond may be later than t (after a clock step back, or past 4096 IDs
-// in one millisecond), never earlier. It fails only when the random reader
-// does.
+// in one millisecond), never earlier. It fails when the random reader does,
+// and past the last millisecond an ID's 48 bits hold (the year 10889): an
+// ID never wraps around to sort before the ones issued earlier.
 func (g *IDGenerator) Next() (id uuid.UUID, t time.Time, err error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if g.now == nil {
+		// A zero IDGenerator: NewIDGenerator's defaults.
+		g.now, g.rand, g.roff = time.Now, cmp.Or[io.Reader](g.rand, rand.Reader), len(g.rbuf)
+	}
 	t = g.now()
 	ms := t.UnixMilli()
 	if ms < 0 {
 		ms = 0
 	}
+	if ms > maxIDMillis {
+		return uuid.Nil, t, fmt.Errorf("logstore: generate id: the clock reads %s, past the last millisecond an ID holds (%s)",
+			t.UTC().Format(time.RFC3339), time.UnixMilli(maxIDMillis).UTC().Format(time.RFC3339))
+	}
 	if ms > g.lastMs {
 		g.lastMs = ms
 		g.seq = 0
 	} else {
+		if g.seq == 0xfff && g.lastMs == maxIDMillis {
+			return uuid.Nil, t, fmt.Errorf("logstore: generate id: every ID of the last millisecond an ID holds (%s) has been issued",
+				time.UnixMilli(maxIDMillis).UTC().Format(time.RFC3339))
+		}
 		g.seq++
 		if g.seq > 0xfff {
 			g.lastMs++

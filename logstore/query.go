@@ -73,6 +73,18 @@ func (q *Query) levels() ([]Level, error) {
 	return out, nil
 }
 
+// prepare checks the store and the levels of q, returned without
+// repeats, and turns its filters into the text an entry stores (see
+// storedText): a filter of invalid UTF-8 matches the entries it was
+// stored from.
+func (q *Query) prepare(store kv.Store) ([]Level, error) {
+	if store == nil {
+		return nil, fmt.Errorf("logstore: query: %w: nil kv.Store", kv.ErrInvalidConfig)
+	}
+	q.Entity, q.EntityID, q.Queue = storedText(q.Entity), storedText(q.EntityID), storedText(q.Queue)
+	return q.levels()
+}
+
 func (q *Query) filtered() bool { return q.Entity != "" || q.EntityID != "" || q.Queue != "" }
 
 func (q *Query) match(e *LogEntry) bool {
@@ -152,7 +164,7 @@ func Scan(ctx context.Context, store kv.Store, q Query, fn func(LogEntry) error)
 	if q.Limit < 0 {
 		return q.After, fmt.Errorf("logstore: query limit %d: want 0 (no limit) or more", q.Limit)
 	}
-	levels, err := q.levels()
+	levels, err := q.prepare(store)
 	if err != nil {
 		return q.After, err
 	}
@@ -287,7 +299,7 @@ func Latest(ctx context.Context, store kv.Store) (Cursor, error) {
 // Without filters it reads keys only (no values); it is a scan, its cost
 // proportional to the entries counted.
 func Count(ctx context.Context, store kv.Store, q Query) (map[Level]int, error) {
-	levels, err := q.levels()
+	levels, err := q.prepare(store)
 	if err != nil {
 		return nil, err
 	}
@@ -333,7 +345,7 @@ func Count(ctx context.Context, store kv.Store, q Query) (map[Level]int, error) 
 // (Info().Guarantees.AtomicDeleteRange); across levels it is not.
 func DeleteBefore(ctx context.Context, store kv.Store, t time.Time, levels ...Level) error {
 	q := Query{Levels: levels}
-	ls, err := q.levels()
+	ls, err := q.prepare(store)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,131 @@
+package logstore_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	_ "github.com/polykv/polykv/backends/memory"
+	"github.com/polykv/polykv/kv"
+	"github.com/polykv/polykv/logstore"
+)
+
+// The zero IDGenerator works as NewIDGenerator(nil, nil) does (it panicked
+// with a nil clock, inside a LogBuffer's lock, which then hung every other
+// call); the zero LogBuffer, which has no flusher, says so.
+func TestZeroValues(t *testing.T) {
+	var g logstore.IDGenerator
+	a, _, err := g.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := g.Next()
+	if err != nil || !(a.String() < b.String()) {
+		t.Fatalf("zero IDGenerator: %s then %s, %v; want increasing IDs", a, b, err)
+	}
+
+	s, err := kv.Open(context.Background(), kv.Config{Backend: "memory"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	lb := logstore.NewLogBufferOptions(s, logstore.Options{IDs: &logstore.IDGenerator{}})
+	if err := lb.Add(logstore.LogEntry{Level: logstore.LevelInfo, Message: "m"}); err != nil {
+		t.Fatalf("Add through a zero IDGenerator: %v", err)
+	}
+	if err := lb.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	var zero logstore.LogBuffer
+	for name, call := range map[string]func() error{
+		"Add":   func() error { return zero.Add(logstore.LogEntry{Level: logstore.LevelInfo}) },
+		"Flush": func() error { return zero.Flush(context.Background()) },
+		"Stop":  zero.Stop,
+	} {
+		if err := call(); !errors.Is(err, kv.ErrInvalidConfig) {
+			t.Errorf("zero LogBuffer.%s = %v, want kv.ErrInvalidConfig", name, err)
+		}
+	}
+}
+
+// The 48 bits of an ID's time end in the year 10889: past them Next fails
+// instead of wrapping around to IDs that sort before the earlier ones.
+func TestIDGeneratorEndOfTime(t *testing.T) {
+	last := time.UnixMilli(1<<48 - 1)
+	clock := last
+	g := logstore.NewIDGenerator(func() time.Time { return clock }, bytes.NewReader(make([]byte, 1<<16)))
+	prev := ""
+	n := 0
+	for ; n < 5000; n++ {
+		id, _, err := g.Next()
+		if err != nil {
+			break
+		}
+		if s := id.String(); s <= prev {
+			t.Fatalf("ID %d %s after %s: went backwards", n, s, prev)
+		} else {
+			prev = s
+		}
+	}
+	if n != 4096 {
+		t.Errorf("%d IDs issued in the last millisecond, want 4096 and then an error", n)
+	}
+	clock = last.Add(time.Second)
+	if _, _, err := logstore.NewIDGenerator(func() time.Time { return clock }, nil).Next(); err == nil {
+		t.Error("Next with the clock past the year 10889: no error")
+	}
+}
+
+// The query functions given a nil store return an error instead of
+// panicking (NewLogBuffer(nil) already did).
+func TestQueryNilStore(t *testing.T) {
+	ctx := context.Background()
+	calls := map[string]func() error{
+		"Scan": func() error {
+			_, err := logstore.Scan(ctx, nil, logstore.Query{}, func(logstore.LogEntry) error { return nil })
+			return err
+		},
+		"Find":         func() error { _, _, err := logstore.Find(ctx, nil, logstore.Query{}); return err },
+		"Newest":       func() error { _, err := logstore.Newest(ctx, nil, 1); return err },
+		"Count":        func() error { _, err := logstore.Count(ctx, nil, logstore.Query{}); return err },
+		"DeleteBefore": func() error { return logstore.DeleteBefore(ctx, nil, time.Now()) },
+	}
+	for name, call := range calls {
+		if err := call(); !errors.Is(err, kv.ErrInvalidConfig) {
+			t.Errorf("%s(nil store) = %v, want kv.ErrInvalidConfig", name, err)
+		}
+	}
+}
+
+// Text that is not valid UTF-8 is stored with U+FFFD for each bad byte,
+// as documented, and a query filter with the same bytes still finds it
+// (it found nothing: the filter was compared as given).
+func TestInvalidUTF8Text(t *testing.T) {
+	ctx := context.Background()
+	s, err := kv.Open(ctx, kv.Config{Backend: "memory"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	lb := logstore.NewLogBuffer(s, 10, time.Hour)
+	e := logstore.LogEntry{Level: logstore.LevelInfo, Message: "caf\xe9 \xff\xfe", Entity: "w\xfe", EntityID: "id\xff", Queue: "src"}
+	if err := lb.Add(e); err != nil {
+		t.Fatal(err)
+	}
+	if err := lb.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := logstore.Find(ctx, s, logstore.Query{Entity: e.Entity, EntityID: e.EntityID})
+	if err != nil || len(got) != 1 {
+		t.Fatalf("Find by the entity it was added with: %d entries, %v; want 1", len(got), err)
+	}
+	if want := "caf\uFFFD \uFFFD\uFFFD"; got[0].Message != want || got[0].Entity != "w\uFFFD" || got[0].EntityID != "id\uFFFD" {
+		t.Errorf("read back %q %q %q, want %q %q %q", got[0].Message, got[0].Entity, got[0].EntityID, want, "w\uFFFD", "id\uFFFD")
+	}
+	if n, err := logstore.Count(ctx, s, logstore.Query{Entity: e.Entity}); err != nil || n[logstore.LevelInfo] != 1 {
+		t.Errorf("Count by the entity: %v, %v; want 1 info entry", n, err)
+	}
+}
