@@ -3,6 +3,7 @@ package kv_test
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -16,6 +17,11 @@ import (
 )
 
 func TestDurabilityText(t *testing.T) {
+	// An undefined value prints its number, the most negative too (a
+	// hand-written itoa printed "durability(-)" for it).
+	if got := kv.Durability(math.MinInt).String(); got != "durability(-9223372036854775808)" {
+		t.Errorf("Durability(math.MinInt).String() = %q", got)
+	}
 	for _, tc := range []struct {
 		in      string
 		want    kv.Durability

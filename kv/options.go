@@ -1,5 +1,7 @@
 package kv
 
+import "strconv"
+
 // IterOptions selects the keys an iteration visits. The zero value visits
 // every key in ascending bytewise order.
 //
@@ -51,30 +53,8 @@ func (d Durability) String() string {
 	case NoSync:
 		return "nosync"
 	default:
-		return "durability(" + itoa(int(d)) + ")"
+		return "durability(" + strconv.Itoa(int(d)) + ")"
 	}
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	neg := n < 0
-	if neg {
-		n = -n
-	}
-	var b [20]byte
-	i := len(b)
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	if neg {
-		i--
-		b[i] = '-'
-	}
-	return string(b[i:])
 }
 
 // MarshalText returns "sync" or "nosync", so that a Durability reads well in
