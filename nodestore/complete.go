@@ -133,6 +133,11 @@ func (s *Store) completeBatch(ctx context.Context, q QueueType, comps []Completi
 	)
 	for start := 0; start < len(comps); {
 		end := start
+		// Forget the committed chunk before Update: when Update fails
+		// before fn runs (the store closed, the context ended), owner
+		// must not still name the last chunk's completions, which are
+		// applied.
+		folders, owner = folders[:0], owner[:0]
 		err := s.kv.Update(ctx, func(tx kv.Txn) error {
 			// fn may run again after a conflict: start from scratch.
 			items, folders, owner = items[:0], folders[:0], owner[:0]
