@@ -1,6 +1,10 @@
 package kv
 
-import "context"
+import (
+	"context"
+	"errors"
+	"time"
+)
 
 // Stats are figures about an open store.
 type Stats struct {
@@ -39,14 +43,32 @@ func (db *DB) Compact(ctx context.Context) error {
 		return err
 	}
 	defer db.exit()
-	if c, ok := db.e.(Compacter); ok {
-		if db.grouper != nil {
-			// No group may hold the engine's write transaction open
-			// while it compacts (bbolt replaces its file).
-			db.lockEngineWrites()
-			defer db.unlockWrites()
-		}
-		return c.Compact(ctx)
+	c, ok := db.e.(Compacter)
+	if !ok {
+		return nil
 	}
-	return nil
+	for {
+		err := db.compactOnce(ctx, c)
+		if !errors.Is(err, ErrReadsOpen) {
+			return err
+		}
+		// Reads are open: wait for them without the writer lock, which
+		// their callbacks may be waiting for.
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(CompactRetryInterval):
+		}
+	}
+}
+
+// compactOnce calls c.Compact once; on a GroupCommitter engine it holds
+// the writer lock, so that no group holds the engine's write transaction
+// open while it compacts (bbolt replaces its file).
+func (db *DB) compactOnce(ctx context.Context, c Compacter) error {
+	if db.grouper != nil {
+		db.lockEngineWrites()
+		defer db.unlockWrites()
+	}
+	return c.Compact(ctx)
 }

@@ -2,7 +2,9 @@ package kv
 
 import (
 	"context"
+	"errors"
 	"io"
+	"time"
 )
 
 // This file is the implementer's face of kv: what a backend package provides.
@@ -189,9 +191,25 @@ type RangeDeleter interface {
 // Compacter is implemented by engines that can reclaim space on demand
 // (Badger value-log GC, Pebble manual compaction, bbolt copying its live
 // pages into a new file). Without it, DB.Compact does nothing.
+//
+// An engine whose Compact must wait for open reads to end (bbolt replaces
+// its file) returns ErrReadsOpen instead of waiting: DB.Compact calls it
+// holding the writer lock (GroupCommitter engines), and the callback of
+// such a read may be waiting for that lock to write. DB.Compact then
+// releases the lock, waits CompactRetryInterval and calls again, until
+// its context ends.
 type Compacter interface {
 	Compact(ctx context.Context) error
 }
+
+// ErrReadsOpen is returned by a Compacter's Compact while reads that must
+// end before it can run are open (see Compacter). DB.Compact never returns
+// it: it retries.
+var ErrReadsOpen = errors.New("kv: compaction waits for open reads")
+
+// CompactRetryInterval is how long DB.Compact waits, without the writer
+// lock, before calling a Compact that returned ErrReadsOpen again.
+const CompactRetryInterval = 5 * time.Millisecond
 
 // Stater is implemented by engines that report their own statistics.
 // Without it, DB.Stats reports only what kv can count itself.

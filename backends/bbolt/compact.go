@@ -7,10 +7,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/polykv/polykv/kv"
 )
 
 // compactSuffix names the file Compact writes before it replaces the data
@@ -21,18 +22,15 @@ const compactSuffix = ".compact"
 // file: its memory bound.
 const compactTxBytes = 32 << 20
 
-// compactPoll is how often Compact looks again for open iterations and
-// views to have ended.
-const compactPoll = 5 * time.Millisecond
-
 // Compact rewrites the store into a new file holding only live data, with
 // full pages, and replaces the data file with it: bbolt reuses freed pages
 // but never shrinks its file, so this is how space comes back after large
 // deletions.
 //
-// It first waits, as long as ctx allows, until no iteration, View or
-// snapshot is open (called from inside one, it waits until ctx ends), then
-// blocks every other call on the store while it copies, so its duration is
+// It runs only when no iteration, View or snapshot is open: otherwise it
+// returns kv.ErrReadsOpen at once, and kv.DB.Compact waits, as long as ctx
+// allows, and calls it again (called from inside one, DB.Compact waits
+// until ctx ends). It blocks every other call on the store while it copies, so its duration is
 // that of reading and writing the live data once. The new file is synced
 // before it atomically replaces the old one, so a crash at any point leaves
 // either the old store or the new one, whole; a file left half-written is
@@ -44,20 +42,13 @@ func (e *engine) Compact(ctx context.Context) (err error) {
 	if err := e.checkWrites(); err != nil {
 		return err
 	}
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		e.mu.Lock()
-		if e.readers.count() == 0 {
-			break
-		}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	if e.readers.count() > 0 {
 		e.mu.Unlock()
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(compactPoll):
-		}
+		return kv.ErrReadsOpen // kv waits without its writer lock, and calls again
 	}
 	defer e.mu.Unlock()
 	if e.broken != nil {

@@ -114,6 +114,40 @@ func TestCompactWaitsForReaders(t *testing.T) {
 	}
 }
 
+// TestCompactAlongsideWriteInIterate: an iteration whose callback writes
+// (allowed on bbolt, TestWriteInsideIterateNoDeadlock) while another
+// goroutine compacts. Compact used to wait for the iteration to end while
+// holding kv's writer lock, which the callback's write waits for: both
+// waited for ever, and every later writer and Close with them. Now Compact
+// waits without the lock, and both finish.
+func TestCompactAlongsideWriteInIterate(t *testing.T) {
+	ctx := context.Background()
+	db := open(t, "", nil)
+	fill(t, db, "k%04d", 0, 20, nil)
+	inCallback, compacting := make(chan struct{}), make(chan struct{})
+	iterDone, compactDone := make(chan error, 1), make(chan error, 1)
+	go func() {
+		first := true
+		iterDone <- db.Iterate(ctx, kv.IterOptions{Prefix: []byte("k")}, func(k, v []byte) error {
+			if first {
+				first = false
+				close(inCallback)
+				<-compacting
+				time.Sleep(50 * time.Millisecond) // Compact is waiting for this iteration
+			}
+			return db.Set(ctx, append([]byte("copy/"), k...), v)
+		})
+	}()
+	<-inCallback
+	go func() { close(compacting); compactDone <- db.Compact(ctx) }()
+	within(t, 20*time.Second, "Compact alongside a write inside an iteration", func() error {
+		return errors.Join(<-iterDone, <-compactDone)
+	})
+	if got := count(t, db, kv.IterOptions{Prefix: []byte("copy/")}); got != 20 {
+		t.Fatalf("%d keys written by the callback, want 20", got)
+	}
+}
+
 // TestCompactConcurrent: writers, readers and iterations run while the
 // store is compacted several times; nothing is lost and nothing fails.
 func TestCompactConcurrent(t *testing.T) {
