@@ -25,6 +25,9 @@ var _ kv.Verifier = (*engine)(nil)
 // it: bbolt then silently uses the other meta page, which describes the
 // state one commit older (a commit interrupted while writing its meta page
 // leaves one damaged too, and that commit was never acknowledged).
+//
+// On a writable store the check holds bbolt's write transaction: commits
+// wait until it ends.
 func (e *engine) Verify(ctx context.Context) (err error) {
 	db, err := e.use()
 	if err != nil {
@@ -36,14 +39,17 @@ func (e *engine) Verify(ctx context.Context) (err error) {
 	if err := checkMetaPages(e.path); err != nil {
 		errs = append(errs, err)
 	}
-	err = db.View(func(tx *bolt.Tx) error {
+	check := func(tx *bolt.Tx) error {
 		n := 0
-		for cerr := range tx.Check() {
+		problems := tx.Check()
+		for cerr := range problems {
 			if n++; n <= 10 {
 				errs = append(errs, fmt.Errorf("kv: bbolt: verify %s: %w: %w", e.path, kv.ErrCorrupt, cerr))
 			}
 			if ctx.Err() != nil {
-				for range tx.Check() { //nolint:revive // drain: Check's goroutine sends until done
+				// Check's goroutine reads tx until it has sent every
+				// problem: let it finish before tx ends.
+				for range problems { //nolint:revive // drain
 				}
 				return ctx.Err()
 			}
@@ -52,12 +58,33 @@ func (e *engine) Verify(ctx context.Context) (err error) {
 			errs = append(errs, fmt.Errorf("kv: bbolt: verify %s: %w: %d more errors", e.path, kv.ErrCorrupt, n-10))
 		}
 		return nil
-	})
+	}
+	if e.readOnly {
+		err = db.View(check)
+	} else {
+		// In a read-write transaction, rolled back: Tx.Check reads the
+		// free list that every commit changes, without a lock, so a check
+		// in a read transaction beside commits races them and reports
+		// pages "reachable freed" or "unreachable unfreed" on an intact
+		// store. Commits wait for the check instead.
+		err = db.Update(func(tx *bolt.Tx) error {
+			if err := check(tx); err != nil {
+				return err
+			}
+			return errRollback
+		})
+		if errors.Is(err, errRollback) {
+			err = nil
+		}
+	}
 	if err != nil {
 		return wrapErr("verify", e.path, err)
 	}
 	return errors.Join(errs...)
 }
+
+// errRollback ends a read-write transaction that must change nothing.
+var errRollback = errors.New("rollback")
 
 // VerifyName says what Verify checks.
 func (e *engine) VerifyName() string {
