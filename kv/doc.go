@@ -155,8 +155,9 @@
 //
 //   - Slices handed to iteration callbacks are valid only until the callback
 //     returns.
-//   - An Update function must not call the write methods of its own store: it
-//     would wait for itself. Write through the Txn.
+//   - An Update function must not call the write methods of its own store
+//     (Set, Delete, Write, Update, DeleteRange, DeletePrefix, Compact): it
+//     would wait for itself, for ever. Write through the Txn.
 //   - DeleteRange and DeletePrefix are atomic only where
 //     Info().Guarantees.AtomicDeleteRange says so.
 //   - Close waits for calls in flight; do not call it from a callback.
