@@ -73,7 +73,7 @@ func runCopy(ctx context.Context, s stdio, args []string) (err error) {
 	res, err := copyStore(ctx, src, dst)
 	if err != nil {
 		if staged != nil {
-			return fmt.Errorf("%w (%s was not created: the partial copy was removed)", err, fs.Arg(1))
+			return fmt.Errorf("%w (%s was not created: the partial copy was removed)", err, kv.RedactDSN(fs.Arg(1)))
 		}
 		return err
 	}

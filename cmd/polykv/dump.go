@@ -98,7 +98,7 @@ func runLoad(ctx context.Context, s stdio, args []string) (err error) {
 			return err
 		}
 		if !empty {
-			return fmt.Errorf("%s is not empty: load into an empty store, or give --merge", fs.Arg(0))
+			return fmt.Errorf("%s is not empty: load into an empty store, or give --merge", kv.RedactDSN(fs.Arg(0)))
 		}
 	}
 	cw := &countingWriter{Store: db}
@@ -106,7 +106,7 @@ func runLoad(ctx context.Context, s stdio, args []string) (err error) {
 	if err != nil {
 		if staged != nil {
 			return fmt.Errorf("%w; the load is incomplete and %s was not created (the %d keys written before the failure were removed with the partial store)",
-				err, fs.Arg(0), cw.writes)
+				err, kv.RedactDSN(fs.Arg(0)), cw.writes)
 		}
 		if cw.writes > 0 {
 			// The chunks before the failure stay: say so, or the store
@@ -116,7 +116,7 @@ func runLoad(ctx context.Context, s stdio, args []string) (err error) {
 				advice = "the store now holds a part of the dump over its own keys"
 			}
 			return fmt.Errorf("%w; the load is incomplete: %d keys were written to %s in %d chunk(s) before the failure (they may include keys from the damaged part): %s",
-				err, cw.writes, fs.Arg(0), cw.chunks, advice)
+				err, cw.writes, kv.RedactDSN(fs.Arg(0)), cw.chunks, advice)
 		}
 		return err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strings"
@@ -156,5 +157,54 @@ func TestBenchEtcd(t *testing.T) {
 	}
 	if code, _, stderr := polykv(t, nil, "bench", "--backends", "etcd,etcd-3", "--etcd-endpoints", "127.0.0.1:1"); code != 2 || !strings.Contains(stderr, "etcd-3 starts its own cluster") {
 		t.Errorf("--etcd-endpoints with backend etcd-3 only: exit %d: %s", code, stderr)
+	}
+}
+
+// TestEtcdPasswordNeverPrinted runs the commands that print or name their
+// DSN on an etcd store whose DSN carries a password: no output, on stdout
+// or stderr, success or failure, holds it. (inspect, stats, serve,
+// recover and a refused load printed the DSN as given.)
+func TestEtcdPasswordNeverPrinted(t *testing.T) {
+	const password = "s3cr3t-never-printed"
+	c, _ := etcdDSN(t)
+	cfg := c.Config(fmt.Sprintf("/polykv-cli/%d/secret%d", os.Getpid(), etcdPrefixes.Add(1)))
+	cfg.Username, cfg.Password = "alice", password // auth is off on the test cluster: any is accepted
+	dsn := cfg.DSN()
+	if !strings.Contains(dsn, password) {
+		t.Fatalf("the DSN does not carry the password: %s", kv.RedactDSN(dsn))
+	}
+	fill(t, dsn, 20)
+	_, dump, _ := polykv(t, nil, "dump", dsn)
+	local := "pebble://" + t.TempDir() + "/local"
+	fill(t, local, 5)
+	for _, args := range [][]string{
+		{"inspect", dsn},
+		{"inspect", "--json", dsn},
+		{"stats", dsn},
+		{"stats", "--json", dsn},
+		{"recover", dsn},
+		{"load", dsn},           // not empty: refused, naming the store
+		{"copy", local, dsn},    // not empty: refused
+		{"get", dsn, "missing"}, // not found
+		{"inspect", dsn + "&opt.nosuch=1"},
+	} {
+		code, out, errOut := polykv(t, []byte(dump), args...)
+		if strings.Contains(out+errOut, password) {
+			t.Errorf("polykv %s (exit %d) printed the password:\n%s%s", args[0], code,
+				strings.ReplaceAll(out, password, "<PASSWORD>"), strings.ReplaceAll(errOut, password, "<PASSWORD>"))
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errOut lockedBuffer
+	exited := make(chan int, 1)
+	go func() {
+		exited <- run(ctx, stdio{in: strings.NewReader(""), out: &out, err: &errOut}, []string{"serve", "--addr", "127.0.0.1:0", dsn})
+	}()
+	waitURL(t, &out, exited, &errOut)
+	cancel()
+	<-exited
+	if strings.Contains(out.String()+errOut.String(), password) {
+		t.Errorf("polykv serve printed the password:\n%s", strings.ReplaceAll(out.String(), password, "<PASSWORD>"))
 	}
 }

@@ -57,7 +57,7 @@ func runInspect(ctx context.Context, s stdio, args []string) error {
 	if err != nil {
 		return err
 	}
-	in.DSN = fs.Arg(0)
+	in.DSN = kv.RedactDSN(fs.Arg(0))
 	// A store that is not a directory (a key prefix on a cluster) keeps
 	// its marker as a key: read it through the engine, before Close.
 	ne, network := db.Engine().(kv.NetworkEngine)

@@ -69,9 +69,9 @@ func runRecover(ctx context.Context, s stdio, args []string) error {
 		return err
 	}
 	if needed {
-		fmt.Fprintf(s.err, "polykv recover: %s recovered: read-only opens work again\n", fs.Arg(0))
+		fmt.Fprintf(s.err, "polykv recover: %s recovered: read-only opens work again\n", kv.RedactDSN(fs.Arg(0)))
 	} else {
-		fmt.Fprintf(s.err, "polykv recover: %s opened read-only already; opened and closed it read-write too\n", fs.Arg(0))
+		fmt.Fprintf(s.err, "polykv recover: %s opened read-only already; opened and closed it read-write too\n", kv.RedactDSN(fs.Arg(0)))
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/polykv/polykv/kv"
 	"github.com/polykv/polykv/metrics"
 	"github.com/polykv/polykv/nodestore"
 	"github.com/polykv/polykv/opview"
@@ -67,7 +68,7 @@ func runServe(ctx context.Context, s stdio, args []string) error {
 	srv := &http.Server{Handler: view, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	fmt.Fprintf(s.out, "serving %s read-only at http://%s/ (Ctrl-C stops)\n", fs.Arg(0), ln.Addr())
+	fmt.Fprintf(s.out, "serving %s read-only at http://%s/ (Ctrl-C stops)\n", kv.RedactDSN(fs.Arg(0)), ln.Addr())
 	select {
 	case err := <-served:
 		return fmt.Errorf("serve: %w", err)

@@ -69,7 +69,7 @@ func runStats(ctx context.Context, s stdio, args []string) error {
 	}
 	g := info.Guarantees
 	rep := statsReport{
-		DSN:          fs.Arg(0),
+		DSN:          kv.RedactDSN(fs.Arg(0)),
 		Backend:      st.Backend,
 		Path:         info.Path,
 		Durability:   info.Durability.String(),

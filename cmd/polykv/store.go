@@ -25,7 +25,7 @@ func openDSN(ctx context.Context, dsn string, readOnly bool) (*kv.DB, error) {
 	applyMemoryLimit(cfg)
 	db, err := kv.Open(ctx, cfg)
 	if errors.Is(err, kv.ErrNeedsRecovery) {
-		return nil, fmt.Errorf("%w\n(run 'polykv recover %s' once, then try again)", err, dsn)
+		return nil, fmt.Errorf("%w\n(run 'polykv recover %s' once, then try again)", err, kv.RedactDSN(dsn))
 	}
 	if err != nil {
 		return nil, err
