@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -57,12 +58,19 @@ func runBackup(ctx context.Context, s stdio, args []string) error {
 	} else if inside {
 		return fmt.Errorf("%w: %s is inside the store's directory %s: a backup must live apart from the store", errUsage, file, cfg.Path)
 	}
-	if !*force {
-		if _, err := os.Lstat(file); err == nil {
+	if fi, err := os.Lstat(file); err == nil {
+		switch {
+		case !fi.Mode().IsRegular():
+			// --force replaces by renaming over it: a device (/dev/null),
+			// a pipe, a symbolic link or a directory would become, or be
+			// refused as, a plain file.
+			return fmt.Errorf("%w: %s exists and is not a regular file (%s): backup writes a new file in its place, so it replaces only regular files",
+				errUsage, file, fileKind(fi.Mode()))
+		case !*force:
 			return fmt.Errorf("%s exists: give --force to replace it", file)
-		} else if !errors.Is(err, os.ErrNotExist) {
-			return err
 		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return err
 	}
 	db, err := openDSN(ctx, fs.Arg(0), true)
 	if err != nil {
@@ -113,6 +121,23 @@ func backupToFile(ctx context.Context, db *kv.DB, file string) (n int64, err err
 		return cw.n, fmt.Errorf("sync the directory of %s: %w", file, err)
 	}
 	return cw.n, nil
+}
+
+// fileKind names the kind of a file that is not a regular one.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeSymlink != 0:
+		return "a symbolic link"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return "mode " + m.String()
 }
 
 // within reports whether file would be inside dir (dir empty: never).

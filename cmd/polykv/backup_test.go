@@ -165,6 +165,25 @@ func TestBackupFile(t *testing.T) {
 			t.Errorf("failed backups left %q", left)
 		}
 	}
+	// --force replaces regular files only: it renames a new file over the
+	// old one, which turned a device (/dev/null, as root), a pipe or a
+	// symbolic link into a plain file, and failed late on a directory.
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(file, link); err != nil {
+		t.Fatal(err)
+	}
+	sub := filepath.Join(dir, "subdir")
+	if err := os.Mkdir(sub, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, special := range []string{link, sub} {
+		code, _, errOut := polykv(t, nil, "backup", "--force", src, special)
+		fi, err := os.Lstat(special)
+		if code != 2 || !strings.Contains(errOut, "not a regular file") || err != nil || fi.Mode().IsRegular() {
+			t.Errorf("backup --force onto %s: exit %d (%s), now %v %v; want exit 2 and the file left as it was", special, code, errOut, fi.Mode(), err)
+		}
+	}
+
 	// Beside the store, in a name that starts like its directory: allowed.
 	if code, _, errOut := polykv(t, nil, "backup", src, store+".backup"); code != 0 {
 		t.Errorf("backup to %s.backup: exit %d: %s", store, code, errOut)
