@@ -5,6 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -58,5 +61,43 @@ func TestCopyFailureSaysWhatWasWritten(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "disk full") || !strings.Contains(err.Error(), "incomplete") ||
 		!strings.Contains(err.Error(), fmt.Sprintf("%d keys", n)) {
 		t.Errorf("copy failed after writing %d keys; its error does not say so: %v", n, err)
+	}
+}
+
+// TestLoadCopyIntoEmptyDirectory: a DST that is an existing empty
+// directory is staged and moved into place, as the docs say. os.Rename
+// refuses to replace a directory, so both commands failed after all the
+// work, and the message named as holding the store a staging directory
+// that had been removed.
+func TestLoadCopyIntoEmptyDirectory(t *testing.T) {
+	base := t.TempDir()
+	src := "pebble://" + filepath.Join(base, "src")
+	want := fill(t, src, 200)
+	_, dump, _ := polykv(t, nil, "dump", src)
+	for _, tc := range []struct{ cmd, dst string }{
+		{"load", "bbolt://" + filepath.Join(base, "load-dst")},
+		{"copy", "badger://" + filepath.Join(base, "copy-dst")},
+	} {
+		dir := tc.dst[strings.Index(tc.dst, "://")+3:]
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		var code int
+		var errOut string
+		if tc.cmd == "load" {
+			code, _, errOut = polykv(t, []byte(dump), "load", tc.dst)
+		} else {
+			code, _, errOut = polykv(t, nil, "copy", src, tc.dst)
+		}
+		if code != 0 {
+			t.Errorf("%s into an existing empty directory: exit %d: %s", tc.cmd, code, errOut)
+			continue
+		}
+		if got := contents(t, tc.dst); !maps.Equal(got, want) {
+			t.Errorf("%s into an existing empty directory: %d keys, want %d", tc.cmd, len(got), len(want))
+		}
+		if left, _ := filepath.Glob(filepath.Join(base, ".*partial*")); len(left) > 0 {
+			t.Errorf("%s left staging directories: %q", tc.cmd, left)
+		}
 	}
 }

@@ -76,6 +76,9 @@ func parseAndOpen(ctx context.Context, fs *flag.FlagSet, s stdio, args []string,
 // name, a store that opens like a complete one.
 type stagedStore struct {
 	final, tmp string
+	// kept: the store is complete in tmp but could not be moved into
+	// place; abandon leaves it for the user.
+	kept bool
 }
 
 // stageNewStore returns the configuration to open instead of cfg, and the
@@ -119,7 +122,17 @@ func (s *stagedStore) commit() error {
 	if s == nil {
 		return nil
 	}
+	// os.Rename refuses to replace a directory, even an empty one (rename(2)
+	// would): remove the empty directory first. Remove fails on one that
+	// is no longer empty, and the store stays where it is.
+	if fi, err := os.Lstat(s.final); err == nil && fi.IsDir() {
+		if err := os.Remove(s.final); err != nil {
+			s.kept = true
+			return fmt.Errorf("move the complete store into place: %w (it is complete in %s)", err, s.tmp)
+		}
+	}
 	if err := os.Rename(s.tmp, s.final); err != nil {
+		s.kept = true
 		return fmt.Errorf("move the complete store into place: %w (it is complete in %s)", err, s.tmp)
 	}
 	d, err := os.Open(filepath.Dir(s.final))
@@ -132,7 +145,7 @@ func (s *stagedStore) commit() error {
 
 // abandon removes the partial store, after a failure.
 func (s *stagedStore) abandon() {
-	if s != nil {
+	if s != nil && !s.kept {
 		os.RemoveAll(s.tmp)
 	}
 }
