@@ -95,6 +95,9 @@ func (Driver) Open(ctx context.Context, dir string, cfg *kv.Config) (kv.Engine, 
 	if err := checkTxidRecord(dir, path, !cfg.ReadOnly); err != nil {
 		return nil, err
 	}
+	if err := checkFileSize(path); err != nil {
+		return nil, err
+	}
 	db, err := openFile(path, bo, !o.initialMmapSizeSet, cfg)
 	if err != nil {
 		return nil, err
@@ -123,7 +126,32 @@ func (Driver) Open(ctx context.Context, dir string, cfg *kv.Config) (kv.Engine, 
 // choose the size, it retries with smaller mappings, down to bbolt's own
 // default, and logs the size it got.
 func openFile(path string, bo *bolt.Options, fallback bool, cfg *kv.Config) (db *bolt.DB, err error) {
-	defer recoverTo(&err, "open", path)
+	// The files bbolt opens, to close them if it panics: a panic inside
+	// bolt.Open (a damaged file) leaves its file open and mapped, and with
+	// them the lock bbolt holds on it, so that every later open of the
+	// store, in this process or another, timed out as if the store were in
+	// use.
+	var opened []*os.File
+	openOS := bo.OpenFile
+	bo.OpenFile = func(name string, flag int, perm os.FileMode) (*os.File, error) {
+		f, err := os.OpenFile(name, flag, perm)
+		if f != nil {
+			opened = append(opened, f)
+		}
+		return f, err
+	}
+	defer func() {
+		bo.OpenFile = openOS
+		if r := recover(); r != nil {
+			err = panicErr("open", path, r)
+			// bbolt did not close its file, nor unmap it: the mapping
+			// keeps the file, and its lock, alive.
+			for _, f := range opened {
+				f.Close()
+			}
+			unmapFile(path)
+		}
+	}()
 	for {
 		db, err = bolt.Open(path, 0o600, bo)
 		if err == nil || !fallback || bo.InitialMmapSize == 0 || !errors.Is(err, syscall.ENOMEM) {

@@ -108,8 +108,10 @@ func checkMetaPages(path string) error {
 
 // meta is what readMetas found in one meta page.
 type meta struct {
-	txid uint64
-	err  error // why the page is not valid, or nil
+	txid     uint64
+	pages    uint64 // the high-water mark: pages 0 to pages-1 are in use
+	pageSize uint32
+	err      error // why the page is not valid, or nil
 }
 
 // readMetas reads the two meta pages at the start of the bbolt file at
@@ -125,6 +127,7 @@ func readMetas(path string) ([2]meta, error) {
 	const (
 		pageHeader  = 16
 		pageSizeOff = 8
+		pgidOff     = 4*4 + 16 + 8
 		txidOff     = 4*4 + 16 + 8*2
 		checksumOff = txidOff + 8
 		magic       = 0xED0CDAED
@@ -151,6 +154,8 @@ func readMetas(path string) ([2]meta, error) {
 			metas[i].err = errors.New("fails its checksum (bbolt reads the other one, which may be one commit older)")
 		default:
 			metas[i].txid = binary.LittleEndian.Uint64(m[txidOff:])
+			metas[i].pages = binary.LittleEndian.Uint64(m[pgidOff:])
+			metas[i].pageSize = binary.LittleEndian.Uint32(m[pageSizeOff:])
 			if i == 0 {
 				pageSize = int(binary.LittleEndian.Uint32(m[pageSizeOff:]))
 			}
