@@ -36,6 +36,7 @@ import (
 	"os/signal"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -113,7 +114,16 @@ func run(ctx context.Context, s stdio, args []string) int {
 		if c.name != args[0] {
 			continue
 		}
+		out := &outWriter{w: s.out}
+		s.out = out
 		err := c.run(ctx, s, args[1:])
+		if err == nil {
+			if werr := out.failed(); werr != nil {
+				// A report that did not reach its reader is a failure
+				// (stdout on a full disk, a closed pipe).
+				err = fmt.Errorf("write the output: %w", werr)
+			}
+		}
 		switch {
 		case err == nil:
 			return 0
@@ -130,6 +140,34 @@ func run(ctx context.Context, s stdio, args []string) int {
 	fmt.Fprintf(s.err, "polykv: unknown command %q\n\n", args[0])
 	usage(s.err)
 	return 2
+}
+
+// outWriter is a command's stdout: it remembers the first write error, so
+// that a command whose output was lost does not exit 0 (every command
+// checks it through run, whether or not it checks its own writes).
+type outWriter struct {
+	w   io.Writer
+	mu  sync.Mutex
+	err error
+}
+
+func (o *outWriter) Write(p []byte) (int, error) {
+	n, err := o.w.Write(p)
+	if err != nil {
+		o.mu.Lock()
+		if o.err == nil {
+			o.err = err
+		}
+		o.mu.Unlock()
+	}
+	return n, err
+}
+
+// failed returns the first write error, or nil.
+func (o *outWriter) failed() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.err
 }
 
 func usage(w io.Writer) {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -654,5 +655,32 @@ func TestRecoverAfterKill(t *testing.T) {
 	}
 	if _, err := os.Stat(missing); !os.IsNotExist(err) {
 		t.Fatalf("recover created %s", missing)
+	}
+}
+
+// fullWriter fails every write, as stdout on a full disk does.
+type fullWriter struct{}
+
+func (fullWriter) Write([]byte) (int, error) { return 0, syscall.ENOSPC }
+
+// TestLostOutputFails: a command whose report cannot be written exits 1,
+// whether or not the command checks its own writes (check, verify,
+// compact and copy exited 0 with their report lost).
+func TestLostOutputFails(t *testing.T) {
+	src := "bbolt://" + t.TempDir() + "/src"
+	put(t, src, "k", "v") // no nodestore keys: check finds nothing wrong
+	for _, args := range [][]string{
+		{"check", src},
+		{"verify", src},
+		{"compact", src},
+		{"copy", src, "pebble://" + t.TempDir() + "/dst"},
+		{"inspect", src},
+		{"scan", src},
+	} {
+		var errOut bytes.Buffer
+		code := run(context.Background(), stdio{in: bytes.NewReader(nil), out: fullWriter{}, err: &errOut}, args)
+		if code != 1 || !strings.Contains(errOut.String(), "write the output") && !strings.Contains(errOut.String(), "no space") {
+			t.Errorf("%s with stdout failing: exit %d, stderr %q; want exit 1 naming the failed write", args[0], code, errOut.String())
+		}
 	}
 }

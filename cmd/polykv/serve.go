@@ -42,6 +42,13 @@ func runServe(ctx context.Context, s stdio, args []string) error {
 		return err
 	}
 	defer db.Close()
+	switch {
+	case *addr == "":
+		// net.Listen would take "" as every interface, any port.
+		return fmt.Errorf("%w: --addr is empty: give host:port (127.0.0.1:8080 by default; \":8080\" listens on every interface)", errUsage)
+	case *expected < 0:
+		return fmt.Errorf("%w: --expected-nodes %d: want 0 (unknown) or more", errUsage, *expected)
+	}
 	if *token == "" {
 		*token = os.Getenv("POLYKV_SERVE_TOKEN")
 	}

@@ -229,4 +229,11 @@ func TestServe(t *testing.T) {
 	if code, _, stderr := polykv(t, nil, "serve", "--addr", "256.0.0.1:1", dsn); code != 1 || !strings.Contains(stderr, "listen on 256.0.0.1:1") {
 		t.Errorf("serve on a bad address: exit %d %q", code, stderr)
 	}
+	// Bad flag values are usage errors: an empty --addr listened on every
+	// interface, a negative --expected-nodes failed with exit 1.
+	for _, args := range [][]string{{"--addr", ""}, {"--addr", "127.0.0.1:0", "--expected-nodes", "-5"}} {
+		if code, _, stderr := polykv(t, nil, append(append([]string{"serve"}, args...), dsn)...); code != 2 {
+			t.Errorf("serve %q: exit %d %q, want 2", args, code, stderr)
+		}
+	}
 }
