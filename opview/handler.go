@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -215,6 +217,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !h.authorized(r) {
 		hd.Set("WWW-Authenticate", `Bearer realm="polykv"`)
 		http.Error(w, "opview: a bearer token is required (Authorization: Bearer <token>)", http.StatusUnauthorized)
+		return
+	}
+	if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+		// r.URL.Query() drops what it cannot decode: a filter lost that
+		// way would show every key as if none had been asked for.
+		http.Error(w, "opview: bad request: query "+strconv.Quote(r.URL.RawQuery)+": "+err.Error(), http.StatusBadRequest)
 		return
 	}
 	name := strings.TrimPrefix(r.URL.Path, "/")

@@ -435,6 +435,9 @@ func TestBadParameters(t *testing.T) {
 		{"/view/logs.json?since=yesterday", `since "yesterday"`},
 		{"/view/logs?since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z", "is not before until"},
 		{"/view/logs?after=log:info:nope", `after "log:info:nope": not a log cursor`},
+		// A query that does not decode: its filter was dropped, and the
+		// page showed every key.
+		{"/view/keys.json?prefix=%zz", `invalid URL escape "%zz"`},
 	} {
 		resp, body := get(t, "GET", srv.URL+tc.path)
 		if resp.StatusCode != 400 || !strings.Contains(body, tc.want) || !strings.HasPrefix(body, "opview: ") {
