@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"net"
 	"net/url"
 	"sort"
 	"strconv"
@@ -46,6 +47,11 @@ import (
 // Errors wrap ErrInvalidConfig.
 func ParseDSN(dsn string) (Config, error) {
 	shown := RedactDSN(dsn)
+	if _, ok := misplacedUserinfo(dsn); ok {
+		// Parsed as written, the password's tail would become the path:
+		// a key prefix sent to the cluster.
+		return Config{}, invalidf("dsn %q: the user information holds an unencoded '/', '?' or '#': percent-encode them (%%2F, %%3F, %%23)", shown)
+	}
 	rest, auth, hasAuth := splitAuthority(dsn)
 	u, err := url.Parse(rest)
 	if err != nil {
@@ -103,6 +109,11 @@ func splitAuthority(dsn string) (rest, auth string, hasAuth bool) {
 // any, replaced by "xxxxx" (as url.URL.Redacted does), for messages and
 // logs. Everything else is kept as written.
 func RedactDSN(dsn string) string {
+	if at, ok := misplacedUserinfo(dsn); ok {
+		i := strings.Index(dsn, "://") + len("://")
+		colon := i + strings.Index(dsn[i:at], ":")
+		return dsn[:colon+1] + "xxxxx" + dsn[at:]
+	}
 	rest, auth, ok := splitAuthority(dsn)
 	if !ok {
 		return dsn
@@ -118,6 +129,30 @@ func RedactDSN(dsn string) string {
 	auth = auth[:colon+1] + "xxxxx" + auth[at:]
 	i := strings.Index(rest, "://") + len("://")
 	return rest[:i] + auth + rest[i:]
+}
+
+// misplacedUserinfo reports whether dsn holds user information with a
+// password that has an unencoded '/', '?' or '#', which ends the authority
+// early ("etcd://u:pa/ss@host:2379/p" reads as host "u:pa"): the authority
+// has no '@' and is not a list of host:port with numeric ports, while an
+// '@' follows it, after a ':' in the authority. at is the index of the
+// last '@' in dsn.
+func misplacedUserinfo(dsn string) (at int, ok bool) {
+	_, auth, hasAuth := splitAuthority(dsn)
+	if !hasAuth || strings.Contains(auth, "@") || !strings.Contains(auth, ":") {
+		return 0, false
+	}
+	at = strings.LastIndex(dsn, "@")
+	if start := strings.Index(dsn, "://") + len("://") + len(auth); at < start {
+		return 0, false
+	}
+	for _, h := range strings.Split(auth, ",") {
+		_, port, err := net.SplitHostPort(h)
+		if err != nil || port == "" || strings.Trim(port, "0123456789") != "" {
+			return at, true
+		}
+	}
+	return 0, false
 }
 
 // parseAuthority reads "user:password@host1:port,host2:port" into c. Only

@@ -103,9 +103,23 @@ func TestPasswordNeverShown(t *testing.T) {
 	if got := kv.RedactDSN("testnet://u:" + secret + "@h:1/p"); strings.Contains(got, "s3cr") || got != "testnet://u:xxxxx@h:1/p" {
 		t.Errorf("RedactDSN = %q", got)
 	}
-	for _, in := range []string{"pebble:///d", "memory:", "testnet://h:1/p", "testnet://u@h:1/p"} {
+	for _, in := range []string{"pebble:///d", "memory:", "testnet://h:1/p", "testnet://u@h:1/p", "testnet://h:1,h:2/jobs/a@b", "pebble:///a@b:c"} {
 		if got := kv.RedactDSN(in); got != in {
 			t.Errorf("RedactDSN(%q) = %q, want it unchanged", in, got)
+		}
+	}
+	// A password with an unencoded '/', '?' or '#' ends the authority
+	// early: it was shown whole in ParseDSN's error, and with '/' the DSN
+	// parsed, its tail becoming the key prefix sent to the cluster.
+	for _, sep := range []string{"/", "?", "#"} {
+		in := "testnet://u:s3cr" + sep + "et@h:1/p"
+		got := kv.RedactDSN(in)
+		_, err := kv.ParseDSN(in)
+		if strings.Contains(got, "s3cr") || got != "testnet://u:xxxxx@h:1/p" {
+			t.Errorf("RedactDSN(%q) = %q", in, got)
+		}
+		if !errors.Is(err, kv.ErrInvalidConfig) || strings.Contains(err.Error(), "s3cr") || !strings.Contains(err.Error(), "percent-encode") {
+			t.Errorf("ParseDSN(%q) = %v, want ErrInvalidConfig without the password, saying to percent-encode", in, err)
 		}
 	}
 }
