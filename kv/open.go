@@ -236,6 +236,16 @@ func checkNetworkMarker(ctx context.Context, e NetworkEngine, cfg Config) error 
 		return err
 	}
 	if !empty {
+		// The keys may be the marker of an open in another process that
+		// created the store since ReadMarker: read it again.
+		if m, err := e.ReadMarker(ctx); err == nil {
+			if m.Backend != cfg.Backend {
+				return mismatch(where, m.Backend, cfg.Backend)
+			}
+			return nil
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
 		return fmt.Errorf("%w: %s: holds keys but no polykv marker", ErrNotAStore, where)
 	}
 	if cfg.ReadOnly {

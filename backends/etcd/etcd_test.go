@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -92,6 +93,55 @@ func TestMarkerRules(t *testing.T) {
 	ro.ReadOnly = true
 	if _, err := kv.Open(ctx, ro); !errors.Is(err, kv.ErrNotAStore) {
 		t.Errorf("read-only open of an empty prefix = %v, want ErrNotAStore", err)
+	}
+}
+
+// TestConcurrentFirstOpens: processes opening one fresh prefix at once
+// all succeed (any number may have a store open), and of two backends
+// opening it at once one creates the store and the other hears
+// ErrBackendMismatch. An open that found no marker, then keys (the
+// marker another open had just created), failed with ErrNotAStore: 10 of
+// 160 opens in an audit.
+func TestConcurrentFirstOpens(t *testing.T) {
+	ctx := t.Context()
+	rounds := 20
+	if testing.Short() {
+		rounds = 8
+	}
+	for range rounds {
+		p := newPrefix()
+		var wg sync.WaitGroup
+		errs := make([]error, 4)
+		for j := range errs {
+			wg.Go(func() {
+				cfg := cluster.Config(p)
+				var db *kv.DB
+				var err error
+				if j == 3 {
+					cfg.Backend = "etcd2"
+					db, err = kv.OpenDriver(ctx, cfg, etcd.Driver{})
+				} else {
+					db, err = kv.Open(ctx, cfg)
+				}
+				if err == nil {
+					err = db.Close()
+				}
+				errs[j] = err
+			})
+		}
+		wg.Wait()
+		mismatches := 0
+		for j, err := range errs {
+			switch {
+			case errors.Is(err, kv.ErrBackendMismatch):
+				mismatches++
+			case err != nil:
+				t.Errorf("prefix %s: open %d: %v", p, j, err)
+			}
+		}
+		if errs[3] == nil && mismatches != 3 || errs[3] != nil && mismatches != 1 {
+			t.Errorf("prefix %s: opens %v: want either the three etcd opens or the etcd2 one refused as a mismatch", p, errs)
+		}
 	}
 }
 
