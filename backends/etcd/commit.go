@@ -86,7 +86,7 @@ func (e *engine) takeApplied(n int) []string {
 	ts := &e.tokens
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
-	n = min(n, len(ts.applied))
+	n = max(0, min(n, len(ts.applied)))
 	out := append([]string(nil), ts.applied[len(ts.applied)-n:]...)
 	ts.applied = ts.applied[:len(ts.applied)-n]
 	return out
@@ -122,7 +122,7 @@ func (e *engine) commit(ctx context.Context, op string, cmps []clientv3.Cmp, ops
 			return err
 		}
 		token := e.l.tokens + rand.Text()
-		old := e.takeApplied(min(tokenDeletesPerCommit, e.set.maxTxnOps-len(ops)-2))
+		old := e.takeApplied(min(e.tokenDeletes, e.set.maxTxnOps-len(ops)-2))
 		tops := append(ops[:len(ops):len(ops)], clientv3.OpPut(token, tokenApplied, clientv3.WithLease(lease)))
 		for _, k := range old {
 			tops = append(tops, clientv3.OpDelete(k))

@@ -68,7 +68,11 @@ func check(cfg *kv.Config) (settings, error) {
 	if _, err := ancestorsOf(cfg.Path); err != nil {
 		return settings{}, err
 	}
-	return parseSettings(cfg.Options)
+	s, err := parseSettings(cfg.Options)
+	if err != nil {
+		return s, err
+	}
+	return s, s.checkPrefixRoom(cfg.Path)
 }
 
 // Open opens the etcd store cfg describes (cfg.Endpoints, cfg.Path the key

@@ -25,7 +25,9 @@ type engine struct {
 	l      layout
 	set    settings
 	limits kv.Limits
-	log    *slog.Logger
+	// tokenDeletes is how many old commit tokens one commit may delete.
+	tokenDeletes int
+	log          *slog.Logger
 
 	closed atomic.Bool
 	// bg is cancelled by Close: it ends the auto-compaction loop.
@@ -114,6 +116,9 @@ func openEngine(ctx context.Context, cfg *kv.Config, s settings) (*engine, error
 		live:   make(map[int64]int),
 	}
 	e.limits = s.limits(len(cfg.Path))
+	// The old tokens one commit deletes ride outside the declared limits:
+	// keep them within a sixteenth of a request.
+	e.tokenDeletes = max(0, min(tokenDeletesPerCommit, s.maxRequestBytes/16/(len(l.tokens)+64)))
 	if s.autoCompact > 0 {
 		e.bgDone = make(chan struct{})
 		go e.autoCompact(s.autoCompact)

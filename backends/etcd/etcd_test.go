@@ -156,8 +156,15 @@ func TestConfigRefused(t *testing.T) {
 		{"UnknownOption", func(c *kv.Config) { c.Options["cache"] = "1" }, []string{`unknown etcd option "cache"`, "request_timeout"}},
 		{"BadTimeout", func(c *kv.Config) { c.Options[etcd.OptRequestTimeout] = "soon" }, []string{"request_timeout", "duration"}},
 		{"ZeroTimeout", func(c *kv.Config) { c.Options[etcd.OptDialTimeout] = "0s" }, []string{"dial_timeout"}},
-		{"TinyTxnOps", func(c *kv.Config) { c.Options[etcd.OptMaxTxnOps] = "1" }, []string{"max_txn_ops", "from 2"}},
+		// 2 was accepted, declared 0 writes per transaction (read by kv as
+		// "undeclared", 65,536), and every write panicked.
+		{"TinyTxnOps", func(c *kv.Config) { c.Options[etcd.OptMaxTxnOps] = "2" }, []string{"max_txn_ops", "from 3"}},
 		{"CertWithoutKey", func(c *kv.Config) { c.Options[etcd.OptTLSCert] = "/x.pem" }, []string{"tls_cert", "tls_key"}},
+		// A prefix so long that its keys leave no room in a request: it
+		// opened, declared limits that contradicted each other, and every
+		// write could fail for good once old commit tokens were deleted.
+		{"LongPrefix", func(c *kv.Config) { c.Path = "/" + strings.Repeat("p", 100<<10) }, []string{"key prefix of 102401 bytes", "shorten the prefix"}},
+		{"ManySlashes", func(c *kv.Config) { c.Path = strings.Repeat("/a", 70) }, []string{"has 70 slashes", "at most 65"}},
 		{"MissingCA", func(c *kv.Config) { c.Options[etcd.OptTLSCA] = "/nonexistent/ca.pem" }, []string{"tls_ca"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -166,6 +173,9 @@ func TestConfigRefused(t *testing.T) {
 			_, err := kv.Open(ctx, cfg)
 			if !errors.Is(err, kv.ErrInvalidConfig) {
 				t.Fatalf("Open = %v, want ErrInvalidConfig", err)
+			}
+			if len(err.Error()) > 1024 {
+				t.Errorf("error of %d bytes: want a message that does not echo a long prefix whole", len(err.Error()))
 			}
 			for _, s := range tc.want {
 				if !strings.Contains(err.Error(), s) {
@@ -216,6 +226,25 @@ func TestDeclaredLimits(t *testing.T) {
 	})
 	if !errors.Is(err, kv.ErrTxnTooLarge) || !strings.Contains(err.Error(), "max-txn-ops") {
 		t.Errorf("Update reading %d keys = %v, want ErrTxnTooLarge naming max-txn-ops", l.MaxTxnOps+1, err)
+	}
+
+	// The smallest server limit: one write per transaction.
+	cfg := cluster.Config(newPrefix())
+	cfg.Options = map[string]string{etcd.OptMaxTxnOps: "3"}
+	tiny := openStore(t, cfg)
+	if got := kv.LimitsOf(tiny).MaxTxnOps; got != 1 {
+		t.Errorf("max_txn_ops=3: MaxTxnOps = %d, want 1", got)
+	}
+	for i := range 20 { // past the commit tokens one commit may delete
+		if err := tiny.Set(ctx, []byte{'k', byte(i)}, []byte("v")); err != nil {
+			t.Fatalf("max_txn_ops=3: Set %d: %v", i, err)
+		}
+	}
+	err = tiny.Update(ctx, func(tx kv.Txn) error {
+		return errors.Join(tx.Set([]byte("a"), nil), tx.Set([]byte("b"), nil))
+	})
+	if !errors.Is(err, kv.ErrTxnTooLarge) {
+		t.Errorf("max_txn_ops=3: Update of two writes = %v, want ErrTxnTooLarge", err)
 	}
 }
 

@@ -35,7 +35,7 @@ func ancestorsOf(prefix string) ([]string, error) {
 		}
 	}
 	if len(out) > maxAncestors {
-		return nil, fmt.Errorf("%w: etcd: key prefix %q has %d slashes; at most %d are allowed", kv.ErrInvalidConfig, prefix, len(out), maxAncestors+1)
+		return nil, fmt.Errorf("%w: etcd: key prefix %s has %d slashes; at most %d are allowed", kv.ErrInvalidConfig, shortPrefix(prefix), len(out)+1, maxAncestors+1)
 	}
 	return out, nil
 }

@@ -114,7 +114,9 @@ func parseSettings(opts map[string]string) (settings, error) {
 		case OptPageSize:
 			s.pageSize, err = parseInt(k, v, 1, 1<<20)
 		case OptMaxTxnOps:
-			s.maxTxnOps, err = parseInt(k, v, 2, 1<<20)
+			// A transaction needs two operations of its own (the commit
+			// token, the turn), so 3 is the smallest with room for a write.
+			s.maxTxnOps, err = parseInt(k, v, 3, 1<<20)
 		case OptMaxRequestBytes:
 			var n int64
 			n, err = kv.ParseSize(v)
@@ -198,7 +200,8 @@ func (s settings) tlsConfig() (*tls.Config, error) {
 //     the wire (the prefix, "/k/" and about 16 bytes of framing) against
 //     the kv.TxnEntryOverhead that kv.EntrySize counts;
 //   - MaxValueSize is at most MaxTxnBytes less one key's worth;
-//     MaxKeySize stays kv's.
+//   - MaxKeySize is kv's, or a quarter of MaxTxnBytes when that is less
+//     (a long prefix, a small max_request_bytes).
 func (s settings) limits(prefixLen int) kv.Limits {
 	wire := prefixLen + len(dataInfix) + 16
 	budget := s.maxRequestBytes * 3 / 4
@@ -208,6 +211,31 @@ func (s settings) limits(prefixLen int) kv.Limits {
 	l := kv.DefaultLimits()
 	l.MaxTxnOps = min(l.MaxTxnOps, s.maxTxnOps-2)
 	l.MaxTxnBytes = min(l.MaxTxnBytes, budget)
+	l.MaxKeySize = min(l.MaxKeySize, budget/4)
 	l.MaxValueSize = min(l.MaxValueSize, budget-l.MaxKeySize-kv.TxnEntryOverhead)
 	return l
+}
+
+// minTxnBytes is the smallest MaxTxnBytes a store may declare: below it the
+// prefix is too long for the server's max_request_bytes to carry useful
+// transactions (nodestore writes a folder's completion, a few KiB, in one).
+const minTxnBytes = 16 << 10
+
+// checkPrefixRoom refuses a key prefix so long, for max_request_bytes, that
+// the store would declare transactions smaller than minTxnBytes: every key
+// of a request carries the prefix.
+func (s settings) checkPrefixRoom(prefix string) error {
+	if l := s.limits(len(prefix)); l.MaxTxnBytes < minTxnBytes {
+		return fmt.Errorf("%w: etcd: a key prefix of %d bytes (%s) leaves %d bytes per transaction within max_request_bytes %d, less than %d: shorten the prefix or raise max_request_bytes",
+			kv.ErrInvalidConfig, len(prefix), shortPrefix(prefix), l.MaxTxnBytes, s.maxRequestBytes, minTxnBytes)
+	}
+	return nil
+}
+
+// shortPrefix quotes prefix for a message, cut after 64 bytes.
+func shortPrefix(prefix string) string {
+	if len(prefix) <= 64 {
+		return strconv.Quote(prefix)
+	}
+	return strconv.Quote(prefix[:64]) + "…"
 }
