@@ -49,6 +49,10 @@ type iter struct {
 	err  error
 	done bool
 
+	// pinned: the iteration pinned rev itself (setRev), for Compact to
+	// keep it; released when it ends.
+	pinned bool
+
 	// rec, in a transaction, records what the iteration saw.
 	rec *rangeRead
 	// txn, when the iteration belongs to a transaction not pinned when the
@@ -86,8 +90,36 @@ func (it *iter) Next() bool {
 func (it *iter) finish() {
 	it.done = true
 	it.cur = nil
+	it.unpin()
 	if it.err == nil && it.rec != nil {
 		it.rec.exhausted = true
+	}
+}
+
+// setRev fixes the revision of an iteration that had none, from its first
+// answer, and pins it: a reverse iteration reads its pages at it, and a
+// Compact of this process keeps what a live iteration reads (the
+// iteration of a transaction leaves that to the transaction). Unpinned, a
+// Compact between two pages made the next fail with "required revision
+// has been compacted".
+func (it *iter) setRev(rev int64) {
+	if it.rev != 0 || rev == 0 {
+		return
+	}
+	it.rev = rev
+	if it.txn != nil {
+		it.txn.pinned(rev)
+		return
+	}
+	it.e.pin(rev)
+	it.pinned = true
+}
+
+// unpin releases the revision setRev pinned.
+func (it *iter) unpin() {
+	if it.pinned {
+		it.pinned = false
+		it.e.unpin(it.rev)
 	}
 }
 
@@ -134,12 +166,7 @@ func (it *iter) fetch() bool {
 		it.err = it.e.fail("iterate", err)
 		return false
 	}
-	if it.rev == 0 {
-		it.rev = resp.Header.Revision
-		if it.txn != nil {
-			it.txn.pinned(it.rev)
-		}
-	}
+	it.setRev(resp.Header.Revision)
 	it.page, it.i, it.more = resp.Kvs, 0, resp.More
 	it.pageSize = min(it.pageSize*2, it.e.set.pageSize)
 	if len(it.page) == 0 {
@@ -287,9 +314,7 @@ func (it *iter) readBounds() error {
 		}
 		if last {
 			it.closeStream()
-			if it.rev == 0 {
-				it.rev = rev
-			}
+			it.setRev(rev)
 			if it.rev == 0 {
 				// The pages must be read at the revision the bounds were.
 				return errors.New("kv: etcd: iterate: the keys' stream ended without its revision")
@@ -314,9 +339,7 @@ func (it *iter) fetchChunk() (bool, error) {
 		it.more = !last
 		if last {
 			it.closeStream()
-			if it.rev == 0 {
-				it.rev = rev
-			}
+			it.setRev(rev)
 		}
 		if len(kvs) > 0 {
 			it.page, it.i = kvs, 0
@@ -355,6 +378,7 @@ func (it *iter) Err() error { return it.err }
 
 func (it *iter) Close() error {
 	it.closeStream()
+	it.unpin()
 	it.done = true
 	it.page, it.cur = nil, nil
 	return nil
