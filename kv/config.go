@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -143,6 +144,26 @@ func (c Config) checkFields() error { return c.checkFieldsFor(c.isNetwork()) }
 // checkFieldsFor is checkFields with network telling whether the backend is
 // a networked one (OpenDriver knows it from the driver it is given, whose
 // name need not be registered).
+// checkEndpoint says what is wrong with a "host:port" endpoint, or "".
+// A malformed one used to pass and fail only at the first request, after
+// the request timeout, with a message that did not name it.
+func checkEndpoint(ep string) string {
+	if ep == "" || strings.ContainsAny(ep, ",/?#@ ") {
+		return "no ',', '/', '?', '#', '@' or space"
+	}
+	host, port, err := net.SplitHostPort(ep)
+	if err != nil {
+		return "no port, or a malformed IPv6 address: write [::1]:2379"
+	}
+	if host == "" {
+		return "no host"
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return "the port is a number from 1 to 65535"
+	}
+	return ""
+}
+
 func (c Config) checkFieldsFor(network bool) error {
 	if c.Durability != Sync && c.Durability != NoSync {
 		return errInvalidDurability(c.Durability.String())
@@ -157,8 +178,8 @@ func (c Config) checkFieldsFor(network bool) error {
 		}
 	}
 	for i, ep := range c.Endpoints {
-		if ep == "" || strings.ContainsAny(ep, ",/?#@ ") {
-			return invalidf("endpoints[%d] %q: want host:port", i, ep)
+		if err := checkEndpoint(ep); err != "" {
+			return invalidf("endpoints[%d] %q: want host:port (%s)", i, ep, err)
 		}
 	}
 	if c.Password != "" && c.Username == "" {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,6 +59,25 @@ var (
 	_ kv.Stater        = (*engine)(nil)
 )
 
+// awaitMember waits, within ctx and dialTimeout, until a member answers a
+// local (serializable) read: dial_timeout bounds the first connection, as
+// documented. clientv3.New does not wait for one (gRPC connects lazily)
+// unless it has a password to authenticate with, so an open of an address
+// where no member listens failed only after request_timeout.
+func awaitMember(ctx context.Context, cli *clientv3.Client, key string, dialTimeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	defer cancel()
+	_, err := cli.Get(ctx, key, clientv3.WithSerializable(), clientv3.WithCountOnly())
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("kv: etcd: connect to %s: %w: no member answered within dial_timeout %s (%v)",
+			strings.Join(cli.Endpoints(), ","), kv.ErrUnavailable, dialTimeout, err)
+	}
+	return translate("connect", err)
+}
+
 // reconnect is how the client redials a member it lost: gRPC's default
 // backoff grows to 120 s, so a store whose cluster came back after an
 // outage of a few seconds still failed every call of the next several
@@ -73,9 +93,10 @@ var reconnect = grpc.ConnectParams{
 	MinConnectTimeout: 2 * time.Second,
 }
 
-// openEngine connects to the cluster cfg names. It does not wait for the
-// cluster to answer: the marker check right after (kv.Open) does, within
-// the request timeout.
+// openEngine connects to the cluster cfg names, waiting at most
+// dial_timeout for a member to answer (awaitMember); the marker check
+// right after (kv.Open) waits for the cluster itself, within the request
+// timeout.
 func openEngine(ctx context.Context, cfg *kv.Config, s settings) (*engine, error) {
 	l, err := newLayout(cfg.Path)
 	if err != nil {
@@ -100,6 +121,10 @@ func openEngine(ctx context.Context, cfg *kv.Config, s settings) (*engine, error
 	if err != nil {
 		// clientv3's errors name endpoints, never the password.
 		return nil, translate("connect", err)
+	}
+	if err := awaitMember(ctx, cli, l.marker, s.dialTimeout); err != nil {
+		cli.Close()
+		return nil, err
 	}
 	log := cfg.Logger
 	if log == nil {

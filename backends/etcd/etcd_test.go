@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -415,6 +416,33 @@ func TestCompactKeepsLiveIterations(t *testing.T) {
 	}
 	if err := db.Compact(ctx); err != nil {
 		t.Fatalf("Compact once the iterations ended: %v", err)
+	}
+}
+
+// TestDialTimeoutBoundsOpen: an open of an address where no member
+// listens fails within dial_timeout, not request_timeout (gRPC connects
+// lazily: the first request waited for its whole timeout), and a
+// malformed endpoint is refused before anything connects.
+func TestDialTimeoutBoundsOpen(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	ln.Close()
+	cfg := kv.Config{Backend: etcd.Name, Path: "/dial", Endpoints: []string{closed},
+		Options: map[string]string{etcd.OptDialTimeout: "500ms", etcd.OptRequestTimeout: "20s"}}
+	start := time.Now()
+	_, err = kv.Open(t.Context(), cfg)
+	if took := time.Since(start); !errors.Is(err, kv.ErrUnavailable) || took > 10*time.Second {
+		t.Errorf("open of %s with dial_timeout 500ms, request_timeout 20s: %v after %v; want ErrUnavailable well before 20 s", closed, err, took)
+	}
+	for _, ep := range []string{"localhost", "127.0.0.1:notaport", "127.0.0.1:99999", "[::1", ":2379"} {
+		bad := cfg
+		bad.Endpoints = []string{ep}
+		if _, err := kv.Open(t.Context(), bad); !errors.Is(err, kv.ErrInvalidConfig) || !strings.Contains(err.Error(), ep) {
+			t.Errorf("open with endpoint %q: %v, want ErrInvalidConfig naming it", ep, err)
+		}
 	}
 }
 
