@@ -99,7 +99,8 @@ var (
 	ErrUnavailable = errors.New("kv: store unavailable")
 	// ErrOutcomeUnknown is returned by a commit whose outcome could not be
 	// resolved: on a cluster, the connection was lost after the request was
-	// sent and the store stayed unreachable until the deadline; on a local
+	// sent and the store stayed unreachable until the deadline, or the
+	// caller's context was cancelled while the commit was in flight; on a local
 	// engine, the commit was applied and its sync then failed (badger and
 	// pebble under Sync; bbolt when the sync of its meta page failed), so
 	// it is visible in this process and may or may not survive a reopen

@@ -56,7 +56,10 @@
 // is lost (timeout, leader change, connection loss) is resolved by its
 // commit token before the call returns (commit.go). Only when the cluster
 // gives no answer at all before the deadline does the error wrap
-// kv.ErrOutcomeUnknown (and kv.ErrUnavailable). A call whose context has no
+// kv.ErrOutcomeUnknown (and kv.ErrUnavailable), or when the caller's
+// context is cancelled while the commit is in flight: the outcome is then
+// not waited for (kv.ErrOutcomeUnknown and context.Canceled), even on a
+// healthy cluster. A call whose context has no
 // deadline gets request_timeout (default 10 s): no call waits forever, and
 // a cluster without quorum fails calls with kv.ErrUnavailable.
 //

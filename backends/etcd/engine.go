@@ -350,6 +350,9 @@ func (e *engine) Close() error {
 // nesting.go): a store nested in another is refused with kv.ErrNotAStore,
 // whether it exists yet or not.
 func (e *engine) ReadMarker(ctx context.Context) (kv.Marker, error) {
+	if e.closed.Load() {
+		return kv.Marker{}, errClosed
+	}
 	ctx, cancel := e.callCtx(ctx)
 	defer cancel()
 	ops := []clientv3.Op{clientv3.OpGet(e.l.marker)}
@@ -373,6 +376,9 @@ func (e *engine) ReadMarker(ctx context.Context) (kv.Marker, error) {
 // Empty reports whether nothing at all lives under the store's prefix
 // (data, marker, tokens).
 func (e *engine) Empty(ctx context.Context) (bool, error) {
+	if e.closed.Load() {
+		return false, errClosed
+	}
 	ctx, cancel := e.callCtx(ctx)
 	defer cancel()
 	resp, err := e.cli.Get(ctx, e.l.all, clientv3.WithPrefix(), clientv3.WithLimit(1), clientv3.WithKeysOnly())
@@ -387,6 +393,9 @@ func (e *engine) Empty(ctx context.Context) (bool, error) {
 // of a store containing it (nesting.go): two processes creating nested
 // stores at once cannot both succeed.
 func (e *engine) CreateMarker(ctx context.Context, m kv.Marker) (kv.Marker, error) {
+	if e.closed.Load() {
+		return kv.Marker{}, errClosed
+	}
 	ctx, cancel := e.callCtx(ctx)
 	defer cancel()
 	cmps := []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(e.l.all), "=", 0).WithPrefix()}
