@@ -446,6 +446,29 @@ func TestDialTimeoutBoundsOpen(t *testing.T) {
 	}
 }
 
+// TestMarkerCallsAfterClose: the engine's marker calls return ErrClosed
+// after Close, at once, like every other call (they answered gRPC's
+// "connection is closing" after seconds).
+func TestMarkerCallsAfterClose(t *testing.T) {
+	db := openStore(t, cluster.Config(newPrefix()))
+	ne, ok := db.Engine().(kv.NetworkEngine)
+	if !ok {
+		t.Fatalf("%T is not a kv.NetworkEngine", db.Engine())
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	_, err1 := ne.ReadMarker(ctx)
+	_, err2 := ne.Empty(ctx)
+	_, err3 := ne.CreateMarker(ctx, kv.Marker{Backend: etcd.Name})
+	for i, err := range []error{err1, err2, err3} {
+		if !errors.Is(err, kv.ErrClosed) {
+			t.Errorf("marker call %d after Close: %v, want ErrClosed", i, err)
+		}
+	}
+}
+
 func ExampleOpen() {
 	ctx := context.Background()
 	db, err := etcd.Open(ctx, kv.Config{
