@@ -323,19 +323,21 @@ func TestHostileKeysEscaped(t *testing.T) {
 func TestToken(t *testing.T) {
 	srv, _, _ := newView(t, opview.Options{Token: "tok-123", Gatherer: prometheus.NewRegistry()})
 	for _, p := range []string{"/view/", "/view/progress", "/view/progress.json", "/view/keys", "/view/logs.json", "/view/metrics", "/view/nosuch"} {
-		for _, auth := range []string{"", "Bearer tok-12", "Bearer tok-1234", "bearer tok-123", "Basic tok-123", "tok-123"} {
+		for _, auth := range []string{"", "Bearer tok-12", "Bearer tok-1234", "Basic tok-123", "tok-123", "Bearer  tok-123"} {
 			resp, body := get(t, "GET", srv.URL+p, "Authorization", auth)
 			if resp.StatusCode != 401 || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer") || strings.Contains(body, "src:") {
 				t.Errorf("GET %s with Authorization %q: %s, WWW-Authenticate %q", p, auth, resp.Status, resp.Header.Get("WWW-Authenticate"))
 			}
 		}
-		resp, _ := get(t, "GET", srv.URL+p, "Authorization", "Bearer tok-123")
 		want := 200
 		if p == "/view/nosuch" {
 			want = 404
 		}
-		if resp.StatusCode != want {
-			t.Errorf("GET %s with the token: %s, want %d", p, resp.Status, want)
+		// The scheme's name is case-insensitive (RFC 9110).
+		for _, auth := range []string{"Bearer tok-123", "bearer tok-123", "BEARER tok-123"} {
+			if resp, _ := get(t, "GET", srv.URL+p, "Authorization", auth); resp.StatusCode != want {
+				t.Errorf("GET %s with %q: %s, want %d", p, auth, resp.Status, want)
+			}
 		}
 	}
 }
