@@ -42,8 +42,18 @@ func runCopy(ctx context.Context, s stdio, args []string) (err error) {
 	if err != nil {
 		return fmt.Errorf("destination: %w", err)
 	}
-	if _, err := parseDSN(fs.Arg(0)); err != nil {
+	srcCfg, err := parseDSN(fs.Arg(0))
+	if err != nil {
 		return fmt.Errorf("source: %w", err)
+	}
+	if len(srcCfg.Endpoints) == 0 && len(cfg.Endpoints) == 0 {
+		// A store inside the source's directory would be counted in the
+		// source's size, and copied by a later copy of it.
+		if inside, err := within(srcCfg.Path, cfg.Path); err != nil {
+			return err
+		} else if inside {
+			return fmt.Errorf("%w: the destination %s is inside the source's directory %s", errUsage, cfg.Path, srcCfg.Path)
+		}
 	}
 	src, err := openDSN(ctx, fs.Arg(0), true)
 	if err != nil {

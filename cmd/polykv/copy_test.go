@@ -101,3 +101,18 @@ func TestLoadCopyIntoEmptyDirectory(t *testing.T) {
 		}
 	}
 }
+
+// TestCopyIntoSource: a destination inside the source's directory is a
+// usage error (it was copied there, inside the source store).
+func TestCopyIntoSource(t *testing.T) {
+	dir := t.TempDir() + "/src"
+	put(t, "pebble://"+dir, "k", "v")
+	for _, dst := range []string{"bbolt://" + dir + "/sub", "bbolt://" + dir} {
+		if code, _, errOut := polykv(t, nil, "copy", "pebble://"+dir, dst); code != 2 || !strings.Contains(errOut, "inside the source") {
+			t.Errorf("copy into %s: exit %d: %s; want 2", dst, code, errOut)
+		}
+	}
+	if _, err := os.Stat(dir + "/sub"); !os.IsNotExist(err) {
+		t.Errorf("the refused copy created %s/sub: %v", dir, err)
+	}
+}
