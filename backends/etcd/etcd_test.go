@@ -1,6 +1,7 @@
 package etcd_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -228,6 +229,22 @@ func TestDeclaredLimits(t *testing.T) {
 	})
 	if !errors.Is(err, kv.ErrTxnTooLarge) || !strings.Contains(err.Error(), "max-txn-ops") {
 		t.Errorf("Update reading %d keys = %v, want ErrTxnTooLarge naming max-txn-ops", l.MaxTxnOps+1, err)
+	}
+
+	// Reads whose keys exceed what a request can carry beside the writes:
+	// a clear ErrTxnTooLarge before anything is sent (it was the server's
+	// "received message larger than max", naming nothing).
+	bigKey := func(i int) []byte { return append(bytes.Repeat([]byte("r"), 30<<10), byte(i)) }
+	err = db.Update(ctx, func(tx kv.Txn) error {
+		for i := range 80 {
+			if _, err := tx.Get(bigKey(i)); !errors.Is(err, kv.ErrNotFound) {
+				return err
+			}
+		}
+		return tx.Set([]byte("w"), nil)
+	})
+	if !errors.Is(err, kv.ErrTxnTooLarge) || !strings.Contains(err.Error(), "max-request-bytes") {
+		t.Errorf("Update reading 80 keys of 30 KiB = %v, want ErrTxnTooLarge naming max-request-bytes", err)
 	}
 
 	// The smallest server limit: one write per transaction.
