@@ -85,7 +85,7 @@ func runCopy(ctx context.Context, s stdio, args []string) (err error) {
 		if staged != nil {
 			return fmt.Errorf("%w (%s was not created: the partial copy was removed)", err, kv.RedactDSN(fs.Arg(1)))
 		}
-		return err
+		return fmt.Errorf("%w: discard the destination and copy into an empty store", err)
 	}
 	if err := src.Close(); err != nil {
 		return err
@@ -134,7 +134,7 @@ func copyStore(ctx context.Context, src, dst kv.Store) (copyResult, error) {
 		err = fmt.Errorf("copy after %d keys: %w", res.keys, err)
 		if written, chunks := bw.Written(); written > 0 {
 			// The chunks before the failure stay: say so.
-			err = fmt.Errorf("%w; the copy is incomplete: %d keys were written to the destination in %d chunk(s) before the failure: discard it and copy into an empty store",
+			err = fmt.Errorf("%w; the copy is incomplete: %d keys were written to the destination in %d chunk(s) before the failure",
 				err, written, chunks)
 		}
 		return res, err
@@ -153,7 +153,7 @@ func copyStore(ctx context.Context, src, dst kv.Store) (copyResult, error) {
 		})
 	})
 	if err != nil {
-		return res, fmt.Errorf("verify: %w", err)
+		return res, fmt.Errorf("the copy of %d keys is written but its verification did not finish: %w", res.keys, err)
 	}
 	if v.n != res.keys || v.sum() != res.digest {
 		return res, fmt.Errorf("verify FAILED: source has %d keys (sha256 %s), destination %d keys (sha256 %s)",

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/polykv/polykv/kv"
@@ -115,8 +116,12 @@ func runLoad(ctx context.Context, s stdio, args []string) (err error) {
 			if *merge {
 				advice = "the store now holds a part of the dump over its own keys"
 			}
-			return fmt.Errorf("%w; the load is incomplete: %d keys were written to %s in %d chunk(s) before the failure (they may include keys from the damaged part): %s",
-				err, cw.writes, kv.RedactDSN(fs.Arg(0)), cw.chunks, advice)
+			damaged := ""
+			if errors.Is(err, kv.ErrBadDump) {
+				damaged = " (they may include keys from the damaged part)"
+			}
+			return fmt.Errorf("%w; the load is incomplete: %d keys were written to %s in %d chunk(s) before the failure%s: %s",
+				err, cw.writes, kv.RedactDSN(fs.Arg(0)), cw.chunks, damaged, advice)
 		}
 		return err
 	}
