@@ -20,6 +20,9 @@ import (
 //
 // After the kv.Store is closed every method returns an error wrapping
 // kv.ErrClosed.
+//
+// Make a Store with New or NewWithOptions: the zero Store has no kv.Store
+// and its methods panic, as those of a nil *Store would.
 type Store struct {
 	kv         kv.Store
 	chunkBytes int
