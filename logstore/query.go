@@ -206,6 +206,14 @@ func Scan(ctx context.Context, store kv.Store, q Query, fn func(LogEntry) error)
 			var best *levelIter
 			for _, it := range its {
 				if !it.active {
+					if it.err != nil {
+						// A level that stopped on an error (its context
+						// ended, say) ends the merge at once: taking more
+						// entries of the other levels would pass fn a
+						// sequence with a gap, and a cursor to resume
+						// with that skips the gap.
+						return it.err
+					}
 					continue
 				}
 				if best == nil || headLess(it, best) != q.Newest {
