@@ -129,3 +129,34 @@ func TestInvalidUTF8Text(t *testing.T) {
 		t.Errorf("Count by the entity: %v, %v; want 1 info entry", n, err)
 	}
 }
+
+// A key under "log:" that is not a log key (here the original package's
+// UUIDv4 form, which logstore does not write) is damaged data to the
+// queries: ErrCorruptEntry and kv.ErrCorrupt, from Find and from Count
+// alike (Count counted it while Find failed with ErrInvalidID, a
+// bad-input error).
+func TestForeignLogKeyIsCorrupt(t *testing.T) {
+	ctx := context.Background()
+	s, err := kv.Open(ctx, kv.Config{Backend: "memory"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	lb := logstore.NewLogBuffer(s, 10, time.Hour)
+	if err := lb.Add(logstore.LogEntry{Level: logstore.LevelInfo, Message: "ok"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := lb.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set(ctx, []byte("log:info:550e8400-e29b-41d4-a716-446655440000"), []byte(`{"v":1,"msg":"v4"}`)); err != nil {
+		t.Fatal(err)
+	}
+	_, _, ferr := logstore.Find(ctx, s, logstore.Query{})
+	_, cerr := logstore.Count(ctx, s, logstore.Query{})
+	for name, err := range map[string]error{"Find": ferr, "Count": cerr} {
+		if !errors.Is(err, logstore.ErrCorruptEntry) || !errors.Is(err, kv.ErrCorrupt) || !errors.Is(err, logstore.ErrInvalidID) {
+			t.Errorf("%s over a foreign key: %v, want ErrCorruptEntry (kv.ErrCorrupt) saying the ID is invalid", name, err)
+		}
+	}
+}

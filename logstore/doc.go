@@ -22,7 +22,11 @@
 // more than 4096 per millisecond). Its clock and random source can be
 // injected: the conformance suite's golden dump relies on that.
 // KeyLog and PrefixLogByLevel return an error, unlike the seed's
-// single-valued helpers: an unknown level must not become a key.
+// single-valued helpers: an unknown level must not become a key. The seed
+// issued version 4 IDs, which carry no time: a key under "log:" that is not
+// a log key of this form (such an ID, a foreign key) is data the queries
+// cannot place, and a query whose range holds it fails with ErrCorruptEntry
+// (kv.ErrCorrupt) naming it, Count too; delete the key to lift that.
 //
 // # Values
 //

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -270,7 +271,7 @@ type wireEntry struct {
 func DecodeEntry(key, value []byte) (LogEntry, error) {
 	level, id, err := ParseKey(key)
 	if err != nil {
-		return LogEntry{}, err
+		return LogEntry{}, storedKeyErr(err)
 	}
 	var w wireEntry
 	if err := json.Unmarshal(value, &w); err != nil {
@@ -308,6 +309,18 @@ func checkEntry(e *LogEntry) error {
 		}
 	}
 	return nil
+}
+
+// storedKeyErr is the error of a key under "log:" that is not a log key
+// (a foreign key, an ID that is not a version 7 UUID): stored data
+// logstore cannot read, so ErrCorruptEntry (and kv.ErrCorrupt), besides
+// what ParseKey said. Such a key fails the queries whose range holds it;
+// delete it to lift that.
+func storedKeyErr(err error) error {
+	if errors.Is(err, ErrCorruptEntry) {
+		return err
+	}
+	return fmt.Errorf("%w: a stored key is not a log entry's: %w", ErrCorruptEntry, err)
 }
 
 // EncodeValue returns the value stored for e (for tools that write entries

@@ -326,6 +326,9 @@ func Count(ctx context.Context, store kv.Store, q Query) (map[Level]int, error) 
 					if !q.match(&e) {
 						return nil
 					}
+				} else if _, _, err := ParseKey(k); err != nil {
+					// What Find would refuse, Count does not count.
+					return storedKeyErr(err)
 				}
 				n++
 				return nil
