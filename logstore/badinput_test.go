@@ -160,3 +160,51 @@ func TestForeignLogKeyIsCorrupt(t *testing.T) {
 		}
 	}
 }
+
+// Time bounds at and past the last millisecond an ID holds (the year
+// 10889): an entry of that millisecond is before any later Until, and a
+// far-future bound (time.Unix(1<<62, 0), a common "no bound" sentinel,
+// where UnixMilli overflows) selects as an unbounded one, not as 1970.
+func TestTimeBoundsPastIDs(t *testing.T) {
+	ctx := context.Background()
+	s, err := kv.Open(ctx, kv.Config{Backend: "memory"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	last := time.UnixMilli(1<<48 - 1)
+	g := logstore.NewIDGenerator(func() time.Time { return last }, nil)
+	id, _, err := g.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := logstore.LogEntry{ID: id.String(), Level: logstore.LevelInfo, Message: "last"}
+	k, _ := e.Key()
+	v, _ := logstore.EncodeValue(e)
+	if err := s.Set(ctx, k, v); err != nil {
+		t.Fatal(err)
+	}
+	for _, past := range []time.Time{last.Add(time.Second), time.Unix(1<<62, 0)} {
+		if got, _, err := logstore.Find(ctx, s, logstore.Query{Until: past}); err != nil || len(got) != 1 {
+			t.Errorf("Until %v: %d entries, %v; want the 1", past, len(got), err)
+		}
+		if got, _, err := logstore.Find(ctx, s, logstore.Query{Since: past}); err != nil || len(got) != 0 {
+			t.Errorf("Since %v: %d entries, %v; want none", past, len(got), err)
+		}
+		if _, _, err := logstore.NewIDGenerator(func() time.Time { return past }, nil).Next(); err == nil {
+			t.Errorf("an ID for %v: no error", past)
+		}
+	}
+	if err := logstore.DeleteBefore(ctx, s, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := logstore.Count(ctx, s, logstore.Query{}); n[logstore.LevelInfo] != 1 {
+		t.Fatalf("DeleteBefore(the zero time) deleted the entry")
+	}
+	if err := logstore.DeleteBefore(ctx, s, time.Unix(1<<62, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := logstore.Count(ctx, s, logstore.Query{}); n[logstore.LevelInfo] != 0 {
+		t.Errorf("DeleteBefore(a far-future time) kept the entry")
+	}
+}

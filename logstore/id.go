@@ -45,10 +45,6 @@ type IDGenerator struct {
 	roff   int
 }
 
-// maxIDMillis is the last millisecond an ID's 48-bit time field holds
-// (in the year 10889).
-const maxIDMillis = 1<<48 - 1
-
 // NewIDGenerator returns a generator reading the time from now and random
 // bits from random. A nil now is time.Now; a nil random is crypto/rand.
 // Tests pass a fake clock and a seeded reader to get the same IDs on every
@@ -96,21 +92,18 @@ func (g *IDGenerator) Next() (id uuid.UUID, t time.Time, err error) {
 		g.now, g.rand, g.roff = time.Now, cmp.Or[io.Reader](g.rand, rand.Reader), len(g.rbuf)
 	}
 	t = g.now()
-	ms := t.UnixMilli()
-	if ms < 0 {
-		ms = 0
-	}
-	if ms > maxIDMillis {
+	ms, past := boundMs(t)
+	if past {
 		return uuid.Nil, t, fmt.Errorf("logstore: generate id: the clock reads %s, past the last millisecond an ID holds (%s)",
-			t.UTC().Format(time.RFC3339), time.UnixMilli(maxIDMillis).UTC().Format(time.RFC3339))
+			t.UTC().Format(time.RFC3339), time.UnixMilli(maxMs).UTC().Format(time.RFC3339))
 	}
 	if ms > g.lastMs {
 		g.lastMs = ms
 		g.seq = 0
 	} else {
-		if g.seq == 0xfff && g.lastMs == maxIDMillis {
+		if g.seq == 0xfff && g.lastMs == maxMs {
 			return uuid.Nil, t, fmt.Errorf("logstore: generate id: every ID of the last millisecond an ID holds (%s) has been issued",
-				time.UnixMilli(maxIDMillis).UTC().Format(time.RFC3339))
+				time.UnixMilli(maxMs).UTC().Format(time.RFC3339))
 		}
 		g.seq++
 		if g.seq > 0xfff {
@@ -171,16 +164,17 @@ func appendMsPrefix(dst []byte, ms int64) []byte {
 // maxMs is the largest millisecond a version 7 UUID holds (48 bits).
 const maxMs = 1<<48 - 1
 
-// clampMs returns t in unix milliseconds, clamped to what an ID can hold.
-func clampMs(t time.Time) int64 {
-	ms := t.UnixMilli()
-	if ms < 0 {
-		return 0
+// boundMs returns the millisecond of a time bound, 0 for any time before
+// 1970; past reports a time after the last millisecond an ID holds (the
+// year 10889), where t.UnixMilli would also overflow for the far future.
+func boundMs(t time.Time) (ms int64, past bool) {
+	switch {
+	case t.Before(time.UnixMilli(0)):
+		return 0, false
+	case !t.Before(time.UnixMilli(maxMs + 1)):
+		return 0, true
 	}
-	if ms > maxMs {
-		return maxMs
-	}
-	return ms
+	return t.UnixMilli(), false
 }
 
 // checkID returns ErrInvalidID unless id is a canonical version 7 UUID

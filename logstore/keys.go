@@ -95,16 +95,33 @@ func levelTimeKey(dst []byte, level Level, ms int64) []byte {
 // levelBounds returns the iteration bounds of level's keys made in
 // [since, until) (zero times are unbounded), at millisecond precision.
 func levelBounds(level Level, since, until time.Time) (start, end []byte) {
-	if since.IsZero() {
-		start = appendLevelPrefix(nil, level)
-	} else {
-		start = levelTimeKey(nil, level, clampMs(since))
+	start = appendLevelPrefix(nil, level)
+	if !since.IsZero() {
+		if ms, past := boundMs(since); past {
+			start = levelEnd(level) // after every ID: nothing selected
+		} else {
+			start = levelTimeKey(nil, level, ms)
+		}
 	}
+	return start, levelUntil(level, until)
+}
+
+// levelUntil returns the end of level's keys before until (zero, or past
+// the last millisecond an ID holds: the end of the level).
+func levelUntil(level Level, until time.Time) []byte {
 	if until.IsZero() {
-		end = appendLevelPrefix(nil, level)
-		end[len(end)-1]++ // "log:{level};": the end of the prefix
-	} else {
-		end = levelTimeKey(nil, level, clampMs(until))
+		return levelEnd(level)
 	}
-	return start, end
+	ms, past := boundMs(until)
+	if past {
+		return levelEnd(level)
+	}
+	return levelTimeKey(nil, level, ms)
+}
+
+// levelEnd returns "log:{level};", the end of the level's prefix.
+func levelEnd(level Level) []byte {
+	end := appendLevelPrefix(nil, level)
+	end[len(end)-1]++
+	return end
 }

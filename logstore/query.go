@@ -362,7 +362,10 @@ func DeleteBefore(ctx context.Context, store kv.Store, t time.Time, levels ...Le
 	}
 	for _, l := range ls {
 		start, _ := levelBounds(l, time.Time{}, time.Time{})
-		end := levelTimeKey(nil, l, clampMs(t))
+		end := levelEnd(l) // t past the last millisecond an ID holds: all
+		if ms, past := boundMs(t); !past {
+			end = levelTimeKey(nil, l, ms) // before 1970 (the zero time too): none
+		}
 		if err := store.DeleteRange(ctx, start, end); err != nil {
 			return fmt.Errorf("logstore: delete %s entries before %s: %w", l, t.UTC().Format(time.RFC3339Nano), err)
 		}
