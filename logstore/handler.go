@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"reflect"
 	"runtime"
 	"strconv"
 	"time"
@@ -41,9 +42,11 @@ type HandlerOptions struct {
 //   - Attrs: every other attribute, with groups as nested maps. Values are
 //     resolved (LogValuer) and stored as JSON: strings, numbers and bools
 //     as themselves, time.Time as RFC 3339 text, time.Duration as its
-//     String(), an error as its message, NaN and infinities as text, any
-//     other value as its JSON encoding when it has one and as fmt's %+v
-//     otherwise. Empty attributes and empty groups are left out, and a
+//     String(), an error as its message, NaN and infinities as text, a
+//     value with a MarshalJSON method as its JSON, a fmt.Stringer as its
+//     String(), any other value as its JSON encoding when it has one and
+//     as fmt's %+v otherwise; a method that panics gives "<nil>" for a nil
+//     pointer and "!PANIC: ..." otherwise, as slog's handlers do. Empty attributes and empty groups are left out, and a
 //     group with an empty key is inlined, as slog requires.
 //
 // Handle blocks while the buffer is full (backpressure) until the record's
@@ -130,8 +133,13 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	}
 	for _, g := range goas {
 		if g.group != "" {
-			m := map[string]any{}
-			cur[g.group] = m
+			// Into the group of that name a With attribute made, if any:
+			// slog merges two groups of one name.
+			m, ok := cur[g.group].(map[string]any)
+			if !ok {
+				m = map[string]any{}
+				cur[g.group] = m
+			}
 			cur = m
 			continue
 		}
@@ -204,8 +212,11 @@ func prune(m map[string]any) bool {
 }
 
 // jsonValue converts a resolved slog value to a value encoding/json
-// marshals without error.
-func jsonValue(v slog.Value) any {
+// marshals without error. A method of the value that panics (Error,
+// String or MarshalJSON on a nil pointer, say) gives "<nil>" for a nil
+// pointer and "!PANIC: ..." otherwise, as slog's own handlers do: a log
+// call never panics for what it logs.
+func jsonValue(v slog.Value) (out any) {
 	switch v.Kind() {
 	case slog.KindString:
 		return v.String()
@@ -227,6 +238,15 @@ func jsonValue(v slog.Value) any {
 		return v.Time().Format(time.RFC3339Nano)
 	}
 	x := v.Any()
+	defer func() {
+		if r := recover(); r != nil {
+			if rv := reflect.ValueOf(x); rv.Kind() == reflect.Pointer && rv.IsNil() {
+				out = "<nil>"
+				return
+			}
+			out = fmt.Sprintf("!PANIC: %v", r)
+		}
+	}()
 	switch x := x.(type) {
 	case nil:
 		return nil
