@@ -17,7 +17,8 @@ import (
 // attributes (what the slog handler stores).
 type LogEntry struct {
 	// ID is a canonical UUIDv7 string (GenerateLogID). Left empty, the
-	// LogBuffer issues one when the entry is added.
+	// LogBuffer issues one when the entry is added. The key is the level
+	// and the ID: an entry given the ID and level of another replaces it.
 	ID string
 	// Timestamp is when the event happened, as text (the seed writes
 	// time.Now().Format(time.RFC3339Nano)); it is stored verbatim. Left
@@ -44,7 +45,9 @@ type LogEntry struct {
 	// Attrs holds structured attributes, encoded as a JSON object: values
 	// must be what encoding/json can marshal. Groups are nested maps. When
 	// read back, numbers are json.Number, objects map[string]any and arrays
-	// []any. Nil or empty is not stored.
+	// []any. Nil or empty is not stored. Keys, like the text fields, are
+	// stored as UTF-8: two keys that differ only in bytes that are not
+	// valid UTF-8 become one, and one of their values is lost.
 	Attrs map[string]any
 }
 
