@@ -138,7 +138,12 @@
 // from the cursor does O(n) work for n nodes in total — it never rescans
 // the keys (or, in LSM engines, the deletion tombstones) it has passed.
 // Nodes that become pending behind the cursor are picked up by the next
-// pass.
+// pass. On src a page spans every copy status, and the keys are ordered by
+// copy status before the path hash: a node still pending whose copy status
+// changes during a pass moves across the cursor, so the pass may list it a
+// second time (completing it again changes nothing but its status) or not
+// at all (the next pass lists it). An engine that changes copy statuses of
+// pending src nodes while it pages runs passes until PendingAt is 0.
 //
 // # Counts
 //
