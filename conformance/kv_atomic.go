@@ -27,6 +27,11 @@ func fillToLimit(l kv.Limits, extra int) (keys, values [][]byte) {
 	chunk := min(1<<20, l.MaxValueSize/2)
 	size := 0
 	for i := 0; ; i++ {
+		if i > 1<<12 {
+			// MaxTxnBytes is reached in a few dozen values unless
+			// EntrySize ignores their size: fail, do not allocate for ever.
+			panic("conformance: fillToLimit: kv.EntrySize does not grow with the value")
+		}
 		k := fmt.Appendf(nil, "big%02d", i)
 		if size+kv.EntrySize(k, make([]byte, chunk))+kv.EntrySize(k, nil) >= l.MaxTxnBytes {
 			v := make([]byte, l.MaxTxnBytes-size-kv.EntrySize(k, nil)+extra)
@@ -510,6 +515,40 @@ func bulkRules() []rule {
 				got := e.scanKeys(kv.IterOptions{Prefix: fmt.Appendf(nil, "g%03d/", g), KeysOnly: true})
 				if len(got) != n {
 					t.Errorf("group %d: %d of its %d keys stored", g, len(got), n)
+				}
+			}
+		}},
+		{"GroupNeverSplitAtOpsLimit", func(t *testing.T, e *env) {
+			// The chunk boundary reached through the count of writes (the
+			// rule above reaches it through bytes): with MaxTxnOps-1
+			// writes in the chunk, a group of two goes whole into the next
+			// one (mutation testing found the count check unchecked).
+			l := e.limits()
+			w := kv.NewBulkWriterSize(e.ctx, e.s, l.MaxTxnBytes)
+			for i := range l.MaxTxnOps - 1 {
+				if err := w.Set(fmt.Appendf(nil, "o%06d", i), nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := w.Add(kv.SetOp([]byte("pair/1"), nil), kv.SetOp([]byte("pair/2"), nil)); err != nil {
+				t.Fatalf("Add of a group of 2 after MaxTxnOps-1 writes: %v", err)
+			}
+			if written, _ := w.Written(); written != l.MaxTxnOps-1 {
+				t.Errorf("after the pair: %d writes applied, want the first chunk's %d (the pair whole in the next)", written, l.MaxTxnOps-1)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if got := e.scanKeys(kv.IterOptions{Prefix: []byte("pair/"), KeysOnly: true}); len(got) != 2 {
+				t.Errorf("the pair: %v stored", got)
+			}
+		}},
+		{"EntrySizeCountsKeyAndValue", func(t *testing.T, e *env) {
+			// The limits' unit, which the rules above size their data with.
+			for _, n := range []int{0, 1, 1000, 1 << 20} {
+				k, v := []byte("key"), make([]byte, n)
+				if got, want := kv.EntrySize(k, v), len(k)+n+kv.TxnEntryOverhead; got != want {
+					t.Errorf("EntrySize(3-byte key, %d-byte value) = %d, want %d", n, got, want)
 				}
 			}
 		}},

@@ -84,6 +84,7 @@ func getManyRules() []rule {
 		{"ReadsOwnWrites", func(t *testing.T, e *env) {
 			e.set("a", "1")
 			e.set("b", "2")
+			e.set("c", "3")
 			err := e.s.Update(e.ctx, func(tx kv.Txn) error {
 				if err := errors.Join(tx.Set([]byte("x"), []byte("new")), tx.Delete([]byte("a")), tx.Set([]byte("b"), []byte("22"))); err != nil {
 					return err
@@ -92,6 +93,17 @@ func getManyRules() []rule {
 				want := []hit{{1, "new"}, {2, "22"}, {4, "new"}}
 				if err == nil && !slices.Equal(got, want) {
 					t.Errorf("GetMany inside Update = %v, want %v", got, want)
+				}
+				if err != nil {
+					return err
+				}
+				// Keys read from the store after a key the transaction
+				// wrote: each value at its own index (mutation testing
+				// showed that mapping unchecked).
+				got, err = collect(tx, "x", "b", "c", "zz", "b")
+				want = []hit{{0, "new"}, {1, "22"}, {2, "3"}, {4, "22"}}
+				if err == nil && !slices.Equal(got, want) {
+					t.Errorf("GetMany inside Update of written and unwritten keys = %v, want %v", got, want)
 				}
 				return err
 			})

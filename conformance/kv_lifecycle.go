@@ -463,6 +463,11 @@ func lifecycleRules() []rule {
 				{"View", func() error { return e.s.View(e.ctx, func(kv.ReadTxn) error { return nil }) }},
 				{"Update", func() error { return e.s.Update(e.ctx, func(kv.Txn) error { return nil }) }},
 				{"Write", func() error { return e.s.Write(e.ctx, b) }},
+				// Calls with nothing to do are refused too (mutation
+				// testing: only kv's own unit test checked them).
+				{"Write(empty batch)", func() error { return e.s.Write(e.ctx, new(kv.Batch)) }},
+				{"Write(nil batch)", func() error { return e.s.Write(e.ctx, nil) }},
+				{"DeleteRange(empty range)", func() error { return e.s.DeleteRange(e.ctx, []byte("x"), []byte("x")) }},
 				{"DeleteRange", func() error { return e.s.DeleteRange(e.ctx, []byte("a"), []byte("z")) }},
 				{"DeletePrefix", func() error { return e.s.DeletePrefix(e.ctx, []byte("a")) }},
 				{"DeletePrefix(all)", func() error { return e.s.DeletePrefix(e.ctx, nil) }},

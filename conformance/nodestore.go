@@ -72,6 +72,7 @@ func nsRules() []nsRule {
 		{"BatchLargeNode", nsBatchLargeNode},
 		{"ChildrenMany", nsChildrenMany},
 		{"PagingCursor", nsPaging},
+		{"LowestPendingLevelOfMany", nsLowestPendingLevel},
 		{"ConcurrentWorkersExactCounts", nsConcurrent},
 		{"ConcurrentCompletionsAsSingleCalls", nsConcurrentComplete},
 		{"RebuildCounts", nsRebuildCounts},

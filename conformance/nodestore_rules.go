@@ -1015,3 +1015,38 @@ func nsBatchReadsBounded(t *testing.T, e *nsEnv) {
 	}
 	e.wantConsistent("after batches that mostly read")
 }
+
+// nsLowestPendingLevel: with pending nodes at several levels of a queue,
+// LowestPendingLevel names the lowest, and the next one once that level
+// is done (the other rules only ever had one pending level: mutation
+// testing found a read of the second-lowest unchecked).
+func nsLowestPendingLevel(t *testing.T, e *nsEnv) {
+	src, dst := nodestore.QueueSrc, nodestore.QueueDst
+	P, S := nodestore.TraversalStatusPending, nodestore.TraversalStatusSuccessful
+	CP := nodestore.CopyStatusPending
+	e.insert(nsSrc(0, S, CP, nsFolder("/", 0)))
+	e.insert(nsSrc(2, P, CP, nsFile("/a/b", 2)))
+	e.insert(nsSrc(5, P, CP, nsFile("/a/b/c/d/e", 5)))
+	e.insert(nsSrc(5, P, CP, nsFile("/a/b/c/d/f", 5)))
+	e.insert(nsDst(1, P, nsFile("/x", 1)))
+	want := func(q nodestore.QueueType, level int, any bool) {
+		t.Helper()
+		got, ok, err := e.ns.LowestPendingLevel(e.ctx, q)
+		if err != nil || ok != any || ok && got != level {
+			t.Errorf("LowestPendingLevel(%s) = %d, %v, %v; want %d, %v", q, got, ok, err, level, any)
+		}
+	}
+	want(src, 2, true)
+	want(dst, 1, true)
+	if _, err := e.ns.SetStatus(e.ctx, src, "/a/b", S); err != nil {
+		t.Fatal(err)
+	}
+	want(src, 5, true)
+	for _, p := range []string{"/a/b/c/d/e", "/a/b/c/d/f"} {
+		if _, err := e.ns.SetStatus(e.ctx, src, p, S); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want(src, 0, false)
+	want(dst, 1, true)
+}
