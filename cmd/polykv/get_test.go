@@ -236,6 +236,9 @@ func TestScanUsage(t *testing.T) {
 		{[]string{dsn, "--limit"}, "needs an argument"},
 		{[]string{dsn, "extra"}, "want 1 argument"},
 		{[]string{"nosuch:///x"}, "unknown backend"},
+		// An empty range is surely a mistake: it printed "0 keys".
+		{[]string{dsn, "--start", "k10", "--end", "k05"}, "--start is not before --end"},
+		{[]string{dsn, "--start", "k", "--end", "k", "--reverse"}, "--start is not before --end"},
 	} {
 		code, out, errOut := polykv(t, nil, append([]string{"scan"}, tc.args...)...)
 		if code != 2 || out != "" || !strings.Contains(errOut, tc.want) {
