@@ -72,9 +72,9 @@ func runScan(ctx context.Context, s stdio, args []string) error {
 		}
 	}
 	if b[1] != nil && b[2] != nil && bytes.Compare(b[1], b[2]) >= 0 {
-		// Nothing to visit: surely a mistake (the bounds swapped for a
-		// --reverse scan?), not a question worth "0 keys".
-		return fmt.Errorf("%w: --start is not before --end: the range is empty (with --reverse too, --start stays the lower bound)", errUsage)
+		// Nothing to visit, as kv says; often the bounds swapped for a
+		// --reverse scan: say so beside the "0 keys".
+		fmt.Fprintln(s.err, "polykv scan: --start is not before --end: the range is empty (with --reverse too, --start is the lower bound)")
 	}
 	opts := kv.IterOptions{Prefix: b[0], Start: b[1], End: b[2], Reverse: *reverse, Limit: *limit, KeysOnly: *keysOnly}
 	db, err := openDSN(ctx, fs.Arg(0), true)
