@@ -70,10 +70,16 @@
 // 128 and 1.5 MiB): MaxTxnOps = max_txn_ops - 2 (the commit token and the
 // priority turn's release),
 // MaxTxnBytes about three quarters of max_request_bytes, scaled down for a
-// long prefix; BulkWriter, nodestore and logstore size their chunks by
-// them. A transaction that read more keys and ranges than max_txn_ops - 2
-// compares fails with kv.ErrTxnTooLarge rather than commit with a weaker
-// check. Size the server (--max-txn-ops, --max-request-bytes, the
+// long prefix (every key of a request carries it; a prefix that leaves
+// less than 16 KiB per transaction is refused at Open), MaxKeySize at most
+// a quarter of MaxTxnBytes; max_txn_ops is at least 3. BulkWriter,
+// nodestore and logstore size their chunks by them. A transaction that
+// read more keys and ranges than max_txn_ops - 2 compares, or keys of more
+// than a quarter of max_request_bytes, fails with kv.ErrTxnTooLarge before
+// anything is sent, rather than commit with a weaker check.
+//
+// dial_timeout bounds the wait for a first member to answer at Open (a
+// local read); endpoints are host:port, checked before anything connects. Size the server (--max-txn-ops, --max-request-bytes, the
 // client's send limit follows) and these options together, so that a
 // maximal transaction commits well inside the server's request timeout;
 // internal/etcdtest shows one sizing.
