@@ -105,11 +105,7 @@ func TestQueryNilStore(t *testing.T) {
 // (it found nothing: the filter was compared as given).
 func TestInvalidUTF8Text(t *testing.T) {
 	ctx := context.Background()
-	s, err := kv.Open(ctx, kv.Config{Backend: "memory"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := memStore(t)
 	lb := logstore.NewLogBuffer(s, 10, time.Hour)
 	e := logstore.LogEntry{Level: logstore.LevelInfo, Message: "caf\xe9 \xff\xfe", Entity: "w\xfe", EntityID: "id\xff", Queue: "src"}
 	if err := lb.Add(e); err != nil {
@@ -137,11 +133,7 @@ func TestInvalidUTF8Text(t *testing.T) {
 // bad-input error).
 func TestForeignLogKeyIsCorrupt(t *testing.T) {
 	ctx := context.Background()
-	s, err := kv.Open(ctx, kv.Config{Backend: "memory"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := memStore(t)
 	lb := logstore.NewLogBuffer(s, 10, time.Hour)
 	if err := lb.Add(logstore.LogEntry{Level: logstore.LevelInfo, Message: "ok"}); err != nil {
 		t.Fatal(err)
@@ -167,11 +159,7 @@ func TestForeignLogKeyIsCorrupt(t *testing.T) {
 // where UnixMilli overflows) selects as an unbounded one, not as 1970.
 func TestTimeBoundsPastIDs(t *testing.T) {
 	ctx := context.Background()
-	s, err := kv.Open(ctx, kv.Config{Backend: "memory"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := memStore(t)
 	last := time.UnixMilli(1<<48 - 1)
 	g := logstore.NewIDGenerator(func() time.Time { return last }, nil)
 	id, _, err := g.Next()
@@ -207,4 +195,15 @@ func TestTimeBoundsPastIDs(t *testing.T) {
 	if n, _ := logstore.Count(ctx, s, logstore.Query{}); n[logstore.LevelInfo] != 0 {
 		t.Errorf("DeleteBefore(a far-future time) kept the entry")
 	}
+}
+
+// memStore opens a memory store, closed at the end of the test.
+func memStore(t *testing.T) kv.Store {
+	t.Helper()
+	s, err := kv.Open(context.Background(), kv.Config{Backend: "memory"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }

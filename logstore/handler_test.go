@@ -8,7 +8,6 @@ import (
 	"time"
 
 	_ "github.com/polykv/polykv/backends/memory"
-	"github.com/polykv/polykv/kv"
 	"github.com/polykv/polykv/logstore"
 )
 
@@ -27,11 +26,7 @@ func (boomJSON) MarshalJSON() ([]byte, error) { panic("boom") }
 // adds to that group, as slog merges them (it replaced it).
 func TestHandlerHostileValues(t *testing.T) {
 	ctx := context.Background()
-	s, err := kv.Open(ctx, kv.Config{Backend: "memory"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := memStore(t)
 	lb := logstore.NewLogBuffer(s, 10, time.Hour)
 	l := slog.New(logstore.NewHandler(lb, nil))
 	l.Info("values", "err", (*nilErr)(nil), "json", boomJSON{})

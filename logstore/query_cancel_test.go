@@ -21,11 +21,7 @@ import (
 // skipped it (200 of 2,200 entries lost in an audit).
 func TestScanCancelledResumes(t *testing.T) {
 	ctx := context.Background()
-	s, err := kv.Open(ctx, kv.Config{Backend: "memory"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := memStore(t)
 	clock := time.UnixMilli(1_700_000_000_000)
 	g := logstore.NewIDGenerator(func() time.Time { return clock }, bytes.NewReader(make([]byte, 1<<20)))
 	var b kv.Batch

@@ -102,13 +102,7 @@ func TestVerifyCancelledAfterProblemLeavesNoCheck(t *testing.T) {
 // command that opened the store (found by an audit of the CLI).
 func TestTruncatedFileIsCorrupt(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	db := open(t, dir, nil)
-	fill(t, db, "k%05d", 0, 5000, nil)
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, bbolt.DataFileName)
+	dir, path := closedStore(t, 5000)
 	fi, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
@@ -139,15 +133,9 @@ func TestTruncatedFileIsCorrupt(t *testing.T) {
 // store).
 func TestOpenPanicReleasesLock(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	db := open(t, dir, nil)
-	fill(t, db, "k%05d", 0, 5000, nil)
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
+	dir, path := closedStore(t, 5000)
 	// Zero every page after the two meta pages: the length stays, the
 	// pages the meta page names (the free list, the root) are garbage.
-	path := filepath.Join(dir, bbolt.DataFileName)
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -165,4 +153,17 @@ func TestOpenPanicReleasesLock(t *testing.T) {
 			t.Fatalf("open %d of the damaged store: %v, want ErrCorrupt", i+1, err)
 		}
 	}
+}
+
+// closedStore writes n keys to a new store, closes it, and returns its
+// directory and data file.
+func closedStore(t *testing.T, n int) (dir, path string) {
+	t.Helper()
+	dir = t.TempDir()
+	db := open(t, dir, nil)
+	fill(t, db, "k%05d", 0, n, nil)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dir, filepath.Join(dir, bbolt.DataFileName)
 }
