@@ -63,6 +63,7 @@ func nsRules() []nsRule {
 		{"GetAndTransitions", nsGetAndTransitions},
 		{"DuplicatePathNeverTwoKeys", nsDuplicates},
 		{"ExistingPathsFound", nsExistingFound},
+		{"ChildFitsStoredParent", nsChildFitsStoredParent},
 		{"CompleteWithChildrenAtomic", nsCompleteAtomic},
 		{"CompleteBatchAsSingleCalls", nsCompleteBatch},
 		{"CompleteBatchListedPage", nsCompleteListedPage},

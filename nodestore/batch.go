@@ -28,7 +28,9 @@ type Skip struct {
 	// Path is the item's (normalized) path.
 	Path string
 	// Err says why: it wraps ErrExists (insert of a stored path),
-	// ErrStatusMismatch (the node had already moved) or ErrNotFound.
+	// ErrInvalidLevel or ErrInvalidNode (insert of a node that does not fit
+	// its parent), ErrStatusMismatch (the node had already moved) or
+	// ErrNotFound.
 	Err error
 }
 
@@ -156,6 +158,8 @@ type prepared struct {
 	ops, bytes int
 	index      int
 	skip       error
+	// bad says why the item does not fit its parent (checkParents).
+	bad error
 }
 
 // BatchInsertNodes inserts many nodes, each with its index entry, path key
@@ -173,6 +177,10 @@ type prepared struct {
 // or earlier in this batch) is not written: it is listed in the result's
 // Skipped with an error wrapping ErrExists. Re-running a batch after a crash
 // is therefore safe: it completes what is missing and reports the rest.
+//
+// A node whose parent is stored, or is an item of this batch, must be one
+// level below it, and the parent a folder: one that is not is skipped with
+// an error wrapping ErrInvalidLevel or ErrInvalidNode (Insert says why).
 // ops is not modified.
 func (s *Store) BatchInsertNodes(ctx context.Context, ops []InsertOperation) (BatchResult, error) {
 	items := make([]prepared, len(ops))
@@ -208,6 +216,7 @@ func (s *Store) insertItems(ctx context.Context, op string, items []prepared) (B
 	var d deltas
 	var buf []byte
 	parents := map[queueHash]struct{}{} // the parents of the chunk's items (boundReads)
+	inBatch := batchParents(items)
 	for start := 0; start < len(items); {
 		// Plan the chunk: as many items as fit with their worst-case counter
 		// writes.
@@ -225,10 +234,11 @@ func (s *Store) insertItems(ctx context.Context, op string, items []prepared) (B
 				// findExisting's reads, at most: the item's share of its
 				// parent's scan and a point read (on a shared store, which
 				// does not scan: its path key, read twice if it exists),
-				// and the scan's slack once per parent.
+				// and once per parent the scan's slack and checkParents'
+				// two reads (the parent's path key and node key).
 				reads := 3
 				if _, ok := parents[queueHash{it.n.Queue, it.parent}]; !ok {
-					reads += s.scanSlack
+					reads += s.scanSlack + 2
 				}
 				if !plan.readsFit(reads) {
 					break
@@ -251,14 +261,22 @@ func (s *Store) insertItems(ctx context.Context, op string, items []prepared) (B
 			d.reset()
 			// Reads first (no read follows a write, which keeps kv's
 			// read-your-writes index out of the hot path).
+			if err := checkParents(tx, chunk, inBatch); err != nil {
+				return err
+			}
 			if err := s.readBeforeWrites(tx, chunk, &d, func(d *deltas) {
 				for i := range chunk {
-					if it := &chunk[i]; it.skip == nil {
+					if it := &chunk[i]; it.skip == nil && it.bad == nil {
 						d.add(it.n.Queue, position{it.n.Level, it.n.Traversal, it.n.Copy}, 1)
 					}
 				}
 			}); err != nil {
 				return err
+			}
+			for i := range chunk {
+				if it := &chunk[i]; it.skip == nil {
+					it.skip = it.bad // a stored path is ErrExists, whatever its parent
+				}
 			}
 			for i := range chunk {
 				it := &chunk[i]

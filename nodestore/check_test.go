@@ -127,14 +127,20 @@ func TestCheckFindsDamage(t *testing.T) {
 			v[1] = 3 // encoding v1: byte 1 is the traversal status, 3 failed
 			set(t, db, xKey(t), v)
 		}, `value says status "failed"`},
+		// Insert refuses a child that does not fit its stored parent; a
+		// child inserted before its parent is not checked against it.
 		{"child two levels below its parent", func(t *testing.T, _ kv.Store, ns *nodestore.Store) {
-			if err := ns.Insert(ctx, file(nodestore.QueueSrc, "/a", "deep", 3)); err != nil {
-				t.Fatal(err)
+			for _, n := range []nodestore.Node{file(nodestore.QueueSrc, "/p", "deep", 3), folder(nodestore.QueueSrc, "/", "p", 1, nodestore.TraversalStatusPending)} {
+				if err := ns.Insert(ctx, n); err != nil {
+					t.Fatal(err)
+				}
 			}
 		}, "child at level 3 under a parent at level 1"},
 		{"child under a file", func(t *testing.T, _ kv.Store, ns *nodestore.Store) {
-			if err := ns.Insert(ctx, file(nodestore.QueueSrc, "/b", "z", 2)); err != nil {
-				t.Fatal(err)
+			for _, n := range []nodestore.Node{file(nodestore.QueueSrc, "/q", "z", 2), file(nodestore.QueueSrc, "/", "q", 1)} {
+				if err := ns.Insert(ctx, n); err != nil {
+					t.Fatal(err)
+				}
 			}
 		}, "index entry under a file"},
 		{"pending-level key with a wrong count", func(t *testing.T, db kv.Store, _ *nodestore.Store) {

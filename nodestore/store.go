@@ -518,8 +518,12 @@ func writeNew(tx kv.Txn, n *Node, h, parent PathHash, root bool, d *deltas, buf 
 // such nodes and report them instead.) Every invalid field is an error
 // naming the field, and nothing is written.
 //
-// The parent need not be stored: the index entry is written regardless
-// (Check reports children whose parent is missing).
+// When the parent (n.State.ParentPath) is stored, n must be one level
+// below it and the parent must be a folder: otherwise Insert returns an
+// error wrapping ErrInvalidLevel or ErrInvalidNode and writes nothing. The
+// parent need not be stored: nodes may come before their parent, and the
+// index entry is written regardless (Check reports children whose parent
+// never came; such a node is not checked when its parent comes later).
 func (s *Store) Insert(ctx context.Context, n Node) error {
 	h, parent, root, err := s.validateNode(&n, nil)
 	if err != nil {
@@ -533,6 +537,11 @@ func (s *Store) Insert(ctx context.Context, n Node) error {
 		}
 		if ok {
 			return fmt.Errorf("%w (at %s)", ErrExists, pos)
+		}
+		if !root {
+			if err := storedParentFits(tx, &n, parent); err != nil {
+				return err
+			}
 		}
 		var d deltas
 		d.add(n.Queue, position{n.Level, n.Traversal, n.Copy}, 1)
