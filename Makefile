@@ -9,12 +9,12 @@ FUZZTIME      ?= 30s
 BENCH_OUT     ?= bench-results
 BENCH_FLAGS   ?=
 
-.PHONY: all test test-short chromium bench bench-scale calibrate lint vet fmt stress fuzz build clean
+.PHONY: all test test-short chromium disktools bench bench-scale calibrate lint vet fmt stress fuzz build clean
 
 all: test
 
 ## test: vet, gofmt check, and every test (full conformance suite on every backend) with -race.
-test: vet fmt chromium
+test: vet fmt chromium disktools
 	$(GO) test -race -count=1 -timeout 25m ./...
 
 ## test-short: the same without -race, for a quick local loop.
@@ -27,6 +27,13 @@ chromium:
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 	  apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || \
 	  echo "chromium not installed: the browser test (cmd/polykv TestBrowserProgressPage) will skip"
+
+## disktools: mkfs.ext4 and mount for the power-cut tests (a loop-mounted ext4
+## per test), installed from Debian when missing and possible; otherwise they skip.
+disktools:
+	@command -v mkfs.ext4 >/dev/null && command -v mount >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  apt-get update -qq && apt-get install -y -qq e2fsprogs mount >/dev/null; } || \
+	  echo "mkfs.ext4 or mount missing: the power-cut tests (TestPowerCut) will skip"
 
 vet:
 	$(GO) vet ./...
@@ -69,14 +76,14 @@ calibrate:
 lint:
 	$(GO) run $(GOLANGCI_LINT) run ./...
 
-## stress: long crash/kill loops (200+ cycles per backend and mode), long model
+## stress: long crash/kill and power-cut loops (200+ cycles per backend and mode), long model
 ## and conformance runs, disk-full cycles, Pebble faults at every write, the
 ## corruption matrix at 25 seeds, the etcd member-loss and shared-traversal
 ## runs and the etcd suite's long traversal; prints each summary line. Log:
 ## stress.log.
 stress:
 	@set -o pipefail; POLYKV_STRESS=1 $(GO) test -v -count=1 -timeout 120m \
-	  -run 'Crash|Model|Stress|Kill|DiskFull|FaultAtEveryWrite|Corrupt|MemberLoss|SharedTraversal|Linearizable' ./... 2>&1 \
+	  -run 'Crash|PowerCut|Model|Stress|Kill|DiskFull|FaultAtEveryWrite|Corrupt|MemberLoss|SharedTraversal|Linearizable' ./... 2>&1 \
 	  | tee stress.log | grep -E '^(ok|FAIL|panic)|--- FAIL|crash: .*cycles|kill:|diskfull:|errorfs|outage:'
 	@set -o pipefail; POLYKV_STRESS=1 $(GO) test -v -count=1 -timeout 30m -run 'TestConformance/Nodestore/Traversal' ./backends/etcd/ 2>&1 \
 	  | tee -a stress.log | grep -E '^(ok|FAIL|panic)|--- FAIL'

@@ -115,6 +115,13 @@ type CrashOptions struct {
 	// test: a child does not start the cluster its parent runs (see
 	// InChild), so it cannot know the endpoints.
 	Location func(t *testing.T) string
+	// PowerCut, if set, makes each kill a power cut of the disk the
+	// stores are on (NewPowerCut; Location is then a directory on it):
+	// whatever was not fsynced is lost. Acknowledged commits must then
+	// survive under Sync only; NoSync may lose a tail of them (never a
+	// part of one), whatever Guarantees.NoSyncKeepsAckedOnKill says of a
+	// kill.
+	PowerCut *PowerCut
 }
 
 // Environment of a crash-test child.
@@ -248,6 +255,10 @@ func runCrashParent(t *testing.T, cfg kv.Config, opts CrashOptions) {
 	firstAck := time.Duration(0) // how long the previous child took to its first ack
 	promise := "(not yet known)" // from Info().Guarantees after the first reopen
 	var keepAcked bool           // set from Info().Guarantees at each reopen
+	var cuts0, retakes0 int      // opts.PowerCut's counts before this mode
+	if pc := opts.PowerCut; pc != nil {
+		cuts0, retakes0 = pc.Cuts, pc.Retakes
+	}
 	for cycle := 0; cycle < opts.Cycles; cycle++ {
 		// A quarter of the kills fall at a random moment from the start,
 		// often during open and recovery; the others after a random number
@@ -262,7 +273,7 @@ func runCrashParent(t *testing.T, cfg kv.Config, opts CrashOptions) {
 				plan.jitter = time.Duration(rng.Int64N(int64(2 * time.Millisecond)))
 			}
 		}
-		res := runCrashChild(t, cfg, plan, opts.Location != nil)
+		res := runCrashChild(t, cfg, plan, opts.Location != nil, opts.PowerCut)
 		if res.firstAck > 0 {
 			firstAck = res.firstAck
 		}
@@ -295,9 +306,12 @@ func runCrashParent(t *testing.T, cfg kv.Config, opts CrashOptions) {
 			db.Close()
 			t.Skipf("crash: backend %s is not persistent", cfg.Backend)
 		}
-		keepAcked = cfg.Durability == kv.Sync || g.NoSyncKeepsAckedOnKill
+		keepAcked = cfg.Durability == kv.Sync || (g.NoSyncKeepsAckedOnKill && opts.PowerCut == nil)
 		promise = "acked-may-lose-tail"
-		if keepAcked {
+		switch {
+		case keepAcked && opts.PowerCut != nil:
+			promise = "acked-survive-power-cut"
+		case keepAcked:
 			promise = "acked-survive-kill"
 		}
 		r := opts.Workload.Check(t, db, res.lastAck)
@@ -334,8 +348,8 @@ func runCrashParent(t *testing.T, cfg kv.Config, opts CrashOptions) {
 		if lost := res.lastAck + 1 - r.Committed; lost > 0 {
 			st.lost += lost
 			if keepAcked {
-				t.Errorf("cycle %d (%s): transactions up to %d were acknowledged, only %d present (%s promises acked-survive-kill)",
-					cycle, plan, res.lastAck, r.Committed, cfg.Durability)
+				t.Errorf("cycle %d (%s): transactions up to %d were acknowledged, only %d present (%s promises %s)",
+					cycle, plan, res.lastAck, r.Committed, cfg.Durability, promise)
 			}
 		}
 		// The child starts at what the previous reopen saw and may commit
@@ -355,6 +369,10 @@ func runCrashParent(t *testing.T, cfg kv.Config, opts CrashOptions) {
 	}
 	t.Logf("crash: %s %s: %d cycles, %d acked, %d lost, %d half-applied, %d killed before their first ack, %d of %d read-only opens refused (kv.ErrNeedsRecovery), declared promise: %s",
 		cfg.Backend, cfg.Durability, st.cycles, st.acked, st.lost, st.problems, st.recoveryKills, st.needRecovery, st.roChecked, promise)
+	if pc := opts.PowerCut; pc != nil {
+		t.Logf("crash: %s %s: the kills were %d power cuts (%d disk copies taken again: the disk was written during the copy)",
+			cfg.Backend, cfg.Durability, pc.Cuts-cuts0, pc.Retakes-retakes0)
+	}
 }
 
 // readOnlyEvery is how often (in cycles) RunCrash opens the store
@@ -424,7 +442,7 @@ func crashChildPattern(name string) string {
 
 // runCrashChild starts one child, kills it as planned and returns what it
 // acknowledged.
-func runCrashChild(t *testing.T, cfg kv.Config, plan killPlan, wholeConfig bool) childResult {
+func runCrashChild(t *testing.T, cfg kv.Config, plan killPlan, wholeConfig bool, pc *PowerCut) childResult {
 	t.Helper()
 	res := childResult{lastAck: -1}
 	r, w, err := os.Pipe()
@@ -490,11 +508,17 @@ func runCrashChild(t *testing.T, cfg kv.Config, plan killPlan, wholeConfig bool)
 	noProgress := time.After(2 * time.Minute)
 	stuck := false
 	killed := false
+	var cutErr error
 	kill := func() {
-		if !killed {
-			_ = cmd.Process.Kill() // SIGKILL; an error means it has exited already
-			killed = true
+		if killed {
+			return
 		}
+		killed = true
+		if pc != nil {
+			cutErr = pc.Cut(cmd.Process) // stops, copies the disk, kills
+			return
+		}
+		_ = cmd.Process.Kill() // SIGKILL; an error means it has exited already
 	}
 	var other []string
 	for lines != nil {
@@ -552,6 +576,14 @@ func runCrashChild(t *testing.T, cfg kv.Config, plan killPlan, wholeConfig bool)
 	kill()
 	wg.Wait()
 	werr := cmd.Wait()
+	if pc != nil {
+		if cutErr == nil {
+			cutErr = pc.Restore()
+		}
+		if cutErr != nil {
+			t.Fatal(cutErr)
+		}
+	}
 	if stuck {
 		t.Errorf("crash child made no progress in 2 minutes (%d acks); its goroutines:\n%s", res.acks, tail(stderr.String(), 30000))
 	}
