@@ -42,6 +42,13 @@
 //     with kv or any backend. Fuzz drives the same comparison from fuzz
 //     input.
 //
+// Crash safety has its own entry point: RunCrash re-runs the test binary
+// as a child that commits numbered transactions and kills it at random
+// moments (SIGKILL), or, with CrashOptions.PowerCut (WithPowerCut), cuts
+// the power of a loop-mounted ext4 disk under it so that every write not
+// fsynced is lost; the parent then checks what survived against the
+// backend's declared Guarantees and the Durability it was opened with.
+//
 // Tests that could hang on a deadlocked backend run under a timeout and
 // fail instead. The suite closes every store it opens.
 //
