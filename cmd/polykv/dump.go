@@ -144,6 +144,10 @@ type countingWriter struct {
 	writes, chunks int
 }
 
+// Limits are the store's: kv.Load sizes its chunks by them (a cluster
+// store takes far fewer writes per transaction than kv's defaults).
+func (c *countingWriter) Limits() kv.Limits { return kv.LimitsOf(c.Store) }
+
 func (c *countingWriter) Write(ctx context.Context, b *kv.Batch) error {
 	if err := c.Store.Write(ctx, b); err != nil {
 		return err

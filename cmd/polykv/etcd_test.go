@@ -81,6 +81,24 @@ func TestInspectDumpEtcd(t *testing.T) {
 	}
 }
 
+// load into a cluster store: more keys than one of its transactions
+// takes, so the load must chunk by the store's declared limits.
+func TestLoadIntoEtcd(t *testing.T) {
+	_, dsn := etcdDSN(t)
+	local := "pebble://" + t.TempDir() + "/src"
+	fill(t, local, 5000)
+	code, dumped, stderr := polykv(t, nil, "dump", local)
+	if code != 0 {
+		t.Fatalf("dump: exit %d: %s", code, stderr)
+	}
+	if code, out, stderr := polykv(t, []byte(dumped), "load", dsn); code != 0 {
+		t.Fatalf("load into etcd: exit %d: %s%s", code, out, stderr)
+	}
+	if _, again, _ := polykv(t, nil, "dump", dsn); again != dumped {
+		t.Error("the dump of the etcd store differs from the dump it was loaded from")
+	}
+}
+
 // check finds an etcd store consistent, then names the damage.
 func TestCheckEtcd(t *testing.T) {
 	_, dsn := etcdDSN(t)
