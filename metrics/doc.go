@@ -33,10 +33,12 @@
 //	polykv_kv_update_retries_total            counter    runs of Update functions beyond the first (engine conflicts)
 //
 // The error label is the first of these an error matches with errors.Is:
-// not_found (kv.ErrNotFound), conflict (kv.ErrConflict), closed
+// outcome_unknown (kv.ErrOutcomeUnknown: the commit may or may not be
+// applied; its cause, io or unavailable, is not labelled), not_found
+// (kv.ErrNotFound), conflict (kv.ErrConflict), closed
 // (kv.ErrClosed), txn_too_large (kv.ErrTxnTooLarge), no_space
 // (kv.ErrNoSpace), corrupt (kv.ErrCorrupt), io (kv.ErrIO), unavailable
-// (kv.ErrUnavailable), outcome_unknown (kv.ErrOutcomeUnknown), read_only
+// (kv.ErrUnavailable), read_only
 // (kv.ErrReadOnly), invalid (kv.ErrEmptyKey, kv.ErrKeyTooLarge,
 // kv.ErrValueTooLarge, kv.ErrInvalidConfig, kv.ErrTxnDone), canceled
 // (context.Canceled, context.DeadlineExceeded), other. A series appears

@@ -45,11 +45,14 @@ var errKindNames = [numErrKinds]string{
 }
 
 // kinds maps each sentinel to its label, in the order errors are matched:
-// the first sentinel an error matches names it.
+// the first sentinel an error matches names it. ErrOutcomeUnknown comes
+// first: it always carries its cause (kv.ErrIO, kv.ErrNoSpace,
+// kv.ErrUnavailable), which alone would say that nothing was applied.
 var kinds = [...]struct {
 	err  error
 	kind errKind
 }{
+	{kv.ErrOutcomeUnknown, errOutcomeUnknown},
 	{kv.ErrNotFound, errNotFound},
 	{kv.ErrConflict, errConflict},
 	{kv.ErrClosed, errClosed},
@@ -58,7 +61,6 @@ var kinds = [...]struct {
 	{kv.ErrCorrupt, errCorrupt},
 	{kv.ErrIO, errIO},
 	{kv.ErrUnavailable, errUnavailable},
-	{kv.ErrOutcomeUnknown, errOutcomeUnknown},
 	{kv.ErrReadOnly, errReadOnly},
 	{kv.ErrEmptyKey, errInvalid},
 	{kv.ErrKeyTooLarge, errInvalid},
