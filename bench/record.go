@@ -28,11 +28,26 @@ import (
 // interface (nodestore finds none on a kv.Store) and forwards Info and
 // Limits, so a
 // layer above behaves as on the wrapped store.
+//
+// The log is in commit order, which is not the order in which concurrent
+// calls return (the writers of one bbolt group commit return together).
+// Each run of an Update function that returns nil takes the next
+// sequence number as it returns: on a local engine kv runs the functions
+// one at a time in commit order (under its writer lock, or in turn inside
+// one group transaction), and on an optimistic engine two transactions
+// that read and write one key commit in the order their last runs
+// returned. A call's records reach the log when every smaller number has
+// been settled (committed, or failed and dropped). Set, Delete and Write
+// take theirs when they return: they are ordered with each other, not
+// with Updates running at the same time.
 type recorder struct {
 	kv.Store
 	gets, scans, scanned atomic.Int64
+	seq                  atomic.Int64 // the last sequence number taken
 
 	mu      sync.Mutex
+	next    int64            // the next sequence number to log
+	waiting map[int64][]byte // settled records (nil: nothing) ahead of next
 	f       *os.File
 	w       *bufio.Writer
 	sets    int64
@@ -52,7 +67,7 @@ func newRecorder(s kv.Store, logPath string) (*recorder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bench: write log: %w", err)
 	}
-	return &recorder{Store: s, f: f, w: bufio.NewWriterSize(f, 1<<20)}, nil
+	return &recorder{Store: s, f: f, w: bufio.NewWriterSize(f, 1<<20), next: 1, waiting: map[int64][]byte{}}, nil
 }
 
 // Log record: kind (1 byte: kv.OpSet or kv.OpDelete), key length and
@@ -65,19 +80,35 @@ func appendRecord(dst []byte, kind kv.OpKind, key, value []byte) []byte {
 	return append(dst, value...)
 }
 
-// commit appends the records of one committed write to the log.
-func (r *recorder) commit(recs []byte, sets, deletes int64) {
+// settle files the records of sequence number seq (nil: the run did not
+// commit, or wrote nothing) and logs every settled number from next on.
+func (r *recorder) settle(seq int64, recs []byte, sets, deletes int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.err != nil {
-		return
-	}
-	if _, err := r.w.Write(recs); err != nil {
-		r.err = fmt.Errorf("bench: write log: %w", err)
-	}
 	r.sets += sets
 	r.deletes += deletes
-	r.bytes += int64(len(recs))
+	r.waiting[seq] = recs
+	for {
+		recs, ok := r.waiting[r.next]
+		if !ok {
+			return
+		}
+		delete(r.waiting, r.next)
+		r.next++
+		if r.err != nil || len(recs) == 0 {
+			continue
+		}
+		if _, err := r.w.Write(recs); err != nil {
+			r.err = fmt.Errorf("bench: write log: %w", err)
+		}
+		r.bytes += int64(len(recs))
+	}
+}
+
+// commit logs the records of a write that has returned (Set, Delete,
+// Write).
+func (r *recorder) commit(recs []byte, sets, deletes int64) {
+	r.settle(r.seq.Add(1), recs, sets, deletes)
 }
 
 func (r *recorder) unreplayable(what string) {
@@ -93,6 +124,9 @@ func (r *recorder) finish() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	err := r.err
+	if n := len(r.waiting); err == nil && n > 0 {
+		err = fmt.Errorf("bench: write log: %d writes settled after one that never did (a call still running at the end)", n)
+	}
 	if ferr := r.w.Flush(); err == nil && ferr != nil {
 		err = fmt.Errorf("bench: write log: %w", ferr)
 	}
@@ -147,14 +181,27 @@ func (r *recorder) View(ctx context.Context, fn func(tx kv.ReadTxn) error) error
 
 func (r *recorder) Update(ctx context.Context, fn func(tx kv.Txn) error) error {
 	t := &recTxn{recReadTxn: recReadTxn{r: r}}
+	var runs []int64 // the sequence numbers of the runs that returned nil
+	committed := false
+	defer func() { // also when Update panics: no number stays unsettled
+		for i, seq := range runs {
+			if committed && i == len(runs)-1 {
+				r.settle(seq, t.recs, t.sets, t.deletes)
+			} else {
+				r.settle(seq, nil, 0, 0)
+			}
+		}
+	}()
 	err := r.Store.Update(ctx, func(tx kv.Txn) error {
 		// fn may run again after a conflict: log only the last attempt.
 		t.tx, t.txn, t.recs, t.sets, t.deletes = tx, tx, t.recs[:0], 0, 0
-		return fn(t)
+		err := fn(t)
+		if err == nil {
+			runs = append(runs, r.seq.Add(1))
+		}
+		return err
 	})
-	if err == nil {
-		r.commit(t.recs, t.sets, t.deletes)
-	}
+	committed = err == nil
 	return err
 }
 
