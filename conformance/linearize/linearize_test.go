@@ -226,6 +226,49 @@ func TestRecorder(t *testing.T) {
 	}
 }
 
+// The wrapper's transactions read through the store's own GetMany and
+// IterateMany (the paths nodestore takes on a shared store) and record
+// each key and each range as Get and Iterate would.
+func TestRecorderMany(t *testing.T) {
+	h := linearize.NewHistory(linearize.Options{Keys: linearize.Prefix("r/")})
+	s := h.Wrap(openOptimistic(t))
+	ctx := t.Context()
+	for _, k := range []string{"r/a1", "r/a2", "r/b1"} {
+		if err := s.Set(ctx, []byte(k), []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	type many interface {
+		GetMany([][]byte, func(int, []byte) error) error
+		IterateMany([]kv.IterOptions, func(int, []byte, []byte) error) error
+	}
+	if err := s.Update(ctx, func(tx kv.Txn) error {
+		if _, ok := tx.(many); !ok {
+			return errors.New("the transaction has no GetMany or IterateMany")
+		}
+		if err := kv.GetMany(tx, [][]byte{[]byte("r/a1"), []byte("r/zz")}, func(int, []byte) error { return nil }); err != nil {
+			return err
+		}
+		err := kv.IterateMany(tx, []kv.IterOptions{{Prefix: []byte("r/a")}, {Prefix: []byte("r/b"), KeysOnly: true}, {Prefix: []byte("r/c")}},
+			func(int, []byte, []byte) error { return nil })
+		if err != nil {
+			return err
+		}
+		return tx.Set([]byte("r/c1"), []byte("x"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ops := h.Ops()
+	got := ops[len(ops)-1].String()
+	want := `update[c0 r("r/a1")="v" r("r/zz")=missing scan["r/a","r/b")={"r/a1":"v" "r/a2":"v"} scan["r/b","r/c")={"r/b1"} scan["r/c","r/d")={} w("r/c1","x")]`
+	if got != want {
+		t.Errorf("recorded:\n%s\nwant:\n%s", got, want)
+	}
+	if res := linearize.Check(ops, 10*time.Second); !res.Ok() {
+		t.Error(res)
+	}
+}
+
 func openMemory(t *testing.T) kv.Store { return openDSN(t, "memory:") }
 
 func openOptimistic(t *testing.T) kv.Store { return openDSN(t, "memory:?opt.txn=optimistic") }

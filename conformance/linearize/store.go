@@ -84,51 +84,108 @@ func (r *recorder) del(key []byte) {
 	}
 }
 
-// scan runs an iteration through it, recording what fn is handed. The
-// range recorded is the part the iteration covered: the whole of it when
-// it ran to its end, up to (and including) the last key handed to fn when
-// fn or Limit stopped it.
-func (r *recorder) scan(opts kv.IterOptions, fn func(k, v []byte) error, it func(fn func(k, v []byte) error) error) error {
+// scanState is what one iteration handed to its function, as far as the
+// history keeps it.
+type scanState struct {
+	seen    []Pair
+	last    []byte
+	visited int
+	stopped bool // the function stopped it
+}
+
+// saw records that the iteration hands k, v to its function (before the
+// call: the function may write over them).
+func (st *scanState) saw(h *History, opts kv.IterOptions, k, v []byte) {
+	st.visited++
+	st.last = append(st.last[:0], k...)
+	if h.keep(k) {
+		p := Pair{Key: bytes.Clone(k)}
+		if !opts.KeysOnly {
+			p.Value = bytes.Clone(v)
+		}
+		st.seen = append(st.seen, p)
+	}
+}
+
+// step records a finished iteration. The range recorded is the part it
+// covered: the whole of it when it ran to its end, up to (and including)
+// the last key handed to the function when the function or Limit stopped
+// it.
+func (r *recorder) step(opts kv.IterOptions, st *scanState) {
 	lower, upper, empty := kv.Bounds(opts)
-	var seen []Pair
-	var last []byte
-	visited := 0
-	stopped := false
-	err := it(func(k, v []byte) error {
-		visited++
-		last = append(last[:0], k...)
-		if r.h.keep(k) {
-			p := Pair{Key: bytes.Clone(k)}
-			if !opts.KeysOnly {
-				p.Value = bytes.Clone(v)
-			}
-			seen = append(seen, p)
-		}
-		err := fn(k, v)
-		if err != nil {
-			stopped = true
-		}
-		return err
-	})
-	if err != nil || empty {
-		return err
+	if empty {
+		return
 	}
-	if opts.Limit > 0 && visited >= opts.Limit {
-		stopped = true
-	}
-	if stopped && visited > 0 {
+	stopped := st.stopped || (opts.Limit > 0 && st.visited >= opts.Limit)
+	if stopped && st.visited > 0 {
 		if opts.Reverse {
-			lower = bytes.Clone(last)
+			lower = bytes.Clone(st.last)
 		} else {
-			upper = append(bytes.Clone(last), 0)
+			upper = append(bytes.Clone(st.last), 0)
 		}
 	}
+	seen := st.seen
 	if opts.Reverse {
 		for i, j := 0, len(seen)-1; i < j; i, j = i+1, j-1 {
 			seen[i], seen[j] = seen[j], seen[i]
 		}
 	}
 	r.steps = append(r.steps, Step{Kind: Scan, Key: bytes.Clone(lower), Upper: bytes.Clone(upper), Seen: seen, KeysOnly: opts.KeysOnly})
+}
+
+// scan runs an iteration through it, recording what fn is handed.
+func (r *recorder) scan(opts kv.IterOptions, fn func(k, v []byte) error, it func(fn func(k, v []byte) error) error) error {
+	var st scanState
+	err := it(func(k, v []byte) error {
+		st.saw(r.h, opts, k, v)
+		err := fn(k, v)
+		st.stopped = st.stopped || err != nil
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	r.step(opts, &st)
+	return nil
+}
+
+// scanMany runs many iterations through one kv.IterateMany of tx,
+// recording each as scan does.
+func (r *recorder) scanMany(tx kv.ReadTxn, opts []kv.IterOptions, fn func(i int, k, v []byte) error) error {
+	st := make([]scanState, len(opts))
+	err := kv.IterateMany(tx, opts, func(i int, k, v []byte) error {
+		st[i].saw(r.h, opts[i], k, v)
+		err := fn(i, k, v)
+		st[i].stopped = st[i].stopped || err != nil
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for i := range opts {
+		r.step(opts[i], &st[i])
+	}
+	return nil
+}
+
+// getMany runs one kv.GetMany of tx, recording a read of every key: the
+// found ones as fn is handed them, the missing ones once the call has
+// read them all.
+func (r *recorder) getMany(tx kv.ReadTxn, keys [][]byte, fn func(i int, v []byte) error) error {
+	found := make([]bool, len(keys))
+	err := kv.GetMany(tx, keys, func(i int, v []byte) error {
+		found[i] = true
+		r.read(keys[i], v, nil)
+		return fn(i, v)
+	})
+	if err != nil {
+		return err
+	}
+	for i, k := range keys {
+		if !found[i] {
+			r.read(k, nil, kv.ErrNotFound)
+		}
+	}
 	return nil
 }
 
@@ -272,6 +329,19 @@ func (t *readTxn) Get(key []byte) ([]byte, error) {
 
 func (t *readTxn) Iterate(opts kv.IterOptions, fn func(key, value []byte) error) error {
 	return t.r.scan(opts, fn, func(f func(k, v []byte) error) error { return t.tx.Iterate(opts, f) })
+}
+
+// GetMany reads through the transaction's own GetMany (kv.GetMany: one
+// request on an engine that reads many keys at once) and records each
+// key's read.
+func (t *readTxn) GetMany(keys [][]byte, fn func(i int, value []byte) error) error {
+	return t.r.getMany(t.tx, keys, fn)
+}
+
+// IterateMany iterates through the transaction's own IterateMany
+// (kv.IterateMany) and records each range as Iterate does.
+func (t *readTxn) IterateMany(opts []kv.IterOptions, fn func(i int, key, value []byte) error) error {
+	return t.r.scanMany(t.tx, opts, fn)
 }
 
 // txn records the reads and writes of a transaction.
