@@ -38,8 +38,12 @@ type engine struct {
 
 	// live counts, per revision, the snapshots and transactions of this
 	// process reading at it: Compact never compacts past the oldest.
+	// Before its first read answers, a reader holds a floor (pinFloor).
 	liveMu sync.Mutex
 	live   map[int64]int
+	// seen is the newest revision this process has pinned or read as
+	// the cluster's latest (pinFloor).
+	seen atomic.Int64
 
 	tokens tokenState
 
@@ -232,6 +236,7 @@ func (e *engine) currentRevision(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, e.fail("read revision", err)
 	}
+	e.saw(resp.Header.Revision)
 	return resp.Header.Revision, nil
 }
 
@@ -241,11 +246,44 @@ func (e *engine) NewSnapshot() (kv.Snapshot, error) {
 	return e.NewSnapshotContext(context.Background())
 }
 
+// testHookBeforePin, when set, runs after a transaction's or snapshot's
+// first answer and before its revision is pinned.
+var testHookBeforePin atomic.Pointer[func()]
+
+func beforePin() {
+	if f := testHookBeforePin.Load(); f != nil {
+		(*f)()
+	}
+}
+
 // pin and unpin count the readers of a revision (see Compact).
 func (e *engine) pin(rev int64) {
 	e.liveMu.Lock()
 	e.live[rev]++
 	e.liveMu.Unlock()
+	e.saw(rev)
+}
+
+// saw records that the cluster has reached revision rev.
+func (e *engine) saw(rev int64) {
+	for {
+		old := e.seen.Load()
+		if rev <= old || e.seen.CompareAndSwap(old, rev) {
+			return
+		}
+	}
+}
+
+// pinFloor pins, for a reader whose revision is not known yet, the
+// newest revision this process has seen (at least 1): its first read
+// (linearizable) answers at that revision or a later one, so a Compact
+// between that answer and the pin of its revision, bounded by this
+// floor, cannot remove it. The reader swaps the floor for its revision
+// (pin, then unpin the floor) or releases it.
+func (e *engine) pinFloor() int64 {
+	f := max(1, e.seen.Load())
+	e.pin(f)
+	return f
 }
 
 func (e *engine) unpin(rev int64) {

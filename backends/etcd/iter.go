@@ -52,6 +52,9 @@ type iter struct {
 	// pinned: the iteration pinned rev itself (setRev), for Compact to
 	// keep it; released when it ends.
 	pinned bool
+	// floor: an iteration over the latest state holds a floor
+	// (engine.pinFloor) until setRev pins its revision.
+	floor int64
 
 	// rec, in a transaction, records what the iteration saw.
 	rec *rangeRead
@@ -113,13 +116,22 @@ func (it *iter) setRev(rev int64) {
 	}
 	it.e.pin(rev)
 	it.pinned = true
+	it.releaseFloor()
 }
 
-// unpin releases the revision setRev pinned.
+// unpin releases the revision setRev pinned, or the floor.
 func (it *iter) unpin() {
 	if it.pinned {
 		it.pinned = false
 		it.e.unpin(it.rev)
+	}
+	it.releaseFloor()
+}
+
+func (it *iter) releaseFloor() {
+	if it.floor != 0 {
+		it.e.unpin(it.floor)
+		it.floor = 0
 	}
 }
 

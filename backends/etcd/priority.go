@@ -36,6 +36,12 @@ func (e *engine) BeginPriorityTxn(ctx context.Context) (kv.EngineTxn, error) {
 		return nil, err
 	}
 	t := et.(*txn)
+	began := false
+	defer func() {
+		if !began {
+			t.Discard() // releases its floor (pinFloor)
+		}
+	}()
 	cctx, cancel := e.callCtx(ctx)
 	defer cancel()
 	grant, err := e.cli.Grant(cctx, turnTTL)
@@ -75,6 +81,7 @@ func (e *engine) BeginPriorityTxn(ctx context.Context) (kv.EngineTxn, error) {
 		}
 	}()
 	t.turn, t.turnLease, t.stopKeepAlive = id, grant.ID, stop
+	began = true
 	return t, nil
 }
 

@@ -25,10 +25,13 @@ func (e *engine) NewSnapshotContext(ctx context.Context) (kv.Snapshot, error) {
 	if e.closed.Load() {
 		return nil, errClosed
 	}
+	floor := e.pinFloor()
+	defer e.unpin(floor)
 	rev, err := e.currentRevision(ctx)
 	if err != nil {
 		return nil, err
 	}
+	beforePin()
 	e.pin(rev)
 	return &snapshot{e: e, ctx: ctx, rev: rev}, nil
 }
@@ -56,7 +59,9 @@ func (l latest) NewIter(r kv.IterRange) (kv.Iter, error) {
 	if l.e.closed.Load() {
 		return nil, errClosed
 	}
-	return l.e.newIter(l.ctx, r, 0, nil), nil
+	it := l.e.newIter(l.ctx, r, 0, nil)
+	it.floor = l.e.pinFloor()
+	return it, nil
 }
 
 // snapshot reads one revision, with the context it was created with.

@@ -41,13 +41,15 @@ func (e *engine) BeginTxn(ctx context.Context) (kv.EngineTxn, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return &txn{e: e, ctx: ctx, keys: make(map[string]int64)}, nil
+	return &txn{e: e, ctx: ctx, keys: make(map[string]int64), floor: e.pinFloor()}, nil
 }
 
 type txn struct {
 	e   *engine
 	ctx context.Context
 	rev int64 // R, 0 until the first read
+	// floor is pinned until R is (engine.pinFloor); 0 once released.
+	floor int64
 	// keys maps each etcd key read or seen to its ModRevision at R.
 	keys   map[string]int64
 	ranges []*rangeRead
@@ -61,8 +63,17 @@ type txn struct {
 
 func (t *txn) pinned(rev int64) {
 	if t.rev == 0 {
+		beforePin()
 		t.rev = rev
 		t.e.pin(rev)
+		t.releaseFloor()
+	}
+}
+
+func (t *txn) releaseFloor() {
+	if t.floor != 0 {
+		t.e.unpin(t.floor)
+		t.floor = 0
 	}
 }
 
@@ -140,6 +151,7 @@ func (t *txn) Discard() {
 		if t.rev != 0 {
 			t.e.unpin(t.rev)
 		}
+		t.releaseFloor()
 		t.releaseTurn()
 	}
 }
