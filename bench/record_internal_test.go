@@ -30,16 +30,20 @@ func TestRecorderLogsCommitOrder(t *testing.T) {
 			backend := c.cfg.Backend
 			ctx := context.Background()
 			dir := t.TempDir()
-			cfg := c.cfg
-			cfg.Durability = kv.Sync
-			if backend != "memory" {
-				cfg.Path = filepath.Join(dir, "a")
+			open := func(name string) *kv.DB {
+				cfg := c.cfg
+				cfg.Durability = kv.Sync
+				if backend != "memory" {
+					cfg.Path = filepath.Join(dir, name)
+				}
+				db, err := kv.Open(ctx, cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { db.Close() })
+				return db
 			}
-			db, err := kv.Open(ctx, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
+			db := open("a")
 			rec, err := newRecorder(db, filepath.Join(dir, "writes.log"))
 			if err != nil {
 				t.Fatal(err)
@@ -91,15 +95,7 @@ func TestRecorderLogsCommitOrder(t *testing.T) {
 			if inv > 0 {
 				t.Errorf("%d of %d log records out of commit order", inv, 8*300)
 			}
-			fcfg := cfg
-			if backend != "memory" {
-				fcfg.Path = filepath.Join(dir, "b")
-			}
-			fresh, err := kv.Open(ctx, fcfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer fresh.Close()
+			fresh := open("b")
 			if _, err := replay(rec.f.Name(), kv.NewBulkWriter(ctx, fresh)); err != nil {
 				t.Fatal(err)
 			}
