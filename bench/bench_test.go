@@ -3,8 +3,10 @@ package bench_test
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -305,8 +307,31 @@ func TestReportOutputs(t *testing.T) {
 	if err := rep.WriteCSV(&csvOut); err != nil {
 		t.Fatal(err)
 	}
-	if n := strings.Count(csvOut.String(), "\n"); n != len(rep.Runs)+1 {
-		t.Errorf("CSV has %d lines, want %d", n, len(rep.Runs)+1)
+	rows, err := csv.NewReader(&csvOut).ReadAll() // fails on a row of another width
+	if err != nil {
+		t.Fatalf("the CSV does not parse as a table: %v", err)
+	}
+	if len(rows) != len(rep.Runs)+1 {
+		t.Errorf("CSV has %d rows, want %d", len(rows), len(rep.Runs)+1)
+	}
+	// Each figure under its own column.
+	col := map[string]int{}
+	for i, name := range rows[0] {
+		col[name] = i
+	}
+	for i, res := range rep.Runs {
+		row := rows[i+1]
+		for name, want := range map[string]string{
+			"cpu_ns_per_op": strconv.FormatFloat(res.CPUPerOp, 'g', 6, 64),
+			"peak_rss":      strconv.FormatInt(res.PeakRSS, 10),
+			"disk_bytes":    strconv.FormatInt(res.DiskBytes, 10),
+			"verified":      res.Verified,
+			"error":         res.Err,
+		} {
+			if j, ok := col[name]; !ok || row[j] != want {
+				t.Errorf("CSV row %d, column %s: want %q (header %v, row %v)", i+1, name, want, rows[0], row)
+			}
+		}
 	}
 	_ = json.Valid
 }

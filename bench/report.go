@@ -598,7 +598,7 @@ func ReadReport(rd io.Reader) (*Report, error) {
 
 // csvHeader are the columns of WriteCSV: one row per run.
 var csvHeader = []string{"durability", "workload", "backend", "rep", "seed", "size", "unit", "ops", "seconds", "ops_per_sec",
-	"load_ops", "load_seconds", "p50_ns", "p99_ns", "p999_ns", "allocs_per_op", "bytes_per_op", "peak_rss", "disk_bytes",
+	"load_ops", "load_seconds", "p50_ns", "p99_ns", "p999_ns", "cpu_ns_per_op", "allocs_per_op", "bytes_per_op", "peak_rss", "disk_bytes",
 	"write_bytes", "logical_bytes", "write_amp", "isolated", "verified", "error",
 	"machine", "started"}
 
