@@ -26,10 +26,14 @@
 //     folder with the source's children. Each page of pending nodes is
 //     completed with one nodestore.CompleteBatch; traverse-gen-folder does
 //     one CompleteWithChildren per folder instead, for comparison.
-//     With Spec.Ceiling (--ceiling) the traversal's kv store is wrapped
-//     by a recorder that counts its reads and logs every committed write;
-//     the log is then replayed as blind batches (kv.BulkWriter) on a fresh
-//     store of the same backend, which must end identical. The extras
+//     With Spec.Ceiling (--ceiling), after the measured traversal, a
+//     second one runs unmeasured on a store wrapped by a recorder that
+//     counts its reads and logs every committed write; the log is then
+//     replayed as blind batches (kv.BulkWriter) on a fresh store of the
+//     same backend, which must end identical to the recorded one. Those
+//     stores and the log live beside the run's directory, outside its
+//     disk usage and write amplification (its peak RSS includes them).
+//     The extras
 //     traverse_vs_ceiling (and _cpu, in CPU time) give the share of the
 //     engine's write speed the traversal keeps, kv_*_per_node what the
 //     key layout costs per node.

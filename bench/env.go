@@ -48,6 +48,55 @@ type Env struct {
 	// workPeak is the highest RSS seen when a measured phase ended
 	// (VmHWM: the load and measured phases, not what follows).
 	workPeak int64
+	// aside is the directory of work that is not the workload's own
+	// (asideDir), and unmeasuredWrites what the process wrote during
+	// that work (unmeasured): both are left out of the run's figures.
+	aside            string
+	unmeasuredWrites int64
+}
+
+// asideDir returns a directory beside the run's for work that is not the
+// workload's own (the ceiling's recorded traversal, its log and its
+// replay): the run's disk usage leaves it out. It is removed with the
+// run's directory.
+func (e *Env) asideDir() (string, error) {
+	if e.aside == "" {
+		d, err := os.MkdirTemp(filepath.Dir(e.dir), filepath.Base(e.dir)+"-aside-")
+		if err != nil {
+			return "", fmt.Errorf("bench: directory aside: %w", err)
+		}
+		e.aside = d
+	}
+	return e.aside, nil
+}
+
+// openAside opens a new store of the run's backend at path (a path in
+// asideDir; a cluster backend takes a fresh key prefix instead). The
+// caller closes it.
+func (e *Env) openAside(path string) (kv.Store, error) {
+	cfg, err := e.Config()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Path != "" && !isCluster(cfg.Backend) {
+		cfg.Path = path
+	}
+	db, err := kv.Open(e.Ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("bench: open %s: %w", cfg.Backend, err)
+	}
+	return db, nil
+}
+
+// unmeasured runs fn, work that is not the workload's own, and leaves
+// what the process wrote meanwhile out of the run's write
+// amplification. (Its stores must be closed inside fn.)
+func (e *Env) unmeasured(fn func() error) error {
+	wb0, _ := procWriteBytes()
+	err := fn()
+	wb1, _ := procWriteBytes()
+	e.unmeasuredWrites += max(0, wb1-wb0)
+	return err
 }
 
 // Histogram range: 100 ns to 100 s, 3 significant digits.
@@ -263,7 +312,10 @@ func RunOne(ctx context.Context, spec Spec) (Result, error) {
 	res.PeakRSS = peakRSS()
 	res.PeakRSSWork = e.workPeak
 	res.DiskBytes, _ = DiskUsage(dir)
-	res.WriteBytes = wb1 - wb0
+	res.WriteBytes = wb1 - wb0 - e.unmeasuredWrites
+	if e.aside != "" && !spec.KeepDir {
+		os.RemoveAll(e.aside)
+	}
 	res.LogicalBytes = e.logical
 	if e.logical > 0 && res.WriteBytes > 0 {
 		res.WriteAmp = float64(res.WriteBytes) / float64(e.logical)

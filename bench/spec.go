@@ -45,10 +45,11 @@ type Spec struct {
 	// Skew makes traverse-gen's fan-out skewed (a few huge directories)
 	// instead of uniform.
 	Skew bool `json:"skew,omitempty"`
-	// Ceiling makes the traverse workloads record every kv write they
-	// commit and replay them afterwards as blind batches on a fresh store
-	// of the same backend: the engine's ceiling for that work (extras
-	// ceiling_node_per_s, traverse_vs_ceiling and kv operations per node).
+	// Ceiling makes the traverse workloads, after the measured pass, run
+	// a second, recorded one (every kv write it commits logged) and replay
+	// its writes as blind batches on a fresh store of the same backend:
+	// the engine's ceiling for that work (extras ceiling_node_per_s,
+	// traverse_vs_ceiling and kv operations per node).
 	Ceiling bool `json:"ceiling,omitempty"`
 	// MemoryBudget is kv.Config.MemoryBudget; 0 means the default.
 	MemoryBudget int64 `json:"memory_budget,omitempty"`

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -187,7 +188,10 @@ type traversal struct {
 	count []int64            // nodes traversed per level
 	ops   int64
 	rss   *rssPeaks
-	comps []nodestore.Completion // the page's completions (perPage)
+	// record takes the latency of each page, from its listing to its
+	// last completion (nil: not recorded).
+	record func(time.Duration)
+	comps  []nodestore.Completion // the page's completions (perPage)
 	// srcKids: the src children of the page's folders (dst pass of
 	// perPage), by path.
 	srcKids map[string][]nodestore.Node
@@ -202,19 +206,9 @@ func runTraverse(e *Env, t *tree, mode completion) error {
 	if err != nil {
 		return err
 	}
-	var rec *recorder
-	if e.Spec.Ceiling {
-		if rec, err = newRecorder(st, e.Dir("writes.log")); err != nil {
-			return err
-		}
-		st = rec
-	}
 	ns := nodestore.New(st)
 	rss := &rssPeaks{}
-	src := &traversal{mode: mode, e: e, ns: ns, t: t, q: nodestore.QueueSrc, rss: rss}
-	dst := &traversal{mode: mode, e: e, ns: ns, t: t, q: nodestore.QueueDst, rss: rss, skip: func(i int32) bool {
-		return !t.folder[i] && i%dstMissEvery == 0
-	}}
+	src, dst := newPasses(t, mode, e, ns, rss, e.Record)
 	err = e.MeasureFunc(func() (int64, error) {
 		if err := src.run(); err != nil {
 			return src.ops, fmt.Errorf("src pass: %w", err)
@@ -227,11 +221,41 @@ func runTraverse(e *Env, t *tree, mode completion) error {
 	if err != nil {
 		return err
 	}
-	var reads readCounts
-	if rec != nil {
-		reads = rec.reads() // before the verification's own reads
+	if err := verifyTraversal(e.Ctx, t, ns, src, dst); err != nil {
+		return err
 	}
-	// Verification.
+	e.Wrote(int64(src.ops+dst.ops) * 150) // about: a node key, its value, its index entry
+	e.Extra("levels", float64(len(t.levels)))
+	if rss.anon > 0 {
+		e.Extra("rss_anon_max_MiB", float64(rss.anon>>20))
+		e.Extra("rss_file_max_MiB", float64(rss.file>>20))
+	}
+	verified := ""
+	if e.Spec.Ceiling {
+		if verified, err = ceiling(e, t, mode); err != nil {
+			return err
+		}
+	}
+	e.Verified(verified + fmt.Sprintf("%d src + %d dst nodes traversed exactly once over %d levels, nothing left pending, counts and Check consistent, %d missing dst files found",
+		src.ops, dst.ops, len(t.levels), dst.missing.Load()))
+	return nil
+}
+
+// newPasses returns the src and dst passes of a traversal of t through
+// ns; record takes each page's latency (nil: none).
+func newPasses(t *tree, mode completion, e *Env, ns *nodestore.Store, rss *rssPeaks, record func(time.Duration)) (src, dst *traversal) {
+	src = &traversal{mode: mode, e: e, ns: ns, t: t, q: nodestore.QueueSrc, rss: rss, record: record}
+	dst = &traversal{mode: mode, e: e, ns: ns, t: t, q: nodestore.QueueDst, rss: rss, record: record, skip: func(i int32) bool {
+		return !t.folder[i] && i%dstMissEvery == 0
+	}}
+	return src, dst
+}
+
+// verifyTraversal checks what the passes did against the tree and the
+// store: every node traversed exactly once, the dst comparison's
+// matches and misses, each level's successful count in both queues, and
+// nodestore.Check.
+func verifyTraversal(ctx context.Context, t *tree, ns *nodestore.Store, src, dst *traversal) error {
 	var wantMissing int64
 	for i := range int32(t.len()) {
 		if dst.skip(i) {
@@ -248,36 +272,32 @@ func runTraverse(e *Env, t *tree, mode completion) error {
 	if matched, missing := dst.matched.Load(), dst.missing.Load(); missing != wantMissing || matched+missing != int64(t.len()-1) {
 		return fmt.Errorf("dst comparison: %d matched, %d missing; want %d missing of %d", matched, missing, wantMissing, t.len()-1)
 	}
+	// Every node of each level is successful in its queue: src holds the
+	// whole tree, dst what its pass traversed (the tree but the files it
+	// found missing).
 	for level, want := range t.levels {
-		got, err := ns.Count(e.Ctx, nodestore.QueueSrc, level, nodestore.TraversalStatusSuccessful, nodestore.CopyStatusPending)
+		got, err := ns.Count(ctx, nodestore.QueueSrc, level, nodestore.TraversalStatusSuccessful, nodestore.CopyStatusPending)
 		if err != nil {
 			return err
 		}
 		if got != int64(want) || src.count[level] != int64(want) {
 			return fmt.Errorf("src level %d: %d successful nodes counted, %d traversed, tree has %d", level, got, src.count[level], want)
 		}
+		got, err = ns.Count(ctx, nodestore.QueueDst, level, nodestore.TraversalStatusSuccessful, nodestore.CopyStatusNone)
+		if err != nil {
+			return err
+		}
+		if level >= len(dst.count) || got != dst.count[level] {
+			return fmt.Errorf("dst level %d: %d successful nodes counted, %v traversed per level", level, got, dst.count)
+		}
 	}
-	rep, err := ns.Check(e.Ctx)
+	rep, err := ns.Check(ctx)
 	if err != nil {
 		return err
 	}
 	if !rep.OK() {
 		return fmt.Errorf("nodestore check: %d problems, first: %s", len(rep.Problems), rep.Problems[0])
 	}
-	e.Wrote(int64(src.ops+dst.ops) * 150) // about: a node key, its value, its index entry
-	e.Extra("levels", float64(len(t.levels)))
-	if rss.anon > 0 {
-		e.Extra("rss_anon_max_MiB", float64(rss.anon>>20))
-		e.Extra("rss_file_max_MiB", float64(rss.file>>20))
-	}
-	verified := ""
-	if rec != nil {
-		if verified, err = ceiling(e, rec, reads, src.ops+dst.ops); err != nil {
-			return err
-		}
-	}
-	e.Verified(verified + fmt.Sprintf("%d src + %d dst nodes traversed exactly once over %d levels, nothing left pending, counts and Check consistent, %d missing dst files found",
-		src.ops, dst.ops, len(t.levels), dst.missing.Load()))
 	return nil
 }
 
@@ -318,6 +338,7 @@ func (p *traversal) run() error {
 		var cursor nodestore.Cursor
 		done := 0
 		for {
+			pageStart := time.Now()
 			page, next, err := p.ns.PendingPage(ctx, p.q, level, cursor, traversePage)
 			if err != nil {
 				return err
@@ -356,7 +377,6 @@ func (p *traversal) run() error {
 			}
 			p.comps = comps
 			if len(comps) > 0 {
-				start := time.Now()
 				res, err := p.ns.CompleteBatch(ctx, p.q, comps)
 				if err != nil {
 					return err
@@ -369,10 +389,8 @@ func (p *traversal) run() error {
 						return fmt.Errorf("complete %s: %d children skipped: %v", comps[j].Path, len(r.Skipped), r.Skipped[0])
 					}
 				}
-				p.e.Record(time.Since(start))
 			}
 			if len(files) > 0 {
-				start := time.Now()
 				res, err := p.ns.BatchSetStatus(ctx, p.q, files, nodestore.TraversalStatusSuccessful)
 				if err != nil {
 					return err
@@ -380,7 +398,9 @@ func (p *traversal) run() error {
 				if res.Applied != len(files) {
 					return fmt.Errorf("level %d: %d of %d files marked traversed: %v", level, res.Applied, len(files), res.Skipped)
 				}
-				p.e.Record(time.Since(start))
+			}
+			if p.record != nil {
+				p.record(time.Since(pageStart))
 			}
 			done += len(page)
 			p.rss.sample()
@@ -433,7 +453,6 @@ func (p *traversal) claim(n nodestore.Node, level int) (int32, error) {
 // completion, for the page's CompleteBatch.
 func (p *traversal) complete(ctx context.Context, n nodestore.Node, i int32, level int) (*nodestore.Completion, error) {
 	t := p.t
-	start := time.Now()
 	first, count := t.first[i], t.count[i]
 	children := make([]nodestore.Node, 0, count)
 	for c := first; c < first+count; c++ {
@@ -488,7 +507,6 @@ func (p *traversal) complete(ctx context.Context, n nodestore.Node, i int32, lev
 	default:
 		return &nodestore.Completion{Path: n.State.Path, Status: nodestore.TraversalStatusSuccessful, Children: children, Listed: &n}, nil
 	}
-	p.e.Record(time.Since(start))
 	return nil, nil
 }
 
@@ -579,59 +597,88 @@ func (r *rssPeaks) sample() {
 	r.anon, r.file = max(r.anon, a), max(r.file, f)
 }
 
-// ceiling replays the writes rec logged during the measured phase, as
-// blind batches (kv.BulkWriter, in chunks of the size nodestore's batch
-// operations use on the backend, the faster size there) on a fresh store
-// of the same backend, and reports the replay's speed in nodes per second
-// beside the traversal's, with the kv operations per node. The replay's
-// time includes reading the log back (a sequential read of a file the
-// page cache holds). It checks that the fresh store then holds the same
-// number of keys as the traversed one, and returns what it verified.
-func ceiling(e *Env, rec *recorder, reads readCounts, nodes int64) (string, error) {
-	if err := rec.finish(); err != nil {
-		return "", err
-	}
-	traverse := e.measured
-	fresh, err := e.OpenStore()
-	if err != nil {
-		return "", err
-	}
-	chunk := nodestore.SmallChunkBytes
-	if e.Spec.Backend == "bbolt" {
-		chunk = nodestore.DefaultChunkBytes
-	}
-	cpu0 := cpuTime()
-	took, err := replay(rec.f.Name(), kv.NewBulkWriterSize(e.Ctx, fresh, chunk))
-	if err != nil {
-		return "", err
-	}
-	replayCPU := cpuTime() - cpu0
-	want, keys, err := digest(e.Ctx, rec.Store)
-	if err != nil {
-		return "", err
-	}
-	got, gotKeys, err := digest(e.Ctx, fresh)
-	if err != nil {
-		return "", err
-	}
-	if got != want || gotKeys != keys {
-		return "", fmt.Errorf("ceiling: the replayed store (%d keys) differs from the traversed one (%d keys)", gotKeys, keys)
-	}
-	n := float64(nodes)
-	e.Extra("ceiling_node_per_s", n/took.Seconds())
-	e.Extra("traverse_vs_ceiling", took.Seconds()/traverse.Seconds())
-	// The same ratio in CPU time (the process's, engine goroutines
-	// included): steadier than wall time on a loaded machine.
-	if e.cpu > 0 {
-		e.Extra("traverse_vs_ceiling_cpu", replayCPU.Seconds()/e.cpu.Seconds())
-	}
-	e.Extra("kv_gets_per_node", float64(reads.gets)/n)
-	e.Extra("kv_scans_per_node", float64(reads.scans)/n)
-	e.Extra("kv_scanned_per_node", float64(reads.scanned)/n)
-	e.Extra("kv_sets_per_node", float64(rec.sets)/n)
-	e.Extra("kv_deletes_per_node", float64(rec.deletes)/n)
-	e.Extra("kv_written_B_per_node", float64(rec.bytes)/n)
-	return fmt.Sprintf("ceiling: %d writes replayed to a store identical to the traversed one (%d keys); ", rec.sets+rec.deletes, keys), nil
+// ceiling runs the traversal again, unmeasured, on a store of its own
+// wrapped by a recorder (reads counted, committed writes logged), then
+// replays the log as blind batches (kv.BulkWriter) on a fresh store and
+// checks that it ends identical to the recorded one. The batches are of
+// the size nodestore's batch operations use on the backend (the faster
+// size there), and the replay's time includes reading the log back (a
+// sequential read of a file the page cache holds). traverse_vs_ceiling
+// is the replay's time over the measured traversal's: the measured pass
+// runs without the recorder, and the ceiling's stores and log live
+// beside the run's directory, outside its disk usage and write
+// amplification (Env.unmeasured).
+func ceiling(e *Env, t *tree, mode completion) (verified string, err error) {
+	err = e.unmeasured(func() error {
+		dir, err := e.asideDir()
+		if err != nil {
+			return err
+		}
+		st, err := e.openAside(filepath.Join(dir, "recorded"))
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		rec, err := newRecorder(st, filepath.Join(dir, "writes.log"))
+		if err != nil {
+			return err
+		}
+		ns := nodestore.New(rec)
+		src, dst := newPasses(t, mode, e, ns, &rssPeaks{}, nil)
+		if err := src.run(); err != nil {
+			return fmt.Errorf("ceiling: recorded src pass: %w", err)
+		}
+		if err := dst.run(); err != nil {
+			return fmt.Errorf("ceiling: recorded dst pass: %w", err)
+		}
+		reads := rec.reads()
+		if err := rec.finish(); err != nil {
+			return err
+		}
+		fresh, err := e.openAside(filepath.Join(dir, "replay"))
+		if err != nil {
+			return err
+		}
+		defer fresh.Close()
+		chunk := nodestore.SmallChunkBytes
+		if e.Spec.Backend == "bbolt" {
+			chunk = nodestore.DefaultChunkBytes
+		}
+		cpu0 := cpuTime()
+		took, err := replay(rec.f.Name(), kv.NewBulkWriterSize(e.Ctx, fresh, chunk))
+		if err != nil {
+			return err
+		}
+		replayCPU := cpuTime() - cpu0
+		want, keys, err := digest(e.Ctx, st)
+		if err != nil {
+			return err
+		}
+		got, gotKeys, err := digest(e.Ctx, fresh)
+		if err != nil {
+			return err
+		}
+		if got != want || gotKeys != keys {
+			return fmt.Errorf("ceiling: the replayed store (%d keys) differs from the recorded one (%d keys)", gotKeys, keys)
+		}
+		n := float64(src.ops + dst.ops)
+		e.Extra("ceiling_node_per_s", n/took.Seconds())
+		e.Extra("traverse_vs_ceiling", took.Seconds()/e.measured.Seconds())
+		// The same ratio in CPU time (the process's, engine goroutines
+		// included): steadier than wall time on a loaded machine.
+		if e.cpu > 0 {
+			e.Extra("traverse_vs_ceiling_cpu", replayCPU.Seconds()/e.cpu.Seconds())
+		}
+		e.Extra("kv_gets_per_node", float64(reads.gets)/n)
+		e.Extra("kv_scans_per_node", float64(reads.scans)/n)
+		e.Extra("kv_scanned_per_node", float64(reads.scanned)/n)
+		e.Extra("kv_sets_per_node", float64(rec.sets)/n)
+		e.Extra("kv_deletes_per_node", float64(rec.deletes)/n)
+		e.Extra("kv_written_B_per_node", float64(rec.bytes)/n)
+		verified = fmt.Sprintf("ceiling: %d writes of a second, recorded traversal replayed to a store identical to it (%d keys); ", rec.sets+rec.deletes, keys)
+		return nil
+	})
+	return verified, err
 }
 
 // digest hashes every key and value of s, each with its length, in order.
