@@ -57,7 +57,20 @@ func openRawPebble(_ context.Context, cfg kv.Config) (target, func() error, erro
 	if cfg.Durability == kv.NoSync {
 		wo = pebble.NoSync
 	}
-	return &rawPebble{db: db, wo: wo}, db.Close, nil
+	// Closed with the memtable flushed first, as the pebble backend
+	// closes, so that both write the same bytes (write amplification
+	// 2.03x and 2.01x for fill-seq-b1000 at 20,000 records; 1.04x without
+	// the flush). The backend then also trims the write-ahead logs Pebble
+	// keeps preallocated (trimWALs); raw Pebble keeps them, and its disk
+	// figure shows it (143 MiB against 2.2 MiB there).
+	closeDB := func() error {
+		if err := db.Flush(); err != nil {
+			_ = db.Close()
+			return err
+		}
+		return db.Close()
+	}
+	return &rawPebble{db: db, wo: wo}, closeDB, nil
 }
 
 type quietPebbleLogger struct{}
