@@ -53,9 +53,15 @@ func ycsbWorkload(m ycsbMix) Workload {
 			var key, v []byte
 			var wb writeBatch
 			var bad error
+			checked := 0
 			check := func(i uint64, got []byte, found bool) {
 				if bad == nil && (!found || len(got) != ycsbValue) {
 					bad = fmt.Errorf("record %d: found=%v, %d bytes", i, found, len(got))
+				}
+				// One read in 16 is checked byte for byte (a wrong
+				// record's value must not pass).
+				if checked++; bad == nil && checked%16 == 0 && !vals.isVersionOf(i, got) {
+					bad = fmt.Errorf("record %d: the value read is no version of this record's", i)
 				}
 			}
 			var reads, updates, inserts, scans, rmws, scanned int
