@@ -72,32 +72,58 @@ func (db *DB) commitLocked(ctx context.Context, b *Batch, fn func(tx Txn) error)
 	db.lockWrites()
 	defer db.unlockWrites()
 	r := db.reader(ctx)
+	var read *writeGroup // an open group whose writes, not committed, fn reads
 	if db.grouper != nil {
 		g, err := db.openGroup(ctx)
-		if err != nil {
+		switch {
+		case errors.Is(err, ErrNeedsReopen):
+			// Writes are refused, reads still work: fn reads the
+			// committed state, and a write of it is refused at apply.
+		case err != nil:
 			return nil, err
+		default:
+			r = g.wg // the writes of the writers before this one in the group
+			if g.writers > 0 {
+				read = g
+			}
 		}
-		r = g.wg // the writes of the writers before this one in the group
 	}
 	tx := &txn{readTxn: readTxn{ctx: ctx, db: db, r: r}, b: b}
 	err = func() error {
 		defer func() { tx.done = true }()
 		return fn(tx)
 	}()
-	if err != nil {
-		return nil, err
+	if err == nil {
+		err = tx.err
 	}
-	if tx.err != nil {
-		return nil, tx.err
-	}
-	if b.Len() == 0 {
-		return nil, nil
+	if err != nil || b.Len() == 0 {
+		return addedNothing(read, err)
 	}
 	wait, err = db.apply(ctx, b)
 	if errors.Is(err, ErrConflict) {
 		return nil, fmt.Errorf("%w: %w", errRetry, err)
 	}
 	return wait, err
+}
+
+// addedNothing ends the run of a writer that adds nothing to the open
+// group g (it only read, or its function failed) with result err, the
+// function's. When g held writes of writers before it (not nil), the
+// function read them uncommitted: the writer returns only once g has
+// committed, as a reader of a committed state would (wait, called
+// after the writer lock is released, as a writer's wait for its own
+// group), and when that commit failed, what it read never existed: it
+// runs again (errRetry) on the committed state.
+func addedNothing(g *writeGroup, err error) (wait func() error, _ error) {
+	if g == nil {
+		return nil, err
+	}
+	return func() error {
+		if gerr := g.wait(); gerr != nil {
+			return fmt.Errorf("%w: the writes it read were not committed: %w", errRetry, gerr)
+		}
+		return err
+	}, nil
 }
 
 // txn is the Txn of Update. Its writes collect in a Batch applied at commit;
