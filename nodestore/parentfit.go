@@ -61,39 +61,92 @@ func batchParents(items []prepared) map[queueHash]*Node {
 }
 
 // checkParents sets bad on every non-root item of chunk whose parent does
-// not fit it: the stored parent, read in tx once per parent, or else the
-// batch's item of that path (in). Reads only.
+// not fit it: the stored parent, or else the batch's item of that path
+// (in). The chunk's parents are read together (readParents). Reads only.
 func checkParents(tx kv.ReadTxn, chunk []prepared, in map[queueHash]*Node) error {
-	type found struct {
-		n  Node
-		ok bool
-	}
-	parents := map[queueHash]found{}
+	var want []queueHash
+	seen := map[queueHash]bool{}
 	for i := range chunk {
 		it := &chunk[i]
 		it.bad = nil
+		if k := (queueHash{it.n.Queue, it.parent}); !it.root && !seen[k] {
+			seen[k] = true
+			want = append(want, k)
+		}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	stored, err := readParents(tx, want)
+	if err != nil {
+		return err
+	}
+	for i := range chunk {
+		it := &chunk[i]
 		if it.root {
 			continue
 		}
 		k := queueHash{it.n.Queue, it.parent}
-		p, seen := parents[k]
-		if !seen {
-			n, err := getNode(tx, k.q, k.h)
-			switch {
-			case err == nil:
-				p = found{n, true}
-			case errors.Is(err, ErrNotFound):
-				if b := in[k]; b != nil {
-					p = found{*b, true}
-				}
-			default:
-				return fmt.Errorf("parent %q of %q: %w", it.n.State.ParentPath, it.n.State.Path, err)
-			}
-			parents[k] = p
-		}
-		if p.ok {
-			it.bad = parentFits(&it.n, &p.n)
+		if p, ok := stored[k]; ok {
+			it.bad = parentFits(&it.n, &p)
+		} else if b := in[k]; b != nil {
+			it.bad = parentFits(&it.n, b)
 		}
 	}
 	return nil
+}
+
+// readParents reads the stored nodes of keys with two kv.GetMany (their
+// path keys, then their node keys: two requests on a store whose reads
+// are round trips, whatever the number of parents). A node not stored is
+// absent from the result.
+func readParents(tx kv.ReadTxn, keys []queueHash) (map[queueHash]Node, error) {
+	rk := make([][]byte, len(keys))
+	for i, k := range keys {
+		rk[i] = appendPathKey(nil, k.q, k.h)
+	}
+	pos := make([]position, len(keys))
+	found := make([]bool, len(keys))
+	err := kv.GetMany(tx, rk, func(i int, v []byte) error {
+		level, ts, cs, err := parseStatusSuffix(keys[i].q, v)
+		if err != nil {
+			return fmt.Errorf("path key of %s: %w", keys[i].h, err)
+		}
+		pos[i], found[i] = position{level, ts, cs}, true
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var at []int // the keys found, whose node keys are read
+	for i, k := range keys {
+		if found[i] {
+			p := pos[i]
+			rk[len(at)] = appendNodeKey(nil, k.q, p.level, p.ts, p.cs, k.h)
+			at = append(at, i)
+		}
+	}
+	out := make(map[queueHash]Node, len(at))
+	got := 0
+	err = kv.GetMany(tx, rk[:len(at)], func(j int, v []byte) error {
+		i := at[j]
+		n := Node{Queue: keys[i].q, Level: pos[i].level, Traversal: pos[i].ts, Copy: pos[i].cs}
+		if err := decodeState(v, &n.State); err != nil {
+			return fmt.Errorf("%s: %w", rk[j], err)
+		}
+		out[keys[i]] = n
+		got++
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if got != len(at) {
+		for j, i := range at {
+			if _, ok := out[keys[i]]; !ok {
+				return nil, fmt.Errorf("%w: path key says %s but %s is missing", ErrCorrupt, pos[i], rk[j])
+			}
+		}
+	}
+	return out, nil
 }
