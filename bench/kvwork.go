@@ -62,21 +62,6 @@ func (v *values) of(i uint64) []byte {
 	return v.pool[off : off+v.size : off+v.size]
 }
 
-// isVersionOf reports whether got is a value YCSB may have written for
-// record i: v.of(i+k) for a version k below 1000, its first byte possibly
-// changed (read-modify-write increments it).
-func (v *values) isVersionOf(i uint64, got []byte) bool {
-	if len(got) != v.size {
-		return false
-	}
-	for k := range uint64(1000) {
-		if w := v.of(i + k); bytes.Equal(got[1:], w[1:]) {
-			return true
-		}
-	}
-	return false
-}
-
 // kvSize returns the run's record count, rounded up to a multiple of 1000
 // so that every scan prefix holds exactly its number of keys.
 func kvSize(e *Env, def int) int {

@@ -1,6 +1,9 @@
 package bench
 
-import "fmt"
+import (
+	"bytes"
+	"fmt"
+)
 
 // ycsbMix is one YCSB core workload: the proportions of its operations and
 // its request distribution (Cooper et al., "Benchmarking Cloud Serving
@@ -53,15 +56,23 @@ func ycsbWorkload(m ycsbMix) Workload {
 			var key, v []byte
 			var wb writeBatch
 			var bad error
-			checked := 0
+			// What each record holds, to check every read byte for byte:
+			// the value of record i+version[i] (the load and inserts write
+			// version 0, updates another), its first byte increased by
+			// bumps[i] read-modify-writes. The loop runs in one goroutine.
+			version := make([]uint16, n, n+ycsbDefault)
+			bumps := make([]byte, n, n+ycsbDefault)
 			check := func(i uint64, got []byte, found bool) {
-				if bad == nil && (!found || len(got) != ycsbValue) {
-					bad = fmt.Errorf("record %d: found=%v, %d bytes", i, found, len(got))
+				if bad != nil {
+					return
 				}
-				// One read in 16 is checked byte for byte (a wrong
-				// record's value must not pass).
-				if checked++; bad == nil && checked%16 == 0 && !vals.isVersionOf(i, got) {
-					bad = fmt.Errorf("record %d: the value read is no version of this record's", i)
+				if !found || len(got) != ycsbValue {
+					bad = fmt.Errorf("record %d: found=%v, %d bytes", i, found, len(got))
+					return
+				}
+				want := vals.of(i + uint64(version[i]))
+				if got[0] != want[0]+bumps[i] || !bytes.Equal(got[1:], want[1:]) {
+					bad = fmt.Errorf("record %d: the value read is not the one last written (version %d, %d read-modify-writes)", i, version[i], bumps[i])
 				}
 			}
 			var reads, updates, inserts, scans, rmws, scanned int
@@ -85,7 +96,9 @@ func ycsbWorkload(m ycsbMix) Workload {
 					i := pick()
 					key = appendKey(key[:0], i)
 					wb.reset()
-					wb.add(key, vals.of(i+uint64(r.IntN(1000))))
+					k := r.IntN(1000)
+					wb.add(key, vals.of(i+uint64(k)))
+					version[i], bumps[i] = uint16(k), 0
 					e.Wrote(int64(len(key) + ycsbValue))
 					updates++
 					return t.write(&wb)
@@ -95,6 +108,7 @@ func ycsbWorkload(m ycsbMix) Workload {
 					key = appendKey(key[:0], i)
 					wb.reset()
 					wb.add(key, vals.of(i))
+					version, bumps = append(version, 0), append(bumps, 0)
 					e.Wrote(int64(len(key) + ycsbValue))
 					inserts++
 					return t.write(&wb)
@@ -136,6 +150,7 @@ func ycsbWorkload(m ycsbMix) Workload {
 					if !found && bad == nil {
 						bad = fmt.Errorf("read-modify-write of record %d found nothing", i)
 					}
+					bumps[i]++
 					e.Wrote(int64(len(key) + ycsbValue))
 					rmws++
 				}
