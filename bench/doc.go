@@ -32,7 +32,9 @@
 //     replayed as blind batches (kv.BulkWriter) on a fresh store of the
 //     same backend, which must end identical to the recorded one. Those
 //     stores and the log live beside the run's directory, outside its
-//     disk usage and write amplification (its peak RSS includes them).
+//     disk usage and write amplification (its peak RSS includes them; on
+//     a cluster backend the ceiling's stores are key prefixes of the
+//     run's own cluster, whose disk is the run's).
 //     The extras
 //     traverse_vs_ceiling (and _cpu, in CPU time) give the share of the
 //     engine's write speed the traversal keeps, kv_*_per_node what the

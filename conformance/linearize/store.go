@@ -333,7 +333,10 @@ func (t *readTxn) Iterate(opts kv.IterOptions, fn func(key, value []byte) error)
 
 // GetMany reads through the transaction's own GetMany (kv.GetMany: one
 // request on an engine that reads many keys at once) and records each
-// key's read.
+// key's read: the found ones as the callback is handed them, the missing
+// ones after the call. A callback that writes a key of the same call is
+// not recorded faithfully (the order of such reads and writes depends on
+// the engine): the workloads checked here do not.
 func (t *readTxn) GetMany(keys [][]byte, fn func(i int, value []byte) error) error {
 	return t.r.getMany(t.tx, keys, fn)
 }
