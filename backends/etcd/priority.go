@@ -36,6 +36,10 @@ func (e *engine) BeginPriorityTxn(ctx context.Context) (kv.EngineTxn, error) {
 		return nil, err
 	}
 	t := et.(*txn)
+	// Waiting for the turn can take up to request_timeout: hold no floor
+	// meanwhile (it would stop this process's Compacts there), take one
+	// once the turn is held.
+	t.releaseFloor()
 	began := false
 	defer func() {
 		if !began {
@@ -81,6 +85,7 @@ func (e *engine) BeginPriorityTxn(ctx context.Context) (kv.EngineTxn, error) {
 		}
 	}()
 	t.turn, t.turnLease, t.stopKeepAlive = id, grant.ID, stop
+	t.floor = e.pinFloor()
 	began = true
 	return t, nil
 }
