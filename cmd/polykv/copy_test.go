@@ -74,12 +74,27 @@ func TestLoadCopyIntoEmptyDirectory(t *testing.T) {
 	src := "pebble://" + filepath.Join(base, "src")
 	want := fill(t, src, 200)
 	_, dump, _ := polykv(t, nil, "dump", src)
-	for _, tc := range []struct{ cmd, dst string }{
-		{"load", "bbolt://" + filepath.Join(base, "load-dst")},
-		{"copy", "badger://" + filepath.Join(base, "copy-dst")},
+	for _, tc := range []struct{ cmd, dst, link string }{
+		{"load", "bbolt://" + filepath.Join(base, "load-dst"), ""},
+		{"copy", "badger://" + filepath.Join(base, "copy-dst"), ""},
+		// The empty directory reached through a symbolic link: the
+		// store goes into the directory, the link stays.
+		{"load", "pebble://" + filepath.Join(base, "load-link"), filepath.Join(base, "load-real")},
+		{"copy", "bbolt://" + filepath.Join(base, "copy-link"), filepath.Join(base, "copy-real")},
 	} {
 		dir := tc.dst[strings.Index(tc.dst, "://")+3:]
-		if err := os.Mkdir(dir, 0o755); err != nil {
+		made := dir
+		if tc.link != "" {
+			made = tc.link
+			if err := os.Symlink(tc.link, dir); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// A mode of the user's own, which the store's directory keeps.
+		if err := os.Mkdir(made, 0o711); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(made, 0o711); err != nil {
 			t.Fatal(err)
 		}
 		var code int
@@ -95,6 +110,14 @@ func TestLoadCopyIntoEmptyDirectory(t *testing.T) {
 		}
 		if got := contents(t, tc.dst); !maps.Equal(got, want) {
 			t.Errorf("%s into an existing empty directory: %d keys, want %d", tc.cmd, len(got), len(want))
+		}
+		if fi, err := os.Stat(made); err != nil || fi.Mode().Perm() != 0o711 {
+			t.Errorf("%s into an existing empty directory (mode 0711): now %v, %v", tc.cmd, fi.Mode(), err)
+		}
+		if tc.link != "" {
+			if fi, err := os.Lstat(dir); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+				t.Errorf("%s through a link: the link %s is no longer a link (%v, %v)", tc.cmd, dir, fi.Mode(), err)
+			}
 		}
 		if left, _ := filepath.Glob(filepath.Join(base, ".*partial*")); len(left) > 0 {
 			t.Errorf("%s left staging directories: %q", tc.cmd, left)

@@ -76,6 +76,9 @@ func parseAndOpen(ctx context.Context, fs *flag.FlagSet, s stdio, args []string,
 // name, a store that opens like a complete one.
 type stagedStore struct {
 	final, tmp string
+	// like: the empty directory the store replaces, whose mode and
+	// owner the store's directory takes (nil when there was none).
+	like fs.FileInfo
 	// kept: the store is complete in tmp but could not be moved into
 	// place; abandon leaves it for the user.
 	kept bool
@@ -96,6 +99,11 @@ func stageNewStore(cfg kv.Config) (kv.Config, *stagedStore, error) {
 	if err != nil {
 		return cfg, nil, err
 	}
+	// An empty directory reached through a symbolic link: the store goes
+	// into the directory (staged beside it), the link stays.
+	if real, err := filepath.EvalSymlinks(final); err == nil {
+		final = real
+	}
 	entries, err := os.ReadDir(final)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -113,7 +121,11 @@ func stageNewStore(cfg kv.Config) (kv.Config, *stagedStore, error) {
 	}
 	staged := cfg
 	staged.Path = tmp
-	return staged, &stagedStore{final: final, tmp: tmp}, nil
+	st := &stagedStore{final: final, tmp: tmp}
+	if fi, err := os.Stat(final); err == nil {
+		st.like = fi
+	}
+	return staged, st, nil
 }
 
 // commit renames the complete, closed store into place (over the empty
@@ -125,6 +137,17 @@ func (s *stagedStore) commit() error {
 	// os.Rename refuses to replace a directory, even an empty one (rename(2)
 	// would): remove the empty directory first. Remove fails on one that
 	// is no longer empty, and the store stays where it is.
+	if s.like != nil {
+		// The directory the user made keeps its mode, and its owner where
+		// this process may set it.
+		if err := os.Chmod(s.tmp, s.like.Mode().Perm()); err != nil {
+			s.kept = true
+			return fmt.Errorf("move the complete store into place: %w (it is complete in %s)", err, s.tmp)
+		}
+		if uid, gid, ok := ownerOf(s.like); ok {
+			_ = os.Lchown(s.tmp, uid, gid) // refused unless root or already the owner: then ours
+		}
+	}
 	if fi, err := os.Lstat(s.final); err == nil && fi.IsDir() {
 		if err := os.Remove(s.final); err != nil {
 			s.kept = true
