@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/polykv/polykv/kv"
 )
 
@@ -246,11 +247,11 @@ func (b *LogBuffer) add(ctx context.Context, e *LogEntry, fillTime bool) error {
 		return err
 	}
 	fillT := fillTime && e.Timestamp == ""
-	tsLen := len(e.Timestamp)
+	tsLen := 0 // e.Timestamp's own
 	if fillT {
 		tsLen = maxFilledTimestamp
 	}
-	hint := valueSizeHint(e, tsLen, len(attrs)) // exact unless strings need escaping
+	hint := valueSizeHint(e, tsLen, len(attrs)) // exact, escapes counted (at most: a filled timestamp may be shorter)
 	if hint > b.lim.MaxValueSize {
 		return fmt.Errorf("logstore: add: entry of at least %d bytes: %w (limit %d)", hint, kv.ErrValueTooLarge, b.lim.MaxValueSize)
 	}
@@ -292,7 +293,7 @@ func (b *LogBuffer) add(ctx context.Context, e *LogEntry, fillTime bool) error {
 	key := kbuf[:0]
 	var t time.Time
 	if e.ID == "" {
-		id, now, err := b.opts.IDs.Next()
+		id, now, err := nextID(b.opts.IDs)
 		if err != nil {
 			b.mu.Unlock()
 			return err
@@ -345,6 +346,18 @@ func (b *LogBuffer) add(ctx context.Context, e *LogEntry, fillTime bool) error {
 		b.kickFlusher()
 	}
 	return nil
+}
+
+// nextID returns ids.Next(), or an error if it panics (a clock or a
+// random source with a bug): Add calls it under the buffer's lock, which
+// a panic would leave locked for good.
+func nextID(ids *IDGenerator) (id uuid.UUID, now time.Time, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("logstore: add: the ID generator panicked: %v", p)
+		}
+	}()
+	return ids.Next()
 }
 
 // maxFilledTimestamp is the longest Timestamp Add fills in: RFC 3339 with

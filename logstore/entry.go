@@ -106,23 +106,68 @@ func encodeAttrs(e *LogEntry) ([]byte, error) {
 	return a, nil
 }
 
-// valueSizeHint is the size of e's value as encodeValue writes it when no
-// string needs escaping (escapes only make it longer), with a Timestamp of
-// tsLen bytes and attrs of attrsLen.
+// valueSizeHint is the size of e's value as encodeValue writes it, with
+// a Timestamp of tsLen bytes that needs no escaping (a filled one) or,
+// when tsLen is 0, e's own Timestamp, and attrs of attrsLen bytes
+// (already JSON). It counts each string's escapes (jsonEscapes), so it
+// is exact: Add sizes entries and transactions against the store's
+// limits with it.
 func valueSizeHint(e *LogEntry, tsLen, attrsLen int) int {
-	n := len(`{"v":1,"msg":""}`) + len(e.Message)
+	n := len(`{"v":1,"msg":""}`) + len(e.Message) + jsonEscapes(e.Message)
 	if tsLen > 0 {
 		n += len(`,"ts":""`) + tsLen
+	} else if e.Timestamp != "" {
+		n += len(`,"ts":""`) + len(e.Timestamp) + jsonEscapes(e.Timestamp)
 	}
 	for _, f := range [...]struct{ name, v string }{{"entity", e.Entity}, {"entity_id", e.EntityID}, {"queue", e.Queue}} {
 		if f.v != "" {
-			n += len(`,"":""`) + len(f.name) + len(f.v)
+			n += len(`,"":""`) + len(f.name) + len(f.v) + jsonEscapes(f.v)
 		}
 	}
 	if attrsLen > 0 {
 		n += len(`,"attrs":`) + attrsLen
 	}
 	return n
+}
+
+// jsonEscapes returns how many bytes appendJSONString adds to s beyond
+// its quotes and its own bytes: 1 for a two-byte escape (\" \\ \n \r
+// \t), 5 for \u00XX and for \ufffd in place of a byte of invalid UTF-8,
+// 3 for \u2028 and \u2029 in place of their three bytes.
+func jsonEscapes(s string) int {
+	extra := 0
+	for i := 0; i < len(s); {
+		for i+8 <= len(s) && special8(binary.LittleEndian.Uint64([]byte(s[i:i+8])))&highs == 0 {
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
+		c := s[i]
+		if plainASCII[c] {
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			switch c {
+			case '"', '\\', '\n', '\r', '\t':
+				extra++
+			default:
+				extra += 5
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			extra += 5
+		case r == '\u2028' || r == '\u2029':
+			extra += 3
+		}
+		i += size
+	}
+	return extra
 }
 
 // appendField appends field, the comma, the quoted name and the colon of
