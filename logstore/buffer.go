@@ -215,7 +215,9 @@ func NewLogBufferOptions(store kv.Store, opts Options) *LogBuffer {
 // Options returns the buffer's options, defaults filled in.
 func (b *LogBuffer) Options() Options { return b.opts }
 
-// Add queues entry, blocking while the buffer is full. An empty ID is
+// Add queues entry, blocking while the buffer is full. An entry whose
+// level and ID (the caller's) are those of a stored entry replaces it. An
+// empty ID is
 // issued by the buffer (in acceptance order, so one buffer's entries become
 // visible in ID order); an empty Timestamp is filled from the same clock
 // reading. It returns ErrInvalidLevel, ErrInvalidID, a kv.ErrValueTooLarge
@@ -531,7 +533,10 @@ func (b *LogBuffer) StopContext(ctx context.Context) error {
 const stopGrace = time.Second
 
 // Unwritten returns, decoded, the entries a Stop that gave up could not
-// write (nil otherwise), so the caller can keep them elsewhere.
+// write (nil otherwise), so the caller can keep them elsewhere. When the
+// last flush's outcome was unknown (kv.ErrOutcomeUnknown), some of them
+// may be stored already: writing them again under the same level and ID
+// stores each once.
 func (b *LogBuffer) Unwritten() []LogEntry {
 	select {
 	case <-b.done:
