@@ -215,12 +215,10 @@ func NewLogBufferOptions(store kv.Store, opts Options) *LogBuffer {
 // Options returns the buffer's options, defaults filled in.
 func (b *LogBuffer) Options() Options { return b.opts }
 
-// Add queues entry, blocking while the buffer is full. An entry whose
-// level and ID (the caller's) are those of a stored entry replaces it. An
-// empty ID is
+// Add queues entry, blocking while the buffer is full. An empty ID is
 // issued by the buffer (in acceptance order, so one buffer's entries become
-// visible in ID order); an empty Timestamp is filled from the same clock
-// reading. It returns ErrInvalidLevel, ErrInvalidID, a kv.ErrValueTooLarge
+// visible in ID order); an entry given the level and ID of a stored entry
+// replaces it. An empty Timestamp is filled from the same clock reading. It returns ErrInvalidLevel, ErrInvalidID, a kv.ErrValueTooLarge
 // for an entry too large to store, ErrStopped after Stop, or ErrFull when
 // the buffer is full and the store can no longer be written.
 func (b *LogBuffer) Add(entry LogEntry) error {
