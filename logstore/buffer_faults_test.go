@@ -18,23 +18,30 @@ import (
 // store with smaller limits (etcd) one escaped entry blocked the buffer
 // for good, and MaxPendingBytes could be passed.
 
+// memoryWithPanickingClock returns a memory store and a clock that panics
+// ("clock bug") at its call number panicAt.
+func memoryWithPanickingClock(t *testing.T, panicAt int64) (kv.Store, func() time.Time) {
+	t.Helper()
+	s, err := kv.Open(context.Background(), kv.Config{Backend: "memory"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	var calls atomic.Int64
+	return s, func() time.Time {
+		if calls.Add(1) == panicAt {
+			panic("clock bug")
+		}
+		return time.Now()
+	}
+}
+
 // A clock that panics once (an injected clock with a bug, a test double)
 // panics out of Add while LogBuffer.mu is held. Callers that recover the
 // panic (net/http, a worker pool) keep running, but the buffer is wedged:
 // the entries it already accepted are never written and Stop never returns.
 func TestBufferSurvivesPanickingClock(t *testing.T) {
-	s, err := kv.Open(context.Background(), kv.Config{Backend: "memory"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	var calls atomic.Int64
-	clock := func() time.Time {
-		if calls.Add(1) == 2 {
-			panic("clock bug")
-		}
-		return time.Now()
-	}
+	s, clock := memoryWithPanickingClock(t, 2)
 	lb := logstore.NewLogBufferOptions(s, logstore.Options{
 		BatchSize: 100, Interval: 20 * time.Millisecond,
 		IDs: logstore.NewIDGenerator(clock, nil), StopTimeout: 2 * time.Second})
@@ -63,18 +70,7 @@ func TestBufferSurvivesPanickingClock(t *testing.T) {
 // call wedges every later log call of the process (Handle blocks forever,
 // even with a deadline in its context).
 func TestHandlerSurvivesPanickingClock(t *testing.T) {
-	s, err := kv.Open(context.Background(), kv.Config{Backend: "memory"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	var calls atomic.Int64
-	clock := func() time.Time {
-		if calls.Add(1) == 1 {
-			panic("clock bug")
-		}
-		return time.Now()
-	}
+	s, clock := memoryWithPanickingClock(t, 1)
 	lb := logstore.NewLogBufferOptions(s, logstore.Options{IDs: logstore.NewIDGenerator(clock, nil)})
 	h := logstore.NewHandler(lb, nil)
 	func() {
