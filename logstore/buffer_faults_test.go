@@ -111,6 +111,16 @@ func limitedStore(t *testing.T, lim kv.Limits) *kv.DB {
 	return db
 }
 
+// fastRetryBuffer is a LogBuffer on s flushing every batch entries or
+// 10 ms, retrying a failed flush within milliseconds, giving up at Stop
+// after a second.
+func fastRetryBuffer(s kv.Store, batch int) *logstore.LogBuffer {
+	return logstore.NewLogBufferOptions(s, logstore.Options{
+		BatchSize: batch, Interval: 10 * time.Millisecond,
+		RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond, StopTimeout: time.Second,
+	})
+}
+
 // An entry whose message needs escaping is sized by Add before escaping.
 // On a store with a smaller MaxValueSize (etcd), an entry under the limit
 // before escaping and over it after is accepted (Add's doc promises
@@ -123,10 +133,7 @@ func TestBufferRefusesEntryOverStoreValueLimitOnceEscaped(t *testing.T) {
 	lim.MaxValueSize = 64 << 10
 	lim.MaxTxnBytes = 256 << 10
 	s := limitedStore(t, lim)
-	lb := logstore.NewLogBufferOptions(s, logstore.Options{
-		BatchSize: 4, Interval: 10 * time.Millisecond,
-		RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond, StopTimeout: time.Second,
-	})
+	lb := fastRetryBuffer(s, 4)
 	if err := lb.Add(logstore.LogEntry{Level: logstore.LevelInfo, Message: "good 1"}); err != nil {
 		t.Fatal(err)
 	}
@@ -168,9 +175,7 @@ func TestBufferChunksByEscapedSizeOnSmallerStoreLimits(t *testing.T) {
 	lim.MaxTxnBytes = 256 << 10
 	lim.MaxValueSize = 200 << 10
 	s := limitedStore(t, lim)
-	lb := logstore.NewLogBufferOptions(s, logstore.Options{
-		BatchSize: 1000, Interval: 10 * time.Millisecond,
-		RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond, StopTimeout: time.Second})
+	lb := fastRetryBuffer(s, 1000)
 	msg := strings.Repeat("\x01", 10<<10) // 10 KiB, 60 KiB escaped: each value fits
 	for i := range 10 {
 		if err := lb.Add(logstore.LogEntry{Level: logstore.LevelInfo, Message: msg}); err != nil {
