@@ -36,6 +36,13 @@ func RunNodestore(t *testing.T, f Factory) {
 	runNodestore(t, f, Options{})
 }
 
+// RunNodestoreWith is RunNodestore with options (Options.Nodestore and
+// Options.LongTraversalOnlyUnderStress apply).
+func RunNodestoreWith(t *testing.T, f Factory, o Options) {
+	t.Helper()
+	runNodestore(t, f, o)
+}
+
 func runNodestore(t *testing.T, f Factory, o Options) {
 	t.Helper()
 	for _, r := range nsRules() {
@@ -43,7 +50,7 @@ func runNodestore(t *testing.T, f Factory, o Options) {
 			if r.name == "Traversal" && o.LongTraversalOnlyUnderStress != "" && !stress() {
 				t.Skipf("runs only with POLYKV_STRESS=1 on this backend, as its conformance.Options declares: %s", o.LongTraversalOnlyUnderStress)
 			}
-			r.fn(t, newNSEnv(t, f))
+			r.fn(t, newNSEnv(t, f, o.Nodestore))
 		})
 	}
 }
@@ -91,14 +98,20 @@ type nsEnv struct {
 	open func() (kv.Store, error)
 	kv   kv.Store
 	ns   *nodestore.Store
+	// nsOpts are the options of ns (and of every Store the rule makes);
+	// striped says whether they write counter stripes, which dump and
+	// digest fold first (nodestore.FoldCounts) so that the bytes compared
+	// are the layout's.
+	nsOpts  *nodestore.Options
+	striped bool
 
 	mu     sync.Mutex
 	opened []kv.Store
 }
 
-func newNSEnv(t *testing.T, f Factory) *nsEnv {
+func newNSEnv(t *testing.T, f Factory, nsOpts *nodestore.Options) *nsEnv {
 	t.Helper()
-	e := &nsEnv{t: t, ctx: context.Background(), f: f, open: f(t)}
+	e := &nsEnv{t: t, ctx: context.Background(), f: f, open: f(t), nsOpts: nsOpts}
 	t.Cleanup(func() {
 		e.mu.Lock()
 		defer e.mu.Unlock()
@@ -109,8 +122,40 @@ func newNSEnv(t *testing.T, f Factory) *nsEnv {
 		}
 	})
 	e.kv = e.mustOpen()
-	e.ns = nodestore.New(e.kv)
+	e.ns = e.newStore(0)
+	mode := nodestore.StripesAuto
+	if nsOpts != nil {
+		mode = nsOpts.CounterStripes
+	}
+	e.striped = mode == nodestore.StripesOn || mode == nodestore.StripesAuto && e.kv.Info().Guarantees.Shared
 	return e
+}
+
+// newStore returns a nodestore.Store over e.kv with e's options and
+// chunkBytes (0: the default).
+func (e *nsEnv) newStore(chunkBytes int) *nodestore.Store {
+	var o nodestore.Options
+	if e.nsOpts != nil {
+		o = *e.nsOpts
+	}
+	o.ChunkBytes = chunkBytes
+	return nodestore.NewWithOptions(e.kv, &o)
+}
+
+// sibling returns a new env over a new store of e's factory, with e's
+// nodestore options.
+func (e *nsEnv) sibling(t *testing.T) *nsEnv { return newNSEnv(t, e.f, e.nsOpts) }
+
+// fold folds the counter stripes of a striped env, so that its bytes are
+// the layout's.
+func (e *nsEnv) fold() {
+	e.t.Helper()
+	if !e.striped {
+		return
+	}
+	if _, err := e.ns.FoldCounts(e.ctx); err != nil {
+		e.t.Fatalf("FoldCounts: %v", err)
+	}
 }
 
 func (e *nsEnv) mustOpen() kv.Store {
@@ -131,12 +176,13 @@ func (e *nsEnv) reopen() {
 		e.t.Fatalf("Close before reopen: %v", err)
 	}
 	e.kv = e.mustOpen()
-	e.ns = nodestore.New(e.kv)
+	e.ns = e.newStore(0)
 }
 
 // dump returns every key and value of the kv store, in order, as text.
 func (e *nsEnv) dump() string {
 	e.t.Helper()
+	e.fold()
 	var b strings.Builder
 	err := e.kv.Iterate(e.ctx, kv.IterOptions{}, func(k, v []byte) error {
 		fmt.Fprintf(&b, "%s %s\n", k, hex.EncodeToString(v))
@@ -153,6 +199,7 @@ func (e *nsEnv) dump() string {
 // number of keys.
 func (e *nsEnv) digest() (string, int) {
 	e.t.Helper()
+	e.fold()
 	h := sha256.New()
 	n := 0
 	var lb [4]byte

@@ -41,7 +41,7 @@ func nsCompleteBatch(t *testing.T, e *nsEnv) {
 	wantSkipped := []int{0, 0, 0, 0, 0, 1, 0}
 
 	// The reference: one CompleteWithChildren per completion, in order.
-	ref := newNSEnv(t, e.f)
+	ref := e.sibling(t)
 	ref.seedSmallTree()
 	for i, c := range comps {
 		res, err := ref.ns.CompleteWithChildren(ref.ctx, nodestore.QueueSrc, c.Path, c.Status, c.Children)
@@ -52,8 +52,8 @@ func nsCompleteBatch(t *testing.T, e *nsEnv) {
 	want := ref.dump()
 
 	for _, chunk := range []int{0, 1} { // 0: the default; 1: one completion per transaction
-		e := newNSEnv(t, e.f)
-		ns := nodestore.NewWithOptions(e.kv, &nodestore.Options{ChunkBytes: chunk})
+		e := e.sibling(t)
+		ns := e.newStore(chunk)
 		e.seedSmallTree()
 		res, err := ns.CompleteBatch(e.ctx, nodestore.QueueSrc, comps)
 		if err != nil {
@@ -81,7 +81,7 @@ func nsCompleteBatch(t *testing.T, e *nsEnv) {
 	}
 
 	// A completion too large for one transaction fails alone.
-	e2 := newNSEnv(t, e.f)
+	e2 := e.sibling(t)
 	e2.seedSmallTree()
 	before := e2.dump()
 	var many []nodestore.Node

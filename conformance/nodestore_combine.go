@@ -95,7 +95,7 @@ func nsConcurrentComplete(t *testing.T, e *nsEnv) {
 	}
 
 	// The reference: every call one after the other.
-	ref := newNSEnv(t, e.f)
+	ref := e.sibling(t)
 	seed(ref)
 	for w := range workers {
 		if err := run(ref, w); err != nil {

@@ -54,9 +54,9 @@ func nsCompleteListedPage(t *testing.T, e *nsEnv) {
 		every int
 	}{{"whole page", 1}, {"every 13th", 13}} {
 		t.Run(c.name, func(t *testing.T) {
-			ref := newNSEnv(t, e.f)
+			ref := e.sibling(t)
 			refPage := setup(ref)
-			got := newNSEnv(t, e.f)
+			got := e.sibling(t)
 			page := setup(got)
 			var comps []nodestore.Completion
 			for i := 0; i < len(page); i += c.every {

@@ -851,7 +851,7 @@ func nsDumpLoad(t *testing.T, e *nsEnv) {
 	if err := e.ns.Dump(e.ctx, &buf); err != nil {
 		t.Fatal(err)
 	}
-	other := newNSEnv(t, e.f)
+	other := e.sibling(t)
 	n, err := other.ns.Load(other.ctx, bytes.NewReader(buf.Bytes()))
 	if err != nil {
 		t.Fatal(err)

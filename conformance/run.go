@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/polykv/polykv/kv"
+	"github.com/polykv/polykv/nodestore"
 )
 
 // Run runs the kv contract suite against the stores f opens. Each rule of
@@ -54,6 +55,11 @@ type Options struct {
 	// the golden digest) only with POLYKV_STRESS=1 (make stress), and says
 	// why: the reason is printed with the skip.
 	LongTraversalOnlyUnderStress string
+	// Nodestore, when not nil, are the options of every nodestore.Store
+	// the nodestore section makes (ChunkBytes aside, which some rules
+	// set): for instance counter stripes on a local store
+	// (nodestore.StripesOn), which otherwise only a shared store uses.
+	Nodestore *nodestore.Options
 }
 
 // RunWith is Run with options.

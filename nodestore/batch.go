@@ -53,7 +53,7 @@ const (
 	hashHexLen     = 32
 	childKeyLen    = 4 + len("children:") + hashHexLen + 1 + hashHexLen
 	pathKeyLen     = 4 + len(familyPath) + hashHexLen
-	pendingKeyLen  = 4 + len(familyPendingLevel) + 8
+	pendingKeyLen  = 4 + len(familyPendingLevel) + 8 + stripeSuffixLen
 	counterValLen  = 8
 	chunkHeadroom  = 64 // writes kept free below kv.MaxTxnOps
 	chunkByteSlack = 4 << 10
@@ -63,7 +63,11 @@ func suffixLen(pos position) int { return 8 + 1 + len(pos.ts) + 1 + len(pos.cs) 
 
 func nodeKeyLen(pos position) int { return 4 + suffixLen(pos) + 1 + hashHexLen }
 
-func countKeyLen(pos position) int { return 4 + len(familyCount) + suffixLen(pos) }
+// countKeyLen is the length of a counter key at pos, with a stripe's
+// suffix (stripes.go).
+func countKeyLen(pos position) int {
+	return 4 + len(familyCount) + suffixLen(pos) + stripeSuffixLen
+}
 
 // chunkPlan tracks the size of the transaction being planned.
 type chunkPlan struct {
@@ -256,9 +260,10 @@ func (s *Store) insertItems(ctx context.Context, op string, items []prepared) (B
 				op, it.index, it.n.Queue, it.n.State.Path, kv.ErrTxnTooLarge)
 		}
 		chunk := items[start:end]
-		err := s.kv.Update(ctx, func(tx kv.Txn) error {
+		err := s.update(ctx, func(tx kv.Txn, stripe int) error {
 			// fn may run again after a conflict: start from scratch.
 			d.reset()
+			d.stripe = stripe
 			// Reads first (no read follows a write, which keeps kv's
 			// read-your-writes index out of the hot path).
 			if err := checkParents(tx, chunk, inBatch); err != nil {
@@ -391,7 +396,7 @@ func (s *Store) batchMove(ctx context.Context, op string, q QueueType, paths []s
 	inChunk := map[PathHash]struct{}{}
 	for start := 0; start < len(paths); {
 		var end int
-		err := s.kv.Update(ctx, func(tx kv.Txn) error {
+		err := s.update(ctx, func(tx kv.Txn, stripe int) error {
 			// fn may run again after a conflict: start from scratch.
 			skips, moves = skips[:0], moves[:0]
 			clear(inChunk)
@@ -399,7 +404,7 @@ func (s *Store) batchMove(ctx context.Context, op string, q QueueType, paths []s
 			// writes follow (a read after a write makes kv index the
 			// transaction's writes). A path repeated in the chunk ends it,
 			// so that the next chunk reads the node as this one left it.
-			var d deltas
+			d := deltas{stripe: stripe}
 			cp := s.newChunkPlan()
 			var listed *listedReads
 			if hinted != nil {

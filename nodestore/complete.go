@@ -138,9 +138,10 @@ func (s *Store) completeBatch(ctx context.Context, q QueueType, comps []Completi
 		// must not still name the last chunk's completions, which are
 		// applied.
 		folders, owner = folders[:0], owner[:0]
-		err := s.kv.Update(ctx, func(tx kv.Txn) error {
+		err := s.update(ctx, func(tx kv.Txn, stripe int) error {
 			// fn may run again after a conflict: start from scratch.
 			items, folders, owner = items[:0], folders[:0], owner[:0]
+			d.stripe = stripe
 			plan.reset()
 			clear(touched)
 			cp := s.newChunkPlan()

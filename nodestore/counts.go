@@ -38,6 +38,9 @@ type levelDelta struct {
 type deltas struct {
 	counts []countDelta
 	levels []levelDelta
+	// stripe is the counter stripe the transaction reads and writes
+	// (stripes.go): 0 but on a shared store. reset keeps it.
+	stripe int
 	buf    []byte
 	// load's keys, each with the counter its value goes to.
 	ends []int
@@ -134,7 +137,7 @@ func (d *deltas) counterKeys(all bool) [][]byte {
 			continue
 		}
 		c.cur = 0
-		d.buf = appendCountKey(d.buf, c.id.q, c.id.pos.level, c.id.pos.ts, c.id.pos.cs)
+		d.buf = appendStripe(appendCountKey(d.buf, c.id.q, c.id.pos.level, c.id.pos.ts, c.id.pos.cs), d.stripe)
 		d.ends = append(d.ends, len(d.buf))
 		d.dst = append(d.dst, &c.cur)
 	}
@@ -144,7 +147,7 @@ func (d *deltas) counterKeys(all bool) [][]byte {
 			continue
 		}
 		l.cur = 0
-		d.buf = appendPendingLevelKey(d.buf, l.q, l.level)
+		d.buf = appendStripe(appendPendingLevelKey(d.buf, l.q, l.level), d.stripe)
 		d.ends = append(d.ends, len(d.buf))
 		d.dst = append(d.dst, &l.cur)
 	}
@@ -204,8 +207,8 @@ func (d *deltas) loadEach(tx kv.ReadTxn) error {
 		if c.delta == 0 {
 			continue
 		}
-		d.buf = appendCountKey(d.buf[:0], c.id.q, c.id.pos.level, c.id.pos.ts, c.id.pos.cs)
-		v, err := readCounter(tx, d.buf)
+		d.buf = appendStripe(appendCountKey(d.buf[:0], c.id.q, c.id.pos.level, c.id.pos.ts, c.id.pos.cs), d.stripe)
+		v, err := readCounter(tx, d.buf, d.stripe)
 		if err != nil {
 			return err
 		}
@@ -216,8 +219,8 @@ func (d *deltas) loadEach(tx kv.ReadTxn) error {
 		if l.delta == 0 {
 			continue
 		}
-		d.buf = appendPendingLevelKey(d.buf[:0], l.q, l.level)
-		v, err := readCounter(tx, d.buf)
+		d.buf = appendStripe(appendPendingLevelKey(d.buf[:0], l.q, l.level), d.stripe)
+		v, err := readCounter(tx, d.buf, d.stripe)
 		if err != nil {
 			return err
 		}
@@ -228,7 +231,7 @@ func (d *deltas) loadEach(tx kv.ReadTxn) error {
 
 // take stores the value of load's key i in its counter.
 func (d *deltas) take(i int, v []byte) error {
-	n, err := decodeCounter(d.keys[i], v)
+	n, err := decodeStripe(d.keys[i], v, d.stripe)
 	if err != nil {
 		return err
 	}
@@ -244,8 +247,8 @@ func (d *deltas) write(tx kv.Txn) error {
 		if c.delta == 0 {
 			continue
 		}
-		d.buf = appendCountKey(d.buf[:0], c.id.q, c.id.pos.level, c.id.pos.ts, c.id.pos.cs)
-		if err := writeCounter(tx, d.buf, c.cur, c.delta); err != nil {
+		d.buf = appendStripe(appendCountKey(d.buf[:0], c.id.q, c.id.pos.level, c.id.pos.ts, c.id.pos.cs), d.stripe)
+		if err := writeStripe(tx, d.buf, d.stripe, c.cur, c.delta); err != nil {
 			return err
 		}
 	}
@@ -254,15 +257,16 @@ func (d *deltas) write(tx kv.Txn) error {
 		if l.delta == 0 {
 			continue
 		}
-		d.buf = appendPendingLevelKey(d.buf[:0], l.q, l.level)
-		if err := writeCounter(tx, d.buf, l.cur, l.delta); err != nil {
+		d.buf = appendStripe(appendPendingLevelKey(d.buf[:0], l.q, l.level), d.stripe)
+		if err := writeStripe(tx, d.buf, d.stripe, l.cur, l.delta); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func readCounter(tx kv.ReadTxn, key []byte) (int64, error) {
+// readCounter reads the counter key of stripe n; a missing key is zero.
+func readCounter(tx kv.ReadTxn, key []byte, n int) (int64, error) {
 	v, err := tx.Get(key)
 	if errors.Is(err, kv.ErrNotFound) {
 		return 0, nil
@@ -270,7 +274,7 @@ func readCounter(tx kv.ReadTxn, key []byte) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return decodeCounter(key, v)
+	return decodeStripe(key, v, n)
 }
 
 func decodeCounter(key, v []byte) (int64, error) {
@@ -298,9 +302,10 @@ func writeCounter(tx kv.Txn, key []byte, cur, delta int64) error {
 }
 
 // Count returns the number of nodes of queue q at level in traversal status
-// ts and copy status cs (CopyStatusNone for dst). It is one point read,
-// whatever the size of the level; the counters change in the same
-// transactions as the nodes, so the count is exact.
+// ts and copy status cs (CopyStatusNone for dst). It is one read of the
+// counter's key (and its stripes on a shared store, stripes.go), whatever
+// the size of the level; the counters change in the same transactions as
+// the nodes, so the count is exact.
 func (s *Store) Count(ctx context.Context, q QueueType, level int, ts TraversalStatus, cs CopyStatus) (int64, error) {
 	if err := checkPosition(q, level, ts, cs); err != nil {
 		return 0, fmt.Errorf("nodestore: count: %w", err)
@@ -309,7 +314,7 @@ func (s *Store) Count(ctx context.Context, q QueueType, level int, ts TraversalS
 }
 
 // PendingAt returns the number of nodes of queue q at level whose traversal
-// is pending (for src: in any copy status). One point read.
+// is pending (for src: in any copy status). One read, as Count.
 func (s *Store) PendingAt(ctx context.Context, q QueueType, level int) (int64, error) {
 	if err := q.check(); err != nil {
 		return 0, fmt.Errorf("nodestore: pending count: %w", err)
@@ -320,45 +325,44 @@ func (s *Store) PendingAt(ctx context.Context, q QueueType, level int) (int64, e
 	return s.counter(ctx, "pending count", appendPendingLevelKey(nil, q, level))
 }
 
-// counter reads one counter key outside any transaction: a single point
-// read needs no snapshot. A missing key is a zero count.
+// counter reads one counter outside any transaction: the sum of its
+// stripes, whose key is the one of stripe 0, with one range read (no
+// snapshot needed). A missing key is a zero count.
 func (s *Store) counter(ctx context.Context, what string, key []byte) (int64, error) {
-	v, err := s.kv.Get(ctx, key)
-	if errors.Is(err, kv.ErrNotFound) {
-		return 0, nil
+	n, err := sumStripes(ctx, s.kv, key)
+	if err != nil {
+		return 0, fmt.Errorf("nodestore: %s %s: %w", what, key, err)
 	}
-	if err == nil {
-		var n int64
-		if n, err = decodeCounter(key, v); err == nil {
-			return n, nil
-		}
-	}
-	return 0, fmt.Errorf("nodestore: %s %s: %w", what, key, err)
+	return n, nil
 }
 
 // LevelDone reports whether no node of queue q at level is pending
-// traversal. A level with no nodes at all is done. One point read.
+// traversal. A level with no nodes at all is done. One read, as Count.
 func (s *Store) LevelDone(ctx context.Context, q QueueType, level int) (bool, error) {
 	n, err := s.PendingAt(ctx, q, level)
 	return n == 0, err
 }
 
 // LowestPendingLevel returns the lowest level of queue q that has a node
-// pending traversal; ok is false when there is none. It reads one key of
-// the small "pendinglevel" family (one key per level with pending nodes),
-// so its cost does not depend on the number of nodes.
+// pending traversal; ok is false when there is none. It reads the small
+// "pendinglevel" family from its start until the first level whose count
+// is above zero: one key per level with pending nodes on a local store
+// (a pending-level key at zero is deleted), so its cost does not depend on
+// the number of nodes; on a shared store also the stripes of the levels
+// before it (at most counterStripes each, stripes.go), until FoldCounts.
 func (s *Store) LowestPendingLevel(ctx context.Context, q QueueType) (level int, ok bool, err error) {
 	if err := q.check(); err != nil {
 		return 0, false, fmt.Errorf("nodestore: lowest pending level: %w", err)
 	}
 	prefix := append(appendQueue(nil, q), familyPendingLevel...)
-	err = s.kv.Iterate(ctx, kv.IterOptions{Prefix: prefix, Limit: 1, KeysOnly: true}, func(k, _ []byte) error {
-		l, perr := parseLevel(k[len(prefix):])
+	iterate := func(o kv.IterOptions, fn func(k, v []byte) error) error { return s.kv.Iterate(ctx, o, fn) }
+	err = sumCounters(iterate, prefix, failOnBadCounter, func(tail []byte, _ int64) error {
+		l, perr := parseLevel(tail)
 		if perr != nil {
-			return fmt.Errorf("%w: key %q", ErrCorrupt, k)
+			return fmt.Errorf("%w: key %q", ErrCorrupt, append(prefix, tail...))
 		}
 		level, ok = l, true
-		return nil
+		return kv.SkipAll
 	})
 	if err != nil {
 		return 0, false, fmt.Errorf("nodestore: lowest pending level of %s: %w", q, err)
@@ -418,14 +422,10 @@ func storedCounts(tx kv.ReadTxn, bad func(error) error) ([]CountEntry, error) {
 	var out []CountEntry
 	for _, q := range Queues {
 		prefix := append(appendQueue(nil, q), familyCount...)
-		err := tx.Iterate(kv.IterOptions{Prefix: prefix}, func(k, v []byte) error {
-			level, ts, cs, err := parseStatusSuffix(q, k[len(prefix):])
+		err := sumCounters(tx.Iterate, prefix, bad, func(tail []byte, n int64) error {
+			level, ts, cs, err := parseStatusSuffix(q, tail)
 			if err != nil {
-				return bad(fmt.Errorf("key %q: %w", k, err))
-			}
-			n, err := decodeCounter(k, v)
-			if err != nil {
-				return bad(err)
+				return bad(fmt.Errorf("key %q: %w", append(prefix, tail...), err))
 			}
 			out = append(out, CountEntry{Queue: q, Level: level, Traversal: ts, Copy: cs, N: n})
 			return nil
@@ -556,14 +556,10 @@ func compareCounts(tx kv.ReadTxn, scanned map[countID]int64, bad func(error) err
 	}
 	for _, q := range Queues {
 		prefix := append(appendQueue(nil, q), familyPendingLevel...)
-		err := tx.Iterate(kv.IterOptions{Prefix: prefix}, func(k, v []byte) error {
-			level, err := parseLevel(k[len(prefix):])
+		err := sumCounters(tx.Iterate, prefix, bad, func(tail []byte, n int64) error {
+			level, err := parseLevel(tail)
 			if err != nil {
-				return bad(fmt.Errorf("%w: key %q", ErrCorrupt, k))
-			}
-			n, err := decodeCounter(k, v)
-			if err != nil {
-				return bad(err)
+				return bad(fmt.Errorf("%w: key %q", ErrCorrupt, append(prefix, tail...)))
 			}
 			id := countID{q: q, pos: position{level: level, ts: TraversalStatusPending}}
 			if pending[id] != n {

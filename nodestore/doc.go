@@ -47,7 +47,8 @@
 // "src:" would also match the other families. IterateNodeKeys and
 // IterateNodes clamp any options to that range. A count or pending key
 // whose count reaches zero is deleted, so a store's bytes depend only on
-// its nodes, not on its history.
+// its nodes, not on its history — on a shared store once its counter
+// stripes are folded (Counts on a shared store, below).
 //
 // # Paths
 //
@@ -147,15 +148,42 @@
 //
 // # Counts
 //
-// Count is one point read of a counter key, maintained in the same
-// transaction as every change, so it is exact under concurrent workers and
-// after a crash (a transaction is applied whole or not at all). PendingAt
-// and LevelDone read one pending-level key; LowestPendingLevel reads the
-// first key of the pending-level family, which holds one key per level with
-// pending nodes: none of them scans nodes. ScanCounts counts by scanning;
-// CheckCounts compares the two; RebuildCounts rewrites the counters from a
-// scan; Check verifies every invariant (one status key per node, path keys,
-// index, counters).
+// Count reads one counter key, maintained in the same transaction as every
+// change, so it is exact under concurrent workers and after a crash (a
+// transaction is applied whole or not at all). PendingAt and LevelDone read
+// one pending-level key; LowestPendingLevel reads the first key of the
+// pending-level family, which holds one key per level with pending nodes:
+// none of them scans nodes. ScanCounts counts by scanning; CheckCounts
+// compares the two; RebuildCounts rewrites the counters from a scan; Check
+// verifies every invariant (one status key per node, path keys, index,
+// counters).
+//
+// # Counts on a shared store
+//
+// On a shared store (kv.Guarantees.Shared: etcd, many processes) every
+// completion of a level would read and write the same few counter keys, and
+// concurrent workers' optimistic transactions would conflict on them and
+// run again. So there each counter is split into stripes: the counter key
+// above is stripe 0, and stripes 1 to 99 are that key followed by ":" and
+// two digits, holding a signed delta (8 bytes big-endian, never 0):
+//
+//	{q}:count:{level:08d}:{traversal}:{copy}:{stripe:02d}
+//	{q}:pendinglevel:{level:08d}:{stripe:02d}
+//
+// A transaction reads and writes only its own stripe (one of 16, chosen
+// per Store and moved after a conflict, stripes.go), so two workers
+// conflict on a counter only when they picked the same stripe. Every read
+// sums a counter's stripes, which sort right after its key: Count and
+// PendingAt are one range read of at most 17 keys, LowestPendingLevel
+// reads the stripes of the levels before the answer too, and Check,
+// Counts, Dump and Load handle stripes on any backend (a store copied from
+// a shared one keeps them). A single stripe may be negative; a counter
+// whose stripes sum below zero is damage, which Check reports — the
+// local stores' refusal of a change that would take a counter below zero
+// needs every stripe and is not made on a shared store. FoldCounts folds
+// the stripes back into the counter keys, giving the bytes of a local
+// store; RebuildCounts writes them folded. Options.CounterStripes turns
+// stripes on or off whatever the store.
 //
 // # Value encoding
 //

@@ -20,7 +20,9 @@ import (
 //	                                                             traversal-pending nodes, > 0
 //
 // {copy} is empty for dst. {hash} is a PathHash in 32 lowercase hex digits.
-// A count or pending key whose count drops to zero is deleted.
+// A count or pending key whose count drops to zero is deleted. On a shared
+// store a count or pending key may also have stripes, the key followed by
+// ":01" to ":99" (stripes.go).
 const (
 	// IndexPrefixSrcChildren is the prefix of the src children index keys:
 	// IndexPrefixSrcChildren + parent hash + ":" + child hash.

@@ -2,7 +2,6 @@ package nodestore
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 )
 
@@ -45,27 +44,29 @@ func checkLoadedKey(key, val []byte) error {
 			return bad("path value: %v", err)
 		}
 	case bytes.HasPrefix(rest, []byte(familyCount)):
-		if _, _, _, err := parseStatusSuffix(q, rest[len(familyCount):]); err != nil {
-			return bad("want count:{level}:{traversal}:{copy}")
+		tail, stripe, ok := cutStripe(rest[len(familyCount):])
+		if _, _, _, err := parseStatusSuffix(q, tail); err != nil || !ok {
+			return bad("want count:{level}:{traversal}:{copy}, or a stripe of it (:01 to :99)")
 		}
-		return checkLoadedCount(key, val)
+		return checkLoadedCount(key, val, stripe)
 	case bytes.HasPrefix(rest, []byte(familyPendingLevel)):
-		lv := rest[len(familyPendingLevel):]
-		if len(lv) != 8 || bytes.IndexFunc(lv, func(r rune) bool { return r < '0' || r > '9' }) >= 0 {
-			return bad("want pendinglevel:{8-digit level}")
+		lv, stripe, ok := cutStripe(rest[len(familyPendingLevel):])
+		if len(lv) != 8 || bytes.IndexFunc(lv, func(r rune) bool { return r < '0' || r > '9' }) >= 0 || !ok {
+			return bad("want pendinglevel:{8-digit level}, or a stripe of it (:01 to :99)")
 		}
-		return checkLoadedCount(key, val)
+		return checkLoadedCount(key, val, stripe)
 	default:
 		return bad("no nodestore key family (node, children, path, count, pendinglevel)")
 	}
 	return nil
 }
 
-// checkLoadedCount checks a count or pending-level value: 8 bytes,
-// big-endian, more than zero (a count that drops to zero is deleted).
-func checkLoadedCount(key, val []byte) error {
-	if len(val) != 8 || binary.BigEndian.Uint64(val) == 0 || int64(binary.BigEndian.Uint64(val)) < 0 {
-		return fmt.Errorf("key %q: a count must be a positive 8-byte big-endian number, got % x", key, val)
+// checkLoadedCount checks a count or pending-level value of stripe n:
+// 8 bytes, big-endian, more than zero for stripe 0 (a count that drops to
+// zero is deleted), a signed delta other than zero for the others.
+func checkLoadedCount(key, val []byte, n int) error {
+	if _, err := decodeStripe(key, val, n); err != nil {
+		return fmt.Errorf("key %q: %w", key, err)
 	}
 	return nil
 }

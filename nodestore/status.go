@@ -50,7 +50,7 @@ func (s *Store) change(ctx context.Context, op string, q QueueType, path string,
 		return Node{}, opErr(op, q, path, err)
 	}
 	var out Node
-	err = s.kv.Update(ctx, func(tx kv.Txn) error {
+	err = s.update(ctx, func(tx kv.Txn, stripe int) error {
 		n, err := getNode(tx, q, h)
 		if err != nil {
 			return err
@@ -61,7 +61,7 @@ func (s *Store) change(ctx context.Context, op string, q QueueType, path string,
 		}
 		// Counters are read before the first write (a read after a write
 		// makes kv index the transaction's writes).
-		var d deltas
+		d := deltas{stripe: stripe}
 		if from := (position{n.Level, n.Traversal, n.Copy}); from != to {
 			d.add(q, from, -1)
 			d.add(q, to, 1)

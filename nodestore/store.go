@@ -65,6 +65,10 @@ type Store struct {
 	// listed remembers where recently listed nodes were, as hints for
 	// completions that name their parent by path (listed.go).
 	listed listedPositions
+	// stripes picks the counter stripe of each writing transaction on a
+	// shared store (stripes.go); nil on a local store, which writes
+	// stripe 0 only.
+	stripes *stripePicker
 }
 
 // DefaultChunkBytes is the default Options.ChunkBytes on bbolt and on
@@ -100,7 +104,27 @@ type Options struct {
 	// on bbolt and any other backend. Larger values are capped; chunks
 	// also stay below kv.MaxTxnOps writes.
 	ChunkBytes int
+	// CounterStripes says whether writers spread their counter changes
+	// over stripes (see the package doc, "Counters on a shared store").
+	// StripesAuto, the zero value, turns them on for a shared store
+	// (kv.Guarantees.Shared) and off for the others.
+	CounterStripes StripeMode
 }
+
+// StripeMode is Options.CounterStripes.
+type StripeMode int
+
+const (
+	// StripesAuto: stripes on a shared store only.
+	StripesAuto StripeMode = iota
+	// StripesOn: stripes on any store, for instance one whose Update runs
+	// optimistically in one process (memory:?opt.txn=optimistic) with
+	// many concurrent writers.
+	StripesOn
+	// StripesOff: every counter in its one key, also on a shared store,
+	// where concurrent writers then conflict on them.
+	StripesOff
+)
 
 // New returns a Store over s with the default options. It reads and writes
 // nothing.
@@ -123,6 +147,13 @@ func NewWithOptions(s kv.Store, opts *Options) *Store {
 		st.scanSlack = 0
 	}
 	st.boundReads, st.manyReads = shared, shared
+	mode := StripesAuto
+	if opts != nil {
+		mode = opts.CounterStripes
+	}
+	if mode == StripesOn || mode == StripesAuto && shared {
+		st.stripes = newStripePicker()
+	}
 	st.combine = !s.Info().GroupCommit
 	if opts != nil && opts.ChunkBytes > 0 {
 		st.chunkBytes = opts.ChunkBytes
@@ -529,7 +560,7 @@ func (s *Store) Insert(ctx context.Context, n Node) error {
 	if err != nil {
 		return opErr("insert", n.Queue, n.State.Path, err)
 	}
-	err = s.kv.Update(ctx, func(tx kv.Txn) error {
+	err = s.update(ctx, func(tx kv.Txn, stripe int) error {
 		var buf [128]byte
 		pos, ok, err := getPosition(tx, n.Queue, h, buf[:0])
 		if err != nil {
@@ -543,7 +574,7 @@ func (s *Store) Insert(ctx context.Context, n Node) error {
 				return err
 			}
 		}
-		var d deltas
+		d := deltas{stripe: stripe}
 		d.add(n.Queue, position{n.Level, n.Traversal, n.Copy}, 1)
 		if err := d.load(tx, s.manyReads); err != nil {
 			return err

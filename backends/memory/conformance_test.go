@@ -6,6 +6,7 @@ import (
 	_ "github.com/polykv/polykv/backends/memory"
 	"github.com/polykv/polykv/conformance"
 	"github.com/polykv/polykv/kv"
+	"github.com/polykv/polykv/nodestore"
 )
 
 var factory = conformance.ConfigFactory(kv.Config{Backend: "memory"})
@@ -23,4 +24,12 @@ func FuzzModel(f *testing.F) {
 // backend: no writer lock in kv, conflicts detected at commit and retried.
 func TestConformanceOptimistic(t *testing.T) {
 	conformance.Run(t, conformance.ConfigFactory(kv.Config{Backend: "memory", Options: map[string]string{"txn": "optimistic"}}))
+}
+
+// TestConformanceStripes runs the nodestore section with counter stripes
+// (nodestore.StripesOn) on an optimistic store: the writes a shared store
+// makes, checked on every rule without a cluster.
+func TestConformanceStripes(t *testing.T) {
+	conformance.RunNodestoreWith(t, conformance.ConfigFactory(kv.Config{Backend: "memory", Options: map[string]string{"txn": "optimistic"}}),
+		conformance.Options{Nodestore: &nodestore.Options{CounterStripes: nodestore.StripesOn}})
 }
