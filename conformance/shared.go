@@ -1,9 +1,11 @@
 package conformance
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -46,6 +48,18 @@ type SharedTraversal struct {
 	// half of them, so that other workers find some); 0 means 8, 1 one
 	// folder at a time.
 	ClaimBatch int
+	// Workers is how many workers share the traversal, when known:
+	// worker i takes first the free folders of its share (those whose
+	// path hashes to i modulo Workers), then the others', so that workers
+	// rarely race for one folder until a level runs out, and a slow or
+	// stopped worker's share still gets done. 0 or 1: every worker takes
+	// the free folders in a random order. RunSharedTraversal sets it to
+	// its number of workers.
+	Workers int
+	// NoClaimCounter leaves out the counter of claims: for measurements.
+	// The counter is the lost-update check of the correctness tests, and
+	// the traversal's hottest key (every claim reads and writes it).
+	NoClaimCounter bool
 }
 
 // Keys of the claims: work/claim/<level>/<path>, and the counter
@@ -231,6 +245,7 @@ func (w SharedTraversal) Work(ctx context.Context, s kv.Store, worker int, repor
 			continue
 		}
 		rng.Shuffle(len(free), func(i, j int) { free[i], free[j] = free[j], free[i] })
+		w.shareFirst(free, worker)
 		if !w.workListing(ctx, ns, s, level, mine, free, me, call, report, &unsure) {
 			pause() // a call failed: list again after a pause
 		}
@@ -289,37 +304,68 @@ func (w SharedTraversal) workListing(ctx context.Context, ns *nodestore.Store, s
 	return true
 }
 
+// shareFirst moves the folders of worker's share (Workers) to the front
+// of free, keeping their order otherwise.
+func (w SharedTraversal) shareFirst(free []nodestore.Node, worker int) {
+	if w.Workers <= 1 {
+		return
+	}
+	share := func(n nodestore.Node) int {
+		h := fnv.New32a()
+		h.Write([]byte(n.State.Path))
+		return int(h.Sum32() % uint32(w.Workers))
+	}
+	slices.SortStableFunc(free, func(a, b nodestore.Node) int {
+		return cmp.Compare(b2i(share(a) != worker%w.Workers), b2i(share(b) != worker%w.Workers))
+	})
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 func sharedClaimKey(level int, path string) string {
 	return string(sharedClaimPrefix(level)) + path
 }
 
 // claim claims, in one Update, each of folders that nobody has claimed
-// for me, and returns those that are mine (claimed now or before).
+// for me, and returns those that are mine (claimed now or before). It
+// reads the folders' claim keys with one kv.GetMany (one round trip on a
+// cluster), and the counter of claims only when it claims one.
 func (w SharedTraversal) claim(s kv.Store, level int, folders []nodestore.Node, me string, call func(func(context.Context) error) error) ([]nodestore.Node, error) {
 	var mine []nodestore.Node
+	keys := make([][]byte, len(folders))
+	for i, f := range folders {
+		keys[i] = []byte(sharedClaimKey(level, f.State.Path))
+	}
+	owner := make([]string, len(folders))
 	err := call(func(ctx context.Context) error {
 		return s.Update(ctx, func(tx kv.Txn) error {
 			mine = mine[:0]
-			claimed := 0
-			for _, f := range folders {
-				key := []byte(sharedClaimKey(level, f.State.Path))
-				v, err := tx.Get(key)
-				if err == nil {
-					if string(v) == me {
-						mine = append(mine, f)
-					}
-					continue
-				}
-				if !errors.Is(err, kv.ErrNotFound) {
-					return err
-				}
-				if err := tx.Set(key, []byte(me)); err != nil {
-					return err
-				}
-				mine = append(mine, f)
-				claimed++
+			clear(owner)
+			if err := kv.GetMany(tx, keys, func(i int, v []byte) error {
+				owner[i] = string(v)
+				return nil
+			}); err != nil {
+				return err
 			}
-			if claimed == 0 {
+			claimed := 0
+			for i, f := range folders {
+				switch owner[i] {
+				case me:
+					mine = append(mine, f)
+				case "":
+					if err := tx.Set(keys[i], []byte(me)); err != nil {
+						return err
+					}
+					mine = append(mine, f)
+					claimed++
+				}
+			}
+			if claimed == 0 || w.NoClaimCounter {
 				return nil
 			}
 			n := 0
@@ -395,7 +441,7 @@ func (w SharedTraversal) CheckShared(ctx context.Context, s kv.Store, listed map
 		add("iterate claims: %v", err)
 	}
 	c, err := s.Get(ctx, []byte(sharedClaimsKey))
-	if claims != len(folders) || err != nil || string(c) != strconv.Itoa(len(folders)) {
+	if claims != len(folders) || !w.NoClaimCounter && (err != nil || string(c) != strconv.Itoa(len(folders))) {
 		add("%d claim keys and %s = %q (%v), want %d of each: a claim was lost or made twice", claims, sharedClaimsKey, c, err, len(folders))
 	}
 	return problems

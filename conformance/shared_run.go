@@ -112,6 +112,9 @@ func RunSharedTraversal(t *testing.T, opts SharedOptions) SharedResult {
 		opts.HistoryTimeout = 2 * time.Minute
 	}
 	opts.Tree = opts.Traversal()
+	if opts.Tree.Workers == 0 {
+		opts.Tree.Workers = opts.Workers
+	}
 	if os.Getenv(sharedChildEnv) == t.Name() {
 		sharedChild(opts) // does not return
 	}

@@ -18,7 +18,8 @@ import (
 // TestScaleWorkers measures, it asserts nothing about speed: the shared
 // traversal of a 1,365-folder tree (5,460 nodes) with 1 and with 4 worker
 // processes on the 3-member cluster, claiming one folder at a time and
-// eight, and next to it a ceiling: etcd's own client writing the same keys
+// eight (eight also without the counter of claims, the test's own hot
+// key, which an engine would not have), and next to it a ceiling: etcd's own client writing the same keys
 // and values (everything the traversal left under its prefix) in the
 // largest transactions the cluster's limits allow, from one client; and
 // what the cluster itself gains from concurrency on this machine: the
@@ -29,18 +30,26 @@ func TestScaleWorkers(t *testing.T) {
 	if os.Getenv("POLYKV_ETCD_SCALE") != "1" && os.Getenv("POLYKV_STRESS") != "1" && !conformance.InChild() {
 		t.Skip("a measurement: set POLYKV_ETCD_SCALE=1 to run it")
 	}
-	for _, batch := range []int{1, 8} {
+	for _, c := range []struct {
+		batch     int
+		noCounter bool
+	}{{1, false}, {8, false}, {8, true}} {
 		for _, workers := range []int{1, 4} {
-			scaleRun(t, batch, workers)
+			scaleRun(t, c.batch, workers, c.noCounter)
 		}
 	}
 }
 
 // scaleRun is one measurement of TestScaleWorkers: workers processes
-// claiming batch folders at a time.
-func scaleRun(t *testing.T, batch, workers int) {
-	tree := conformance.SharedTraversal{Fanout: 4, Depth: 5, Files: 3, ClaimBatch: batch}
-	t.Run(fmt.Sprintf("claim%d/workers%d", batch, workers), func(t *testing.T) {
+// claiming batch folders at a time, with the counter of claims or
+// without it (noCounter).
+func scaleRun(t *testing.T, batch, workers int, noCounter bool) {
+	tree := conformance.SharedTraversal{Fanout: 4, Depth: 5, Files: 3, ClaimBatch: batch, NoClaimCounter: noCounter}
+	name := fmt.Sprintf("claim%d/workers%d", batch, workers)
+	if noCounter {
+		name = fmt.Sprintf("claim%d-nocounter/workers%d", batch, workers)
+	}
+	t.Run(name, func(t *testing.T) {
 		var cfgs []kv.Config
 		var prefix string
 		if !conformance.InChild() {
@@ -53,10 +62,10 @@ func scaleRun(t *testing.T, batch, workers int) {
 		}
 		keys, raw := rawCeiling(t, prefix)
 		trav := float64(keys) / res.Elapsed.Seconds()
-		t.Logf("scale: %d folders per claim, %d workers: %d folders, %d keys in %v = %.0f keys/s; raw client, %d-op txns: %v = %.0f keys/s; ratio %.2f",
-			batch, workers, res.Folders, keys, res.Elapsed.Round(time.Millisecond), trav,
+		t.Logf("scale: %d folders per claim (counter of claims: %v), %d workers: %d folders, %d keys in %v = %.0f keys/s; raw client, %d-op txns: %v = %.0f keys/s; ratio %.2f",
+			batch, !noCounter, workers, res.Folders, keys, res.Elapsed.Round(time.Millisecond), trav,
 			cluster.Settings().MaxTxnOps, raw.Round(time.Millisecond), float64(keys)/raw.Seconds(), trav/(float64(keys)/raw.Seconds()))
-		if workers == 1 {
+		if workers == 1 && !noCounter {
 			rawWriters(t, prefix, max(1, keys*batch/res.Folders))
 		}
 	})
