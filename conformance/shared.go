@@ -254,9 +254,10 @@ func (w SharedTraversal) Work(ctx context.Context, s kv.Store, worker int, repor
 }
 
 // workListing claims and completes, a batch at a time, the folders of one
-// listing: first mine (claimed by this worker before), then free. It
-// returns false when a call failed (the caller lists again after a
-// pause); a completion that failed leaves its folders in unsure.
+// listing: first mine (claimed by this worker before), then free, until a
+// claim gets none of its folders (the caller lists again). It returns
+// false when a call failed (the caller lists again after a pause); a
+// completion that failed leaves its folders in unsure.
 func (w SharedTraversal) workListing(ctx context.Context, ns *nodestore.Store, s kv.Store, level int, mine, free []nodestore.Node, me string,
 	call func(func(context.Context) error) error, report func(SharedEvent), unsure *[]string) bool {
 	for (len(mine) > 0 || len(free) > 0) && ctx.Err() == nil {
@@ -272,7 +273,10 @@ func (w SharedTraversal) workListing(ctx context.Context, ns *nodestore.Store, s
 				return false // the next listing sees whether the claim was applied
 			}
 			if len(got) == 0 {
-				continue // others claimed them meanwhile
+				// Others claimed them since the listing, and likely the
+				// rest of it too: list again (no pause) rather than try
+				// folder after folder.
+				return true
 			}
 			todo = got
 		}
