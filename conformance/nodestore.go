@@ -83,6 +83,7 @@ func nsRules() []nsRule {
 		{"LowestPendingLevelOfMany", nsLowestPendingLevel},
 		{"ConcurrentWorkersExactCounts", nsConcurrent},
 		{"ConcurrentCompletionsAsSingleCalls", nsConcurrentComplete},
+		{"CounterStripes", nsCounterStripes},
 		{"RebuildCounts", nsRebuildCounts},
 		{"DumpLoad", nsDumpLoad},
 		{"AfterClose", nsAfterClose},
