@@ -325,11 +325,28 @@ func (s *Store) PendingAt(ctx context.Context, q QueueType, level int) (int64, e
 	return s.counter(ctx, "pending count", appendPendingLevelKey(nil, q, level))
 }
 
-// counter reads one counter outside any transaction: the sum of its
+// counter reads one counter outside any transaction: one point read of its
+// key, or on a store with stripes (Store.sumsStripes) the sum of its
 // stripes, whose key is the one of stripe 0, with one range read (no
 // snapshot needed). A missing key is a zero count.
 func (s *Store) counter(ctx context.Context, what string, key []byte) (int64, error) {
-	n, err := sumStripes(ctx, s.kv, key)
+	striped, err := s.sumsStripes(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("nodestore: %s %s: %w", what, key, err)
+	}
+	var n int64
+	if striped {
+		n, err = sumStripes(ctx, s.kv, key)
+	} else {
+		var v []byte
+		v, err = s.kv.Get(ctx, key)
+		switch {
+		case errors.Is(err, kv.ErrNotFound):
+			return 0, nil
+		case err == nil:
+			n, err = decodeCounter(key, v)
+		}
+	}
 	if err != nil {
 		return 0, fmt.Errorf("nodestore: %s %s: %w", what, key, err)
 	}
@@ -584,8 +601,14 @@ func compareCounts(tx kv.ReadTxn, scanned map[countID]int64, bad func(error) err
 // counters are a few keys per level, far below the transaction limit). It
 // repairs counters after a bug or a manual edit; the normal write path
 // never needs it. The scan runs inside the write transaction, so other
-// writers wait for it: O(nodes).
+// writers wait for it: O(nodes). On a store with counter stripes it folds
+// them first (FoldCounts, in chunks), so that its transaction does not
+// read and delete up to 16 more keys per counter; where that fails (the
+// stripes are what is damaged), the transaction deletes them itself.
 func (s *Store) RebuildCounts(ctx context.Context) error {
+	if striped, err := s.sumsStripes(ctx); err == nil && striped {
+		_, _ = s.FoldCounts(ctx) // best effort: the rebuild replaces whatever it left
+	}
 	err := s.kv.Update(ctx, func(tx kv.Txn) error {
 		scanned, err := scanCounts(tx)
 		if err != nil {

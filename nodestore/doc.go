@@ -172,19 +172,23 @@
 //
 // A transaction reads and writes only its own stripe (one of 16, chosen
 // per Store and moved after a conflict, stripes.go), so two workers
-// conflict on a counter only when they picked the same stripe. Every read
-// sums a counter's stripes, which sort right after its key: Count and
-// PendingAt are one range read of at most 17 keys, LowestPendingLevel
-// reads the stripes of the levels before the answer too, and Check,
-// Counts, Dump and Load handle stripes on any backend (a store copied from
-// a shared one keeps them). A single stripe may be negative; a counter
-// whose stripes sum below zero is damage, which Check reports — the
-// local stores' refusal of a change that would take a counter below zero
-// needs every stripe and is not made on a shared store. FoldCounts folds
-// the stripes back into the counter keys, giving the bytes of a local
-// store; RebuildCounts writes them folded. Options.CounterStripes turns
+// conflict on a counter only when they picked the same stripe, which is
+// rare. Every read sums a counter's stripes, which sort right after its
+// key: Count and PendingAt are one range read (17 keys at most as
+// nodestore writes them), LowestPendingLevel reads the stripes of the
+// levels before the answer too, and Check, Counts, Dump and Load handle
+// stripes on any backend. A store copied from a shared one keeps them: a
+// Store there that writes none sums them in Count and PendingAt if the
+// store held stripes at its first such call, and a change that would take
+// a counter key below zero folds the counter's stripes into it. A single
+// stripe may be negative; a counter whose stripes sum below zero (or
+// overflow) is damage, which Check reports — the local stores' refusal of
+// a change that would take a counter below zero needs every stripe and is
+// not made by a striped write. FoldCounts folds the stripes back into the
+// counter keys, giving the bytes of a local store; RebuildCounts folds
+// them first and writes the counters whole. Options.CounterStripes turns
 // stripes on or off whatever the store.
-//
+
 // # Value encoding
 //
 // A node key's value is NodeState in a compact versioned binary encoding

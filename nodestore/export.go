@@ -138,6 +138,9 @@ func (s *Store) Load(ctx context.Context, r io.Reader) (int, error) {
 		if err := checkLoadedKey(key, val); err != nil {
 			return n, fmt.Errorf("nodestore: load: %w: record %d: %v", ErrCorrupt, n+1, err)
 		}
+		if isStripeKey(key) {
+			s.stripeReads.Store(stripeReadsYes) // Count must sum them from now on
+		}
 		if err := bw.Set(key, val); err != nil {
 			return n, fmt.Errorf("nodestore: load: %w", err)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/polykv/polykv/kv"
 )
@@ -69,6 +70,9 @@ type Store struct {
 	// shared store (stripes.go); nil on a local store, which writes
 	// stripe 0 only.
 	stripes *stripePicker
+	// stripeReads says whether counter reads outside a transaction sum
+	// stripes (sumsStripes): stripeReadsUnknown until first asked.
+	stripeReads atomic.Int32
 }
 
 // DefaultChunkBytes is the default Options.ChunkBytes on bbolt and on
@@ -105,9 +109,12 @@ type Options struct {
 	// also stay below kv.MaxTxnOps writes.
 	ChunkBytes int
 	// CounterStripes says whether writers spread their counter changes
-	// over stripes (see the package doc, "Counters on a shared store").
+	// over stripes (see the package doc, "Counts on a shared store").
 	// StripesAuto, the zero value, turns them on for a shared store
-	// (kv.Guarantees.Shared) and off for the others.
+	// (kv.Guarantees.Shared) and off for the others. Stores of one local
+	// kv.Store should agree: a Store that writes no stripes checks once,
+	// at its first Count, PendingAt or LevelDone, whether the store holds
+	// any, and reads single keys after that if not.
 	CounterStripes StripeMode
 }
 
@@ -153,6 +160,9 @@ func NewWithOptions(s kv.Store, opts *Options) *Store {
 	}
 	if mode == StripesOn || mode == StripesAuto && shared {
 		st.stripes = newStripePicker()
+	}
+	if st.stripes != nil || shared {
+		st.stripeReads.Store(stripeReadsYes)
 	}
 	st.combine = !s.Info().GroupCommit
 	if opts != nil && opts.ChunkBytes > 0 {

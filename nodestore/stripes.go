@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"sync"
 
@@ -16,8 +17,8 @@ import (
 // writers one at a time and that costs nothing; on a shared store
 // (kv.Guarantees.Shared: writers in several processes, optimistic
 // transactions) every completion of a level read the same few counter
-// keys, so concurrent workers conflicted on them and ran again — about
-// 45% of a worker's transactions with four worker processes on etcd.
+// keys, so concurrent workers conflicted on them and ran again: 686 of
+// 1,365 completions with four worker processes on etcd, one folder each.
 //
 // So on a shared store each counter and pending-level key is split into
 // stripes. Stripe 0 is the key of the layout (count or pendinglevel),
@@ -31,7 +32,8 @@ import (
 // (its stripes sort right after stripe 0 and before any other key). A
 // writing transaction reads and writes only its own stripe, one of
 // counterStripes, so two transactions conflict on counters only when they
-// write the same stripe. A delta stripe may be negative (one process
+// write the same stripe (Stores pick at random and move after a conflict:
+// it happens, rarely). A delta stripe may be negative (one process
 // inserted the nodes, another completed them); only the sum must be >= 0.
 // A stripe whose delta reaches zero is deleted. FoldCounts folds every
 // counter's stripes back into stripe 0, which gives the layout of a local
@@ -39,8 +41,13 @@ import (
 //
 // Local stores never write stripes (stripe 0 only), so their bytes, their
 // speed and their check that a counter never goes below zero are those of
-// the layout. They read stripes all the same, wherever they came from
-// (a store copied from a shared one).
+// the layout. A store may hold stripes all the same (loaded or copied from
+// a shared one, or written by a Store with StripesOn): a Store that writes
+// none reads Count, PendingAt and LevelDone as sums when the store held
+// stripes at its first such read (sumsStripes), and a change that would
+// take a counter key below zero folds that counter's stripes into it
+// (foldCounter) instead of failing; Counts, Check and LowestPendingLevel
+// always sum.
 const (
 	// counterStripes is how many delta stripes the writers of a shared
 	// store spread over: the stripe numbers 1..counterStripes.
@@ -67,6 +74,23 @@ func cutStripe(tail []byte) (base []byte, stripe int, ok bool) {
 		return tail[:n-3], stripe, ok
 	}
 	return tail, 0, true
+}
+
+// isStripeKey reports whether key is a counter or pending-level key of a
+// stripe other than 0.
+func isStripeKey(key []byte) bool {
+	i := bytes.IndexByte(key, ':')
+	if i < 0 {
+		return false
+	}
+	rest := key[i+1:]
+	for _, fam := range []string{familyCount, familyPendingLevel} {
+		if bytes.HasPrefix(rest, []byte(fam)) {
+			_, n, _ := cutStripe(rest[len(fam):])
+			return n > 0
+		}
+	}
+	return false
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
@@ -104,6 +128,12 @@ func decodeStripe(key, v []byte, n int) (int64, error) {
 // as writeCounter, a delta stripe signed, deleted at zero.
 func writeStripe(tx kv.Txn, key []byte, n int, cur, delta int64) error {
 	if n == 0 {
+		if cur+delta < 0 {
+			// The key alone would go below zero: the count may be in
+			// stripes (a store written with them, then by a Store
+			// without). Fold them into it with the change.
+			return foldCounter(tx, key, delta)
+		}
 		return writeCounter(tx, key, cur, delta)
 	}
 	if cur+delta == 0 {
@@ -126,20 +156,21 @@ func stripeRange(base []byte) kv.IterOptions {
 // sumStripes reads the counter whose stripe-0 key is base, summing its
 // stripes, in one range read.
 func sumStripes(ctx context.Context, s kv.Store, base []byte) (int64, error) {
-	var sum int64
-	err := s.Iterate(ctx, stripeRange(base), func(k, v []byte) error {
-		n, ok := stripeOf(k[len(base):])
-		if !ok {
-			return fmt.Errorf("%w: key %q beside counter %s is none of its stripes", ErrCorrupt, k, base)
-		}
-		d, err := decodeStripe(k, v, n)
-		sum += d
-		return err
-	})
+	iterate := func(o kv.IterOptions, fn func(k, v []byte) error) error { return s.Iterate(ctx, o, fn) }
+	sum, _, err := readStripes(iterate, base, false, nil)
 	if err == nil && sum < 0 {
 		err = fmt.Errorf("%w: counter %s: its stripes sum to %d", ErrCorrupt, base, sum)
 	}
 	return sum, err
+}
+
+// addStripe adds the value d of stripe key k to sum, failing with
+// ErrCorrupt where the sum would overflow.
+func addStripe(k []byte, sum, d int64) (int64, error) {
+	if d > 0 && sum > math.MaxInt64-d || d < 0 && sum < math.MinInt64-d {
+		return 0, fmt.Errorf("%w: counter stripe %s: %d added to %d overflows", ErrCorrupt, k, d, sum)
+	}
+	return sum + d, nil
 }
 
 // stripePicker chooses the stripe of each writing transaction of a Store
@@ -190,6 +221,60 @@ func (p *stripePicker) conflicted() {
 	p.mu.Lock()
 	p.base = (p.base + 1 + rand.IntN(counterStripes-1)) % counterStripes
 	p.mu.Unlock()
+}
+
+// Store.stripeReads: whether Count, PendingAt and LevelDone sum stripes.
+const (
+	stripeReadsUnknown int32 = iota
+	stripeReadsNo
+	stripeReadsYes
+)
+
+// sumsStripes reports whether s reads a counter outside a transaction as
+// the sum of its stripes rather than with one point read of its key: on a
+// Store that writes stripes, on a shared store, and on a store that held
+// stripe keys when s first asked (a store loaded or copied from a shared
+// one); s looks once, then keeps the answer, which a Load of stripes
+// through s changes to yes.
+func (s *Store) sumsStripes(ctx context.Context) (bool, error) {
+	switch s.stripeReads.Load() {
+	case stripeReadsYes:
+		return true, nil
+	case stripeReadsNo:
+		return false, nil
+	}
+	has, err := hasStripes(ctx, s.kv)
+	if err != nil {
+		return false, err
+	}
+	if has {
+		s.stripeReads.Store(stripeReadsYes)
+	} else {
+		s.stripeReads.CompareAndSwap(stripeReadsUnknown, stripeReadsNo)
+	}
+	return has, nil
+}
+
+// hasStripes reports whether s holds a counter stripe key: it reads the
+// counter families' keys up to the first stripe.
+func hasStripes(ctx context.Context, s kv.Store) (bool, error) {
+	found := false
+	for _, q := range Queues {
+		for _, fam := range []string{familyCount, familyPendingLevel} {
+			prefix := append(appendQueue(nil, q), fam...)
+			err := s.Iterate(ctx, kv.IterOptions{Prefix: prefix, KeysOnly: true}, func(k, _ []byte) error {
+				if _, n, _ := cutStripe(k[len(prefix):]); n > 0 {
+					found = true
+					return kv.SkipAll
+				}
+				return nil
+			})
+			if err != nil || found {
+				return found, err
+			}
+		}
+	}
+	return false, nil
 }
 
 // update runs fn in one kv Update, giving it the counter stripe its
@@ -256,7 +341,10 @@ func sumCounters(iterate func(kv.IterOptions, func(k, v []byte) error) error, pr
 			}
 			cur, sum, have = append(cur[:0], tail...), 0, true
 		}
-		sum += d
+		if sum, err = addStripe(k, sum, d); err != nil {
+			have = false // its sum is unknown: not given to each
+			return bad(err)
+		}
 		return nil
 	})
 	if err == nil && !stopped {
@@ -282,7 +370,7 @@ func sumCounters(iterate func(kv.IterOptions, func(k, v []byte) error) error, pr
 // fold, and one of the two runs again. Folding is never needed for
 // correctness; it makes Counts, LowestPendingLevel and Check read fewer
 // keys, and the layout canonical, after a traversal by several workers.
-// A local store has nothing to fold.
+// A store that was never shared has nothing to fold.
 func (s *Store) FoldCounts(ctx context.Context) (int, error) {
 	var bases [][]byte // stripe-0 keys of the counters with stripes
 	var keys []int     // how many keys each had
@@ -337,19 +425,8 @@ func foldStripes(tx kv.Txn, bases [][]byte) error {
 	sums := make([]int64, len(bases))
 	var stripes [][]byte
 	for i, base := range bases {
-		err := tx.Iterate(stripeRange(base), func(k, v []byte) error {
-			n, ok := stripeOf(k[len(base):])
-			if !ok {
-				return fmt.Errorf("%w: key %q beside counter %s is none of its stripes", ErrCorrupt, k, base)
-			}
-			d, err := decodeStripe(k, v, n)
-			sums[i] += d
-			if n > 0 {
-				stripes = append(stripes, bytes.Clone(k))
-			}
-			return err
-		})
-		if err != nil {
+		var err error
+		if sums[i], stripes, err = readStripes(tx.Iterate, base, true, stripes); err != nil {
 			return err
 		}
 		if sums[i] < 0 {
@@ -367,4 +444,47 @@ func foldStripes(tx kv.Txn, bases [][]byte) error {
 		}
 	}
 	return nil
+}
+
+// foldCounter folds the stripes of counter base into its key with delta
+// more, in tx.
+func foldCounter(tx kv.Txn, base []byte, delta int64) error {
+	sum, stripes, err := readStripes(tx.Iterate, base, true, nil)
+	if err != nil {
+		return err
+	}
+	if sum, err = addStripe(base, sum, delta); err != nil {
+		return err
+	}
+	if sum < 0 {
+		return fmt.Errorf("%w: counter %s would go to %d (run RebuildCounts)", ErrCorrupt, base, sum)
+	}
+	for _, k := range stripes {
+		if err := tx.Delete(k); err != nil {
+			return err
+		}
+	}
+	return writeCounter(tx, base, 0, sum)
+}
+
+// readStripes reads the stripes of counter base through iterate and
+// returns their sum; with collect, it appends the keys of its stripes but
+// 0 to keys.
+func readStripes(iterate func(kv.IterOptions, func(k, v []byte) error) error, base []byte, collect bool, keys [][]byte) (int64, [][]byte, error) {
+	var sum int64
+	err := iterate(stripeRange(base), func(k, v []byte) error {
+		n, ok := stripeOf(k[len(base):])
+		if !ok {
+			return fmt.Errorf("%w: key %q beside counter %s is none of its stripes", ErrCorrupt, k, base)
+		}
+		d, err := decodeStripe(k, v, n)
+		if err == nil {
+			sum, err = addStripe(k, sum, d)
+		}
+		if n > 0 && collect {
+			keys = append(keys, bytes.Clone(k))
+		}
+		return err
+	})
+	return sum, keys, err
 }
