@@ -54,8 +54,16 @@ type SharedTraversal struct {
 	// rarely race for one folder until a level runs out, and a slow or
 	// stopped worker's share still gets done. 0 or 1: every worker takes
 	// the free folders in a random order. RunSharedTraversal sets it to
-	// its number of workers.
+	// its number of workers unless NoShares.
 	Workers int
+	// NoShares keeps Workers at 0 in RunSharedTraversal: workers race for
+	// every folder, the harshest test of a store's serializability.
+	NoShares bool
+	// Nodestore are the options of the workers' nodestore.Store (nil:
+	// the defaults). With CounterStripes off, every worker's completions
+	// read and write the same counters: a lost update there shows in
+	// nodestore.Check, which stripes would hide from it.
+	Nodestore *nodestore.Options
 	// NoClaimCounter leaves out the counter of claims: for measurements.
 	// The counter is the lost-update check of the correctness tests, and
 	// the traversal's hottest key (every claim reads and writes it).
@@ -126,7 +134,7 @@ func (w SharedTraversal) children(folder string) []nodestore.Node {
 
 // Seed inserts the root folder, pending, unless it is there.
 func (w SharedTraversal) Seed(ctx context.Context, s kv.Store) error {
-	ns := nodestore.New(s)
+	ns := nodestore.NewWithOptions(s, w.Nodestore)
 	_, err := ns.Get(ctx, nodestore.QueueSrc, "/")
 	if !errors.Is(err, nodestore.ErrNotFound) {
 		return err
@@ -151,7 +159,7 @@ type SharedEvent struct {
 // by then.
 func (w SharedTraversal) Work(ctx context.Context, s kv.Store, worker int, report func(SharedEvent)) error {
 	w = w.withDefaults()
-	ns := nodestore.New(s)
+	ns := nodestore.NewWithOptions(s, w.Nodestore)
 	me := "w" + strconv.Itoa(worker)
 	rng := rand.New(rand.NewPCG(uint64(worker), uint64(time.Now().UnixNano())))
 	// call runs one call under CallTimeout and reports its failure.
@@ -401,7 +409,7 @@ func (w SharedTraversal) CheckShared(ctx context.Context, s kv.Store, listed map
 			problems = append(problems, fmt.Sprintf(format, args...))
 		}
 	}
-	ns := nodestore.New(s)
+	ns := nodestore.NewWithOptions(s, w.Nodestore)
 	rep, err := ns.Check(ctx)
 	if err != nil {
 		return []string{fmt.Sprintf("nodestore.Check: %v", err)}

@@ -112,7 +112,7 @@ func RunSharedTraversal(t *testing.T, opts SharedOptions) SharedResult {
 		opts.HistoryTimeout = 2 * time.Minute
 	}
 	opts.Tree = opts.Traversal()
-	if opts.Tree.Workers == 0 {
+	if opts.Tree.Workers == 0 && !opts.Tree.NoShares {
 		opts.Tree.Workers = opts.Workers
 	}
 	if os.Getenv(sharedChildEnv) == t.Name() {

@@ -14,21 +14,37 @@ import (
 	"github.com/polykv/polykv/conformance/linearize"
 	"github.com/polykv/polykv/internal/etcdtest"
 	"github.com/polykv/polykv/kv"
+	"github.com/polykv/polykv/nodestore"
 )
 
 // Three worker processes, each through another member, traverse one tree:
 // every folder listed once, the store exact, the claims' history
 // linearizable (RunSharedTraversal checks it all).
+//
+// Twice: as an engine would run it (shares, counter stripes), and
+// contended, where every worker races for every folder and writes the
+// same counters (no shares, no stripes), so that an Update that is not
+// serializable across processes loses updates where the checks see them.
 func TestSharedTraversal(t *testing.T) {
-	var cfgs []kv.Config
-	if !conformance.InChild() {
-		cfgs = memberConfigs(cluster, newPrefix())
-	}
-	res := conformance.RunSharedTraversal(t, conformance.SharedOptions{Configs: cfgs, Workers: 3})
-	for i, n := range res.Listed {
-		if n == 0 {
-			t.Logf("worker %d listed nothing (the others were faster)", i)
-		}
+	for _, c := range []struct {
+		name string
+		tree conformance.SharedTraversal
+	}{
+		{"default", conformance.SharedTraversal{}},
+		{"contended", conformance.SharedTraversal{NoShares: true, Nodestore: &nodestore.Options{CounterStripes: nodestore.StripesOff}}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var cfgs []kv.Config
+			if !conformance.InChild() {
+				cfgs = memberConfigs(cluster, newPrefix())
+			}
+			res := conformance.RunSharedTraversal(t, conformance.SharedOptions{Configs: cfgs, Workers: 3, Tree: c.tree})
+			for i, n := range res.Listed {
+				if n == 0 {
+					t.Logf("worker %d listed nothing (the others were faster)", i)
+				}
+			}
+		})
 	}
 }
 
