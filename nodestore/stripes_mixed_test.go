@@ -12,7 +12,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/polykv/polykv/backends/memory"
 	"github.com/polykv/polykv/kv"
 	"github.com/polykv/polykv/nodestore"
 )
@@ -23,12 +22,7 @@ import (
 // into it (it failed as damage before), and Count sums the stripes.
 func TestCounterStripesLoadedIntoLocalStore(t *testing.T) {
 	ctx := t.Context()
-	src := openOptimistic(t)
-	stripeTree(t, src, &nodestore.Options{CounterStripes: nodestore.StripesOn}, 3)
-	var dump bytes.Buffer
-	if err := nodestore.New(src).Dump(ctx, &dump); err != nil {
-		t.Fatal(err)
-	}
+	_, dump := stripedDump(t)
 	dst, local := newMemory(t) // a local store: no stripes written
 	if _, err := local.Load(ctx, bytes.NewReader(dump.Bytes())); err != nil {
 		t.Fatal(err)
@@ -71,15 +65,7 @@ func TestFoldCountsRacesWriters(t *testing.T) {
 	for _, mode := range []string{"optimistic", "lock"} {
 		t.Run(mode, func(t *testing.T) {
 			ctx := t.Context()
-			cfg, err := kv.ParseDSN("memory:?opt.txn=" + mode)
-			if err != nil {
-				t.Fatal(err)
-			}
-			s, err := kv.OpenDriver(ctx, cfg, memory.Driver{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
+			s := openMemoryTxn(t, mode)
 			opts := &nodestore.Options{CounterStripes: nodestore.StripesOn}
 			stripeTree(t, s, opts, 4)
 			var paths []string

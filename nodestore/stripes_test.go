@@ -16,9 +16,13 @@ import (
 
 // openOptimistic opens a memory store whose Update runs optimistically,
 // as on a shared store: concurrent writers conflict on what they read.
-func openOptimistic(t *testing.T) kv.Store {
+func openOptimistic(t *testing.T) kv.Store { return openMemoryTxn(t, "optimistic") }
+
+// openMemoryTxn opens a memory store whose Update runs in txn mode
+// (memory's opt.txn: "lock" or "optimistic").
+func openMemoryTxn(t *testing.T, txn string) kv.Store {
 	t.Helper()
-	cfg, err := kv.ParseDSN("memory:?opt.txn=optimistic")
+	cfg, err := kv.ParseDSN("memory:?opt.txn=" + txn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,16 +216,24 @@ func TestCounterStripeSums(t *testing.T) {
 	}
 }
 
+// stripedDump writes a tree with three striped Stores and returns the
+// store and its Dump.
+func stripedDump(t *testing.T) (kv.Store, *bytes.Buffer) {
+	t.Helper()
+	src := openOptimistic(t)
+	stripeTree(t, src, &nodestore.Options{CounterStripes: nodestore.StripesOn}, 3)
+	var dump bytes.Buffer
+	if err := nodestore.New(src).Dump(t.Context(), &dump); err != nil {
+		t.Fatal(err)
+	}
+	return src, &dump
+}
+
 // A dump of a store with stripes loads (its stripes as they are, negative
 // ones too); a dump with a stripe at zero is refused.
 func TestLoadStripes(t *testing.T) {
 	ctx := t.Context()
-	src := openOptimistic(t)
-	stripeTree(t, src, &nodestore.Options{CounterStripes: nodestore.StripesOn}, 3)
-	var dump bytes.Buffer
-	if err := nodestore.New(src).Dump(ctx, &dump); err != nil {
-		t.Fatal(err)
-	}
+	src, dump := stripedDump(t)
 	dst, ns := newMemory(t)
 	if _, err := ns.Load(ctx, bytes.NewReader(dump.Bytes())); err != nil {
 		t.Fatal(err)
