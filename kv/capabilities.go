@@ -15,6 +15,9 @@ type Stats struct {
 // Stats returns the engine's own statistics when it offers them (Stater),
 // and empty engine figures otherwise.
 func (db *DB) Stats() (Stats, error) {
+	if db == nil || db.e == nil {
+		return Stats{}, notOpened("Stats")
+	}
 	if err := db.enter(); err != nil {
 		return Stats{}, err
 	}
@@ -33,7 +36,7 @@ func (db *DB) Stats() (Stats, error) {
 // Compact asks the engine to reclaim space (Compacter); engines without it
 // have nothing to do and Compact returns nil.
 func (db *DB) Compact(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
+	if err := db.check(ctx, "Compact"); err != nil {
 		return err
 	}
 	if err := db.checkWrite(); err != nil {

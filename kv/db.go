@@ -19,6 +19,10 @@ import (
 // commits may be shared (SyncDeferrer, GroupCommitter), never their turns. An Update's
 // function therefore must not call the same store's write methods (it would
 // wait for itself): write through its Txn instead.
+//
+// A nil context, and every method of a DB not made by Open (a nil *DB, the
+// zero DB), fail with an error matching ErrInvalidConfig that names the
+// method, instead of panicking.
 type DB struct {
 	e    Engine
 	info Info
@@ -85,15 +89,48 @@ func NewDB(e Engine, info Info, release func() error) *DB {
 
 // Engine returns the engine under db, for type assertions to the optional
 // capability interfaces and for backend-specific tools. Using it bypasses
-// every check DB makes.
-func (db *DB) Engine() Engine { return db.e }
+// every check DB makes. It is nil for a DB not made by Open.
+func (db *DB) Engine() Engine {
+	if db == nil {
+		return nil
+	}
+	return db.e
+}
 
-// Info describes the open store.
-func (db *DB) Info() Info { return db.info }
+// Info describes the open store (the zero Info for a DB not made by Open).
+func (db *DB) Info() Info {
+	if db == nil {
+		return Info{}
+	}
+	return db.info
+}
 
 // Limits returns the sizes the store accepts: the package constants, or
 // the smaller ones its engine declares (LimitDeclarer). See LimitsOf.
-func (db *DB) Limits() Limits { return db.limits }
+func (db *DB) Limits() Limits {
+	if db == nil || db.e == nil {
+		return DefaultLimits()
+	}
+	return db.limits
+}
+
+// check is the first step of every method given a context: a DB not made
+// by Open (nil, or the zero DB) and a nil ctx are errors naming the method
+// op, not panics; then ctx's own error.
+func (db *DB) check(ctx context.Context, op string) error {
+	if db == nil || db.e == nil {
+		return notOpened(op)
+	}
+	if ctx == nil {
+		return fmt.Errorf("%w: %s with a nil context", ErrInvalidConfig, op)
+	}
+	return ctx.Err()
+}
+
+// notOpened is the error of method op of a DB not made by Open.
+func notOpened(op string) error {
+	return fmt.Errorf("%w: %s on a DB not made by Open", ErrInvalidConfig, op)
+}
 
 // lockWrites and unlockWrites bracket every write that reaches the engine.
 // They hold the writer lock that serializes writers within the process, or,
@@ -176,6 +213,9 @@ func (db *DB) checkWrite() error {
 // Close waits for the calls in flight, closes the engine and releases the
 // directory. Calling it again returns nil.
 func (db *DB) Close() error {
+	if db == nil || db.e == nil {
+		return notOpened("Close")
+	}
 	db.closeMu.Lock()
 	defer db.closeMu.Unlock()
 	if db.closed.Load() {
@@ -202,7 +242,10 @@ func (db *DB) Close() error {
 // present with an empty value. To read many values without allocating
 // one slice each, use GetAppend.
 func (db *DB) Get(ctx context.Context, key []byte) ([]byte, error) {
-	v, err := db.GetAppend(ctx, nil, key)
+	if err := db.check(ctx, "Get"); err != nil {
+		return nil, err
+	}
+	v, err := db.getAppend(ctx, nil, key)
 	if err != nil {
 		return nil, err
 	}
@@ -220,9 +263,14 @@ func (db *DB) Get(ctx context.Context, key []byte) ([]byte, error) {
 // every method it is safe for concurrent use (each goroutine with its own
 // dst) and returns ErrClosed after Close.
 func (db *DB) GetAppend(ctx context.Context, dst, key []byte) ([]byte, error) {
-	if err := ctx.Err(); err != nil {
+	if err := db.check(ctx, "GetAppend"); err != nil {
 		return dst, err
 	}
+	return db.getAppend(ctx, dst, key)
+}
+
+// getAppend is GetAppend after its check of db and ctx.
+func (db *DB) getAppend(ctx context.Context, dst, key []byte) ([]byte, error) {
 	if err := db.checkKey(key); err != nil {
 		return dst, err
 	}
@@ -239,22 +287,28 @@ func (db *DB) GetAppend(ctx context.Context, dst, key []byte) ([]byte, error) {
 
 // Set stores value under key.
 func (db *DB) Set(ctx context.Context, key, value []byte) error {
+	if err := db.check(ctx, "Set"); err != nil {
+		return err
+	}
 	b := db.batches.Get().(*Batch)
 	defer db.putBatch(b)
 	if err := b.Set(key, value); err != nil {
 		return err
 	}
-	return db.Write(ctx, b)
+	return db.write(ctx, b)
 }
 
 // Delete removes key; a missing key is not an error.
 func (db *DB) Delete(ctx context.Context, key []byte) error {
+	if err := db.check(ctx, "Delete"); err != nil {
+		return err
+	}
 	b := db.batches.Get().(*Batch)
 	defer db.putBatch(b)
 	if err := b.Delete(key); err != nil {
 		return err
 	}
-	return db.Write(ctx, b)
+	return db.write(ctx, b)
 }
 
 // smallBatchCap is the largest batch buffer the pool keeps; larger ones go
@@ -282,9 +336,14 @@ func (db *DB) putBatch(b *Batch) {
 
 // Write applies b atomically.
 func (db *DB) Write(ctx context.Context, b *Batch) error {
-	if err := ctx.Err(); err != nil {
+	if err := db.check(ctx, "Write"); err != nil {
 		return err
 	}
+	return db.write(ctx, b)
+}
+
+// write is Write after its check of db and ctx.
+func (db *DB) write(ctx context.Context, b *Batch) error {
 	if err := db.checkWrite(); err != nil {
 		return err
 	}
@@ -347,6 +406,9 @@ func (db *DB) syncOutcome(err error) error {
 
 // Sync makes every committed write durable.
 func (db *DB) Sync() error {
+	if db == nil || db.e == nil {
+		return notOpened("Sync")
+	}
 	if err := db.enter(); err != nil {
 		return err
 	}

@@ -12,7 +12,7 @@ import (
 // transaction each, so a crash may leave the range partly deleted
 // (Info().Guarantees.AtomicDeleteRange says which).
 func (db *DB) DeleteRange(ctx context.Context, start, end []byte) error {
-	if err := ctx.Err(); err != nil {
+	if err := db.check(ctx, "DeleteRange"); err != nil {
 		return err
 	}
 	if err := db.checkWrite(); err != nil {
@@ -47,6 +47,9 @@ func (db *DB) DeleteRange(ctx context.Context, start, end []byte) error {
 
 // DeletePrefix deletes every key starting with prefix.
 func (db *DB) DeletePrefix(ctx context.Context, prefix []byte) error {
+	if err := db.check(ctx, "DeletePrefix"); err != nil {
+		return err
+	}
 	if len(prefix) == 0 {
 		return db.DeleteRange(ctx, nil, nil)
 	}

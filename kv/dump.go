@@ -35,6 +35,9 @@ var ErrBadDump = errors.New("kv: not a valid polykv dump")
 // engine's own stream when it has one (BackupWriter), otherwise Dump's
 // backend-independent format.
 func (db *DB) Backup(ctx context.Context, w io.Writer) error {
+	if err := db.check(ctx, "Backup"); err != nil {
+		return err
+	}
 	if w == nil {
 		return fmt.Errorf("%w: Backup to a nil io.Writer", ErrInvalidConfig)
 	}
@@ -55,6 +58,9 @@ func (db *DB) Backup(ctx context.Context, w io.Writer) error {
 func Dump(ctx context.Context, s Store, w io.Writer) (int64, error) {
 	if s == nil || w == nil {
 		return 0, fmt.Errorf("%w: Dump of a nil Store or to a nil io.Writer", ErrInvalidConfig)
+	}
+	if ctx == nil {
+		return 0, fmt.Errorf("%w: Dump with a nil context", ErrInvalidConfig)
 	}
 	bw := bufio.NewWriterSize(w, 1<<20)
 	if _, err := bw.WriteString(DumpMagic); err != nil {
@@ -105,6 +111,9 @@ func Dump(ctx context.Context, s Store, w io.Writer) (int64, error) {
 func Load(ctx context.Context, s Store, r io.Reader) (int64, error) {
 	if s == nil || r == nil {
 		return 0, fmt.Errorf("%w: Load into a nil Store or from a nil io.Reader", ErrInvalidConfig)
+	}
+	if ctx == nil {
+		return 0, fmt.Errorf("%w: Load with a nil context", ErrInvalidConfig)
 	}
 	br := bufio.NewReaderSize(r, 1<<20)
 	magic := make([]byte, len(DumpMagic))

@@ -14,7 +14,7 @@ const ctxCheckEvery = 256
 
 // Iterate calls fn for each key opts selects, on one consistent snapshot.
 func (db *DB) Iterate(ctx context.Context, opts IterOptions, fn func(key, value []byte) error) error {
-	if err := ctx.Err(); err != nil {
+	if err := db.check(ctx, "Iterate"); err != nil {
 		return err
 	}
 	if err := checkIterOptions(opts, fn); err != nil {
@@ -29,7 +29,7 @@ func (db *DB) Iterate(ctx context.Context, opts IterOptions, fn func(key, value 
 
 // View runs fn on a consistent snapshot.
 func (db *DB) View(ctx context.Context, fn func(tx ReadTxn) error) error {
-	if err := ctx.Err(); err != nil {
+	if err := db.check(ctx, "View"); err != nil {
 		return err
 	}
 	if fn == nil {

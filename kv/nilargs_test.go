@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"reflect"
+	"strings"
 	"testing"
 
 	_ "github.com/polykv/polykv/backends/memory"
@@ -11,8 +14,8 @@ import (
 )
 
 // TestNilArguments: the package functions given a nil store, writer,
-// reader or transaction return ErrInvalidConfig instead of panicking, and
-// so does a BulkWriter that was never given a store.
+// reader, transaction or context return ErrInvalidConfig instead of
+// panicking, and so does a BulkWriter that was never given a store.
 func TestNilArguments(t *testing.T) {
 	ctx := context.Background()
 	db, err := kv.Open(ctx, kv.Config{Backend: "memory"})
@@ -28,6 +31,7 @@ func TestNilArguments(t *testing.T) {
 		t.Fatal(err)
 	}
 	var zero kv.BulkWriter
+	var nilCtx context.Context
 	nilStore := kv.NewBulkWriter(ctx, nil)
 	calls := map[string]func() error{
 		"Dump(nil store)":    func() error { _, err := kv.Dump(ctx, nil, &bytes.Buffer{}); return err },
@@ -45,10 +49,112 @@ func TestNilArguments(t *testing.T) {
 		"NewBulkWriter(nil).Close": func() error { return nilStore.Close() },
 		"zero BulkWriter.Set":      func() error { return zero.Set([]byte("k"), []byte("v")) },
 		"zero BulkWriter.Flush":    func() error { return zero.Flush() },
+		"Open(nil context)": func() error {
+			_, err := kv.Open(nilCtx, kv.Config{Backend: "memory"})
+			return err
+		},
+		"Dump(nil context)": func() error { _, err := kv.Dump(nilCtx, db, &bytes.Buffer{}); return err },
+		"Load(nil context)": func() error { _, err := kv.Load(nilCtx, db, bytes.NewReader(dump.Bytes())); return err },
+		"NewBulkWriter(nil context).Close": func() error {
+			w := kv.NewBulkWriter(nilCtx, db)
+			if err := w.Set([]byte("k"), []byte("v")); err != nil {
+				return err
+			}
+			return w.Close()
+		},
 	}
 	for name, call := range calls {
 		if err := call(); !errors.Is(err, kv.ErrInvalidConfig) {
 			t.Errorf("%s = %v, want ErrInvalidConfig", name, err)
 		}
 	}
+}
+
+// TestNilContextAndZeroDB: every method of *DB that takes a context,
+// given a nil one, and every method of a nil or zero *DB (not made by
+// Open) returns an error matching ErrInvalidConfig that names the mistake,
+// instead of panicking. The methods are found by reflection, so that a new
+// one is checked too; every other argument is valid, so that the error can
+// only come from the context or the receiver.
+func TestNilContextAndZeroDB(t *testing.T) {
+	db, err := kv.Open(context.Background(), kv.Config{Backend: "memory"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	cases := []struct {
+		name string
+		db   func() *kv.DB
+		ctx  context.Context
+		want string
+	}{
+		{"nil context", func() *kv.DB { return db }, nil, "nil context"},
+		{"nil DB", func() *kv.DB { return nil }, context.Background(), "not made by Open"},
+		{"zero DB", func() *kv.DB { return new(kv.DB) }, context.Background(), "not made by Open"},
+	}
+	ctxType := reflect.TypeFor[context.Context]()
+	errType := reflect.TypeFor[error]()
+	dbType := reflect.TypeFor[*kv.DB]()
+	for _, c := range cases {
+		for i := range dbType.NumMethod() {
+			m := dbType.Method(i)
+			ft := m.Type
+			takesCtx := ft.NumIn() > 1 && ft.In(1) == ctxType
+			d := c.db()
+			if d == db && !takesCtx {
+				continue
+			}
+			args := []reflect.Value{reflect.ValueOf(d)}
+			for j := 1; j < ft.NumIn(); j++ {
+				if ft.In(j) == ctxType {
+					args = append(args, reflect.ValueOf(&c.ctx).Elem())
+					continue
+				}
+				args = append(args, validArg(ft.In(j)))
+			}
+			var out []reflect.Value
+			func() {
+				defer func() {
+					if p := recover(); p != nil {
+						t.Errorf("%s: %s panicked: %v", c.name, m.Name, p)
+					}
+				}()
+				out = m.Func.Call(args)
+			}()
+			if out == nil || ft.NumOut() == 0 || ft.Out(ft.NumOut()-1) != errType {
+				continue // panicked (reported), or returns no error: not panicking is the test
+			}
+			err, _ := out[len(out)-1].Interface().(error)
+			if !errors.Is(err, kv.ErrInvalidConfig) || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("%s: %s = %v, want ErrInvalidConfig saying %q", c.name, m.Name, err, c.want)
+			}
+		}
+	}
+}
+
+// validArg returns a valid argument of type typ for a method of *DB: a
+// key, a batch of one write, a writer, a function that does nothing.
+func validArg(typ reflect.Type) reflect.Value {
+	switch typ {
+	case reflect.TypeFor[[]byte]():
+		return reflect.ValueOf([]byte("k"))
+	case reflect.TypeFor[*kv.Batch]():
+		b := new(kv.Batch)
+		if err := b.Set([]byte("k"), []byte("v")); err != nil {
+			panic(err)
+		}
+		return reflect.ValueOf(b)
+	case reflect.TypeFor[io.Writer]():
+		return reflect.ValueOf(&bytes.Buffer{})
+	}
+	if typ.Kind() == reflect.Func {
+		return reflect.MakeFunc(typ, func([]reflect.Value) []reflect.Value {
+			out := make([]reflect.Value, typ.NumOut())
+			for i := range out {
+				out[i] = reflect.Zero(typ.Out(i))
+			}
+			return out
+		})
+	}
+	return reflect.Zero(typ)
 }

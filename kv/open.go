@@ -80,6 +80,9 @@ func OpenDriver(ctx context.Context, cfg Config, d Driver) (*DB, error) {
 }
 
 func openDriver(ctx context.Context, cfg Config, d Driver) (*DB, error) {
+	if ctx == nil {
+		return nil, fmt.Errorf("%w: Open with a nil context", ErrInvalidConfig)
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

@@ -11,7 +11,7 @@ import (
 
 // Update runs fn in a serializable read-write transaction.
 func (db *DB) Update(ctx context.Context, fn func(tx Txn) error) error {
-	if err := ctx.Err(); err != nil {
+	if err := db.check(ctx, "Update"); err != nil {
 		return err
 	}
 	if fn == nil {

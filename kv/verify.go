@@ -36,7 +36,7 @@ type VerifyReport struct {
 // ctx's) are returned as they are.
 func (db *DB) Verify(ctx context.Context) (VerifyReport, error) {
 	var rep VerifyReport
-	if err := ctx.Err(); err != nil {
+	if err := db.check(ctx, "Verify"); err != nil {
 		return rep, err
 	}
 	if err := db.enter(); err != nil {
