@@ -239,6 +239,8 @@ type recReadTxn struct {
 	tx kv.ReadTxn
 }
 
+func (t *recReadTxn) Context() context.Context { return t.tx.Context() }
+
 func (t *recReadTxn) Get(key []byte) ([]byte, error) {
 	t.r.gets.Add(1)
 	return t.tx.Get(key)

@@ -33,7 +33,9 @@
 //     writes;
 //   - snapshots and transactions: isolation from concurrent writes, reading
 //     one's own writes, writing while iterating, rollback on error and
-//     panic, ErrTxnTooLarge with nothing applied;
+//     panic, ErrTxnTooLarge with nothing applied, a write to the store
+//     from inside its own Update (with the Txn's context) refused with
+//     ErrNestedUpdate instead of a deadlock;
 //   - concurrency under -race, range deletes (atomic when the backend
 //     declares Guarantees.AtomicDeleteRange), Close and cancelled contexts;
 //   - persistence across reopen, when Guarantees.Persistent;

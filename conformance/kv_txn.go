@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -653,6 +654,90 @@ func txnRules() []rule {
 			e.wantValue("a", "1")
 			e.set("b", "2") // the store is still usable
 			e.wantValue("b", "2")
+		}},
+		{"NestedWriteFails", func(t *testing.T, e *env) {
+			// A write to the store from inside its own Update, made with
+			// the Txn's context (or one derived from it), fails at once
+			// with ErrNestedUpdate, instead of waiting for the Update that
+			// waits for it (a local engine's writer lock) or committing
+			// apart from it (an optimistic engine). The Update goes on and
+			// commits its own writes; reads of the store inside it work.
+			e.setAll("a", "b")
+			writes := []struct {
+				name string
+				do   func(ctx context.Context) error
+			}{
+				{"Set", func(ctx context.Context) error { return e.s.Set(ctx, []byte("n"), []byte("x")) }},
+				{"Delete", func(ctx context.Context) error { return e.s.Delete(ctx, []byte("a")) }},
+				{"Write", func(ctx context.Context) error {
+					b := new(kv.Batch)
+					if err := b.Set([]byte("n"), nil); err != nil {
+						return err
+					}
+					return e.s.Write(ctx, b)
+				}},
+				{"Update", func(ctx context.Context) error {
+					return e.s.Update(ctx, func(tx kv.Txn) error { return tx.Set([]byte("n"), nil) })
+				}},
+				{"DeleteRange", func(ctx context.Context) error { return e.s.DeleteRange(ctx, []byte("a"), []byte("c")) }},
+				{"DeletePrefix", func(ctx context.Context) error { return e.s.DeletePrefix(ctx, []byte("b")) }},
+			}
+			var saved context.Context
+			within(t, "writes from inside an Update", func() error {
+				return e.s.Update(e.ctx, func(tx kv.Txn) error {
+					saved = tx.Context()
+					derived, cancel := context.WithCancel(tx.Context())
+					defer cancel()
+					for _, w := range writes {
+						for how, ctx := range map[string]context.Context{"the Txn's context": tx.Context(), "a context derived from it": derived} {
+							if err := w.do(ctx); !errors.Is(err, kv.ErrNestedUpdate) {
+								return fmt.Errorf("%s from inside Update with %s = %v, want ErrNestedUpdate", w.name, how, err)
+							}
+						}
+					}
+					err := e.s.View(tx.Context(), func(r kv.ReadTxn) error {
+						v, err := r.Get([]byte("a"))
+						if err == nil && string(v) != "v:a" {
+							err = fmt.Errorf("a = %q, want v:a", v)
+						}
+						return err
+					})
+					if err != nil {
+						return fmt.Errorf("View inside Update: %w", err)
+					}
+					return tx.Set([]byte("t"), []byte("y"))
+				})
+			})
+			wantPairs(t, "after the Update", e.scan(kv.IterOptions{}), []pair{{"a", "v:a"}, {"b", "v:b"}, {"t", "y"}})
+			if err := e.s.Set(saved, []byte("late"), []byte("z")); err != nil {
+				t.Fatalf("Set with the context of an Update that has returned = %v, want nil", err)
+			}
+			e.wantValue("late", "z")
+		}},
+		{"ConcurrentWriteNotNested", func(t *testing.T, e *env) {
+			// While an Update's function runs, a write from another
+			// goroutine with the context given to Update (shared, as
+			// context.Background is) is not taken for a nested one: it
+			// waits for the Update, or commits beside it, and succeeds.
+			errc := make(chan error, 1)
+			var once sync.Once // fn may run again after a conflict
+			within(t, "Update beside a writer in another goroutine", func() error {
+				return e.s.Update(e.ctx, func(tx kv.Txn) error {
+					once.Do(func() {
+						started := make(chan struct{})
+						go func() {
+							close(started)
+							errc <- e.s.Set(e.ctx, []byte("other"), []byte("1"))
+						}()
+						<-started
+						time.Sleep(20 * time.Millisecond) // let it reach the writer lock
+					})
+					return tx.Set([]byte("mine"), []byte("1"))
+				})
+			})
+			within(t, "the other goroutine's Set", func() error { return <-errc })
+			e.wantValue("other", "1")
+			e.wantValue("mine", "1")
 		}},
 		{"NilFunctionRejected", func(t *testing.T, e *env) {
 			noPanic(t, "Update(nil)", func() {

@@ -39,6 +39,9 @@ func (db *DB) Compact(ctx context.Context) error {
 	if err := db.check(ctx, "Compact"); err != nil {
 		return err
 	}
+	if db.nested(ctx) {
+		return db.errNested()
+	}
 	if err := db.checkWrite(); err != nil {
 		return err
 	}
@@ -70,7 +73,9 @@ func (db *DB) Compact(ctx context.Context) error {
 // open while it compacts (bbolt replaces its file).
 func (db *DB) compactOnce(ctx context.Context, c Compacter) error {
 	if db.grouper != nil {
-		db.lockEngineWrites()
+		if err := db.lockEngineWrites(ctx); err != nil {
+			return err
+		}
 		defer db.unlockWrites()
 	}
 	return c.Compact(ctx)

@@ -18,7 +18,8 @@ import (
 // process, as in bbolt and SQLite; readers never wait for them. Their
 // commits may be shared (SyncDeferrer, GroupCommitter), never their turns. An Update's
 // function therefore must not call the same store's write methods (it would
-// wait for itself): write through its Txn instead.
+// wait for itself): write through its Txn instead. Such a write made with
+// the Txn's context fails with ErrNestedUpdate (see Update).
 //
 // A nil context, and every method of a DB not made by Open (a nil *DB, the
 // zero DB), fail with an error matching ErrInvalidConfig that names the
@@ -141,14 +142,30 @@ func notOpened(op string) error {
 // writers out for one run (see Update). With group commit (grouper),
 // unlockWrites commits the open group unless another writer waits to add
 // to it (group.go).
-func (db *DB) lockWrites() {
-	if db.txner == nil {
-		db.writersWaiting.Add(1)
-		db.writeMu.Lock()
-		db.writersWaiting.Add(-1)
-	} else {
+//
+// lockWrites fails with ErrNestedUpdate, taking nothing, for a write made
+// with the context of a running Update of db (nested): it would wait for
+// that Update, which waits for it. The writer lock is held for as long as
+// such an Update runs, so the check is made only when the lock is busy,
+// and costs nothing to the writer that finds it free.
+func (db *DB) lockWrites(ctx context.Context) error {
+	if db.txner != nil {
+		if db.nested(ctx) {
+			return db.errNested()
+		}
 		db.commitMu.RLock()
+		return nil
 	}
+	if db.writeMu.TryLock() {
+		return nil
+	}
+	if db.nested(ctx) {
+		return db.errNested()
+	}
+	db.writersWaiting.Add(1)
+	db.writeMu.Lock()
+	db.writersWaiting.Add(-1)
+	return nil
 }
 
 func (db *DB) unlockWrites() {
@@ -164,11 +181,14 @@ func (db *DB) unlockWrites() {
 
 // lockEngineWrites is lockWrites for a write that goes to the engine
 // itself rather than through apply: it commits the open group first.
-func (db *DB) lockEngineWrites() {
-	db.lockWrites()
+func (db *DB) lockEngineWrites(ctx context.Context) error {
+	if err := db.lockWrites(ctx); err != nil {
+		return err
+	}
 	if db.grouper != nil {
 		db.flushGroup()
 	}
+	return nil
 }
 
 // enter registers a call in flight; it fails once Close has begun.
@@ -370,7 +390,9 @@ func (db *DB) write(ctx context.Context, b *Batch) error {
 // sync (SyncDeferrer, under Sync), it returns the function that waits for
 // b to be durable, to be called after the lock is released.
 func (db *DB) applyLocked(ctx context.Context, b *Batch) (wait func() error, err error) {
-	db.lockWrites()
+	if err := db.lockWrites(ctx); err != nil {
+		return nil, err
+	}
 	defer db.unlockWrites()
 	return db.apply(ctx, b)
 }

@@ -38,7 +38,9 @@ func (db *DB) DeleteRange(ctx context.Context, start, end []byte) error {
 		if start == nil {
 			start = []byte{0} // keys are non-empty: {0} is the smallest
 		}
-		db.lockEngineWrites()
+		if err := db.lockEngineWrites(ctx); err != nil {
+			return err
+		}
 		defer db.unlockWrites()
 		return rd.DeleteRange(ctx, start, end)
 	}
@@ -87,7 +89,9 @@ func (db *DB) deleteRangeChunked(ctx context.Context, start, end []byte) error {
 		if b.Len() == 0 {
 			return nil
 		}
-		db.lockEngineWrites()
+		if err := db.lockEngineWrites(ctx); err != nil {
+			return err
+		}
 		err = db.e.Apply(ctx, b)
 		db.unlockWrites()
 		if err != nil {

@@ -156,8 +156,23 @@
 //   - Slices handed to iteration callbacks are valid only until the callback
 //     returns.
 //   - An Update function must not call the write methods of its own store
-//     (Set, Delete, Write, Update, DeleteRange, DeletePrefix, Compact): it
-//     would wait for itself, for ever. Write through the Txn.
+//     (Set, Delete, Write, Update, DeleteRange, DeletePrefix, Compact):
+//     on a local engine the write would wait for the writer lock its own
+//     Update holds, for ever; on an optimistic engine it would commit
+//     apart from the transaction, once per run, and a run that holds the
+//     process's commits (see above) would wait for it for ever. Write
+//     through the Txn. What is detected: such a write made with the Txn's
+//     context (Txn.Context, or a context derived from it) fails at once
+//     with ErrNestedUpdate, on every backend, from whatever goroutine
+//     makes it while the function runs. What is not: made with another
+//     context (the one given to Update, context.Background()), it cannot
+//     be told from a write of another goroutine, which must wait its turn,
+//     and it waits as before. So pass tx.Context() to whatever the
+//     function calls (nodestore, logstore, your own code). Reads of the
+//     store (Get, View, Iterate) inside an Update are fine: they see the
+//     last commit, not the transaction's writes. Writes from inside a
+//     View or an Iterate callback are allowed (see the bbolt package's
+//     "Writing while iterating" for its one limit).
 //   - DeleteRange and DeletePrefix are atomic only where
 //     Info().Guarantees.AtomicDeleteRange says so.
 //   - Close waits for calls in flight; do not call it from a callback.

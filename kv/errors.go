@@ -39,6 +39,13 @@ var (
 	// ErrTxnDone is returned when a transaction is used after the function
 	// given to View or Update has returned.
 	ErrTxnDone = errors.New("kv: transaction already finished")
+	// ErrNestedUpdate is returned by a write to a store (Set, Delete,
+	// Write, Update, DeleteRange, DeletePrefix, Compact) made with the
+	// context of an Update of the same store (Txn.Context, or a context
+	// derived from it) while that Update's function runs: the write would
+	// wait for the Update, which waits for it. Nothing of the write is
+	// applied; the Update goes on. Write through the Txn instead.
+	ErrNestedUpdate = errors.New("kv: write to a store from inside its own Update")
 )
 
 // These can occur when a store is opened.

@@ -67,6 +67,8 @@ type readTxn struct {
 	done bool
 }
 
+func (tx *readTxn) Context() context.Context { return tx.ctx }
+
 func (tx *readTxn) usable() error {
 	if tx.done {
 		if tx.db.closed.Load() {

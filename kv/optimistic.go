@@ -59,16 +59,9 @@ func (db *DB) runOptimistic(ctx context.Context, fn func(tx Txn) error, attempt 
 	defer et.Discard()
 	b := db.txnBatch()
 	defer db.putBatch(b)
-	tx := &txn{readTxn: readTxn{ctx: ctx, db: db, r: et}, b: b}
-	err = func() error {
-		defer func() { tx.done = true }()
-		return fn(tx)
-	}()
-	if err != nil {
+	tx := newTxn(ctx, db, et, b)
+	if err := tx.run(fn); err != nil {
 		return err
-	}
-	if tx.err != nil {
-		return tx.err
 	}
 	if b.Len() == 0 {
 		// Nothing to write: the function read one consistent snapshot,

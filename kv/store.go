@@ -52,6 +52,9 @@ type Store interface {
 	// than once if the engine reports a conflict, so it must have no effect
 	// outside the transaction. A transaction larger than MaxTxnOps or
 	// MaxTxnBytes fails with ErrTxnTooLarge and applies nothing.
+	//
+	// fn must not write to the same store but through tx: see
+	// ReadTxn.Context and ErrNestedUpdate for what is detected.
 	Update(ctx context.Context, fn func(tx Txn) error) error
 	// Write applies b atomically: all of its writes or none. It is the
 	// fastest way to load data whose writes need no reads.
@@ -80,6 +83,15 @@ type Store interface {
 // given to View or Update, and only in the goroutine running it. Slices
 // follow the rules of Store.
 type ReadTxn interface {
+	// Context returns the context of the transaction: the one given to
+	// View; in Update, one derived from the context given to Update that
+	// marks what is called with it as called from inside this Update.
+	// Pass it to whatever the function calls: a write to the same store
+	// made with it (or with a context derived from it) while the function
+	// runs fails at once with ErrNestedUpdate, where the same write with
+	// another context would wait for the Update, which waits for it. It
+	// stays a valid context after the function returns, without the mark.
+	Context() context.Context
 	// Get returns a copy of the value for key, or ErrNotFound.
 	Get(key []byte) ([]byte, error)
 	// Iterate is Store.Iterate on this transaction's view. Inside Update it

@@ -6,13 +6,27 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 )
 
 // Update runs fn in a serializable read-write transaction.
+//
+// fn writes through tx, never through db's own methods: a write of db
+// made while fn runs waits for the writer lock fn's Update holds (local
+// engines), or commits apart from the transaction, once per run
+// (optimistic engines). Made with tx.Context(), or a context derived from
+// it, such a write fails at once with ErrNestedUpdate on every engine;
+// made with another context it cannot be told from a write of another
+// goroutine, and waits. Reads of db inside fn (Get, View, Iterate) are
+// allowed: they see the last commit, not fn's writes.
 func (db *DB) Update(ctx context.Context, fn func(tx Txn) error) error {
 	if err := db.check(ctx, "Update"); err != nil {
 		return err
+	}
+	if db.txner != nil && db.nested(ctx) {
+		// The lock engines find it when they wait for the writer lock.
+		return db.errNested()
 	}
 	if fn == nil {
 		return fmt.Errorf("%w: Update with a nil function", ErrInvalidConfig)
@@ -69,7 +83,9 @@ func (db *DB) runUpdate(ctx context.Context, fn func(tx Txn) error) error {
 // writer lock; wait, when not nil, waits for them to be durable and must
 // be called after the lock is released (see DB.apply).
 func (db *DB) commitLocked(ctx context.Context, b *Batch, fn func(tx Txn) error) (wait func() error, err error) {
-	db.lockWrites()
+	if err := db.lockWrites(ctx); err != nil {
+		return nil, err
+	}
 	defer db.unlockWrites()
 	r := db.reader(ctx)
 	var read *writeGroup // an open group whose writes, not committed, fn reads
@@ -88,14 +104,8 @@ func (db *DB) commitLocked(ctx context.Context, b *Batch, fn func(tx Txn) error)
 			}
 		}
 	}
-	tx := &txn{readTxn: readTxn{ctx: ctx, db: db, r: r}, b: b}
-	err = func() error {
-		defer func() { tx.done = true }()
-		return fn(tx)
-	}()
-	if err == nil {
-		err = tx.err
-	}
+	tx := newTxn(ctx, db, r, b)
+	err = tx.run(fn)
 	if err != nil || b.Len() == 0 {
 		return addedNothing(read, err)
 	}
@@ -131,7 +141,9 @@ func addedNothing(g *writeGroup, err error) (wait func() error, _ error) {
 // whose state no other writer can change while the transaction runs.
 type txn struct {
 	readTxn
-	b *Batch
+	// tctx is Context's: ctx marked as this Update's while fn runs.
+	tctx txnContext
+	b    *Batch
 	// index maps a key to the position of its latest write in b; it covers
 	// the first indexed writes and is brought up to date before each read.
 	index   map[string]int
@@ -139,6 +151,91 @@ type txn struct {
 	// err is the first write error (a limit): it fails the commit even when
 	// fn ignored it.
 	err error
+}
+
+// newTxn returns the Txn of one run of an Update's function, reading r
+// and writing into b.
+func newTxn(ctx context.Context, db *DB, r Reader, b *Batch) *txn {
+	tx := &txn{readTxn: readTxn{ctx: ctx, db: db, r: r}, b: b}
+	tx.tctx.Context, tx.tctx.db = ctx, db
+	tx.tctx.running.Store(true)
+	return tx
+}
+
+// run runs fn on tx and returns its error, or else the first write error
+// fn ignored (tx.err). The transaction is done when it returns.
+func (tx *txn) run(fn func(tx Txn) error) error {
+	err := func() error {
+		defer func() {
+			tx.done = true
+			tx.tctx.running.Store(false)
+		}()
+		return fn(tx)
+	}()
+	if err == nil {
+		err = tx.err
+	}
+	return err
+}
+
+func (tx *txn) Context() context.Context { return &tx.tctx }
+
+// txnContext is the context of an Update's Txn (Txn.Context): the one
+// given to Update, marked with the store and with whether the Update's
+// function still runs, so that a write of the same store made with it
+// fails with ErrNestedUpdate instead of waiting for itself (DB.nested).
+type txnContext struct {
+	context.Context
+	db      *DB
+	running atomic.Bool
+}
+
+// txnContextKey is the key under which a txnContext returns itself.
+type txnContextKey struct{}
+
+func (c *txnContext) Value(key any) any {
+	if key == (txnContextKey{}) {
+		return c
+	}
+	return c.Context.Value(key)
+}
+
+// nested reports whether ctx is, or derives from, the context of an
+// Update of db whose function still runs, through the Updates of any
+// stores ctx is nested in. Only a context handed out by Txn.Context
+// carries the mark: the context given to Update is shared with whatever
+// else its caller does, in other goroutines too.
+func (db *DB) nested(ctx context.Context) bool {
+	return runningUpdate(ctx, db)
+}
+
+// runningUpdate reports whether ctx carries the mark of a running Update
+// of db, or of any store when db is nil.
+func runningUpdate(ctx context.Context, db *DB) bool {
+	c, _ := ctx.Value(txnContextKey{}).(*txnContext)
+	for c != nil {
+		if (db == nil || c.db == db) && c.running.Load() {
+			return true
+		}
+		c, _ = c.Context.Value(txnContextKey{}).(*txnContext)
+	}
+	return false
+}
+
+// InUpdate reports whether ctx is, or derives from, the context of an
+// Update (Txn.Context) whose function still runs, of any store. A layer
+// that would hand a caller's write to another goroutine (nodestore's
+// shared commits) keeps such a write in the caller's goroutine and
+// context instead, where the store can refuse it with ErrNestedUpdate if
+// it is the Update's own store, rather than have the other goroutine wait
+// for that Update, which waits for the caller.
+func InUpdate(ctx context.Context) bool {
+	return ctx != nil && runningUpdate(ctx, nil)
+}
+
+func (db *DB) errNested() error {
+	return fmt.Errorf("%w (%s): the write was made with the context of an Update of the same store whose function is running, and would wait for it; write through its Txn",
+		ErrNestedUpdate, db.info.Backend)
 }
 
 func (tx *txn) Set(key, value []byte) error {

@@ -321,6 +321,8 @@ type readTxn struct {
 	r  *recorder
 }
 
+func (t *readTxn) Context() context.Context { return t.tx.Context() }
+
 func (t *readTxn) Get(key []byte) ([]byte, error) {
 	v, err := t.tx.Get(key)
 	t.r.read(key, v, err)
