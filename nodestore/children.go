@@ -176,7 +176,11 @@ func (s *Store) FetchChildrenByParentPath(ctx context.Context, indexPrefix, pare
 // concurrent writers together, kv.Info.GroupCommit, each call is its own
 // transaction and kv groups them). A call whose context ends while it
 // waits for its group returns the context's error with nothing applied;
-// once its group commits, it waits for the outcome (see combine.go).
+// once its group commits, it waits for the outcome (see combine.go). A
+// call made from inside a kv Update (with its Txn's context, see
+// kv.InUpdate) commits alone, with that context, so that a call from
+// inside an Update of the same store fails with kv.ErrNestedUpdate
+// instead of waiting for a group that waits for the Update.
 func (s *Store) CompleteWithChildren(ctx context.Context, q QueueType, parentPath string, ts TraversalStatus, children []Node) (BatchResult, error) {
 	const op = "complete with children"
 	if err := q.check(); err != nil {
@@ -184,7 +188,7 @@ func (s *Store) CompleteWithChildren(ctx context.Context, q QueueType, parentPat
 	}
 	var res CompletionResult
 	var err error
-	if c := (Completion{Path: parentPath, Status: ts, Children: children}); s.combine {
+	if c := (Completion{Path: parentPath, Status: ts, Children: children}); s.combine && !kv.InUpdate(ctx) {
 		res, err = s.complete(ctx, q, s.combinerFor(q), c)
 	} else {
 		var rs []CompletionResult

@@ -281,3 +281,60 @@ func TestCombinerSurvivesPanicInCommit(t *testing.T) {
 		t.Error("combiner still busy after the calls returned")
 	}
 }
+
+// A call made from inside an Update (with its Txn's context) does not
+// join a group: a group led by another call would commit with that
+// call's context and wait for the writer lock the Update holds, while the
+// caller waits for the group; led by the caller, its mark would refuse
+// the other calls' completions. It commits alone, with its own context:
+// refused with kv.ErrNestedUpdate when the Update is of the same store,
+// applied when it is of another.
+func TestCombinerNotJoinedFromInsideUpdate(t *testing.T) {
+	ctx := context.Background()
+	other, err := memory.Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	for _, c := range []struct {
+		name    string
+		store   func(s *Store) kv.Store // whose Update the call is made from
+		wantErr error
+		want    TraversalStatus
+	}{
+		{"same store", func(s *Store) kv.Store { return s.kv }, kv.ErrNestedUpdate, TraversalStatusPending},
+		{"other store", func(*Store) kv.Store { return other }, nil, TraversalStatusSuccessful},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := combineStore(t, 1)
+			cb := s.combinerFor(QueueSrc)
+			cb.mu.Lock()
+			cb.busy = true // a group "commits": a call joining would wait
+			cb.mu.Unlock()
+			done := make(chan error, 1)
+			go func() {
+				done <- c.store(s).Update(ctx, func(tx kv.Txn) error {
+					_, err := s.CompleteWithChildren(tx.Context(), QueueSrc, "/a0", TraversalStatusSuccessful, combineKids("/a0"))
+					if !errors.Is(err, c.wantErr) {
+						return fmt.Errorf("CompleteWithChildren from inside the Update = %v, want %v", err, c.wantErr)
+					}
+					return nil
+				})
+			}()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Error(err)
+				}
+			case <-time.After(10 * time.Second):
+				cb.handOn() // let the call lead its group, so that the test ends
+				<-done
+				t.Fatal("a call from inside an Update waited for a group")
+			}
+			n, err := s.Get(ctx, QueueSrc, "/a0")
+			if err != nil || n.Traversal != c.want {
+				t.Errorf("/a0: %v, %v; want %s", n.Traversal, err, c.want)
+			}
+		})
+	}
+}

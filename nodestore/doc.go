@@ -131,6 +131,12 @@
 // key copy per write). A batch status change ends a chunk early at a path
 // repeated in it, so that the next chunk reads that node as moved.
 //
+// Every writing method is a transaction of its own: do not call one from
+// inside a kv Update of the same kv.Store. Called with that Update's
+// context (kv.Txn.Context), it fails with kv.ErrNestedUpdate; called with
+// another, it waits for the Update, which waits for it (see kv's
+// documentation, Caveats).
+//
 // # Paging
 //
 // PendingPage (ListByStatus, ListByCopyStatus) returns a page and a Cursor
