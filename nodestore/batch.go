@@ -187,6 +187,9 @@ type prepared struct {
 // an error wrapping ErrInvalidLevel or ErrInvalidNode (Insert says why).
 // ops is not modified.
 func (s *Store) BatchInsertNodes(ctx context.Context, ops []InsertOperation) (BatchResult, error) {
+	if err := s.ready(ctx, "BatchInsertNodes"); err != nil {
+		return BatchResult{}, err
+	}
 	items := make([]prepared, len(ops))
 	var hc hashCache
 	for i, op := range ops {
@@ -321,6 +324,9 @@ func (s *Store) insertItems(ctx context.Context, op string, items []prepared) (B
 // The work is split into chunks, one atomic transaction each, below kv's
 // limits; the batch as a whole is not atomic (see BatchInsertNodes).
 func (s *Store) BatchUpdateNodeStatus(ctx context.Context, q QueueType, level int, oldTS, newTS TraversalStatus, cs CopyStatus, paths []string) (BatchResult, error) {
+	if err := s.ready(ctx, "BatchUpdateNodeStatus"); err != nil {
+		return BatchResult{}, err
+	}
 	if err := checkPosition(q, level, oldTS, cs); err != nil {
 		return BatchResult{}, fmt.Errorf("nodestore: batch update status: %w", err)
 	}
@@ -342,6 +348,9 @@ func (s *Store) BatchUpdateNodeStatus(ctx context.Context, q QueueType, level in
 // are skipped and reported (ErrNotFound); a node already in ts counts as
 // applied. Chunked like BatchUpdateNodeStatus.
 func (s *Store) BatchSetStatus(ctx context.Context, q QueueType, paths []string, ts TraversalStatus) (BatchResult, error) {
+	if err := s.ready(ctx, "BatchSetStatus"); err != nil {
+		return BatchResult{}, err
+	}
 	if err := checkTraversal(q, ts); err != nil {
 		return BatchResult{}, fmt.Errorf("nodestore: batch set status: %w", err)
 	}
@@ -354,6 +363,9 @@ func (s *Store) BatchSetStatus(ctx context.Context, q QueueType, paths []string,
 // cs, whatever their current statuses. Missing nodes are skipped and
 // reported.
 func (s *Store) BatchSetCopyStatus(ctx context.Context, q QueueType, paths []string, cs CopyStatus) (BatchResult, error) {
+	if err := s.ready(ctx, "BatchSetCopyStatus"); err != nil {
+		return BatchResult{}, err
+	}
 	if err := checkCopy(q, cs); err != nil {
 		return BatchResult{}, fmt.Errorf("nodestore: batch set copy status: %w", err)
 	}

@@ -65,6 +65,9 @@ var (
 // point reads to name each problem. A non-nil error means Check could not
 // run; problems found are in the report.
 func (s *Store) Check(ctx context.Context) (CheckReport, error) {
+	if err := s.ready(ctx, "Check"); err != nil {
+		return CheckReport{}, err
+	}
 	rep := CheckReport{Nodes: map[QueueType]int{}}
 	err := s.kv.View(ctx, func(tx kv.ReadTxn) error {
 		scanned := map[countID]int64{}

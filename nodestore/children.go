@@ -13,6 +13,9 @@ import (
 // is proportional to the number of children, not to the size of the level.
 // A parent with no children (or no parent stored) gives an empty slice.
 func (s *Store) Children(ctx context.Context, q QueueType, parentPath string) ([]Node, error) {
+	if err := s.ready(ctx, "Children"); err != nil {
+		return nil, err
+	}
 	if err := q.check(); err != nil {
 		return nil, opErr("children", q, parentPath, err)
 	}
@@ -65,6 +68,9 @@ func children(tx kv.ReadTxn, q QueueType, ph PathHash) ([]Node, error) {
 // engine it saves a snapshot per folder. An invalid path fails the call,
 // naming its index, before anything is read.
 func (s *Store) ChildrenMany(ctx context.Context, q QueueType, parentPaths []string) ([][]Node, error) {
+	if err := s.ready(ctx, "ChildrenMany"); err != nil {
+		return nil, err
+	}
 	if err := q.check(); err != nil {
 		return nil, fmt.Errorf("nodestore: children many: %w", err)
 	}
@@ -124,6 +130,9 @@ func (s *Store) ChildrenMany(ctx context.Context, q QueueType, parentPaths []str
 // at another level than level+1 is an error wrapping ErrCorrupt. The states
 // are returned in the order of their path hashes.
 func (s *Store) FetchChildrenByParentPath(ctx context.Context, indexPrefix, parentPath string, queueTypes []QueueType, level int) ([]NodeState, error) {
+	if err := s.ready(ctx, "FetchChildrenByParentPath"); err != nil {
+		return nil, err
+	}
 	q, err := queueOfIndexPrefix(indexPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("nodestore: fetch children of %q: %w", parentPath, err)
@@ -182,6 +191,9 @@ func (s *Store) FetchChildrenByParentPath(ctx context.Context, indexPrefix, pare
 // inside an Update of the same store fails with kv.ErrNestedUpdate
 // instead of waiting for a group that waits for the Update.
 func (s *Store) CompleteWithChildren(ctx context.Context, q QueueType, parentPath string, ts TraversalStatus, children []Node) (BatchResult, error) {
+	if err := s.ready(ctx, "CompleteWithChildren"); err != nil {
+		return BatchResult{}, err
+	}
 	const op = "complete with children"
 	if err := q.check(); err != nil {
 		return BatchResult{}, opErr(op, q, parentPath, err)

@@ -61,6 +61,9 @@ type CompletionResult struct {
 // completion not committed has Err set to that error, which is also
 // returned. comps is not modified.
 func (s *Store) CompleteBatch(ctx context.Context, q QueueType, comps []Completion) ([]CompletionResult, error) {
+	if err := s.ready(ctx, "CompleteBatch"); err != nil {
+		return nil, err
+	}
 	const op = "complete batch"
 	if err := q.check(); err != nil {
 		return nil, fmt.Errorf("nodestore: %s: %w", op, err)

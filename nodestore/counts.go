@@ -307,6 +307,9 @@ func writeCounter(tx kv.Txn, key []byte, cur, delta int64) error {
 // the size of the level; the counters change in the same transactions as
 // the nodes, so the count is exact.
 func (s *Store) Count(ctx context.Context, q QueueType, level int, ts TraversalStatus, cs CopyStatus) (int64, error) {
+	if err := s.ready(ctx, "Count"); err != nil {
+		return 0, err
+	}
 	if err := checkPosition(q, level, ts, cs); err != nil {
 		return 0, fmt.Errorf("nodestore: count: %w", err)
 	}
@@ -316,6 +319,9 @@ func (s *Store) Count(ctx context.Context, q QueueType, level int, ts TraversalS
 // PendingAt returns the number of nodes of queue q at level whose traversal
 // is pending (for src: in any copy status). One read, as Count.
 func (s *Store) PendingAt(ctx context.Context, q QueueType, level int) (int64, error) {
+	if err := s.ready(ctx, "PendingAt"); err != nil {
+		return 0, err
+	}
 	if err := q.check(); err != nil {
 		return 0, fmt.Errorf("nodestore: pending count: %w", err)
 	}
@@ -368,6 +374,9 @@ func (s *Store) LevelDone(ctx context.Context, q QueueType, level int) (bool, er
 // the number of nodes; on a shared store also the stripes of the levels
 // before it (at most counterStripes each, stripes.go), until FoldCounts.
 func (s *Store) LowestPendingLevel(ctx context.Context, q QueueType) (level int, ok bool, err error) {
+	if err := s.ready(ctx, "LowestPendingLevel"); err != nil {
+		return 0, false, err
+	}
 	if err := q.check(); err != nil {
 		return 0, false, fmt.Errorf("nodestore: lowest pending level: %w", err)
 	}
@@ -423,6 +432,9 @@ func compareEntries(a, b CountEntry) int {
 // and copy status. It reads the counter family only: its cost is the number
 // of (queue, level, status) combinations in use, not the number of nodes.
 func (s *Store) Counts(ctx context.Context) ([]CountEntry, error) {
+	if err := s.ready(ctx, "Counts"); err != nil {
+		return nil, err
+	}
 	var out []CountEntry
 	err := s.kv.View(ctx, func(tx kv.ReadTxn) error {
 		var err error
@@ -488,6 +500,9 @@ func entriesOf(m map[countID]int64) []CountEntry {
 // ScanCounts counts the node keys by scanning them (O(nodes)), without
 // looking at the stored counters: what the counters must say.
 func (s *Store) ScanCounts(ctx context.Context) ([]CountEntry, error) {
+	if err := s.ready(ctx, "ScanCounts"); err != nil {
+		return nil, err
+	}
 	var out []CountEntry
 	err := s.kv.View(ctx, func(tx kv.ReadTxn) error {
 		m, err := scanCounts(tx)
@@ -516,6 +531,9 @@ func (m CountMismatch) String() string {
 // differences, ordered; none means the counters are exact. It costs a scan
 // of every node key.
 func (s *Store) CheckCounts(ctx context.Context) ([]CountMismatch, error) {
+	if err := s.ready(ctx, "CheckCounts"); err != nil {
+		return nil, err
+	}
 	var out []CountMismatch
 	err := s.kv.View(ctx, func(tx kv.ReadTxn) error {
 		var err error
@@ -606,6 +624,9 @@ func compareCounts(tx kv.ReadTxn, scanned map[countID]int64, bad func(error) err
 // read and delete up to 16 more keys per counter; where that fails (the
 // stripes are what is damaged), the transaction deletes them itself.
 func (s *Store) RebuildCounts(ctx context.Context) error {
+	if err := s.ready(ctx, "RebuildCounts"); err != nil {
+		return err
+	}
 	if striped, err := s.sumsStripes(ctx); err == nil && striped {
 		_, _ = s.FoldCounts(ctx) // best effort: the rebuild replaces whatever it left
 	}

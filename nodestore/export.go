@@ -18,6 +18,9 @@ import (
 // starting with "dst:" or "src:". key and value are valid only until fn
 // returns. fn returning kv.SkipAll stops the export without error.
 func (s *Store) Export(ctx context.Context, fn func(key, value []byte) error) error {
+	if err := s.ready(ctx, "Export"); err != nil {
+		return err
+	}
 	if fn == nil {
 		return fmt.Errorf("nodestore: export: %w: nil function", ErrInvalidArgument)
 	}
@@ -50,6 +53,9 @@ const dumpMagic = "polykv-nodestore-dump 1\n"
 // "polykv-nodestore-dump 1\n", then for each key a uvarint length and the
 // key, a uvarint length and the value. Load reads it back, on any backend.
 func (s *Store) Dump(ctx context.Context, w io.Writer) error {
+	if err := s.ready(ctx, "Dump"); err != nil {
+		return err
+	}
 	if w == nil {
 		return fmt.Errorf("nodestore: dump: %w: nil io.Writer", ErrInvalidArgument)
 	}
@@ -88,6 +94,9 @@ func (s *Store) Dump(ctx context.Context, w io.Writer) error {
 // prefixes and load again. Run Check afterwards to verify the result. It
 // returns the number of keys written.
 func (s *Store) Load(ctx context.Context, r io.Reader) (int, error) {
+	if err := s.ready(ctx, "Load"); err != nil {
+		return 0, err
+	}
 	if r == nil {
 		return 0, fmt.Errorf("nodestore: load: %w: nil io.Reader", ErrInvalidArgument)
 	}

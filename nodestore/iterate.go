@@ -41,6 +41,9 @@ func nodeRanges(opts kv.IterOptions) []kv.IterOptions {
 // opts.KeysOnly is implied. The key is valid only until fn returns. fn
 // returning kv.SkipAll stops the iteration without error.
 func (s *Store) IterateNodeKeys(ctx context.Context, opts kv.IterOptions, fn func(key []byte) error) error {
+	if err := s.ready(ctx, "IterateNodeKeys"); err != nil {
+		return err
+	}
 	if fn == nil {
 		return fmt.Errorf("nodestore: iterate node keys: %w: nil function", ErrInvalidArgument)
 	}
@@ -68,6 +71,9 @@ func (s *Store) IterateNodeKeys(ctx context.Context, opts kv.IterOptions, fn fun
 // keys, as IterateNodeKeys), decoded. The Node is fn's to keep. The seed
 // called this IterateNodeStates.
 func (s *Store) IterateNodes(ctx context.Context, opts kv.IterOptions, fn func(Node) error) error {
+	if err := s.ready(ctx, "IterateNodes"); err != nil {
+		return err
+	}
 	if fn == nil {
 		return fmt.Errorf("nodestore: iterate nodes: %w: nil function", ErrInvalidArgument)
 	}

@@ -25,6 +25,9 @@ type Cursor string
 // cursor during the pass is not seen by that pass: start a new pass (empty
 // cursor) to pick it up, for example when LevelDone still says false.
 func (s *Store) ListByStatus(ctx context.Context, q QueueType, level int, ts TraversalStatus, after Cursor, limit int) ([]Node, Cursor, error) {
+	if err := s.ready(ctx, "ListByStatus"); err != nil {
+		return nil, after, err
+	}
 	prefix, err := PrefixForStatus(q, level, ts)
 	if err != nil {
 		return nil, after, fmt.Errorf("nodestore: list: %w", err)
@@ -36,6 +39,9 @@ func (s *Store) ListByStatus(ctx context.Context, q QueueType, level int, ts Tra
 // status ts and copy status cs: the pages of the copy phase. Moving the
 // returned nodes to another copy status keeps the pass O(nodes) in total.
 func (s *Store) ListByCopyStatus(ctx context.Context, q QueueType, level int, ts TraversalStatus, cs CopyStatus, after Cursor, limit int) ([]Node, Cursor, error) {
+	if err := s.ready(ctx, "ListByCopyStatus"); err != nil {
+		return nil, after, err
+	}
 	prefix, err := PrefixForCopyStatus(q, level, ts, cs)
 	if err != nil {
 		return nil, after, fmt.Errorf("nodestore: list: %w", err)

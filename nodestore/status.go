@@ -87,6 +87,9 @@ func (s *Store) change(ctx context.Context, op string, q QueueType, path string,
 // path key and the counters change in one transaction. A missing node is an
 // error wrapping ErrNotFound.
 func (s *Store) SetStatus(ctx context.Context, q QueueType, path string, ts TraversalStatus) (Node, error) {
+	if err := s.ready(ctx, "SetStatus"); err != nil {
+		return Node{}, err
+	}
 	if err := checkTraversal(q, ts); err != nil {
 		return Node{}, opErr("set status", q, path, err)
 	}
@@ -99,6 +102,9 @@ func (s *Store) SetStatus(ctx context.Context, q QueueType, path string, ts Trav
 // whatever its current statuses, and returns the node as stored afterwards.
 // q must be QueueSrc: dst nodes have no copy status (ErrInvalidStatus).
 func (s *Store) SetCopyStatus(ctx context.Context, q QueueType, path string, cs CopyStatus) (Node, error) {
+	if err := s.ready(ctx, "SetCopyStatus"); err != nil {
+		return Node{}, err
+	}
 	if err := checkCopy(q, cs); err != nil {
 		return Node{}, opErr("set copy status", q, path, err)
 	}
@@ -113,6 +119,9 @@ func (s *Store) SetCopyStatus(ctx context.Context, q QueueType, path string, cs 
 // elsewhere is an error wrapping ErrStatusMismatch that says where it is;
 // a missing node wraps ErrNotFound. Nothing is written on error.
 func (s *Store) UpdateNodeStatus(ctx context.Context, q QueueType, level int, oldTS, newTS TraversalStatus, cs CopyStatus, path string) (NodeState, error) {
+	if err := s.ready(ctx, "UpdateNodeStatus"); err != nil {
+		return NodeState{}, err
+	}
 	from := position{level, oldTS, cs}
 	if err := checkPosition(q, level, oldTS, cs); err != nil {
 		return NodeState{}, opErr("update status", q, path, err)
@@ -133,6 +142,9 @@ func (s *Store) UpdateNodeStatus(ctx context.Context, q QueueType, level int, ol
 // node at path must be at level in traversal status ts and copy status
 // oldCS; it moves to newCS. Errors as UpdateNodeStatus.
 func (s *Store) UpdateNodeCopyStatus(ctx context.Context, q QueueType, level int, ts TraversalStatus, oldCS, newCS CopyStatus, path string) (NodeState, error) {
+	if err := s.ready(ctx, "UpdateNodeCopyStatus"); err != nil {
+		return NodeState{}, err
+	}
 	from := position{level, ts, oldCS}
 	if err := checkPosition(q, level, ts, oldCS); err != nil {
 		return NodeState{}, opErr("update copy status", q, path, err)

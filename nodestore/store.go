@@ -22,8 +22,9 @@ import (
 // After the kv.Store is closed every method returns an error wrapping
 // kv.ErrClosed.
 //
-// Make a Store with New or NewWithOptions: the zero Store has no kv.Store
-// and its methods panic, as those of a nil *Store would.
+// Make a Store with New or NewWithOptions: the zero Store has no kv.Store,
+// and every method of it (or of a nil *Store) returns an error matching
+// ErrInvalidArgument, as does every method given a nil context.
 type Store struct {
 	kv         kv.Store
 	chunkBytes int
@@ -172,8 +173,30 @@ func NewWithOptions(s kv.Store, opts *Options) *Store {
 	return st
 }
 
-// KV returns the kv.Store under s.
-func (s *Store) KV() kv.Store { return s.kv }
+// KV returns the kv.Store under s; for a Store not made by New, one whose
+// every call fails with ErrInvalidArgument.
+func (s *Store) KV() kv.Store {
+	if s == nil || s.kv == nil {
+		return kv.FailingStore(errNotMade)
+	}
+	return s.kv
+}
+
+// errNotMade is the error of a Store not made by New (nil, or the zero
+// Store).
+var errNotMade = fmt.Errorf("%w: Store not made with nodestore.New or NewWithOptions", ErrInvalidArgument)
+
+// ready is the first check of every method: a Store not made by New and a
+// nil ctx are errors naming the method op, not panics.
+func (s *Store) ready(ctx context.Context, op string) error {
+	if s == nil || s.kv == nil {
+		return fmt.Errorf("nodestore: %s: %w", op, errNotMade)
+	}
+	if ctx == nil {
+		return fmt.Errorf("nodestore: %s: %w: nil context", op, ErrInvalidArgument)
+	}
+	return nil
+}
 
 // position is where a node's key puts it.
 type position struct {
@@ -502,6 +525,9 @@ func getNodesChunked(tx kv.ReadTxn, q QueueType, hashes []PathHash) ([]Node, err
 // level and statuses, or an error wrapping ErrNotFound. It costs two point
 // reads.
 func (s *Store) Get(ctx context.Context, q QueueType, path string) (Node, error) {
+	if err := s.ready(ctx, "Get"); err != nil {
+		return Node{}, err
+	}
 	if err := q.check(); err != nil {
 		return Node{}, opErr("get", q, path, err)
 	}
@@ -566,6 +592,9 @@ func writeNew(tx kv.Txn, n *Node, h, parent PathHash, root bool, d *deltas, buf 
 // index entry is written regardless (Check reports children whose parent
 // never came; such a node is not checked when its parent comes later).
 func (s *Store) Insert(ctx context.Context, n Node) error {
+	if err := s.ready(ctx, "Insert"); err != nil {
+		return err
+	}
 	h, parent, root, err := s.validateNode(&n, nil)
 	if err != nil {
 		return opErr("insert", n.Queue, n.State.Path, err)
@@ -605,6 +634,9 @@ func (s *Store) Insert(ctx context.Context, n Node) error {
 // be the hash of state.Path, and indexPrefix must be the children index
 // prefix of the key's queue. state is not modified.
 func (s *Store) InsertNodeWithIndex(ctx context.Context, key []byte, state *NodeState, indexPrefix string) error {
+	if err := s.ready(ctx, "InsertNodeWithIndex"); err != nil {
+		return err
+	}
 	if state == nil {
 		return fmt.Errorf("nodestore: insert %q: %w: nil state", key, ErrInvalidNode)
 	}
