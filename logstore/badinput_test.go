@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -206,4 +209,101 @@ func memStore(t *testing.T) kv.Store {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// TestNilReceiversAndNilContext: every method of a nil *LogBuffer, a nil
+// or zero *Handler and a nil *IDGenerator, and every method and query
+// function given a nil context, returns an error matching
+// kv.ErrInvalidConfig (or, for those without one, does nothing) instead
+// of panicking. The methods are found by reflection, so that a new one is
+// checked too. (A slog Handler given a nil context takes
+// context.Background, as slog's own handlers do.)
+func TestNilReceiversAndNilContext(t *testing.T) {
+	s, err := kv.Open(context.Background(), kv.Config{Backend: "memory"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	made := logstore.NewLogBuffer(s, 0, 0)
+	defer made.Stop()
+	var nilCtx context.Context
+	entry := logstore.LogEntry{Level: logstore.LevelInfo, Message: "m"}
+	receivers := []struct {
+		name string
+		recv any
+		ctx  context.Context
+	}{
+		{"nil LogBuffer", (*logstore.LogBuffer)(nil), context.Background()},
+		{"zero LogBuffer", new(logstore.LogBuffer), context.Background()},
+		{"nil Handler", (*logstore.Handler)(nil), context.Background()},
+		{"zero Handler", new(logstore.Handler), context.Background()},
+		{"nil IDGenerator", (*logstore.IDGenerator)(nil), context.Background()},
+		{"LogBuffer, nil context", made, nilCtx},
+	}
+	ctxType := reflect.TypeFor[context.Context]()
+	for _, r := range receivers {
+		v := reflect.ValueOf(r.recv)
+		for i := range v.NumMethod() {
+			name, ft := v.Type().Method(i).Name, v.Method(i).Type()
+			if r.ctx == nil && (ft.NumIn() == 0 || ft.In(0) != ctxType) {
+				continue // the nil context case: methods that take one
+			}
+			var args []reflect.Value
+			for j := range ft.NumIn() {
+				switch ft.In(j) {
+				case ctxType:
+					args = append(args, reflect.ValueOf(&r.ctx).Elem())
+				case reflect.TypeFor[logstore.LogEntry]():
+					args = append(args, reflect.ValueOf(entry))
+				default:
+					args = append(args, reflect.Zero(ft.In(j)))
+				}
+			}
+			var out []reflect.Value
+			func() {
+				defer func() {
+					if p := recover(); p != nil {
+						t.Errorf("%s: %s panicked: %v", r.name, name, p)
+					}
+				}()
+				out = v.Method(i).Call(args)
+			}()
+			if len(out) == 0 || ft.Out(ft.NumOut()-1) != reflect.TypeFor[error]() || name == "Err" {
+				continue // panicked (reported), no error to return, or Err: no flush has failed
+			}
+			if err, _ := out[len(out)-1].Interface().(error); !errors.Is(err, kv.ErrInvalidConfig) {
+				t.Errorf("%s: %s = %v, want kv.ErrInvalidConfig", r.name, name, err)
+			}
+		}
+	}
+
+	queries := map[string]func() error{
+		"Scan": func() error {
+			_, err := logstore.Scan(nilCtx, s, logstore.Query{}, func(logstore.LogEntry) error { return nil })
+			return err
+		},
+		"Find": func() error { _, _, err := logstore.Find(nilCtx, s, logstore.Query{}); return err },
+		"ByLevel": func() error {
+			return logstore.ByLevel(nilCtx, s, logstore.LevelInfo, func(logstore.LogEntry) error { return nil })
+		},
+		"Newest":       func() error { _, err := logstore.Newest(nilCtx, s, 1); return err },
+		"Tail":         func() error { _, _, err := logstore.Tail(nilCtx, s, "", 1); return err },
+		"Latest":       func() error { _, err := logstore.Latest(nilCtx, s); return err },
+		"Count":        func() error { _, err := logstore.Count(nilCtx, s, logstore.Query{}); return err },
+		"DeleteBefore": func() error { return logstore.DeleteBefore(nilCtx, s, time.Now()) },
+	}
+	for name, call := range queries {
+		var err error
+		noPanic := func() {
+			defer func() {
+				if p := recover(); p != nil {
+					err = fmt.Errorf("panicked: %v", p)
+				}
+			}()
+			err = call()
+		}
+		if noPanic(); !errors.Is(err, kv.ErrInvalidConfig) || !strings.Contains(err.Error(), "nil context") {
+			t.Errorf("%s with a nil context = %v, want kv.ErrInvalidConfig saying so", name, err)
+		}
+	}
 }

@@ -142,6 +142,10 @@ const maxLevelLen = len(LevelCritical)
 // Every method is safe for concurrent use. Add does not keep the entry: its
 // strings are encoded before Add returns. After Stop, Add and Flush return
 // ErrStopped; Stop may be called any number of times.
+//
+// A LogBuffer not made by NewLogBuffer (nil, or the zero LogBuffer) and a
+// nil context given to AddContext, Flush or StopContext are errors
+// matching kv.ErrInvalidConfig, not panics.
 type LogBuffer struct {
 	store kv.Store
 	lim   kv.Limits // the store's transaction limits (kv.LimitsOf)
@@ -212,8 +216,14 @@ func NewLogBufferOptions(store kv.Store, opts Options) *LogBuffer {
 	return b
 }
 
-// Options returns the buffer's options, defaults filled in.
-func (b *LogBuffer) Options() Options { return b.opts }
+// Options returns the buffer's options, defaults filled in (the zero
+// Options for a buffer not made by NewLogBuffer).
+func (b *LogBuffer) Options() Options {
+	if b == nil {
+		return Options{}
+	}
+	return b.opts
+}
 
 // Add queues entry, blocking while the buffer is full. An empty ID is
 // issued by the buffer (in acceptance order, so one buffer's entries become
@@ -228,11 +238,14 @@ func (b *LogBuffer) Add(entry LogEntry) error {
 // AddContext is Add that gives up waiting for space when ctx is done,
 // returning ctx's error; the entry is then not queued.
 func (b *LogBuffer) AddContext(ctx context.Context, entry LogEntry) error {
+	if ctx == nil {
+		return nilContext("AddContext")
+	}
 	return b.add(ctx, &entry, true)
 }
 
 func (b *LogBuffer) add(ctx context.Context, e *LogEntry, fillTime bool) error {
-	if b.done == nil {
+	if !b.made() {
 		return errNotMade
 	}
 	if err := checkEntry(e); err != nil {
@@ -397,8 +410,11 @@ func (b *LogBuffer) kickFlusher() {
 // they are written or ctx is done. It returns ErrStopped after Stop. A
 // failing store makes Flush wait (the flush is retried): bound it with ctx.
 func (b *LogBuffer) Flush(ctx context.Context) error {
-	if b.done == nil {
+	if !b.made() {
 		return errNotMade
+	}
+	if ctx == nil {
+		return nilContext("Flush")
 	}
 	b.mu.Lock()
 	if b.stopped {
@@ -440,6 +456,9 @@ func (b *LogBuffer) Flush(ctx context.Context) error {
 // Err returns the error of the latest flush attempt if it failed, and nil
 // once a flush has succeeded since.
 func (b *LogBuffer) Err() error {
+	if b == nil {
+		return nil
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.lastErr
@@ -464,6 +483,9 @@ type BufferStats struct {
 
 // Stats returns the buffer's counters.
 func (b *LogBuffer) Stats() BufferStats {
+	if b == nil {
+		return BufferStats{}
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return BufferStats{
@@ -475,6 +497,9 @@ func (b *LogBuffer) Stats() BufferStats {
 // Stop writes every pending entry and stops the flusher, retrying a failing
 // store for at most Options.StopTimeout. See StopContext.
 func (b *LogBuffer) Stop() error {
+	if !b.made() {
+		return errNotMade
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), b.opts.StopTimeout)
 	defer cancel()
 	return b.StopContext(ctx)
@@ -497,8 +522,11 @@ func (b *LogBuffer) Stop() error {
 // longer retries a failure). A later Stop or StopContext waits for that and
 // returns the outcome; until then Unwritten returns nil.
 func (b *LogBuffer) StopContext(ctx context.Context) error {
-	if b.done == nil {
+	if !b.made() {
 		return errNotMade
+	}
+	if ctx == nil {
+		return nilContext("StopContext")
 	}
 	b.stopOnce.Do(func() {
 		b.mu.Lock()
@@ -536,6 +564,9 @@ const stopGrace = time.Second
 // may be stored already: writing them again under the same level and ID
 // stores each once.
 func (b *LogBuffer) Unwritten() []LogEntry {
+	if !b.made() {
+		return nil
+	}
 	select {
 	case <-b.done:
 	default:
@@ -718,8 +749,17 @@ func (b *LogBuffer) isPermanent(err error) bool {
 }
 
 // errNotMade is the error of a LogBuffer not made by NewLogBuffer (a zero
-// LogBuffer), which has no flusher.
+// LogBuffer, a nil *LogBuffer), which has no flusher.
 var errNotMade = fmt.Errorf("%w: logstore: LogBuffer not made with NewLogBuffer or NewLogBufferOptions", kv.ErrInvalidConfig)
+
+// made reports whether b was made by NewLogBuffer: not nil, with a
+// flusher.
+func (b *LogBuffer) made() bool { return b != nil && b.done != nil }
+
+// nilContext is the error of method op given a nil context.
+func nilContext(op string) error {
+	return fmt.Errorf("%w: logstore: %s with a nil context", kv.ErrInvalidConfig, op)
+}
 
 // errNilStore is the error of every flush of a buffer made with a nil store.
 var errNilStore = fmt.Errorf("%w: logstore: NewLogBuffer: nil kv.Store", kv.ErrInvalidConfig)

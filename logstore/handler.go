@@ -27,7 +27,8 @@ type HandlerOptions struct {
 }
 
 // Handler is a slog.Handler that writes records through a LogBuffer. Make
-// one with NewHandler.
+// one with NewHandler; Handle of a nil or zero Handler returns an error
+// matching kv.ErrInvalidConfig.
 //
 // A record becomes a LogEntry:
 //
@@ -80,6 +81,9 @@ func NewHandler(buf *LogBuffer, opts *HandlerOptions) *Handler {
 
 // Enabled reports whether level is at least HandlerOptions.Level.
 func (h *Handler) Enabled(_ context.Context, level slog.Level) bool {
+	if h == nil || h.opts.Level == nil {
+		return level >= slog.LevelInfo // the zero Handler: NewHandler's default
+	}
 	return level >= h.opts.Level.Level()
 }
 
@@ -101,16 +105,17 @@ func (h *Handler) WithGroup(name string) slog.Handler {
 }
 
 func (h *Handler) with(g groupOrAttrs) *Handler {
-	h2 := *h
-	h2.goas = make([]groupOrAttrs, len(h.goas)+1)
-	copy(h2.goas, h.goas)
-	h2.goas[len(h.goas)] = g
+	var h2 Handler
+	if h != nil {
+		h2 = *h
+	}
+	h2.goas = append(h2.goas[:len(h2.goas):len(h2.goas)], g)
 	return &h2
 }
 
 // Handle turns r into a LogEntry and adds it to the buffer.
 func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
-	if h.buf == nil {
+	if h == nil || h.buf == nil {
 		return fmt.Errorf("%w: logstore: NewHandler: nil LogBuffer", kv.ErrInvalidConfig)
 	}
 	e := LogEntry{

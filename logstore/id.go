@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/polykv/polykv/kv"
 )
 
 // IDLen is the length of a log ID: a canonical UUID string.
@@ -85,6 +87,9 @@ func GenerateLogID() string {
 // and past the last millisecond an ID's 48 bits hold (the year 10889): an
 // ID never wraps around to sort before the ones issued earlier.
 func (g *IDGenerator) Next() (id uuid.UUID, t time.Time, err error) {
+	if g == nil {
+		return uuid.Nil, time.Time{}, fmt.Errorf("%w: logstore: Next of a nil *IDGenerator (the zero IDGenerator works)", kv.ErrInvalidConfig)
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.now == nil {

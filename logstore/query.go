@@ -77,9 +77,12 @@ func (q *Query) levels() ([]Level, error) {
 // repeats, and turns its filters into the text an entry stores (see
 // storedText): a filter of invalid UTF-8 matches the entries it was
 // stored from.
-func (q *Query) prepare(store kv.Store) ([]Level, error) {
+func (q *Query) prepare(ctx context.Context, store kv.Store) ([]Level, error) {
 	if store == nil {
 		return nil, fmt.Errorf("logstore: query: %w: nil kv.Store", kv.ErrInvalidConfig)
+	}
+	if ctx == nil {
+		return nil, fmt.Errorf("logstore: query: %w: nil context", kv.ErrInvalidConfig)
 	}
 	q.Entity, q.EntityID, q.Queue = storedText(q.Entity), storedText(q.EntityID), storedText(q.Queue)
 	return q.levels()
@@ -164,7 +167,7 @@ func Scan(ctx context.Context, store kv.Store, q Query, fn func(LogEntry) error)
 	if q.Limit < 0 {
 		return q.After, fmt.Errorf("logstore: query limit %d: want 0 (no limit) or more", q.Limit)
 	}
-	levels, err := q.prepare(store)
+	levels, err := q.prepare(ctx, store)
 	if err != nil {
 		return q.After, err
 	}
@@ -307,7 +310,7 @@ func Latest(ctx context.Context, store kv.Store) (Cursor, error) {
 // Without filters it reads keys only (no values); it is a scan, its cost
 // proportional to the entries counted.
 func Count(ctx context.Context, store kv.Store, q Query) (map[Level]int, error) {
-	levels, err := q.prepare(store)
+	levels, err := q.prepare(ctx, store)
 	if err != nil {
 		return nil, err
 	}
@@ -356,7 +359,7 @@ func Count(ctx context.Context, store kv.Store, q Query) (map[Level]int, error) 
 // (Info().Guarantees.AtomicDeleteRange); across levels it is not.
 func DeleteBefore(ctx context.Context, store kv.Store, t time.Time, levels ...Level) error {
 	q := Query{Levels: levels}
-	ls, err := q.prepare(store)
+	ls, err := q.prepare(ctx, store)
 	if err != nil {
 		return err
 	}
