@@ -156,6 +156,85 @@ func TestForeignLogKeyIsCorrupt(t *testing.T) {
 	}
 }
 
+// With Query.Unreadable, a query passes the keys under "log:" that hold no
+// readable entry (foreign keys, a damaged value, a newer encoding) to the
+// callback and goes on: every readable entry is returned, in order, with
+// a limit that counts readable entries only and cursors that are never
+// one of the other keys; an error from the callback stops the query.
+func TestQueryUnreadable(t *testing.T) {
+	ctx := context.Background()
+	s := memStore(t)
+	lb := logstore.NewLogBuffer(s, 10, time.Hour)
+	for _, m := range []string{"a", "b", "c"} {
+		if err := lb.Add(logstore.LogEntry{Level: logstore.LevelInfo, Message: m}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Millisecond) // distinct milliseconds: a stable order
+	}
+	if err := lb.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	bad := map[string]string{
+		"log:info:550e8400-e29b-41d4-a716-446655440000": `{"v":1,"msg":"v4"}`, // not a version 7 UUID
+		"log:info:zzz":                          "x",
+		"log:error:" + logstore.GenerateLogID(): "{not json",
+		"log:info:" + logstore.GenerateLogID():  `{"v":99}`,
+	}
+	for k, v := range bad {
+		if err := s.Set(ctx, []byte(k), []byte(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, newest := range []bool{false, true} {
+		seen := map[string]error{}
+		var msgs []string
+		q := logstore.Query{Newest: newest, Limit: 2, Unreadable: func(k []byte, err error) error {
+			seen[string(k)] = err
+			return nil
+		}}
+		for {
+			got, next, err := logstore.Find(ctx, s, q)
+			if err != nil {
+				t.Fatalf("Find (Newest %v): %v", newest, err)
+			}
+			for _, e := range got {
+				msgs = append(msgs, e.Message)
+			}
+			if _, _, err := logstore.ParseKey([]byte(next)); next != "" && err != nil {
+				t.Fatalf("cursor %q is not an entry's: %v", next, err)
+			}
+			if len(got) < q.Limit {
+				break
+			}
+			q.After = next
+		}
+		want := "a b c"
+		if newest {
+			want = "c b a"
+		}
+		if got := strings.Join(msgs, " "); got != want {
+			t.Errorf("Newest %v: entries %q, want %q", newest, got, want)
+		}
+		if len(seen) != len(bad) {
+			t.Errorf("Newest %v: Unreadable saw %d keys, want %d: %v", newest, len(seen), len(bad), seen)
+		}
+		for k, err := range seen {
+			if _, ok := bad[k]; !ok || err == nil {
+				t.Errorf("Unreadable(%q, %v): not a bad key, or no reason", k, err)
+			}
+		}
+	}
+	n, err := logstore.Count(ctx, s, logstore.Query{Unreadable: func([]byte, error) error { return nil }})
+	if err != nil || n[logstore.LevelInfo] != 4 { // the v99 entry has a valid key: Count reads keys only
+		t.Errorf("Count with Unreadable = %v, %v; want 4 info entries", n, err)
+	}
+	stop := errors.New("stop")
+	_, _, err = logstore.Find(ctx, s, logstore.Query{Unreadable: func([]byte, error) error { return stop }})
+	if !errors.Is(err, stop) {
+		t.Errorf("Find with an Unreadable that fails = %v, want its error", err)
+	}
+}
+
 // Time bounds at and past the last millisecond an ID holds (the year
 // 10889): an entry of that millisecond is before any later Until, and a
 // far-future bound (time.Unix(1<<62, 0), a common "no bound" sentinel,

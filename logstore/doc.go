@@ -66,6 +66,9 @@
 // tail. Count scans keys (no values) unless filtered. DeleteBefore is one
 // kv.Store.DeleteRange per level over the time-ordered keys: its cost
 // follows what it deletes; atomic per level only where the backend says so.
+// A key under "log:" that holds no readable entry (a foreign key, a
+// damaged value) fails a query whose range holds it, unless the query's
+// Unreadable callback takes it.
 //
 // # The slog handler
 //

@@ -362,8 +362,8 @@ func checkEntry(e *LogEntry) error {
 // storedKeyErr is the error of a key under "log:" that is not a log key
 // (a foreign key, an ID that is not a version 7 UUID): stored data
 // logstore cannot read, so ErrCorruptEntry (and kv.ErrCorrupt), besides
-// what ParseKey said. Such a key fails the queries whose range holds it;
-// delete it to lift that.
+// what ParseKey said. Such a key fails the queries whose range holds it,
+// unless they set Query.Unreadable; delete it to lift that.
 func storedKeyErr(err error) error {
 	if errors.Is(err, ErrCorruptEntry) {
 		return err

@@ -36,6 +36,19 @@ type Query struct {
 	// the query's direction, are returned. Empty starts at the beginning
 	// (or, with Newest, at the end).
 	After Cursor
+	// Unreadable, when not nil, is called with each key in the query's
+	// range that holds no entry this build can read (a foreign key under
+	// "log:", an ID that is not a version 7 UUID, a value that does not
+	// decode or comes from a newer encoding: DecodeEntry's error), and
+	// the query goes on past it if Unreadable returns nil, or stops with
+	// the error it returns. Such a key matches no filter, does not count
+	// toward Limit and is never a cursor; Count does not count it (without
+	// filters Count reads keys only, and so meets only the keys that are
+	// not log keys). key is valid only during the call. When nil, the
+	// query fails at the first such key (ErrCorruptEntry or
+	// ErrUnsupportedVersion); an inspector that must show everything
+	// else sets it.
+	Unreadable func(key []byte, err error) error
 }
 
 // Cursor is a position in the merged time order of every level: the key of
@@ -86,6 +99,15 @@ func (q *Query) prepare(ctx context.Context, store kv.Store) ([]Level, error) {
 	}
 	q.Entity, q.EntityID, q.Queue = storedText(q.Entity), storedText(q.EntityID), storedText(q.Queue)
 	return q.levels()
+}
+
+// unreadable is the outcome of a key in q's range that holds no readable
+// entry: err, or what q.Unreadable makes of it.
+func (q *Query) unreadable(key []byte, err error) error {
+	if q.Unreadable == nil {
+		return err
+	}
+	return q.Unreadable(key, err)
 }
 
 func (q *Query) filtered() bool { return q.Entity != "" || q.EntityID != "" || q.Queue != "" }
@@ -228,7 +250,11 @@ func Scan(ctx context.Context, store kv.Store, q Query, fn func(LogEntry) error)
 			}
 			e, err := DecodeEntry(best.key, best.value)
 			if err != nil {
-				return err
+				if err := q.unreadable(best.key, err); err != nil {
+					return err
+				}
+				best.advance()
+				continue
 			}
 			key := best.key
 			if !q.match(&e) {
@@ -324,14 +350,14 @@ func Count(ctx context.Context, store kv.Store, q Query) (map[Level]int, error) 
 				if q.filtered() {
 					e, err := DecodeEntry(k, v)
 					if err != nil {
-						return err
+						return q.unreadable(k, err)
 					}
 					if !q.match(&e) {
 						return nil
 					}
 				} else if _, _, err := ParseKey(k); err != nil {
 					// What Find would refuse, Count does not count.
-					return storedKeyErr(err)
+					return q.unreadable(k, storedKeyErr(err))
 				}
 				n++
 				return nil
