@@ -172,12 +172,32 @@ type Logs struct {
 	Limit   int      `json:"limit"`
 	After   string   `json:"after,omitempty"`
 	Entries []LogRow `json:"entries"`
+	// Unreadable lists the keys met in the page's range that hold no log
+	// entry this build can read (a foreign key under "log:", a damaged
+	// value, a newer encoding), up to MaxUnreadableShown;
+	// UnreadableCount counts them all. They are skipped, not an error:
+	// one odd key does not hide the entries around it.
+	Unreadable      []UnreadableKey `json:"unreadable,omitempty"`
+	UnreadableCount int             `json:"unreadable_count,omitempty"`
 	// Next is the query string of the next (older) page; "" on the last.
 	Next string `json:"next,omitempty"`
 	// NextHref is the link to the next page (Next, encoded by url.Values).
 	NextHref template.URL `json:"-"`
 	// AllLevels lists the levels for the filter form.
 	AllLevels []LevelChoice `json:"-"`
+}
+
+// MaxUnreadableShown is how many unreadable keys the log page lists.
+const MaxUnreadableShown = 20
+
+// UnreadableKey is a key under the log prefix that holds no readable
+// entry: the key escaped as text (see escapeText) and in hex, and why.
+type UnreadableKey struct {
+	Key    string `json:"key"`
+	KeyHex string `json:"key_hex"`
+	Error  string `json:"error"`
+	// Href is the key in the key browser.
+	Href template.URL `json:"-"`
 }
 
 // LevelChoice is one checkbox of the level filter.
@@ -263,6 +283,15 @@ func (h *Handler) logs(ctx context.Context, q url.Values) (*Logs, error) {
 		}
 		query.After = logstore.Cursor(after)
 		out.After = after
+	}
+	query.Unreadable = func(key []byte, err error) error {
+		out.UnreadableCount++
+		if len(out.Unreadable) < MaxUnreadableShown {
+			kh := hexString(key)
+			out.Unreadable = append(out.Unreadable, UnreadableKey{Key: escapeText(key), KeyHex: kh, Error: err.Error(),
+				Href: template.URL("keys?" + url.Values{"enc": {"hex"}, "prefix": {kh}}.Encode())}) // #nosec: url.Values.Encode escapes every value
+		}
+		return nil
 	}
 	entries, cursor, err := logstore.Find(ctx, h.store, query)
 	if err != nil {

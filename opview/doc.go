@@ -25,7 +25,9 @@
 //	            level, the lowest pending level, throughput over the sample
 //	            window, an ETA when Options.ExpectedNodes is set, a chart
 //	/logs       logstore entries, newest first; ?level=error&level=warning,
-//	            since/until (RFC 3339), entity, queue, limit, after (cursor)
+//	            since/until (RFC 3339), entity, queue, limit, after (cursor);
+//	            keys under "log:" that hold no entry this build can read
+//	            (foreign, damaged, newer) are listed apart, not an error
 //	/keys       key browser: ?prefix=&start= as text, or with enc=hex as
 //	            hex; limit (at most MaxKeysLimit); a "next" link resumes
 //	            after the last key shown

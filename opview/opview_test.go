@@ -729,3 +729,62 @@ func TestOverviewFamilies(t *testing.T) {
 		t.Errorf("overview of %d binary keys: truncated %v, families %+v", opview.MaxFamilySteps+10, o.FamiliesTruncated, o.Families)
 	}
 }
+
+// TestLogsForeignKeys: keys under "log:" that hold no entry this build
+// can read (written by something else, damaged, or by a newer polykv) do
+// not fail the log page: it shows the entries around them and lists them,
+// escaped, as unreadable, with the reason; the JSON twin does the same.
+func TestLogsForeignKeys(t *testing.T) {
+	srv, db, _ := newView(t, opview.Options{})
+	ctx := context.Background()
+	foreign := map[string]string{
+		"log:info:not-a-log-id":                                 "x",
+		"log:info:<script>alert(1)</script>":                    "x",
+		"log:error:" + logstore.GenerateLogID():                 "{not json",
+		"log:warning:" + logstore.GenerateLogID():               `{"v":99,"msg":"from a newer polykv"}`,
+		"log:nosuchlevel:" + logstore.GenerateLogID():           "x", // outside every level's range: never read
+		"log:critical:" + strings.Repeat("f", logstore.IDLen-1): "x",
+	}
+	for k, v := range foreign {
+		if err := db.Set(ctx, []byte(k), []byte(v)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var l opview.Logs
+	getJSON(t, srv.URL+"/view/logs.json", &l)
+	if len(l.Entries) != 5 {
+		t.Errorf("logs.json: %d entries, want the 5 readable ones", len(l.Entries))
+	}
+	if len(l.Unreadable) != 5 {
+		t.Errorf("logs.json: %d unreadable keys, want 5: %+v", len(l.Unreadable), l.Unreadable)
+	}
+	for _, u := range l.Unreadable {
+		k, err := hex.DecodeString(u.KeyHex)
+		if err != nil || foreign[string(k)] == "" || u.Error == "" {
+			t.Errorf("unreadable %+v: not one of the foreign keys, or no reason", u)
+		}
+	}
+	resp, body := get(t, "GET", srv.URL+"/view/logs")
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET /logs: %s\n%s", resp.Status, body)
+	}
+	for _, want := range []string{"copy failed", "not-a-log-id", "&lt;script&gt;alert(1)&lt;/script&gt;", "version 99"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("logs page does not show %q:\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, "<script>") {
+		t.Errorf("logs page holds a foreign key unescaped:\n%s", body)
+	}
+	// A page that ends on the limit resumes after its last readable
+	// entry, never at an unreadable key.
+	getJSON(t, srv.URL+"/view/logs.json?limit=2", &l)
+	for l.Next != "" {
+		if len(l.Entries) == 0 {
+			t.Fatalf("a page with no entries links to another: %s", l.Next)
+		}
+		var next opview.Logs
+		getJSON(t, srv.URL+"/view/logs.json?"+l.Next, &next)
+		l = next
+	}
+}
