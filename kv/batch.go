@@ -58,6 +58,9 @@ func (b *Batch) Delete(key []byte) error {
 // ErrInvalidConfig when appendValue returned a buffer that does not begin
 // with dst). The batch's earlier writes are never changed.
 func (b *Batch) SetFunc(key []byte, appendValue func(dst []byte) ([]byte, error)) error {
+	if b == nil {
+		return errNilBatch
+	}
 	if err := CheckKey(key); err != nil {
 		return fmt.Errorf("%w (key of %d bytes, limit %d)", err, len(key), MaxKeySize)
 	}
@@ -112,7 +115,13 @@ func (b *Batch) Fits(key, value []byte) bool {
 	return len(b.ops)+1 <= MaxTxnOps && b.size+EntrySize(key, value) <= MaxTxnBytes
 }
 
+// errNilBatch is what the writes of a nil *Batch return.
+var errNilBatch = fmt.Errorf("%w: write to a nil *Batch (use new(kv.Batch) or a Batch variable)", ErrInvalidConfig)
+
 func (b *Batch) add(kind OpKind, key, value []byte) error {
+	if b == nil {
+		return errNilBatch
+	}
 	if err := CheckKey(key); err != nil {
 		return fmt.Errorf("%w (key of %d bytes, limit %d)", err, len(key), MaxKeySize)
 	}

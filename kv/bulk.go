@@ -88,7 +88,7 @@ func NewBulkWriterSize(ctx context.Context, s Store, chunkBytes int) *BulkWriter
 }
 
 // errBulkNoStore is what a BulkWriter with no store returns: a nil Store
-// given to NewBulkWriter, or a zero BulkWriter.
+// given to NewBulkWriter, a zero BulkWriter or a nil *BulkWriter.
 var errBulkNoStore = fmt.Errorf("%w: BulkWriter has no store (make it with NewBulkWriter and a non-nil Store)", ErrInvalidConfig)
 
 // Set adds a group of one write of value under key.
@@ -106,6 +106,9 @@ func (w *BulkWriter) Delete(key []byte) error {
 // larger than one transaction can hold fails with ErrTxnTooLarge and nothing
 // of it is added. After a failed write, every call returns that error.
 func (w *BulkWriter) Add(group ...Op) error {
+	if w == nil {
+		return errBulkNoStore
+	}
 	if w.err != nil {
 		return w.err
 	}
@@ -177,6 +180,9 @@ func (w *BulkWriter) chunkLimit() int {
 
 // Flush writes the current chunk.
 func (w *BulkWriter) Flush() error {
+	if w == nil {
+		return errBulkNoStore
+	}
 	if w.err != nil {
 		return w.err
 	}
@@ -201,4 +207,9 @@ func (w *BulkWriter) Close() error { return w.Flush() }
 
 // Written returns the number of writes applied so far, and in how many
 // chunks (transactions).
-func (w *BulkWriter) Written() (writes, chunks int) { return w.written, w.chunks }
+func (w *BulkWriter) Written() (writes, chunks int) {
+	if w == nil {
+		return 0, 0
+	}
+	return w.written, w.chunks
+}

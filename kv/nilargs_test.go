@@ -15,7 +15,8 @@ import (
 
 // TestNilArguments: the package functions given a nil store, writer,
 // reader, transaction or context return ErrInvalidConfig instead of
-// panicking, and so does a BulkWriter that was never given a store.
+// panicking, and so do a BulkWriter that was never given a store and the
+// writes of a nil *BulkWriter or *Batch.
 func TestNilArguments(t *testing.T) {
 	ctx := context.Background()
 	db, err := kv.Open(ctx, kv.Config{Backend: "memory"})
@@ -31,6 +32,8 @@ func TestNilArguments(t *testing.T) {
 		t.Fatal(err)
 	}
 	var zero kv.BulkWriter
+	var nilWriter *kv.BulkWriter
+	var nilBatch *kv.Batch
 	var nilCtx context.Context
 	nilStore := kv.NewBulkWriter(ctx, nil)
 	calls := map[string]func() error{
@@ -49,6 +52,13 @@ func TestNilArguments(t *testing.T) {
 		"NewBulkWriter(nil).Close": func() error { return nilStore.Close() },
 		"zero BulkWriter.Set":      func() error { return zero.Set([]byte("k"), []byte("v")) },
 		"zero BulkWriter.Flush":    func() error { return zero.Flush() },
+		"nil BulkWriter.Set":       func() error { return nilWriter.Set([]byte("k"), []byte("v")) },
+		"nil BulkWriter.Close":     func() error { return nilWriter.Close() },
+		"nil Batch.Set":            func() error { return nilBatch.Set([]byte("k"), []byte("v")) },
+		"nil Batch.Delete":         func() error { return nilBatch.Delete([]byte("k")) },
+		"nil Batch.SetFunc": func() error {
+			return nilBatch.SetFunc([]byte("k"), func(dst []byte) ([]byte, error) { return dst, nil })
+		},
 		"Open(nil context)": func() error {
 			_, err := kv.Open(nilCtx, kv.Config{Backend: "memory"})
 			return err

@@ -67,3 +67,10 @@ func TestZeroStoreAndNilContext(t *testing.T) {
 		}
 	}
 }
+
+// TestNilNodeKey: Key of a nil *Node is an error, as for any invalid Node.
+func TestNilNodeKey(t *testing.T) {
+	if _, err := (*nodestore.Node)(nil).Key(); !errors.Is(err, nodestore.ErrInvalidNode) {
+		t.Errorf("Key of a nil *Node = %v, want ErrInvalidNode", err)
+	}
+}

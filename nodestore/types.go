@@ -200,6 +200,9 @@ type Node struct {
 // Key returns the node's key (the seed's format). It fails only for a Node
 // whose fields are invalid.
 func (n *Node) Key() ([]byte, error) {
+	if n == nil {
+		return nil, fmt.Errorf("%w: Key of a nil *Node", ErrInvalidNode)
+	}
 	h, err := HashPath(n.State.Path)
 	if err != nil {
 		return nil, err
