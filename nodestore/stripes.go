@@ -372,6 +372,9 @@ func sumCounters(iterate func(kv.IterOptions, func(k, v []byte) error) error, pr
 // keys, and the layout canonical, after a traversal by several workers.
 // A store that was never shared has nothing to fold.
 func (s *Store) FoldCounts(ctx context.Context) (int, error) {
+	if err := s.ready(ctx, "FoldCounts"); err != nil {
+		return 0, err
+	}
 	var bases [][]byte // stripe-0 keys of the counters with stripes
 	var keys []int     // how many keys each had
 	err := s.kv.View(ctx, func(tx kv.ReadTxn) error {
