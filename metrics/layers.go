@@ -137,14 +137,16 @@ func (c *nodestoreCollector) levelLabel(level int) string {
 
 // logstoreCollector exports the number of log entries per level.
 type logstoreCollector struct {
-	s         kv.Store
-	o         Options
-	entries   *prometheus.Desc
-	errsDesc  *prometheus.Desc
-	mu        sync.Mutex
-	counted   time.Time // when counts were read; zero before the first
-	counts    map[logstore.Level]int
-	errsTotal float64
+	s          kv.Store
+	o          Options
+	entries    *prometheus.Desc
+	unreadDesc *prometheus.Desc
+	errsDesc   *prometheus.Desc
+	mu         sync.Mutex
+	counted    time.Time // when counts were read; zero before the first
+	counts     map[logstore.Level]int
+	unreadable int // keys under the log prefix that hold no readable entry
+	errsTotal  float64
 }
 
 // NewLogstoreCollector returns a collector of the number of log entries
@@ -152,18 +154,22 @@ type logstoreCollector struct {
 // every log key (logstore.Count, keys only), so a count is reused for
 // Options.LogCountInterval (default 1 minute) before a scrape counts
 // again. A scrape whose count fails reports the previous one, if any, and
-// counts in polykv_logstore_collect_errors_total.
+// counts in polykv_logstore_collect_errors_total. Keys under the log
+// prefix that hold no entry this build reads (another program's, or
+// damaged) are not entries: polykv_logstore_unreadable_keys counts them.
 func NewLogstoreCollector(s kv.Store, opts *Options) prometheus.Collector {
 	o := opts.withDefaults()
 	return &logstoreCollector{
 		s: s, o: o,
-		entries:  prometheus.NewDesc("polykv_logstore_entries", "Log entries stored, by level (counted at most once per Options.LogCountInterval).", []string{"level"}, o.ConstLabels),
-		errsDesc: prometheus.NewDesc("polykv_logstore_collect_errors_total", "Scrapes whose log entry count failed.", nil, o.ConstLabels),
+		entries:    prometheus.NewDesc("polykv_logstore_entries", "Log entries stored, by level (counted at most once per Options.LogCountInterval).", []string{"level"}, o.ConstLabels),
+		unreadDesc: prometheus.NewDesc("polykv_logstore_unreadable_keys", "Keys under the log prefix that hold no readable log entry (counted with the entries).", nil, o.ConstLabels),
+		errsDesc:   prometheus.NewDesc("polykv_logstore_collect_errors_total", "Scrapes whose log entry count failed.", nil, o.ConstLabels),
 	}
 }
 
 func (c *logstoreCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.entries
+	ch <- c.unreadDesc
 	ch <- c.errsDesc
 }
 
@@ -171,14 +177,17 @@ func (c *logstoreCollector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.counts == nil || time.Since(c.counted) >= c.o.LogCountInterval {
-		counts, err := c.count()
+		counts, unreadable, err := c.count()
 		if err != nil {
 			c.errsTotal++
 		} else {
-			c.counts, c.counted = counts, time.Now()
+			c.counts, c.unreadable, c.counted = counts, unreadable, time.Now()
 		}
 	}
 	ch <- constMetric(c.errsDesc, prometheus.CounterValue, c.errsTotal)
+	if c.counts != nil {
+		ch <- constMetric(c.unreadDesc, prometheus.GaugeValue, float64(c.unreadable))
+	}
 	for _, l := range logstore.Levels() {
 		if n, ok := c.counts[l]; ok {
 			ch <- constMetric(c.entries, prometheus.GaugeValue, float64(n), string(l))
@@ -186,13 +195,17 @@ func (c *logstoreCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-func (c *logstoreCollector) count() (map[logstore.Level]int, error) {
+func (c *logstoreCollector) count() (counts map[logstore.Level]int, unreadable int, err error) {
 	if c.s == nil {
-		return nil, errors.New("metrics: logstore collector of a nil kv.Store")
+		return nil, 0, errors.New("metrics: logstore collector of a nil kv.Store")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.o.Timeout)
 	defer cancel()
-	return logstore.Count(ctx, c.s, logstore.Query{})
+	counts, err = logstore.Count(ctx, c.s, logstore.Query{Unreadable: func([]byte, error) error {
+		unreadable++
+		return nil
+	}})
+	return counts, unreadable, err
 }
 
 // bufferCollector exports a LogBuffer's Stats.

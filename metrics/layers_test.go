@@ -173,6 +173,18 @@ func TestLogCollectors(t *testing.T) {
 		`polykv_logstore_entries{count="cached",level="info"}`: 3, // reused for a minute
 		`polykv_logstore_entries{count="fresh",level="info"}`:  4,
 	})
+	// A key under the log prefix that holds no entry is counted apart; it
+	// does not fail the count.
+	if err := db.Set(context.Background(), []byte("log:info:not-a-log-id"), []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	wantSamples(t, gather(t, reg), map[string]float64{
+		`polykv_logstore_entries{count="fresh",level="info"}`:  4,
+		`polykv_logstore_unreadable_keys{count="fresh"}`:       1,
+		`polykv_logstore_collect_errors_total{count="fresh"}`:  0,
+		`polykv_logstore_unreadable_keys{count="cached"}`:      0,
+		`polykv_logstore_collect_errors_total{count="cached"}`: 0,
+	})
 	// A failed count keeps the last one and counts an error.
 	db.Close()
 	wantSamples(t, gather(t, reg), map[string]float64{
