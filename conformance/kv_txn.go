@@ -703,7 +703,7 @@ func txnRules() []rule {
 						return err
 					})
 					if err != nil {
-						return fmt.Errorf("View inside Update: %w", err)
+						return fmt.Errorf("a View inside Update: %w", err)
 					}
 					return tx.Set([]byte("t"), []byte("y"))
 				})
