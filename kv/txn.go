@@ -169,6 +169,10 @@ func (tx *txn) run(fn func(tx Txn) error) error {
 		defer func() {
 			tx.done = true
 			tx.tctx.running.Store(false)
+			// Context points into tx, and a caller may keep it: let go
+			// of what the transaction read and wrote (a done Txn refuses
+			// every call before it would use them).
+			tx.r, tx.b, tx.index = nil, nil, nil
 		}()
 		return fn(tx)
 	}()
