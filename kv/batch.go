@@ -190,6 +190,12 @@ func (b *Batch) Reset() {
 // ended). A batch already in key order is not sorted. key and value are
 // valid only during the call, as with Op.
 func (b *Batch) EachInKeyOrder(fn func(kind OpKind, key, value []byte) error) error {
+	switch {
+	case b == nil:
+		return fmt.Errorf("%w: EachInKeyOrder on a nil *Batch", ErrInvalidConfig)
+	case fn == nil:
+		return fmt.Errorf("%w: EachInKeyOrder with a nil function", ErrInvalidConfig)
+	}
 	if b.inKeyOrder() {
 		for i := range b.ops {
 			if err := fn(b.Op(i)); err != nil {

@@ -59,6 +59,10 @@ func TestNilArguments(t *testing.T) {
 		"nil Batch.SetFunc": func() error {
 			return nilBatch.SetFunc([]byte("k"), func(dst []byte) ([]byte, error) { return dst, nil })
 		},
+		"nil Batch.EachInKeyOrder": func() error {
+			return nilBatch.EachInKeyOrder(func(kv.OpKind, []byte, []byte) error { return nil })
+		},
+		"Batch.EachInKeyOrder(nil)": func() error { return new(kv.Batch).EachInKeyOrder(nil) },
 		"Open(nil context)": func() error {
 			_, err := kv.Open(nilCtx, kv.Config{Backend: "memory"})
 			return err
