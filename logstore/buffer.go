@@ -236,7 +236,13 @@ func (b *LogBuffer) Add(entry LogEntry) error {
 }
 
 // AddContext is Add that gives up waiting for space when ctx is done,
-// returning ctx's error; the entry is then not queued.
+// returning ctx's error; the entry is then not queued. With the context
+// of a running Update (kv.Txn.Context) it does not wait at all: the
+// buffer's flush, which would make the space, may need that Update's
+// store, so a full buffer fails at once with an error matching
+// kv.ErrNestedUpdate (whichever store the Update is of: the buffer cannot
+// tell). Add, which takes no context, would wait; do not call it from
+// inside an Update of the buffer's store.
 func (b *LogBuffer) AddContext(ctx context.Context, entry LogEntry) error {
 	if ctx == nil {
 		return nilContext("AddContext")
@@ -286,6 +292,10 @@ func (b *LogBuffer) add(ctx context.Context, e *LogEntry, fillTime bool) error {
 			b.refused++
 			b.mu.Unlock()
 			return fmt.Errorf("%w: %d entries not written: %w", ErrFull, n, err)
+		}
+		if kv.InUpdate(ctx) {
+			b.mu.Unlock()
+			return errWaitInUpdate("add")
 		}
 		space := b.space
 		b.waiters++
@@ -399,6 +409,13 @@ func (b *LogBuffer) openChunkLocked(keyLen, valueLen int) *chunk {
 	return c
 }
 
+// errWaitInUpdate is the error of an add or flush that would wait for the
+// flusher from inside an Update.
+func errWaitInUpdate(op string) error {
+	return fmt.Errorf("logstore: %s: %w: called with the context of a running Update, and it would wait for the buffer's flush, which may wait for that Update; %s after it returns",
+		op, kv.ErrNestedUpdate, op)
+}
+
 func (b *LogBuffer) kickFlusher() {
 	select {
 	case b.kick <- struct{}{}:
@@ -409,6 +426,10 @@ func (b *LogBuffer) kickFlusher() {
 // Flush writes every entry accepted before it was called and waits until
 // they are written or ctx is done. It returns ErrStopped after Stop. A
 // failing store makes Flush wait (the flush is retried): bound it with ctx.
+// With the context of a running Update (kv.Txn.Context) and entries to
+// write, it fails at once with an error matching kv.ErrNestedUpdate: the
+// flush may need that Update's store, which waits for the caller (the
+// buffer cannot tell which store the Update is of). Flush after it.
 func (b *LogBuffer) Flush(ctx context.Context) error {
 	if !b.made() {
 		return errNotMade
@@ -421,8 +442,11 @@ func (b *LogBuffer) Flush(ctx context.Context) error {
 		b.mu.Unlock()
 		return ErrStopped
 	}
-	target := b.added
+	target, written := b.added, b.written
 	b.mu.Unlock()
+	if written < target && kv.InUpdate(ctx) {
+		return errWaitInUpdate("flush")
+	}
 	select {
 	case b.flushReq <- struct{}{}:
 	default:

@@ -1,0 +1,67 @@
+package logstore_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	_ "github.com/polykv/polykv/backends/memory"
+	"github.com/polykv/polykv/kv"
+	"github.com/polykv/polykv/logstore"
+)
+
+// From inside an Update, with its Txn's context, Flush and an AddContext
+// on a full buffer fail at once with kv.ErrNestedUpdate instead of
+// waiting for the flusher, which waits for the Update's writer lock (lock
+// engines) or commits apart from it (optimistic ones). Before, both
+// waited until their context ended. The Update itself commits, and the
+// entries are written once it has.
+func TestLogBufferInsideUpdate(t *testing.T) {
+	for name, cfg := range map[string]kv.Config{
+		"lock":       {Backend: "memory"},
+		"optimistic": {Backend: "memory", Options: map[string]string{"txn": "optimistic"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			db, err := kv.Open(ctx, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			buf := logstore.NewLogBufferOptions(db, logstore.Options{BatchSize: 2, MaxPending: 2, Interval: time.Hour})
+			defer buf.Stop()
+			var flushErr, addErr error
+			err = db.Update(ctx, func(tx kv.Txn) error {
+				if err := buf.AddContext(tx.Context(), logstore.LogEntry{Level: logstore.LevelInfo, Message: "a"}); err != nil {
+					return err
+				}
+				// Bounded, so that the old behaviour fails the test rather
+				// than hanging it.
+				c, cancel := context.WithTimeout(tx.Context(), 10*time.Second)
+				defer cancel()
+				flushErr = buf.Flush(c)
+				for i := 0; i < 3 && addErr == nil; i++ {
+					addErr = buf.AddContext(c, logstore.LogEntry{Level: logstore.LevelInfo, Message: "b"})
+				}
+				return tx.Set([]byte("x"), nil)
+			})
+			if err != nil {
+				t.Fatalf("Update: %v", err)
+			}
+			if !errors.Is(flushErr, kv.ErrNestedUpdate) {
+				t.Errorf("Flush with the Txn's context = %v, want kv.ErrNestedUpdate", flushErr)
+			}
+			if !errors.Is(addErr, kv.ErrNestedUpdate) {
+				t.Errorf("AddContext on a full buffer with the Txn's context = %v, want kv.ErrNestedUpdate", addErr)
+			}
+			if err := buf.Flush(ctx); err != nil {
+				t.Fatalf("Flush after the Update: %v", err)
+			}
+			n, err := logstore.Count(ctx, db, logstore.Query{})
+			if err != nil || n[logstore.LevelInfo] != 2 {
+				t.Errorf("Count = %v, %v; want the 2 entries accepted", n, err)
+			}
+		})
+	}
+}
