@@ -72,7 +72,7 @@
 // (NewLogBufferCollector):
 //
 //	polykv_logstore_entries{level}            gauge      log entries stored per level
-//	polykv_logstore_unreadable_keys           gauge      keys under the log prefix holding no readable entry
+//	polykv_logstore_unreadable_keys           gauge      keys in a level's range that are not log keys
 //	polykv_logstore_collect_errors_total      counter    counts that failed
 //	polykv_logbuffer_pending_entries          gauge      entries held, not yet written (the backlog)
 //	polykv_logbuffer_pending_bytes            gauge      their size, against MaxPendingBytes

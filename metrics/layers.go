@@ -154,15 +154,17 @@ type logstoreCollector struct {
 // every log key (logstore.Count, keys only), so a count is reused for
 // Options.LogCountInterval (default 1 minute) before a scrape counts
 // again. A scrape whose count fails reports the previous one, if any, and
-// counts in polykv_logstore_collect_errors_total. Keys under the log
-// prefix that hold no entry this build reads (another program's, or
-// damaged) are not entries: polykv_logstore_unreadable_keys counts them.
+// counts in polykv_logstore_collect_errors_total. The count reads keys,
+// not values: a key in a level's range that is not a log key (another
+// program's, or a damaged key) is no entry, and
+// polykv_logstore_unreadable_keys counts it; a log key whose value is
+// damaged counts as an entry.
 func NewLogstoreCollector(s kv.Store, opts *Options) prometheus.Collector {
 	o := opts.withDefaults()
 	return &logstoreCollector{
 		s: s, o: o,
 		entries:    prometheus.NewDesc("polykv_logstore_entries", "Log entries stored, by level (counted at most once per Options.LogCountInterval).", []string{"level"}, o.ConstLabels),
-		unreadDesc: prometheus.NewDesc("polykv_logstore_unreadable_keys", "Keys under the log prefix that hold no readable log entry (counted with the entries).", nil, o.ConstLabels),
+		unreadDesc: prometheus.NewDesc("polykv_logstore_unreadable_keys", "Keys in a log level's range that are not log keys (counted with the entries, from the keys alone).", nil, o.ConstLabels),
 		errsDesc:   prometheus.NewDesc("polykv_logstore_collect_errors_total", "Scrapes whose log entry count failed.", nil, o.ConstLabels),
 	}
 }
