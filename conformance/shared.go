@@ -1,7 +1,6 @@
 package conformance
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -322,21 +321,20 @@ func (w SharedTraversal) shareFirst(free []nodestore.Node, worker int) {
 	if w.Workers <= 1 {
 		return
 	}
-	share := func(n nodestore.Node) int {
+	own := func(n nodestore.Node) bool {
 		h := fnv.New32a()
 		h.Write([]byte(n.State.Path))
-		return int(h.Sum32() % uint32(w.Workers))
+		return int(h.Sum32()%uint32(w.Workers)) == worker%w.Workers
 	}
 	slices.SortStableFunc(free, func(a, b nodestore.Node) int {
-		return cmp.Compare(b2i(share(a) != worker%w.Workers), b2i(share(b) != worker%w.Workers))
-	})
-}
-
-func b2i(b bool) int {
-	if b {
+		switch oa, ob := own(a), own(b); {
+		case oa == ob:
+			return 0
+		case oa:
+			return -1
+		}
 		return 1
-	}
-	return 0
+	})
 }
 
 func sharedClaimKey(level int, path string) string {
