@@ -112,7 +112,7 @@ func extends(data, dst []byte) bool {
 // Fits reports whether a write of key and value could still be added
 // without exceeding the transaction limits.
 func (b *Batch) Fits(key, value []byte) bool {
-	return len(b.ops)+1 <= MaxTxnOps && b.size+EntrySize(key, value) <= MaxTxnBytes
+	return b.Len()+1 <= MaxTxnOps && b.Size()+EntrySize(key, value) <= MaxTxnBytes
 }
 
 // errNilBatch is what the writes of a nil *Batch return.
@@ -166,14 +166,29 @@ func (b *Batch) record(kind OpKind, n int, key, value []byte) {
 	b.size += EntrySize(key, value)
 }
 
-// Len returns the number of writes in the batch.
-func (b *Batch) Len() int { return len(b.ops) }
+// Len returns the number of writes in the batch (0 for a nil *Batch, as
+// for the other methods that read it: Size, Fits; Reset of a nil *Batch
+// does nothing).
+func (b *Batch) Len() int {
+	if b == nil {
+		return 0
+	}
+	return len(b.ops)
+}
 
 // Size returns the batch's size as counted against MaxTxnBytes.
-func (b *Batch) Size() int { return b.size }
+func (b *Batch) Size() int {
+	if b == nil {
+		return 0
+	}
+	return b.size
+}
 
 // Reset empties the batch, keeping its memory for reuse.
 func (b *Batch) Reset() {
+	if b == nil {
+		return
+	}
 	b.data = b.data[:0]
 	b.ops = b.ops[:0]
 	b.size = 0

@@ -172,3 +172,13 @@ func validArg(typ reflect.Type) reflect.Value {
 	}
 	return reflect.Zero(typ)
 }
+
+// A nil *Batch reads as an empty one: Len and Size 0, every write fits,
+// Reset does nothing (each panicked before).
+func TestNilBatchReadsEmpty(t *testing.T) {
+	var b *kv.Batch
+	b.Reset()
+	if b.Len() != 0 || b.Size() != 0 || !b.Fits([]byte("k"), []byte("v")) {
+		t.Errorf("nil Batch: Len %d, Size %d, Fits %v; want 0, 0, true", b.Len(), b.Size(), b.Fits([]byte("k"), []byte("v")))
+	}
+}
