@@ -74,3 +74,14 @@ func TestNilNodeKey(t *testing.T) {
 		t.Errorf("Key of a nil *Node = %v, want ErrInvalidNode", err)
 	}
 }
+
+// A nil report is not OK (no check ran); OK panicked before.
+func TestNilCheckReportNotOK(t *testing.T) {
+	var r *nodestore.CheckReport
+	if r.OK() {
+		t.Error("a nil CheckReport is OK")
+	}
+	if !(&nodestore.CheckReport{}).OK() {
+		t.Error("an empty CheckReport is not OK")
+	}
+}

@@ -21,8 +21,9 @@ type CheckReport struct {
 // MaxProblems bounds CheckReport.Problems.
 const MaxProblems = 1000
 
-// OK reports whether no problem was found.
-func (r *CheckReport) OK() bool { return len(r.Problems) == 0 }
+// OK reports whether no problem was found (false for a nil report: no
+// check ran).
+func (r *CheckReport) OK() bool { return r != nil && len(r.Problems) == 0 }
 
 func (r *CheckReport) addf(format string, args ...any) {
 	if len(r.Problems) >= MaxProblems {
