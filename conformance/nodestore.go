@@ -85,6 +85,7 @@ func nsRules() []nsRule {
 		{"ConcurrentCompletionsAsSingleCalls", nsConcurrentComplete},
 		{"CounterStripes", nsCounterStripes},
 		{"RebuildCounts", nsRebuildCounts},
+		{"RebuildCountsWhileWriting", nsRebuildCountsWhileWriting},
 		{"DumpLoad", nsDumpLoad},
 		{"AfterClose", nsAfterClose},
 		{"Traversal", nsTraversal},

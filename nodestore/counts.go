@@ -1,7 +1,6 @@
 package nodestore
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/binary"
@@ -612,55 +611,4 @@ func compareCounts(tx kv.ReadTxn, scanned map[countID]int64, bad func(error) err
 	}
 	slices.SortFunc(out, func(a, b CountMismatch) int { return compareEntries(a.CountEntry, b.CountEntry) })
 	return out, nil
-}
-
-// RebuildCounts recomputes every counter and pending-level key from a scan
-// of the node keys and replaces the stored ones, in one transaction (the
-// counters are a few keys per level, far below the transaction limit). It
-// repairs counters after a bug or a manual edit; the normal write path
-// never needs it. The scan runs inside the write transaction, so other
-// writers wait for it: O(nodes). On a store with counter stripes it folds
-// them first (FoldCounts, in chunks), so that its transaction does not
-// read and delete up to 16 more keys per counter; where that fails (the
-// stripes are what is damaged), the transaction deletes them itself.
-func (s *Store) RebuildCounts(ctx context.Context) error {
-	if err := s.ready(ctx, "RebuildCounts"); err != nil {
-		return err
-	}
-	if striped, err := s.sumsStripes(ctx); err == nil && striped {
-		_, _ = s.FoldCounts(ctx) // best effort: the rebuild replaces whatever it left
-	}
-	err := s.kv.Update(ctx, func(tx kv.Txn) error {
-		scanned, err := scanCounts(tx)
-		if err != nil {
-			return err
-		}
-		var old [][]byte
-		for _, q := range Queues {
-			for _, fam := range []string{familyCount, familyPendingLevel} {
-				prefix := append(appendQueue(nil, q), fam...)
-				err := tx.Iterate(kv.IterOptions{Prefix: prefix, KeysOnly: true}, func(k, _ []byte) error {
-					old = append(old, bytes.Clone(k))
-					return nil
-				})
-				if err != nil {
-					return err
-				}
-			}
-		}
-		for _, k := range old {
-			if err := tx.Delete(k); err != nil {
-				return err
-			}
-		}
-		var d deltas
-		for _, e := range entriesOf(scanned) {
-			d.add(e.Queue, position{e.Level, e.Traversal, e.Copy}, e.N)
-		}
-		return d.write(tx) // every counter starts from zero
-	})
-	if err != nil {
-		return fmt.Errorf("nodestore: rebuild counts: %w", err)
-	}
-	return nil
 }

@@ -160,7 +160,7 @@
 // one pending-level key; LowestPendingLevel reads the first key of the
 // pending-level family, which holds one key per level with pending nodes:
 // none of them scans nodes. ScanCounts counts by scanning; CheckCounts
-// compares the two; RebuildCounts rewrites the counters from a scan; Check
+// compares the two; RebuildCounts corrects the counters from a scan; Check
 // verifies every invariant (one status key per node, path keys, index,
 // counters).
 //
@@ -191,8 +191,8 @@
 // overflow) is damage, which Check reports — the local stores' refusal of
 // a change that would take a counter below zero needs every stripe and is
 // not made by a striped write. FoldCounts folds the stripes back into the
-// counter keys, giving the bytes of a local store; RebuildCounts folds
-// them first and writes the counters whole. Options.CounterStripes turns
+// counter keys, giving the bytes of a local store; RebuildCounts corrects
+// the sums, then folds. Options.CounterStripes turns
 // stripes on or off whatever the store.
 
 // # Value encoding

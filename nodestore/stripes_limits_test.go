@@ -93,11 +93,11 @@ func openEtcdLike(t *testing.T) kv.Store {
 	return db
 }
 
-// RebuildCounts, one transaction, on a small striped store (a root, 40
-// folders, 1 file each: 81 nodes) written by 40 worker Stores, under
-// etcd's default limits: it folds the stripes first, in chunks, so that
-// its own transaction does not read (a compare each on etcd) and delete
-// every stripe key; before, it failed with 146 compares over the 128.
+// RebuildCounts on a small striped store (a root, 40 folders, 1 file
+// each: 81 nodes) written by 40 worker Stores, under etcd's default
+// limits: it leaves no stripe key (it folds them last, in chunks). When it
+// read and deleted every stripe key in one transaction it failed with 146
+// compares over the 128; TestRebuildCountsBeyondTxnLimits has more nodes.
 func TestRebuildCountsFoldsStripesFirst(t *testing.T) {
 	ctx := t.Context()
 	s := openEtcdLike(t)
