@@ -660,8 +660,9 @@ func txnRules() []rule {
 			// the Txn's context (or one derived from it), fails at once
 			// with ErrNestedUpdate, instead of waiting for the Update that
 			// waits for it (a local engine's writer lock) or committing
-			// apart from it (an optimistic engine). The Update goes on and
-			// commits its own writes; reads of the store inside it work.
+			// apart from it (an optimistic engine), even when it has
+			// nothing to do (an empty batch or range). The Update goes on
+			// and commits its own writes; reads of the store inside it work.
 			e.setAll("a", "b")
 			writes := []struct {
 				name string
@@ -681,6 +682,13 @@ func txnRules() []rule {
 				}},
 				{"DeleteRange", func(ctx context.Context) error { return e.s.DeleteRange(ctx, []byte("a"), []byte("c")) }},
 				{"DeletePrefix", func(ctx context.Context) error { return e.s.DeletePrefix(ctx, []byte("b")) }},
+				// A write with nothing to do is refused all the same: the
+				// mistake does not depend on what the write holds.
+				{"Write of an empty Batch", func(ctx context.Context) error { return e.s.Write(ctx, new(kv.Batch)) }},
+				{"Write of a nil Batch", func(ctx context.Context) error { return e.s.Write(ctx, nil) }},
+				{"DeleteRange of an empty range", func(ctx context.Context) error { return e.s.DeleteRange(ctx, []byte("c"), []byte("a")) }},
+				{"DeleteRange of a range without keys", func(ctx context.Context) error { return e.s.DeleteRange(ctx, []byte("x"), []byte("y")) }},
+				{"DeletePrefix without keys", func(ctx context.Context) error { return e.s.DeletePrefix(ctx, []byte("zz")) }},
 			}
 			var saved context.Context
 			within(t, "writes from inside an Update", func() error {

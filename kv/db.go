@@ -354,7 +354,9 @@ func (db *DB) putBatch(b *Batch) {
 	db.batches.Put(b)
 }
 
-// Write applies b atomically.
+// Write applies b atomically. An empty or nil b writes nothing and returns
+// nil, or ErrNestedUpdate when made from inside an Update of db with its
+// Txn's context, as a non-empty one.
 func (db *DB) Write(ctx context.Context, b *Batch) error {
 	if err := db.check(ctx, "Write"); err != nil {
 		return err
@@ -368,6 +370,12 @@ func (db *DB) write(ctx context.Context, b *Batch) error {
 		return err
 	}
 	if b == nil || b.Len() == 0 {
+		// Nothing to apply, and no writer lock to take: a nested write is
+		// refused all the same (lockWrites finds the others), so that the
+		// mistake shows whatever the batch holds.
+		if db.nested(ctx) {
+			return db.errNested()
+		}
 		return nil
 	}
 	if db.reduced {

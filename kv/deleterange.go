@@ -10,7 +10,9 @@ import (
 // key, a nil end is unbounded. Engines with a native range deletion
 // (RangeDeleter) use it; the others delete in chunks of at most one
 // transaction each, so a crash may leave the range partly deleted
-// (Info().Guarantees.AtomicDeleteRange says which).
+// (Info().Guarantees.AtomicDeleteRange says which). Made from inside an
+// Update of db with its Txn's context, it fails with ErrNestedUpdate, even
+// for an empty range.
 func (db *DB) DeleteRange(ctx context.Context, start, end []byte) error {
 	if err := db.check(ctx, "DeleteRange"); err != nil {
 		return err
@@ -20,6 +22,11 @@ func (db *DB) DeleteRange(ctx context.Context, start, end []byte) error {
 	}
 	if len(start) > db.limits.MaxKeySize || len(end) > db.limits.MaxKeySize {
 		return fmt.Errorf("%w: DeleteRange bound of %d/%d bytes, limit %d", ErrKeyTooLarge, len(start), len(end), db.limits.MaxKeySize)
+	}
+	if db.nested(ctx) {
+		// Refused even when the range is empty or holds no key, which
+		// would take no writer lock: the mistake does not depend on it.
+		return db.errNested()
 	}
 	if len(start) == 0 {
 		start = nil

@@ -43,7 +43,8 @@ var (
 	// Write, Update, DeleteRange, DeletePrefix, Compact) made with the
 	// context of an Update of the same store (Txn.Context, or a context
 	// derived from it) while that Update's function runs: the write would
-	// wait for the Update, which waits for it. Nothing of the write is
+	// wait for the Update, which waits for it. A write with nothing to do
+	// (an empty Batch, an empty range) is refused too. Nothing of the write is
 	// applied; the Update goes on. Write through the Txn instead.
 	ErrNestedUpdate = errors.New("kv: write to a store from inside its own Update")
 )
