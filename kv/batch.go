@@ -167,8 +167,8 @@ func (b *Batch) record(kind OpKind, n int, key, value []byte) {
 }
 
 // Len returns the number of writes in the batch (0 for a nil *Batch, as
-// for the other methods that read it: Size, Fits; Reset of a nil *Batch
-// does nothing).
+// for the other methods that read it: Size, Fits, Op; Reset of a nil
+// *Batch does nothing).
 func (b *Batch) Len() int {
 	if b == nil {
 		return 0
@@ -277,7 +277,12 @@ func (b *Batch) key(i int) []byte {
 // Op returns the i-th write. key and value alias the batch's memory: they are
 // valid until the batch is next modified or reset, and must not be modified.
 // value is empty (not nil) for a set of an empty value and nil for a delete.
+// For an i outside [0, Len()), every i of a nil *Batch included, Op returns
+// the zero OpKind, which is neither OpSet nor OpDelete, and nil slices.
 func (b *Batch) Op(i int) (kind OpKind, key, value []byte) {
+	if b == nil || uint(i) >= uint(len(b.ops)) {
+		return 0, nil, nil
+	}
 	op := b.ops[i]
 	key = b.data[op.koff : op.koff+op.klen : op.koff+op.klen]
 	if op.kind == OpSet {

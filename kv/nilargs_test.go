@@ -182,3 +182,39 @@ func TestNilBatchReadsEmpty(t *testing.T) {
 		t.Errorf("nil Batch: Len %d, Size %d, Fits %v; want 0, 0, true", b.Len(), b.Size(), b.Fits([]byte("k"), []byte("v")))
 	}
 }
+
+// Op of an index outside [0, Len()), every index of a nil *Batch
+// included, returns the zero OpKind (neither OpSet nor OpDelete) and nil
+// slices instead of panicking.
+func TestBatchOpOutOfRange(t *testing.T) {
+	var nilBatch *kv.Batch
+	b := new(kv.Batch)
+	if err := b.Set([]byte("k"), []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		b    *kv.Batch
+		i    int
+	}{
+		{"nil Batch, 0", nilBatch, 0},
+		{"nil Batch, -1", nilBatch, -1},
+		{"empty Batch, 0", new(kv.Batch), 0},
+		{"Batch of 1, 1", b, 1},
+		{"Batch of 1, -1", b, -1},
+	} {
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					t.Errorf("%s: Op panicked: %v", c.name, p)
+				}
+			}()
+			if kind, k, v := c.b.Op(c.i); kind != 0 || k != nil || v != nil {
+				t.Errorf("%s: Op = %v, %q, %q; want 0, nil, nil", c.name, kind, k, v)
+			}
+		}()
+	}
+	if kind, k, v := b.Op(0); kind != kv.OpSet || string(k) != "k" || string(v) != "v" {
+		t.Errorf("Op(0) = %v, %q, %q; want OpSet, k, v", kind, k, v)
+	}
+}
