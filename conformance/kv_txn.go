@@ -722,6 +722,36 @@ func txnRules() []rule {
 			}
 			e.wantValue("late", "z")
 		}},
+		{"NestedCompactInViewReturns", func(t *testing.T, e *env) {
+			// Compact (of a store that has it, as *kv.DB) made with the
+			// context of a View of the store while its function runs
+			// returns: it compacts (an engine that compacts beside open
+			// reads) or fails at once with ErrNestedCall (bbolt, which
+			// compacts only once every read has ended), instead of
+			// waiting for the View, which waits for it. The View and the
+			// store go on.
+			c, ok := e.s.(interface{ Compact(context.Context) error })
+			if !ok {
+				t.Skip("the store has no Compact")
+			}
+			e.setAll("a", "b")
+			ctx, cancel := context.WithCancel(e.ctx)
+			t.Cleanup(cancel) // before the stores close: ends a Compact that waits
+			within(t, "Compact inside a View with its context", func() error {
+				return e.s.View(ctx, func(tx kv.ReadTxn) error {
+					if err := c.Compact(tx.Context()); err != nil && !errors.Is(err, kv.ErrNestedCall) {
+						return fmt.Errorf("Compact inside View with its context = %v, want nil or ErrNestedCall", err)
+					}
+					v, err := tx.Get([]byte("a"))
+					if err == nil && string(v) != "v:a" {
+						err = fmt.Errorf("a = %q, want v:a", v)
+					}
+					return err
+				})
+			})
+			e.set("c", "3") // the store is still usable
+			e.wantValue("c", "3")
+		}},
 		{"ConcurrentWriteNotNested", func(t *testing.T, e *env) {
 			// While an Update's function runs, a write from another
 			// goroutine with the context given to Update (shared, as

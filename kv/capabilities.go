@@ -35,6 +35,15 @@ func (db *DB) Stats() (Stats, error) {
 
 // Compact asks the engine to reclaim space (Compacter); engines without it
 // have nothing to do and Compact returns nil.
+//
+// An engine that compacts only when no read is open (bbolt) makes Compact
+// wait for the open Views and iterations, until ctx ends. Made with the
+// context of a View of db (ReadTxn.Context) while its function runs, such
+// a Compact fails at once with ErrNestedCall instead: it would wait for
+// that View. From inside a View or an Iterate callback with another
+// context it cannot tell, and waits until ctx ends: give it a deadline.
+// Made with the context of an Update of db it fails with ErrNestedUpdate,
+// as a write.
 func (db *DB) Compact(ctx context.Context) error {
 	if err := db.check(ctx, "Compact"); err != nil {
 		return err
@@ -57,6 +66,11 @@ func (db *DB) Compact(ctx context.Context) error {
 		err := db.compactOnce(ctx, c)
 		if !errors.Is(err, ErrReadsOpen) {
 			return err
+		}
+		if db.inCall(ctx) {
+			// One of the open reads is the View ctx comes from: it ends
+			// only once this call has returned.
+			return db.errNestedCall("Compact")
 		}
 		// Reads are open: wait for them without the writer lock, which
 		// their callbacks may be waiting for.

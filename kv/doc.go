@@ -173,6 +173,12 @@
 //     last commit, not the transaction's writes. Writes from inside a
 //     View or an Iterate callback are allowed (see the bbolt package's
 //     "Writing while iterating" for its one limit).
+//   - A View's context (ReadTxn.Context) is marked as well: DB.Compact
+//     made with it while the function runs, on an engine that compacts
+//     only once every read has ended (bbolt), fails at once with
+//     ErrNestedCall instead of waiting for that View. Made with another
+//     context from inside a View or an Iterate callback, it waits until
+//     its context ends: give it a deadline.
 //   - DeleteRange and DeletePrefix are atomic only where
 //     Info().Guarantees.AtomicDeleteRange says so.
 //   - Close waits for calls in flight; do not call it from a callback.

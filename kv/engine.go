@@ -197,7 +197,9 @@ type RangeDeleter interface {
 // holding the writer lock (GroupCommitter engines), and the callback of
 // such a read may be waiting for that lock to write. DB.Compact then
 // releases the lock, waits CompactRetryInterval and calls again, until
-// its context ends.
+// its context ends; or, when that context is a View's of the store
+// (ReadTxn.Context) whose function runs, one of the reads it waits for,
+// it fails at once with ErrNestedCall.
 type Compacter interface {
 	Compact(ctx context.Context) error
 }

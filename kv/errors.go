@@ -47,6 +47,14 @@ var (
 	// (an empty Batch, an empty range) is refused too. Nothing of the write is
 	// applied; the Update goes on. Write through the Txn instead.
 	ErrNestedUpdate = errors.New("kv: write to a store from inside its own Update")
+	// ErrNestedCall is returned by a call that waits for the store's
+	// transactions to end (DB.CloseContext; DB.Compact on an engine that
+	// compacts only when no read is open, bbolt) made with the context of
+	// a View or an Update of the same store (ReadTxn.Context, or a context
+	// derived from it) while that function runs: the call would wait for
+	// the function, which waits for it. Nothing is done; the store stays
+	// open and usable. Make the call after the function returns.
+	ErrNestedCall = errors.New("kv: call from inside a View or Update of the same store would wait for it")
 )
 
 // These can occur when a store is opened.

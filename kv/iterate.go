@@ -45,7 +45,8 @@ func (db *DB) View(ctx context.Context, fn func(tx ReadTxn) error) error {
 	}
 	defer snap.Close()
 	tx := &readTxn{ctx: ctx, db: db, r: snap}
-	defer func() { tx.done = true }()
+	tx.begin(false)
+	defer tx.end()
 	return fn(tx)
 }
 
@@ -61,13 +62,33 @@ func checkIterOptions(opts IterOptions, fn func(key, value []byte) error) error 
 
 // readTxn is the ReadTxn of View.
 type readTxn struct {
-	ctx  context.Context
+	ctx context.Context
+	// tctx is Context's: ctx marked as this transaction's while its
+	// function runs (see txnContext).
+	tctx txnContext
 	db   *DB
 	r    Reader
 	done bool
 }
 
-func (tx *readTxn) Context() context.Context { return tx.ctx }
+// begin marks Context as that of a running function of tx's store: an
+// Update's when write is set, else a View's.
+func (tx *readTxn) begin(write bool) {
+	tx.tctx.Context, tx.tctx.db, tx.tctx.write = tx.ctx, tx.db, write
+	tx.tctx.running.Store(true)
+}
+
+// end ends the transaction: it is done, and Context loses its mark.
+// Context points into tx, and a caller may keep it: end lets go of what
+// the transaction read (a done transaction refuses every call before it
+// would use it).
+func (tx *readTxn) end() {
+	tx.done = true
+	tx.tctx.running.Store(false)
+	tx.r = nil
+}
+
+func (tx *readTxn) Context() context.Context { return &tx.tctx }
 
 func (tx *readTxn) usable() error {
 	if tx.done {

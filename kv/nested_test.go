@@ -150,19 +150,24 @@ func TestNestedUpdateTwoStores(t *testing.T) {
 	}
 }
 
-// TestViewContext: a View's ReadTxn.Context is the context given to View,
-// and writes made with it are not refused (only an Update holds the
-// writer lock).
+// TestViewContext: a View's ReadTxn.Context is the context given to View
+// (its values, its end) marked as the View's, not as an Update's: writes
+// made with it are not refused (only an Update holds the writer lock).
 func TestViewContext(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
+	type key struct{}
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), key{}, "v"))
 	defer cancel()
 	db := openNested(t, kv.Config{Backend: "memory"})
 	noHang(t, "Set inside View", func() error {
 		return db.View(ctx, func(tx kv.ReadTxn) error {
-			if tx.Context() != ctx {
-				return errors.New("ReadTxn.Context is not the context given to View")
+			tctx := tx.Context()
+			if tctx.Value(key{}) != "v" || tctx.Done() != ctx.Done() {
+				return errors.New("ReadTxn.Context does not carry the context given to View")
 			}
-			return db.Set(tx.Context(), []byte("k"), nil)
+			if kv.InUpdate(tctx) {
+				return errors.New("InUpdate of a View's context = true, want false")
+			}
+			return db.Set(tctx, []byte("k"), nil)
 		})
 	})
 }

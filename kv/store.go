@@ -83,14 +83,16 @@ type Store interface {
 // given to View or Update, and only in the goroutine running it. Slices
 // follow the rules of Store.
 type ReadTxn interface {
-	// Context returns the context of the transaction: the one given to
-	// View; in Update, one derived from the context given to Update that
-	// marks what is called with it as called from inside this Update.
-	// Pass it to whatever the function calls: a write to the same store
-	// made with it (or with a context derived from it) while the function
-	// runs fails at once with ErrNestedUpdate, where the same write with
-	// another context would wait for the Update, which waits for it. It
-	// stays a valid context after the function returns, without the mark.
+	// Context returns the context of the transaction: one derived from
+	// the context given to View or Update that marks what is called with
+	// it as called from inside this transaction. Pass it to whatever the
+	// function calls: a call of the same store made with it (or with a
+	// context derived from it) while the function runs, which would wait
+	// for the function, fails at once, where the same call with another
+	// context would wait for the transaction, which waits for it. That is
+	// a write inside an Update (ErrNestedUpdate), and a DB.Compact that
+	// waits for open reads (bbolt) inside a View (ErrNestedCall). It stays
+	// a valid context after the function returns, without the mark.
 	Context() context.Context
 	// Get returns a copy of the value for key, or ErrNotFound.
 	Get(key []byte) ([]byte, error)

@@ -141,9 +141,7 @@ func addedNothing(g *writeGroup, err error) (wait func() error, _ error) {
 // whose state no other writer can change while the transaction runs.
 type txn struct {
 	readTxn
-	// tctx is Context's: ctx marked as this Update's while fn runs.
-	tctx txnContext
-	b    *Batch
+	b *Batch
 	// index maps a key to the position of its latest write in b; it covers
 	// the first indexed writes and is brought up to date before each read.
 	index   map[string]int
@@ -157,8 +155,7 @@ type txn struct {
 // and writing into b.
 func newTxn(ctx context.Context, db *DB, r Reader, b *Batch) *txn {
 	tx := &txn{readTxn: readTxn{ctx: ctx, db: db, r: r}, b: b}
-	tx.tctx.Context, tx.tctx.db = ctx, db
-	tx.tctx.running.Store(true)
+	tx.begin(true)
 	return tx
 }
 
@@ -167,12 +164,8 @@ func newTxn(ctx context.Context, db *DB, r Reader, b *Batch) *txn {
 func (tx *txn) run(fn func(tx Txn) error) error {
 	err := func() error {
 		defer func() {
-			tx.done = true
-			tx.tctx.running.Store(false)
-			// Context points into tx, and a caller may keep it: let go
-			// of what the transaction read and wrote (a done Txn refuses
-			// every call before it would use them).
-			tx.r, tx.b, tx.index = nil, nil, nil
+			tx.end()
+			tx.b, tx.index = nil, nil // as tx.r (see end)
 		}()
 		return fn(tx)
 	}()
@@ -182,15 +175,17 @@ func (tx *txn) run(fn func(tx Txn) error) error {
 	return err
 }
 
-func (tx *txn) Context() context.Context { return &tx.tctx }
-
-// txnContext is the context of an Update's Txn (Txn.Context): the one
-// given to Update, marked with the store and with whether the Update's
-// function still runs, so that a write of the same store made with it
-// fails with ErrNestedUpdate instead of waiting for itself (DB.nested).
+// txnContext is the context of a transaction (ReadTxn.Context): the one
+// given to View or Update, marked with the store, with whether it is an
+// Update's (write) and with whether the function still runs, so that a
+// call of the same store made with it that would wait for the function
+// fails instead of waiting for itself: a write inside an Update with
+// ErrNestedUpdate (DB.nested), a Close or a Compact that waits for open
+// reads inside a View or an Update with ErrNestedCall (DB.inCall).
 type txnContext struct {
 	context.Context
 	db      *DB
+	write   bool
 	running atomic.Bool
 }
 
@@ -210,15 +205,24 @@ func (c *txnContext) Value(key any) any {
 // carries the mark: the context given to Update is shared with whatever
 // else its caller does, in other goroutines too.
 func (db *DB) nested(ctx context.Context) bool {
-	return runningUpdate(ctx, db)
+	return runningIn(ctx, db, true)
 }
 
-// runningUpdate reports whether ctx carries the mark of a running Update
-// of db, or of any store when db is nil.
-func runningUpdate(ctx context.Context, db *DB) bool {
+// inCall reports whether ctx is, or derives from, the context of a View
+// or an Update of db whose function still runs (ReadTxn.Context), through
+// the transactions of any stores ctx is nested in: a call made with it
+// that waits for db's transactions to end would wait for itself.
+func (db *DB) inCall(ctx context.Context) bool {
+	return runningIn(ctx, db, false)
+}
+
+// runningIn reports whether ctx carries the mark of a running transaction
+// of db (of any store when db is nil): an Update's only when write is set,
+// else a View's or an Update's.
+func runningIn(ctx context.Context, db *DB, write bool) bool {
 	c, _ := ctx.Value(txnContextKey{}).(*txnContext)
 	for c != nil {
-		if (db == nil || c.db == db) && c.running.Load() {
+		if (db == nil || c.db == db) && (c.write || !write) && c.running.Load() {
 			return true
 		}
 		c, _ = c.Context.Value(txnContextKey{}).(*txnContext)
@@ -234,7 +238,14 @@ func runningUpdate(ctx context.Context, db *DB) bool {
 // it is the Update's own store, rather than have the other goroutine wait
 // for that Update, which waits for the caller.
 func InUpdate(ctx context.Context) bool {
-	return ctx != nil && runningUpdate(ctx, nil)
+	return ctx != nil && runningIn(ctx, nil, true)
+}
+
+// errNestedCall is the error of op made with the context of a running
+// View or Update of db (inCall), which op would wait for.
+func (db *DB) errNestedCall(op string) error {
+	return fmt.Errorf("%w (%s): %s was called with the context of a View or Update of the same store whose function is running, and would wait for it; call it after the function returns",
+		ErrNestedCall, db.info.Backend, op)
 }
 
 func (db *DB) errNested() error {

@@ -29,8 +29,10 @@ const compactTxBytes = 32 << 20
 //
 // It runs only when no iteration, View or snapshot is open: otherwise it
 // returns kv.ErrReadsOpen at once, and kv.DB.Compact waits, as long as ctx
-// allows, and calls it again (called from inside one, DB.Compact waits
-// until ctx ends). It blocks every other call on the store while it copies, so its duration is
+// allows, and calls it again. Called from inside a View with its context
+// (kv.ReadTxn.Context), DB.Compact fails at once with kv.ErrNestedCall;
+// from inside a View or an iteration with another context, it waits until
+// ctx ends. It blocks every other call on the store while it copies, so its duration is
 // that of reading and writing the live data once. The new file is synced
 // before it atomically replaces the old one, so a crash at any point leaves
 // either the old store or the new one, whole; a file left half-written is

@@ -114,6 +114,37 @@ func TestCompactWaitsForReaders(t *testing.T) {
 	}
 }
 
+// TestCompactInsideViewFails: Compact made with the context of a View of
+// the same store, which it would wait for, fails at once with
+// kv.ErrNestedCall, where it retried until its context ended: for ever
+// without a deadline. The View goes on, and Compact works once it has
+// returned.
+func TestCompactInsideViewFails(t *testing.T) {
+	db := open(t, "", nil)
+	fill(t, db, "k%04d", 0, 10, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel) // before open's Close: ends a Compact that waits
+	within(t, 5*time.Second, "Compact inside View with its context", func() error {
+		return db.View(ctx, func(tx kv.ReadTxn) error {
+			derived, stop := context.WithCancel(tx.Context())
+			defer stop()
+			for how, c := range map[string]context.Context{"the ReadTxn's context": tx.Context(), "a context derived from it": derived} {
+				if err := db.Compact(c); !errors.Is(err, kv.ErrNestedCall) {
+					return fmt.Errorf("Compact inside View with %s = %v, want ErrNestedCall", how, err)
+				}
+			}
+			_, err := tx.Get([]byte("k0001"))
+			return err
+		})
+	})
+	if err := db.Compact(ctx); err != nil {
+		t.Fatalf("Compact after the View: %v", err)
+	}
+	if got := count(t, db, kv.IterOptions{}); got != 10 {
+		t.Fatalf("%d keys", got)
+	}
+}
+
 // TestCompactAlongsideWriteInIterate: an iteration whose callback writes
 // (allowed on bbolt, TestWriteInsideIterateNoDeadlock) while another
 // goroutine compacts. Compact used to wait for the iteration to end while

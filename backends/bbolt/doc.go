@@ -44,8 +44,10 @@
 //     its file. Compact copies the live data into a new file with full
 //     pages, syncs it and renames it over the old one, so a crash leaves
 //     one or the other, whole. It waits for open iterations and Views to
-//     end and blocks every other call while it copies: run it in a quiet
-//     moment, after large deletions.
+//     end (until its context ends; from inside a View with the View's
+//     context it fails at once with kv.ErrNestedCall) and blocks every
+//     other call while it copies: run it in a quiet moment, after large
+//     deletions.
 //
 // # Durability
 //
