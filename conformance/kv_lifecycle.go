@@ -555,6 +555,107 @@ func lifecycleRules() []rule {
 				t.Error(msg)
 			}
 		}},
+		{"CloseInsideTxnFails", func(t *testing.T, e *env) {
+			// CloseContext (of a store that has it, as *kv.DB) made with
+			// the context of a View or an Update of the store while its
+			// function runs fails at once with ErrNestedCall, where Close
+			// waits for that function, which waits for it. The
+			// transaction goes on and commits; the store stays open,
+			// usable, and closes afterwards.
+			c, ok := e.s.(interface{ CloseContext(context.Context) error })
+			if !ok {
+				t.Skip("the store has no CloseContext")
+			}
+			e.set("a", "1")
+			ctx, cancel := context.WithCancel(e.ctx)
+			t.Cleanup(cancel) // before the stores close: ends a CloseContext that waits
+			closeWith := func(where string, tctx context.Context) error {
+				derived, stop := context.WithCancel(tctx)
+				defer stop()
+				for how, cctx := range map[string]context.Context{"its context": tctx, "a context derived from it": derived} {
+					if err := c.CloseContext(cctx); !errors.Is(err, kv.ErrNestedCall) {
+						return fmt.Errorf("CloseContext inside %s with %s = %v, want ErrNestedCall", where, how, err)
+					}
+				}
+				return nil
+			}
+			within(t, "CloseContext inside Update", func() error {
+				return e.s.Update(ctx, func(tx kv.Txn) error {
+					if err := closeWith("Update", tx.Context()); err != nil {
+						return err
+					}
+					return tx.Set([]byte("u"), []byte("2"))
+				})
+			})
+			within(t, "CloseContext inside View", func() error {
+				return e.s.View(ctx, func(tx kv.ReadTxn) error {
+					if err := closeWith("View", tx.Context()); err != nil {
+						return err
+					}
+					_, err := tx.Get([]byte("u"))
+					return err
+				})
+			})
+			e.set("b", "3")
+			e.wantValue("u", "2")
+			e.wantValue("b", "3")
+			within(t, "CloseContext after the transactions", func() error { return c.CloseContext(ctx) })
+			if err := e.s.Set(e.ctx, []byte("late"), nil); !errors.Is(err, kv.ErrClosed) {
+				t.Errorf("Set after CloseContext = %v, want ErrClosed", err)
+			}
+		}},
+		{"CloseContextWaitsForOthers", func(t *testing.T, e *env) {
+			// CloseContext from another goroutine than a running View's
+			// is not nested: it waits for the View, and gives up when
+			// its context ends first, leaving the store open and usable.
+			// Once the View has returned, it closes the store.
+			c, ok := e.s.(interface{ CloseContext(context.Context) error })
+			if !ok {
+				t.Skip("the store has no CloseContext")
+			}
+			e.set("a", "1")
+			inView, release := make(chan struct{}), make(chan struct{})
+			viewDone := make(chan error, 1)
+			go func() {
+				viewDone <- e.s.View(e.ctx, func(tx kv.ReadTxn) error {
+					close(inView)
+					<-release
+					_, err := tx.Get([]byte("a"))
+					return err
+				})
+			}()
+			t.Cleanup(func() {
+				select {
+				case <-release:
+				default:
+					close(release) // before the stores close: ends the View
+				}
+			})
+			<-inView
+			within(t, "CloseContext with a deadline while a View runs", func() error {
+				dctx, cancel := context.WithTimeout(e.ctx, 50*time.Millisecond)
+				defer cancel()
+				if err := c.CloseContext(dctx); !errors.Is(err, context.DeadlineExceeded) {
+					return fmt.Errorf("CloseContext while a View of another goroutine runs = %v, want DeadlineExceeded", err)
+				}
+				return nil
+			})
+			e.set("b", "2") // still open
+			e.wantValue("b", "2")
+			closed := make(chan error, 1)
+			go func() { closed <- c.CloseContext(e.ctx) }()
+			select {
+			case err := <-closed:
+				t.Fatalf("CloseContext returned %v while a View was running, want it to wait", err)
+			case <-time.After(50 * time.Millisecond):
+			}
+			close(release)
+			within(t, "the View", func() error { return <-viewDone })
+			within(t, "CloseContext once the View has returned", func() error { return <-closed })
+			if _, err := e.s.Get(e.ctx, []byte("a")); !errors.Is(err, kv.ErrClosed) {
+				t.Errorf("Get after CloseContext = %v, want ErrClosed", err)
+			}
+		}},
 		{"CancelledContext", func(t *testing.T, e *env) {
 			e.set("a", "1")
 			ctx, cancel := context.WithCancel(context.Background())

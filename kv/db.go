@@ -49,8 +49,10 @@ type DB struct {
 	inflight atomic.Int64
 	closed   atomic.Bool
 	drained  chan struct{} // signalled by the last call to exit once closed is set
-	closeMu  sync.Mutex
-	writeMu  sync.Mutex
+	// closing holds a token while a Close runs: a channel rather than a
+	// mutex, so that CloseContext can stop waiting for another Close.
+	closing chan struct{}
+	writeMu sync.Mutex
 	// commitMu, with optimistic transactions (txner), is held shared by
 	// every commit and blind write of the process, and exclusively by an
 	// Update that has conflicted escalateAfter times (see Update).
@@ -69,7 +71,7 @@ var _ Store = (*DB)(nil)
 // closed (kv.Open uses it to drop the directory lock). Backends do not call
 // NewDB themselves: Open and OpenDriver do.
 func NewDB(e Engine, info Info, release func() error) *DB {
-	db := &DB{e: e, info: info, release: release, drained: make(chan struct{}, 1)}
+	db := &DB{e: e, info: info, release: release, drained: make(chan struct{}, 1), closing: make(chan struct{}, 1)}
 	db.batches.New = func() any { return new(Batch) }
 	db.limits = DefaultLimits()
 	if ld, ok := e.(LimitDeclarer); ok {
@@ -232,21 +234,63 @@ func (db *DB) checkWrite() error {
 
 // Close waits for the calls in flight, closes the engine and releases the
 // directory. Calling it again returns nil.
+//
+// Called from inside a View, Update or Iterate callback of db, Close
+// would wait for that call, which waits for it: for ever. It cannot tell
+// such a Close from one of another goroutine, which must wait; use
+// CloseContext with the transaction's context (ReadTxn.Context) where a
+// callback may close the store.
 func (db *DB) Close() error {
 	if db == nil || db.e == nil {
 		return notOpened("Close")
 	}
-	db.closeMu.Lock()
-	defer db.closeMu.Unlock()
+	return db.close(context.Background())
+}
+
+// CloseContext is Close for a caller that may be inside a transaction of
+// db, or that must not wait for ever. Made with the context of a View or
+// an Update of db whose function runs (ReadTxn.Context, or a context
+// derived from it), it fails at once with ErrNestedCall and leaves db open
+// and usable: a Close would wait for that function, which waits for it.
+// Otherwise it is Close, except that if ctx ends before the calls in
+// flight do, it stops waiting and returns an error wrapping ctx's, and db
+// stays open: the calls made meanwhile failed with ErrClosed, later ones
+// work, and a later Close or CloseContext closes it.
+func (db *DB) CloseContext(ctx context.Context) error {
+	if err := db.check(ctx, "CloseContext"); err != nil {
+		return err
+	}
+	if db.inCall(ctx) {
+		return db.errNestedCall("Close")
+	}
+	return db.close(ctx)
+}
+
+// close is Close, giving up when ctx ends before the calls in flight (or
+// another Close) do.
+func (db *DB) close(ctx context.Context) error {
+	select {
+	case db.closing <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("kv: %s: close gave up waiting for another Close, which waits for the calls in flight: %w", db.info.Backend, ctx.Err())
+	}
+	defer func() { <-db.closing }()
 	if db.closed.Load() {
-		return nil
+		return nil // closed by an earlier Close: only a Close sets closed, and it is not running
 	}
 	db.closed.Store(true)
 	// Calls that entered before closed was set finish; the last one to
 	// exit signals drained (a call that enters now sees closed and exits
 	// at once).
 	for db.inflight.Load() > 0 {
-		<-db.drained
+		select {
+		case <-db.drained:
+		case <-ctx.Done():
+			// Open again. A wake-up the last call may still send to
+			// drained is read, and ignored, by the next Close's loop.
+			db.closed.Store(false)
+			return fmt.Errorf("kv: %s: close gave up waiting for the calls in flight; the store stays open: %w", db.info.Backend, ctx.Err())
+		}
 	}
 	err := db.e.Close()
 	if db.release != nil {

@@ -181,7 +181,13 @@
 //     its context ends: give it a deadline.
 //   - DeleteRange and DeletePrefix are atomic only where
 //     Info().Guarantees.AtomicDeleteRange says so.
-//   - Close waits for calls in flight; do not call it from a callback.
+//   - Close waits for calls in flight; do not call it from a callback of
+//     the same store (View, Update, Iterate): it would wait for that
+//     call, which waits for it, for ever, and it cannot tell itself from a
+//     Close of another goroutine, which must wait. DB.CloseContext with a
+//     transaction's context (ReadTxn.Context) fails at once with
+//     ErrNestedCall instead, leaving the store open, and gives up waiting
+//     when its context ends. An Iterate callback has no such context.
 //   - kv never sets the process's memory limit (GOMEMLIMIT,
 //     runtime/debug.SetMemoryLimit): it is process-wide and belongs to the
 //     program. SuggestedMemoryLimit derives one from a store's memory

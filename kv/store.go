@@ -25,7 +25,8 @@ import "context"
 //
 // Close is idempotent. It waits for calls in flight to finish; afterwards
 // every method returns ErrClosed. Close must not be called from inside a
-// View, Update or Iterate callback of the same store.
+// View, Update or Iterate callback of the same store: it would wait for
+// ever. DB.CloseContext, given the transaction's context, detects it.
 type Store interface {
 	// Get returns a copy of the value stored under key, or ErrNotFound.
 	Get(ctx context.Context, key []byte) ([]byte, error)
@@ -90,9 +91,10 @@ type ReadTxn interface {
 	// context derived from it) while the function runs, which would wait
 	// for the function, fails at once, where the same call with another
 	// context would wait for the transaction, which waits for it. That is
-	// a write inside an Update (ErrNestedUpdate), and a DB.Compact that
-	// waits for open reads (bbolt) inside a View (ErrNestedCall). It stays
-	// a valid context after the function returns, without the mark.
+	// a write inside an Update (ErrNestedUpdate), a DB.CloseContext inside
+	// a View or an Update, and a DB.Compact that waits for open reads
+	// (bbolt) inside a View (ErrNestedCall). It stays a valid context
+	// after the function returns, without the mark.
 	Context() context.Context
 	// Get returns a copy of the value for key, or ErrNotFound.
 	Get(key []byte) ([]byte, error)

@@ -432,6 +432,20 @@ func (w *Store) Sync() error {
 // store and another store takes its labels.
 func (w *Store) Close() error { return w.s.Close() }
 
+// CloseContext closes the wrapped store with its CloseContext
+// (kv.DB.CloseContext: it fails at once with kv.ErrNestedCall from inside
+// one of the store's transactions, and gives up when ctx ends), or with
+// Close when it has none.
+func (w *Store) CloseContext(ctx context.Context) error {
+	if c, ok := w.s.(contextCloser); ok {
+		return c.CloseContext(ctx)
+	}
+	if ctx == nil {
+		return fmt.Errorf("%w: metrics: CloseContext with a nil context", kv.ErrInvalidConfig)
+	}
+	return w.s.Close()
+}
+
 // Info implements kv.Store.
 func (w *Store) Info() kv.Info { return w.s.Info() }
 
@@ -440,8 +454,8 @@ func (w *Store) Info() kv.Info { return w.s.Info() }
 // through the wrapper too.
 func (w *Store) Limits() kv.Limits { return kv.LimitsOf(w.s) }
 
-// stater, compacter, backuper, verifier and enginer are the capabilities of *kv.DB
-// beyond kv.Store that the wrapper forwards.
+// stater, compacter, backuper, verifier, enginer and contextCloser are the
+// capabilities of *kv.DB beyond kv.Store that the wrapper forwards.
 type (
 	stater    interface{ Stats() (kv.Stats, error) }
 	compacter interface {
@@ -453,7 +467,10 @@ type (
 	verifier interface {
 		Verify(ctx context.Context) (kv.VerifyReport, error)
 	}
-	enginer interface{ Engine() kv.Engine }
+	enginer       interface{ Engine() kv.Engine }
+	contextCloser interface {
+		CloseContext(ctx context.Context) error
+	}
 )
 
 // Stats returns the wrapped store's Stats, or empty engine figures when it
