@@ -115,9 +115,12 @@ const maxLevelLen = len(LevelCritical)
 // The buffer holds at most MaxPending entries (and MaxPendingBytes bytes),
 // counting those being written. When it is full, Add blocks until a flush
 // frees space; AddContext gives up when its context is done and returns the
-// context's error. An entry is never dropped silently: Add either accepts it
-// (it will be written, retried until it is, while the process lives) or
-// returns an error.
+// context's error, and fails at once with kv.ErrNestedUpdate when given the
+// context of a running Update (kv.Txn.Context), whose store the flush may
+// need. Add, given no context, would wait for ever there: inside an
+// Update, use AddContext. An entry is never dropped silently: Add either
+// accepts it (it will be written, retried until it is, while the process
+// lives) or returns an error.
 //
 // # Failures
 //
@@ -231,6 +234,13 @@ func (b *LogBuffer) Options() Options {
 // replaces it. An empty Timestamp is filled from the same clock reading. It returns ErrInvalidLevel, ErrInvalidID, a kv.ErrValueTooLarge
 // for an entry too large to store, ErrStopped after Stop, or ErrFull when
 // the buffer is full and the store can no longer be written.
+//
+// Do not call Add from inside an Update of the buffer's store: when the
+// buffer is full, Add waits for a flush, which waits for that Update's
+// writer lock, for ever. Add has no context to tell it from an Add of
+// another goroutine, which must wait; inside an Update, call AddContext
+// with the Txn's context, which fails at once with kv.ErrNestedUpdate
+// instead.
 func (b *LogBuffer) Add(entry LogEntry) error {
 	return b.add(context.Background(), &entry, true)
 }
