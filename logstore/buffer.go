@@ -231,9 +231,10 @@ func (b *LogBuffer) Options() Options {
 // Add queues entry, blocking while the buffer is full. An empty ID is
 // issued by the buffer (in acceptance order, so one buffer's entries become
 // visible in ID order); an entry given the level and ID of a stored entry
-// replaces it. An empty Timestamp is filled from the same clock reading. It returns ErrInvalidLevel, ErrInvalidID, a kv.ErrValueTooLarge
-// for an entry too large to store, ErrStopped after Stop, or ErrFull when
-// the buffer is full and the store can no longer be written.
+// replaces it. An empty Timestamp is filled from the same clock reading.
+// It returns ErrInvalidLevel, ErrInvalidID, a kv.ErrValueTooLarge for an
+// entry too large to store, ErrStopped after Stop, or ErrFull when the
+// buffer is full and the store can no longer be written.
 //
 // Do not call Add from inside an Update of the buffer's store: when the
 // buffer is full, Add waits for a flush, which waits for that Update's
