@@ -291,7 +291,7 @@ func writeCounter(tx kv.Txn, key []byte, cur, delta int64) error {
 	n := cur + delta
 	switch {
 	case n < 0:
-		return fmt.Errorf("%w: counter %s would go from %d to %d (run RebuildCounts)", ErrCorrupt, key, cur, n)
+		return fmt.Errorf("%w: counter %s would go from %d to %d (run RebuildCounts, or polykv check --repair-counts)", ErrCorrupt, key, cur, n)
 	case n == 0:
 		return tx.Delete(key)
 	}

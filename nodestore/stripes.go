@@ -433,7 +433,7 @@ func foldStripes(tx kv.Txn, bases [][]byte) error {
 			return err
 		}
 		if sums[i] < 0 {
-			return fmt.Errorf("%w: counter %s: its stripes sum to %d (run RebuildCounts)", ErrCorrupt, base, sums[i])
+			return fmt.Errorf("%w: counter %s: its stripes sum to %d (run RebuildCounts, or polykv check --repair-counts)", ErrCorrupt, base, sums[i])
 		}
 	}
 	for _, k := range stripes {
@@ -460,7 +460,7 @@ func foldCounter(tx kv.Txn, base []byte, delta int64) error {
 		return err
 	}
 	if sum < 0 {
-		return fmt.Errorf("%w: counter %s would go to %d (run RebuildCounts)", ErrCorrupt, base, sum)
+		return fmt.Errorf("%w: counter %s would go to %d (run RebuildCounts, or polykv check --repair-counts)", ErrCorrupt, base, sum)
 	}
 	for _, k := range stripes {
 		if err := tx.Delete(k); err != nil {

@@ -23,13 +23,34 @@ decodes, or a node lost with its index entry and counter, passes check.
 
 With --counts, it also prints the counters (queue, level, traversal/copy
 status, count).
+
+Two repairs open the store read-write instead (other processes sharing an
+etcd store may go on writing meanwhile):
+
+  --repair-counts  when the check finds problems, correct every counter
+                   from a scan of the node keys (nodestore.RebuildCounts:
+                   what a "run RebuildCounts" error asks for), then check
+                   again and report what is left. It repairs counters
+                   only: a problem of the nodes or of the index stays.
+  --fold           fold counter stripes into their counter keys
+                   (nodestore.FoldCounts): after a traversal by several
+                   processes on a shared store, the store then has the key
+                   layout of a local one. The counts do not change.
 `
 
 func runCheck(ctx context.Context, s stdio, args []string) error {
 	fs := newFlags(s, "check", "[flags] DSN", checkDoc)
 	counts := fs.Bool("counts", false, "also print every counter")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	db, err := parseAndOpen(ctx, fs, s, args, true)
+	repair := fs.Bool("repair-counts", false, "when the check finds problems, correct the counters from a scan of the nodes, and check again (opens the store read-write)")
+	fold := fs.Bool("fold", false, "fold counter stripes into their counter keys (opens the store read-write)")
+	if err := parse(fs, s, args); err != nil {
+		return err
+	}
+	if err := wantArgs(fs, "DSN"); err != nil {
+		return err
+	}
+	db, err := openDSN(ctx, fs.Arg(0), !*repair && !*fold)
 	if err != nil {
 		return err
 	}
@@ -38,6 +59,32 @@ func runCheck(ctx context.Context, s stdio, args []string) error {
 	rep, err := ns.Check(ctx)
 	if err != nil {
 		return err
+	}
+	// What the repairs did, printed before the report (not with --json,
+	// whose report says it).
+	var done []string
+	var repaired struct {
+		Before  int  `json:"problems_before"`
+		Rebuilt bool `json:"counts_rebuilt"`
+		Folded  int  `json:"counters_folded"`
+	}
+	if *repair && !rep.OK() {
+		repaired.Before, repaired.Rebuilt = len(rep.Problems), true
+		if err := ns.RebuildCounts(ctx); err != nil {
+			return err
+		}
+		done = append(done, fmt.Sprintf("repaired: %d problem(s) found; counters corrected from a scan of the nodes; checked again:", len(rep.Problems)))
+		if rep, err = ns.Check(ctx); err != nil {
+			return err
+		}
+	}
+	if *fold {
+		n, err := ns.FoldCounts(ctx)
+		if err != nil {
+			return err
+		}
+		repaired.Folded = n
+		done = append(done, fmt.Sprintf("folded: the stripes of %d counter(s)", n))
 	}
 	var entries []nodestore.CountEntry
 	if *counts {
@@ -51,14 +98,22 @@ func runCheck(ctx context.Context, s stdio, args []string) error {
 	if *asJSON {
 		enc := json.NewEncoder(s.out)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(struct {
+		out := struct {
 			nodestore.CheckReport
-			OK     bool                   `json:"ok"`
-			Counts []nodestore.CountEntry `json:"counts,omitempty"`
-		}{rep, rep.OK(), entries}); err != nil {
+			OK       bool                   `json:"ok"`
+			Counts   []nodestore.CountEntry `json:"counts,omitempty"`
+			Repaired any                    `json:"repaired,omitempty"`
+		}{CheckReport: rep, OK: rep.OK(), Counts: entries}
+		if *repair || *fold {
+			out.Repaired = repaired
+		}
+		if err := enc.Encode(out); err != nil {
 			return err
 		}
 	} else {
+		for _, d := range done {
+			fmt.Fprintln(s.out, d)
+		}
 		queues := make([]string, 0, len(rep.Nodes))
 		for q := range rep.Nodes {
 			queues = append(queues, string(q))

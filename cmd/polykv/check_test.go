@@ -95,3 +95,112 @@ func TestCheckTruncatedCount(t *testing.T) {
 		t.Errorf("exit %d; stderr does not say there are more than %d problems: %s", code, nodestore.MaxProblems, stderr)
 	}
 }
+
+// checkStore makes a bbolt store holding a root and three files, through
+// a Store with opts, and returns its DSN and configuration.
+func checkStore(t *testing.T, opts *nodestore.Options) (string, kv.Config) {
+	t.Helper()
+	dsn := "bbolt://" + t.TempDir() + "/s"
+	cfg, err := kv.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := kv.Open(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ns := nodestore.NewWithOptions(db, opts)
+	root := nodestore.Node{Queue: nodestore.QueueSrc, Traversal: nodestore.TraversalStatusPending, Copy: nodestore.CopyStatusPending,
+		State: nodestore.NodeState{ID: "0", Name: "root", Path: "/", Type: nodestore.NodeTypeFolder}}
+	if err := ns.Insert(t.Context(), root); err != nil {
+		t.Fatal(err)
+	}
+	var kids []nodestore.Node
+	for _, name := range []string{"a", "b", "c"} {
+		kids = append(kids, nodestore.Node{Traversal: nodestore.TraversalStatusPending, Copy: nodestore.CopyStatusPending,
+			State: nodestore.NodeState{ID: name, Name: name, Path: "/" + name, ParentPath: "/", Type: nodestore.NodeTypeFile, Depth: 1}})
+	}
+	if _, err := ns.CompleteWithChildren(t.Context(), nodestore.QueueSrc, "/", nodestore.TraversalStatusSuccessful, kids); err != nil {
+		t.Fatal(err)
+	}
+	return dsn, cfg
+}
+
+// keysOf lists the keys of the store cfg names that contain part.
+func keysOf(t *testing.T, cfg kv.Config, part string) []string {
+	t.Helper()
+	db, err := kv.Open(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var out []string
+	if err := db.Iterate(t.Context(), kv.IterOptions{KeysOnly: true}, func(k, _ []byte) error {
+		if strings.Contains(string(k), part) {
+			out = append(out, string(k))
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// check --repair-counts corrects damaged counters (what a "run
+// RebuildCounts" error asks an operator to do), and says so.
+func TestCheckRepairCounts(t *testing.T) {
+	dsn, cfg := checkStore(t, nil)
+	db, err := kv.Open(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string][]byte{
+		"src:count:00000001:pending:pending": {0, 0, 0, 0, 0, 0, 0, 9},
+		"src:pendinglevel:00000004":          {0, 0, 0, 0, 0, 0, 0, 1},
+	} {
+		if err := db.Set(t.Context(), []byte(k), v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	if code, out, stderr := polykv(t, nil, "check", dsn); code != 1 || !strings.Contains(out, "PROBLEM:") {
+		t.Fatalf("check of damaged counters: exit %d\n%s%s", code, out, stderr)
+	}
+	code, out, stderr := polykv(t, nil, "check", "--repair-counts", dsn)
+	if code != 0 || !strings.Contains(out, "repaired: 2 problem(s) found") || !strings.Contains(out, "ok:") {
+		t.Fatalf("check --repair-counts: exit %d\n%s%s", code, out, stderr)
+	}
+	if code, out, stderr := polykv(t, nil, "check", "--counts", dsn); code != 0 || !strings.Contains(out, "count src level 1 pending/pending: 3") {
+		t.Fatalf("check after the repair: exit %d\n%s%s", code, out, stderr)
+	}
+	// A consistent store is left alone: no repair to report.
+	if code, out, stderr := polykv(t, nil, "check", "--repair-counts", "--json", dsn); code != 0 || strings.Contains(out, `"counts_rebuilt": true`) {
+		t.Fatalf("check --repair-counts of a consistent store: exit %d\n%s%s", code, out, stderr)
+	}
+}
+
+// check --fold folds the counter stripes a striped Store wrote, leaving
+// the counts as they were.
+func TestCheckFold(t *testing.T) {
+	dsn, cfg := checkStore(t, &nodestore.Options{CounterStripes: nodestore.StripesOn})
+	isStripe := func(k string) bool { n := len(k); return n > 3 && k[n-3] == ':' && k[n-2] >= '0' && k[n-2] <= '9' }
+	stripes := func() (n int) {
+		for _, k := range append(keysOf(t, cfg, ":count:"), keysOf(t, cfg, ":pendinglevel:")...) {
+			if isStripe(k) {
+				n++
+			}
+		}
+		return n
+	}
+	if stripes() == 0 {
+		t.Fatal("the striped Store wrote no stripe key")
+	}
+	code, out, stderr := polykv(t, nil, "check", "--fold", "--counts", dsn)
+	if code != 0 || !strings.Contains(out, "folded: the stripes of") || !strings.Contains(out, "count src level 1 pending/pending: 3") {
+		t.Fatalf("check --fold: exit %d\n%s%s", code, out, stderr)
+	}
+	if n := stripes(); n != 0 {
+		t.Errorf("%d stripe keys left after check --fold", n)
+	}
+}
