@@ -140,6 +140,15 @@ func TestCheckEtcd(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "PROBLEM:") {
 		t.Fatalf("check of a damaged etcd store: exit %d\n%s%s", code, out, stderr)
 	}
+	// The repairs on the shared store: the counters are corrected and
+	// their stripes folded; the index entry of the lost node stays a
+	// problem (a counter repair does not invent nodes).
+	code, out, stderr = polykv(t, nil, "check", "--repair-counts", "--fold", "--counts", dsn)
+	if code != 1 || !strings.Contains(out, "repaired:") || !strings.Contains(out, "folded: the stripes of") ||
+		!strings.Contains(out, "count src level 1 pending/pending: 2") || strings.Contains(out, "stored") {
+		t.Fatalf("check --repair-counts --fold of a damaged etcd store: exit %d\n%s%s", code, out, stderr)
+	}
+	t.Logf("after the repairs:\n%s", out)
 }
 
 // bench runs traverse-gen and logs on an embedded one-member cluster, on an
