@@ -53,7 +53,11 @@ func runBackup(ctx context.Context, s stdio, args []string) error {
 	case "-":
 		return fmt.Errorf("%w: FILE is \"-\": backup writes a file (to write the same stream to stdout, use polykv dump)", errUsage)
 	}
-	if inside, err := within(cfg.Path, file); err != nil {
+	dir := cfg.Path
+	if len(cfg.Endpoints) > 0 {
+		dir = "" // a cluster store's path is a key prefix, not a directory
+	}
+	if inside, err := within(dir, file); err != nil {
 		return err
 	} else if inside {
 		return fmt.Errorf("%w: %s is inside the store's directory %s: a backup must live apart from the store", errUsage, file, cfg.Path)
@@ -93,7 +97,13 @@ func runBackup(ctx context.Context, s stdio, args []string) error {
 // untouched.
 func backupToFile(ctx context.Context, db *kv.DB, file string) (n int64, err error) {
 	tmp := file + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	// A leftover FILE.tmp is removed, not opened: opening it would write
+	// through a symbolic link into its target, and keep the mode of a file
+	// made by someone else. The new one is created exclusively, mode 0600.
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return 0, fmt.Errorf("remove the leftover %s: %w", tmp, err)
+	}
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return 0, err
 	}
@@ -140,16 +150,18 @@ func fileKind(m fs.FileMode) string {
 	return "mode " + m.String()
 }
 
-// within reports whether file would be inside dir (dir empty: never).
+// within reports whether file would be inside dir (dir empty: never),
+// symbolic links resolved: a file reached through a link to the directory
+// is inside it.
 func within(dir, file string) (bool, error) {
 	if dir == "" {
 		return false, nil
 	}
-	d, err := filepath.Abs(dir)
+	d, err := resolvePath(dir)
 	if err != nil {
 		return false, err
 	}
-	f, err := filepath.Abs(file)
+	f, err := resolvePath(file)
 	if err != nil {
 		return false, err
 	}
@@ -158,6 +170,28 @@ func within(dir, file string) (bool, error) {
 		return false, nil
 	}
 	return rel == "." || rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)), nil
+}
+
+// resolvePath returns p absolute with its symbolic links resolved, as far
+// as it exists: a path whose last elements do not exist yet keeps them, under
+// its longest existing parent resolved.
+func resolvePath(p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	var rest []string
+	for cur := abs; ; {
+		if r, err := filepath.EvalSymlinks(cur); err == nil {
+			return filepath.Join(append([]string{r}, rest...)...), nil
+		}
+		parent := filepath.Dir(cur)
+		if parent == cur {
+			return abs, nil
+		}
+		rest = append([]string{filepath.Base(cur)}, rest...)
+		cur = parent
+	}
 }
 
 func syncDir(dir string) error {

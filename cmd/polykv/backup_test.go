@@ -346,3 +346,76 @@ func TestBackupWhileWriting(t *testing.T) {
 		})
 	}
 }
+
+// A leftover FILE.tmp that is a symbolic link (or a file of another mode)
+// is replaced, not written through: the backup wrote the dump into the
+// link's target and left FILE a link to it; a leftover 0666 FILE.tmp
+// gave a 0666 FILE, not 0600.
+func TestBackupLeftoverTmp(t *testing.T) {
+	src := "bbolt://" + t.TempDir() + "/src"
+	put(t, src, "k", "v")
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "victim")
+	if err := os.WriteFile(victim, []byte("someone else's file"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "b")
+	if err := os.Symlink(victim, file+".tmp"); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := polykv(t, nil, "backup", src, file); code != 0 {
+		t.Fatalf("backup beside a leftover FILE.tmp link: exit %d: %s", code, errOut)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "someone else's file" {
+		t.Errorf("the backup wrote through the leftover link into its target: %.40q", b)
+	}
+	fi, err := os.Lstat(file)
+	if err != nil || !fi.Mode().IsRegular() {
+		t.Fatalf("FILE after the backup: %v %v, want a regular file", fi.Mode(), err)
+	}
+	file2 := filepath.Join(dir, "b2")
+	if err := os.WriteFile(file2+".tmp", []byte("stale"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(file2+".tmp", 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := polykv(t, nil, "backup", src, file2); code != 0 {
+		t.Fatalf("backup beside a leftover 0666 FILE.tmp: exit %d: %s", code, errOut)
+	}
+	if fi, err := os.Stat(file2); err != nil || fi.Mode().Perm()&0o077 != 0 {
+		t.Errorf("FILE made over a leftover 0666 FILE.tmp: mode %v %v, want 0600", fi.Mode(), err)
+	}
+}
+
+// The store's directory reached through a symbolic link is still the
+// store's: a backup there is refused. A network store (etcd) has no
+// directory: its key prefix is not one.
+func TestBackupWithinStoreThroughLink(t *testing.T) {
+	base := t.TempDir()
+	src := "bbolt://" + base + "/src"
+	put(t, src, "k", "v")
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(filepath.Join(base, "src"), link); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := polykv(t, nil, "backup", src, filepath.Join(link, "bk"))
+	if code != 2 || !strings.Contains(errOut, "inside the store's directory") {
+		t.Errorf("backup into the store's directory through a link: exit %d, want 2: %s", code, errOut)
+	}
+	if _, err := os.Lstat(filepath.Join(base, "src", "bk")); !os.IsNotExist(err) {
+		t.Errorf("the backup was written inside the store: %v", err)
+	}
+	in, err := within("/tmp", "/tmp/x.bk")
+	if err != nil || !in {
+		t.Fatalf("within(/tmp, /tmp/x.bk) = %v, %v", in, err)
+	}
+	cfg, err := kv.ParseDSN("etcd://127.0.0.1:1/tmp")
+	if err != nil || len(cfg.Endpoints) == 0 {
+		t.Skipf("an etcd DSN does not parse here: %v", err)
+	}
+	_, _, errOut = polykv(t, nil, "backup", "etcd://127.0.0.1:1/tmp?opt.dial_timeout=100ms", filepath.Join(t.TempDir(), "x.bk"))
+	if strings.Contains(errOut, "inside the store's directory") {
+		t.Errorf("backup of an etcd store judged the file against its key prefix as a directory: %s", errOut)
+	}
+}
