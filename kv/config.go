@@ -58,7 +58,8 @@ type Config struct {
 	// "nosync".
 	Durability Durability `json:"durability,omitempty" yaml:"durability,omitempty"`
 	// MemoryBudget is the bytes the engine may use for caches and
-	// memtables; 0 means DefaultMemoryBudget.
+	// memtables; 0 means DefaultMemoryBudget. Validate refuses a budget
+	// larger than the machine's memory (where it is known: Linux).
 	MemoryBudget int64 `json:"memory_budget,omitempty" yaml:"memory_budget,omitempty"`
 	// ReadOnly opens an existing store for reading only; every write
 	// returns ErrReadOnly.
@@ -171,6 +172,13 @@ func (c Config) checkFieldsFor(network bool) error {
 	if c.MemoryBudget < MinMemoryBudget {
 		return invalidf("memory_budget %d: want 0 (default %s) or at least %s",
 			c.MemoryBudget, FormatSize(DefaultMemoryBudget), FormatSize(MinMemoryBudget))
+	}
+	// A budget the machine cannot hold is a mistake: engines size their
+	// caches' bookkeeping from it when they open (Badger's block cache
+	// allocates its counters at once, and a budget of 100 TiB killed the
+	// process with a Go fatal error instead of an error).
+	if total := physicalMemory(); total > 0 && c.MemoryBudget > total {
+		return invalidf("memory_budget %s: more than this machine's memory (%.1f GiB)", FormatSize(c.MemoryBudget), float64(total)/(1<<30))
 	}
 	for k := range c.Options {
 		if k == "" {

@@ -346,3 +346,21 @@ func TestValidate(t *testing.T) {
 		})
 	}
 }
+
+// A memory budget larger than the machine's memory is refused: Badger,
+// opened with 100 TiB, died of a Go fatal error sizing its block cache.
+func TestValidateBudgetAboveMachine(t *testing.T) {
+	total := kv.PhysicalMemory()
+	if total == 0 {
+		t.Skip("the machine's memory is not known on this system")
+	}
+	for _, budget := range []int64{total + 1, 100 << 40} {
+		err := kv.Config{Backend: "memory", MemoryBudget: budget}.Validate()
+		if !errors.Is(err, kv.ErrInvalidConfig) || !strings.Contains(err.Error(), "more than this machine's memory") {
+			t.Errorf("Validate with memory_budget %d (machine %d) = %v", budget, total, err)
+		}
+	}
+	if err := (kv.Config{Backend: "memory", MemoryBudget: total}).Validate(); err != nil {
+		t.Errorf("Validate with the machine's whole memory as budget = %v", err)
+	}
+}
