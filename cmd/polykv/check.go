@@ -126,7 +126,7 @@ func runCheck(ctx context.Context, s stdio, args []string) error {
 			fmt.Fprintf(s.out, "count %s level %d %s/%s: %d\n", e.Queue, e.Level, e.Traversal, e.Copy, e.N)
 		}
 		for _, p := range rep.Problems {
-			fmt.Fprintf(s.out, "PROBLEM: %s\n", p)
+			fmt.Fprintf(s.out, "PROBLEM: %s\n", printableLine(p))
 		}
 		if rep.Truncated {
 			fmt.Fprintf(s.out, "(more than %d problems; the list is truncated)\n", nodestore.MaxProblems)

@@ -204,3 +204,47 @@ func TestCheckFold(t *testing.T) {
 		t.Errorf("%d stripe keys left after check --fold", n)
 	}
 }
+
+func TestPrintable(t *testing.T) {
+	for _, tc := range []struct{ in, msg, line string }{
+		{"plain text, é ü", "plain text, é ü", "plain text, é ü"},
+		{"a\x1b[2Jb", `a\x1b[2Jb`, `a\x1b[2Jb`},
+		{"two\nlines\tand tab", "two\nlines\tand tab", `two\x0alines\x09and tab`},
+		{"bad \xff utf-8, del \x7f, c1 \u009b", `bad \xff utf-8, del \x7f, c1 \xc2\x9b`, `bad \xff utf-8, del \x7f, c1 \xc2\x9b`},
+	} {
+		if got := printable(tc.in); got != tc.msg {
+			t.Errorf("printable(%q) = %q, want %q", tc.in, got, tc.msg)
+		}
+		if got := printableLine(tc.in); got != tc.line {
+			t.Errorf("printableLine(%q) = %q, want %q", tc.in, got, tc.line)
+		}
+	}
+}
+
+// check prints a problem naming a key of any bytes on one line, with no
+// control character: a child index key holding a terminal escape went to
+// the terminal raw.
+func TestCheckHostileKey(t *testing.T) {
+	dsn, cfg := checkStore(t, nil)
+	db, err := kv.Open(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evil := "src:children:\x1b[2J\x1b[31mEVIL\nline:" + strings.Repeat("0", 32)
+	if err := db.Set(t.Context(), []byte(evil), []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	code, out, stderr := polykv(t, nil, "check", dsn)
+	if code != 1 || !strings.Contains(out, "PROBLEM:") {
+		t.Fatalf("check of a store with a hostile key: exit %d\n%s%s", code, out, stderr)
+	}
+	for _, line := range strings.Split(out+stderr, "\n") {
+		if strings.ContainsAny(line, "\x1b\r") {
+			t.Errorf("a control character reached the output: %q", line)
+		}
+		if strings.HasPrefix(line, "line:") {
+			t.Errorf("a newline in a key split a problem line: %q", line)
+		}
+	}
+}

@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/hex"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 )
 
 // How get and scan print keys and values, and read them from the command
@@ -41,6 +43,44 @@ func appendEscaped(dst, b []byte) []byte {
 
 // escaped returns b escaped, for messages.
 func escaped(b []byte) string { return string(appendEscaped(nil, b)) }
+
+// printable returns a message for a terminal: its control characters but
+// newline and tab (and the bytes of invalid UTF-8) as \xNN, so that a
+// key quoted raw in an error (a store's keys are any bytes) cannot send
+// the terminal a control sequence. Text, UTF-8 included, stays as it is.
+func printable(msg string) string { return escapeControls(msg, true) }
+
+// printableLine is printable for one line of a report: newline and tab
+// are escaped too.
+func printableLine(msg string) string { return escapeControls(msg, false) }
+
+func escapeControls(msg string, keepLines bool) string {
+	control := func(r rune) bool {
+		if keepLines && (r == '\n' || r == '\t') {
+			return false
+		}
+		return r == utf8.RuneError || r < ' ' || r == 0x7f || 0x80 <= r && r < 0xa0
+	}
+	if strings.IndexFunc(msg, control) < 0 {
+		return msg
+	}
+	const digits = "0123456789abcdef"
+	var b strings.Builder
+	for i := 0; i < len(msg); {
+		r, n := utf8.DecodeRuneInString(msg[i:])
+		if control(r) {
+			for _, c := range []byte(msg[i : i+n]) {
+				b.WriteString(`\x`)
+				b.WriteByte(digits[c>>4])
+				b.WriteByte(digits[c&0xf])
+			}
+		} else {
+			b.WriteString(msg[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
 
 // argBytes returns the bytes an argument names: the text itself, or, when
 // isHex, the bytes its hex digits spell. what names the argument in the

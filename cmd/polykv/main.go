@@ -130,10 +130,10 @@ func run(ctx context.Context, s stdio, args []string) int {
 		case errors.Is(err, flag.ErrHelp):
 			return 0
 		case errors.Is(err, errUsage):
-			fmt.Fprintf(s.err, "polykv %s: %v\n", c.name, err)
+			fmt.Fprintf(s.err, "polykv %s: %s\n", c.name, printable(err.Error()))
 			return 2
 		default:
-			fmt.Fprintf(s.err, "polykv %s: %v\n", c.name, err)
+			fmt.Fprintf(s.err, "polykv %s: %s\n", c.name, printable(err.Error()))
 			return 1
 		}
 	}
