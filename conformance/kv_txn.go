@@ -740,7 +740,7 @@ func txnRules() []rule {
 			within(t, "Compact inside a View with its context", func() error {
 				return e.s.View(ctx, func(tx kv.ReadTxn) error {
 					if err := c.Compact(tx.Context()); err != nil && !errors.Is(err, kv.ErrNestedCall) {
-						return fmt.Errorf("Compact inside View with its context = %v, want nil or ErrNestedCall", err)
+						return fmt.Errorf("compact inside View with its context = %v, want nil or ErrNestedCall", err)
 					}
 					v, err := tx.Get([]byte("a"))
 					if err == nil && string(v) != "v:a" {
