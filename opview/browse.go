@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"html/template"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,8 +24,17 @@ const (
 	DefaultLogsLimit = 100
 	MaxLogsLimit     = 1000
 	// MaxValueShown is how many bytes of a value the key browser shows
-	// (as text and as hex); Value.Len says how long it is.
+	// (as text and as hex); Entry.ValueLen says how long it is.
 	MaxValueShown = 256
+	// MaxLogTextShown is how many bytes of a log entry's message, and of
+	// its attributes as JSON, the log page shows (cut at a character
+	// boundary); LogRow.MessageLen and LogRow.AttrsLen say how long they
+	// are.
+	MaxLogTextShown = 1024
+	// MaxLogFieldShown is how many bytes of each short field of a log
+	// entry (timestamp, entity, entity ID, queue) the log page shows; a
+	// longer one is cut and named in LogRow.TruncatedFields.
+	MaxLogFieldShown = 256
 )
 
 // escapeText shows bytes as text: printable UTF-8 as is, everything else
@@ -206,17 +216,87 @@ type LevelChoice struct {
 	Checked bool
 }
 
-// LogRow is one log entry, newest first.
+// LogRow is one log entry, newest first. What it shows of each field is
+// capped, as the key browser caps values, so that a page's size follows
+// its limit, not the size of the entries: at most MaxLogTextShown bytes of
+// the message and of the attributes, MaxLogFieldShown of the others.
 type LogRow struct {
-	ID        string `json:"id"`
+	ID string `json:"id"`
+	// Timestamp, Entity, EntityID and Queue are cut at MaxLogFieldShown
+	// bytes; TruncatedFields names the ones that were.
 	Timestamp string `json:"timestamp"`
 	Level     string `json:"level"`
 	Entity    string `json:"entity,omitempty"`
 	EntityID  string `json:"entity_id,omitempty"`
 	Queue     string `json:"queue,omitempty"`
-	Message   string `json:"message"`
-	// Attrs is the entry's attributes as a JSON object ("" when none).
-	Attrs string `json:"attrs,omitempty"`
+	// Message is the first MaxLogTextShown bytes of the message,
+	// MessageLen its full length in bytes.
+	Message          string `json:"message"`
+	MessageLen       int    `json:"message_len"`
+	MessageTruncated bool   `json:"message_truncated,omitempty"`
+	// Attrs is the first MaxLogTextShown bytes of the entry's attributes
+	// as a JSON object ("" when none; a truncated one is not valid JSON),
+	// AttrsLen the length of the whole object.
+	Attrs          string `json:"attrs,omitempty"`
+	AttrsLen       int    `json:"attrs_len,omitempty"`
+	AttrsTruncated bool   `json:"attrs_truncated,omitempty"`
+	// TruncatedFields names, by their JSON names, the short fields cut
+	// at MaxLogFieldShown bytes ("entity", say).
+	TruncatedFields []string `json:"truncated_fields,omitempty"`
+}
+
+// Cut reports whether the short field of that JSON name was cut (for the
+// page's marker).
+func (r LogRow) Cut(field string) bool { return slices.Contains(r.TruncatedFields, field) }
+
+// runeCut returns the largest i <= n at which s can be cut without
+// splitting a UTF-8 character; len(s) must be more than n.
+func runeCut[T string | []byte](s T, n int) int {
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return n
+}
+
+// shownText returns the first n bytes of s, cut at a character boundary,
+// and whether s was longer. A cut text is a copy: a slice of s would keep
+// all of s alive as long as the page.
+func shownText(s string, n int) (string, bool) {
+	if len(s) <= n {
+		return s, false
+	}
+	return strings.Clone(s[:runeCut(s, n)]), true
+}
+
+// logRow returns what the log page shows of e: each field capped (see
+// LogRow), nothing of e kept beyond that.
+func logRow(e *logstore.LogEntry) LogRow {
+	row := LogRow{ID: e.ID, Level: string(e.Level), MessageLen: len(e.Message)}
+	for _, f := range [...]struct {
+		name string
+		from string
+		to   *string
+	}{{"timestamp", e.Timestamp, &row.Timestamp}, {"entity", e.Entity, &row.Entity}, {"entity_id", e.EntityID, &row.EntityID}, {"queue", e.Queue, &row.Queue}} {
+		var cut bool
+		if *f.to, cut = shownText(f.from, MaxLogFieldShown); cut {
+			row.TruncatedFields = append(row.TruncatedFields, f.name)
+		}
+	}
+	row.Message, row.MessageTruncated = shownText(e.Message, MaxLogTextShown)
+	if len(e.Attrs) > 0 {
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false) // the template escapes
+		if err := enc.Encode(e.Attrs); err == nil {
+			a := bytes.TrimSpace(b.Bytes())
+			row.AttrsLen = len(a)
+			if len(a) > MaxLogTextShown {
+				a, row.AttrsTruncated = a[:runeCut(a, MaxLogTextShown)], true
+			}
+			row.Attrs = string(a) // a copy
+		}
+	}
+	return row
 }
 
 // timeParam parses a time in RFC 3339, or as an HTML datetime-local value
@@ -293,24 +373,19 @@ func (h *Handler) logs(ctx context.Context, q url.Values) (*Logs, error) {
 		}
 		return nil
 	}
-	entries, cursor, err := logstore.Find(ctx, h.store, query)
+	// Each entry is turned into its capped row as it is read, and
+	// dropped: the page keeps at most limit rows of bounded size. Reading
+	// an entry still decodes it whole (logstore.Scan decodes the value,
+	// up to kv.MaxValueSize, before the row is cut from it), so the
+	// request allocates in proportion to the entries read, one at a time.
+	cursor, err := logstore.Scan(ctx, h.store, query, func(e logstore.LogEntry) error {
+		out.Entries = append(out.Entries, logRow(&e))
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	for _, e := range entries {
-		row := LogRow{ID: e.ID, Timestamp: e.Timestamp, Level: string(e.Level), Entity: e.Entity,
-			EntityID: e.EntityID, Queue: e.Queue, Message: e.Message}
-		if len(e.Attrs) > 0 {
-			var b bytes.Buffer
-			enc := json.NewEncoder(&b)
-			enc.SetEscapeHTML(false) // the template escapes
-			if err := enc.Encode(e.Attrs); err == nil {
-				row.Attrs = strings.TrimSpace(b.String())
-			}
-		}
-		out.Entries = append(out.Entries, row)
-	}
-	if len(entries) == query.Limit {
+	if len(out.Entries) == query.Limit {
 		next := url.Values{"after": {string(cursor)}, "limit": {strconv.Itoa(query.Limit)}}
 		for _, k := range []string{"since", "until", "entity", "queue"} {
 			if v := q.Get(k); v != "" {

@@ -27,7 +27,9 @@
 //	/logs       logstore entries, newest first; ?level=error&level=warning,
 //	            since/until (RFC 3339), entity, queue, limit, after (cursor);
 //	            keys under "log:" that hold no entry this build can read
-//	            (foreign, damaged, newer) are listed apart, not an error
+//	            (foreign, damaged, newer) are listed apart, not an error;
+//	            each entry shows at most MaxLogTextShown bytes of its
+//	            message and attributes, MaxLogFieldShown of other fields
 //	/keys       key browser: ?prefix=&start= as text, or with enc=hex as
 //	            hex; limit (at most MaxKeysLimit); a "next" link resumes
 //	            after the last key shown
@@ -69,5 +71,7 @@
 // and statuses in use, not the nodes) and one key per queue for the lowest
 // pending level. The overview seeks once per key family and counts at most
 // MaxFamilyCount keys of each. The log and key pages read about limit
-// entries. None of them scans the store.
+// entries, and keep of each only what they show (MaxValueShown bytes of a
+// value, MaxLogTextShown of a log message): a page's size follows its
+// limit, not the size of the entries. None of them scans the store.
 package opview

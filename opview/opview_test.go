@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -786,5 +787,122 @@ func TestLogsForeignKeys(t *testing.T) {
 		var next opview.Logs
 		getJSON(t, srv.URL+"/view/logs.json?"+l.Next, &next)
 		l = next
+	}
+}
+
+// TestLogsCapHugeFields: entries with a message, attributes and short
+// fields of many KiB each. The log page and its JSON show at most
+// MaxLogTextShown bytes of the message and of the attributes, cut at a
+// character boundary, with the full length and a truncation flag (a
+// marker on the page), and at most MaxLogFieldShown bytes of each short
+// field. The response and what the request allocates stay bounded: the
+// page used to copy every field in full (240 MiB of HTML for 20 entries of
+// 3 MiB).
+func TestLogsCapHugeFields(t *testing.T) {
+	db := openStore(t)
+	const n = 12
+	msg := strings.Repeat("<é", 200_000) // 600 KB; "<" escapes to 4 bytes or more, "é" is 2 bytes
+	attrs := map[string]any{"blob": strings.Repeat("x", 300_000)}
+	entity := strings.Repeat("e", 50_000)
+	buf := logstore.NewLogBuffer(db, n, time.Second)
+	for range n {
+		if err := buf.Add(logstore.LogEntry{Level: logstore.LevelInfo, Entity: entity, Queue: "src", Message: msg, Attrs: attrs}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := buf.Add(logstore.LogEntry{Level: logstore.LevelError, Message: "short", Attrs: map[string]any{"k": 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := buf.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	h, err := opview.New(db, opview.Options{SampleInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	stored := n * (len(msg) + len(entity) + 300_000)
+
+	// allocated returns the body of GET u and the bytes allocated meanwhile
+	// (this process: the handler, the client and the test server).
+	allocated := func(u string) (string, uint64) {
+		runtime.GC()
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		resp, body := get(t, "GET", u)
+		runtime.ReadMemStats(&m1)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s: %s\n%.500s", u, resp.Status, body)
+		}
+		return body, m1.TotalAlloc - m0.TotalAlloc
+	}
+	// Reading the entries decodes each whole (logstore.Scan), one at a
+	// time: a few times what is stored, not what printing it all would take.
+	maxAlloc := uint64(8*stored + 32<<20)
+	perEntry := 2*(opview.MaxLogTextShown+4*opview.MaxLogFieldShown)*6 + 1024 // JSON escapes "<" as \u003c
+
+	body, alloc := allocated(srv.URL + "/logs.json?limit=1000")
+	if len(body) > (n+1)*perEntry {
+		t.Errorf("logs.json: %d bytes for %d entries, want at most %d each", len(body), n+1, perEntry)
+	}
+	if alloc > maxAlloc {
+		t.Errorf("logs.json: the request allocated %d MiB for %d MiB stored", alloc>>20, stored>>20)
+	}
+	var l struct {
+		Entries []struct {
+			Level            string   `json:"level"`
+			Entity           string   `json:"entity"`
+			Queue            string   `json:"queue"`
+			Message          string   `json:"message"`
+			MessageLen       int      `json:"message_len"`
+			MessageTruncated bool     `json:"message_truncated"`
+			Attrs            string   `json:"attrs"`
+			AttrsLen         int      `json:"attrs_len"`
+			AttrsTruncated   bool     `json:"attrs_truncated"`
+			TruncatedFields  []string `json:"truncated_fields"`
+		} `json:"entries"`
+	}
+	if err := json.Unmarshal([]byte(body), &l); err != nil {
+		t.Fatalf("logs.json: %v", err)
+	}
+	if len(l.Entries) != n+1 {
+		t.Fatalf("logs.json: %d entries, want %d", len(l.Entries), n+1)
+	}
+	wantAttrs := `{"blob":"` + attrs["blob"].(string) + `"}`
+	for i, e := range l.Entries {
+		if e.Level == "error" {
+			if e.Message != "short" || e.MessageLen != 5 || e.MessageTruncated || e.Attrs != `{"k":1}` || e.AttrsLen != 7 || e.AttrsTruncated || e.TruncatedFields != nil {
+				t.Errorf("entry %d, a small one: %+v", i, e)
+			}
+			continue
+		}
+		if len(e.Message) > opview.MaxLogTextShown || len(e.Message) < opview.MaxLogTextShown-utf8.UTFMax ||
+			!utf8.ValidString(e.Message) || !strings.HasPrefix(msg, e.Message) || e.MessageLen != len(msg) || !e.MessageTruncated {
+			t.Errorf("entry %d: message of %d bytes (valid UTF-8 %v), message_len %d, truncated %v; want its first %d bytes of %d",
+				i, len(e.Message), utf8.ValidString(e.Message), e.MessageLen, e.MessageTruncated, opview.MaxLogTextShown, len(msg))
+		}
+		if len(e.Attrs) > opview.MaxLogTextShown || !strings.HasPrefix(wantAttrs, e.Attrs) || e.AttrsLen != len(wantAttrs) || !e.AttrsTruncated {
+			t.Errorf("entry %d: attrs of %d bytes, attrs_len %d, truncated %v; want the first %d bytes of %d",
+				i, len(e.Attrs), e.AttrsLen, e.AttrsTruncated, opview.MaxLogTextShown, len(wantAttrs))
+		}
+		if len(e.Entity) != opview.MaxLogFieldShown || e.Queue != "src" || fmt.Sprint(e.TruncatedFields) != "[entity]" {
+			t.Errorf("entry %d: entity of %d bytes, queue %q, truncated fields %v; want %d bytes of entity, named as cut",
+				i, len(e.Entity), e.Queue, e.TruncatedFields, opview.MaxLogFieldShown)
+		}
+	}
+
+	page, alloc := allocated(srv.URL + "/logs?limit=1000")
+	if len(page) > (n+1)*perEntry+16<<10 {
+		t.Errorf("logs page: %d bytes for %d entries, want at most %d each", len(page), n+1, perEntry)
+	}
+	if alloc > maxAlloc {
+		t.Errorf("logs page: the request allocated %d MiB for %d MiB stored", alloc>>20, stored>>20)
+	}
+	for _, want := range []string{fmt.Sprintf("… <span class=\"muted\">(%s bytes)</span>", "600,000"), "short"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("logs page lacks %q", want)
+		}
 	}
 }
