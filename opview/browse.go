@@ -160,9 +160,20 @@ func (h *Handler) keys(ctx context.Context, q url.Values) (*Keys, error) {
 	if err != nil {
 		return nil, err
 	}
+	var next []byte
 	if more {
-		// The next page starts just after the last key shown.
-		next := append(last, 0)
+		// The next page starts just after the last key shown: at that key
+		// plus a zero byte, the smallest key above it; but no key extends
+		// one of kv.MaxKeySize bytes, and a start that long is refused, so
+		// after such a key the next page starts at the smallest key above
+		// it that is not longer (kv.PrefixEnd). A key followed it, so
+		// there is one.
+		next = append(last, 0)
+		if len(last) >= kv.MaxKeySize {
+			next = kv.PrefixEnd(last)
+		}
+	}
+	if next != nil {
 		out.NextStartHex = hexString(next)
 		out.Next = url.Values{"enc": {"hex"}, "prefix": {hexString(prefix)}, "start": {out.NextStartHex}, "limit": {strconv.Itoa(limit)}}.Encode()
 		out.NextHref = template.URL("keys?" + out.Next) // #nosec: url.Values.Encode escapes every value

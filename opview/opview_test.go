@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -903,6 +904,81 @@ func TestLogsCapHugeFields(t *testing.T) {
 	for _, want := range []string{fmt.Sprintf("… <span class=\"muted\">(%s bytes)</span>", "600,000"), "short"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("logs page lacks %q", want)
+		}
+	}
+}
+
+// TestKeysPagingAcrossMaxSizeKeys: pages that end on a key of
+// kv.MaxKeySize bytes link to a next page that the browser accepts and
+// that starts at the next key. The link used to start at the key plus a
+// zero byte, one byte longer than any key, which the browser refused
+// (400).
+func TestKeysPagingAcrossMaxSizeKeys(t *testing.T) {
+	db := openStore(t)
+	ctx := context.Background()
+	long := func(body string, last byte) []byte {
+		return append([]byte(strings.Repeat(body, kv.MaxKeySize-1)), last)
+	}
+	keys := [][]byte{
+		[]byte("a"),
+		long("k", 'k'),
+		long("k", 0xff), // the next key is not this one plus a byte
+		[]byte("l"),
+		long("\xff", 0xfe),
+		long("\xff", 0xff), // the last possible key
+	}
+	for _, k := range keys {
+		if err := db.Set(ctx, k, []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h, err := opview.New(db, opview.Options{SampleInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	for _, tc := range []struct {
+		prefix string
+		want   [][]byte
+	}{
+		{"", keys},
+		{"6b", keys[1:3]},   // "k"
+		{"ff", keys[4:]},    // 0xff
+		{"6b6b", keys[1:3]}, // "kk"
+	} {
+		for _, limit := range []int{1, 2} {
+			var got []string
+			q := url.Values{"enc": {"hex"}, "prefix": {tc.prefix}, "limit": {fmt.Sprint(limit)}}.Encode()
+			for pages := 0; q != ""; pages++ {
+				if pages > len(keys) {
+					t.Fatalf("prefix %s, limit %d: paging does not end", tc.prefix, limit)
+				}
+				resp, body := get(t, "GET", srv.URL+"/keys.json?"+q)
+				if resp.StatusCode != 200 {
+					t.Fatalf("prefix %s, limit %d, page %d: %s: %.300s", tc.prefix, limit, pages, resp.Status, body)
+				}
+				var k opview.Keys
+				if err := json.Unmarshal([]byte(body), &k); err != nil {
+					t.Fatal(err)
+				}
+				for _, e := range k.Entries {
+					got = append(got, e.KeyHex)
+				}
+				if k.Next != "" && len(k.NextStartHex) > 2*kv.MaxKeySize {
+					t.Errorf("prefix %s, limit %d: next page starts at a key of %d bytes", tc.prefix, limit, len(k.NextStartHex)/2)
+				}
+				q = k.Next
+			}
+			var want []string
+			for _, k := range tc.want {
+				want = append(want, hex.EncodeToString(k))
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("prefix %s, limit %d: paging visited %d keys, want %d (%v)", tc.prefix, limit, len(got), len(want),
+					slices.Equal(got, want[:min(len(got), len(want))]))
+			}
 		}
 	}
 }
