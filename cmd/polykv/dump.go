@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/polykv/polykv/kv"
 )
@@ -70,7 +71,13 @@ func runLoad(ctx context.Context, s stdio, args []string) (err error) {
 	// Refuse input that does not start like a dump before the store is
 	// opened, which would create it.
 	in := bufio.NewReaderSize(s.in, 1<<20)
-	if head, err := in.Peek(len(kv.DumpMagic)); err != nil || string(head) != kv.DumpMagic {
+	head, err := in.Peek(len(kv.DumpMagic))
+	if err != nil && !errors.Is(err, io.EOF) {
+		// Input that cannot be read (a directory given with '<') is not a
+		// damaged dump: say what the read said.
+		return fmt.Errorf("read the dump from standard input: %w (nothing was written)", err)
+	}
+	if string(head) != kv.DumpMagic {
 		return fmt.Errorf("%w: missing header %q (nothing was written)", kv.ErrBadDump, kv.DumpMagic)
 	}
 	var staged *stagedStore
