@@ -15,8 +15,9 @@ const copyDoc = `
 Copies every key and value of SRC into DST, which may use another backend
 (badger:///old → pebble:///new), then verifies: both stores are read again in
 key order and their key counts and SHA-256 digests of every (key, value) must
-match. DST must be empty (it is created if its directory does not exist). SRC
-is opened read-only and copied from one consistent snapshot.
+match. DST must be empty (it is created if its directory does not exist; name
+its backend then: auto:// opens only an existing store). SRC is opened
+read-only and copied from one consistent snapshot.
 
 A new DST (its directory does not exist, or is empty) is built under a
 temporary name beside it and renamed into place only once the copy is

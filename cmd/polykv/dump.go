@@ -38,8 +38,9 @@ func runDump(ctx context.Context, s stdio, args []string) error {
 
 const loadDoc = `
 Reads a polykv dump (see 'polykv dump --help') from stdin into the store,
-creating it if the directory does not exist. The store must be empty unless
---merge is given (then dumped keys overwrite existing ones).
+creating it if the directory does not exist (name its backend then: auto://
+opens only an existing store). The store must be empty unless --merge is
+given (then dumped keys overwrite existing ones).
 
 A new store (the directory does not exist, or is empty) is built under a
 temporary name beside it and renamed into place only once the whole dump is

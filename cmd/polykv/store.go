@@ -105,12 +105,21 @@ func stageNewStore(cfg kv.Config) (kv.Config, *stagedStore, error) {
 		final = real
 	}
 	entries, err := os.ReadDir(final)
+	what := "is an empty directory"
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
+		what = "does not exist"
 	case err != nil:
 		return cfg, nil, err
 	case len(entries) > 0:
 		return cfg, nil, nil
+	}
+	if cfg.Backend == kv.AutoBackend {
+		// auto opens the backend an existing store's marker names: there
+		// is none to read. Said here, with the user's path, rather than by
+		// kv.Open of the staging directory, which would name that.
+		return cfg, nil, fmt.Errorf("%w: %s %s: backend %q needs an existing store; name a backend to create one (badger, pebble or bbolt instead of auto)",
+			errUsage, cfg.Path, what, kv.AutoBackend)
 	}
 	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
 		return cfg, nil, err
