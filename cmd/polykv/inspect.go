@@ -48,7 +48,16 @@ func runInspect(ctx context.Context, s stdio, args []string) error {
 	fs := newFlags(s, "inspect", "[flags] DSN", inspectDoc)
 	first := fs.Int("first", 3, "how many first keys to show per family")
 	asJSON := fs.Bool("json", false, "print JSON instead of text")
-	db, err := parseAndOpen(ctx, fs, s, args, true)
+	if err := parse(fs, s, args); err != nil {
+		return err
+	}
+	if err := wantArgs(fs, "DSN"); err != nil {
+		return err
+	}
+	if *first < 0 {
+		return fmt.Errorf("%w: --first %d: want 0 (no first keys) or more", errUsage, *first)
+	}
+	db, err := openDSN(ctx, fs.Arg(0), true)
 	if err != nil {
 		return err
 	}
