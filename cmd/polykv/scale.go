@@ -29,6 +29,9 @@ traverse-gen at 100k, 1M and 10M nodes and then this.`, bench.ScaleMinRatio))
 	if fs.NArg() == 0 {
 		return fmt.Errorf("%w: want at least one REPORT.json (see --help)", errUsage)
 	}
+	if *durability != "sync" && *durability != "nosync" {
+		return fmt.Errorf("%w: --durability %q: want sync or nosync", errUsage, *durability)
+	}
 	var reports []*bench.Report
 	for _, p := range fs.Args() {
 		f, err := os.Open(p)

@@ -60,3 +60,21 @@ func TestScaleChart(t *testing.T) {
 		t.Errorf("scale without reports: exit %d, want 2", code)
 	}
 }
+
+// TestScaleRejectsUnknownDurability: --durability other than sync or
+// nosync is a usage error naming it, before any report is read; it used
+// to read the reports and find no run "under maybe".
+func TestScaleRejectsUnknownDurability(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "report.json")
+	if err := os.WriteFile(p, []byte(`{"size":1000}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	code, stdout, stderr := polykv(t, nil, "scale", "--durability", "maybe", "--out", out, p)
+	if code != 2 || !strings.Contains(stderr, `--durability "maybe"`) || !strings.Contains(stderr, "sync or nosync") {
+		t.Errorf("scale --durability maybe: exit %d, want 2 naming it:\n%s%s", code, stdout, stderr)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Errorf("scale --durability maybe created %s", out)
+	}
+}
