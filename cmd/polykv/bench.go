@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -193,7 +194,22 @@ func runBench(ctx context.Context, s stdio, args []string) error {
 		if err != nil {
 			return fmt.Errorf("%w: --memory-budget: %v", errUsage, err)
 		}
+		if n != 0 && n < kv.MinMemoryBudget {
+			return fmt.Errorf("%w: --memory-budget %s: want 0 (kv's default) or at least %s", errUsage, *budget, kv.FormatSize(kv.MinMemoryBudget))
+		}
 		o.Template.MemoryBudget = n
+	}
+	// Where the runs make their stores and where the reports go are
+	// checked now, not found wrong once every run is done.
+	if *workdir != "" {
+		if err := checkWorkdir(*workdir); err != nil {
+			return fmt.Errorf("%w: --workdir %s: %v", errUsage, *workdir, err)
+		}
+	}
+	if *out != "" {
+		if err := checkOut(*out); err != nil {
+			return fmt.Errorf("%w: --out %s: %v", errUsage, *out, err)
+		}
 	}
 	if *quick {
 		if o.Size == 0 {
@@ -242,6 +258,43 @@ func runBench(ctx context.Context, s stdio, args []string) error {
 		}
 	}
 	return runErr
+}
+
+// checkWorkdir checks that each run can make its store directory in dir,
+// as bench does (os.MkdirTemp): dir exists, is a directory, and is
+// writable.
+func checkWorkdir(dir string) error {
+	st, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return errors.New("does not exist")
+	}
+	if err != nil {
+		return err
+	}
+	if !st.IsDir() {
+		return errors.New("not a directory")
+	}
+	d, err := os.MkdirTemp(dir, ".polykv-bench-check-")
+	if err != nil {
+		return err
+	}
+	return os.Remove(d)
+}
+
+// checkOut checks that the reports can be written into dir: it makes dir
+// (as Report.WriteFiles does, which keeps it) and a file in it, removed
+// at once.
+func checkOut(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".polykv-bench-check-")
+	if err != nil {
+		return err
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
 }
 
 // defaultDurability is what polykv bench measures without --sync or

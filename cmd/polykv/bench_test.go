@@ -120,3 +120,47 @@ func TestBenchEtcdSpace(t *testing.T) {
 		t.Errorf("results for %v; want etcd and bbolt", seen)
 	}
 }
+
+// TestBenchChecksFlagsBeforeRunning: an --out that cannot be written, a
+// --workdir that is not a directory and a --memory-budget below kv's
+// smallest are usage errors naming the flag, found before the first run:
+// they used to fail only once the whole benchmark had run (or fail every
+// run).
+func TestBenchChecksFlagsBeforeRunning(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		flags []string
+		want  string
+	}{
+		{[]string{"--out", filepath.Join(file, "results")}, "--out " + filepath.Join(file, "results")},
+		{[]string{"--out", file}, "--out " + file},
+		{[]string{"--workdir", file}, "--workdir " + file + ": not a directory"},
+		{[]string{"--workdir", filepath.Join(dir, "nosuch")}, "--workdir " + filepath.Join(dir, "nosuch")},
+		{[]string{"--memory-budget", "1"}, "--memory-budget 1: want 0 (kv's default) or at least 16MiB"},
+		{[]string{"--memory-budget", "15MiB"}, "--memory-budget 15MiB"},
+	} {
+		args := []string{"bench", "--in-process", "--backends", "memory", "--workload", "fill-seq-b100", "--size", "200", "--reps", "1",
+			"--out", "", "--workdir", t.TempDir()}
+		code, stdout, stderr := polykv(t, nil, append(args, tc.flags...)...)
+		if code != 2 || !strings.Contains(stderr, tc.want) || strings.Contains(stderr, "workload(s)") {
+			t.Errorf("bench %v: exit %d, want 2 before running, saying %q:\n%s%s", tc.flags, code, tc.want, stdout, stderr)
+		}
+	}
+	// A new --out directory is fine, and holds only the reports.
+	out := filepath.Join(dir, "new", "results")
+	code, _, stderr := polykv(t, nil, "bench", "--in-process", "--backends", "memory", "--workload", "fill-seq-b100", "--size", "200",
+		"--reps", "1", "--format", "csv", "--out", out, "--workdir", t.TempDir(), "--memory-budget", "16MiB")
+	if code != 0 {
+		t.Fatalf("bench --out %s: exit %d: %s", out, code, stderr)
+	}
+	entries, _ := os.ReadDir(out)
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), "report.") && !strings.HasSuffix(e.Name(), ".png") {
+			t.Errorf("bench --out left %s there", e.Name())
+		}
+	}
+}
