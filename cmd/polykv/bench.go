@@ -197,6 +197,12 @@ func runBench(ctx context.Context, s stdio, args []string) error {
 		if n != 0 && n < kv.MinMemoryBudget {
 			return fmt.Errorf("%w: --memory-budget %s: want 0 (kv's default) or at least %s", errUsage, *budget, kv.FormatSize(kv.MinMemoryBudget))
 		}
+		if n != 0 {
+			// The rest of kv's rules for a budget (no more than the machine's memory).
+			if err := (kv.Config{Backend: "memory", MemoryBudget: n}).Validate(); err != nil {
+				return fmt.Errorf("%w: --memory-budget: %v", errUsage, err)
+			}
+		}
 		o.Template.MemoryBudget = n
 	}
 	// Where the runs make their stores and where the reports go are
