@@ -87,10 +87,9 @@ func runCheck(ctx context.Context, s stdio, args []string) error {
 		done = append(done, fmt.Sprintf("folded: the stripes of %d counter(s)", n))
 	}
 	var entries []nodestore.CountEntry
+	var countsErr error // the counters could not be listed (damaged): the report is printed all the same
 	if *counts {
-		if entries, err = ns.Counts(ctx); err != nil {
-			return err
-		}
+		entries, countsErr = ns.Counts(ctx)
 	}
 	if err := db.Close(); err != nil {
 		return err
@@ -131,6 +130,12 @@ func runCheck(ctx context.Context, s stdio, args []string) error {
 		if rep.Truncated {
 			fmt.Fprintf(s.out, "(more than %d problems; the list is truncated)\n", nodestore.MaxProblems)
 		}
+	}
+	if countsErr != nil {
+		if rep.OK() {
+			return fmt.Errorf("--counts: %w", countsErr)
+		}
+		fmt.Fprintf(s.err, "polykv check: --counts: %s\n", printable(countsErr.Error()))
 	}
 	if rep.Truncated {
 		return fmt.Errorf("more than %d problems found (only the first %d are listed)", nodestore.MaxProblems, len(rep.Problems))

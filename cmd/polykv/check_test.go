@@ -248,3 +248,21 @@ func TestCheckHostileKey(t *testing.T) {
 		}
 	}
 }
+
+// check --counts on a store whose counter does not decode still lists the
+// problems (it stopped at the counters' error before).
+func TestCheckCountsOfDamagedCounter(t *testing.T) {
+	dsn, cfg := checkStore(t, nil)
+	db, err := kv.Open(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Set(t.Context(), []byte("src:count:00000001:pending:pending"), []byte("bad")); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	code, out, stderr := polykv(t, nil, "check", "--counts", dsn)
+	if code != 1 || !strings.Contains(out, "PROBLEM:") || !strings.Contains(stderr, "--counts:") {
+		t.Fatalf("check --counts of a damaged counter: exit %d\n%s%s", code, out, stderr)
+	}
+}
