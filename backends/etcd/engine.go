@@ -76,10 +76,16 @@ func awaitMember(ctx context.Context, cli *clientv3.Client, key string, dialTime
 		return nil
 	}
 	if ctx.Err() != nil {
-		return fmt.Errorf("kv: etcd: connect to %s: %w: no member answered within dial_timeout %s (%v)",
-			strings.Join(cli.Endpoints(), ","), kv.ErrUnavailable, dialTimeout, err)
+		return noMemberAnswered(cli.Endpoints(), dialTimeout, err)
 	}
 	return translate("connect", err)
+}
+
+// noMemberAnswered is the error of an open that no member of endpoints
+// answered within dialTimeout.
+func noMemberAnswered(endpoints []string, dialTimeout time.Duration, err error) error {
+	return fmt.Errorf("kv: etcd: connect to %s: %w: no member answered within dial_timeout %s (%v)",
+		strings.Join(endpoints, ","), kv.ErrUnavailable, dialTimeout, err)
 }
 
 // reconnect is how the client redials a member it lost: gRPC's default
@@ -123,7 +129,12 @@ func openEngine(ctx context.Context, cfg *kv.Config, s settings) (*engine, error
 		DialOptions:        []grpc.DialOption{grpc.WithConnectParams(reconnect)},
 	})
 	if err != nil {
-		// clientv3's errors name endpoints, never the password.
+		// With a password, New authenticates within DialTimeout, and
+		// fails as that deadline when no member answers. clientv3's
+		// errors name endpoints, never the password.
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			return nil, noMemberAnswered(cfg.Endpoints, s.dialTimeout, err)
+		}
 		return nil, translate("connect", err)
 	}
 	if err := awaitMember(ctx, cli, l.marker, s.dialTimeout); err != nil {

@@ -454,6 +454,15 @@ func TestDialTimeoutBoundsOpen(t *testing.T) {
 	if took := time.Since(start); !errors.Is(err, kv.ErrUnavailable) || took > 10*time.Second {
 		t.Errorf("open of %s with dial_timeout 500ms, request_timeout 20s: %v after %v; want ErrUnavailable well before 20 s", closed, err, took)
 	}
+	// With a password the client authenticates while it connects: that
+	// failed as "connect: ... context deadline exceeded", naming neither
+	// the endpoint nor the timeout.
+	withPassword := cfg
+	withPassword.Username, withPassword.Password = "u", "s3cret-pw"
+	_, err = kv.Open(t.Context(), withPassword)
+	if msg := fmt.Sprint(err); !errors.Is(err, kv.ErrUnavailable) || !strings.Contains(msg, closed) || !strings.Contains(msg, "dial_timeout 500ms") || strings.Contains(msg, "s3cret-pw") {
+		t.Errorf("open of %s with a password: %v; want ErrUnavailable naming the endpoint and dial_timeout, not the password", closed, err)
+	}
 	for _, ep := range []string{"localhost", "127.0.0.1:notaport", "127.0.0.1:99999", "[::1", ":2379"} {
 		bad := cfg
 		bad.Endpoints = []string{ep}
