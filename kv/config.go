@@ -148,6 +148,16 @@ func (c Config) checkFields() error { return c.checkFieldsFor(c.isNetwork()) }
 // checkEndpoint says what is wrong with a "host:port" endpoint, or "".
 // A malformed one used to pass and fail only at the first request, after
 // the request timeout, with a message that did not name it.
+// redactEndpoint hides what comes before the last '@' of an endpoint that
+// has one: user:password@host:port given where host:port was wanted must
+// not be printed back.
+func redactEndpoint(ep string) string {
+	if i := strings.LastIndexByte(ep, '@'); i >= 0 {
+		return "…" + ep[i:]
+	}
+	return ep
+}
+
 func checkEndpoint(ep string) string {
 	if ep == "" || strings.ContainsAny(ep, ",/?#@ ") {
 		return "no ',', '/', '?', '#', '@' or space"
@@ -187,7 +197,7 @@ func (c Config) checkFieldsFor(network bool) error {
 	}
 	for i, ep := range c.Endpoints {
 		if err := checkEndpoint(ep); err != "" {
-			return invalidf("endpoints[%d] %q: want host:port (%s)", i, ep, err)
+			return invalidf("endpoints[%d] %q: want host:port (%s)", i, redactEndpoint(ep), err)
 		}
 	}
 	if c.Password != "" && c.Username == "" {

@@ -161,6 +161,9 @@ func runBench(ctx context.Context, s stdio, args []string) error {
 		if !slices.Contains(bs, "etcd") {
 			return fmt.Errorf("%w: --etcd-endpoints is for backend etcd, which --backends does not name", errUsage)
 		}
+		if err := (kv.Config{Backend: "etcd", Path: "/polykv-bench", Endpoints: endpoints}).Validate(); err != nil {
+			return fmt.Errorf("%w: --etcd-endpoints: %v", errUsage, err)
+		}
 	}
 	if len(bs) == 0 {
 		return fmt.Errorf("%w: --backends is empty", errUsage)

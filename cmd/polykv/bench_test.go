@@ -144,6 +144,7 @@ func TestBenchChecksFlagsBeforeRunning(t *testing.T) {
 		{[]string{"--memory-budget", "1"}, "--memory-budget 1: want 0 (kv's default) or at least 16MiB"},
 		{[]string{"--memory-budget", "15MiB"}, "--memory-budget 15MiB"},
 		{[]string{"--memory-budget", "100TiB"}, "more than this machine's memory"}, // kv knows the machine's memory on Linux only
+		{[]string{"--backends", "etcd", "--etcd-endpoints", "u:S3CRET@h:1"}, `--etcd-endpoints: kv: invalid config: endpoints[0] "…@h:1"`},
 	} {
 		if runtime.GOOS != "linux" && tc.flags[1] == "100TiB" {
 			continue
@@ -151,7 +152,7 @@ func TestBenchChecksFlagsBeforeRunning(t *testing.T) {
 		args := []string{"bench", "--in-process", "--backends", "memory", "--workload", "fill-seq-b100", "--size", "200", "--reps", "1",
 			"--out", "", "--workdir", t.TempDir()}
 		code, stdout, stderr := polykv(t, nil, append(args, tc.flags...)...)
-		if code != 2 || !strings.Contains(stderr, tc.want) || strings.Contains(stderr, "workload(s)") {
+		if code != 2 || !strings.Contains(stderr, tc.want) || strings.Contains(stderr, "workload(s)") || strings.Contains(stderr, "S3CRET") {
 			t.Errorf("bench %v: exit %d, want 2 before running, saying %q:\n%s%s", tc.flags, code, tc.want, stdout, stderr)
 		}
 	}
