@@ -15,9 +15,10 @@ import (
 
 // nsRebuildCountsWhileWriting: RebuildCounts on a store with more nodes
 // than one of its transactions may hold (where its limits are small, as on
-// etcd), while other Stores change the statuses of its nodes. Afterwards
-// every counter is exact: the rebuild must neither fail on the store's
-// limits nor lose the changes committed while it ran.
+// etcd), while other Stores change the statuses of its nodes, and two
+// RebuildCounts at once. Afterwards every counter is exact: the rebuild
+// must neither fail on the store's limits, nor lose the changes committed
+// while it ran, nor apply a correction twice.
 func nsRebuildCountsWhileWriting(t *testing.T, e *nsEnv) {
 	const files = 10 // per folder
 	nodes := min(kv.LimitsOf(e.kv).MaxTxnOps+64, 2200)
@@ -86,12 +87,18 @@ func nsRebuildCountsWhileWriting(t *testing.T, e *nsEnv) {
 			}
 		})
 	}
-	for i := range 2 {
-		if err := e.ns.RebuildCounts(e.ctx); err != nil {
-			t.Errorf("RebuildCounts %d of 2 on %d nodes with writers running: %v", i+1, folders*(files+1)+1, err)
-		}
-		repaired.Store(true)
+	// Two at once, through Stores of their own (two processes on a shared
+	// store): they must not both apply the same correction.
+	var rebuilds sync.WaitGroup
+	for i, rs := range []*nodestore.Store{e.ns, e.newStore(0)} {
+		rebuilds.Go(func() {
+			if err := rs.RebuildCounts(e.ctx); err != nil {
+				t.Errorf("RebuildCounts %d of 2 (at once) on %d nodes with writers running: %v", i+1, folders*(files+1)+1, err)
+			}
+		})
 	}
+	rebuilds.Wait()
+	repaired.Store(true)
 	// Let the writers commit after the repair too (a few changes, or 5 s).
 	for start, deadline := moves.Load(), time.Now().Add(5*time.Second); moves.Load() < start+20 && time.Now().Before(deadline) && !t.Failed(); {
 		time.Sleep(time.Millisecond)

@@ -22,7 +22,9 @@ import (
 // {copy} is empty for dst. {hash} is a PathHash in 32 lowercase hex digits.
 // A count or pending key whose count drops to zero is deleted. On a shared
 // store a count or pending key may also have stripes, the key followed by
-// ":01" to ":99" (stripes.go).
+// ":01" to ":99" (stripes.go). The one key outside the queues is
+// "nodestore:rebuild", held only while a RebuildCounts runs
+// (rebuildlock.go).
 const (
 	// IndexPrefixSrcChildren is the prefix of the src children index keys:
 	// IndexPrefixSrcChildren + parent hash + ":" + child hash.

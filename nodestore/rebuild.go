@@ -28,6 +28,14 @@ import (
 // Last, counter stripes are folded (FoldCounts), so that the layout is a
 // local store's where no one else writes; a fold that keeps conflicting
 // with other writers is left undone.
+//
+// One RebuildCounts runs at a time on a store, whatever the Stores and
+// processes: a second one waits, within ctx, for the first to end (two
+// runs that read the same state would both apply its corrections). The
+// running one holds a key of its own, nodestore:rebuild, which it deletes
+// when it returns (rebuildlock.go); one left by a process that died is
+// taken over once it has expired (a minute) on a shared store, at once on
+// a local one.
 func (s *Store) RebuildCounts(ctx context.Context) error {
 	if err := s.ready(ctx, "RebuildCounts"); err != nil {
 		return err
@@ -43,14 +51,23 @@ func (s *Store) RebuildCounts(ctx context.Context) error {
 // is written by something other than nodestore.
 const rebuildAttempts = 3
 
-func (s *Store) rebuildCounts(ctx context.Context) error {
+func (s *Store) rebuildCounts(ctx context.Context) (err error) {
+	l, err := s.lockRebuild(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if rerr := l.release(ctx); err == nil {
+			err = rerr
+		}
+	}()
 	for attempt := 1; ; attempt++ {
 		var r rebuild
 		if err := s.kv.View(ctx, r.read); err != nil {
 			return err
 		}
 		if len(r.bad) == 0 {
-			if err := s.correct(ctx, &r); err != nil {
+			if err := s.correct(ctx, l, &r); err != nil {
 				return err
 			}
 			break
@@ -58,7 +75,7 @@ func (s *Store) rebuildCounts(ctx context.Context) error {
 		if attempt == rebuildAttempts {
 			return fmt.Errorf("%w: counter keys damaged again after %d deletions, first %q", ErrCorrupt, attempt-1, r.bad[0])
 		}
-		if err := s.deleteKeys(ctx, r.bad); err != nil {
+		if err := s.deleteKeys(ctx, l, r.bad); err != nil {
 			return fmt.Errorf("deleting damaged counter keys: %w", err)
 		}
 	}
@@ -186,7 +203,7 @@ func (r *rebuild) readFamily(tx kv.ReadTxn, prefix []byte, use func(tail []byte,
 
 // correct adds r's corrections to the counters, in transactions within
 // the store's limits, each counter whole in one of them.
-func (s *Store) correct(ctx context.Context, r *rebuild) error {
+func (s *Store) correct(ctx context.Context, l *rebuildLock, r *rebuild) error {
 	// A counter's correction reads and writes its key (the key of the
 	// transaction's stripe); at stripe 0, one going below zero folds the
 	// counter's stripes into it (writeStripe): counterStripes more reads
@@ -197,6 +214,9 @@ func (s *Store) correct(ctx context.Context, r *rebuild) error {
 	for start := 0; start < total; start += per {
 		end := min(start+per, total)
 		err := s.update(ctx, func(tx kv.Txn, stripe int) error {
+			if err := l.check(tx); err != nil {
+				return err
+			}
 			d := deltas{stripe: stripe}
 			for i := start; i < end; i++ {
 				if i < len(r.counts) {
@@ -218,12 +238,15 @@ func (s *Store) correct(ctx context.Context, r *rebuild) error {
 	return nil
 }
 
-// deleteKeys deletes keys in blind transactions within the store's limits.
-func (s *Store) deleteKeys(ctx context.Context, keys [][]byte) error {
-	per := max(1, txnOpsBudget(s.lim))
+// deleteKeys deletes keys in transactions within the store's limits.
+func (s *Store) deleteKeys(ctx context.Context, l *rebuildLock, keys [][]byte) error {
+	per := max(1, txnOpsBudget(s.lim)-1)
 	for start := 0; start < len(keys); start += per {
 		chunk := keys[start:min(start+per, len(keys))]
 		err := s.kv.Update(ctx, func(tx kv.Txn) error {
+			if err := l.check(tx); err != nil {
+				return err
+			}
 			for _, k := range chunk {
 				if err := tx.Delete(k); err != nil && !errors.Is(err, kv.ErrNotFound) {
 					return err

@@ -5,10 +5,15 @@ package nodestore_test
 
 import (
 	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/polykv/polykv/kv"
 	"github.com/polykv/polykv/nodestore"
@@ -145,6 +150,95 @@ func TestRebuildCountsRacesWriters(t *testing.T) {
 				t.Fatalf("CheckCounts after RebuildCounts raced writers = %v, %v", mm, err)
 			}
 			wantOK(t, ns)
+		})
+	}
+}
+
+// Two RebuildCounts at once, through Stores of their own (processes of
+// their own on a shared store), with writers running: the counters are
+// exact afterwards. Each run corrects what its snapshot found wrong: two
+// runs that read the same snapshot applied the same correction twice.
+func TestRebuildCountsConcurrentRebuilds(t *testing.T) {
+	for _, mode := range []string{"etcd-like", "optimistic", "lock"} {
+		t.Run(mode, func(t *testing.T) {
+			ctx := t.Context()
+			var s kv.Store
+			if mode == "etcd-like" {
+				s = openEtcdLike(t)
+			} else {
+				s = openMemoryTxn(t, mode)
+			}
+			ns := bigTree(t, s)
+			for round := range 5 {
+				damageCounters(t, s)
+				var wg sync.WaitGroup
+				start := make(chan struct{})
+				for range 3 {
+					rs := nodestore.New(s)
+					wg.Go(func() {
+						<-start
+						if err := rs.RebuildCounts(ctx); err != nil {
+							t.Errorf("round %d: RebuildCounts beside another: %v", round, err)
+						}
+					})
+				}
+				close(start)
+				wg.Wait()
+				if mm, err := ns.CheckCounts(ctx); err != nil || len(mm) != 0 {
+					t.Fatalf("round %d: CheckCounts after concurrent RebuildCounts = %v, %v", round, mm, err)
+				}
+			}
+			wantOK(t, ns)
+			if keys := dumpKV(t, s); strings.Contains(keys, "rebuild") {
+				t.Errorf("a rebuild left its lock behind:\n%s", keys)
+			}
+		})
+	}
+}
+
+// A rebuild lock left behind by a process that died: on a local store it
+// is taken over at once (no other process can hold it); on a shared one
+// only once expired, and a RebuildCounts waiting for a live one gives up
+// when its context ends.
+func TestRebuildCountsLeftoverLock(t *testing.T) {
+	lock := func(expiry time.Time) []byte {
+		v := make([]byte, 24)
+		copy(v, "someone-else-tok")
+		binary.BigEndian.PutUint64(v[16:], uint64(expiry.UnixNano()))
+		return v
+	}
+	for _, mode := range []string{"lock", "etcd-like"} {
+		t.Run(mode, func(t *testing.T) {
+			ctx := t.Context()
+			var s kv.Store
+			if mode == "etcd-like" {
+				s = openEtcdLike(t)
+			} else {
+				s = openMemoryTxn(t, mode)
+			}
+			ns := bigTree(t, s)
+			damageCounters(t, s)
+			if err := s.Set(ctx, []byte("nodestore:rebuild"), lock(time.Now().Add(time.Hour))); err != nil {
+				t.Fatal(err)
+			}
+			if mode == "etcd-like" {
+				short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+				err := ns.RebuildCounts(short)
+				cancel()
+				if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "another RebuildCounts") {
+					t.Fatalf("RebuildCounts beside a live lock of another process = %v, want it to wait until its deadline", err)
+				}
+				if err := s.Set(ctx, []byte("nodestore:rebuild"), lock(time.Now().Add(-time.Second))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := ns.RebuildCounts(ctx); err != nil {
+				t.Fatalf("RebuildCounts over a leftover lock: %v", err)
+			}
+			wantOK(t, ns)
+			if _, err := s.Get(ctx, []byte("nodestore:rebuild")); !errors.Is(err, kv.ErrNotFound) {
+				t.Errorf("the lock after RebuildCounts: %v, want it deleted", err)
+			}
 		})
 	}
 }
