@@ -171,11 +171,14 @@ func (s *Store) FetchChildrenByParentPath(ctx context.Context, indexPrefix, pare
 // before a crash, say) is not written and is reported in the result's
 // Skipped (ErrExists). The parent must exist (ErrNotFound) and be a folder.
 //
-// The whole step must fit one transaction (kv.MaxTxnOps writes — about
-// 20,000 children — and kv.MaxTxnBytes); past that it fails with
-// kv.ErrTxnTooLarge and nothing is applied. For larger folders, insert the
-// children with BatchInsertNodes (chunked, resumable) and then call
-// SetStatus on the parent.
+// The whole step must fit one transaction of the store (kv.LimitsOf: on
+// the local engines kv.MaxTxnOps writes, about 20,000 children of three
+// writes each, and kv.MaxTxnBytes; on etcd what the cluster allows: at
+// etcd's default max-txn-ops of 128, about 40 children); past that it
+// fails with kv.ErrTxnTooLarge and nothing is applied. For larger
+// folders, insert the children with BatchInsertNodes (chunked within the
+// store's limits, resumable: a child already stored is skipped) and then
+// call SetStatus on the parent.
 //
 // Concurrent calls (one per worker goroutine) share commits: the calls of
 // a queue type that arrive while another is committing are applied
