@@ -97,6 +97,16 @@ func TestRebuildCountsBeyondTxnLimits(t *testing.T) {
 	}
 }
 
+// openMode opens a memory store whose Update runs as mode says
+// ("optimistic", "lock"), or, for "etcd-like", one with etcd's default
+// limits, declared shared.
+func openMode(t *testing.T, mode string) kv.Store {
+	if mode == "etcd-like" {
+		return openEtcdLike(t)
+	}
+	return openMemoryTxn(t, mode)
+}
+
 // RebuildCounts while other Stores change node statuses, on a shared
 // (optimistic, striped) store and on a local one: the counters are exact
 // afterwards. A rebuild that wrote the counts of its snapshot, instead of
@@ -105,12 +115,7 @@ func TestRebuildCountsRacesWriters(t *testing.T) {
 	for _, mode := range []string{"etcd-like", "optimistic", "lock"} {
 		t.Run(mode, func(t *testing.T) {
 			ctx := t.Context()
-			var s kv.Store
-			if mode == "etcd-like" {
-				s = openEtcdLike(t)
-			} else {
-				s = openMemoryTxn(t, mode)
-			}
+			s := openMode(t, mode)
 			ns := bigTree(t, s)
 			damageCounters(t, s)
 			sts := []nodestore.TraversalStatus{nodestore.TraversalStatusSuccessful, nodestore.TraversalStatusFailed, nodestore.TraversalStatusPending}
@@ -162,12 +167,7 @@ func TestRebuildCountsConcurrentRebuilds(t *testing.T) {
 	for _, mode := range []string{"etcd-like", "optimistic", "lock"} {
 		t.Run(mode, func(t *testing.T) {
 			ctx := t.Context()
-			var s kv.Store
-			if mode == "etcd-like" {
-				s = openEtcdLike(t)
-			} else {
-				s = openMemoryTxn(t, mode)
-			}
+			s := openMode(t, mode)
 			ns := bigTree(t, s)
 			for round := range 5 {
 				damageCounters(t, s)
@@ -210,12 +210,7 @@ func TestRebuildCountsLeftoverLock(t *testing.T) {
 	for _, mode := range []string{"lock", "etcd-like"} {
 		t.Run(mode, func(t *testing.T) {
 			ctx := t.Context()
-			var s kv.Store
-			if mode == "etcd-like" {
-				s = openEtcdLike(t)
-			} else {
-				s = openMemoryTxn(t, mode)
-			}
+			s := openMode(t, mode)
 			ns := bigTree(t, s)
 			damageCounters(t, s)
 			if err := s.Set(ctx, []byte("nodestore:rebuild"), lock(time.Now().Add(time.Hour))); err != nil {

@@ -11,28 +11,9 @@ import (
 
 func TestCheck(t *testing.T) {
 	dsn := "bbolt://" + t.TempDir() + "/s"
-	cfg, err := kv.ParseDSN(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := kv.Open(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openTestStore(t, dsn)
 	ns := nodestore.New(db)
-	root := nodestore.Node{Queue: nodestore.QueueSrc, Traversal: nodestore.TraversalStatusPending, Copy: nodestore.CopyStatusPending,
-		State: nodestore.NodeState{ID: "0", Name: "root", Path: "/", Type: nodestore.NodeTypeFolder}}
-	if err := ns.Insert(t.Context(), root); err != nil {
-		t.Fatal(err)
-	}
-	var kids []nodestore.Node
-	for _, name := range []string{"a", "b", "c"} {
-		kids = append(kids, nodestore.Node{Traversal: nodestore.TraversalStatusPending, Copy: nodestore.CopyStatusPending,
-			State: nodestore.NodeState{ID: name, Name: name, Path: "/" + name, ParentPath: "/", Type: nodestore.NodeTypeFile, Depth: 1}})
-	}
-	if _, err := ns.CompleteWithChildren(t.Context(), nodestore.QueueSrc, "/", nodestore.TraversalStatusSuccessful, kids); err != nil {
-		t.Fatal(err)
-	}
+	seedCheckTree(t, ns)
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -44,10 +25,7 @@ func TestCheck(t *testing.T) {
 
 	// Delete one node key behind nodestore's back: its index entry and the
 	// counter now disagree with the nodes.
-	db, err = kv.Open(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db = openTestStore(t, dsn)
 	key, err := nodestore.KeySrc(1, nodestore.TraversalStatusPending, nodestore.CopyStatusPending, "/b")
 	if err != nil {
 		t.Fatal(err)
@@ -96,21 +74,10 @@ func TestCheckTruncatedCount(t *testing.T) {
 	}
 }
 
-// checkStore makes a bbolt store holding a root and three files, through
-// a Store with opts, and returns its DSN and configuration.
-func checkStore(t *testing.T, opts *nodestore.Options) (string, kv.Config) {
+// seedCheckTree stores, through ns, a src root (successful) with three
+// pending files.
+func seedCheckTree(t *testing.T, ns *nodestore.Store) {
 	t.Helper()
-	dsn := "bbolt://" + t.TempDir() + "/s"
-	cfg, err := kv.ParseDSN(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := kv.Open(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	ns := nodestore.NewWithOptions(db, opts)
 	root := nodestore.Node{Queue: nodestore.QueueSrc, Traversal: nodestore.TraversalStatusPending, Copy: nodestore.CopyStatusPending,
 		State: nodestore.NodeState{ID: "0", Name: "root", Path: "/", Type: nodestore.NodeTypeFolder}}
 	if err := ns.Insert(t.Context(), root); err != nil {
@@ -124,16 +91,24 @@ func checkStore(t *testing.T, opts *nodestore.Options) (string, kv.Config) {
 	if _, err := ns.CompleteWithChildren(t.Context(), nodestore.QueueSrc, "/", nodestore.TraversalStatusSuccessful, kids); err != nil {
 		t.Fatal(err)
 	}
-	return dsn, cfg
 }
 
-// keysOf lists the keys of the store cfg names that contain part.
-func keysOf(t *testing.T, cfg kv.Config, part string) []string {
+// checkStore makes a bbolt store holding seedCheckTree, through a Store
+// with opts, and returns its DSN.
+func checkStore(t *testing.T, opts *nodestore.Options) string {
 	t.Helper()
-	db, err := kv.Open(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dsn := "bbolt://" + t.TempDir() + "/s"
+	db := openTestStore(t, dsn)
+	defer db.Close()
+	ns := nodestore.NewWithOptions(db, opts)
+	seedCheckTree(t, ns)
+	return dsn
+}
+
+// keysOf lists the keys of the store dsn names that contain part.
+func keysOf(t *testing.T, dsn, part string) []string {
+	t.Helper()
+	db := openTestStore(t, dsn)
 	defer db.Close()
 	var out []string
 	if err := db.Iterate(t.Context(), kv.IterOptions{KeysOnly: true}, func(k, _ []byte) error {
@@ -150,20 +125,9 @@ func keysOf(t *testing.T, cfg kv.Config, part string) []string {
 // check --repair-counts corrects damaged counters (what a "run
 // RebuildCounts" error asks an operator to do), and says so.
 func TestCheckRepairCounts(t *testing.T) {
-	dsn, cfg := checkStore(t, nil)
-	db, err := kv.Open(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range map[string][]byte{
-		"src:count:00000001:pending:pending": {0, 0, 0, 0, 0, 0, 0, 9},
-		"src:pendinglevel:00000004":          {0, 0, 0, 0, 0, 0, 0, 1},
-	} {
-		if err := db.Set(t.Context(), []byte(k), v); err != nil {
-			t.Fatal(err)
-		}
-	}
-	db.Close()
+	dsn := checkStore(t, nil)
+	put(t, dsn, "src:count:00000001:pending:pending", "\x00\x00\x00\x00\x00\x00\x00\x09",
+		"src:pendinglevel:00000004", "\x00\x00\x00\x00\x00\x00\x00\x01")
 	if code, out, stderr := polykv(t, nil, "check", dsn); code != 1 || !strings.Contains(out, "PROBLEM:") {
 		t.Fatalf("check of damaged counters: exit %d\n%s%s", code, out, stderr)
 	}
@@ -183,10 +147,10 @@ func TestCheckRepairCounts(t *testing.T) {
 // check --fold folds the counter stripes a striped Store wrote, leaving
 // the counts as they were.
 func TestCheckFold(t *testing.T) {
-	dsn, cfg := checkStore(t, &nodestore.Options{CounterStripes: nodestore.StripesOn})
+	dsn := checkStore(t, &nodestore.Options{CounterStripes: nodestore.StripesOn})
 	isStripe := func(k string) bool { n := len(k); return n > 3 && k[n-3] == ':' && k[n-2] >= '0' && k[n-2] <= '9' }
 	stripes := func() (n int) {
-		for _, k := range append(keysOf(t, cfg, ":count:"), keysOf(t, cfg, ":pendinglevel:")...) {
+		for _, k := range append(keysOf(t, dsn, ":count:"), keysOf(t, dsn, ":pendinglevel:")...) {
 			if isStripe(k) {
 				n++
 			}
@@ -225,16 +189,8 @@ func TestPrintable(t *testing.T) {
 // control character: a child index key holding a terminal escape went to
 // the terminal raw.
 func TestCheckHostileKey(t *testing.T) {
-	dsn, cfg := checkStore(t, nil)
-	db, err := kv.Open(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	evil := "src:children:\x1b[2J\x1b[31mEVIL\nline:" + strings.Repeat("0", 32)
-	if err := db.Set(t.Context(), []byte(evil), []byte("x")); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+	dsn := checkStore(t, nil)
+	put(t, dsn, "src:children:\x1b[2J\x1b[31mEVIL\nline:"+strings.Repeat("0", 32), "x")
 	code, out, stderr := polykv(t, nil, "check", dsn)
 	if code != 1 || !strings.Contains(out, "PROBLEM:") {
 		t.Fatalf("check of a store with a hostile key: exit %d\n%s%s", code, out, stderr)
@@ -252,15 +208,8 @@ func TestCheckHostileKey(t *testing.T) {
 // check --counts on a store whose counter does not decode still lists the
 // problems (it stopped at the counters' error before).
 func TestCheckCountsOfDamagedCounter(t *testing.T) {
-	dsn, cfg := checkStore(t, nil)
-	db, err := kv.Open(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Set(t.Context(), []byte("src:count:00000001:pending:pending"), []byte("bad")); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
+	dsn := checkStore(t, nil)
+	put(t, dsn, "src:count:00000001:pending:pending", "bad")
 	code, out, stderr := polykv(t, nil, "check", "--counts", dsn)
 	if code != 1 || !strings.Contains(out, "PROBLEM:") || !strings.Contains(stderr, "--counts:") {
 		t.Fatalf("check --counts of a damaged counter: exit %d\n%s%s", code, out, stderr)

@@ -102,28 +102,9 @@ func TestLoadIntoEtcd(t *testing.T) {
 // check finds an etcd store consistent, then names the damage.
 func TestCheckEtcd(t *testing.T) {
 	_, dsn := etcdDSN(t)
-	cfg, err := kv.ParseDSN(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := kv.Open(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openTestStore(t, dsn)
 	ns := nodestore.New(db)
-	root := nodestore.Node{Queue: nodestore.QueueSrc, Traversal: nodestore.TraversalStatusPending, Copy: nodestore.CopyStatusPending,
-		State: nodestore.NodeState{ID: "0", Name: "root", Path: "/", Type: nodestore.NodeTypeFolder}}
-	if err := ns.Insert(t.Context(), root); err != nil {
-		t.Fatal(err)
-	}
-	var kids []nodestore.Node
-	for _, name := range []string{"a", "b", "c"} {
-		kids = append(kids, nodestore.Node{Traversal: nodestore.TraversalStatusPending, Copy: nodestore.CopyStatusPending,
-			State: nodestore.NodeState{ID: name, Name: name, Path: "/" + name, ParentPath: "/", Type: nodestore.NodeTypeFile, Depth: 1}})
-	}
-	if _, err := ns.CompleteWithChildren(t.Context(), nodestore.QueueSrc, "/", nodestore.TraversalStatusSuccessful, kids); err != nil {
-		t.Fatal(err)
-	}
+	seedCheckTree(t, ns)
 	code, out, stderr := polykv(t, nil, "check", "--counts", dsn)
 	if code != 0 || !strings.Contains(out, "src: 4 nodes") || !strings.Contains(out, "ok:") {
 		t.Fatalf("check of a consistent etcd store: exit %d\n%s%s", code, out, stderr)

@@ -26,14 +26,7 @@ var hostile = []struct{ key, value, keyShown, valueShown string }{
 // put writes pairs (key, value, key, value...) into the store dsn names.
 func put(t testing.TB, dsn string, pairs ...string) {
 	t.Helper()
-	cfg, err := kv.ParseDSN(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := kv.Open(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openTestStore(t, dsn)
 	defer db.Close()
 	for i := 0; i < len(pairs); i += 2 {
 		if err := db.Set(t.Context(), []byte(pairs[i]), []byte(pairs[i+1])); err != nil {

@@ -119,14 +119,7 @@ func TestBenchFormats(t *testing.T) {
 // fill writes a few keys of every shape into the store dsn names.
 func fill(t testing.TB, dsn string, n int) map[string]string {
 	t.Helper()
-	cfg, err := kv.ParseDSN(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := kv.Open(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openTestStore(t, dsn)
 	defer db.Close()
 	want := map[string]string{}
 	w := kv.NewBulkWriter(t.Context(), db)
@@ -156,17 +149,10 @@ func fill(t testing.TB, dsn string, n int) map[string]string {
 // contents reads every key and value of the store dsn names.
 func contents(t testing.TB, dsn string) map[string]string {
 	t.Helper()
-	cfg, err := kv.ParseDSN(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := kv.Open(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openTestStore(t, dsn)
 	defer db.Close()
 	got := map[string]string{}
-	err = db.Iterate(t.Context(), kv.IterOptions{}, func(k, v []byte) error {
+	err := db.Iterate(t.Context(), kv.IterOptions{}, func(k, v []byte) error {
 		got[string(k)] = string(v)
 		return nil
 	})
@@ -683,4 +669,19 @@ func TestLostOutputFails(t *testing.T) {
 			t.Errorf("%s with stdout failing: exit %d, stderr %q; want exit 1 naming the failed write", args[0], code, errOut.String())
 		}
 	}
+}
+
+// openTestStore opens the store dsn names (created if need be); the
+// caller closes it.
+func openTestStore(t testing.TB, dsn string) *kv.DB {
+	t.Helper()
+	cfg, err := kv.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := kv.Open(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
 }
