@@ -197,6 +197,16 @@ func TestCorruptionMatrix(t *testing.T) {
 	}
 }
 
+// cleanMessage fails the test when err's message carries an engine's
+// internal marker rather than words for the user: Pebble joins its
+// corruption errors with one whose text is "<corruption detail carrier>".
+func cleanMessage(t *testing.T, what string, err error) {
+	t.Helper()
+	if err != nil && strings.Contains(err.Error(), "<corruption detail carrier>") {
+		t.Errorf("%s: the error's message holds Pebble's detail carrier: %q", what, err)
+	}
+}
+
 // readDamaged opens the damaged store in dir, scans it and verifies it,
 // and returns what the caller saw, failing the test on anything the
 // contract forbids: an error that is not ErrCorrupt from a scan, a Verify
@@ -204,6 +214,7 @@ func TestCorruptionMatrix(t *testing.T) {
 func readDamaged(t *testing.T, b, dir, label string) (outcome, *kv.Guarantees) {
 	t.Helper()
 	db, err := openWithin(t, kv.Config{Backend: b, Path: dir})
+	cleanMessage(t, label+": open", err)
 	if err != nil {
 		if errors.Is(err, kv.ErrCorrupt) {
 			return outOpenCorrupt, nil
@@ -222,6 +233,8 @@ func readDamaged(t *testing.T, b, dir, label string) (outcome, *kv.Guarantees) {
 		return nil
 	})
 	rep, verr := db.Verify(t.Context())
+	cleanMessage(t, label+": scan", scanErr)
+	cleanMessage(t, label+": verify", verr)
 	var out outcome
 	switch {
 	case scanErr != nil && errors.Is(scanErr, kv.ErrCorrupt):

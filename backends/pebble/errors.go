@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/polykv/polykv/kv"
@@ -85,13 +86,35 @@ func translate(op, path string, err error) error {
 	case errors.Is(err, kv.ErrCorrupt):
 		return err
 	case pebble.IsCorruptionError(err):
-		return fmt.Errorf("kv: pebble: %s %s: %w: %w", op, path, kv.ErrCorrupt, err)
+		return &corruptError{msg: fmt.Sprintf("kv: pebble: %s %s: %v: %s", op, path, kv.ErrCorrupt, corruptionMessage(err)), err: err}
 	}
 	var fe *FatalError
 	if errors.As(err, &fe) {
 		return err
 	}
 	return fmt.Errorf("kv: pebble: %s %s: %w", op, path, kv.Fault(err))
+}
+
+// corruptError is a Pebble corruption error as kv reports it: matching
+// kv.ErrCorrupt and Pebble's own error (pebble.ExtractDataCorruptionInfo
+// still finds its details), with a message for people.
+type corruptError struct {
+	msg string
+	err error
+}
+
+func (e *corruptError) Error() string   { return e.msg }
+func (e *corruptError) Unwrap() []error { return []error{kv.ErrCorrupt, e.err} }
+
+// corruptionMessage is the text of a Pebble corruption error without the
+// line of the error Pebble joins to it to carry its details ("<corruption
+// detail carrier>"), naming the damaged file when the text does not.
+func corruptionMessage(err error) string {
+	msg := strings.ReplaceAll(err.Error(), "\n<corruption detail carrier>", "")
+	if info := pebble.ExtractDataCorruptionInfo(err); info != nil && info.Path != "" && !strings.Contains(msg, info.Path) {
+		msg += " (file " + info.Path + ")"
+	}
+	return msg
 }
 
 // translateLock maps the error of taking Pebble's LOCK file. An error that is
