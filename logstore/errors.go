@@ -28,6 +28,10 @@ var (
 	// ErrUnsupportedVersion is returned for a stored value written by a
 	// newer encoding version than this build reads.
 	ErrUnsupportedVersion = errors.New("logstore: unsupported entry encoding version")
+	// ErrScanBounded is returned by a query that stopped after
+	// Query.MaxScanned entries before it reached its Limit or the end of
+	// its range: the cursor returned with it resumes where it stopped.
+	ErrScanBounded = errors.New("logstore: query stopped after reading its MaxScanned entries")
 )
 
 // These can occur when a LogBuffer is used.

@@ -24,8 +24,16 @@ type Query struct {
 	Since, Until time.Time
 	// Entity, EntityID and Queue, when not empty, keep only the entries
 	// whose field is equal. Filtering reads every entry in the time range:
-	// its cost is proportional to the entries scanned, not to Limit.
+	// its cost is proportional to the entries scanned, not to Limit
+	// (MaxScanned bounds it).
 	Entity, EntityID, Queue string
+	// MaxScanned, when above 0, stops the query after it has read this
+	// many entries (matching a filter or not) without reaching its Limit
+	// or the end of its range: the query returns ErrScanBounded with the
+	// cursor of the last entry read, from which a query with After set to
+	// it goes on. It bounds the cost of one call of a filtered query (a
+	// web page, say) whatever the store holds.
+	MaxScanned int
 	// Newest returns the newest entries first.
 	Newest bool
 	// Limit stops after this many entries; 0 means no limit. Without
@@ -175,7 +183,9 @@ func headLess(a, b *levelIter) bool {
 // with q.Newest), merged across levels, on one consistent snapshot of
 // store. It returns the cursor of the last entry passed to fn (q.After when
 // none), to resume with. If fn returns kv.SkipAll, Scan stops and returns
-// nil; any other error stops it and is returned.
+// nil; any other error stops it and is returned. A query stopped by
+// q.MaxScanned returns ErrScanBounded with the cursor of the last entry it
+// read, matched or not.
 //
 // fn runs inside a read transaction of store: it may read the store, and
 // write to it, but a long fn holds the snapshot open.
@@ -189,6 +199,9 @@ func Scan(ctx context.Context, store kv.Store, q Query, fn func(LogEntry) error)
 	if q.Limit < 0 {
 		return q.After, fmt.Errorf("logstore: query limit %d: want 0 (no limit) or more", q.Limit)
 	}
+	if q.MaxScanned < 0 {
+		return q.After, fmt.Errorf("logstore: query max scanned %d: want 0 (no bound) or more", q.MaxScanned)
+	}
 	levels, err := q.prepare(ctx, store)
 	if err != nil {
 		return q.After, err
@@ -201,6 +214,7 @@ func Scan(ctx context.Context, store kv.Store, q Query, fn func(LogEntry) error)
 		}
 	}
 	last := q.After
+	lastRead := q.After // the last readable entry read, matched or not
 	err = store.View(ctx, func(tx kv.ReadTxn) error {
 		its := make([]*levelIter, 0, len(levels))
 		defer func() {
@@ -226,7 +240,7 @@ func Scan(ctx context.Context, store kv.Store, q Query, fn func(LogEntry) error)
 			its = append(its, it)
 			it.advance()
 		}
-		n := 0
+		n, scanned := 0, 0
 		for q.Limit == 0 || n < q.Limit {
 			var best *levelIter
 			for _, it := range its {
@@ -248,6 +262,11 @@ func Scan(ctx context.Context, store kv.Store, q Query, fn func(LogEntry) error)
 			if best == nil {
 				break
 			}
+			if q.MaxScanned > 0 && scanned == q.MaxScanned {
+				last = lastRead // resume after what was read, matched or not
+				return ErrScanBounded
+			}
+			scanned++
 			e, err := DecodeEntry(best.key, best.value)
 			if err != nil {
 				if err := q.unreadable(best.key, err); err != nil {
@@ -258,10 +277,12 @@ func Scan(ctx context.Context, store kv.Store, q Query, fn func(LogEntry) error)
 			}
 			key := best.key
 			if !q.match(&e) {
+				lastRead = cursorOf(key)
 				best.advance()
 				continue
 			}
 			last = cursorOf(key)
+			lastRead = last
 			n++
 			if err := fn(e); err != nil {
 				return err
@@ -282,13 +303,17 @@ func Scan(ctx context.Context, store kv.Store, q Query, fn func(LogEntry) error)
 }
 
 // Find returns the entries q selects (see Scan) and the cursor to resume
-// after the last of them.
+// after the last of them; with ErrScanBounded, those found before the
+// query stopped and the cursor to go on from.
 func Find(ctx context.Context, store kv.Store, q Query) ([]LogEntry, Cursor, error) {
 	var out []LogEntry
 	c, err := Scan(ctx, store, q, func(e LogEntry) error {
 		out = append(out, e)
 		return nil
 	})
+	if errors.Is(err, ErrScanBounded) {
+		return out, c, err // what was found, and where to go on
+	}
 	if err != nil {
 		return nil, q.After, err
 	}

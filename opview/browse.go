@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"html/template"
 	"net/url"
 	"slices"
@@ -35,6 +36,11 @@ const (
 	// entry (timestamp, entity, entity ID, queue) the log page shows; a
 	// longer one is cut and named in LogRow.TruncatedFields.
 	MaxLogFieldShown = 256
+	// MaxLogsScanned is how many log entries one log page reads at most
+	// (logstore.Query.MaxScanned): a filter that matches few entries
+	// stops there, with a link to go on, instead of reading the whole
+	// log in one request.
+	MaxLogsScanned = 100_000
 )
 
 // escapeText shows bytes as text: printable UTF-8 as is, everything else
@@ -200,6 +206,9 @@ type Logs struct {
 	// one odd key does not hide the entries around it.
 	Unreadable      []UnreadableKey `json:"unreadable,omitempty"`
 	UnreadableCount int             `json:"unreadable_count,omitempty"`
+	// Bounded says the page stopped after reading MaxLogsScanned entries
+	// before it was full: older entries may still match, from Next.
+	Bounded bool `json:"bounded,omitempty"`
 	// Next is the query string of the next (older) page; "" on the last.
 	Next string `json:"next,omitempty"`
 	// NextHref is the link to the next page (Next, encoded by url.Values).
@@ -207,6 +216,9 @@ type Logs struct {
 	// AllLevels lists the levels for the filter form.
 	AllLevels []LevelChoice `json:"-"`
 }
+
+// MaxScanned is MaxLogsScanned, for the page's template.
+func (Logs) MaxScanned() int { return MaxLogsScanned }
 
 // MaxUnreadableShown is how many unreadable keys the log page lists.
 const MaxUnreadableShown = 20
@@ -389,14 +401,16 @@ func (h *Handler) logs(ctx context.Context, q url.Values) (*Logs, error) {
 	// an entry still decodes it whole (logstore.Scan decodes the value,
 	// up to kv.MaxValueSize, before the row is cut from it), so the
 	// request allocates in proportion to the entries read, one at a time.
+	query.MaxScanned = MaxLogsScanned
 	cursor, err := logstore.Scan(ctx, h.store, query, func(e logstore.LogEntry) error {
 		out.Entries = append(out.Entries, logRow(&e))
 		return nil
 	})
-	if err != nil {
+	out.Bounded = errors.Is(err, logstore.ErrScanBounded)
+	if err != nil && !out.Bounded {
 		return nil, err
 	}
-	if len(out.Entries) == query.Limit {
+	if len(out.Entries) == query.Limit || out.Bounded {
 		next := url.Values{"after": {string(cursor)}, "limit": {strconv.Itoa(query.Limit)}}
 		for _, k := range []string{"since", "until", "entity", "queue"} {
 			if v := q.Get(k); v != "" {

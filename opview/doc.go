@@ -29,7 +29,9 @@
 //	            keys under "log:" that hold no entry this build can read
 //	            (foreign, damaged, newer) are listed apart, not an error;
 //	            each entry shows at most MaxLogTextShown bytes of its
-//	            message and attributes, MaxLogFieldShown of other fields
+//	            message and attributes, MaxLogFieldShown of other fields;
+//	            a page reads at most MaxLogsScanned entries (a filter that
+//	            matches few stops there: "bounded", and "older" goes on)
 //	/keys       key browser: ?prefix=&start= as text, or with enc=hex as
 //	            hex; limit (at most MaxKeysLimit); a "next" link resumes
 //	            after the last key shown

@@ -982,3 +982,51 @@ func TestKeysPagingAcrossMaxSizeKeys(t *testing.T) {
 		}
 	}
 }
+
+// A log page with a filter reads at most MaxLogsScanned entries: one rare
+// entry behind more than that many others is found by following the
+// page's "older" link, not by one request reading the whole log.
+func TestLogsFilterBounded(t *testing.T) {
+	db := openStore(t)
+	buf := logstore.NewLogBuffer(db, 10_000, time.Second)
+	if err := buf.Add(logstore.LogEntry{Level: logstore.LevelError, Entity: "rare", Message: "the one"}); err != nil {
+		t.Fatal(err)
+	}
+	for range opview.MaxLogsScanned + 10 {
+		if err := buf.Add(logstore.LogEntry{Level: logstore.LevelInfo, Entity: "common", Message: "noise"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := buf.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	h, err := opview.New(db, opview.Options{SampleInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+
+	var page struct {
+		Entries []struct {
+			Message string `json:"message"`
+		} `json:"entries"`
+		Bounded bool   `json:"bounded"`
+		Next    string `json:"next"`
+	}
+	getJSON(t, srv.URL+"/logs.json?entity=rare", &page)
+	if !page.Bounded || len(page.Entries) != 0 || page.Next == "" {
+		t.Fatalf("first page of a filter behind %d entries: bounded %v, %d entries, next %q; want bounded, none, a next link",
+			opview.MaxLogsScanned+10, page.Bounded, len(page.Entries), page.Next)
+	}
+	if _, body := get(t, "GET", srv.URL+"/logs?entity=rare"); !strings.Contains(body, `id="bounded"`) {
+		t.Error("the HTML page does not say it stopped")
+	}
+	next := page.Next
+	page.Bounded, page.Next = false, ""
+	getJSON(t, srv.URL+"/logs.json?"+next, &page)
+	if page.Bounded || len(page.Entries) != 1 || page.Entries[0].Message != "the one" {
+		t.Errorf("the next page: bounded %v, entries %+v; want the rare entry", page.Bounded, page.Entries)
+	}
+}
