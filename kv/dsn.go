@@ -1,7 +1,6 @@
 package kv
 
 import (
-	"net"
 	"net/url"
 	"sort"
 	"strconv"
@@ -31,8 +30,13 @@ import (
 // Config.Password (percent-encoded), and the path, which starts with '/',
 // the store's key prefix (Config.Path). A DSN naming a host for a backend
 // that is not linked into the program says so. The password never appears
-// in an error (see RedactDSN) or in Config.String; Config.DSN does write it. Characters that mean something in a URL ('%', '?', '#')
-// are percent-encoded in the path.
+// in an error (see RedactDSN) or in Config.String; Config.DSN does write
+// it. Characters that mean something in a URL ('%', '?', '#') are
+// percent-encoded in the path. An '@' after a ':' must end the user
+// information: in a password '/', '?', '#' and '@' are written %2F, %3F,
+// %23 and %40, and '@' in a path or an option %40. A DSN with any other
+// '@' is refused, since part of a password would be read as a host, the
+// path or the query (see RedactDSN for what its error shows).
 //
 // Query keys (each at most once; any other key is an error):
 //
@@ -47,10 +51,12 @@ import (
 // Errors wrap ErrInvalidConfig.
 func ParseDSN(dsn string) (Config, error) {
 	shown := RedactDSN(dsn)
-	if _, ok := misplacedUserinfo(dsn); ok {
-		// Parsed as written, the password's tail would become the path:
-		// a key prefix sent to the cluster.
-		return Config{}, invalidf("dsn %q: the user information holds an unencoded '/', '?' or '#': percent-encode them (%%2F, %%3F, %%23)", shown)
+	if strayAt(dsn) {
+		// Parsed as written, a password holding '/', '?', '#' or '@' would
+		// end the hosts early: its tail would become a host, the path (a
+		// key prefix sent to the cluster) or the query, and be printed.
+		return Config{}, invalidf("dsn %q: an '@' that does not end the user information (backend://user:password@host:port/prefix): "+
+			"percent-encode '/', '?', '#' and '@' in a password (%%2F, %%3F, %%23, %%40), and '@' in a path or option (%%40)", shown)
 	}
 	rest, auth, hasAuth := splitAuthority(dsn)
 	u, err := url.Parse(rest)
@@ -107,52 +113,64 @@ func splitAuthority(dsn string) (rest, auth string, hasAuth bool) {
 
 // RedactDSN returns dsn with the password of its user information, if
 // any, replaced by "xxxxx" (as url.URL.Redacted does), for messages and
-// logs. Everything else is kept as written.
+// logs. Everything else is kept as written. The password is what lies
+// between the first ':' after the scheme and the last '@': where a
+// password holding an unencoded '/', '?', '#' or '@' ends (ParseDSN
+// refuses such a DSN, see strayAt), and so also the hosts and path of a
+// DSN with an '@' in its path ("etcd://h:2379/a@b" shows as
+// "etcd://h:xxxxx@b").
 func RedactDSN(dsn string) string {
-	if at, ok := misplacedUserinfo(dsn); ok {
-		i := strings.Index(dsn, "://") + len("://")
-		colon := i + strings.Index(dsn[i:at], ":")
-		return dsn[:colon+1] + "xxxxx" + dsn[at:]
-	}
-	rest, auth, ok := splitAuthority(dsn)
+	colon, at, ok := passwordSpan(dsn)
 	if !ok {
 		return dsn
 	}
-	at := strings.LastIndex(auth, "@")
-	if at < 0 {
-		return dsn
-	}
-	colon := strings.Index(auth[:at], ":")
-	if colon < 0 {
-		return dsn
-	}
-	auth = auth[:colon+1] + "xxxxx" + auth[at:]
-	i := strings.Index(rest, "://") + len("://")
-	return rest[:i] + auth + rest[i:]
+	return dsn[:colon+1] + "xxxxx" + dsn[at:]
 }
 
-// misplacedUserinfo reports whether dsn holds user information with a
-// password that has an unencoded '/', '?' or '#', which ends the authority
-// early ("etcd://u:pa/ss@host:2379/p" reads as host "u:pa"): the authority
-// has no '@' and is not a list of host:port with numeric ports, while an
-// '@' follows it, after a ':' in the authority. at is the index of the
-// last '@' in dsn.
-func misplacedUserinfo(dsn string) (at int, ok bool) {
-	_, auth, hasAuth := splitAuthority(dsn)
-	if !hasAuth || strings.Contains(auth, "@") || !strings.Contains(auth, ":") {
-		return 0, false
-	}
+// passwordSpan finds what may be a password in dsn: from the first ':'
+// after the scheme ("scheme://" or "scheme:"; the whole DSN when it has
+// none) to the last '@', when such a ':' comes before that '@'.
+func passwordSpan(dsn string) (colon, at int, ok bool) {
 	at = strings.LastIndex(dsn, "@")
-	if start := strings.Index(dsn, "://") + len("://") + len(auth); at < start {
-		return 0, false
+	if at < 0 {
+		return 0, 0, false
 	}
-	for _, h := range strings.Split(auth, ",") {
-		_, port, err := net.SplitHostPort(h)
-		if err != nil || port == "" || strings.Trim(port, "0123456789") != "" {
-			return at, true
+	start := 0
+	if i := strings.Index(dsn, ":"); i > 0 && !strings.ContainsAny(dsn[:i], "/?#@") {
+		start = i + 1
+		if strings.HasPrefix(dsn[start:], "//") {
+			start += 2
 		}
 	}
-	return 0, false
+	if start > at {
+		return 0, 0, false
+	}
+	c := strings.Index(dsn[start:at], ":")
+	if c < 0 {
+		return 0, 0, false
+	}
+	return start + c, at, true
+}
+
+// strayAt reports whether dsn holds an '@', after a ':', that does not end
+// the user information of its authority ("etcd://u:p@h:2379/p"): a
+// password with an unencoded '/', '?' or '#' ends the authority early
+// ("etcd://u:1234/secret@h:2379/p" reads as host "u:1234" and path
+// "/secret@h:2379/p"), one with an '@' and a '/' leaves its tail in the
+// hosts ("etcd://u:p@ss/word@h:2379/p": host "ss"), and one without "//"
+// is a path ("etcd:u:secret@h:2379/p"). Such a DSN is refused, and an
+// '@' that belongs to a path or an option is written %40.
+func strayAt(dsn string) bool {
+	_, at, ok := passwordSpan(dsn)
+	if !ok {
+		return false
+	}
+	_, auth, hasAuth := splitAuthority(dsn)
+	if !hasAuth {
+		return true
+	}
+	end := strings.Index(dsn, "://") + len("://") + len(auth)
+	return at >= end
 }
 
 // parseAuthority reads "user:password@host1:port,host2:port" into c. Only
@@ -292,9 +310,9 @@ func (c Config) DSN() string {
 			// checkFields refuses it for a networked backend.
 			sb.WriteByte('/')
 		}
-		sb.WriteString((&url.URL{Path: c.Path}).EscapedPath())
+		sb.WriteString(escapePath(c.Path))
 	} else if c.Path != "" {
-		escaped := (&url.URL{Path: c.Path}).EscapedPath()
+		escaped := escapePath(c.Path)
 		if strings.HasPrefix(c.Path, "/") {
 			sb.WriteString("//")
 		} else {
@@ -331,6 +349,12 @@ func (c Config) DSN() string {
 		sb.WriteString(strings.Join(q, "&"))
 	}
 	return sb.String()
+}
+
+// escapePath percent-encodes path for a DSN, '@' included (see strayAt),
+// which a URL path may hold as it is.
+func escapePath(path string) string {
+	return strings.ReplaceAll((&url.URL{Path: path}).EscapedPath(), "@", "%40")
 }
 
 // String returns c.DSN() with the password, if any, replaced by "xxxxx":

@@ -3,6 +3,7 @@ package kv_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -103,7 +104,7 @@ func TestPasswordNeverShown(t *testing.T) {
 	if got := kv.RedactDSN("testnet://u:" + secret + "@h:1/p"); strings.Contains(got, "s3cr") || got != "testnet://u:xxxxx@h:1/p" {
 		t.Errorf("RedactDSN = %q", got)
 	}
-	for _, in := range []string{"pebble:///d", "memory:", "testnet://h:1/p", "testnet://u@h:1/p", "testnet://h:1,h:2/jobs/a@b", "pebble:///a@b:c"} {
+	for _, in := range []string{"pebble:///d", "memory:", "testnet://h:1/p", "testnet://u@h:1/p", "testnet://h:1,h:2/jobs/a%40b", "pebble:///a@b:c"} {
 		if got := kv.RedactDSN(in); got != in {
 			t.Errorf("RedactDSN(%q) = %q, want it unchanged", in, got)
 		}
@@ -121,6 +122,47 @@ func TestPasswordNeverShown(t *testing.T) {
 		if !errors.Is(err, kv.ErrInvalidConfig) || strings.Contains(err.Error(), "s3cr") || !strings.Contains(err.Error(), "percent-encode") {
 			t.Errorf("ParseDSN(%q) = %v, want ErrInvalidConfig without the password, saying to percent-encode", in, err)
 		}
+	}
+}
+
+// TestDSNStrayAt: an '@' that does not end the user information
+// (scheme://user:password@hosts) after a ':' is refused, and neither the
+// error nor RedactDSN shows what came before it. A password starting
+// with digits and holding an unencoded '/' ("user:1234/secret@host")
+// read as the endpoint "user:1234" and the key prefix "/secret@host...":
+// ParseDSN accepted it, and String and Open's error printed the password.
+func TestDSNStrayAt(t *testing.T) {
+	for _, in := range []string{
+		"testnet://user:1234/secret@127.0.0.1:2379/jobs",
+		"testnet://user:1234/secret@127.0.0.1:2379/jobs?opt.bogus=1",
+		"testnet://user:1234/secret@127.0.0.1:2379/jobs?x=%zz",
+		"testnet://user:1234?secret@127.0.0.1:2379/jobs",
+		"testnet://user:1234#secret@127.0.0.1:2379/jobs",
+		"testnet://user:12@34/secret@127.0.0.1:2379/jobs", // '@' and '/' in the password
+		"testnet:user:1234secret@127.0.0.1:2379/jobs",     // no "//"
+		"testnet//user:1234secret@127.0.0.1:2379/jobs",    // no scheme
+		"testnet://127.0.0.1:2379/jobs/a@b",               // an '@' in the path
+		"testnet://u:pw@127.0.0.1:2379/jobs?opt.tls_ca=/a@b",
+	} {
+		cfg, err := kv.ParseDSN(in)
+		if !errors.Is(err, kv.ErrInvalidConfig) || !strings.Contains(err.Error(), "percent-encode") || !strings.Contains(err.Error(), "%40") {
+			t.Errorf("ParseDSN(%q) = %s, %v; want ErrInvalidConfig saying to percent-encode ('@' as %%40)", in, cfg, err)
+		}
+		for _, shown := range []string{fmt.Sprint(err), cfg.String(), kv.RedactDSN(in)} {
+			if strings.Contains(shown, "secret") || strings.Contains(shown, "1234") || strings.Contains(shown, ":pw") {
+				t.Errorf("DSN %q: %q shows the password", in, shown)
+			}
+		}
+	}
+	// Percent-encoded, the same characters read back.
+	got, err := kv.ParseDSN("testnet://user:1234%2Fsecret%40x@127.0.0.1:2379/jobs/a%40b")
+	want := kv.Config{Backend: "testnet", Path: "/jobs/a@b", Endpoints: []string{"127.0.0.1:2379"}, Username: "user", Password: "1234/secret@x"}
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("ParseDSN of the percent-encoded DSN = %#v, %v; want %#v", got, err, want)
+	}
+	c := kv.Config{Backend: "testnet", Path: "/x:y@z", Endpoints: []string{"h:1"}, Username: "u@v", Password: "12/34?#@:x"}
+	if back, err := kv.ParseDSN(c.DSN()); err != nil || !reflect.DeepEqual(back, c) {
+		t.Errorf("ParseDSN(DSN() = %q) = %#v, %v; want %#v", c.DSN(), back, err, c)
 	}
 }
 
