@@ -31,10 +31,15 @@ type engine struct {
 	log          *slog.Logger
 
 	closed atomic.Bool
-	// bg is cancelled by Close: it ends the auto-compaction loop.
-	bg     context.Context
-	stopBg context.CancelFunc
-	bgDone chan struct{}
+	// bg is cancelled by Close: it ends the background work (the
+	// auto-compaction loop, the revokes of priority leases), which Close
+	// waits for (bgWG); once bgEnded is set (under bgMu), goBackground
+	// starts nothing more.
+	bg      context.Context
+	stopBg  context.CancelFunc
+	bgMu    sync.Mutex
+	bgEnded bool
+	bgWG    sync.WaitGroup
 
 	// live counts, per revision, the snapshots and transactions of this
 	// process reading at it: Compact never compacts past the oldest.
@@ -160,10 +165,25 @@ func openEngine(ctx context.Context, cfg *kv.Config, s settings) (*engine, error
 	// keep them within a sixteenth of a request.
 	e.tokenDeletes = max(0, min(tokenDeletesPerCommit, s.maxRequestBytes/16/(len(l.tokens)+64)))
 	if s.autoCompact > 0 {
-		e.bgDone = make(chan struct{})
-		go e.autoCompact(s.autoCompact)
+		e.goBackground(func() { e.autoCompact(s.autoCompact) })
 	}
 	return e, nil
+}
+
+// goBackground runs f in a goroutine that Close waits for (f must end
+// once e.bg is cancelled), unless e is closed: then it returns false.
+func (e *engine) goBackground(f func()) bool {
+	e.bgMu.Lock()
+	defer e.bgMu.Unlock()
+	if e.bgEnded {
+		return false
+	}
+	e.bgWG.Add(1)
+	go func() {
+		defer e.bgWG.Done()
+		f()
+	}()
+	return true
 }
 
 // callCtx returns ctx with the default request deadline when it has none,
@@ -379,15 +399,18 @@ func (e *engine) Sync() error {
 	return nil
 }
 
-// Close closes the client. Stores of other processes are not affected.
+// Close ends the background work (a priority lease still being revoked
+// expires by itself) and closes the client. Stores of other processes are
+// not affected.
 func (e *engine) Close() error {
 	if !e.closed.CompareAndSwap(false, true) {
 		return nil
 	}
+	e.bgMu.Lock()
+	e.bgEnded = true
+	e.bgMu.Unlock()
 	e.stopBg()
-	if e.bgDone != nil {
-		<-e.bgDone
-	}
+	e.bgWG.Wait()
 	if err := e.cli.Close(); err != nil && !errors.Is(err, context.Canceled) {
 		return e.fail("close", err)
 	}

@@ -100,7 +100,6 @@ const compactTimeout = 2 * time.Minute
 
 // autoCompact runs Compact every interval until Close.
 func (e *engine) autoCompact(every time.Duration) {
-	defer close(e.bgDone)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {

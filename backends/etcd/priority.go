@@ -66,7 +66,7 @@ func (e *engine) BeginPriorityTxn(ctx context.Context) (kv.EngineTxn, error) {
 			err = e.sleep(cctx, &wait)
 		}
 		if err != nil {
-			e.revoke(grant.ID)
+			e.revoke(ctx, grant.ID)
 			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 				return nil, fmt.Errorf("kv: etcd: %w: another writer held the store's priority turn until the request timeout", kv.ErrConflict)
 			}
@@ -77,7 +77,7 @@ func (e *engine) BeginPriorityTxn(ctx context.Context) (kv.EngineTxn, error) {
 	ch, err := e.cli.KeepAlive(kctx, grant.ID)
 	if err != nil {
 		stop()
-		e.revoke(grant.ID)
+		e.revoke(ctx, grant.ID)
 		return nil, e.fail("keep the priority lease alive", err)
 	}
 	go func() {
@@ -91,21 +91,39 @@ func (e *engine) BeginPriorityTxn(ctx context.Context) (kv.EngineTxn, error) {
 }
 
 // releaseTurn ends a priority transaction's hold: its lease is revoked,
-// which deletes the turn if the commit did not.
+// which deletes the turn if the commit did not, within the transaction's
+// context (see revoke).
 func (t *txn) releaseTurn() {
 	if t.turn == "" {
 		return
 	}
 	t.stopKeepAlive()
-	t.e.revoke(t.turnLease)
+	t.e.revoke(t.ctx, t.turnLease)
 	t.turn = ""
 }
 
-// revoke revokes lease, best effort (an unrevoked lease expires by itself).
-func (e *engine) revoke(lease clientv3.LeaseID) {
-	ctx, cancel := e.callCtx(context.Background())
-	defer cancel()
-	_, _ = e.cli.Revoke(ctx, lease)
+// revoke revokes lease, best effort: an unrevoked lease expires by itself
+// within turnTTL. The revoke runs in the background, within
+// request_timeout, and the caller waits for it until ctx ends: when the
+// cluster answers, the turn is released before revoke returns, so the
+// store's other writers wait no longer for it; when it does not (its
+// commit failed at the caller's deadline), the caller is not held past
+// its context. Close cancels a revoke still running, and waits for it.
+func (e *engine) revoke(ctx context.Context, lease clientv3.LeaseID) {
+	done := make(chan struct{})
+	started := e.goBackground(func() {
+		defer close(done)
+		rctx, cancel := e.callCtx(e.bg)
+		defer cancel()
+		_, _ = e.cli.Revoke(rctx, lease)
+	})
+	if !started {
+		return // closed: the client is going away, the lease expires
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
 }
 
 // waitTurn waits until no one holds the store's turn, within ctx (or

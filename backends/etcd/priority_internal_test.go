@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"github.com/polykv/polykv/internal/etcdtest"
 	"github.com/polykv/polykv/kv"
 )
@@ -80,5 +82,113 @@ func TestPriorityTurn(t *testing.T) {
 		if _, err := a.Get([]byte(k), nil); err != nil {
 			t.Errorf("Get(%s): %v", k, err)
 		}
+	}
+}
+
+// TestPriorityReleaseWithinDeadline: releasing the turn never holds the
+// caller past its context. With the cluster gone during a priority
+// transaction, its commit fails at the caller's deadline (or
+// cancellation), and Discard returned only after one more
+// request_timeout spent revoking the turn's lease. Discard still
+// releases the turn before it returns when the cluster answers, and
+// Close ends a revoke left running.
+func TestPriorityReleaseWithinDeadline(t *testing.T) {
+	c := etcdtest.Start(t, 1)
+	cfg := c.Config("/release")
+	cfg.Options[OptRequestTimeout] = "8s"
+	s, err := parseSettings(cfg.Options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := openEngine(t.Context(), &cfg, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	turnHeld := func() bool {
+		t.Helper()
+		resp, err := e.cli.Get(t.Context(), e.l.turn, clientv3.WithCountOnly())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Count > 0
+	}
+	batch := new(kv.Batch)
+	_ = batch.Set([]byte("k"), []byte("v"))
+	if err := e.Apply(t.Context(), batch); err != nil {
+		t.Fatal(err)
+	}
+
+	// The cluster answers: Discard (no commit) has released the turn.
+	pt, err := e.BeginPriorityTxn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !turnHeld() {
+		t.Fatal("a priority transaction does not hold the turn")
+	}
+	pt.Discard()
+	if turnHeld() {
+		t.Error("the turn is still held once Discard returned")
+	}
+
+	// The member stops during the transaction: the commit returns at the
+	// end of the caller's context, and Discard right after.
+	for _, end := range []string{"deadline", "cancel"} {
+		t.Run(end, func(t *testing.T) {
+			if err := c.Restart(0); err != nil {
+				t.Fatal(err)
+			}
+			// The turn left by the run before (its revoke failed with the
+			// member stopped) expires with its lease.
+			wctx, wcancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer wcancel()
+			if err := e.waitTurn(wctx); err != nil {
+				t.Fatal(err)
+			}
+			const wait = 2 * time.Second
+			var (
+				ctx    context.Context
+				cancel context.CancelFunc
+			)
+			if end == "deadline" {
+				ctx, cancel = context.WithTimeout(t.Context(), wait)
+			} else {
+				ctx, cancel = context.WithCancel(t.Context())
+			}
+			defer cancel()
+			pt, err := e.BeginPriorityTxn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := pt.Get([]byte("k"), nil); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.StopNow(0); err != nil {
+				t.Fatal(err)
+			}
+			stopped := time.Now()
+			if end == "cancel" {
+				time.AfterFunc(wait, cancel)
+			}
+			err = pt.Commit(ctx, batch)
+			pt.Discard()
+			took := time.Since(stopped)
+			t.Logf("commit: %v; Discard returned %v after the stop", err, took.Round(time.Millisecond))
+			if err == nil {
+				t.Error("a commit with the only member stopped succeeded")
+			}
+			if took > wait+2*time.Second {
+				t.Errorf("Discard returned %v after the member stopped, the context ending after %v (request_timeout 8s)", took.Round(time.Millisecond), wait)
+			}
+		})
+	}
+	// A revoke still running ends with Close.
+	start := time.Now()
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("Close took %v with the member stopped", took.Round(time.Millisecond))
 	}
 }
