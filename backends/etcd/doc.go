@@ -69,14 +69,19 @@
 // is told with max_txn_ops and max_request_bytes (defaults: etcd's own,
 // 128 and 1.5 MiB): MaxTxnOps = max_txn_ops - 2 (the commit token and the
 // priority turn's release),
-// MaxTxnBytes about three quarters of max_request_bytes, scaled down for a
-// long prefix (every key of a request carries it; a prefix that leaves
-// less than 16 KiB per transaction is refused at Open), MaxKeySize at most
-// a quarter of MaxTxnBytes; max_txn_ops is at least 3. BulkWriter,
-// nodestore and logstore size their chunks by them. A transaction that
-// read more keys and ranges than max_txn_ops - 2 compares, or keys of more
-// than a quarter of max_request_bytes, fails with kv.ErrTxnTooLarge before
-// anything is sent, rather than commit with a weaker check.
+// MaxTxnBytes three quarters of max_request_bytes less the commit's own
+// operations (its token, the turn, up to 16 deletes of old tokens: about
+// 1 KiB for a short prefix), scaled down for a long prefix (every key of a
+// request carries it; a prefix that leaves less than 16 KiB per
+// transaction is refused at Open), MaxKeySize at most a quarter of
+// MaxTxnBytes; max_txn_ops is at least 3. BulkWriter, nodestore and
+// logstore size their chunks by them. The last quarter of a request is
+// for the compares of what a transaction read: one that read more keys
+// and ranges than max_txn_ops - 2 compares, or whose compares (each key
+// with the prefix, and its framing: as sent) exceed a quarter of
+// max_request_bytes, fails with kv.ErrTxnTooLarge before anything is sent,
+// rather than commit with a weaker check. A transaction within all of
+// these is accepted by the server.
 //
 // dial_timeout bounds the wait for a first member to answer at Open (a
 // local read); endpoints are host:port, checked before anything connects. Size the server (--max-txn-ops, --max-request-bytes, the

@@ -72,7 +72,7 @@ func check(cfg *kv.Config) (settings, error) {
 	if err != nil {
 		return s, err
 	}
-	return s, s.checkPrefixRoom(cfg.Path)
+	return s, s.checkPrefixRoom(cfg.Path, cfg.Username)
 }
 
 // Open opens the etcd store cfg describes (cfg.Endpoints, cfg.Path the key

@@ -160,10 +160,8 @@ func openEngine(ctx context.Context, cfg *kv.Config, s settings) (*engine, error
 		stopBg: stop,
 		live:   make(map[int64]int),
 	}
-	e.limits = s.limits(len(cfg.Path))
-	// The old tokens one commit deletes ride outside the declared limits:
-	// keep them within a sixteenth of a request.
-	e.tokenDeletes = max(0, min(tokenDeletesPerCommit, s.maxRequestBytes/16/(len(l.tokens)+64)))
+	e.limits = s.limits(cfg.Path, cfg.Username)
+	e.tokenDeletes = s.tokenDeletes(cfg.Path)
 	if s.autoCompact > 0 {
 		e.goBackground(func() { e.autoCompact(s.autoCompact) })
 	}

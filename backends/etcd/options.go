@@ -1,14 +1,21 @@
 package etcd
 
 import (
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"math"
 	"os"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/polykv/polykv/kv"
 )
@@ -38,12 +45,15 @@ const (
 	// Default 1000. Pages start small (64) and grow to it.
 	OptPageSize = "page_size"
 	// OptMaxTxnOps is the server's --max-txn-ops (default 128, etcd's
-	// default). A transaction commits at most this many writes minus one
-	// (the commit token) and compares at most this many reads.
+	// default). A transaction commits at most this many writes minus two
+	// (the commit token, the priority turn's release) and compares at most
+	// this many keys and ranges read, minus two.
 	OptMaxTxnOps = "max_txn_ops"
 	// OptMaxRequestBytes is the server's --max-request-bytes (default
 	// 1572864, etcd's default: 1.5 MiB). The declared transaction size
-	// limit is derived from it.
+	// limit is derived from it: three quarters, less the commit's own
+	// operations (see limits); the last quarter is for the compares of
+	// what a transaction read.
 	OptMaxRequestBytes = "max_request_bytes"
 )
 
@@ -187,24 +197,31 @@ func (s settings) tlsConfig() (*tls.Config, error) {
 	return c, nil
 }
 
-// limits are the kv limits a store declares for these server settings and
-// key prefix. A commit sends, besides its writes, one compare and one put
-// of its commit token, one compare of the priority turn (and, by a
-// priority transaction, its delete), and one compare per key or range it
-// read; the bytes of a request count every key with the store's prefix.
-// So:
+// limits are the kv limits a store declares for these server settings,
+// key prefix and user name. A commit sends, besides its writes, one
+// compare and one put of its commit token, one compare of the priority
+// turn (and, by a priority transaction, its delete), up to tokenDeletes
+// deletes of old tokens, and one compare per key or range it read; the
+// bytes of a request count every key with the store's prefix, and the
+// server counts them with the header it adds (user name included). So:
 //
-//   - MaxTxnOps is max_txn_ops - 2 (the token's put, the turn's delete);
-//   - MaxTxnBytes keeps a quarter of max_request_bytes for the compares
-//     and the token, and scales the rest by what one write really costs on
-//     the wire (the prefix, "/k/" and about 16 bytes of framing) against
-//     the kv.TxnEntryOverhead that kv.EntrySize counts;
+//   - MaxTxnOps is max_txn_ops - 2 (the token's put, the turn's delete;
+//     the old tokens' deletes take what is left);
+//   - MaxTxnBytes is three quarters of max_request_bytes less
+//     commitOverhead (about 1 KiB for a short prefix), scaled by what one
+//     write really costs on the wire (the prefix, "/k/" and up to 16
+//     bytes of framing) against the kv.TxnEntryOverhead that kv.EntrySize
+//     counts; the last quarter is for the compares of what the
+//     transaction read (checked by Commit, compareBytes);
 //   - MaxValueSize is at most MaxTxnBytes less one key's worth;
 //   - MaxKeySize is kv's, or a quarter of MaxTxnBytes when that is less
 //     (a long prefix, a small max_request_bytes).
-func (s settings) limits(prefixLen int) kv.Limits {
-	wire := prefixLen + len(dataInfix) + 16
-	budget := s.maxRequestBytes * 3 / 4
+//
+// A transaction within all of them is accepted by the server
+// (TestMaximalTransactionFits).
+func (s settings) limits(prefix, username string) kv.Limits {
+	wire := len(prefix) + len(dataInfix) + 16
+	budget := s.maxRequestBytes*3/4 - commitOverhead(prefix, username, s.tokenDeletes(prefix), s.maxRequestBytes)
 	if wire > kv.TxnEntryOverhead {
 		budget = budget * kv.TxnEntryOverhead / wire
 	}
@@ -216,6 +233,63 @@ func (s settings) limits(prefixLen int) kv.Limits {
 	return l
 }
 
+// tokenDeletes is how many old commit tokens one commit of the store with
+// this prefix deletes: up to tokenDeletesPerCommit, within a sixteenth of
+// max_request_bytes.
+func (s settings) tokenDeletes(prefix string) int {
+	return max(0, min(tokenDeletesPerCommit, s.maxRequestBytes/16/(len(prefix)+len(tokenInfix)+64)))
+}
+
+// commitOverhead is the most that a commit's own operations add to its
+// request as the server measures it against max_request_bytes: its
+// commit token's compare and put (on a lease), the priority turn's compare
+// (a priority transaction's, with its value: the larger) and delete, the
+// Else read of the turn, tokenDeletes deletes of old tokens, and the
+// header the server adds before it checks the size (request ID, user
+// name, auth revision). It is measured on those messages, then grown by
+// the bytes that length prefixes gain in a full request: the
+// transaction's own (txnLengthGrowth), and those of writes of 2 MiB or
+// more, whose framing exceeds the 16 bytes limits counts per write (up to
+// 8 bytes more each, at most one per 2 MiB of the request).
+func commitOverhead(prefix, username string, tokenDeletes, maxRequestBytes int) int {
+	token := []byte(prefix + tokenInfix + rand.Text())
+	turn := []byte(prefix + turnName)
+	lease := int64(math.MaxInt64)
+	txn := &pb.TxnRequest{
+		Compare: []*pb.Compare{
+			{Target: pb.Compare_CREATE, Key: token, TargetUnion: &pb.Compare_CreateRevision{}},
+			{Target: pb.Compare_VALUE, Key: turn, TargetUnion: &pb.Compare_Value{Value: []byte(rand.Text())}},
+		},
+		Success: []*pb.RequestOp{
+			{Request: &pb.RequestOp_RequestPut{RequestPut: &pb.PutRequest{Key: token, Value: []byte(tokenApplied), Lease: lease}}},
+			{Request: &pb.RequestOp_RequestDeleteRange{RequestDeleteRange: &pb.DeleteRangeRequest{Key: turn}}},
+		},
+		Failure: []*pb.RequestOp{
+			{Request: &pb.RequestOp_RequestRange{RequestRange: &pb.RangeRequest{Key: turn, CountOnly: true}}},
+		},
+	}
+	for range tokenDeletes {
+		txn.Success = append(txn.Success, &pb.RequestOp{Request: &pb.RequestOp_RequestDeleteRange{RequestDeleteRange: &pb.DeleteRangeRequest{Key: token}}})
+	}
+	req := &pb.InternalRaftRequest{
+		Header: &pb.RequestHeader{ID: math.MaxUint64, Username: username, AuthRevision: math.MaxUint64},
+		Txn:    txn,
+	}
+	return proto.Size(req) + txnLengthGrowth + 8*(maxRequestBytes>>21+1)
+}
+
+// txnLengthGrowth bounds what the length prefix of a commit's TxnRequest
+// inside the server's request gains from its writes and compares (a
+// varint: at most 5 bytes up to 1 GiB).
+const txnLengthGrowth = 4
+
+// compareBytes is what cmp adds to a commit's request: the message and its
+// field's tag and length.
+func compareBytes(cmp clientv3.Cmp) int {
+	n := proto.Size(cmp.GetCompare())
+	return 1 + protowire.SizeVarint(uint64(n)) + n
+}
+
 // minTxnBytes is the smallest MaxTxnBytes a store may declare: below it the
 // prefix is too long for the server's max_request_bytes to carry useful
 // transactions (nodestore writes a folder's completion, a few KiB, in one).
@@ -224,8 +298,8 @@ const minTxnBytes = 16 << 10
 // checkPrefixRoom refuses a key prefix so long, for max_request_bytes, that
 // the store would declare transactions smaller than minTxnBytes: every key
 // of a request carries the prefix.
-func (s settings) checkPrefixRoom(prefix string) error {
-	if l := s.limits(len(prefix)); l.MaxTxnBytes < minTxnBytes {
+func (s settings) checkPrefixRoom(prefix, username string) error {
+	if l := s.limits(prefix, username); l.MaxTxnBytes < minTxnBytes {
 		return fmt.Errorf("%w: etcd: a key prefix of %d bytes (%s) leaves %d bytes per transaction within max_request_bytes %d, less than %d: shorten the prefix or raise max_request_bytes",
 			kv.ErrInvalidConfig, len(prefix), shortPrefix(prefix), l.MaxTxnBytes, s.maxRequestBytes, minTxnBytes)
 	}

@@ -106,40 +106,39 @@ func (t *txn) NewIter(r kv.IterRange) (kv.Iter, error) {
 	return it, nil
 }
 
-// cmpFraming is about what one compare adds to a request besides its keys.
-const cmpFraming = 16
-
 // Commit applies b if nothing read has changed since R (see above).
 func (t *txn) Commit(ctx context.Context, b *kv.Batch) error {
 	if t.e.closed.Load() {
 		return errClosed
 	}
 	var cmps []clientv3.Cmp
-	readBytes := 0 // what the compares add to the request
 	for _, rr := range t.ranges {
 		lo, hi, ok := rr.covered()
 		if !ok {
 			continue
 		}
 		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(lo), "<", t.rev+1).WithRange(hi))
-		readBytes += len(lo) + len(hi) + cmpFraming
 		for k, mod := range rr.seen {
 			t.keys[k] = mod
 		}
 	}
 	for k, mod := range t.keys {
 		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(k), "=", mod))
-		readBytes += len(k) + cmpFraming
 	}
 	if n := len(cmps) + 2; n > t.e.set.maxTxnOps {
 		return fmt.Errorf("%w: etcd: the transaction read %d keys and %d ranges: its commit needs %d compares, more than the cluster's max-txn-ops %d (read less in one Update)",
 			kv.ErrTxnTooLarge, len(t.keys), len(cmps)-len(t.keys), n, t.e.set.maxTxnOps)
 	}
+	readBytes := 0 // what the compares add to the request
+	for _, c := range cmps {
+		readBytes += compareBytes(c)
+	}
 	if limit := t.e.set.maxRequestBytes / 4; readBytes > limit {
 		// The declared MaxTxnBytes leaves a quarter of a request for the
-		// compares: past it the server refuses the request, with a
-		// message that does not say the reads are the cause.
-		return fmt.Errorf("%w: etcd: the transaction read %d keys and %d ranges, %d bytes of keys: its commit's compares exceed a quarter of the cluster's max-request-bytes %d (read less in one Update)",
+		// compares (see settings.limits): past it the server may refuse
+		// the request, with a message that does not say the reads are
+		// the cause.
+		return fmt.Errorf("%w: etcd: the transaction read %d keys and %d ranges: its commit's compares, %d bytes with their keys, exceed a quarter of the cluster's max-request-bytes %d (read less in one Update)",
 			kv.ErrTxnTooLarge, len(t.keys), len(cmps)-len(t.keys), readBytes, t.e.set.maxRequestBytes)
 	}
 	return t.e.commit(ctx, "commit", cmps, batchOps(&t.e.l, b), t.turn)
