@@ -544,3 +544,41 @@ func TestNestedStoresRefused(t *testing.T) {
 		t.Errorf("the outer store's key after the refused opens: %q, %v", v, err)
 	}
 }
+
+// TestStatsWithAMemberDown: Stats answers with the first endpoint's
+// member stopped, from the members that answer, and says how many did.
+// The endpoints were asked in turn within one deadline, and the client
+// waited for the stopped member until that deadline ended: Stats failed
+// with two of three members up.
+func TestStatsWithAMemberDown(t *testing.T) {
+	s := etcdtest.DefaultSettings()
+	s.UnsafeNoFsync = true
+	c := etcdtest.StartWith(t, 3, s)
+	cfg := c.Config("/stats")
+	cfg.Options[etcd.OptRequestTimeout] = "3s"
+	cfg.Options[etcd.OptDialTimeout] = "1s"
+	db := openStore(t, cfg)
+	if err := db.Set(t.Context(), []byte("a"), nil); err != nil {
+		t.Fatal(err)
+	}
+	st, err := db.Stats()
+	if err != nil || st.Engine.Extra["members"] != 3 || st.Engine.Extra["members_answered"] != 3 {
+		t.Fatalf("Stats with every member up = %+v, %v; want 3 members, 3 answered", st.Engine, err)
+	}
+	if err := c.StopNow(0); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	st, err = db.Stats()
+	took := time.Since(start)
+	t.Logf("Stats with member 0 stopped: %v after %v (%v)", err, took.Round(time.Millisecond), st.Engine.Extra)
+	if err != nil {
+		t.Fatalf("Stats with 2 of 3 members up: %v", err)
+	}
+	if st.Engine.Extra["members"] != 3 || st.Engine.Extra["members_answered"] != 2 || st.Engine.Extra["revision"] <= 0 || st.Engine.DiskBytes <= 0 {
+		t.Errorf("Stats with member 0 stopped = %+v: want 3 members, 2 answered, a revision and a size", st.Engine)
+	}
+	if took > 2500*time.Millisecond {
+		t.Errorf("Stats took %v: a stopped member should cost dial_timeout (1s), not request_timeout (3s)", took.Round(time.Millisecond))
+	}
+}

@@ -2,6 +2,8 @@ package etcd
 
 import (
 	"context"
+	"errors"
+	"sync"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -10,37 +12,58 @@ import (
 	"github.com/polykv/polykv/kv"
 )
 
-// Stats reports the cluster as the first reachable endpoint sees it:
-// DiskBytes is that member's database file size; Extra holds
-// "revision", "raft_index", "raft_term", "leader" (member ID),
-// "members", "db_size_in_use_bytes", "oldest_live_revision" (the oldest
-// revision a snapshot or transaction of this process reads, 0 for none),
-// and this process's "range_streams" and "range_pages" (iterations read as
-// one RangeStream; paged Range requests, see stream.go).
+// Stats reports the cluster as the members it reaches see it. Every
+// endpoint is asked at once, each within dial_timeout (at most
+// request_timeout): Status opens a connection of its own to the member,
+// and the client waits for a stopped member until the deadline, so a
+// stopped member costs Stats dial_timeout and no answer of the others.
+// DiskBytes and the cluster's figures are the answer of the most
+// up-to-date member that answered (the highest Raft index): its database
+// file size; Extra holds "revision", "raft_index", "raft_term", "leader"
+// (member ID, 0 when that member has none), "members" (the cluster's
+// member list), "members_answered" (how many endpoints answered),
+// "db_size_in_use_bytes", "oldest_live_revision" (the oldest revision a
+// snapshot or transaction of this process reads, 0 for none), and this
+// process's "range_streams" and "range_pages" (iterations read as one
+// RangeStream; paged Range requests, see stream.go). It fails when no
+// endpoint answers, or the member list cannot be read (quorum lost).
 func (e *engine) Stats() (kv.EngineStats, error) {
 	if e.closed.Load() {
 		return kv.EngineStats{}, errClosed
 	}
+	eps := e.cli.Endpoints()
+	answers := make([]*clientv3.StatusResponse, len(eps))
+	errs := make([]error, len(eps))
+	var wg sync.WaitGroup
+	for i, ep := range eps {
+		wg.Go(func() {
+			// No leader required: a member without one still answers,
+			// with leader 0.
+			ctx, cancel := context.WithTimeout(context.Background(), min(e.set.dialTimeout, e.set.requestTimeout))
+			defer cancel()
+			answers[i], errs[i] = e.cli.Status(ctx, ep)
+		})
+	}
 	ctx, cancel := e.callCtx(context.Background())
-	defer cancel()
-	var (
-		st      *clientv3.StatusResponse
-		lastErr error
-	)
-	for _, ep := range e.cli.Endpoints() {
-		s, err := e.cli.Status(ctx, ep)
-		if err == nil {
-			st = s
-			break
+	members, merr := e.cli.MemberList(ctx)
+	cancel()
+	wg.Wait()
+	var st *clientv3.StatusResponse
+	answered := 0
+	for _, a := range answers {
+		if a == nil {
+			continue
 		}
-		lastErr = err
+		answered++
+		if st == nil || a.RaftIndex > st.RaftIndex {
+			st = a
+		}
 	}
 	if st == nil {
-		return kv.EngineStats{}, e.fail("status", lastErr)
+		return kv.EngineStats{}, e.fail("status", errors.Join(errs...))
 	}
-	members, err := e.cli.MemberList(ctx)
-	if err != nil {
-		return kv.EngineStats{}, e.fail("member list", err)
+	if merr != nil {
+		return kv.EngineStats{}, e.fail("member list", merr)
 	}
 	return kv.EngineStats{
 		DiskBytes: st.DbSize,
@@ -50,6 +73,7 @@ func (e *engine) Stats() (kv.EngineStats, error) {
 			"raft_term":            int64(st.RaftTerm),
 			"leader":               int64(st.Leader),
 			"members":              int64(len(members.Members)),
+			"members_answered":     int64(answered),
 			"db_size_in_use_bytes": st.DbSizeInUse,
 			"oldest_live_revision": e.oldestLive(),
 			"range_streams":        e.rangeStreams.Load(),
