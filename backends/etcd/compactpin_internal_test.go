@@ -106,3 +106,42 @@ func TestCompactBetweenFirstReadAndPin(t *testing.T) {
 		t.Errorf("revision %d still pinned with every transaction, snapshot and iteration ended", old)
 	}
 }
+
+// TestPinsSharedPerCluster: the engines of one cluster, whatever their
+// prefix, share their pins; a snapshot left open when its engine closes
+// pins nothing any more, and the cluster's pinSet goes with its last
+// engine.
+func TestPinsSharedPerCluster(t *testing.T) {
+	c := etcdtest.Start(t, 1)
+	a := openTestEngines(t, c, "/pins/a", 1)[0]
+	b := openTestEngines(t, c, "/pins/b", 1)[0]
+	if a.pins != b.pins || a.cluster == 0 {
+		t.Fatalf("two engines of cluster %x do not share a pinSet", a.cluster)
+	}
+	s, err := a.NewSnapshotContext(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get([]byte("k"), nil); !errors.Is(err, kv.ErrNotFound) {
+		t.Fatal(err)
+	}
+	if b.oldestLive() == 0 {
+		t.Error("another engine of the cluster does not see the snapshot's revision")
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if old := b.oldestLive(); old != 0 {
+		t.Errorf("revision %d still pinned by a snapshot of a closed engine", old)
+	}
+	_ = s.Close() // after its engine: nothing to unpin
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	pinSets.Lock()
+	_, held := pinSets.m[a.cluster]
+	pinSets.Unlock()
+	if held {
+		t.Error("the cluster's pinSet outlived its engines")
+	}
+}

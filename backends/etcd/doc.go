@@ -93,7 +93,8 @@
 //
 //   - etcd keeps every revision until compacted. Compaction is cluster-wide:
 //     DB.Compact compacts up to the oldest revision this process still
-//     reads, and returns once the members have dropped the old revisions
+//     reads on the cluster (through any of its stores and handles there),
+//     and returns once the members have dropped the old revisions
 //     from their files (up to 2 minutes when ctx has no deadline, not
 //     request_timeout: it is cluster-wide work); auto_compact does it
 //     periodically (off by default: on a shared cluster the operator's

@@ -41,13 +41,15 @@ type engine struct {
 	bgEnded bool
 	bgWG    sync.WaitGroup
 
-	// live counts, per revision, the snapshots and transactions of this
-	// process reading at it: Compact never compacts past the oldest.
-	// Before its first read answers, a reader holds a floor (pinFloor).
-	liveMu sync.Mutex
-	live   map[int64]int
-	// seen is the newest revision this process has pinned or read as
-	// the cluster's latest (pinFloor).
+	// pins counts the revisions that readers of this process read on the
+	// cluster, for every store of it (see pinSet); own counts those of
+	// this engine's readers (guarded by pins.mu), dropped from pins at
+	// Close. cluster is the cluster's ID, pins' key.
+	cluster uint64
+	pins    *pinSet
+	own     map[int64]int
+	// seen is the newest revision this engine has pinned or read as the
+	// cluster's latest (pinFloor).
 	seen atomic.Int64
 
 	tokens tokenState
@@ -73,17 +75,18 @@ var (
 // documented. clientv3.New does not wait for one (gRPC connects lazily)
 // unless it has a password to authenticate with, so an open of an address
 // where no member listens failed only after request_timeout.
-func awaitMember(ctx context.Context, cli *clientv3.Client, key string, dialTimeout time.Duration) error {
+// It returns the cluster's ID, from the answer.
+func awaitMember(ctx context.Context, cli *clientv3.Client, key string, dialTimeout time.Duration) (cluster uint64, err error) {
 	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
-	_, err := cli.Get(ctx, key, clientv3.WithSerializable(), clientv3.WithCountOnly())
+	resp, err := cli.Get(ctx, key, clientv3.WithSerializable(), clientv3.WithCountOnly())
 	if err == nil {
-		return nil
+		return resp.Header.ClusterId, nil
 	}
 	if ctx.Err() != nil {
-		return noMemberAnswered(cli.Endpoints(), dialTimeout, err)
+		return 0, noMemberAnswered(cli.Endpoints(), dialTimeout, err)
 	}
-	return translate("connect", err)
+	return 0, translate("connect", err)
 }
 
 // noMemberAnswered is the error of an open that no member of endpoints
@@ -142,7 +145,8 @@ func openEngine(ctx context.Context, cfg *kv.Config, s settings) (*engine, error
 		}
 		return nil, translate("connect", err)
 	}
-	if err := awaitMember(ctx, cli, l.marker, s.dialTimeout); err != nil {
+	cluster, err := awaitMember(ctx, cli, l.marker, s.dialTimeout)
+	if err != nil {
 		cli.Close()
 		return nil, err
 	}
@@ -152,13 +156,15 @@ func openEngine(ctx context.Context, cfg *kv.Config, s settings) (*engine, error
 	}
 	bg, stop := context.WithCancel(context.Background())
 	e := &engine{
-		cli:    cli,
-		l:      l,
-		set:    s,
-		log:    log,
-		bg:     bg,
-		stopBg: stop,
-		live:   make(map[int64]int),
+		cli:     cli,
+		l:       l,
+		set:     s,
+		log:     log,
+		bg:      bg,
+		stopBg:  stop,
+		cluster: cluster,
+		pins:    acquirePinSet(cluster),
+		own:     make(map[int64]int),
 	}
 	e.limits = s.limits(cfg.Path, cfg.Username)
 	e.tokenDeletes = s.tokenDeletes(cfg.Path)
@@ -285,11 +291,61 @@ func beforePin() {
 	}
 }
 
+// pinSet counts, per revision, the snapshots, transactions and
+// iterations of this process reading at it on one cluster, whichever
+// store (prefix) and handle (kv.DB) they belong to: Compact compacts the
+// whole cluster's history, and never past the oldest of them. Before its
+// first read answers, a reader holds a floor (pinFloor).
+type pinSet struct {
+	mu   sync.Mutex
+	live map[int64]int
+	refs int // the open engines using it; guarded by pinSets
+}
+
+// pinSets holds the pinSet of each cluster (by ID) this process has a
+// store open on; an engine takes it at open and lets it go at Close.
+var pinSets = struct {
+	sync.Mutex
+	m map[uint64]*pinSet
+}{m: make(map[uint64]*pinSet)}
+
+func acquirePinSet(cluster uint64) *pinSet {
+	pinSets.Lock()
+	defer pinSets.Unlock()
+	p := pinSets.m[cluster]
+	if p == nil {
+		p = &pinSet{live: make(map[int64]int)}
+		pinSets.m[cluster] = p
+	}
+	p.refs++
+	return p
+}
+
+// releasePins drops what e's readers still pin (a snapshot left open at
+// Close) and lets the cluster's pinSet go.
+func (e *engine) releasePins() {
+	p := e.pins
+	p.mu.Lock()
+	for rev, n := range e.own {
+		if p.live[rev] -= n; p.live[rev] <= 0 {
+			delete(p.live, rev)
+		}
+	}
+	clear(e.own)
+	p.mu.Unlock()
+	pinSets.Lock()
+	if p.refs--; p.refs == 0 {
+		delete(pinSets.m, e.cluster)
+	}
+	pinSets.Unlock()
+}
+
 // pin and unpin count the readers of a revision (see Compact).
 func (e *engine) pin(rev int64) {
-	e.liveMu.Lock()
-	e.live[rev]++
-	e.liveMu.Unlock()
+	e.pins.mu.Lock()
+	e.pins.live[rev]++
+	e.own[rev]++
+	e.pins.mu.Unlock()
 	e.saw(rev)
 }
 
@@ -304,32 +360,40 @@ func (e *engine) saw(rev int64) {
 }
 
 // pinFloor pins, for a reader whose revision is not known yet, the
-// newest revision this process has seen (at least 1): its first read
+// newest revision this engine has seen (at least 1): its first read
 // (linearizable) answers at that revision or a later one, so a Compact
 // between that answer and the pin of its revision, bounded by this
-// floor, cannot remove it. The reader swaps the floor for its revision
-// (pin, then unpin the floor) or releases it.
+// floor, cannot remove it (a Compact of another engine too: it compacts
+// no further than the oldest pin of the cluster's pinSet). The reader
+// swaps the floor for its revision (pin, then unpin the floor) or
+// releases it.
 func (e *engine) pinFloor() int64 {
 	f := max(1, e.seen.Load())
 	e.pin(f)
 	return f
 }
 
+// unpin undoes a pin of e's; after Close (releasePins) it does nothing.
 func (e *engine) unpin(rev int64) {
-	e.liveMu.Lock()
-	if e.live[rev]--; e.live[rev] <= 0 {
-		delete(e.live, rev)
+	e.pins.mu.Lock()
+	if e.own[rev] > 0 {
+		if e.own[rev]--; e.own[rev] == 0 {
+			delete(e.own, rev)
+		}
+		if e.pins.live[rev]--; e.pins.live[rev] <= 0 {
+			delete(e.pins.live, rev)
+		}
 	}
-	e.liveMu.Unlock()
+	e.pins.mu.Unlock()
 }
 
-// oldestLive returns the oldest revision read by a live snapshot or
-// transaction of this process, or 0.
+// oldestLive returns the oldest revision read by a live snapshot,
+// transaction or iteration of this process on the cluster, or 0.
 func (e *engine) oldestLive() int64 {
-	e.liveMu.Lock()
-	defer e.liveMu.Unlock()
+	e.pins.mu.Lock()
+	defer e.pins.mu.Unlock()
 	var oldest int64
-	for rev := range e.live {
+	for rev := range e.pins.live {
 		if oldest == 0 || rev < oldest {
 			oldest = rev
 		}
@@ -409,6 +473,7 @@ func (e *engine) Close() error {
 	e.bgMu.Unlock()
 	e.stopBg()
 	e.bgWG.Wait()
+	e.releasePins()
 	if err := e.cli.Close(); err != nil && !errors.Is(err, context.Canceled) {
 		return e.fail("close", err)
 	}

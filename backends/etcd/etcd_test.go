@@ -397,6 +397,52 @@ func TestCompactKeepsLiveSnapshots(t *testing.T) {
 	}
 }
 
+// TestCompactKeepsOtherHandlesSnapshots: Compact keeps what every
+// snapshot of the process on the cluster reads, whichever handle (kv.DB)
+// took it, of the same store or another: it kept only its own handle's,
+// and a View of another handle failed its next read.
+func TestCompactKeepsOtherHandlesSnapshots(t *testing.T) {
+	ctx := t.Context()
+	cfg := cluster.Config(newPrefix())
+	a := openStore(t, cfg)
+	b := openStore(t, cfg)
+	other := openStore(t, cluster.Config(newPrefix()))
+	if err := a.Set(ctx, []byte("k"), []byte("old")); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		db   *kv.DB
+	}{{"another handle of the store", b}, {"a handle of another store", other}} {
+		err := a.View(ctx, func(tx kv.ReadTxn) error {
+			if _, err := tx.Get([]byte("k")); err != nil {
+				return err
+			}
+			if err := b.Set(ctx, []byte("k"), []byte("new")); err != nil {
+				return err
+			}
+			if err := c.db.Compact(ctx); err != nil {
+				return err
+			}
+			v, err := tx.Get([]byte("k"))
+			if err != nil || string(v) != "old" {
+				t.Errorf("%s compacted: the snapshot read %q, %v; want \"old\"", c.name, v, err)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("%s compacted: %v", c.name, err)
+		}
+		if err := a.Set(ctx, []byte("k"), []byte("old")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := b.Stats()
+	if err != nil || st.Engine.Extra["oldest_live_revision"] != 0 {
+		t.Errorf("Stats once every snapshot ended: %+v, %v; want oldest_live_revision 0", st.Engine.Extra, err)
+	}
+}
+
 // TestCompactKeepsLiveIterations: an iteration outside a transaction
 // reads its pages at the revision of its first; a Compact of the same
 // process between two pages keeps that revision. A reverse iteration did

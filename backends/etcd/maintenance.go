@@ -23,7 +23,8 @@ import (
 // (member ID, 0 when that member has none), "members" (the cluster's
 // member list), "members_answered" (how many endpoints answered),
 // "db_size_in_use_bytes", "oldest_live_revision" (the oldest revision a
-// snapshot or transaction of this process reads, 0 for none), and this
+// snapshot or transaction of this process reads on the cluster, through
+// any of its stores: what Compact keeps; 0 for none), and this
 // process's "range_streams" and "range_pages" (iterations read as one
 // RangeStream; paged Range requests, see stream.go). It fails when no
 // endpoint answers, or the member list cannot be read (quorum lost).
@@ -83,10 +84,12 @@ func (e *engine) Stats() (kv.EngineStats, error) {
 }
 
 // Compact compacts the cluster's history up to the oldest revision a live
-// snapshot or transaction of this process reads (the latest revision when
-// there is none), waiting until the members have applied it. History is
-// the whole cluster's: another process's snapshot older than that revision
-// fails its next read (an error wrapping kv.ErrConflict). Compaction frees
+// snapshot, transaction or iteration of this process reads on the cluster
+// (the latest revision when there is none), waiting until the members
+// have applied it. Those of every store this process has open on the
+// cluster count, whichever its prefix and handle (kv.DB): see pinSet.
+// History is the whole cluster's: another process's snapshot older than
+// that revision fails its next read (an error wrapping kv.ErrConflict). Compaction frees
 // space inside etcd's database file for reuse; giving it back to the file
 // system takes a defragmentation (etcdctl defrag), left to the operator
 // because it blocks the member while it runs.

@@ -38,7 +38,7 @@ const (
 	OptTLSKey  = "tls_key"
 	// OptAutoCompact, a Go duration, makes the store compact the cluster's
 	// history every interval, up to the oldest revision this process still
-	// reads (see DB.Compact). Default off ("0"): on a shared cluster the
+	// reads on the cluster (see DB.Compact). Default off ("0"): on a shared cluster the
 	// operator usually runs etcd's own --auto-compaction-* settings.
 	OptAutoCompact = "auto_compact"
 	// OptPageSize is the most keys one request of an iteration fetches.
