@@ -62,7 +62,16 @@ func (e *engine) BeginPriorityTxn(ctx context.Context) (kv.EngineTxn, error) {
 		if err == nil && resp.Succeeded {
 			break
 		}
-		if err == nil {
+		if isLeaseNotFound(err) {
+			// The lease is not kept alive before the turn is taken: it
+			// expired while another held the turn longer than turnTTL.
+			// Nothing was applied; take a new one.
+			var g *clientv3.LeaseGrantResponse
+			if g, err = e.cli.Grant(cctx, turnTTL); err == nil {
+				grant = g
+				continue
+			}
+		} else if err == nil {
 			err = e.sleep(cctx, &wait)
 		}
 		if err != nil {

@@ -192,3 +192,35 @@ func TestPriorityReleaseWithinDeadline(t *testing.T) {
 		t.Errorf("Close took %v with the member stopped", took.Round(time.Millisecond))
 	}
 }
+
+// TestPriorityWaitOutlivesLease: a priority transaction that waits for
+// the turn longer than turnTTL (another's priority transaction is long)
+// takes it once released. The lease it had been granted before waiting
+// expired meanwhile, and taking the turn failed with "requested lease
+// not found".
+func TestPriorityWaitOutlivesLease(t *testing.T) {
+	engines := openTestEngines(t, etcdtest.Start(t, 1), "/longwait", 2)
+	a, b := engines[0], engines[1]
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	held, err := a.BeginPriorityTxn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hold := (turnTTL + 2) * time.Second
+	time.AfterFunc(hold, held.Discard)
+	start := time.Now()
+	pt, err := b.BeginPriorityTxn(ctx)
+	if err != nil {
+		t.Fatalf("taking the turn after waiting %v: %v", time.Since(start).Round(time.Millisecond), err)
+	}
+	defer pt.Discard()
+	if took := time.Since(start); took < hold {
+		t.Errorf("took the turn after %v, while another held it for %v", took.Round(time.Millisecond), hold)
+	}
+	bt := new(kv.Batch)
+	_ = bt.Set([]byte("k"), []byte("v"))
+	if err := pt.Commit(ctx, bt); err != nil {
+		t.Fatalf("commit after the long wait: %v", err)
+	}
+}
