@@ -32,6 +32,7 @@ func TestLogBufferInsideUpdate(t *testing.T) {
 			buf := logstore.NewLogBufferOptions(db, logstore.Options{BatchSize: 2, MaxPending: 2, Interval: time.Hour})
 			defer buf.Stop()
 			var flushErr, addErr error
+			accepted := 0 // adds of "b" accepted
 			err = db.Update(ctx, func(tx kv.Txn) error {
 				if err := buf.AddContext(tx.Context(), logstore.LogEntry{Level: logstore.LevelInfo, Message: "a"}); err != nil {
 					return err
@@ -42,7 +43,9 @@ func TestLogBufferInsideUpdate(t *testing.T) {
 				defer cancel()
 				flushErr = buf.Flush(c)
 				for i := 0; i < 3 && addErr == nil; i++ {
-					addErr = buf.AddContext(c, logstore.LogEntry{Level: logstore.LevelInfo, Message: "b"})
+					if addErr = buf.AddContext(c, logstore.LogEntry{Level: logstore.LevelInfo, Message: "b"}); addErr == nil {
+						accepted++
+					}
 				}
 				return tx.Set([]byte("x"), nil)
 			})
@@ -52,15 +55,20 @@ func TestLogBufferInsideUpdate(t *testing.T) {
 			if !errors.Is(flushErr, kv.ErrNestedUpdate) {
 				t.Errorf("Flush with the Txn's context = %v, want kv.ErrNestedUpdate", flushErr)
 			}
-			if !errors.Is(addErr, kv.ErrNestedUpdate) {
+			// On the lock engine the flusher waits for the Update's writer
+			// lock, so the buffer stays full and the adds must fail. On the
+			// optimistic one the flusher may commit meanwhile and make room:
+			// an add may then be accepted, but none may wait or fail
+			// otherwise.
+			if addErr != nil && !errors.Is(addErr, kv.ErrNestedUpdate) || name == "lock" && !errors.Is(addErr, kv.ErrNestedUpdate) {
 				t.Errorf("AddContext on a full buffer with the Txn's context = %v, want kv.ErrNestedUpdate", addErr)
 			}
 			if err := buf.Flush(ctx); err != nil {
 				t.Fatalf("Flush after the Update: %v", err)
 			}
 			n, err := logstore.Count(ctx, db, logstore.Query{})
-			if err != nil || n[logstore.LevelInfo] != 2 {
-				t.Errorf("Count = %v, %v; want the 2 entries accepted", n, err)
+			if want := 1 + accepted; err != nil || n[logstore.LevelInfo] != want {
+				t.Errorf("Count = %v, %v; want the %d entries accepted", n, err, want)
 			}
 		})
 	}
