@@ -222,8 +222,8 @@ func (s *Store) correct(ctx context.Context, l *rebuildLock, r *rebuild) error {
 				if i < len(r.counts) {
 					d.addCount(r.counts[i].id, r.counts[i].delta)
 				} else {
-					l := r.levels[i-len(r.counts)]
-					d.addLevel(l.q, l.level, l.delta)
+					lv := r.levels[i-len(r.counts)]
+					d.addLevel(lv.q, lv.level, lv.delta)
 				}
 			}
 			if err := d.load(tx, s.manyReads); err != nil {

@@ -60,9 +60,7 @@ func runCheck(ctx context.Context, s stdio, args []string) error {
 	if err != nil {
 		return err
 	}
-	// What the repairs did, printed before the report (not with --json,
-	// whose report says it).
-	var done []string
+	// What the repairs did: printed before the report, or in it with --json.
 	var repaired struct {
 		Before  int  `json:"problems_before"`
 		Rebuilt bool `json:"counts_rebuilt"`
@@ -73,7 +71,6 @@ func runCheck(ctx context.Context, s stdio, args []string) error {
 		if err := ns.RebuildCounts(ctx); err != nil {
 			return err
 		}
-		done = append(done, fmt.Sprintf("repaired: %d problem(s) found; counters corrected from a scan of the nodes; checked again:", len(rep.Problems)))
 		if rep, err = ns.Check(ctx); err != nil {
 			return err
 		}
@@ -84,7 +81,6 @@ func runCheck(ctx context.Context, s stdio, args []string) error {
 			return err
 		}
 		repaired.Folded = n
-		done = append(done, fmt.Sprintf("folded: the stripes of %d counter(s)", n))
 	}
 	var entries []nodestore.CountEntry
 	var countsErr error // the counters could not be listed (damaged): the report is printed all the same
@@ -110,8 +106,11 @@ func runCheck(ctx context.Context, s stdio, args []string) error {
 			return err
 		}
 	} else {
-		for _, d := range done {
-			fmt.Fprintln(s.out, d)
+		if repaired.Rebuilt {
+			fmt.Fprintf(s.out, "repaired: %d problem(s) found; counters corrected from a scan of the nodes; checked again:\n", repaired.Before)
+		}
+		if *fold {
+			fmt.Fprintf(s.out, "folded: the stripes of %d counter(s)\n", repaired.Folded)
 		}
 		queues := make([]string, 0, len(rep.Nodes))
 		for q := range rep.Nodes {
