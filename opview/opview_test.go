@@ -817,13 +817,7 @@ func TestLogsCapHugeFields(t *testing.T) {
 	if err := buf.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	h, err := opview.New(db, opview.Options{SampleInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
+	srv := serveView(t, db)
 	stored := n * (len(msg) + len(entity) + 300_000)
 
 	// allocated returns the body of GET u and the bytes allocated meanwhile
@@ -932,13 +926,7 @@ func TestKeysPagingAcrossMaxSizeKeys(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	h, err := opview.New(db, opview.Options{SampleInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
+	srv := serveView(t, db)
 	for _, tc := range []struct {
 		prefix string
 		want   [][]byte
@@ -1000,13 +988,7 @@ func TestLogsFilterBounded(t *testing.T) {
 	if err := buf.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	h, err := opview.New(db, opview.Options{SampleInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
+	srv := serveView(t, db)
 
 	var page struct {
 		Entries []struct {
@@ -1029,4 +1011,18 @@ func TestLogsFilterBounded(t *testing.T) {
 	if page.Bounded || len(page.Entries) != 1 || page.Entries[0].Message != "the one" {
 		t.Errorf("the next page: bounded %v, entries %+v; want the rare entry", page.Bounded, page.Entries)
 	}
+}
+
+// serveView serves a view of db (no sampling) on a test server, both
+// closed when t ends.
+func serveView(t *testing.T, db kv.Store) *httptest.Server {
+	t.Helper()
+	h, err := opview.New(db, opview.Options{SampleInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
 }
