@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"testing"
@@ -147,6 +148,90 @@ func getManyRules() []rule {
 			for k, want := range map[string]string{"stored": "hello", "pending": "world"} {
 				if got, ok := e.get(k); !ok || got != want {
 					t.Errorf("after the commit %s = %q (present %v), want %q", k, got, ok, want)
+				}
+			}
+		}},
+		{"AnyOrderAnySize", func(t *testing.T, e *env) {
+			// Keys in any order, duplicated, missing, before the first
+			// and after the last stored key, in calls of every size (an
+			// engine may read a few keys one by one and many with one
+			// iterator): the same answers as one Get per key, and a
+			// callback that writes over its values changes nothing read
+			// later (an engine that handed out its own memory would
+			// corrupt its memtable or cache).
+			const stored = 200
+			for i := range stored {
+				e.set(fmt.Sprintf("m%04d", 2*i), strconv.Itoa(i))
+			}
+			rnd := rand.New(rand.NewPCG(uint64(stored), 7))
+			for _, n := range []int{1, 5, 6, 7, 40, 300} {
+				keys := make([]string, n)
+				for j := range keys {
+					switch r := rnd.IntN(10); {
+					case r == 0:
+						keys[j] = "a-before-every-key"
+					case r == 1:
+						keys[j] = "z-after-every-key"
+					case r == 2 && j > 0:
+						keys[j] = keys[rnd.IntN(j)] // a duplicate
+					default:
+						keys[j] = fmt.Sprintf("m%04d", rnd.IntN(2*stored)) // odd ones are missing
+					}
+				}
+				if n == 40 {
+					slices.Sort(keys) // in key order, duplicates next to each other
+				}
+				var want []hit
+				for j, k := range keys {
+					if v, ok := e.get(k); ok {
+						want = append(want, hit{j, v})
+					}
+				}
+				for _, update := range []bool{false, true} {
+					read := func(tx kv.ReadTxn) error {
+						var got []hit
+						bk := make([][]byte, n)
+						for j, k := range keys {
+							bk[j] = []byte(k)
+						}
+						err := kv.GetMany(tx, bk, func(i int, v []byte) error {
+							got = append(got, hit{i, string(v)})
+							for x := range v {
+								v[x] = 'X'
+							}
+							return nil
+						})
+						if err != nil {
+							return err
+						}
+						if !slices.Equal(got, want) {
+							t.Errorf("GetMany of %d keys (update %v) = %v, want %v (one Get per key)", n, update, got, want)
+						}
+						if len(want) > 1 {
+							calls := 0
+							stop := errors.New("stop")
+							err := kv.GetMany(tx, bk, func(int, []byte) error { calls++; return stop })
+							if !errors.Is(err, stop) || calls != 1 {
+								t.Errorf("GetMany of %d keys with a failing function = %v after %d calls, want its error after 1", n, err, calls)
+							}
+						}
+						return nil
+					}
+					var err error
+					if update {
+						err = e.s.Update(e.ctx, func(tx kv.Txn) error { return read(tx) })
+					} else {
+						err = e.s.View(e.ctx, read)
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			for i := range stored {
+				k := fmt.Sprintf("m%04d", 2*i)
+				if got, ok := e.get(k); !ok || got != strconv.Itoa(i) {
+					t.Fatalf("after callbacks wrote over their values, %s = %q (present %v), want %q", k, got, ok, strconv.Itoa(i))
 				}
 			}
 		}},
