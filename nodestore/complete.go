@@ -125,9 +125,11 @@ func (s *Store) completeBatch(ctx context.Context, q QueueType, comps []Completi
 	}
 	comps = s.listed.hints(q, comps, hashes, valid)
 	var (
-		items   []prepared
-		folders []completeFolder
-		owner   []int // the completion of each folder
+		items []prepared
+		// A chunk holds at most every completion: sized once, not grown
+		// by appends (a completeFolder holds its parent Node).
+		folders = make([]completeFolder, 0, len(comps))
+		owner   = make([]int, 0, len(comps)) // the completion of each folder
 		plan    deltas
 		d       deltas
 		touched = map[PathHash]struct{}{}
