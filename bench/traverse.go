@@ -335,78 +335,31 @@ func (p *traversal) run() error {
 		return fmt.Errorf("seed root: %w", err)
 	}
 	for level := 0; ; level++ {
-		var cursor nodestore.Cursor
 		done := 0
+		cur := p.fetchPage(ctx, level, "")
 		for {
-			pageStart := time.Now()
-			page, next, err := p.ns.PendingPage(ctx, p.q, level, cursor, traversePage)
-			if err != nil {
+			if cur.err != nil {
+				return cur.err
+			}
+			page := cur.page
+			// The next page is listed (and its src children read) while
+			// this one is completed: see fetchPage.
+			var ahead chan fetchedPage
+			if len(page) == traversePage {
+				ahead = make(chan fetchedPage, 1)
+				go func(c nodestore.Cursor) { ahead <- p.fetchPage(ctx, level, c) }(cur.next)
+			}
+			if err := p.completePage(ctx, level, cur); err != nil {
+				if ahead != nil {
+					<-ahead
+				}
 				return err
-			}
-			cursor = next
-			if err := p.prefetchChildren(ctx, page); err != nil {
-				return err
-			}
-			var files []string
-			var folders []listedFolder
-			comps := p.comps[:0]
-			for _, n := range page {
-				i, err := p.claim(n, level)
-				if err != nil {
-					return err
-				}
-				switch {
-				case p.t.folder[i] && p.mode == perFolderWorkers:
-					folders = append(folders, listedFolder{n, i})
-				case p.t.folder[i]:
-					c, err := p.complete(ctx, n, i, level)
-					if err != nil {
-						return err
-					}
-					if c != nil {
-						comps = append(comps, *c)
-					}
-				case p.mode != perPage:
-					files = append(files, n.State.Path)
-				default:
-					comps = append(comps, nodestore.Completion{Path: n.State.Path, Status: nodestore.TraversalStatusSuccessful, Listed: &n})
-				}
-			}
-			if err := p.completeConcurrently(ctx, folders, level); err != nil {
-				return err
-			}
-			p.comps = comps
-			if len(comps) > 0 {
-				res, err := p.ns.CompleteBatch(ctx, p.q, comps)
-				if err != nil {
-					return err
-				}
-				for j, r := range res {
-					if r.Err != nil {
-						return fmt.Errorf("level %d: %w", level, r.Err)
-					}
-					if len(r.Skipped) > 0 {
-						return fmt.Errorf("complete %s: %d children skipped: %v", comps[j].Path, len(r.Skipped), r.Skipped[0])
-					}
-				}
-			}
-			if len(files) > 0 {
-				res, err := p.ns.BatchSetStatus(ctx, p.q, files, nodestore.TraversalStatusSuccessful)
-				if err != nil {
-					return err
-				}
-				if res.Applied != len(files) {
-					return fmt.Errorf("level %d: %d of %d files marked traversed: %v", level, res.Applied, len(files), res.Skipped)
-				}
-			}
-			if p.record != nil {
-				p.record(time.Since(pageStart))
 			}
 			done += len(page)
-			p.rss.sample()
-			if len(page) < traversePage {
+			if ahead == nil {
 				break
 			}
+			cur = <-ahead
 		}
 		left, err := p.ns.PendingAt(ctx, p.q, level)
 		if err != nil {
@@ -426,6 +379,98 @@ func (p *traversal) run() error {
 			return nil
 		}
 	}
+}
+
+// fetchedPage is a page of pending nodes as fetchPage read it.
+type fetchedPage struct {
+	page []nodestore.Node
+	next nodestore.Cursor
+	// srcKids: the src children of the page's folders (dst pass of
+	// perPage), read with one ChildrenMany.
+	srcKids map[string][]nodestore.Node
+	start   time.Time // when its listing began: a page's latency runs from there
+	err     error
+}
+
+// fetchPage lists the page of pending nodes at level after cursor and, in
+// the dst pass of perPage, reads the src children of its folders. run
+// calls it for the next page while the current one is completed, as an
+// engine that lists ahead of its committer would: the next page's pending
+// nodes come after the cursor, which the current page's completions do
+// not touch (they move the nodes they complete out of the pending status
+// and insert nodes one level down), and src does not change in the dst
+// pass. The workload's verification (every node exactly once, the
+// counts, nodestore.Check) holds it to that.
+func (p *traversal) fetchPage(ctx context.Context, level int, cursor nodestore.Cursor) fetchedPage {
+	f := fetchedPage{start: time.Now()}
+	f.page, f.next, f.err = p.ns.PendingPage(ctx, p.q, level, cursor, traversePage)
+	if f.err == nil {
+		f.srcKids, f.err = p.prefetchChildren(ctx, f.page)
+	}
+	return f
+}
+
+// completePage claims and completes the nodes of page f at level.
+func (p *traversal) completePage(ctx context.Context, level int, f fetchedPage) error {
+	page := f.page
+	p.srcKids = f.srcKids
+	var files []string
+	var folders []listedFolder
+	comps := p.comps[:0]
+	for _, n := range page {
+		i, err := p.claim(n, level)
+		if err != nil {
+			return err
+		}
+		switch {
+		case p.t.folder[i] && p.mode == perFolderWorkers:
+			folders = append(folders, listedFolder{n, i})
+		case p.t.folder[i]:
+			c, err := p.complete(ctx, n, i, level)
+			if err != nil {
+				return err
+			}
+			if c != nil {
+				comps = append(comps, *c)
+			}
+		case p.mode != perPage:
+			files = append(files, n.State.Path)
+		default:
+			comps = append(comps, nodestore.Completion{Path: n.State.Path, Status: nodestore.TraversalStatusSuccessful, Listed: &n})
+		}
+	}
+	if err := p.completeConcurrently(ctx, folders, level); err != nil {
+		return err
+	}
+	p.comps = comps
+	if len(comps) > 0 {
+		res, err := p.ns.CompleteBatch(ctx, p.q, comps)
+		if err != nil {
+			return err
+		}
+		for j, r := range res {
+			if r.Err != nil {
+				return fmt.Errorf("level %d: %w", level, r.Err)
+			}
+			if len(r.Skipped) > 0 {
+				return fmt.Errorf("complete %s: %d children skipped: %v", comps[j].Path, len(r.Skipped), r.Skipped[0])
+			}
+		}
+	}
+	if len(files) > 0 {
+		res, err := p.ns.BatchSetStatus(ctx, p.q, files, nodestore.TraversalStatusSuccessful)
+		if err != nil {
+			return err
+		}
+		if res.Applied != len(files) {
+			return fmt.Errorf("level %d: %d of %d files marked traversed: %v", level, res.Applied, len(files), res.Skipped)
+		}
+	}
+	if p.record != nil {
+		p.record(time.Since(f.start))
+	}
+	p.rss.sample()
+	return nil
 }
 
 // claim checks a pulled node and marks it seen.
@@ -514,11 +559,10 @@ func (p *traversal) complete(ctx context.Context, n nodestore.Node, i int32, lev
 // every folder of the page with one ChildrenMany (a batch form, as the
 // page's completions are one CompleteBatch); complete takes them from
 // p.srcKids. The per-folder modes read them with Children, folder by
-// folder.
-func (p *traversal) prefetchChildren(ctx context.Context, page []nodestore.Node) error {
-	clear(p.srcKids)
+// folder (nil map).
+func (p *traversal) prefetchChildren(ctx context.Context, page []nodestore.Node) (map[string][]nodestore.Node, error) {
 	if p.q != nodestore.QueueDst || p.mode != perPage {
-		return nil
+		return nil, nil
 	}
 	var paths []string
 	for _, n := range page {
@@ -528,15 +572,13 @@ func (p *traversal) prefetchChildren(ctx context.Context, page []nodestore.Node)
 	}
 	kids, err := p.ns.ChildrenMany(ctx, nodestore.QueueSrc, paths)
 	if err != nil {
-		return fmt.Errorf("fetch src children of %d folders: %w", len(paths), err)
+		return nil, fmt.Errorf("fetch src children of %d folders: %w", len(paths), err)
 	}
-	if p.srcKids == nil {
-		p.srcKids = make(map[string][]nodestore.Node, len(paths))
-	}
+	srcKids := make(map[string][]nodestore.Node, len(paths))
 	for i, path := range paths {
-		p.srcKids[path] = kids[i]
+		srcKids[path] = kids[i]
 	}
-	return nil
+	return srcKids, nil
 }
 
 // listedFolder is a folder of a pending page and its tree index.
