@@ -2,7 +2,6 @@ package kv
 
 import (
 	"bytes"
-	"cmp"
 	"fmt"
 	"slices"
 	"sync"
@@ -221,18 +220,13 @@ func (b *Batch) EachInKeyOrder(fn func(kind OpKind, key, value []byte) error) er
 	}
 	// The keys are sorted beside their positions, not through them: a
 	// third faster than comparing b.key(x) with b.key(y) (BenchmarkKeyOrder).
-	// Ties are broken by position: stable, with pdqsort.
+	// Ties are broken by position: stable (keysort.go).
 	sp := keyPosPool.Get().(*[]keyPos)
 	kp := (*sp)[:0]
 	for i := range b.ops {
 		kp = append(kp, keyPos{b.key(i), int32(i)})
 	}
-	slices.SortFunc(kp, func(x, y keyPos) int {
-		if c := bytes.Compare(x.key, y.key); c != 0 {
-			return c
-		}
-		return cmp.Compare(x.pos, y.pos)
-	})
+	sortKeyPos(kp)
 	var err error
 	for _, p := range kp {
 		if err = fn(b.Op(int(p.pos))); err != nil {
