@@ -18,7 +18,7 @@
 // (nesting.go). The options are
 // listed with their defaults at the Opt* constants: dial_timeout,
 // request_timeout, tls_ca/tls_cert/tls_key, auto_compact, page_size,
-// max_txn_ops, max_request_bytes.
+// max_txn_ops, max_request_bytes, max_response_bytes.
 //
 // Update runs as an optimistic transaction (kv.Transactor), as etcd's own
 // STM does: reads at one revision R record what they saw (each key with
@@ -44,6 +44,14 @@
 // kv.IterateMany in View many short ranges in one read-only Txn of Ranges
 // (up to 64 keys each; a longer range goes on as an iteration:
 // scanmany.go).
+//
+// etcd bounds a read by its count of keys, not its bytes, and a value may
+// be up to about 1.1 MiB (see Limits). So GetMany asks for fewer keys per
+// request when the values the store has read so far say that a full
+// request would bring more than max_response_bytes (default 4 MiB) of
+// keys and values; a store that has read no value yet starts from the
+// largest values it declares (respbytes.go). Small values keep the count
+// limits.
 //
 // # Durability
 //

@@ -60,6 +60,11 @@ type engine struct {
 	// rangeStreams and rangePages count the iterations' streams and
 	// paged Range requests (Stats).
 	rangeStreams, rangePages atomic.Int64
+	// readTxns counts the read-only Txns of GetMany and ScanMany.
+	readTxns atomic.Int64
+
+	// sizer bounds read responses in bytes (respbytes.go).
+	sizer respSizer
 }
 
 var (
@@ -167,6 +172,8 @@ func openEngine(ctx context.Context, cfg *kv.Config, s settings) (*engine, error
 		own:     make(map[int64]int),
 	}
 	e.limits = s.limits(cfg.Path, cfg.Username)
+	e.sizer.target = int64(s.maxResponseBytes)
+	e.sizer.worst = int64(len(l.data) + e.limits.MaxKeySize + e.limits.MaxValueSize)
 	e.tokenDeletes = s.tokenDeletes(cfg.Path)
 	if s.autoCompact > 0 {
 		e.goBackground(func() { e.autoCompact(s.autoCompact) })

@@ -161,6 +161,7 @@ func TestConfigRefused(t *testing.T) {
 		{"ZeroTimeout", func(c *kv.Config) { c.Options[etcd.OptDialTimeout] = "0s" }, []string{"dial_timeout"}},
 		// 2 was accepted, declared 0 writes per transaction (read by kv as
 		// "undeclared", 65,536), and every write panicked.
+		{"TinyResponse", func(c *kv.Config) { c.Options[etcd.OptMaxResponseBytes] = "4KiB" }, []string{"max_response_bytes", "from 64KiB"}},
 		{"TinyTxnOps", func(c *kv.Config) { c.Options[etcd.OptMaxTxnOps] = "2" }, []string{"max_txn_ops", "from 3"}},
 		{"CertWithoutKey", func(c *kv.Config) { c.Options[etcd.OptTLSCert] = "/x.pem" }, []string{"tls_cert", "tls_key"}},
 		// A prefix so long that its keys leave no room in a request: it

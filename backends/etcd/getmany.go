@@ -12,7 +12,8 @@ import (
 
 // Many point reads in one request (kv.MultiGetter): a read-only etcd Txn
 // whose operations are one Get per key, at most max-txn-ops (and page_size)
-// per Txn. A read-only Txn is served like a Range: at a pinned revision
+// per Txn, and fewer when the values read so far say that many would bring
+// more than max_response_bytes (respbytes.go). A read-only Txn is served like a Range: at a pinned revision
 // each Get is serializable, answered by the member without a read-index
 // round (see rangeAt); the first read of a transaction not pinned yet is
 // linearizable and pins it. Measured on traverse-gen (one member, 5,000
@@ -28,9 +29,9 @@ var (
 // the first answer, handed to pin before fn sees anything) and calls fn
 // for each key with what it found (nil when missing).
 func (e *engine) getMany(ctx context.Context, keys []string, rev int64, pin func(rev int64), fn func(i int, kvp *mvccpb.KeyValue) error) error {
-	per := max(1, min(e.set.maxTxnOps, e.set.pageSize))
-	for lo := 0; lo < len(keys); lo += per {
-		hi := min(lo+per, len(keys))
+	limit := max(1, min(e.set.maxTxnOps, e.set.pageSize))
+	for lo, hi := 0, 0; lo < len(keys); lo = hi {
+		hi = min(lo+e.sizer.keys(limit), len(keys))
 		resp, err := e.readTxn(ctx, keys[lo:hi], rev)
 		if err != nil {
 			return e.fail("get many", err)
@@ -41,6 +42,14 @@ func (e *engine) getMany(ctx context.Context, keys []string, rev int64, pin func
 				pin(rev)
 			}
 		}
+		var n int
+		var size int64
+		for _, r := range resp.Responses {
+			kvs := r.GetResponseRange().GetKvs()
+			n += len(kvs)
+			size += kvBytes(kvs)
+		}
+		e.sizer.saw(size, n, size)
 		for j, r := range resp.Responses {
 			var kvp *mvccpb.KeyValue
 			if kvs := r.GetResponseRange().GetKvs(); len(kvs) > 0 {
@@ -72,6 +81,7 @@ func (e *engine) readTxn(ctx context.Context, keys []string, rev int64) (*client
 func (e *engine) readOps(ctx context.Context, rev int64, ops func(opts ...clientv3.OpOption) []clientv3.Op) (*clientv3.TxnResponse, error) {
 	ctx, cancel := e.callCtx(ctx)
 	defer cancel()
+	e.readTxns.Add(1)
 	if rev <= 0 {
 		return e.cli.Txn(ctx).Then(ops()...).Commit()
 	}

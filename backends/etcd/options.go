@@ -55,15 +55,22 @@ const (
 	// operations (see limits); the last quarter is for the compares of
 	// what a transaction read.
 	OptMaxRequestBytes = "max_request_bytes"
+	// OptMaxResponseBytes is what one read response should bring at most,
+	// keys and values (default 4MiB): GetMany, IterateMany and reverse or
+	// paged iterations ask for fewer keys per request than their count
+	// limits when the values read so far say a full request would bring
+	// more (respbytes.go). A size from 64KiB to 1GiB.
+	OptMaxResponseBytes = "max_response_bytes"
 )
 
 // Defaults of the options.
 const (
-	DefaultDialTimeout     = 5 * time.Second
-	DefaultRequestTimeout  = 10 * time.Second
-	DefaultPageSize        = 1000
-	DefaultMaxTxnOps       = 128
-	DefaultMaxRequestBytes = 1536 << 10
+	DefaultDialTimeout      = 5 * time.Second
+	DefaultRequestTimeout   = 10 * time.Second
+	DefaultPageSize         = 1000
+	DefaultMaxTxnOps        = 128
+	DefaultMaxRequestBytes  = 1536 << 10
+	DefaultMaxResponseBytes = 4 << 20
 )
 
 // firstPageSize is the size of an iteration's first page: most short
@@ -72,29 +79,31 @@ const firstPageSize = 64
 
 // settings are the parsed Config.Options.
 type settings struct {
-	dialTimeout     time.Duration
-	requestTimeout  time.Duration
-	tlsCA           string
-	tlsCert         string
-	tlsKey          string
-	autoCompact     time.Duration
-	pageSize        int
-	maxTxnOps       int
-	maxRequestBytes int
+	dialTimeout      time.Duration
+	requestTimeout   time.Duration
+	tlsCA            string
+	tlsCert          string
+	tlsKey           string
+	autoCompact      time.Duration
+	pageSize         int
+	maxTxnOps        int
+	maxRequestBytes  int
+	maxResponseBytes int
 }
 
 func defaultSettings() settings {
 	return settings{
-		dialTimeout:     DefaultDialTimeout,
-		requestTimeout:  DefaultRequestTimeout,
-		pageSize:        DefaultPageSize,
-		maxTxnOps:       DefaultMaxTxnOps,
-		maxRequestBytes: DefaultMaxRequestBytes,
+		dialTimeout:      DefaultDialTimeout,
+		requestTimeout:   DefaultRequestTimeout,
+		pageSize:         DefaultPageSize,
+		maxTxnOps:        DefaultMaxTxnOps,
+		maxRequestBytes:  DefaultMaxRequestBytes,
+		maxResponseBytes: DefaultMaxResponseBytes,
 	}
 }
 
-var optionNames = []string{OptAutoCompact, OptDialTimeout, OptMaxRequestBytes, OptMaxTxnOps,
-	OptPageSize, OptRequestTimeout, OptTLSCA, OptTLSCert, OptTLSKey}
+var optionNames = []string{OptAutoCompact, OptDialTimeout, OptMaxRequestBytes, OptMaxResponseBytes,
+	OptMaxTxnOps, OptPageSize, OptRequestTimeout, OptTLSCA, OptTLSCert, OptTLSKey}
 
 // parseSettings checks every option; errors wrap kv.ErrInvalidConfig and
 // name the option and what it accepts.
@@ -128,14 +137,9 @@ func parseSettings(opts map[string]string) (settings, error) {
 			// token, the turn), so 3 is the smallest with room for a write.
 			s.maxTxnOps, err = parseInt(k, v, 3, 1<<20)
 		case OptMaxRequestBytes:
-			var n int64
-			n, err = kv.ParseSize(v)
-			if err == nil && (n < 64<<10 || n > 1<<30) {
-				err = fmt.Errorf("%w: option %s=%s: want a size from 64KiB to 1GiB (the server's --max-request-bytes)", kv.ErrInvalidConfig, k, v)
-			} else if err != nil {
-				err = fmt.Errorf("%w: option %s: %w", kv.ErrInvalidConfig, k, err)
-			}
-			s.maxRequestBytes = int(n)
+			s.maxRequestBytes, err = parseSize(k, v, " (the server's --max-request-bytes)")
+		case OptMaxResponseBytes:
+			s.maxResponseBytes, err = parseSize(k, v, "")
 		default:
 			return s, fmt.Errorf("%w: unknown etcd option %q (known: %s)", kv.ErrInvalidConfig, k, strings.Join(optionNames, ", "))
 		}
@@ -159,6 +163,19 @@ func parseDuration(k, v string, zeroOK bool) (time.Duration, error) {
 		return 0, fmt.Errorf("%w: option %s=%q: want %s", kv.ErrInvalidConfig, k, v, want)
 	}
 	return d, nil
+}
+
+// parseSize reads a size from 64KiB to 1GiB; note ends the message of a
+// refused one.
+func parseSize(k, v, note string) (int, error) {
+	n, err := kv.ParseSize(v)
+	if err != nil {
+		return 0, fmt.Errorf("%w: option %s: %w", kv.ErrInvalidConfig, k, err)
+	}
+	if n < 64<<10 || n > 1<<30 {
+		return 0, fmt.Errorf("%w: option %s=%s: want a size from 64KiB to 1GiB%s", kv.ErrInvalidConfig, k, v, note)
+	}
+	return int(n), nil
 }
 
 func parseInt(k, v string, lo, hi int) (int, error) {

@@ -1,0 +1,176 @@
+package etcd
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/polykv/polykv/internal/etcdtest"
+	"github.com/polykv/polykv/kv"
+)
+
+// TestReadResponseBytes: on a store of values of its declared
+// MaxValueSize, the reads sized by keys (GetMany, ScanMany, reverse and
+// paged iterations) return every key and value in order, and no response
+// brings more than max_response_bytes and one key with its value; on a
+// store of small values, their requests still reach the count limits.
+//
+// The cluster's max_request_bytes is 256 KiB (values of 159 KiB) and the
+// store's max_response_bytes 1 MiB, so that a few MiB of values show what
+// a few hundred MiB would at the defaults.
+func TestReadResponseBytes(t *testing.T) {
+	s := etcdtest.DefaultSettings()
+	s.UnsafeNoFsync = true
+	s.MaxRequestBytes = 256 << 10
+	c := etcdtest.StartWith(t, 1, s)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+
+	t.Run("LargeValues", func(t *testing.T) {
+		e := openEngineWith(t, c, "/large", map[string]string{OptPageSize: "32", OptMaxResponseBytes: "1MiB"})
+		const n = 70
+		value := func(i int) []byte {
+			v := bytes.Repeat([]byte{byte('a' + i%26)}, e.limits.MaxValueSize)
+			copy(v, fmt.Sprintf("v%03d", i))
+			return v
+		}
+		for i := range n {
+			b := new(kv.Batch)
+			_ = b.Set(numKey(i), value(i))
+			if err := e.Apply(ctx, b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		bound := e.sizer.target + e.sizer.worst
+		// measure runs f and checks the largest response it received.
+		measure := func(name string, f func() error) {
+			t.Helper()
+			e.sizer.largest.Store(0)
+			txns, pages := e.readTxns.Load(), e.rangePages.Load()
+			if err := f(); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			got := e.sizer.largest.Load()
+			t.Logf("%s: largest response %d bytes (%d read Txns, %d Ranges)", name, got, e.readTxns.Load()-txns, e.rangePages.Load()-pages)
+			if got > bound {
+				t.Errorf("%s: a response of %d bytes, more than max_response_bytes %d and one key with its value (%d)", name, got, e.sizer.target, bound)
+			}
+		}
+
+		// GetMany: every key, with missing ones between them.
+		var keys [][]byte
+		for i := range n {
+			keys = append(keys, numKey(i))
+			if i%10 == 0 {
+				keys = append(keys, fmt.Appendf(nil, "k%03d-missing", i))
+			}
+		}
+		getMany := func(r kv.MultiGetter) error {
+			next := 0
+			err := r.GetMany(keys, func(i int, v []byte) error {
+				for next < n && !bytes.Equal(keys[i], numKey(next)) {
+					next++
+				}
+				if next == n || !bytes.Equal(v, value(next)) {
+					return fmt.Errorf("key %d (%q): a value of %d bytes, not key %d's", i, keys[i], len(v), next)
+				}
+				next++
+				return nil
+			})
+			if err == nil && next != n {
+				err = fmt.Errorf("%d keys found, want %d", next, n)
+			}
+			return err
+		}
+		snap, err := e.NewSnapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer snap.Close()
+		measure("GetMany, snapshot", func() error { return getMany(snap.(kv.MultiGetter)) })
+		tx, err := e.BeginTxn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Discard()
+		measure("GetMany, transaction", func() error { return getMany(tx.(kv.MultiGetter)) })
+	})
+
+	t.Run("SmallValues", func(t *testing.T) {
+		e := openEngineWith(t, c, "/small", nil)
+		const n = 3000
+		b := new(kv.Batch)
+		for i := range n {
+			_ = b.Set(numKey(i), make([]byte, 100))
+			if b.Len() == 500 {
+				if err := e.Apply(ctx, b); err != nil {
+					t.Fatal(err)
+				}
+				b = new(kv.Batch)
+			}
+		}
+		var keys [][]byte
+		for i := range n {
+			keys = append(keys, numKey(i))
+		}
+		snap, err := e.NewSnapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer snap.Close()
+		// count runs f and checks it took at most want requests.
+		count := func(name string, counter interface{ Load() int64 }, want int64, f func() error) {
+			t.Helper()
+			before := counter.Load()
+			if err := f(); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if got := counter.Load() - before; got > want {
+				t.Errorf("%s: %d requests, want at most %d", name, got, want)
+			}
+		}
+		limit := int64(min(e.set.maxTxnOps, e.set.pageSize))
+		// A new engine reads its first GetMany's first keys as if they
+		// were of the largest size (one request more), then full ones.
+		for _, first := range []int64{1, 0} {
+			count("GetMany", &e.readTxns, (n+limit-1)/limit+first, func() error {
+				got := 0
+				err := snap.(kv.MultiGetter).GetMany(keys, func(i int, v []byte) error {
+					if len(v) != 100 {
+						return fmt.Errorf("key %d: %d bytes", i, len(v))
+					}
+					got++
+					return nil
+				})
+				if err == nil && got != n {
+					err = fmt.Errorf("%d keys, want %d", got, n)
+				}
+				return err
+			})
+		}
+	})
+}
+
+func numKey(i int) []byte { return fmt.Appendf(nil, "k%03d", i) }
+
+// openEngineWith opens an engine of a store on c with the given options
+// besides the cluster's.
+func openEngineWith(t *testing.T, c *etcdtest.Cluster, prefix string, opts map[string]string) *engine {
+	t.Helper()
+	cfg := c.Config(prefix)
+	for k, v := range opts {
+		cfg.Options[k] = v
+	}
+	s, err := parseSettings(cfg.Options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := openEngine(t.Context(), &cfg, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}
