@@ -64,7 +64,7 @@ func TestReadResponseBytes(t *testing.T) {
 		for i := range n {
 			keys = append(keys, numKey(i))
 			if i%10 == 0 {
-				keys = append(keys, fmt.Appendf(nil, "k%03d-missing", i))
+				keys = append(keys, append(numKey(i), "-missing"...))
 			}
 		}
 		getMany := func(r kv.MultiGetter) error {
@@ -96,6 +96,44 @@ func TestReadResponseBytes(t *testing.T) {
 		}
 		defer tx.Discard()
 		measure("GetMany, transaction", func() error { return getMany(tx.(kv.MultiGetter)) })
+
+		// ScanMany: short and long ranges (longer than a Txn's range
+		// limit: they go on as iterations), an empty one, a keys-only one.
+		ranges := []kv.IterRange{
+			{Lower: numKey(0), Upper: numKey(10)},
+			{Lower: numKey(10), Upper: numKey(45)},
+			{Lower: []byte("j"), Upper: []byte("k")},
+			{Lower: numKey(45), Upper: numKey(46)},
+			{Lower: numKey(0), Upper: numKey(n), KeysOnly: true},
+			{Lower: numKey(46), Upper: numKey(n)},
+		}
+		type hit struct{ i, key int }
+		var want []hit
+		for i, r := range ranges {
+			for k := range n {
+				if bytes.Compare(numKey(k), r.Lower) >= 0 && bytes.Compare(numKey(k), r.Upper) < 0 {
+					want = append(want, hit{i, k})
+				}
+			}
+		}
+		measure("ScanMany", func() error {
+			got := 0
+			err := snap.(kv.MultiScanner).ScanMany(ranges, func(i int, k, v []byte) error {
+				if got == len(want) {
+					return fmt.Errorf("range %d: key %q after the last one", i, k)
+				}
+				w := want[got]
+				if i != w.i || !bytes.Equal(k, numKey(w.key)) || !ranges[i].KeysOnly && !bytes.Equal(v, value(w.key)) {
+					return fmt.Errorf("result %d: range %d, key %q, %d bytes of value; want range %d, key %q", got, i, k, len(v), w.i, numKey(w.key))
+				}
+				got++
+				return nil
+			})
+			if err == nil && got != len(want) {
+				err = fmt.Errorf("%d results, want %d", got, len(want))
+			}
+			return err
+		})
 	})
 
 	t.Run("SmallValues", func(t *testing.T) {
@@ -150,10 +188,31 @@ func TestReadResponseBytes(t *testing.T) {
 				return err
 			})
 		}
+		// ScanMany of 10-key ranges: as many ranges per Txn as its count
+		// limits allow.
+		var ranges []kv.IterRange
+		for i := 0; i < n; i += 10 {
+			ranges = append(ranges, kv.IterRange{Lower: numKey(i), Upper: numKey(i + 10)})
+		}
+		per := int64(min(e.set.maxTxnOps, scanManyPages*e.set.pageSize/scanManyLimit))
+		count("ScanMany", &e.readTxns, (int64(len(ranges))+per-1)/per, func() error {
+			got := 0
+			err := snap.(kv.MultiScanner).ScanMany(ranges, func(i int, k, v []byte) error {
+				if !bytes.Equal(k, numKey(got)) || len(v) != 100 {
+					return fmt.Errorf("range %d: key %q, %d bytes; want key %q", i, k, len(v), numKey(got))
+				}
+				got++
+				return nil
+			})
+			if err == nil && got != n {
+				err = fmt.Errorf("%d keys, want %d", got, n)
+			}
+			return err
+		})
 	})
 }
 
-func numKey(i int) []byte { return fmt.Appendf(nil, "k%03d", i) }
+func numKey(i int) []byte { return fmt.Appendf(nil, "k%04d", i) }
 
 // openEngineWith opens an engine of a store on c with the given options
 // besides the cluster's.

@@ -1,6 +1,8 @@
 package etcd
 
 import (
+	"slices"
+
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/polykv/polykv/kv"
@@ -12,7 +14,10 @@ import (
 // to scanManyLimit keys; a range with more goes on as an ordinary
 // iteration from its last key, before the next range is handed out, so
 // that fn sees every range whole and in order. A Txn holds at most
-// max-txn-ops ranges, and at most scanManyKeys keys in all.
+// max-txn-ops ranges, and at most scanManyPages pages of keys in all;
+// fewer ranges, and fewer keys each, when they read values that the
+// engine's estimate says would bring more than max_response_bytes
+// (scanManyBatch, respbytes.go).
 //
 // Measured on traverse-gen (one member, 10,000 nodes): the dst pass's
 // children lookups, one range read and one GetMany per folder, took 1.7 s
@@ -33,14 +38,14 @@ func (s *snapshot) ScanMany(ranges []kv.IterRange, fn func(i int, key, value []b
 	if s.e.closed.Load() {
 		return errClosed
 	}
-	per := max(1, min(s.e.set.maxTxnOps, scanManyPages*s.e.set.pageSize/scanManyLimit))
-	for lo := 0; lo < len(ranges); lo += per {
-		hi := min(lo+per, len(ranges))
+	for lo, hi := 0, 0; lo < len(ranges); lo = hi {
+		per, limit := s.e.scanManyBatch(ranges[lo:])
+		hi = lo + per
 		resp, err := s.e.readOps(s.ctx, s.rev, func(opts ...clientv3.OpOption) []clientv3.Op {
 			out := make([]clientv3.Op, hi-lo)
 			for j, r := range ranges[lo:hi] {
 				start, end := s.e.l.bounds(r.Lower, r.Upper)
-				o := append([]clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(scanManyLimit)}, opts...)
+				o := append([]clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(int64(limit))}, opts...)
 				if r.KeysOnly {
 					o = append(o, clientv3.WithKeysOnly())
 				}
@@ -51,6 +56,17 @@ func (s *snapshot) ScanMany(ranges []kv.IterRange, fn func(i int, key, value []b
 		if err != nil {
 			return s.e.fail("scan many", err)
 		}
+		var size, valueBytes int64
+		var n int
+		for j, rr := range resp.Responses {
+			kvs := rr.GetResponseRange().GetKvs()
+			b := kvBytes(kvs)
+			size += b
+			if !ranges[lo+j].KeysOnly {
+				n, valueBytes = n+len(kvs), valueBytes+b
+			}
+		}
+		s.e.sizer.saw(size, n, valueBytes)
 		for j, rr := range resp.Responses {
 			i := lo + j
 			rng := rr.GetResponseRange()
@@ -70,6 +86,20 @@ func (s *snapshot) ScanMany(ranges []kv.IterRange, fn func(i int, key, value []b
 		}
 	}
 	return nil
+}
+
+// scanManyBatch returns how many of ranges (at least one) the next
+// ScanMany Txn reads, and the most keys each of its ranges returns: up to
+// max-txn-ops ranges of scanManyLimit keys, scanManyPages pages in all,
+// and when any of them reads values, within max_response_bytes by the
+// engine's estimate of a key's bytes (keys-only reads are small).
+func (e *engine) scanManyBatch(ranges []kv.IterRange) (per, limit int) {
+	per = max(1, min(e.set.maxTxnOps, scanManyPages*e.set.pageSize/scanManyLimit, len(ranges)))
+	if !slices.ContainsFunc(ranges[:per], func(r kv.IterRange) bool { return !r.KeysOnly }) {
+		return per, scanManyLimit
+	}
+	n := e.sizer.keys(per * scanManyLimit)
+	return max(1, min(per, n/scanManyLimit)), min(scanManyLimit, n)
 }
 
 // scanRest hands fn the keys of r (range i) with an ordinary iteration at
