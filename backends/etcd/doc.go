@@ -46,12 +46,15 @@
 // scanmany.go).
 //
 // etcd bounds a read by its count of keys, not its bytes, and a value may
-// be up to about 1.1 MiB (see Limits). So GetMany and IterateMany ask for
-// fewer keys per request when the values the store has read so far say
-// that a full request would bring more than max_response_bytes (default
-// 4 MiB) of keys and values; a store that has read no value yet starts
-// from the largest values it declares (respbytes.go). Small values keep
-// the count limits.
+// be up to about 1.1 MiB (see Limits). So GetMany, IterateMany and the
+// pages of reverse and paged iterations ask for fewer keys per request
+// when the values the store has read so far say that a full request would
+// bring more than max_response_bytes (default 4 MiB) of keys and values
+// (a reverse page then reads its keys first and its values in parts);
+// a store that has read no value yet starts from the largest values it
+// declares (respbytes.go). Small values keep the count limits. The chunks
+// of a forward iteration's stream are sized by the server: from about half
+// to twice max_request_bytes once it has adapted, ten keys for the first.
 //
 // # Durability
 //

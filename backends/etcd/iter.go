@@ -18,7 +18,9 @@ import (
 // reverse one, or any on a member without RangeStream, pages: each page is
 // one Range request with WithRev and WithLimit, never an unbounded Range.
 // The first page is small (firstPageSize keys) and each next one twice as
-// large, up to page_size, so that a short iteration costs a short request.
+// large, up to page_size, so that a short iteration costs a short request;
+// a page of values asks for fewer keys when the engine's estimate says it
+// would bring more than max_response_bytes (respbytes.go).
 // When the iteration is not pinned yet (rev 0), its first request reads
 // at the latest revision and pins the rest to it; in a transaction, a
 // stream pins the transaction's revision first (one more round trip).
@@ -39,8 +41,9 @@ type iter struct {
 	stream *rangeStream // open while a forward iteration streams
 
 	// bounds, for a reverse iteration on a member that streams: the first
-	// key of each page not read yet, ascending (fetchReverse).
-	bounds []string
+	// key of each page not read yet, ascending (fetchReverse); sub, the
+	// keys not read yet of a page read in parts, ascending.
+	bounds, sub []string
 
 	page []*mvccpb.KeyValue
 	i    int
@@ -166,7 +169,11 @@ func (it *iter) fetch() bool {
 	it.e.rangePages.Add(1)
 	ctx, cancel := it.e.callCtx(it.ctx)
 	defer cancel()
-	opts := []clientv3.OpOption{clientv3.WithRange(it.hi), clientv3.WithLimit(int64(it.pageSize))}
+	limit := it.pageSize
+	if !it.keysOnly {
+		limit = it.e.sizer.keys(limit)
+	}
+	opts := []clientv3.OpOption{clientv3.WithRange(it.hi), clientv3.WithLimit(int64(limit))}
 	if it.keysOnly {
 		opts = append(opts, clientv3.WithKeysOnly())
 	}
@@ -178,6 +185,7 @@ func (it *iter) fetch() bool {
 		it.err = it.e.fail("iterate", err)
 		return false
 	}
+	it.e.sizer.sawRange(resp.Kvs, !it.keysOnly)
 	it.setRev(resp.Header.Revision)
 	it.page, it.i, it.more = resp.Kvs, 0, resp.More
 	it.pageSize = min(it.pageSize*2, it.e.set.pageSize)
@@ -260,6 +268,12 @@ func (it *iter) openPinned(keysOnly bool, first func() error) (streamed bool) {
 // one ascending Range between two bounds, read with its values and
 // handed out backwards. The whole iteration reads each key twice and each
 // value once, and holds one key per page.
+//
+// A page whose values would bring more than max_response_bytes by the
+// engine's estimate (respbytes.go) is read in parts: its keys first (one
+// keys-only Range between its bounds), then its values from the top, as
+// many keys at a time as the estimate says fit. Such a page's keys are
+// read three times, still O(n) in all, and held until it is read.
 func (it *iter) fetchReverse() (ok, streamed bool) {
 	if it.bounds == nil {
 		if !it.openPinned(true, it.readBounds) {
@@ -269,39 +283,70 @@ func (it *iter) fetchReverse() (ok, streamed bool) {
 			return false, true
 		}
 	}
-	for len(it.bounds) > 0 {
-		lo := it.bounds[len(it.bounds)-1]
-		it.bounds = it.bounds[:len(it.bounds)-1]
-		hi := it.hi
-		it.e.rangePages.Add(1)
-		ctx, cancel := it.e.callCtx(it.ctx)
-		opts := []clientv3.OpOption{clientv3.WithRange(hi), clientv3.WithLimit(int64(it.pageSize))}
-		if it.keysOnly {
-			opts = append(opts, clientv3.WithKeysOnly())
+	for len(it.sub) > 0 || len(it.bounds) > 0 {
+		var lo string
+		n := it.pageSize
+		if len(it.sub) > 0 {
+			n = it.e.sizer.keys(len(it.sub))
+			lo = it.sub[len(it.sub)-n]
+			it.sub = it.sub[:len(it.sub)-n]
+		} else {
+			lo = it.bounds[len(it.bounds)-1]
+			it.bounds = it.bounds[:len(it.bounds)-1]
+			if !it.keysOnly && it.e.sizer.keys(n) < n {
+				kvs, err := it.readPage(lo, n, true)
+				if err != nil {
+					it.err = err
+					return false, true
+				}
+				for _, p := range kvs {
+					it.sub = append(it.sub, string(p.Key))
+				}
+				if len(it.sub) == 0 {
+					it.hi = lo
+				}
+				continue
+			}
 		}
-		resp, err := it.e.rangeAt(ctx, lo, it.rev, opts...)
-		cancel()
+		kvs, err := it.readPage(lo, n, it.keysOnly)
 		if err != nil {
-			it.err = it.e.fail("iterate", err)
-			return false, true
-		}
-		if resp.More {
-			// A pinned revision does not change: the page holds the
-			// keys the bounds were taken from, at most page_size.
-			it.err = fmt.Errorf("kv: etcd: iterate: a reverse page from %q held more than %d keys at revision %d", it.e.l.userKey([]byte(lo)), it.pageSize, it.rev)
+			it.err = err
 			return false, true
 		}
 		it.hi = lo
-		if len(resp.Kvs) == 0 {
+		if len(kvs) == 0 {
 			continue
 		}
-		slices.Reverse(resp.Kvs)
-		it.page, it.i = resp.Kvs, 0
-		it.more = len(it.bounds) > 0
+		slices.Reverse(kvs)
+		it.page, it.i = kvs, 0
+		it.more = len(it.sub) > 0 || len(it.bounds) > 0
 		return true, true
 	}
 	it.more = false
 	return false, true
+}
+
+// readPage reads the keys in [lo, it.hi) at the iteration's revision (keys
+// only if keysOnly), which the bounds say are at most n.
+func (it *iter) readPage(lo string, n int, keysOnly bool) ([]*mvccpb.KeyValue, error) {
+	it.e.rangePages.Add(1)
+	ctx, cancel := it.e.callCtx(it.ctx)
+	defer cancel()
+	opts := []clientv3.OpOption{clientv3.WithRange(it.hi), clientv3.WithLimit(int64(n))}
+	if keysOnly {
+		opts = append(opts, clientv3.WithKeysOnly())
+	}
+	resp, err := it.e.rangeAt(ctx, lo, it.rev, opts...)
+	if err != nil {
+		return nil, it.e.fail("iterate", err)
+	}
+	it.e.sizer.sawRange(resp.Kvs, !keysOnly)
+	if resp.More {
+		// A pinned revision does not change: the range holds the keys
+		// the bounds were taken from.
+		return nil, fmt.Errorf("kv: etcd: iterate: a reverse page from %q held more than %d keys at revision %d", it.e.l.userKey([]byte(lo)), n, it.rev)
+	}
+	return resp.Kvs, nil
 }
 
 // readBounds reads the open keys-only stream to its end, keeping every
@@ -354,6 +399,7 @@ func (it *iter) fetchChunk() (bool, error) {
 			it.setRev(rev)
 		}
 		if len(kvs) > 0 {
+			it.e.sizer.sawChunk(kvBytes(kvs), len(kvs), !it.keysOnly)
 			it.page, it.i = kvs, 0
 			it.lo = string(kv.KeySuccessor(kvs[len(kvs)-1].Key))
 			return true, nil
@@ -392,7 +438,7 @@ func (it *iter) Close() error {
 	it.closeStream()
 	it.unpin()
 	it.done = true
-	it.page, it.cur = nil, nil
+	it.page, it.cur, it.bounds, it.sub = nil, nil, nil, nil
 	return nil
 }
 

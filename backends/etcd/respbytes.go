@@ -39,8 +39,9 @@ import (
 // as every request did before), and b rises with it.
 //
 // Keys-only reads are sized by count alone. A forward iteration streams,
-// and the server sizes the chunks of a stream (about max_request_bytes
-// each, its first one ten keys); they still teach the estimate.
+// and the server sizes the chunks of a stream (ten keys for the first,
+// then from about half to twice max_request_bytes); they still teach the
+// estimate.
 
 // respSizer sizes read requests in keys so that their responses stay near
 // a target in bytes (see above), and records the largest it has seen. It
@@ -72,6 +73,17 @@ func (s *respSizer) keys(limit int) int {
 func (s *respSizer) saw(size int64, n int, valueBytes int64) {
 	storeMax(&s.largest, size)
 	s.learn(n, valueBytes)
+}
+
+// sawRange records the answer of a Range request: kvs, read with their
+// values or keys only.
+func (s *respSizer) sawRange(kvs []*mvccpb.KeyValue, values bool) {
+	size := kvBytes(kvs)
+	if values {
+		s.saw(size, len(kvs), size)
+	} else {
+		s.saw(size, 0, 0)
+	}
 }
 
 // sawChunk records a chunk of a stream: n keys and their values, size

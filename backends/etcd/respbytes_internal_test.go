@@ -134,6 +134,48 @@ func TestReadResponseBytes(t *testing.T) {
 			}
 			return err
 		})
+
+		// Iterations: reverse ones read pages between bounds, in parts
+		// here; on a member without RangeStream every one pages.
+		iterate := func(r kv.Reader, reverse bool) error {
+			it, err := r.NewIter(kv.IterRange{Lower: numKey(0), Upper: numKey(n), Reverse: reverse})
+			if err != nil {
+				return err
+			}
+			defer it.Close()
+			got := 0
+			for it.Next() {
+				k := got
+				if reverse {
+					k = n - 1 - got
+				}
+				v, err := it.Value(nil)
+				if err != nil || !bytes.Equal(it.Key(), numKey(k)) || !bytes.Equal(v, value(k)) {
+					return fmt.Errorf("key %d: %q, %d bytes of value, %v; want %q", got, it.Key(), len(v), err, numKey(k))
+				}
+				got++
+			}
+			if err := it.Err(); err != nil {
+				return err
+			}
+			if got != n {
+				return fmt.Errorf("%d keys, want %d", got, n)
+			}
+			return nil
+		}
+		measure("reverse, latest", func() error { return iterate(e, true) })
+		measure("reverse, snapshot", func() error { return iterate(snap, true) })
+		measure("reverse, transaction", func() error { return iterate(tx, true) })
+		e.streamless.Store(true)
+		measure("paged, forward", func() error { return iterate(snap, false) })
+		measure("paged, reverse", func() error { return iterate(snap, true) })
+		e.streamless.Store(false)
+		// A forward stream's chunks are the server's to size.
+		e.sizer.largestChunk.Store(0)
+		if err := iterate(snap, false); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("stream: largest chunk %d bytes", e.sizer.largestChunk.Load())
 	})
 
 	t.Run("SmallValues", func(t *testing.T) {
@@ -208,6 +250,25 @@ func TestReadResponseBytes(t *testing.T) {
 				err = fmt.Errorf("%d keys, want %d", got, n)
 			}
 			return err
+		})
+		// A reverse iteration: one Range per page of page_size keys.
+		count("reverse", &e.rangePages, int64((n+e.set.pageSize-1)/e.set.pageSize), func() error {
+			it, err := snap.NewIter(kv.IterRange{Lower: numKey(0), Upper: numKey(n), Reverse: true})
+			if err != nil {
+				return err
+			}
+			defer it.Close()
+			got := 0
+			for it.Next() {
+				if v, _ := it.Value(nil); !bytes.Equal(it.Key(), numKey(n-1-got)) || len(v) != 100 {
+					return fmt.Errorf("key %d: %q, %d bytes", got, it.Key(), len(v))
+				}
+				got++
+			}
+			if err := it.Err(); err != nil || got != n {
+				return fmt.Errorf("%d keys, %v; want %d", got, err, n)
+			}
+			return nil
 		})
 	})
 }
