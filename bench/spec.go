@@ -56,6 +56,10 @@ type Spec struct {
 	// Producers is the number of goroutines adding log entries in the logs
 	// workload (0 means 4) and of copy workers in copy-status (0 means 16).
 	Producers int `json:"producers,omitempty"`
+	// Page is the number of pending nodes the traverse workloads list at
+	// a time (PendingPage), and so complete with one CompleteBatch on the
+	// page path; 0 means 1000.
+	Page int `json:"page,omitempty"`
 	// Endpoints, for the etcd backend, are the client URLs of an existing
 	// cluster to run on instead of an embedded one (cluster.go).
 	Endpoints []string `json:"endpoints,omitempty"`
@@ -77,6 +81,14 @@ func (s Spec) producersOr(def int) int {
 		return def
 	}
 	return s.Producers
+}
+
+// pageOr returns Page, or def when Page is 0 or less.
+func (s Spec) pageOr(def int) int {
+	if s.Page <= 0 {
+		return def
+	}
+	return s.Page
 }
 
 // durability parses Spec.Durability.

@@ -51,7 +51,7 @@ const (
 	traverseDefault = 200_000
 	traverseFanout  = 10
 	traverseDepth   = 12
-	traversePage    = 1000
+	traversePage    = 1000 // Spec.Page's default
 	// dstMissEvery: the destination lacks every 25th file of the source.
 	dstMissEvery = 25
 	// bigFolder: folders with more children than this are inserted with
@@ -345,7 +345,7 @@ func (p *traversal) run() error {
 			// The next page is listed (and its src children read) while
 			// this one is completed: see fetchPage.
 			var ahead chan fetchedPage
-			if len(page) == traversePage {
+			if len(page) == p.e.Spec.pageOr(traversePage) {
 				ahead = make(chan fetchedPage, 1)
 				go func(c nodestore.Cursor) { ahead <- p.fetchPage(ctx, level, c) }(cur.next)
 			}
@@ -403,7 +403,7 @@ type fetchedPage struct {
 // counts, nodestore.Check) holds it to that.
 func (p *traversal) fetchPage(ctx context.Context, level int, cursor nodestore.Cursor) fetchedPage {
 	f := fetchedPage{start: time.Now()}
-	f.page, f.next, f.err = p.ns.PendingPage(ctx, p.q, level, cursor, traversePage)
+	f.page, f.next, f.err = p.ns.PendingPage(ctx, p.q, level, cursor, p.e.Spec.pageOr(traversePage))
 	if f.err == nil {
 		f.srcKids, f.err = p.prefetchChildren(ctx, f.page)
 	}

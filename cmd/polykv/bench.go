@@ -106,6 +106,7 @@ func runBench(ctx context.Context, s stdio, args []string) error {
 	skew := fs.Bool("skew", false, "traverse-gen: skewed fan-out (a few huge directories) instead of uniform")
 	ceiling := fs.Bool("ceiling", false, "traverse workloads: record the kv writes and replay them as blind batches on a fresh store (the engine's ceiling; reported as traverse_vs_ceiling)")
 	budget := fs.String("memory-budget", "", "kv memory budget per store, like 256MiB (default: kv's default)")
+	page := fs.Int("page", 0, "traverse workloads: pending nodes listed, and completed, at a time (default 1000)")
 	producers := fs.Int("producers", 0, "logs: goroutines adding entries (default 4); copy-status: copy workers (default 16)")
 	workdir := fs.String("workdir", "", "where fresh store directories are created (default: the system temp dir)")
 	inProcess := fs.Bool("in-process", false, "run every repetition in this process instead of a child process each")
@@ -124,6 +125,8 @@ func runBench(ctx context.Context, s stdio, args []string) error {
 		return fmt.Errorf("%w: --reps %d: want 1 or more", errUsage, *reps)
 	case *producers < 0:
 		return fmt.Errorf("%w: --producers %d: want 0 (the default) or more", errUsage, *producers)
+	case *page < 0 || *page > maxBenchPage:
+		return fmt.Errorf("%w: --page %d: want 0 (the default) to %d", errUsage, *page, maxBenchPage)
 	}
 	names, err := bench.Expand(*workload)
 	if err != nil {
@@ -190,7 +193,7 @@ func runBench(ctx context.Context, s stdio, args []string) error {
 	o := bench.Options{
 		Workloads: names, Backends: bs, Durabilities: durs, Size: *size, Reps: *reps, Seed: *seed,
 		Calibrate: slices.Contains(strings.Split(*workload, ","), "calibrate"),
-		Template:  bench.Spec{Dir: *workdir, Tree: *tree, Skew: *skew, Ceiling: *ceiling, Producers: *producers, Endpoints: endpoints},
+		Template:  bench.Spec{Dir: *workdir, Tree: *tree, Skew: *skew, Ceiling: *ceiling, Producers: *producers, Page: *page, Endpoints: endpoints},
 	}
 	if *budget != "" {
 		n, err := kv.ParseSize(*budget)
@@ -309,6 +312,10 @@ func checkOut(dir string) error {
 // defaultDurability is what polykv bench measures without --sync or
 // --nosync.
 const defaultDurability = "nosync"
+
+// maxBenchPage bounds --page: a page is held in memory and completed with
+// one CompleteBatch (which commits it in chunks within the store's limits).
+const maxBenchPage = 100_000
 
 // quickSize is the size of every workload under --quick.
 const quickSize = 2000

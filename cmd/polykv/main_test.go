@@ -394,11 +394,12 @@ func TestLoadFailureSaysWhatWasWritten(t *testing.T) {
 	}
 }
 
-// TestBenchRejectsBadNumbers: a negative size or producer count, or fewer
-// than one repetition, is a usage error. They used to run silently with the
-// defaults while the report's header printed the bad value (size=-5).
+// TestBenchRejectsBadNumbers: a negative size, producer count or page, a
+// page above maxBenchPage, or fewer than one repetition, is a usage error.
+// They used to run silently with the defaults while the report's header
+// printed the bad value (size=-5).
 func TestBenchRejectsBadNumbers(t *testing.T) {
-	for _, flag := range []string{"--size=-5", "--reps=0", "--reps=-1", "--producers=-3"} {
+	for _, flag := range []string{"--size=-5", "--reps=0", "--reps=-1", "--producers=-3", "--page=-1", "--page=100001"} {
 		code, out, errOut := polykv(t, nil, "bench", "--in-process", "--backends", "memory", "--workload", "fill-seq-b100",
 			"--out", "", "--workdir", t.TempDir(), flag)
 		name := strings.TrimLeft(strings.Split(flag, "=")[0], "-")
