@@ -125,6 +125,51 @@ func TestLoadCopyIntoEmptyDirectory(t *testing.T) {
 	}
 }
 
+// TestLoadCopyNewStoreMode: a store that load or copy creates has the
+// mode of one kv.Open creates (0755 less the umask). The staging
+// directory was made by os.MkdirTemp, 0700, and kept that mode when it
+// was renamed into place.
+func TestLoadCopyNewStoreMode(t *testing.T) {
+	base := t.TempDir()
+	src := "pebble://" + filepath.Join(base, "src")
+	fill(t, src, 50)
+	_, dump, _ := polykv(t, nil, "dump", src)
+	opened := filepath.Join(base, "opened")
+	db := openTestStore(t, "bbolt://"+opened)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(opened)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fi.Mode().Perm()
+	for _, tc := range []struct{ cmd, dst string }{
+		{"load", "bbolt://" + filepath.Join(base, "load-dst")},
+		{"copy", "badger://" + filepath.Join(base, "copy-dst")},
+	} {
+		var code int
+		var errOut string
+		if tc.cmd == "load" {
+			code, _, errOut = polykv(t, []byte(dump), "load", tc.dst)
+		} else {
+			code, _, errOut = polykv(t, nil, "copy", src, tc.dst)
+		}
+		if code != 0 {
+			t.Errorf("%s into a new store: exit %d: %s", tc.cmd, code, errOut)
+			continue
+		}
+		dir := tc.dst[strings.Index(tc.dst, "://")+3:]
+		fi, err := os.Stat(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode().Perm(); got != want {
+			t.Errorf("%s into a new store: mode %v; kv.Open makes %v", tc.cmd, got, want)
+		}
+	}
+}
+
 // TestCopyIntoSource: a destination inside the source's directory is a
 // usage error (it was copied there, inside the source store).
 func TestCopyIntoSource(t *testing.T) {

@@ -6,8 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/polykv/polykv/kv"
 )
@@ -124,7 +126,7 @@ func stageNewStore(cfg kv.Config) (kv.Config, *stagedStore, error) {
 	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
 		return cfg, nil, err
 	}
-	tmp, err := os.MkdirTemp(filepath.Dir(final), "."+filepath.Base(final)+".partial-")
+	tmp, err := mkdirStaging(filepath.Dir(final), "."+filepath.Base(final)+".partial-")
 	if err != nil {
 		return cfg, nil, err
 	}
@@ -135,6 +137,25 @@ func stageNewStore(cfg kv.Config) (kv.Config, *stagedStore, error) {
 		st.like = fi
 	}
 	return staged, st, nil
+}
+
+// mkdirStaging creates a directory of a new name, prefix followed by a
+// random number, in dir, and returns its path. Its mode is the one kv.Open
+// gives a store directory it creates, 0755 less the process's umask (the
+// kernel applies it to Mkdir's mode): the directory becomes the store.
+// os.MkdirTemp would make it 0700.
+func mkdirStaging(dir, prefix string) (string, error) {
+	for range 10000 {
+		name := filepath.Join(dir, prefix+strconv.FormatUint(uint64(rand.Uint32()), 10))
+		err := os.Mkdir(name, 0o755)
+		if err == nil {
+			return name, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return "", err
+		}
+	}
+	return "", fmt.Errorf("create a staging directory in %s: every name tried exists (%s*)", dir, prefix)
 }
 
 // commit renames the complete, closed store into place (over the empty
