@@ -732,6 +732,71 @@ func TestOverviewFamilies(t *testing.T) {
 	}
 }
 
+// TestOverviewFamilyGrouping: a key of src, dst or log is in the family
+// up to its second ':' when the part between the colons is a word, and
+// in "(other)" when it is not (no second ':', an empty part, a part that
+// is not a word). Such a key was given the family up to its first ':',
+// whose prefix ("src:") holds every family of the queue: the overview
+// counted the node families' keys again under "src", or skipped them.
+func TestOverviewFamilyGrouping(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		keys []string
+		want []string // family=keys, in key order
+	}{
+		{"nodestore and log layout",
+			[]string{"src:00000003:pending:pending:h1", "src:00000003:pending:pending:h2", "src:children:a:b",
+				"src:count:00000003:pending:pending:01", "dst:00000001:successful::h", "log:info:id", "nodestore:rebuild", "meta:x"},
+			[]string{"dst:00000001=1", "log:info=1", "meta=1", "nodestore=1", "src:00000003=2", "src:children=1", "src:count=1"}},
+		{"queue alone",
+			[]string{"src:", "src:00000003:pending:pending:h1", "src:children:a:b"},
+			[]string{"(other)=1", "src:00000003=1", "src:children=1"}},
+		{"no second colon",
+			[]string{"src:00000003:pending:pending:h1", "src:zzz"},
+			[]string{"src:00000003=1", "(other)=1"}},
+		{"level without the rest",
+			[]string{"src:00000003", "src:00000003:pending:pending:h1"},
+			[]string{"(other)=1", "src:00000003=1"}},
+		{"empty part",
+			[]string{"dst::x", "dst:00000001:successful::h"},
+			[]string{"dst:00000001=1", "(other)=1"}},
+		{"part not a word",
+			[]string{"log:a b:x", "log:info:id"},
+			[]string{"(other)=1", "log:info=1"}},
+		{"part too long",
+			[]string{"log:info:id", "log:" + strings.Repeat("w", 40) + ":x"},
+			[]string{"log:info=1", "(other)=1"}},
+		{"no colon, leading colon",
+			[]string{":x", "src", "srcx:y"},
+			[]string{"(other)=2", "srcx=1"}},
+	} {
+		db := openStore(t)
+		for _, k := range tc.keys {
+			if err := db.Set(context.Background(), []byte(k), nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		h, err := opview.New(db, opview.Options{SampleInterval: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/overview.json", nil))
+		h.Close()
+		var o opview.Overview
+		if err := json.Unmarshal(rec.Body.Bytes(), &o); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, f := range o.Families {
+			got = append(got, fmt.Sprintf("%s=%d", f.Name, f.Keys))
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: families of %q: %q, want %q", tc.name, tc.keys, got, tc.want)
+		}
+	}
+}
+
 // TestLogsForeignKeys: keys under "log:" that hold no entry this build
 // can read (written by something else, damaged, or by a newer polykv) do
 // not fail the log page: it shows the entries around them and lists them,

@@ -42,8 +42,11 @@ type Figure struct {
 
 // Family is a group of keys sharing a prefix: the key up to its first ':'
 // ("meta:"), or to its second for nodestore and log keys ("src:00000003:",
-// "src:children:", "log:info:"), when that part is a word (letters, digits,
-// '_', '-', '.'); other keys form the family "(other)" (Prefix empty).
+// "src:children:", "log:info:"), when each part before a ':' is a word
+// (letters, digits, '_', '-', '.') of at most 31 bytes; other keys form the
+// family "(other)" (Prefix empty). A key of src, dst or log without a second
+// such part ("src:", "src:zzz", "src:00000003", "dst::x") is one of the
+// other keys: a family "src:" would hold all the queue's families.
 // Keys counts at most MaxFamilyCount keys: KeysCapped says it stopped.
 type Family struct {
 	Name       string `json:"name"`
@@ -175,6 +178,10 @@ func familyOf(k []byte) (string, []byte) {
 		if j := bytes.IndexByte(k[i+1:], ':'); j > 0 && j < 32 && isWord(k[i+1:i+1+j]) {
 			return string(k[:i+1+j]), k[:i+2+j]
 		}
+		// Not the family up to the first ':': its prefix ("src:") holds
+		// all the queue's families, whose keys it would count again (or
+		// make the listing skip).
+		return "(other)", nil
 	}
 	return string(k[:i]), k[:i+1]
 }
