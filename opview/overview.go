@@ -136,7 +136,7 @@ func families(ctx context.Context, store kv.Store) (out []Family, truncated bool
 			if key == nil {
 				return nil
 			}
-			name, prefix := familyOf(key)
+			name, prefix := KeyFamily(key)
 			if prefix == nil {
 				if other < 0 {
 					other = len(out)
@@ -166,8 +166,10 @@ func families(ctx context.Context, store kv.Store) (out []Family, truncated bool
 	return out, truncated, err
 }
 
-// familyOf returns the family of a key and its prefix (nil for "(other)").
-func familyOf(k []byte) (string, []byte) {
+// KeyFamily returns the family of a key, as Family describes it, and the
+// prefix every key of that family starts with (nil for "(other)", whose
+// keys share none). polykv inspect groups keys by it too.
+func KeyFamily(k []byte) (name string, prefix []byte) {
 	head := k[:min(len(k), 32)]
 	i := bytes.IndexByte(head, ':')
 	if i <= 0 || !isWord(k[:i]) {

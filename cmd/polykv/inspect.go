@@ -10,6 +10,7 @@ import (
 
 	"github.com/polykv/polykv/bench"
 	"github.com/polykv/polykv/kv"
+	"github.com/polykv/polykv/opview"
 )
 
 const inspectDoc = `
@@ -20,8 +21,10 @@ snapshot; the store is opened read-only.
 
 A family is the key up to its first ':' ("meta"), or to its second ':' for
 nodestore and log keys ("src:00000003", "src:children", "log:info"), when
-that part is a word (letters, digits, '_', '-', '.'); other keys (binary
-ones, keys with no ':' in their first 32 bytes) form the family "(other)".
+each part is a word (letters, digits, '_', '-', '.'; at most 31 bytes);
+other keys (binary ones, keys with no ':' in their first 32 bytes, a src,
+dst or log key without a second word part such as "src:") form the family
+"(other)". The operator view's overview groups keys the same way.
 `
 
 // family is one group of keys in inspect's output.
@@ -133,7 +136,7 @@ func inspect(ctx context.Context, db *kv.DB, first int) (*inspection, error) {
 	byName := map[string]*family{}
 	err := db.View(ctx, func(tx kv.ReadTxn) error {
 		return tx.Iterate(kv.IterOptions{}, func(k, v []byte) error {
-			name := familyOf(k)
+			name, _ := opview.KeyFamily(k)
 			f := byName[name]
 			if f == nil {
 				f = &family{Name: name}
@@ -151,33 +154,6 @@ func inspect(ctx context.Context, db *kv.DB, first int) (*inspection, error) {
 		})
 	})
 	return in, err
-}
-
-// familyOf returns the family of a key (see inspectDoc).
-func familyOf(k []byte) string {
-	head := k[:min(len(k), 32)]
-	i := bytes.IndexByte(head, ':')
-	if i <= 0 || !isWord(k[:i]) {
-		return "(other)"
-	}
-	switch string(k[:i]) {
-	case "src", "dst", "log":
-		if j := bytes.IndexByte(k[i+1:], ':'); j > 0 && j < 32 && isWord(k[i+1:i+1+j]) {
-			return string(k[:i+1+j])
-		}
-	}
-	return string(k[:i])
-}
-
-// isWord reports whether b is made of ASCII letters, digits, '_', '-' and
-// '.': what a key family's name may be.
-func isWord(b []byte) bool {
-	for _, c := range b {
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '.') {
-			return false
-		}
-	}
-	return len(b) > 0
 }
 
 // quoteKey shows a key as text when it is printable, quoted otherwise.

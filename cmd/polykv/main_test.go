@@ -16,6 +16,7 @@ import (
 
 	"github.com/polykv/polykv/bench"
 	"github.com/polykv/polykv/kv"
+	"github.com/polykv/polykv/opview"
 )
 
 // polykv runs the command line in-process and returns its exit code and
@@ -283,10 +284,11 @@ func TestFamilyOf(t *testing.T) {
 		{"nocolon", "(other)"},
 		{":leading", "(other)"},
 		{"src", "(other)"},
-		{"src:", "src"},
+		{"src:", "(other)"},
+		{"src:zzz", "(other)"},
 	} {
-		if got := familyOf([]byte(tc.key)); got != tc.want {
-			t.Errorf("familyOf(%q) = %q, want %q", tc.key, got, tc.want)
+		if got, _ := opview.KeyFamily([]byte(tc.key)); got != tc.want {
+			t.Errorf("KeyFamily(%q) = %q, want %q", tc.key, got, tc.want)
 		}
 	}
 }
