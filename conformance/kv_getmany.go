@@ -160,6 +160,7 @@ func getManyRules() []rule {
 			// later (an engine that handed out its own memory would
 			// corrupt its memtable or cache).
 			const stored = 200
+			errRollback := errors.New("rollback")
 			for i := range stored {
 				e.set(fmt.Sprintf("m%04d", 2*i), strconv.Itoa(i))
 			}
@@ -181,14 +182,21 @@ func getManyRules() []rule {
 				if n == 40 {
 					slices.Sort(keys) // in key order, duplicates next to each other
 				}
-				var want []hit
-				for j, k := range keys {
-					if v, ok := e.get(k); ok {
-						want = append(want, hit{j, v})
-					}
-				}
 				for _, update := range []bool{false, true} {
 					read := func(tx kv.ReadTxn) error {
+						// The answer of one Get per key, in this
+						// transaction (an Update's own writes included).
+						var want []hit
+						for j, k := range keys {
+							v, err := tx.Get([]byte(k))
+							if errors.Is(err, kv.ErrNotFound) {
+								continue
+							}
+							if err != nil {
+								return err
+							}
+							want = append(want, hit{j, string(v)})
+						}
 						var got []hit
 						bk := make([][]byte, n)
 						for j, k := range keys {
@@ -219,7 +227,29 @@ func getManyRules() []rule {
 					}
 					var err error
 					if update {
-						err = e.s.Update(e.ctx, func(tx kv.Txn) error { return read(tx) })
+						err = e.s.Update(e.ctx, func(tx kv.Txn) error {
+							// Writes of the transaction's own among the
+							// keys read: merged in the order of keys. They
+							// are not committed (the function fails).
+							for j := 0; j < len(keys); j += 3 {
+								var werr error
+								if j%2 == 0 {
+									werr = tx.Set([]byte(keys[j]), []byte("own"))
+								} else {
+									werr = tx.Delete([]byte(keys[j]))
+								}
+								if werr != nil {
+									return werr
+								}
+							}
+							if err := read(tx); err != nil {
+								return err
+							}
+							return errRollback
+						})
+						if errors.Is(err, errRollback) {
+							err = nil
+						}
 					} else {
 						err = e.s.View(e.ctx, read)
 					}

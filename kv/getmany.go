@@ -134,21 +134,18 @@ func (tx *txn) GetMany(keys [][]byte, fn func(i int, value []byte) error) error 
 		rest = append(rest, k)
 		restAt = append(restAt, i)
 	}
-	// The engine's values, copied: fn must see them in key order, after
-	// the batch's values of earlier keys.
-	vals := make([][]byte, len(keys))
-	found := make([]bool, len(keys))
-	err := readMany(tx.r, rest, func(j int, v []byte) error {
-		i := restAt[j]
-		vals[i], found[i] = append([]byte{}, v...), true
-		return nil
-	})
-	if err != nil {
-		return err
-	}
+	// fn sees every key in the order of keys: before each value the
+	// engine hands over (readMany keeps the order of rest), the batch's
+	// values of the keys before it. Nothing is held: a call of many large
+	// values costs one value of memory at a time.
+	next := 0 // keys[:next] are done
 	var scratch []byte
-	for i := range keys {
-		if j := own[i]; j >= 0 {
+	ownUpTo := func(end int) error {
+		for ; next < end; next++ {
+			j := own[next]
+			if j < 0 {
+				continue // read from the engine, found or missing
+			}
 			kind, _, v := tx.b.Op(j)
 			if kind == OpDelete {
 				continue
@@ -156,16 +153,22 @@ func (tx *txn) GetMany(keys [][]byte, fn func(i int, value []byte) error) error 
 			// A copy: v is the transaction's pending write, and fn may
 			// scribble on the slice it is given.
 			scratch = append(scratch[:0], v...)
-			if err := fn(i, scratch); err != nil {
-				return err
-			}
-			continue
-		}
-		if found[i] {
-			if err := fn(i, vals[i]); err != nil {
+			if err := fn(next, scratch); err != nil {
 				return err
 			}
 		}
+		return nil
 	}
-	return nil
+	err := readMany(tx.r, rest, func(j int, v []byte) error {
+		i := restAt[j]
+		if err := ownUpTo(i); err != nil {
+			return err
+		}
+		next = i + 1
+		return fn(i, v)
+	})
+	if err != nil {
+		return err
+	}
+	return ownUpTo(len(keys))
 }
