@@ -51,6 +51,14 @@ func (s *snapshot) GetMany(keys [][]byte, fn func(i int, value []byte) error) er
 // 100 keys 30-60% less).
 const iterGetMin = 6
 
+// iterGetMaxHeld bounds the bytes of values GetMany holds to hand them
+// over in the caller's order.
+const iterGetMaxHeld = 4 << 20
+
+// errTooMuchHeld stops the seeks of an unsorted GetMany past
+// iterGetMaxHeld.
+var errTooMuchHeld = errors.New("pebble: GetMany: values past the bound held")
+
 func (e *engine) getMany(r multiReader, keys [][]byte, fn func(i int, value []byte) error) error {
 	if len(keys) < iterGetMin {
 		return e.getEach(r, keys, fn)
@@ -59,7 +67,9 @@ func (e *engine) getMany(r multiReader, keys [][]byte, fn func(i int, value []by
 		return e.seekEach(r, keys, nil, fn)
 	}
 	// Seek in key order, keep what is found, then hand it to fn in the
-	// order of keys.
+	// order of keys. What is kept is bounded: past iterGetMaxHeld bytes
+	// (large values, or one key asked for many times) the call reads one
+	// Get per key instead, nothing having been handed to fn yet.
 	order := make([]int32, len(keys))
 	for i := range order {
 		order[i] = int32(i)
@@ -70,12 +80,18 @@ func (e *engine) getMany(r multiReader, keys [][]byte, fn func(i int, value []by
 	ends := make([]int, len(keys)) // starts[i] == ends[i] == 0 when keys[i] is missing
 	found := make([]bool, len(keys))
 	err := e.seekEach(r, keys, order, func(i int, v []byte) error { // v is seekEach's copy
+		if len(vals)+len(v) > iterGetMaxHeld {
+			return errTooMuchHeld
+		}
 		starts[i] = len(vals)
 		vals = append(vals, v...)
 		ends[i] = len(vals)
 		found[i] = true
 		return nil
 	})
+	if err == errTooMuchHeld {
+		return e.getEach(r, keys, fn)
+	}
 	if err != nil {
 		return err
 	}
