@@ -118,9 +118,11 @@ func (e *engine) seekEach(r iterSource, keys [][]byte, order []int32, fn func(i 
 		}
 		return int(order[j])
 	}
+	// The bounds are copies: Pebble keeps them for the iterator's life,
+	// and they must not change if fn writes into the caller's keys.
 	pit, err := r.NewIter(&pebble.IterOptions{
-		LowerBound: keys[at(0)],
-		UpperBound: kv.KeySuccessor(keys[at(n-1)]),
+		LowerBound: bytes.Clone(keys[at(0)]),
+		UpperBound: kv.KeySuccessor(bytes.Clone(keys[at(n-1)])),
 	})
 	if err != nil {
 		return translate("get", e.path, err)
