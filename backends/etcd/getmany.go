@@ -42,14 +42,15 @@ func (e *engine) getMany(ctx context.Context, keys []string, rev int64, pin func
 				pin(rev)
 			}
 		}
-		var n int
 		var size int64
 		for _, r := range resp.Responses {
-			kvs := r.GetResponseRange().GetKvs()
-			n += len(kvs)
-			size += kvBytes(kvs)
+			size += kvBytes(r.GetResponseRange().GetKvs())
 		}
-		e.sizer.saw(size, n, size)
+		// Per key asked for, found or missing: what the next request's
+		// count of keys predicts. A fresh engine reading keys that are
+		// not there learns that its requests can grow (counted per key
+		// found, it never learned, and stayed at a few keys per request).
+		e.sizer.saw(size, hi-lo, size)
 		for j, r := range resp.Responses {
 			var kvp *mvccpb.KeyValue
 			if kvs := r.GetResponseRange().GetKvs(); len(kvs) > 0 {
