@@ -188,8 +188,8 @@ type traversal struct {
 	count []int64            // nodes traversed per level
 	ops   int64
 	rss   *rssPeaks
-	// record takes the latency of each page, from its listing to its
-	// last completion (nil: not recorded).
+	// record takes the latency of each page: its listing and its
+	// completion, the wait between them left out (nil: not recorded).
 	record func(time.Duration)
 	comps  []nodestore.Completion // the page's completions (perPage)
 	// srcKids: the src children of the page's folders (dst pass of
@@ -394,7 +394,10 @@ type fetchedPage struct {
 	// srcKids: the src children of the page's folders (dst pass of
 	// perPage), read with one ChildrenMany.
 	srcKids map[string][]nodestore.Node
-	start   time.Time // when its listing began: a page's latency runs from there
+	// listing is how long the fetch took: a page's latency is its
+	// listing and its completion, not the time it waited between them
+	// for the page before it.
+	listing time.Duration
 	err     error
 }
 
@@ -408,16 +411,19 @@ type fetchedPage struct {
 // pass. The workload's verification (every node exactly once, the
 // counts, nodestore.Check) holds it to that.
 func (p *traversal) fetchPage(ctx context.Context, level int, cursor nodestore.Cursor) fetchedPage {
-	f := fetchedPage{start: time.Now()}
+	start := time.Now()
+	var f fetchedPage
 	f.page, f.next, f.err = p.ns.PendingPage(ctx, p.q, level, cursor, p.e.Spec.pageOr(traversePage))
 	if f.err == nil {
 		f.srcKids, f.err = p.prefetchChildren(ctx, f.page)
 	}
+	f.listing = time.Since(start)
 	return f
 }
 
 // completePage claims and completes the nodes of page f at level.
 func (p *traversal) completePage(ctx context.Context, level int, f fetchedPage) error {
+	start := time.Now()
 	page := f.page
 	p.srcKids = f.srcKids
 	var files []string
@@ -473,7 +479,7 @@ func (p *traversal) completePage(ctx context.Context, level int, f fetchedPage) 
 		}
 	}
 	if p.record != nil {
-		p.record(time.Since(f.start))
+		p.record(f.listing + time.Since(start))
 	}
 	p.rss.sample()
 	return nil
