@@ -94,17 +94,7 @@ func TestPriorityTurn(t *testing.T) {
 // Close ends a revoke left running.
 func TestPriorityReleaseWithinDeadline(t *testing.T) {
 	c := etcdtest.Start(t, 1)
-	cfg := c.Config("/release")
-	cfg.Options[OptRequestTimeout] = "8s"
-	s, err := parseSettings(cfg.Options)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := openEngine(t.Context(), &cfg, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	e := openEngineWith(t, c, "/release", map[string]string{OptRequestTimeout: "8s"})
 	turnHeld := func() bool {
 		t.Helper()
 		resp, err := e.cli.Get(t.Context(), e.l.turn, clientv3.WithCountOnly())

@@ -97,13 +97,7 @@ func TestLoadCopyIntoEmptyDirectory(t *testing.T) {
 		if err := os.Chmod(made, 0o711); err != nil {
 			t.Fatal(err)
 		}
-		var code int
-		var errOut string
-		if tc.cmd == "load" {
-			code, _, errOut = polykv(t, []byte(dump), "load", tc.dst)
-		} else {
-			code, _, errOut = polykv(t, nil, "copy", src, tc.dst)
-		}
+		code, errOut := loadOrCopy(t, tc.cmd, dump, src, tc.dst)
 		if code != 0 {
 			t.Errorf("%s into an existing empty directory: exit %d: %s", tc.cmd, code, errOut)
 			continue
@@ -148,13 +142,7 @@ func TestLoadCopyNewStoreMode(t *testing.T) {
 		{"load", "bbolt://" + filepath.Join(base, "load-dst")},
 		{"copy", "badger://" + filepath.Join(base, "copy-dst")},
 	} {
-		var code int
-		var errOut string
-		if tc.cmd == "load" {
-			code, _, errOut = polykv(t, []byte(dump), "load", tc.dst)
-		} else {
-			code, _, errOut = polykv(t, nil, "copy", src, tc.dst)
-		}
+		code, errOut := loadOrCopy(t, tc.cmd, dump, src, tc.dst)
 		if code != 0 {
 			t.Errorf("%s into a new store: exit %d: %s", tc.cmd, code, errOut)
 			continue
@@ -183,4 +171,18 @@ func TestCopyIntoSource(t *testing.T) {
 	if _, err := os.Stat(dir + "/sub"); !os.IsNotExist(err) {
 		t.Errorf("the refused copy created %s/sub: %v", dir, err)
 	}
+}
+
+// loadOrCopy runs polykv load (dump on its stdin) or copy (from src) into
+// dst, and returns its exit code and stderr.
+func loadOrCopy(t *testing.T, cmd, dump, src, dst string) (int, string) {
+	t.Helper()
+	var code int
+	var errOut string
+	if cmd == "load" {
+		code, _, errOut = polykv(t, []byte(dump), "load", dst)
+	} else {
+		code, _, errOut = polykv(t, nil, "copy", src, dst)
+	}
+	return code, errOut
 }
