@@ -338,3 +338,61 @@ func TestCombinerNotJoinedFromInsideUpdate(t *testing.T) {
 		})
 	}
 }
+
+// A caller alone does not yield before its commit (nobody is on the way
+// to join it); once a group had company, the next leader yields, and
+// after a group of one again it stops.
+func TestCombinerYieldsOnlyWithCompany(t *testing.T) {
+	s := combineStore(t, 6)
+	ctx := context.Background()
+	cb := s.combinerFor(QueueSrc)
+	yields := func() int {
+		cb.mu.Lock()
+		defer cb.mu.Unlock()
+		return cb.yields
+	}
+	complete := func(path string) {
+		t.Helper()
+		if _, err := s.CompleteWithChildren(ctx, QueueSrc, path, TraversalStatusSuccessful, combineKids(path)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	complete("/a0")
+	complete("/a1")
+	if n := yields(); n != 0 {
+		t.Fatalf("one caller, two calls: %d yields, want 0", n)
+	}
+
+	// A group of two: hold the combiner busy while two calls queue.
+	cb.mu.Lock()
+	cb.busy = true
+	cb.mu.Unlock()
+	done := make(chan error, 2)
+	for _, p := range []string{"/a2", "/a3"} {
+		go func() {
+			_, err := s.CompleteWithChildren(ctx, QueueSrc, p, TraversalStatusSuccessful, combineKids(p))
+			done <- err
+		}()
+	}
+	waitWaiting(t, cb, 2)
+	cb.mu.Lock()
+	cb.waiting[0].lead <- struct{}{}
+	cb.mu.Unlock()
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := yields(); n != 1 {
+		t.Fatalf("a leader that waited: %d yields, want 1", n)
+	}
+	complete("/a4") // after a group of two: yields, commits alone
+	complete("/a5") // after a group of one: does not
+	if n := yields(); n != 2 {
+		t.Fatalf("after a group of two and then one: %d yields, want 2", n)
+	}
+	rep, err := s.Check(ctx)
+	if err != nil || !rep.OK() {
+		t.Fatalf("Check: %v %q", err, rep.Problems)
+	}
+}
