@@ -129,17 +129,20 @@ func RedactDSN(dsn string) string {
 
 // passwordSpan finds what may be a password in dsn: from the first ':'
 // after the scheme ("scheme://" or "scheme:"; the whole DSN when it has
-// none) to the last '@', when such a ':' comes before that '@'.
+// none) to the last '@', when such a ':' comes before that '@'; in a DSN
+// without "//", from the scheme's own ':' when no other comes before the
+// '@', since that "scheme" may be a user name whose DSN lost its scheme.
 func passwordSpan(dsn string) (colon, at int, ok bool) {
 	at = strings.LastIndex(dsn, "@")
 	if at < 0 {
 		return 0, 0, false
 	}
-	start := 0
+	start, scheme := 0, -1
 	if i := strings.Index(dsn, ":"); i > 0 && !strings.ContainsAny(dsn[:i], "/?#@") {
-		start = i + 1
+		start, scheme = i+1, i
 		if strings.HasPrefix(dsn[start:], "//") {
 			start += 2
+			scheme = -1
 		}
 	}
 	if start > at {
@@ -147,6 +150,12 @@ func passwordSpan(dsn string) (colon, at int, ok bool) {
 	}
 	c := strings.Index(dsn[start:at], ":")
 	if c < 0 {
+		if scheme >= 0 {
+			// No "//": what reads as a scheme may be a user name and the
+			// rest its password ("user:pw@h:2379/p", the scheme left
+			// out).
+			return scheme, at, true
+		}
 		return 0, 0, false
 	}
 	return start + c, at, true
@@ -158,8 +167,10 @@ func passwordSpan(dsn string) (colon, at int, ok bool) {
 // ("etcd://u:1234/secret@h:2379/p" reads as host "u:1234" and path
 // "/secret@h:2379/p"), one with an '@' and a '/' leaves its tail in the
 // hosts ("etcd://u:p@ss/word@h:2379/p": host "ss"), and one without "//"
-// is a path ("etcd:u:secret@h:2379/p"). Such a DSN is refused, and an
-// '@' that belongs to a path or an option is written %40.
+// is a path ("etcd:u:secret@h:2379/p"), as is one whose scheme was left
+// out ("u:secret@h:2379/p" would be backend "u" with the password in its
+// path). Such a DSN is refused, and an '@' that belongs to a path or an
+// option is written %40.
 func strayAt(dsn string) bool {
 	_, at, ok := passwordSpan(dsn)
 	if !ok {

@@ -141,7 +141,9 @@ func TestDSNStrayAt(t *testing.T) {
 		"testnet://user:12@34/secret@127.0.0.1:2379/jobs", // '@' and '/' in the password
 		"testnet:user:1234secret@127.0.0.1:2379/jobs",     // no "//"
 		"testnet//user:1234secret@127.0.0.1:2379/jobs",    // no scheme
-		"testnet://127.0.0.1:2379/jobs/a@b",               // an '@' in the path
+		"user:1234secret@127.0.0.1:2379/jobs",             // no scheme: read as backend "user", the password in its path
+		"user:1234secret@127.0.0.1",
+		"testnet://127.0.0.1:2379/jobs/a@b", // an '@' in the path
 		"testnet://u:pw@127.0.0.1:2379/jobs?opt.tls_ca=/a@b",
 	} {
 		cfg, err := kv.ParseDSN(in)
