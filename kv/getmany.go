@@ -53,6 +53,14 @@ func GetMany(tx ReadTxn, keys [][]byte, fn func(i int, value []byte) error) erro
 	}); ok {
 		return m.GetMany(keys, fn)
 	}
+	// A wrapper's Get checks a key only when it reads it: check them all
+	// first, so that an invalid key fails the call before fn sees any
+	// value, as in a transaction of View or Update (checkMany).
+	for _, k := range keys {
+		if err := checkKey(k); err != nil {
+			return fmt.Errorf("GetMany: key %q: %w", k, err)
+		}
+	}
 	return getEach(tx.Get, keys, fn)
 }
 

@@ -58,3 +58,33 @@ func TestGetManyInUpdateHoldsLittle(t *testing.T) {
 		t.Errorf("GetMany of %d keys in Update (100 times one %d MiB value) allocated %d MiB, want at most 64", len(keys), len(big)>>20, got)
 	}
 }
+
+// kv.GetMany of a ReadTxn that wraps a transaction (and has no GetMany
+// of its own) reads with the wrapper's Get, one key at a time: an invalid
+// key must still fail the call before fn is called, as the doc says (it
+// once failed it at that key, after fn had seen the values before it).
+func TestGetManyWrapperInvalidKeyFirst(t *testing.T) {
+	ctx := context.Background()
+	db, err := kv.Open(ctx, kv.Config{Backend: "memory"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Set(ctx, []byte("a"), []byte("1")); err != nil {
+		t.Fatal(err)
+	}
+	type wrapper struct{ kv.ReadTxn }
+	err = db.View(ctx, func(tx kv.ReadTxn) error {
+		for _, bad := range [][]byte{nil, make([]byte, kv.MaxKeySize+1)} {
+			calls := 0
+			err := kv.GetMany(wrapper{tx}, [][]byte{[]byte("a"), bad}, func(int, []byte) error { calls++; return nil })
+			if err == nil || calls != 0 {
+				t.Errorf("GetMany through a wrapper with a key of %d bytes = %v after %d calls, want an error before any", len(bad), err, calls)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
