@@ -56,12 +56,23 @@ func GetMany(tx ReadTxn, keys [][]byte, fn func(i int, value []byte) error) erro
 	// A wrapper's Get checks a key only when it reads it: check them all
 	// first, so that an invalid key fails the call before fn sees any
 	// value, as in a transaction of View or Update (checkMany).
-	for _, k := range keys {
+	for i, k := range keys {
 		if err := checkKey(k); err != nil {
-			return fmt.Errorf("GetMany: key %q: %w", k, err)
+			return manyKeyError(i, k, err)
 		}
 	}
 	return getEach(tx.Get, keys, fn)
+}
+
+// manyKeyError names GetMany's invalid key i by its position and its first
+// bytes: a key past the size limit is over 32 KiB, too long to quote whole
+// in a message.
+func manyKeyError(i int, k []byte, err error) error {
+	const shown = 64
+	if len(k) > shown {
+		return fmt.Errorf("GetMany: keys[%d] %q...: %w", i, k[:shown], err)
+	}
+	return fmt.Errorf("GetMany: keys[%d] %q: %w", i, k, err)
 }
 
 // getEach is GetMany by one get per key.
@@ -87,9 +98,9 @@ func (tx *readTxn) checkMany(keys [][]byte) error {
 	if err := tx.usable(); err != nil {
 		return err
 	}
-	for _, k := range keys {
+	for i, k := range keys {
 		if err := tx.db.checkKey(k); err != nil {
-			return fmt.Errorf("GetMany: key %q: %w", k, err)
+			return manyKeyError(i, k, err)
 		}
 	}
 	return nil

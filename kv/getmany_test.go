@@ -3,7 +3,9 @@ package kv_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"runtime"
+	"strings"
 	"testing"
 
 	_ "github.com/polykv/polykv/backends/memory"
@@ -86,5 +88,27 @@ func TestGetManyWrapperInvalidKeyFirst(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// An over-long key in a GetMany is named by its position and its first
+// bytes: the message once quoted the whole key, about 130 KB for a key one
+// byte past the limit.
+func TestGetManyInvalidKeyErrorIsShort(t *testing.T) {
+	ctx := context.Background()
+	db, err := kv.Open(ctx, kv.Config{Backend: "memory"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	long := bytes.Repeat([]byte{0xFF}, kv.MaxKeySize+1)
+	err = db.View(ctx, func(tx kv.ReadTxn) error {
+		return kv.GetMany(tx, [][]byte{[]byte("a"), long}, func(int, []byte) error { return nil })
+	})
+	if !errors.Is(err, kv.ErrKeyTooLarge) {
+		t.Fatalf("GetMany with an over-long key: %v, want ErrKeyTooLarge", err)
+	}
+	if msg := err.Error(); len(msg) > 500 || !strings.Contains(msg, "keys[1]") {
+		t.Errorf("error of %d bytes, want under 500 naming keys[1]: %.300s", len(msg), msg)
 	}
 }
