@@ -82,6 +82,7 @@ func runStats(ctx context.Context, s stdio, args []string) error {
 			"atomic_delete_range":        g.AtomicDeleteRange,
 			"read_only_open_after_kill":  g.ReadOnlyOpenAfterKill,
 			"shared":                     g.Shared,
+			"detects_value_damage":       g.DetectsValueDamage,
 		},
 		Engine: engineFigures{DiskBytes: st.Engine.DiskBytes, MemoryBytes: st.Engine.MemoryBytes, Extra: st.Engine.Extra},
 	}

@@ -22,7 +22,7 @@ func TestStats(t *testing.T) {
 		t.Fatalf("stats: exit %d: %s", code, errOut)
 	}
 	for _, want := range []string{`(?m)^backend: +pebble$`, `(?m)^durability: +nosync$`, `(?m)^read-only: +true$`,
-		`(?m)^guarantees: +atomic_delete_range, persistent, read_only_open_after_kill$`, `(?m)^on disk: +[1-9]\d* bytes`,
+		`(?m)^guarantees: +atomic_delete_range, detects_value_damage, persistent, read_only_open_after_kill$`, `(?m)^on disk: +[1-9]\d* bytes`,
 		`(?m)^engine disk: +[1-9]\d* bytes$`, `(?m)^pebble figures:$`, `(?m)^  table_count +1$`} {
 		if !regexp.MustCompile(want).MatchString(out) {
 			t.Errorf("stats output does not match %s:\n%s", want, out)
@@ -33,7 +33,7 @@ func TestStats(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); code != 0 || err != nil {
 		t.Fatalf("stats --json: exit %d, %v: %s%s", code, err, out, errOut)
 	}
-	if rep.Backend != "pebble" || !rep.Guarantees["persistent"] || rep.DiskBytes <= 0 || rep.Engine.DiskBytes <= 0 ||
+	if rep.Backend != "pebble" || !rep.Guarantees["persistent"] || !rep.Guarantees["detects_value_damage"] || rep.DiskBytes <= 0 || rep.Engine.DiskBytes <= 0 ||
 		len(rep.Engine.Extra) == 0 || rep.MemoryBudget != kv.DefaultMemoryBudget {
 		t.Errorf("stats --json: %+v", rep)
 	}

@@ -24,7 +24,7 @@ error says which).
 
 What verify cannot see: bbolt keeps no checksum of its data pages, so a value
 changed in place reads back changed and passes (the store's
-Guarantees.DetectsValueDamage is false: inspect shows it). verify checks the
+Guarantees.DetectsValueDamage is false: stats shows it). verify checks the
 bytes, not what a layer built on them means: polykv check checks nodestore's
 bookkeeping.
 `
