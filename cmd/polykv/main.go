@@ -13,6 +13,7 @@
 //	polykv copy     copy a store into another (any backends), then verify
 //	polykv check    check a nodestore's counters against a scan
 //	polykv verify   read every stored byte through the engine's checks, report damage
+//	polykv scale    chart throughput and peak RSS against size from bench reports
 //	polykv recover  recover a store a killed process left (Badger), for the read-only commands
 //	polykv serve    serve the operator web view of a store at rest (read-only)
 //
