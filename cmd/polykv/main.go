@@ -172,7 +172,7 @@ func (o *outWriter) failed() error {
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintf(w, "polykv: one ordered key-value interface over Badger, Pebble, bbolt and memory.\n\nUsage: polykv <command> [flags] [arguments]\n\nCommands:\n")
+	fmt.Fprintf(w, "polykv: one ordered key-value interface over Badger, Pebble, bbolt, memory and etcd.\n\nUsage: polykv <command> [flags] [arguments]\n\nCommands:\n")
 	var names []string
 	width := 0
 	for _, c := range commands {
