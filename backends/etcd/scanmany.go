@@ -63,7 +63,12 @@ func (s *snapshot) ScanMany(ranges []kv.IterRange, fn func(i int, key, value []b
 			b := kvBytes(kvs)
 			size += b
 			if !ranges[lo+j].KeysOnly {
-				n, valueBytes = n+len(kvs), valueBytes+b
+				// A range that found nothing counts as one key of no
+				// bytes, as a missing key does in GetMany: a fresh
+				// engine whose ranges are empty (leaf folders) learns
+				// that its requests can grow (counted by keys found
+				// alone, it never learned, and read one range per Txn).
+				n, valueBytes = n+max(1, len(kvs)), valueBytes+b
 			}
 		}
 		s.e.sizer.saw(size, n, valueBytes)
