@@ -13,7 +13,8 @@ import (
 // Many point reads in one request (kv.MultiGetter): a read-only etcd Txn
 // whose operations are one Get per key, at most max-txn-ops (and page_size)
 // per Txn, and fewer when the values read so far say that many would bring
-// more than max_response_bytes (respbytes.go). A read-only Txn is served like a Range: at a pinned revision
+// more than max_response_bytes (respbytes.go), or when their keys would make
+// the request larger than max_request_bytes (fitRequest). A read-only Txn is served like a Range: at a pinned revision
 // each Get is serializable, answered by the member without a read-index
 // round (see rangeAt); the first read of a transaction not pinned yet is
 // linearizable and pins it. Measured on traverse-gen (one member, 5,000
@@ -32,6 +33,7 @@ func (e *engine) getMany(ctx context.Context, keys []string, rev int64, pin func
 	limit := max(1, min(e.set.maxTxnOps, e.set.pageSize))
 	for lo, hi := 0, 0; lo < len(keys); lo = hi {
 		hi = min(lo+e.sizer.keys(limit), len(keys))
+		hi = lo + e.fitRequest(hi-lo, func(i int) int { return len(keys[lo+i]) })
 		resp, err := e.readTxn(ctx, keys[lo:hi], rev)
 		if err != nil {
 			return e.fail("get many", err)
@@ -62,6 +64,29 @@ func (e *engine) getMany(ctx context.Context, keys []string, rev int64, pin func
 		}
 	}
 	return nil
+}
+
+// readOpBytes bounds what one operation of a read-only Txn adds to its
+// request besides its keys: the framing of the RequestOp and its
+// RangeRequest, the revision, the limit and the flags (about 50 bytes).
+const readOpBytes = 64
+
+// fitRequest returns how many of the first n operations of a read-only
+// Txn, of keyBytes(i) bytes of keys each (with the prefix), one request
+// carries within max_request_bytes: at least one. Keys bound a request
+// in bytes as values bound its response: 128 Gets of keys of the declared
+// MaxKeySize (32 KiB) make 4 MiB, which the client refuses to send (above
+// max_request_bytes + 1 MiB) and the server to receive (above
+// max_request_bytes + 512 KiB), and the read failed with
+// kv.ErrTxnTooLarge.
+func (e *engine) fitRequest(n int, keyBytes func(i int) int) int {
+	room := e.set.maxRequestBytes
+	for i := range n {
+		if room -= keyBytes(i) + readOpBytes; room < 0 {
+			return max(1, i)
+		}
+	}
+	return n
 }
 
 // readTxn reads keys in one read-only Txn at rev (see readOps).

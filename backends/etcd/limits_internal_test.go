@@ -112,3 +112,63 @@ func TestMaximalTransactionFits(t *testing.T) {
 		})
 	}
 }
+
+// GetMany and ScanMany of keys of the declared MaxKeySize fit their
+// requests within max_request_bytes: a read-only Txn of 128 Gets of 32 KiB
+// keys (4 MiB) was refused by the client's send limit (max_request_bytes
+// + 1 MiB), and the call failed with kv.ErrTxnTooLarge, though nothing was
+// written.
+func TestReadRequestsOfLongKeysFit(t *testing.T) {
+	s := etcdtest.DefaultSettings()
+	s.UnsafeNoFsync = true
+	s.MaxTxnOps = 128 // etcd's defaults
+	s.MaxRequestBytes = 1536 << 10
+	c := etcdtest.StartWith(t, 1, s)
+	e := openEngineWith(t, c, "/long", map[string]string{OptMaxTxnOps: "128", OptMaxRequestBytes: "1536KiB"})
+	key := func(i int) []byte {
+		k := bytes.Repeat([]byte{'k'}, e.limits.MaxKeySize)
+		copy(k, fmt.Sprintf("k%04d", i))
+		return k
+	}
+	const n = 200
+	keys := make([][]byte, n)
+	ranges := make([]kv.IterRange, n)
+	b := new(kv.Batch)
+	for i := range n {
+		keys[i] = key(i)
+		ranges[i] = kv.IterRange{Lower: key(i), Upper: key(i + 1)}
+		if i%50 == 0 {
+			_ = b.Set(keys[i], fmt.Appendf(nil, "v%d", i))
+		}
+	}
+	if err := e.Apply(t.Context(), b); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := e.NewSnapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Close()
+	found := 0
+	err = snap.(kv.MultiGetter).GetMany(keys, func(i int, v []byte) error {
+		if string(v) != fmt.Sprintf("v%d", i) {
+			return fmt.Errorf("key %d: %q", i, v)
+		}
+		found++
+		return nil
+	})
+	if err != nil || found != n/50 {
+		t.Errorf("GetMany of %d keys of %d bytes: %d found, %v; want %d", n, e.limits.MaxKeySize, found, err, n/50)
+	}
+	found = 0
+	err = snap.(kv.MultiScanner).ScanMany(ranges, func(i int, k, v []byte) error {
+		if !bytes.Equal(k, keys[i]) || string(v) != fmt.Sprintf("v%d", i) {
+			return fmt.Errorf("range %d: key %.8q, %q", i, k, v)
+		}
+		found++
+		return nil
+	})
+	if err != nil || found != n/50 {
+		t.Errorf("ScanMany of %d ranges bounded by keys of %d bytes: %d found, %v; want %d", n, e.limits.MaxKeySize, found, err, n/50)
+	}
+}

@@ -17,7 +17,8 @@ import (
 // max-txn-ops ranges, and at most scanManyPages pages of keys in all;
 // fewer ranges, and fewer keys each, when they read values that the
 // engine's estimate says would bring more than max_response_bytes
-// (scanManyBatch, respbytes.go).
+// (scanManyBatch, respbytes.go), and fewer ranges when their bounds would
+// make the request larger than max_request_bytes (fitRequest).
 //
 // Measured on traverse-gen (one member, 10,000 nodes): the dst pass's
 // children lookups, one range read and one GetMany per folder, took 1.7 s
@@ -40,7 +41,10 @@ func (s *snapshot) ScanMany(ranges []kv.IterRange, fn func(i int, key, value []b
 	}
 	for lo, hi := 0, 0; lo < len(ranges); lo = hi {
 		per, limit := s.e.scanManyBatch(ranges[lo:])
-		hi = lo + per
+		hi = lo + s.e.fitRequest(per, func(j int) int {
+			start, end := s.e.l.bounds(ranges[lo+j].Lower, ranges[lo+j].Upper)
+			return len(start) + len(end)
+		})
 		resp, err := s.e.readOps(s.ctx, s.rev, func(opts ...clientv3.OpOption) []clientv3.Op {
 			out := make([]clientv3.Op, hi-lo)
 			for j, r := range ranges[lo:hi] {
