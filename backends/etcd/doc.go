@@ -30,7 +30,9 @@
 // conflicting becomes a priority transaction (kv.PriorityTransactor): it
 // holds the store's turn (the key P/turn, on a 5-second lease kept alive
 // while it runs), and every other commit to the store, from any process,
-// compares the turn absent, so they wait for it (priority.go). View,
+// compares the turn absent, so they wait for it (priority.go); a wait
+// that outlasts the caller's deadline (or request_timeout, without one)
+// fails with the context's error, not kv.ErrUnavailable. View,
 // Iterate and snapshots read at one pinned revision, serializable
 // (answered by the member, no read-index round). A forward iteration is
 // one RangeStream (etcd v3.7) read chunk by chunk as the caller consumes

@@ -144,15 +144,27 @@ func (e *engine) waitTurn(ctx context.Context) error {
 	for {
 		resp, err := e.cli.Get(ctx, e.l.turn, clientv3.WithCountOnly())
 		if err != nil {
+			if ctx.Err() != nil {
+				return busyPastDeadline(ctx)
+			}
 			return e.fail("read the priority turn", err)
 		}
 		if resp.Count == 0 {
 			return nil
 		}
 		if err := e.sleep(ctx, &wait); err != nil {
-			return e.fail("wait for the priority turn", err)
+			return busyPastDeadline(ctx)
 		}
 	}
+}
+
+// busyPastDeadline is waitTurn's error when ctx ends while another writer
+// holds the turn: the context's own error, not kv.ErrUnavailable (which
+// translate makes of a deadline), since the cluster answered and the
+// store was busy; without a deadline of the caller's, request_timeout
+// (callCtx) ended the wait.
+func busyPastDeadline(ctx context.Context) error {
+	return fmt.Errorf("another writer held the priority turn until the deadline: %w", context.Cause(ctx))
 }
 
 // sleep waits *wait (then doubles it, up to 200 ms) or until ctx ends.

@@ -214,3 +214,32 @@ func TestPriorityWaitOutlivesLease(t *testing.T) {
 		t.Fatalf("commit after the long wait: %v", err)
 	}
 }
+
+// TestPriorityWaitPastDeadlineIsNotUnavailable: a blind write whose
+// deadline passes while another engine holds the priority turn fails with
+// the context's deadline, and not with kv.ErrUnavailable: the cluster
+// answered every request, the store was busy. (It matched ErrUnavailable,
+// which says the cluster could not be reached, and sends an operator
+// looking at the members.)
+func TestPriorityWaitPastDeadlineIsNotUnavailable(t *testing.T) {
+	engines := openTestEngines(t, etcdtest.Start(t, 1), "/priority-deadline", 2)
+	a, b := engines[0], engines[1]
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	pt, err := a.BeginPriorityTxn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pt.Discard()
+	bt := new(kv.Batch)
+	_ = bt.Set([]byte("blind"), []byte("1"))
+	short, stop := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer stop()
+	err = b.Apply(short, bt)
+	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, kv.ErrUnavailable) {
+		t.Fatalf("a blind write past its deadline behind another writer's turn: %v; want context.DeadlineExceeded, not kv.ErrUnavailable", err)
+	}
+	if _, err := a.Get([]byte("blind"), nil); !errors.Is(err, kv.ErrNotFound) {
+		t.Fatalf("the failed blind write was applied: Get = %v", err)
+	}
+}
