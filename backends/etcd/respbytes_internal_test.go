@@ -275,24 +275,12 @@ func TestReadResponseBytes(t *testing.T) {
 
 func numKey(i int) []byte { return fmt.Appendf(nil, "k%04d", i) }
 
-// openEngineWith opens an engine of a store on c with the given options
-// besides the cluster's.
 // A fresh engine whose GetMany finds nothing learns from it: its requests
 // grow to the count limit within a few calls (an audit measured 334 read
 // Txns for every GetMany of 1,000 missing keys, against 8 by the count
 // limit, when only keys found taught the estimate).
 func TestGetManyOfMissingKeysGrows(t *testing.T) {
-	s := etcdtest.DefaultSettings()
-	s.UnsafeNoFsync = true
-	s.MaxTxnOps = 128 // etcd's default
-	s.MaxRequestBytes = 1536 << 10
-	c := etcdtest.StartWith(t, 1, s)
-	e := openEngineWith(t, c, "/fresh", map[string]string{OptMaxTxnOps: "128", OptMaxRequestBytes: "1536KiB"})
-	snap, err := e.NewSnapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer snap.Close()
+	e, snap := freshEngineAtEtcdDefaults(t)
 	keys := make([][]byte, 1000)
 	for i := range keys {
 		keys[i] = fmt.Appendf(nil, "missing-%04d", i)
@@ -310,6 +298,27 @@ func TestGetManyOfMissingKeysGrows(t *testing.T) {
 	}
 }
 
+// freshEngineAtEtcdDefaults opens an engine of a new store on a
+// one-member cluster with etcd's default limits, and a snapshot of it
+// (closed with the test).
+func freshEngineAtEtcdDefaults(t *testing.T) (*engine, kv.Snapshot) {
+	t.Helper()
+	s := etcdtest.DefaultSettings()
+	s.UnsafeNoFsync = true
+	s.MaxTxnOps = 128 // etcd's default
+	s.MaxRequestBytes = 1536 << 10
+	c := etcdtest.StartWith(t, 1, s)
+	e := openEngineWith(t, c, "/fresh", map[string]string{OptMaxTxnOps: "128", OptMaxRequestBytes: "1536KiB"})
+	snap, err := e.NewSnapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { snap.Close() })
+	return e, snap
+}
+
+// openEngineWith opens an engine of a store on c with the given options
+// besides the cluster's.
 func openEngineWith(t *testing.T, c *etcdtest.Cluster, prefix string, opts map[string]string) *engine {
 	t.Helper()
 	cfg := c.Config(prefix)
@@ -335,17 +344,7 @@ func openEngineWith(t *testing.T, c *etcdtest.Cluster, prefix string, opts map[s
 // the keys found taught the estimate (it stayed at the worst case, one
 // range per Txn, for good).
 func TestScanManyOfEmptyRangesGrows(t *testing.T) {
-	s := etcdtest.DefaultSettings()
-	s.UnsafeNoFsync = true
-	s.MaxTxnOps = 128 // etcd's default
-	s.MaxRequestBytes = 1536 << 10
-	c := etcdtest.StartWith(t, 1, s)
-	e := openEngineWith(t, c, "/fresh", map[string]string{OptMaxTxnOps: "128", OptMaxRequestBytes: "1536KiB"})
-	snap, err := e.NewSnapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer snap.Close()
+	e, snap := freshEngineAtEtcdDefaults(t)
 	ranges := make([]kv.IterRange, 1000)
 	for i := range ranges {
 		ranges[i] = kv.IterRange{Lower: fmt.Appendf(nil, "missing-%04d", i), Upper: fmt.Appendf(nil, "missing-%04d~", i)}
