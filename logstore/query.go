@@ -32,7 +32,10 @@ type Query struct {
 	// or the end of its range: the query returns ErrScanBounded with the
 	// cursor of the last entry read, from which a query with After set to
 	// it goes on. It bounds the cost of one call of a filtered query (a
-	// web page, say) whatever the store holds.
+	// web page, say) whatever the store holds. Keys passed to Unreadable
+	// count too, but a cursor cannot name one: a query among them reads
+	// on to the next readable entry (or the end of its range) before it
+	// stops, so that every call makes progress.
 	MaxScanned int
 	// Newest returns the newest entries first.
 	Newest bool
@@ -241,6 +244,10 @@ func Scan(ctx context.Context, store kv.Store, q Query, fn func(LogEntry) error)
 			it.advance()
 		}
 		n, scanned := 0, 0
+		// placed is false while the last key read was unreadable: a
+		// cursor cannot name it, so stopping there would resume before
+		// it, at the same keys, call after call.
+		placed := true
 		for q.Limit == 0 || n < q.Limit {
 			var best *levelIter
 			for _, it := range its {
@@ -262,7 +269,7 @@ func Scan(ctx context.Context, store kv.Store, q Query, fn func(LogEntry) error)
 			if best == nil {
 				break
 			}
-			if q.MaxScanned > 0 && scanned == q.MaxScanned {
+			if q.MaxScanned > 0 && scanned >= q.MaxScanned && placed {
 				last = lastRead // resume after what was read, matched or not
 				return ErrScanBounded
 			}
@@ -272,10 +279,12 @@ func Scan(ctx context.Context, store kv.Store, q Query, fn func(LogEntry) error)
 				if err := q.unreadable(best.key, err); err != nil {
 					return err
 				}
+				placed = false
 				best.advance()
 				continue
 			}
 			key := best.key
+			placed = true
 			if !q.match(&e) {
 				lastRead = cursorOf(key)
 				best.advance()
