@@ -28,7 +28,8 @@ func DeleteOp(key []byte) Op { return Op{Kind: OpDelete, Key: key} }
 // split: it lands in one chunk, entirely or not at all.
 //
 // A BulkWriter is not safe for concurrent use. Call Close (or Flush) to
-// write the last chunk.
+// write the last chunk. After Close, Add, Set, Delete and Flush fail
+// (ErrInvalidConfig): what they were given would never be written.
 type BulkWriter struct {
 	ctx        context.Context
 	s          Store
@@ -41,6 +42,8 @@ type BulkWriter struct {
 	ordered bool
 	last    []byte
 	err     error
+	closed  bool  // Close was called: later writes would never be written
+	cerr    error // what Close returned
 	written int
 	chunks  int
 }
@@ -91,6 +94,10 @@ func NewBulkWriterSize(ctx context.Context, s Store, chunkBytes int) *BulkWriter
 // given to NewBulkWriter, a zero BulkWriter or a nil *BulkWriter.
 var errBulkNoStore = fmt.Errorf("%w: BulkWriter has no store (make it with NewBulkWriter and a non-nil Store)", ErrInvalidConfig)
 
+// errBulkClosed is what a write or Flush after Close returns: Close wrote
+// the last chunk, and nothing would write what came after.
+var errBulkClosed = fmt.Errorf("%w: BulkWriter used after Close (nothing would write it)", ErrInvalidConfig)
+
 // Set adds a group of one write of value under key.
 func (w *BulkWriter) Set(key, value []byte) error {
 	return w.Add(SetOp(key, value))
@@ -108,6 +115,9 @@ func (w *BulkWriter) Delete(key []byte) error {
 func (w *BulkWriter) Add(group ...Op) error {
 	if w == nil {
 		return errBulkNoStore
+	}
+	if w.closed {
+		return errBulkClosed
 	}
 	if w.err != nil {
 		return w.err
@@ -139,7 +149,7 @@ func (w *BulkWriter) Add(group ...Op) error {
 		w.noteOrder(group)
 	}
 	if w.b.Len()+len(group) > w.lim.MaxTxnOps || w.b.Size()+size > w.chunkLimit() {
-		if err := w.Flush(); err != nil {
+		if err := w.flush(); err != nil {
 			return err
 		}
 	}
@@ -183,6 +193,14 @@ func (w *BulkWriter) Flush() error {
 	if w == nil {
 		return errBulkNoStore
 	}
+	if w.closed {
+		return errBulkClosed
+	}
+	return w.flush()
+}
+
+// flush is Flush after its check that w is not closed.
+func (w *BulkWriter) flush() error {
 	if w.err != nil {
 		return w.err
 	}
@@ -202,8 +220,21 @@ func (w *BulkWriter) Flush() error {
 	return nil
 }
 
-// Close writes the last chunk and returns the first error met.
-func (w *BulkWriter) Close() error { return w.Flush() }
+// Close writes the last chunk and returns the first error met. Later calls
+// return the same; later writes fail (see BulkWriter).
+func (w *BulkWriter) Close() error {
+	if w == nil {
+		return errBulkNoStore
+	}
+	if w.closed {
+		return w.cerr
+	}
+	// Closed even if the write fails: the writer is done either way, and
+	// a failed write makes every later call fail already.
+	w.cerr = w.flush()
+	w.closed = true
+	return w.cerr
+}
 
 // Written returns the number of writes applied so far, and in how many
 // chunks (transactions).
