@@ -286,6 +286,13 @@ func (b *LogBuffer) add(ctx context.Context, e *LogEntry, fillTime bool) error {
 		return fmt.Errorf("logstore: add: entry of at least %d bytes: %w (limit %d)", hint, kv.ErrValueTooLarge, b.lim.MaxValueSize)
 	}
 	keyLen := len(KeyPrefix) + len(e.Level) + 1 + IDLen
+	if keyLen+hint+kv.TxnEntryOverhead > b.lim.MaxTxnBytes {
+		// A store may declare a transaction limit that one entry under its
+		// value limit does not fit: accepted, the entry would fail every
+		// flush, for ever, and hold back every entry after it.
+		return fmt.Errorf("logstore: add: entry of at least %d bytes with its key: %w (it cannot fit this store's transaction limit of %d bytes)",
+			keyLen+hint, kv.ErrValueTooLarge, b.lim.MaxTxnBytes)
+	}
 	size := keyLen + hint + entryOverhead // what the entry counts against MaxPendingBytes
 
 	b.mu.Lock()
