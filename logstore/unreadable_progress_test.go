@@ -16,7 +16,7 @@ import (
 // unreadable key is never a cursor, so a call that stopped among them
 // returned the cursor it started from, and a pager resuming from it read
 // the same keys for ever (newest first: without finding anything).
-func TestAuditMaxScannedProgressesPastUnreadable(t *testing.T) {
+func TestMaxScannedProgressesPastUnreadable(t *testing.T) {
 	for _, newest := range []bool{false, true} {
 		t.Run(fmt.Sprint("newest=", newest), func(t *testing.T) {
 			ctx := t.Context()

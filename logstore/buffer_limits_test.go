@@ -16,7 +16,7 @@ import (
 // retry, holding back every entry after it until Stop gave up. Add must
 // refuse it (kv.ErrValueTooLarge, as for an entry over the value limit)
 // and the entries after it must be written.
-func TestAuditBufferRefusesEntryOverStoreTxnLimit(t *testing.T) {
+func TestBufferRefusesEntryOverStoreTxnLimit(t *testing.T) {
 	lim := kv.DefaultLimits()
 	lim.MaxValueSize = 4096
 	lim.MaxTxnBytes = 4096

@@ -11,7 +11,7 @@ import (
 // A write given to a BulkWriter after Close was accepted (nil) and never
 // written: Close had written the last chunk, and nothing wrote the next.
 // It must fail instead; Close again returns what the first Close did.
-func TestAuditBulkWriterUseAfterClose(t *testing.T) {
+func TestBulkWriterUseAfterClose(t *testing.T) {
 	ctx := context.Background()
 	db := openMemory(t)
 	w := kv.NewBulkWriter(ctx, db)
