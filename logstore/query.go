@@ -417,6 +417,15 @@ func Count(ctx context.Context, store kv.Store, q Query) (map[Level]int, error) 
 // engines with a native range delete), never a scan of what is kept.
 // Whether each range delete is atomic is the backend's promise
 // (Info().Guarantees.AtomicDeleteRange); across levels it is not.
+//
+// The range holds whatever keys sort in it, not only this package's
+// entries: a key under the level that is not a version 7 ID (the seed's
+// version 4 IDs, whose first 48 bits are random, not a time) is deleted
+// when it sorts before t's millisecond. For a version 4 ID that is a
+// matter of chance (with a cutoff in 2026, about one in 160: those whose
+// first four hex digits are below 019b), so a store that still holds them
+// should delete or move them rather than rely on DeleteBefore to keep
+// them.
 func DeleteBefore(ctx context.Context, store kv.Store, t time.Time, levels ...Level) error {
 	q := Query{Levels: levels}
 	ls, err := q.prepare(ctx, store)
