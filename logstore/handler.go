@@ -51,8 +51,12 @@ type HandlerOptions struct {
 //     group with an empty key is inlined, as slog requires.
 //
 // Handle blocks while the buffer is full (backpressure) until the record's
-// context is done; it returns the buffer's error (ErrStopped after Stop).
-// A Handler is safe for concurrent use.
+// context is done; it returns the buffer's error (ErrStopped after Stop),
+// or the entry's (kv.ErrValueTooLarge for a record whose encoding is past
+// the store's value or transaction limit). slog.Logger discards what its
+// handler returns: through a Logger such a record is lost without a word,
+// so keep records well below the limit (4 MiB by default), or call Handle
+// where the error matters. A Handler is safe for concurrent use.
 type Handler struct {
 	buf  *LogBuffer
 	opts HandlerOptions
