@@ -108,7 +108,7 @@ func (s *Store) findExisting(tx kv.ReadTxn, items []prepared) error {
 
 // markExisting sets skip on the items found stored (saying where: at[i]
 // when at holds it, else read from the path key) and on those repeated
-// earlier in items.
+// earlier in items by an item that fits its parent (bad nil).
 func markExisting(tx kv.ReadTxn, items []prepared, found []bool, at []position) error {
 	buf := make([]byte, 0, pathKeyLen)
 	seen := make(map[queueHash]struct{}, len(items))
@@ -137,7 +137,12 @@ func markExisting(tx kv.ReadTxn, items []prepared, found []bool, at []position) 
 			it.skip = fmt.Errorf("%w (earlier in this batch)", ErrExists)
 			continue
 		}
-		seen[k] = struct{}{}
+		// An item that does not fit its parent (bad, set by
+		// checkParents) is not written: a later item of its path that
+		// fits must be, not skipped as stored earlier in this batch.
+		if it.bad == nil {
+			seen[k] = struct{}{}
+		}
 	}
 	return nil
 }

@@ -1,0 +1,51 @@
+package nodestore_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/polykv/polykv/kv"
+	"github.com/polykv/polykv/nodestore"
+)
+
+// A path twice in one BatchInsertNodes chunk, first at a level that does
+// not fit its stored parent (skipped with ErrInvalidLevel), then at the
+// right one: the second is inserted. It was skipped as "already exists
+// (earlier in this batch)", wrapping ErrExists though nothing stored the
+// path, so the node was lost to a caller that takes ErrExists as done;
+// in separate chunks the same items inserted it.
+func TestBatchInsertRepeatedPathAfterMisfit(t *testing.T) {
+	for _, mode := range []string{"lock", "optimistic"} {
+		t.Run(mode, func(t *testing.T) {
+			ctx := t.Context()
+			var opts *nodestore.Options
+			if mode == "optimistic" {
+				opts = &nodestore.Options{CounterStripes: nodestore.StripesOn}
+			}
+			var s kv.Store = openMemoryTxn(t, mode)
+			ns := nodestore.NewWithOptions(s, opts)
+			q := nodestore.QueueSrc
+			for _, n := range []nodestore.Node{root(q), folder(q, "/", "a", 1, nodestore.TraversalStatusPending)} {
+				if err := ns.Insert(ctx, n); err != nil {
+					t.Fatal(err)
+				}
+			}
+			misfit, fit := file(q, "/a", "b", 5), file(q, "/a", "b", 2)
+			ops := []nodestore.InsertOperation{
+				{QueueType: q, Level: misfit.Level, TraversalStatus: misfit.Traversal, CopyStatus: misfit.Copy, State: &misfit.State},
+				{QueueType: q, Level: fit.Level, TraversalStatus: fit.Traversal, CopyStatus: fit.Copy, State: &fit.State},
+			}
+			res, err := ns.BatchInsertNodes(ctx, ops)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Applied != 1 || len(res.Skipped) != 1 || res.Skipped[0].Index != 0 || !errors.Is(res.Skipped[0].Err, nodestore.ErrInvalidLevel) {
+				t.Errorf("BatchInsertNodes(misfit, fit) = %+v; want the fitting item applied, the misfit skipped (ErrInvalidLevel)", res)
+			}
+			if n, err := ns.Get(ctx, q, "/a/b"); err != nil || n.Level != 2 {
+				t.Errorf("Get(/a/b) = %+v, %v; want it at level 2", n, err)
+			}
+			wantOK(t, ns)
+		})
+	}
+}
