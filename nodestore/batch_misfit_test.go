@@ -49,3 +49,44 @@ func TestBatchInsertRepeatedPathAfterMisfit(t *testing.T) {
 		})
 	}
 }
+
+// The same, with a child of that path in the batch: the child is judged
+// against the item of its parent's path that is written (the second), not
+// the misfit before it. It was skipped with ErrInvalidLevel, judged
+// against the first item of the path, which is never written.
+func TestBatchInsertChildOfPathAfterMisfit(t *testing.T) {
+	for _, mode := range []string{"lock", "optimistic"} {
+		t.Run(mode, func(t *testing.T) {
+			ctx := t.Context()
+			var opts *nodestore.Options
+			if mode == "optimistic" {
+				opts = &nodestore.Options{CounterStripes: nodestore.StripesOn}
+			}
+			ns := nodestore.NewWithOptions(openMemoryTxn(t, mode), opts)
+			q := nodestore.QueueSrc
+			for _, n := range []nodestore.Node{root(q), folder(q, "/", "a", 1, nodestore.TraversalStatusSuccessful)} {
+				if err := ns.Insert(ctx, n); err != nil {
+					t.Fatal(err)
+				}
+			}
+			misfit := folder(q, "/a", "b", 5, nodestore.TraversalStatusPending)
+			fit := folder(q, "/a", "b", 2, nodestore.TraversalStatusPending)
+			child := file(q, "/a/b", "c", 3)
+			var ops []nodestore.InsertOperation
+			for _, n := range []nodestore.Node{misfit, fit, child} {
+				ops = append(ops, nodestore.InsertOperation{QueueType: q, Level: n.Level, TraversalStatus: n.Traversal, CopyStatus: n.Copy, State: &n.State})
+			}
+			res, err := ns.BatchInsertNodes(ctx, ops)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Applied != 2 || len(res.Skipped) != 1 || res.Skipped[0].Index != 0 || !errors.Is(res.Skipped[0].Err, nodestore.ErrInvalidLevel) {
+				t.Errorf("BatchInsertNodes(misfit, fit, child of fit) = %+v; want the misfit skipped (ErrInvalidLevel), the other two applied", res)
+			}
+			if n, err := ns.Get(ctx, q, "/a/b/c"); err != nil || n.Level != 3 {
+				t.Errorf("Get(/a/b/c) = %+v, %v; want it at level 3", n, err)
+			}
+			wantOK(t, ns)
+		})
+	}
+}

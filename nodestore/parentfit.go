@@ -42,19 +42,19 @@ func storedParentFits(tx kv.ReadTxn, n *Node, parent PathHash) error {
 }
 
 // batchParents maps the parents of a batch's items that are items of the
-// same batch to those items' nodes (the first item of each path).
-func batchParents(items []prepared) map[queueHash]*Node {
+// same batch to those items, every item of each such path in batch order
+// (checkParents takes the first that fits its own parent).
+func batchParents(items []prepared) map[queueHash][]*prepared {
 	wanted := map[queueHash]bool{}
 	for i := range items {
 		if !items[i].root {
 			wanted[queueHash{items[i].n.Queue, items[i].parent}] = true
 		}
 	}
-	in := map[queueHash]*Node{}
+	in := map[queueHash][]*prepared{}
 	for i := range items {
-		k := queueHash{items[i].n.Queue, items[i].h}
-		if _, dup := in[k]; wanted[k] && !dup {
-			in[k] = &items[i].n
+		if k := (queueHash{items[i].n.Queue, items[i].h}); wanted[k] {
+			in[k] = append(in[k], &items[i])
 		}
 	}
 	return in
@@ -62,8 +62,16 @@ func batchParents(items []prepared) map[queueHash]*Node {
 
 // checkParents sets bad on every non-root item of chunk whose parent does
 // not fit it: the stored parent, or else the batch's item of that path
-// (in). The chunk's parents are read together (readParents). Reads only.
-func checkParents(tx kv.ReadTxn, chunk []prepared, in map[queueHash]*Node) error {
+// (in) that will be written: the first not found misfit itself, in batch
+// order (a path given first at a wrong level, then at the right one, is
+// written as the second, and its children must be judged against that;
+// when every item of the path misfits, the first, as a stand-in for a
+// parent that will not be written).
+// Items are judged in order, so an earlier item of the chunk is judged
+// before its children are; one in a later chunk is not judged yet and
+// counts as fitting. The chunk's parents are read together (readParents).
+// Reads only.
+func checkParents(tx kv.ReadTxn, chunk []prepared, in map[queueHash][]*prepared) error {
 	var want []queueHash
 	seen := map[queueHash]bool{}
 	for i := range chunk {
@@ -89,8 +97,17 @@ func checkParents(tx kv.ReadTxn, chunk []prepared, in map[queueHash]*Node) error
 		k := queueHash{it.n.Queue, it.parent}
 		if p, ok := stored[k]; ok {
 			it.bad = parentFits(&it.n, &p)
-		} else if b := in[k]; b != nil {
-			it.bad = parentFits(&it.n, b)
+			continue
+		}
+		if cands := in[k]; len(cands) > 0 {
+			b := cands[0] // when every item of the path misfits: as before, the first
+			for _, c := range cands {
+				if c.bad == nil {
+					b = c
+					break
+				}
+			}
+			it.bad = parentFits(&it.n, &b.n)
 		}
 	}
 	return nil
