@@ -578,6 +578,22 @@ func (t *readTxn) Iterate(opts kv.IterOptions, fn func(key, value []byte) error)
 	})
 }
 
+// IterateMany hands kv.IterateMany on to the wrapped transaction, as
+// GetMany does: without it kv.IterateMany would fall back to one Iterate
+// per range, and a View of an engine that reads many ranges in one
+// request (kv.MultiScanner: one round trip on etcd) would lose that
+// through the wrapper.
+func (t *readTxn) IterateMany(opts []kv.IterOptions, fn func(i int, key, value []byte) error) error {
+	if fn == nil {
+		return kv.IterateMany(t.ReadTxn, opts, fn)
+	}
+	return kv.IterateMany(t.ReadTxn, opts, func(i int, k, v []byte) error {
+		t.keys++
+		t.bytes += len(k) + len(v)
+		return fn(i, k, v)
+	})
+}
+
 // txn counts a transaction's reads and writes.
 type txn struct {
 	readTxn
@@ -593,6 +609,10 @@ func (t *txn) Iterate(opts kv.IterOptions, fn func(key, value []byte) error) err
 
 func (t *txn) GetMany(keys [][]byte, fn func(i int, value []byte) error) error {
 	return t.readTxn.GetMany(keys, fn)
+}
+
+func (t *txn) IterateMany(opts []kv.IterOptions, fn func(i int, key, value []byte) error) error {
+	return t.readTxn.IterateMany(opts, fn)
 }
 
 func (t *txn) Set(key, value []byte) error {

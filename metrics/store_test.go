@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -413,4 +415,104 @@ func TestReservedConstLabels(t *testing.T) {
 	if _, err := reg.Gather(); err == nil {
 		t.Errorf("Gather of an engine collector with a backend constant label succeeded")
 	}
+}
+
+// scanManyEngine is an engine whose snapshots read many ranges in one call
+// (kv.MultiScanner), as a networked engine's do in one round trip; calls
+// counts those calls.
+type scanManyEngine struct {
+	kv.Engine
+	calls int
+}
+
+func (e *scanManyEngine) NewSnapshot() (kv.Snapshot, error) {
+	s, err := e.Engine.NewSnapshot()
+	if err != nil {
+		return nil, err
+	}
+	return &scanManySnapshot{Snapshot: s, e: e}, nil
+}
+
+type scanManySnapshot struct {
+	kv.Snapshot
+	e *scanManyEngine
+}
+
+func (s *scanManySnapshot) ScanMany(ranges []kv.IterRange, fn func(i int, key, value []byte) error) error {
+	s.e.calls++
+	for i, r := range ranges {
+		it, err := s.NewIter(r)
+		if err != nil {
+			return err
+		}
+		for it.Next() {
+			v, err := it.Value(nil)
+			if err == nil {
+				err = fn(i, it.Key(), v)
+			}
+			if err != nil {
+				it.Close()
+				return err
+			}
+		}
+		err = it.Err()
+		it.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TestIterateManyReachesTheEngine: kv.IterateMany in a View of the
+// wrapper reads its ranges in one engine call when the engine can
+// (MultiScanner), as it does without the wrapper, and the keys it hands
+// out count as the view's reads.
+func TestIterateManyReachesTheEngine(t *testing.T) {
+	ctx := context.Background()
+	mem, err := memory.Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &scanManyEngine{Engine: mem.Engine()}
+	db := kv.NewDB(e, mem.Info(), nil)
+	defer db.Close()
+	reg := prometheus.NewPedanticRegistry()
+	w, err := metrics.Wrap(db, reg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"a1", "a2", "b1", "c1"} {
+		if err := w.Set(ctx, []byte(k), []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The store alone reads the ranges in one call.
+	err = db.View(ctx, func(tx kv.ReadTxn) error {
+		return kv.IterateMany(tx, []kv.IterOptions{{Prefix: []byte("a")}, {Prefix: []byte("b")}}, func(int, []byte, []byte) error { return nil })
+	})
+	if err != nil || e.calls != 1 {
+		t.Fatalf("IterateMany on the store: %v, %d ScanMany calls; want 1", err, e.calls)
+	}
+	e.calls = 0
+	var got []string
+	err = w.View(ctx, func(tx kv.ReadTxn) error {
+		return kv.IterateMany(tx, []kv.IterOptions{{Prefix: []byte("a")}, {Prefix: []byte("b")}, {Prefix: []byte("c")}}, func(i int, k, _ []byte) error {
+			got = append(got, fmt.Sprintf("%d %s", i, k))
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"0 a1", "0 a2", "1 b1", "2 c1"}; !slices.Equal(got, want) {
+		t.Errorf("IterateMany = %q, want %q", got, want)
+	}
+	if e.calls != 1 {
+		t.Errorf("IterateMany of 3 ranges through the wrapper made %d ScanMany calls, want 1 (the engine's one request)", e.calls)
+	}
+	wantSamples(t, gather(t, reg), map[string]float64{
+		`polykv_kv_read_keys_total{op="view"}`:  4,
+		`polykv_kv_read_bytes_total{op="view"}`: 4 * 3,
+	})
 }
