@@ -54,6 +54,13 @@ func escapeText(b []byte) string {
 
 func hexString(b []byte) string { return hex.EncodeToString(b) }
 
+// formText reports whether b can go back to the key browser's text inputs
+// as it is: valid UTF-8 without NUL, which html/template (and an HTML
+// parser) turns into U+FFFD in an attribute, nor CR or LF, which browsers
+// strip from an input's value. Either would make the form, submitted
+// again, search other keys.
+func formText(b []byte) bool { return utf8.Valid(b) && !bytes.ContainsAny(b, "\x00\r\n") }
+
 // Keys is the key browser's data (keys.json).
 type Keys struct {
 	// The query, as given: Prefix and Start in the encoding Enc ("text"
@@ -143,7 +150,7 @@ func (h *Handler) keys(ctx context.Context, q url.Values) (*Keys, error) {
 	}
 	out := &Keys{Prefix: q.Get("prefix"), Start: q.Get("start"), Enc: enc, Limit: limit,
 		PrefixHex: hexString(prefix), StartHex: hexString(start), Entries: []Entry{}}
-	if enc == "text" && (!utf8.Valid(prefix) || !utf8.Valid(start)) {
+	if enc == "text" && (!formText(prefix) || !formText(start)) {
 		// Bytes that are not text go back to the form as hex, so that the
 		// page holds only valid UTF-8 and the form finds the same keys.
 		out.Enc, out.Prefix, out.Start = "hex", out.PrefixHex, out.StartHex

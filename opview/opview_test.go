@@ -322,6 +322,26 @@ func TestHostileKeysEscaped(t *testing.T) {
 	}
 }
 
+// TestKeysFormKeepsTextItCannotHold: a text prefix or start holding NUL,
+// CR or LF (valid UTF-8, but html/template writes NUL in an attribute as
+// U+FFFD and browsers strip CR and LF from an input's value) comes back to
+// the form as hex, so that submitting it again finds the same keys.
+func TestKeysFormKeepsTextItCannotHold(t *testing.T) {
+	srv, _, _ := newView(t, opview.Options{})
+	for _, tc := range []struct{ query, prefix, start string }{
+		{"prefix=nul%00", "6e756c00", ""},
+		{"prefix=quote:&start=quote:%22%27%26%3C%3E%0A", "71756f74653a", hex.EncodeToString(hostile[3])},
+		{"prefix=a%0Db", "610d62", ""},
+	} {
+		_, body := get(t, "GET", srv.URL+"/view/keys?"+tc.query)
+		for _, want := range []string{`name="prefix" value="` + tc.prefix + `"`, `name="start" value="` + tc.start + `"`, `value="hex" checked`} {
+			if !strings.Contains(body, want) {
+				t.Errorf("keys?%s: the form lacks %s", tc.query, want)
+			}
+		}
+	}
+}
+
 func TestToken(t *testing.T) {
 	srv, _, _ := newView(t, opview.Options{Token: "tok-123", Gatherer: prometheus.NewRegistry()})
 	for _, p := range []string{"/view/", "/view/progress", "/view/progress.json", "/view/keys", "/view/logs.json", "/view/metrics", "/view/nosuch"} {
