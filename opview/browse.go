@@ -382,7 +382,10 @@ func (h *Handler) logs(ctx context.Context, q url.Values) (*Logs, error) {
 	}
 	out.Since, out.Until = q.Get("since"), q.Get("until")
 	query.Entity, query.Queue = q.Get("entity"), q.Get("queue")
-	out.Entity, out.Queue = query.Entity, query.Queue
+	// Echoed as valid UTF-8: html/template escapes but keeps invalid bytes,
+	// which would make the page invalid UTF-8 (such a filter matches
+	// nothing a browser can type anyway).
+	out.Entity, out.Queue = strings.ToValidUTF8(query.Entity, "\uFFFD"), strings.ToValidUTF8(query.Queue, "\uFFFD")
 	if query.Limit, err = limitParam(q, DefaultLogsLimit, MaxLogsLimit); err != nil {
 		return nil, err
 	}

@@ -1111,3 +1111,16 @@ func serveView(t *testing.T, db kv.Store) *httptest.Server {
 	t.Cleanup(srv.Close)
 	return srv
 }
+
+// A filter that is not valid UTF-8 (entries hold text) is echoed on the
+// log page as valid UTF-8: it was written into the HTML as given, which
+// made the page itself invalid UTF-8.
+func TestLogsEchoedFilterIsValidUTF8(t *testing.T) {
+	srv := serveView(t, openStore(t))
+	for _, u := range []string{"/logs?entity=%FF%FEx&queue=%C3", "/logs.json?entity=%FF%FEx&queue=%C3"} {
+		resp, body := get(t, "GET", srv.URL+u)
+		if resp.StatusCode != 200 || !utf8.ValidString(body) {
+			t.Errorf("GET %s: %d, valid UTF-8 %v", u, resp.StatusCode, utf8.ValidString(body))
+		}
+	}
+}
