@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"html/template"
 	"net/url"
 	"slices"
@@ -399,6 +400,12 @@ func (h *Handler) logs(ctx context.Context, q url.Values) (*Logs, error) {
 	}
 	query.Unreadable = func(key []byte, err error) error {
 		out.UnreadableCount++
+		if out.UnreadableCount > MaxLogsScanned {
+			// Scan reads on past MaxScanned among unreadable keys (a
+			// cursor cannot name one); this keeps the page bounded.
+			return fmt.Errorf("opview: logs: more than %d unreadable keys under log: in this page's range (the key page lists them): %w",
+				MaxLogsScanned, logstore.ErrCorruptEntry)
+		}
 		if len(out.Unreadable) < MaxUnreadableShown {
 			kh := hexString(key)
 			out.Unreadable = append(out.Unreadable, UnreadableKey{Key: escapeText(key), KeyHex: kh, Error: err.Error(),

@@ -1124,3 +1124,26 @@ func TestLogsEchoedFilterIsValidUTF8(t *testing.T) {
 		}
 	}
 }
+
+// A log range holding more than MaxLogsScanned unreadable keys in a row
+// (foreign keys under "log:") ends the page with an error naming them,
+// instead of reading on through every one of them: logstore.Scan reads
+// past its bound among unreadable keys, since a cursor cannot name one.
+func TestLogsManyUnreadableKeysBounded(t *testing.T) {
+	db := openStore(t)
+	ctx := context.Background()
+	w := kv.NewBulkWriter(ctx, db)
+	for i := range opview.MaxLogsScanned + 50 {
+		if err := w.Set(fmt.Appendf(nil, "log:info:0000-foreign-%07d", i), []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	srv := serveView(t, db)
+	resp, body := get(t, "GET", srv.URL+"/logs.json")
+	if resp.StatusCode == 200 || !strings.Contains(body, "unreadable keys") {
+		t.Errorf("logs.json over %d foreign keys: %s, %.200s; want an error naming the unreadable keys", opview.MaxLogsScanned+50, resp.Status, body)
+	}
+}
