@@ -86,6 +86,12 @@ func runCopy(ctx context.Context, s stdio, args []string) (err error) {
 		if staged != nil {
 			return fmt.Errorf("%w (%s was not created: the partial copy was removed)", err, kv.RedactDSN(fs.Arg(1)))
 		}
+		if res.written == 0 {
+			// Refused or failed before the first chunk (a destination
+			// that holds keys): it is as it was, and may hold the user's
+			// data, so it is not to be discarded.
+			return err
+		}
 		return fmt.Errorf("%w: discard the destination and copy into an empty store", err)
 	}
 	if err := src.Close(); err != nil {
@@ -105,6 +111,7 @@ func runCopy(ctx context.Context, s stdio, args []string) (err error) {
 type copyResult struct {
 	keys, bytes int64
 	chunks      int
+	written     int // keys written to the destination, whether or not the copy succeeded
 	digest      string
 }
 
@@ -131,6 +138,7 @@ func copyStore(ctx context.Context, src, dst kv.Store) (copyResult, error) {
 	if err == nil {
 		err = bw.Close()
 	}
+	res.written, _ = bw.Written()
 	if err != nil {
 		err = fmt.Errorf("copy after %d keys: %w", res.keys, err)
 		if written, chunks := bw.Written(); written > 0 {

@@ -186,3 +186,25 @@ func loadOrCopy(t *testing.T, cmd, dump, src, dst string) (int, string) {
 	}
 	return code, errOut
 }
+
+// TestCopyRefusalDoesNotAdviseDiscarding: a copy refused before it wrote
+// anything (the destination already holds keys) leaves the destination as
+// it was, and must not tell the user to discard it: every copy error used
+// to end in "discard the destination and copy into an empty store", which
+// for a refused non-empty destination is advice to delete a store holding
+// the user's own data.
+func TestCopyRefusalDoesNotAdviseDiscarding(t *testing.T) {
+	base := t.TempDir()
+	src := "pebble://" + filepath.Join(base, "src")
+	dst := "bbolt://" + filepath.Join(base, "dst")
+	fill(t, src, 50)
+	want := fill(t, dst, 20)
+	code, _, errOut := polykv(t, nil, "copy", src, dst)
+	if code != 1 || !strings.Contains(errOut, "not empty") {
+		t.Fatalf("copy into a store that holds keys: exit %d, %s; want 1 and 'not empty'", code, errOut)
+	}
+	if strings.Contains(errOut, "discard") {
+		t.Errorf("copy refused before writing anything, yet advises discarding the destination: %s", errOut)
+	}
+	sameContents(t, contents(t, dst), want)
+}
