@@ -22,7 +22,9 @@ read-only and copied from one consistent snapshot.
 A new DST (its directory does not exist, or is empty) is built under a
 temporary name beside it and renamed into place only once the copy is
 verified, synced and closed: a copy that fails or is interrupted leaves no
-store under DST's name. Into an empty store created earlier, the copy is
+store under DST's name (an empty directory on which a file system is
+mounted cannot be replaced so: it is refused, before anything is written;
+name a directory inside it). Into an empty store created earlier, the copy is
 written in place in atomic chunks below the transaction limit and is not
 atomic as a whole: on failure DST holds a part of SRC. The exit code says so.
 A store on a cluster (etcd://…/prefix) has no directory to stage: it is

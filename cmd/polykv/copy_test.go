@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/polykv/polykv/conformance"
 	"github.com/polykv/polykv/kv"
 )
 
@@ -207,4 +208,40 @@ func TestCopyRefusalDoesNotAdviseDiscarding(t *testing.T) {
 		t.Errorf("copy refused before writing anything, yet advises discarding the destination: %s", errOut)
 	}
 	sameContents(t, contents(t, dst), want)
+}
+
+// TestLoadCopyIntoEmptyMountPoint: an empty directory on which a file
+// system is mounted (XFS, tmpfs and NFS mount points and container volumes
+// are empty) cannot be replaced by a store built beside it. load and copy
+// built the whole store on the parent's file system and only then failed
+// to move it into place (remove: device or resource busy), leaving it
+// there; they are refused before anything is written. Linux and root only
+// (a tmpfs).
+func TestLoadCopyIntoEmptyMountPoint(t *testing.T) {
+	mnt := conformance.MountTmpfs(t, 8<<20)
+	src := "pebble://" + filepath.Join(t.TempDir(), "src")
+	fill(t, src, 50)
+	_, dump, _ := polykv(t, nil, "dump", src)
+	for _, cmd := range []string{"load", "copy"} {
+		code, errOut := loadOrCopy(t, cmd, dump, src, "bbolt://"+mnt)
+		if code != 2 || !strings.Contains(errOut, "mounted") || !strings.Contains(errOut, mnt+" ") {
+			t.Errorf("%s into an empty mount point: exit %d, want 2 saying it is a mount point: %s", cmd, code, errOut)
+		}
+		if left, _ := filepath.Glob(filepath.Join(filepath.Dir(mnt), ".*partial*")); len(left) > 0 {
+			t.Errorf("%s into an empty mount point left %q on the parent's file system", cmd, left)
+			for _, l := range left {
+				os.RemoveAll(l)
+			}
+		}
+		if entries, _ := os.ReadDir(mnt); len(entries) > 0 {
+			t.Errorf("%s into an empty mount point wrote into it: %v", cmd, entries)
+		}
+	}
+	// A directory inside it, as the message says, is staged on the
+	// mounted file system and moved into place.
+	dst := "bbolt://" + filepath.Join(mnt, "store")
+	if code, errOut := loadOrCopy(t, "load", dump, src, dst); code != 0 {
+		t.Fatalf("load into a directory inside the mount point: exit %d: %s", code, errOut)
+	}
+	sameContents(t, contents(t, dst), contents(t, src))
 }

@@ -46,7 +46,9 @@ A new store (the directory does not exist, or is empty) is built under a
 temporary name beside it and renamed into place only once the whole dump is
 loaded, its trailer checked and the store synced and closed: a load that
 fails or is interrupted leaves no store under the name (the partial one is
-removed, or left as .NAME.partial-* if the process was killed).
+removed, or left as .NAME.partial-* if the process was killed). An empty
+directory on which a file system is mounted cannot be replaced so: it is
+refused, before anything is written; name a directory inside it.
 
 Into an existing store (--merge, or an empty store created earlier) the load
 is written in place, in atomic chunks below the transaction limit, and is

@@ -15,3 +15,12 @@ func ownerOf(fi fs.FileInfo) (uid, gid int, ok bool) {
 	}
 	return int(st.Uid), int(st.Gid), true
 }
+
+// sameDevice reports whether the files a and b describe are on the same
+// file system (device): a directory on another device than its parent is
+// a mount point.
+func sameDevice(a, b fs.FileInfo) bool {
+	sa, ok := a.Sys().(*syscall.Stat_t)
+	sb, ok2 := b.Sys().(*syscall.Stat_t)
+	return !ok || !ok2 || sa.Dev == sb.Dev
+}

@@ -123,6 +123,26 @@ func stageNewStore(cfg kv.Config) (kv.Config, *stagedStore, error) {
 		return cfg, nil, fmt.Errorf("%w: %s %s: backend %q needs an existing store; name a backend to create one (badger, pebble or bbolt instead of auto)",
 			errUsage, cfg.Path, what, kv.AutoBackend)
 	}
+	if what == "is an empty directory" {
+		// An empty directory on which a file system is mounted (a
+		// volume of its own: XFS, tmpfs or NFS mount points, container
+		// volumes are empty) cannot be replaced by a store built beside
+		// it, on its parent's file system: the rename into place would
+		// fail with EBUSY after all the work, leaving the whole store on
+		// the parent's file system. Refused before anything is written.
+		fi, err := os.Stat(final)
+		if err != nil {
+			return cfg, nil, err
+		}
+		pfi, err := os.Stat(filepath.Dir(final))
+		if err != nil {
+			return cfg, nil, err
+		}
+		if !sameDevice(fi, pfi) {
+			return cfg, nil, fmt.Errorf("%w: %s is an empty directory on which a file system is mounted: a new store is built beside its directory and renamed into place, which cannot replace a mount point; name a directory inside it (%s)",
+				errUsage, cfg.Path, filepath.Join(cfg.Path, "store"))
+		}
+	}
 	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
 		return cfg, nil, err
 	}
