@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
@@ -117,6 +118,41 @@ func serializableRules() []rule {
 					t.Errorf("phantom delete (Reverse:%v): the range holds %q; a serial order leaves exactly two keys", rev, got)
 				}
 			}
+		}},
+		{"LimitOneRead", func(t *testing.T, e *env) {
+			// An iteration stopped after its first key (Limit 1: take the
+			// head of a queue) has read that key: two transactions that
+			// each take the head and remove it must not both take the same
+			// one. Guards an optimistic commit that checks only iterations
+			// that stepped on more than one key, or none of the keys an
+			// iteration stopped early on (mutation testing: the memory
+			// backend's optimistic mode).
+			e.set("queue/1", "job1")
+			e.set("queue/2", "job2")
+			take := func(owner string) func(tx kv.Txn, read func()) error {
+				return func(tx kv.Txn, read func()) error {
+					var head, job []byte
+					err := tx.Iterate(kv.IterOptions{Prefix: []byte("queue/"), Limit: 1}, func(k, v []byte) error {
+						head, job = bytes.Clone(k), bytes.Clone(v)
+						return nil
+					})
+					if err != nil {
+						return err
+					}
+					read()
+					if head == nil {
+						return nil
+					}
+					return errors.Join(tx.Delete(head), tx.Set([]byte("took/"+owner), job))
+				}
+			}
+			racePair(t, e, take("a"), take("b"))
+			a, _ := e.get("took/a")
+			b, _ := e.get("took/b")
+			if a == b {
+				t.Errorf("both transactions took the queue's head %q; a serial order gives them different jobs", a)
+			}
+			wantKeys(t, "the queue afterwards", e.scanKeys(kv.IterOptions{Prefix: []byte("queue/")}), nil)
 		}},
 		{"InsertIfAbsent", func(t *testing.T, e *env) {
 			// A read of a missing key is a read too: two insert-if-absent
