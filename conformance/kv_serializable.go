@@ -29,6 +29,26 @@ func serializableRules() []rule {
 				return a, b, errors.Join(err1, err2)
 			})
 		}},
+		{"WriteSkewThroughIterate", func(t *testing.T, e *env) {
+			// WriteSkew with both values read by an iteration instead of
+			// Get: a value changed inside an iterated range is a conflict
+			// too, not only a key added or removed. Guards an optimistic
+			// commit that compares an iterated range's keys but not their
+			// values (mutation testing: the memory backend's optimistic
+			// mode; only a nodestore rule with counter stripes caught it).
+			writeSkew(t, e, func(tx kv.Txn) (a, b []byte, err error) {
+				err = tx.Iterate(kv.IterOptions{Prefix: []byte("oncall/")}, func(k, v []byte) error {
+					switch string(k) {
+					case "oncall/a":
+						a = bytes.Clone(v)
+					case "oncall/b":
+						b = bytes.Clone(v)
+					}
+					return nil
+				})
+				return a, b, err
+			})
+		}},
 		{"PhantomInsert", func(t *testing.T, e *env) {
 			// Each transaction claims the empty range by inserting into it
 			// only if an iteration finds it empty.
