@@ -4,7 +4,6 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/polykv/polykv/kv"
 	"github.com/polykv/polykv/nodestore"
 )
 
@@ -22,8 +21,7 @@ func TestBatchInsertRepeatedPathAfterMisfit(t *testing.T) {
 			if mode == "optimistic" {
 				opts = &nodestore.Options{CounterStripes: nodestore.StripesOn}
 			}
-			var s kv.Store = openMemoryTxn(t, mode)
-			ns := nodestore.NewWithOptions(s, opts)
+			ns := nodestore.NewWithOptions(openMemoryTxn(t, mode), opts)
 			q := nodestore.QueueSrc
 			for _, n := range []nodestore.Node{root(q), folder(q, "/", "a", 1, nodestore.TraversalStatusPending)} {
 				if err := ns.Insert(ctx, n); err != nil {
