@@ -53,6 +53,17 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if !ok {
 		return nil, unknownBackendError(name)
 	}
+	if cfg.Backend == AutoBackend {
+		// Only a directory backend's marker belongs in a directory. Opening
+		// the backend another one names would ignore the directory: memory
+		// would hand back an empty store whose writes are lost at Close,
+		// a networked one would dial a cluster with the path as its prefix.
+		_, network := d.(NetworkDriver)
+		if network || !d.Guarantees().Persistent {
+			return nil, fmt.Errorf("%w: %s: marker names backend %q, which keeps no store in a directory",
+				ErrNotAStore, cfg.Path, name)
+		}
+	}
 	cfg.Backend = name
 	return openDriver(ctx, cfg, d)
 }

@@ -273,6 +273,31 @@ func TestOpenNotAStore(t *testing.T) {
 	})
 }
 
+// A marker naming a backend that keeps no store in a directory (memory,
+// or a networked one) cannot be a directory store's: "auto" must not open
+// that backend, which would hand back an empty in-memory store (writes
+// lost at Close) or dial a cluster, instead of the directory's data.
+func TestOpenAutoRefusesMarkerOfNonDirectoryBackend(t *testing.T) {
+	for _, b := range []string{"memory", "testnet"} {
+		t.Run(b, func(t *testing.T) {
+			dir := t.TempDir()
+			m := kv.Marker{Backend: b, Format: kv.FormatVersion, Created: time.Now().UTC()}
+			if err := os.WriteFile(filepath.Join(dir, kv.MarkerFileName), m.Encode(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			before := dirState(t, dir)
+			for _, ro := range []bool{false, true} {
+				db, err := kv.Open(t.Context(), kv.Config{Backend: kv.AutoBackend, Path: dir, ReadOnly: ro})
+				if err == nil {
+					db.Close()
+				}
+				wantErr(t, err, kv.ErrNotAStore, dir, b)
+				assertUntouched(t, dir, before)
+			}
+		})
+	}
+}
+
 // A first open killed before its marker was in place leaves a lock file
 // and perhaps a marker's temporary file: the directory still counts as
 // empty, and the next open cleans up.
