@@ -2,6 +2,7 @@ package kv
 
 import (
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -374,6 +375,17 @@ func escapePath(path string) string {
 func (c Config) String() string {
 	if c.Password != "" {
 		c.Password = "xxxxx"
+	}
+	// Credentials written into an endpoint (user:password@host:port) are
+	// refused by Validate, which shows them as "…@host:port"; a Config that
+	// holds them is printed the same way (ParseConfigJSON and
+	// ParseConfigYAML return it beside their error).
+	if slices.ContainsFunc(c.Endpoints, func(ep string) bool { return strings.Contains(ep, "@") }) {
+		eps := make([]string, len(c.Endpoints))
+		for i, ep := range c.Endpoints {
+			eps[i] = redactEndpoint(ep)
+		}
+		c.Endpoints = eps
 	}
 	return c.DSN()
 }

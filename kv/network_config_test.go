@@ -125,6 +125,29 @@ func TestPasswordNeverShown(t *testing.T) {
 	}
 }
 
+// TestStringHidesEndpointCredentials: credentials written into an
+// endpoint (user:password@host:port, where host:port belongs) are refused
+// by Validate without being printed back, and String, "safe for messages
+// and logs", must not print them either: ParseConfigJSON and
+// ParseConfigYAML return such a Config beside their error, and a caller
+// logs it as %s (as this package's own tests do).
+func TestStringHidesEndpointCredentials(t *testing.T) {
+	c := kv.Config{Backend: "testnet", Path: "/p", Endpoints: []string{"h:1", "u:" + secret + "@h:2"}}
+	if s := c.String(); strings.Contains(s, "s3cr") || !strings.Contains(s, "h:1,") || !strings.Contains(s, "@h:2/p") {
+		t.Errorf("String() = %q: want the endpoints without the credentials", s)
+	}
+	if d := c.DSN(); !strings.Contains(d, "s3cr") {
+		t.Errorf("DSN() = %q: want the endpoints as given", d)
+	}
+	j, err := kv.ParseConfigJSON([]byte(`{"backend":"testnet","path":"/p","endpoints":["u:` + secret + `@h:1"]}`))
+	if !errors.Is(err, kv.ErrInvalidConfig) {
+		t.Fatalf("ParseConfigJSON = %v, want ErrInvalidConfig", err)
+	}
+	if s := fmt.Sprintf("%s: %v", j, err); strings.Contains(s, "s3cr") {
+		t.Errorf("ParseConfigJSON's Config and error show the password: %s", s)
+	}
+}
+
 // TestDSNStrayAt: an '@' that does not end the user information
 // (scheme://user:password@hosts) after a ':' is refused, and neither the
 // error nor RedactDSN shows what came before it. A password starting
