@@ -293,7 +293,8 @@ func knownList(names []string) []string {
 // options); endpoints is a list of "host:port" strings. durability is "sync" or
 // "nosync"; memory_budget is a number of bytes or a size string such as
 // "256MiB" (see ParseSize); options values may be strings, numbers or
-// booleans and are kept as their text. An unknown field is an error.
+// booleans and are kept as their text. An unknown field (names are matched
+// exactly, in JSON too), or a field or option given twice, is an error.
 
 // configDoc is the on-disk shape of a Config. It has no methods, so that
 // decoding into it does not recurse into Config's own unmarshalers.
@@ -403,6 +404,9 @@ func (o *optionValue) UnmarshalYAML(n *yaml.Node) error {
 // UnmarshalJSON decodes a Config from the JSON form described above. Fields
 // absent from the input keep their value in c.
 func (c *Config) UnmarshalJSON(b []byte) error {
+	if err := checkJSONKeys(b); err != nil {
+		return err
+	}
 	d := c.doc()
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
@@ -410,6 +414,54 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 		return jsonConfigError(err)
 	}
 	*c = d.config().withLogger(c.Logger)
+	return nil
+}
+
+// checkJSONKeys refuses a key of the object b that is not spelled as a
+// field, a field given twice and an option given twice. encoding/json
+// matches names without regard to case and keeps the last of duplicate
+// keys, so {"path":"/a","PATH":"/b"} opened /b without a word, where YAML
+// refuses both.
+func checkJSONKeys(b []byte) error {
+	return eachJSONKey(b, "field", func(k string, v json.RawMessage) error {
+		if !strings.Contains(", "+configFields+",", ", "+k+",") {
+			return invalidf("unknown field %q: want one of %s", k, configFields)
+		}
+		if k == "options" {
+			return eachJSONKey(v, "option", func(string, json.RawMessage) error { return nil })
+		}
+		return nil
+	})
+}
+
+// eachJSONKey calls fn with each key of the JSON object b and its value,
+// and refuses a key given twice (what names it in the error). It returns
+// nil when b is not a well-formed object: the decoder says what is wrong
+// with it.
+func eachJSONKey(b []byte, what string, fn func(key string, value json.RawMessage) error) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil
+	}
+	seen := make(map[string]bool)
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		k, _ := t.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil
+		}
+		if seen[k] {
+			return invalidf("%s %q given twice", what, k)
+		}
+		seen[k] = true
+		if err := fn(k, v); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

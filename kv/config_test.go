@@ -194,6 +194,22 @@ func TestParseConfigJSON(t *testing.T) {
 	})
 }
 
+// TestParseConfigJSONRefusesDuplicateAndMiscasedKeys: encoding/json
+// matches a field name without regard to case and keeps the last of
+// duplicate keys, so {"path":"/a","PATH":"/b"} opened /b without a word,
+// while the same document in YAML is refused. A key given twice, or not
+// spelled as the field, is an error, in options too.
+func TestParseConfigJSONRefusesDuplicateAndMiscasedKeys(t *testing.T) {
+	checkParse(t, kv.ParseConfigJSON, []configCase{
+		{name: "duplicate", in: `{"backend":"pebble","path":"/a","backend":"badger"}`, errs: []string{`"backend"`, "twice"}},
+		{name: "duplicate differing in case", in: `{"path":"/a","PATH":"/b"}`, errs: []string{`"PATH"`, "path"}},
+		{name: "miscased", in: `{"Backend":"pebble","path":"/a"}`, errs: []string{`"Backend"`, "backend"}},
+		{name: "duplicate option", in: `{"path":"/a","options":{"x":"1","x":"2"}}`, errs: []string{`"x"`, "twice"}},
+		{name: "options differing in case", in: `{"path":"/a","options":{"x":"1","X":"2"}}`,
+			want: kv.Config{Path: "/a", Options: map[string]string{"x": "1", "X": "2"}}},
+	})
+}
+
 func TestParseConfigYAML(t *testing.T) {
 	checkParse(t, kv.ParseConfigYAML, []configCase{
 		{name: "full", in: "backend: pebble\npath: /var/lib/engine\ndurability: nosync\nmemory_budget: 256MiB\n" +
