@@ -476,6 +476,15 @@ func (c *Config) UnmarshalYAML(n *yaml.Node) error {
 		if !strings.Contains(", "+configFields+",", ", "+k+",") {
 			return invalidf("unknown field %q (line %d): want one of %s", k, n.Content[i].Line, configFields)
 		}
+		if v := n.Content[i+1]; k == "options" && v.Kind == yaml.MappingNode {
+			// yaml.v3 gives a null ("~", or nothing after the colon) to no
+			// Unmarshaler: the option would become "", where JSON refuses it.
+			for j := 0; j+1 < len(v.Content); j += 2 {
+				if o := v.Content[j+1]; o.Kind == yaml.ScalarNode && o.Tag == "!!null" {
+					return invalidf("options: %q (line %d): null; want a string, a number or a boolean", v.Content[j].Value, o.Line)
+				}
+			}
+		}
 	}
 	d := c.doc()
 	if err := n.Decode(&d); err != nil {

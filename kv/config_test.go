@@ -380,3 +380,16 @@ func TestValidateBudgetAboveMachine(t *testing.T) {
 		t.Errorf("Validate with the machine's whole memory as budget = %v", err)
 	}
 }
+
+// A null option value is refused in YAML as in JSON: "x: ~" became the
+// option text "~", and "x:" the empty text.
+func TestParseConfigNullOptionRefused(t *testing.T) {
+	for _, doc := range []string{"backend: pebble\npath: /d\noptions:\n  x: ~\n", "backend: pebble\npath: /d\noptions:\n  x:\n", "backend: pebble\npath: /d\noptions:\n  x: null\n"} {
+		if c, err := kv.ParseConfigYAML([]byte(doc)); !errors.Is(err, kv.ErrInvalidConfig) || !strings.Contains(err.Error(), "options") {
+			t.Errorf("ParseConfigYAML(%q) = %v, %v; want ErrInvalidConfig naming options", doc, c.Options, err)
+		}
+	}
+	if _, err := kv.ParseConfigJSON([]byte(`{"backend":"pebble","path":"/d","options":{"x":null}}`)); !errors.Is(err, kv.ErrInvalidConfig) {
+		t.Errorf("ParseConfigJSON with a null option: %v, want ErrInvalidConfig", err)
+	}
+}
