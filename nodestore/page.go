@@ -24,6 +24,8 @@ type Cursor string
 // keys they leave behind in LSM engines. A node that enters ts behind the
 // cursor during the pass is not seen by that pass: start a new pass (empty
 // cursor) to pick it up, for example when LevelDone still says false.
+// A cursor outside the pass's keys (another queue, level or status) or
+// not a node key is an error wrapping ErrInvalidKey.
 func (s *Store) ListByStatus(ctx context.Context, q QueueType, level int, ts TraversalStatus, after Cursor, limit int) ([]Node, Cursor, error) {
 	if err := s.ready(ctx, "ListByStatus"); err != nil {
 		return nil, after, err
@@ -57,6 +59,14 @@ func (s *Store) listPrefix(ctx context.Context, prefix []byte, after Cursor, lim
 	if after != "" {
 		if !bytes.HasPrefix([]byte(after), prefix) {
 			return nil, after, fmt.Errorf("nodestore: list %s: %w: cursor %q belongs to another pass", prefix, ErrInvalidKey, after)
+		}
+		// A cursor is the last node key of a page. Anything else with the
+		// pass's prefix (truncated or edited while saved for a restart)
+		// would seek to an arbitrary place: list again nodes already
+		// listed, or skip pending ones, up to all of them, so that the
+		// pass would look finished.
+		if _, err := ParseNodeKey([]byte(after)); err != nil {
+			return nil, after, fmt.Errorf("nodestore: list %s: cursor: %w", prefix, err)
 		}
 		opts.Start = kv.KeySuccessor([]byte(after))
 	}
