@@ -34,10 +34,23 @@ type VerifyReport struct {
 // Guarantees.DetectsValueDamage): a value changed in place on bbolt reads
 // back changed without an error. Errors that are not damage (ErrClosed,
 // ctx's) are returned as they are.
+//
+// On a GroupCommitter engine (bbolt) the engine's check holds the engine's
+// write transaction, which an Update's group holds while its function
+// runs: made with the context of an Update of db (Txn.Context), Verify
+// fails at once with ErrNestedCall; made from inside the function with
+// another context, it waits for that Update, for ever. Call it after the
+// function returns.
 func (db *DB) Verify(ctx context.Context) (VerifyReport, error) {
 	var rep VerifyReport
 	if err := db.check(ctx, "Verify"); err != nil {
 		return rep, err
+	}
+	if db.grouper != nil && db.nested(ctx) {
+		// The engine's check (bbolt's) runs in its write transaction,
+		// which the open group of this Update holds until its function
+		// returns: it would wait for that function, which waits for it.
+		return rep, db.errNestedCall("Verify")
 	}
 	if err := db.enter(); err != nil {
 		return rep, err

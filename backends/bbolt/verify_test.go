@@ -167,3 +167,34 @@ func closedStore(t *testing.T, n int) (dir, path string) {
 	}
 	return dir, filepath.Join(dir, bbolt.DataFileName)
 }
+
+// TestVerifyInsideUpdateFailsAtOnce: Verify made with the context of an
+// Update of the same store fails at once with kv.ErrNestedCall. Its page
+// check needs bbolt's write transaction, which the Update's group holds
+// while the function runs (group commit begins it before the function),
+// so it used to wait for the function, which waited for it, for ever.
+func TestVerifyInsideUpdateFailsAtOnce(t *testing.T) {
+	ctx := context.Background()
+	db, err := bbolt.Open(ctx, kv.Config{Path: t.TempDir(), Durability: kv.NoSync})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- db.Update(ctx, func(tx kv.Txn) error {
+			_, err := db.Verify(tx.Context())
+			return err
+		})
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, kv.ErrNestedCall) {
+			t.Errorf("Verify inside Update: %v, want kv.ErrNestedCall", err)
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Verify inside Update still blocked after 5s (deadlock); the store is left open")
+	}
+}
