@@ -119,12 +119,7 @@ func TestMaximalTransactionFits(t *testing.T) {
 // + 1 MiB), and the call failed with kv.ErrTxnTooLarge, though nothing was
 // written.
 func TestReadRequestsOfLongKeysFit(t *testing.T) {
-	s := etcdtest.DefaultSettings()
-	s.UnsafeNoFsync = true
-	s.MaxTxnOps = 128 // etcd's defaults
-	s.MaxRequestBytes = 1536 << 10
-	c := etcdtest.StartWith(t, 1, s)
-	e := openEngineWith(t, c, "/long", map[string]string{OptMaxTxnOps: "128", OptMaxRequestBytes: "1536KiB"})
+	e := engineAtEtcdDefaults(t, "/long")
 	key := func(i int) []byte {
 		k := bytes.Repeat([]byte{'k'}, e.limits.MaxKeySize)
 		copy(k, fmt.Sprintf("k%04d", i))

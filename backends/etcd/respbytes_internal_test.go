@@ -303,18 +303,26 @@ func TestGetManyOfMissingKeysGrows(t *testing.T) {
 // (closed with the test).
 func freshEngineAtEtcdDefaults(t *testing.T) (*engine, kv.Snapshot) {
 	t.Helper()
-	s := etcdtest.DefaultSettings()
-	s.UnsafeNoFsync = true
-	s.MaxTxnOps = 128 // etcd's default
-	s.MaxRequestBytes = 1536 << 10
-	c := etcdtest.StartWith(t, 1, s)
-	e := openEngineWith(t, c, "/fresh", map[string]string{OptMaxTxnOps: "128", OptMaxRequestBytes: "1536KiB"})
+	e := engineAtEtcdDefaults(t, "/fresh")
 	snap, err := e.NewSnapshot()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { snap.Close() })
 	return e, snap
+}
+
+// engineAtEtcdDefaults opens an engine of the store prefix on a new
+// one-member cluster with etcd's default limits (128 operations per Txn,
+// 1.5 MiB per request), declared to the engine as such.
+func engineAtEtcdDefaults(t *testing.T, prefix string) *engine {
+	t.Helper()
+	s := etcdtest.DefaultSettings()
+	s.UnsafeNoFsync = true
+	s.MaxTxnOps = 128
+	s.MaxRequestBytes = 1536 << 10
+	c := etcdtest.StartWith(t, 1, s)
+	return openEngineWith(t, c, prefix, map[string]string{OptMaxTxnOps: "128", OptMaxRequestBytes: "1536KiB"})
 }
 
 // openEngineWith opens an engine of a store on c with the given options
